@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else is a step they use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint openapi openapi-check bench clean db-stop
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its development tools
+
+run: install ## embedded PostgreSQL + migrations + API on http://$(HOST):$(PORT)
+	$(BIN)/snp serve --host $(HOST) --port $(PORT)
+
+test: install ## the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+	$(BIN)/ruff check app tests migrations load_tests
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check app tests migrations load_tests
+	$(BIN)/mypy app
+
+openapi: install ## regenerate openapi/openapi.json from the app
+	$(BIN)/snp openapi --out openapi/openapi.json
+
+openapi-check: install
+	$(BIN)/snp openapi --out openapi/openapi.json --check
+
+bench: install ## benchmarks (load_tests/), figures written to load_tests/results.md
+	$(BIN)/python -m load_tests.run_all
+
+db-stop: install ## stop the embedded PostgreSQL if a crashed run left it running
+	$(BIN)/snp db stop
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info

@@ -1,0 +1,1 @@
+"""SNP: unplanned care (soins non programmés) inside the Service d'Accès aux Soins."""

@@ -1,0 +1,162 @@
+"""Bearer JWT authentication and role checks.
+
+Claims: ``sub``, ``role``, ``territories`` (codes), ``practitioner_id`` (effectors).
+Development tokens are HS256 signed with ``SNP_JWT_SECRET`` (``snp token``); in production an
+OIDC provider (e.g. Pro Santé Connect) is configured with ``SNP_OIDC_JWKS_URL`` and its tokens are
+verified against the provider's published keys.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.config import Settings, get_settings
+from app.errors import Forbidden, Unauthorized
+
+Role = Literal["effector", "operator", "regulator", "urgences", "analyst", "admin"]
+ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "analyst", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    role: str
+    territories: tuple[str, ...] = field(default_factory=tuple)
+    practitioner_id: uuid.UUID | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def create_token(
+    settings: Settings,
+    *,
+    role: str,
+    territories: list[str] | tuple[str, ...] = (),
+    practitioner_id: str | uuid.UUID | None = None,
+    sub: str | None = None,
+    ttl_seconds: int = 8 * 3600,
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    if role == "effector" and not practitioner_id:
+        raise ValueError("an effector token needs a practitioner id")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub or f"{role}-{uuid.uuid4().hex[:8]}",
+        "role": role,
+        "territories": list(territories),
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + ttl_seconds,
+        "jti": uuid.uuid4().hex,
+    }
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    if practitioner_id:
+        claims["practitioner_id"] = str(practitioner_id)
+    return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> jwt.PyJWKClient:
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
+
+
+def decode_token(token: str, settings: Settings) -> Principal:
+    try:
+        if settings.oidc_jwks_url:
+            key = _jwks_client(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=settings.oidc_algorithms,
+                audience=settings.oidc_audience,
+                issuer=settings.oidc_issuer,
+                options={"require": ["exp", "sub"], "verify_aud": settings.oidc_audience is not None},
+            )
+        else:
+            claims = jwt.decode(
+                token,
+                settings.jwt_secret,
+                algorithms=[settings.jwt_algorithm],
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
+            )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Token expired") from exc
+    except jwt.PyJWKClientError as exc:
+        raise Unauthorized("Token signing key unknown to the identity provider") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized(f"Invalid token: {exc}") from exc
+
+    role = claims.get("role")
+    if role not in ROLES:
+        raise Unauthorized("Token has no valid role claim")
+    territories = claims.get("territories") or []
+    if isinstance(territories, str):
+        territories = [territories]
+    if not isinstance(territories, list) or not all(isinstance(t, str) for t in territories):
+        raise Unauthorized("Token territories claim must be a list of codes")
+    practitioner_id = None
+    if claims.get("practitioner_id"):
+        try:
+            practitioner_id = uuid.UUID(str(claims["practitioner_id"]))
+        except ValueError as exc:
+            raise Unauthorized("Token practitioner_id claim is not a UUID") from exc
+    if role == "effector" and practitioner_id is None:
+        raise Unauthorized("Effector token without practitioner_id")
+    return Principal(
+        sub=str(claims["sub"]), role=role, territories=tuple(territories), practitioner_id=practitioner_id
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT: `snp token --role R --territory 36`")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("Missing bearer token")
+    settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
+    principal = decode_token(credentials.credentials, settings)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str):  # noqa: ANN201 - a FastAPI dependency factory
+    allowed = frozenset(roles)
+
+    async def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"Role {principal.role!r} may not do this (allowed: {', '.join(sorted(allowed))})")
+        return principal
+
+    return _check
+
+
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+EffectorDep = Annotated[Principal, Depends(require_roles("effector", "admin"))]
+OperatorDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "admin"))]
+RegulatorDep = Annotated[Principal, Depends(require_roles("regulator", "admin"))]
+SearcherDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "urgences", "admin"))]
+AnalystDep = Annotated[Principal, Depends(require_roles("analyst", "admin"))]
+StaffDep = Annotated[
+    Principal, Depends(require_roles("operator", "regulator", "urgences", "analyst", "admin", "effector"))
+]

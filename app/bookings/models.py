@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import TZ, CreatedAt, UUIDPk
+
+
+class Booking(Base):
+    """A slot booked for a call (orientation vers un créneau SNP)."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'cancelled')", name="status"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('fulfilled', 'noshow')", name="outcome"),
+        # Never two patients in one slot: one active booking per slot, whatever the code does.
+        Index("uq_bookings_active_slot", "slot_id", unique=True, postgresql_where=text("status = 'active'")),
+    )
+
+    id: Mapped[UUIDPk]
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("slots.id"), index=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a request with an ``Idempotency-Key``, replayed for the same key and body."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal_sub: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[CreatedAt]

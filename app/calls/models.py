@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import TZ, CreatedAt, UUIDPk
+
+CHANNELS = ("15", "116117", "urgences", "professionnel", "autre")
+INTENTS = ("urgences", "medecin", "pharmacie", "rien", "inconnu")
+DECISION_KINDS = ("advice", "slot", "prescription", "other")
+OTHER_REASONS = ("no_answer", "redirected_15", "redirected_ed", "other")
+PRIORITIES = ("P1", "P2", "P3")
+CALL_STATUSES = ("waiting", "in_progress", "closed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Call(Base):
+    """A call transferred to the ambulatory regulation (appel rebasculé), or an ED redirection."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("intent_without_sas", INTENTS), name="intent"),
+        CheckConstraint(f"priority IS NULL OR {_in('priority', PRIORITIES)}", name="priority"),
+        CheckConstraint(_in("status", CALL_STATUSES), name="status"),
+        CheckConstraint("source IN ('live', 'import')", name="source"),
+        CheckConstraint("patient_sex IS NULL OR patient_sex IN ('F', 'M', 'U')", name="patient_sex"),
+        UniqueConstraint("territory_code", "external_id", name="uq_calls_territory_external_id"),
+        Index("ix_calls_territory_received", "territory_code", "received_at"),
+        Index("ix_calls_queue", "territory_code", "status", "due_at"),
+    )
+
+    id: Mapped[UUIDPk]
+    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"))
+    channel: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(TZ)
+    priority: Mapped[str | None] = mapped_column(String(2))
+    due_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    reason: Mapped[str | None] = mapped_column(Text)
+    intent_without_sas: Mapped[str] = mapped_column(String(16), server_default="inconnu")
+    status: Mapped[str] = mapped_column(String(16), server_default="waiting")
+    assigned_to: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    first_callback_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    source: Mapped[str] = mapped_column(String(8), server_default="live")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    # Patient data: only what the callback needs; emptied by `snp purge` after the retention period.
+    patient_family_name: Mapped[str | None] = mapped_column(String(100))
+    patient_given_name: Mapped[str | None] = mapped_column(String(100))
+    patient_birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    patient_sex: Mapped[str | None] = mapped_column(String(1))
+    patient_phone: Mapped[str | None] = mapped_column(String(20))
+    patient_postcode: Mapped[str | None] = mapped_column(String(5))
+    purged_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    created_at: Mapped[CreatedAt]
+
+
+class CallbackAttempt(Base):
+    """A regulator's callback attempt; the first answered or not feeds the callback delay."""
+
+    __tablename__ = "call_callbacks"
+
+    id: Mapped[UUIDPk]
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(TZ)
+    answered: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    by_sub: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]
+
+
+class Decision(Base):
+    """What the regulator decided; a call may carry several."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint(_in("kind", DECISION_KINDS), name="kind"),
+        CheckConstraint(f"other_reason IS NULL OR {_in('other_reason', OTHER_REASONS)}", name="other_reason"),
+        CheckConstraint("(kind = 'other') = (other_reason IS NOT NULL)", name="other_needs_reason"),
+        CheckConstraint("booking_id IS NULL OR kind = 'slot'", name="booking_only_for_slot"),
+    )
+
+    id: Mapped[UUIDPk]
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    other_reason: Mapped[str | None] = mapped_column(String(16))
+    pharmacy_name: Mapped[str | None] = mapped_column(String(200))
+    pharmacy_finess: Mapped[str | None] = mapped_column(String(9))
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    decided_at: Mapped[dt.datetime] = mapped_column(TZ)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]

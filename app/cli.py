@@ -1,0 +1,149 @@
+"""The ``snp`` command line. Each domain may add a ``cli.py`` exposing ``cli`` (a typer app)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.config import get_settings
+
+app = typer.Typer(help="SNP — soins non programmés du Service d'Accès aux Soins", no_args_is_help=True)
+console = Console(stderr=True)
+
+_TTL = re.compile(r"^(\d+)([smhd]?)$")
+
+
+def parse_ttl(value: str) -> int:
+    match = _TTL.match(value.strip())
+    if not match:
+        raise typer.BadParameter("use e.g. 900, 15m, 8h or 7d")
+    number, unit = int(match.group(1)), match.group(2) or "s"
+    return number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, analyst or admin")],
+    territory: Annotated[list[str] | None, typer.Option(help="territory code (repeatable)")] = None,
+    practitioner: Annotated[str | None, typer.Option(help="practitioner id (effectors)")] = None,
+    ttl: Annotated[str, typer.Option(help="lifetime: 900, 15m, 8h, 7d")] = "8h",
+    sub: Annotated[str | None, typer.Option(help="subject (user id)")] = None,
+) -> None:
+    """Print a development JWT signed with SNP_JWT_SECRET."""
+    from app.auth import create_token
+
+    try:
+        print(
+            create_token(
+                get_settings(), role=role, territories=territory or [], practitioner_id=practitioner,
+                sub=sub, ttl_seconds=parse_ttl(ttl),
+            )
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    workers: int = 1,
+) -> None:
+    """Start the embedded database if needed, migrate, and serve the API and console."""
+    import uvicorn
+
+    base = f"http://{host}:{port}"
+    console.print(f"[bold]SNP[/bold] starting on {base}")
+    console.print(f"  console   {base}/console")
+    console.print(f"  API docs  {base}/docs  (ReDoc {base}/redoc)")
+    console.print(f"  ready     {base}/ready")
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the migrations to SNP_DATABASE_URL (or the embedded database)."""
+    from app import migrate as migrations
+    from app.database import resolve_database_url
+
+    url, _ = resolve_database_url(get_settings())
+    migrations.upgrade(url)
+    console.print(f"schema at {migrations.head_revision()}")
+
+
+db = typer.Typer(help="The embedded PostgreSQL (when SNP_DATABASE_URL is unset)")
+app.add_typer(db, name="db")
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded server (it keeps running) and print its URL."""
+    from app.database import embedded_for
+
+    print(embedded_for(get_settings()).start())
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server cleanly."""
+    from app.database import embedded_for
+
+    embedded_for(get_settings()).stop()
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the embedded server runs."""
+    from app.database import embedded_for
+
+    running = embedded_for(get_settings()).is_running()
+    print("running" if running else "stopped")
+    raise typer.Exit(0 if running else 3)
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path, typer.Option(help="where to write")] = Path("openapi/openapi.json"),
+    check: Annotated[bool, typer.Option(help="fail if the file differs from the app")] = False,
+) -> None:
+    """Export the OpenAPI document of the app (or check it is current)."""
+    from app.openapi_export import render
+
+    text = render()
+    if check:
+        current = out.read_text() if out.exists() else ""
+        if current != text:
+            console.print(f"[red]{out} is out of date: run `make openapi`[/red]")
+            raise typer.Exit(1)
+        console.print(f"{out} is current")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    console.print(f"wrote {out} ({len(json.loads(text)['paths'])} paths)")
+
+
+def _mount_domain_commands() -> None:
+    from app.main import DOMAINS
+
+    for domain in DOMAINS:
+        if importlib.util.find_spec(f"app.{domain}.cli") is None:
+            continue
+        module = importlib.import_module(f"app.{domain}.cli")
+        if hasattr(module, "cli"):
+            app.add_typer(module.cli, name=getattr(module, "NAME", domain))
+        for command in getattr(module, "COMMANDS", ()):
+            app.command()(command)
+
+
+_mount_domain_commands()
+
+if __name__ == "__main__":
+    sys.exit(app())

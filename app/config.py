@@ -1,0 +1,58 @@
+"""Settings: one pydantic-settings class, environment prefix ``SNP_``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SNP_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    # Unset: the app starts an embedded PostgreSQL in ``data_dir`` itself.
+    database_url: str | None = None
+    data_dir: Path = Path("./.data")
+    migrate_on_start: bool = True
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "snp"
+    jwt_audience: str | None = None
+    # An OIDC provider (e.g. Pro Santé Connect): tokens verified against its JWKS.
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+
+    hold_minutes: int = 5
+    slot_horizon_days: int = 90
+    clock_skew_seconds: int = 120
+    retention_days: int = 90
+    log_level: str = "INFO"
+    log_json: bool = True
+    relay_enabled: bool = True
+    relay_interval_seconds: float = 1.0
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> Settings:
+        if self.env == "production" and self.oidc_jwks_url is None and self.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError(
+                "SNP_JWT_SECRET is still the development secret: refusing to start in production mode"
+            )
+        if self.env == "production" and len(self.jwt_secret) < 32 and self.oidc_jwks_url is None:
+            raise ValueError("SNP_JWT_SECRET must be at least 32 characters in production mode")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,79 @@
+"""Engine, sessions and the one-request-one-transaction dependency.
+
+The session dependency has ``scope="function"``: its commit runs when the endpoint returns and
+before the response is sent, so a client is never told 201 for a write that then fails to commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from app.config import Settings
+from app.embedded import EmbeddedPostgres
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def embedded_for(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.data_dir)
+
+
+def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> tuple[str, EmbeddedPostgres | None]:
+    """The URL to use: ``SNP_DATABASE_URL`` when set, else the embedded server (started if needed)."""
+    if settings.database_url:
+        return normalize_url(settings.database_url), None
+    embedded = embedded_for(settings)
+    url = embedded.start() if start_embedded else embedded.url()
+    return url, embedded
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs (as libpq tools print them) and use asyncpg."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "snp"}},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

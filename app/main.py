@@ -1,0 +1,140 @@
+"""The ASGI application: ``app.main:app``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app import migrate
+from app.config import Settings, get_settings
+from app.database import make_engine, make_sessionmaker, resolve_database_url
+from app.errors import install_error_handlers
+from app.logging import configure_logging, log
+from app.metrics import MetricsMiddleware, metrics_response
+
+# One folder per domain; each with a ``router.py`` exposing ``router`` is mounted, in this order
+# (order matters where paths overlap, e.g. ``/v1/slots/search`` before ``/v1/slots/{slot_id}``).
+DOMAINS = (
+    "territories", "practitioners", "sites", "bookings", "slots", "calls",
+    "notifications", "stats", "audit", "fhir", "console",
+)
+
+
+def domain_routers() -> list[Any]:
+    routers = []
+    for domain in DOMAINS:
+        if importlib.util.find_spec(f"app.{domain}.router") is None:
+            continue
+        routers.extend(_routers_of(importlib.import_module(f"app.{domain}.router")))
+    return routers
+
+
+def _routers_of(module: Any) -> list[Any]:
+    return [getattr(module, name) for name in ("router", "extra_router") if hasattr(module, name)]
+
+DESCRIPTION = """
+Soins non programmés (SNP) inside the Service d'Accès aux Soins (SAS): volunteer doctors publish
+slots, SAS operators and regulating doctors qualify the calls the 15 transfers and book those
+slots, emergency departments redirect patients to them, effectors post whether patients came, and
+analysts pull the monthly report in the form of the Indre interCPTS publication.
+
+Authenticate with a bearer JWT (`snp token --role operator --territory 36` in development).
+Errors are `{"error": "<Name>", "detail": "<text>"}`.
+"""
+
+
+async def attach_database(app: FastAPI, settings: Settings) -> None:
+    """Start the embedded server if needed, migrate, and open the pool."""
+    url, embedded = await asyncio.to_thread(resolve_database_url, settings)
+    if settings.migrate_on_start:
+        await asyncio.to_thread(migrate.upgrade, url)
+    app.state.embedded = embedded
+    app.state.engine = make_engine(url, settings)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if getattr(app.state, "sessionmaker", None) is None:
+        await attach_database(app, settings)
+        log.info("app.started", embedded=app.state.embedded is not None)
+    try:
+        yield
+    finally:
+        engine = getattr(app.state, "engine", None)
+        if engine is not None:
+            await engine.dispose()
+        embedded = getattr(app.state, "embedded", None)
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop_if_started_here)
+        log.info("app.stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="SNP — Service d'Accès aux Soins",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = None
+    app.state.engine = None
+    app.state.embedded = None
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    for router in domain_routers():
+        app.include_router(router)
+
+    @app.get("/health", tags=["operations"], operation_id="health")
+    async def health() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"], operation_id="ready",
+             responses={503: {"description": "Database unreachable or migrations not at head"}})
+    async def ready(request: Request) -> Any:
+        """The database answers and its schema is at the migrations' head."""
+        engine = request.app.state.engine
+        head = migrate.head_revision()
+        if engine is None:
+            return JSONResponse({"status": "unavailable", "detail": "no database"}, status_code=503)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                current = await conn.run_sync(migrate.current_revision_sync)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
+            log.warning("ready.database_unreachable", error=type(exc).__name__)
+            return JSONResponse(
+                {"status": "unavailable", "detail": "database unreachable"}, status_code=503
+            )
+        if current != head:
+            return JSONResponse(
+                {"status": "unavailable", "detail": f"schema at {current}, migrations head is {head}",
+                 "revision": current, "head": head},
+                status_code=503,
+            )
+        return {"status": "ready", "revision": current}
+
+    @app.get("/metrics", tags=["operations"], operation_id="metrics", include_in_schema=True)
+    async def metrics() -> Any:
+        """Prometheus metrics: request counts and latencies per route."""
+        return metrics_response()
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,16 @@
+"""Every table, imported once so that alembic and the mappers see the whole schema."""
+
+from app.audit.models import AuditEntry
+from app.bookings.models import Booking, IdempotencyKey
+from app.calls.models import Call, CallbackAttempt, Decision
+from app.database import Base
+from app.notifications.models import OutboxEvent
+from app.practitioners.models import Practitioner, PractitionerTerritory
+from app.sites.models import Site
+from app.slots.models import AvailabilityRule, Slot
+from app.territories.models import Territory
+
+__all__ = [
+    "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "Decision",
+    "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site", "Slot", "Territory",
+]

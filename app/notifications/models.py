@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import TZ, CreatedAt, UUIDPk
+
+
+class OutboxEvent(Base):
+    """An event for an effector, written in the same transaction as the change it reports.
+
+    ``id`` is the stable event id (receivers deduplicate on it); ``seq`` orders the pull feed.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+        Index("ix_outbox_events_practitioner_seq", "practitioner_id", "seq"),
+    )
+
+    id: Mapped[UUIDPk]
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[CreatedAt]
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    last_error: Mapped[str | None] = mapped_column(Text)

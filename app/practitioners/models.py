@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import CreatedAt, UUIDPk
+
+
+class Practitioner(Base):
+    """A volunteer doctor (médecin effecteur), identified by RPPS."""
+
+    __tablename__ = "practitioners"
+    __table_args__ = (CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),)
+
+    id: Mapped[UUIDPk]
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    specialty: Mapped[str] = mapped_column(String(100))
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))
+    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[CreatedAt]
+
+
+class PractitionerTerritory(Base):
+    """The territories a practitioner serves (may publish slots at their sites)."""
+
+    __tablename__ = "practitioner_territories"
+
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), primary_key=True
+    )
+    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"), primary_key=True, index=True)

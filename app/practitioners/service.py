@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.errors import Conflict, NotFound, Unprocessable
+from app.practitioners import repository
+from app.practitioners.models import Practitioner, PractitionerTerritory
+from app.practitioners.schemas import PractitionerCreate, PractitionerRead, WebhookSet
+from app.territories import repository as territory_repository
+from app.territories import service as territory_service
+
+
+async def create(session: AsyncSession, data: PractitionerCreate) -> PractitionerRead:
+    if await repository.by_rpps(session, data.rpps) is not None:
+        raise Conflict(f"A practitioner with RPPS {data.rpps} already exists", field="rpps")
+    codes = list(dict.fromkeys(data.territory_codes))
+    known = await territory_repository.existing_codes(session, codes)
+    for i, code in enumerate(data.territory_codes):
+        if code not in known:
+            raise Unprocessable(f"territory_codes[{i}]: unknown territory {code!r}", field=f"territory_codes.{i}")
+    practitioner = Practitioner(
+        rpps=data.rpps, family_name=data.family_name, given_name=data.given_name, specialty=data.specialty
+    )
+    session.add(practitioner)
+    await session.flush()
+    session.add_all(PractitionerTerritory(practitioner_id=practitioner.id, territory_code=c) for c in codes)
+    await session.flush()
+    await session.refresh(practitioner)
+    return _read(practitioner, sorted(codes))
+
+
+def _read(p: Practitioner, codes: list[str]) -> PractitionerRead:
+    return PractitionerRead(
+        id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
+        territory_codes=codes, webhook_url=p.webhook_url, created_at=p.created_at,
+    )
+
+
+async def get_model(session: AsyncSession, practitioner_id: uuid.UUID) -> Practitioner:
+    practitioner = await repository.get(session, practitioner_id)
+    if practitioner is None:
+        raise NotFound(f"Practitioner {practitioner_id} not found")
+    return practitioner
+
+
+async def get(session: AsyncSession, principal: Principal, practitioner_id: uuid.UUID) -> PractitionerRead:
+    practitioner = await get_model(session, practitioner_id)
+    codes = (await repository.territory_codes(session, [practitioner.id]))[practitioner.id]
+    if principal.role == "effector" and principal.practitioner_id != practitioner.id:
+        raise NotFound(f"Practitioner {practitioner_id} not found")
+    visible = await territory_service.visible_codes(session, principal)
+    if principal.role != "effector" and visible is not None and not visible.intersection(codes):
+        raise NotFound(f"Practitioner {practitioner_id} not found")
+    return _read(practitioner, codes)
+
+
+async def list_(
+    session: AsyncSession, principal: Principal, *, territory: str | None, rpps: str | None, limit: int, offset: int
+) -> Sequence[PractitionerRead]:
+    visible = await territory_service.visible_codes(session, principal)
+    scope = visible
+    if territory:
+        wanted = await territory_repository.with_children(session, [territory])
+        scope = wanted if visible is None else wanted & visible
+    rows = await repository.list_(session, territories=scope, rpps=rpps, limit=limit, offset=offset)
+    codes = await repository.territory_codes(session, [p.id for p in rows])
+    return [_read(p, codes[p.id]) for p in rows]
+
+
+async def serves(session: AsyncSession, practitioner_id: uuid.UUID) -> list[str]:
+    return (await repository.territory_codes(session, [practitioner_id]))[practitioner_id]
+
+
+async def set_webhook(session: AsyncSession, principal: Principal, data: WebhookSet) -> PractitionerRead:
+    if principal.practitioner_id is None:
+        raise NotFound("No practitioner behind this token")
+    practitioner = await get_model(session, principal.practitioner_id)
+    practitioner.webhook_url = str(data.url)
+    practitioner.webhook_secret = data.secret
+    await session.flush()
+    return _read(practitioner, await serves(session, practitioner.id))

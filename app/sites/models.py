@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, Float, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import CreatedAt, UUIDPk
+
+
+class Site(Base):
+    """Where patients are seen: cabinet, MSP, CSNP, centre de santé."""
+
+    __tablename__ = "sites"
+    __table_args__ = (
+        CheckConstraint("kind IN ('cabinet', 'msp', 'csnp', 'centre_sante')", name="kind"),
+        CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates"),
+    )
+
+    id: Mapped[UUIDPk]
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(300))
+    postcode: Mapped[str] = mapped_column(String(5))
+    insee_code: Mapped[str | None] = mapped_column(String(5))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"), index=True)
+    created_at: Mapped[CreatedAt]

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from app.schemas import Input, Schema
+from app.validators import InseeCode, Postcode
+
+
+class SiteCreate(Input):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["cabinet", "msp", "csnp", "centre_sante"]
+    address: str = Field(min_length=1, max_length=300)
+    postcode: Postcode
+    insee_code: InseeCode | None = None
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    territory_code: str
+
+
+class SiteRead(Schema):
+    id: uuid.UUID
+    name: str
+    kind: str
+    address: str
+    postcode: str
+    insee_code: str | None
+    lat: float
+    lon: float
+    territory_code: str
+    created_at: dt.datetime

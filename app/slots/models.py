@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import TZ, CreatedAt, UUIDPk
+
+
+class AvailabilityRule(Base):
+    """A recurring availability ("Tuesdays and Thursdays 18:00-20:00, 20-minute slots"), in local time."""
+
+    __tablename__ = "availability_rules"
+    __table_args__ = (
+        CheckConstraint("end_time > start_time", name="times"),
+        CheckConstraint("slot_minutes BETWEEN 5 AND 720", name="slot_minutes"),
+        CheckConstraint("mode IN ('in_person', 'home_visit', 'teleconsultation')", name="mode"),
+    )
+
+    id: Mapped[UUIDPk]
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"), index=True)
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"))
+    mode: Mapped[str] = mapped_column(String(20))
+    audience: Mapped[str] = mapped_column(String(16), server_default=text("'all'"))
+    weekdays: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))  # ISO: 1 = Monday ... 7 = Sunday
+    start_time: Mapped[dt.time] = mapped_column(Time)
+    end_time: Mapped[dt.time] = mapped_column(Time)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[CreatedAt]
+    ended_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+
+
+class Slot(Base):
+    """An SNP slot a doctor opens for SAS patients.
+
+    ``status`` is free, booked or withdrawn; a hold is ``held_by_call_id`` + ``held_until`` on a
+    free slot and lapses by itself when ``held_until`` passes (no sweeper needed).
+    """
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        CheckConstraint("end_at > start_at", name="end_after_start"),
+        CheckConstraint(
+            "end_at - start_at BETWEEN interval '5 minutes' AND interval '12 hours'", name="duration"
+        ),
+        CheckConstraint("mode IN ('in_person', 'home_visit', 'teleconsultation')", name="mode"),
+        CheckConstraint("audience IN ('all', 'children', 'ehpad')", name="audience"),
+        CheckConstraint("status IN ('free', 'booked', 'withdrawn')", name="status"),
+        CheckConstraint("source IN ('api', 'bulk', 'rule', 'ics', 'fhir')", name="source"),
+        # Two live slots of one practitioner never overlap; withdrawn slots do not count.
+        ExcludeConstraint(
+            ("practitioner_id", "="),
+            (text("tstzrange(start_at, end_at, '[)')"), "&&"),
+            where=text("status <> 'withdrawn'"),
+            using="gist",
+            name="ex_slots_practitioner_overlap",
+        ),
+        UniqueConstraint("practitioner_id", "source_key", name="uq_slots_practitioner_source_key"),
+        Index(
+            "ix_slots_free_territory_start",
+            "territory_code",
+            "start_at",
+            postgresql_where=text("status = 'free'"),
+        ),
+        Index("ix_slots_practitioner_start", "practitioner_id", "start_at"),
+    )
+
+    id: Mapped[UUIDPk]
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), index=True)
+    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"))
+    start_at: Mapped[dt.datetime] = mapped_column(TZ)
+    end_at: Mapped[dt.datetime] = mapped_column(TZ)
+    mode: Mapped[str] = mapped_column(String(20))
+    audience: Mapped[str] = mapped_column(String(16), server_default=text("'all'"))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'free'"))
+    held_by_call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    held_until: Mapped[dt.datetime | None] = mapped_column(TZ)
+    source: Mapped[str] = mapped_column(String(8), server_default=text("'api'"))
+    # Stable identity of an imported/generated slot (ICS UID + start, rule id + start): re-import is a no-op.
+    source_key: Mapped[str | None] = mapped_column(String(500))
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("availability_rules.id"), index=True)
+    created_at: Mapped[CreatedAt]
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(TZ)

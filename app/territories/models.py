@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.database import Base
+from app.models_common import CreatedAt
+
+DEFAULT_PRIORITY_DELAYS = '{"P1": 20, "P2": 60, "P3": 180}'
+DEFAULT_COEFFICIENTS = '{"advice": 0.1, "slot": 0.3, "prescription": 0.1, "other": 0.0}'
+
+
+class Territory(Base):
+    """A département, or a CPTS under a département; each has its IANA time zone."""
+
+    __tablename__ = "territories"
+    __table_args__ = (
+        CheckConstraint("kind IN ('departement', 'cpts')", name="kind"),
+        CheckConstraint("(kind = 'departement') = (parent_code IS NULL)", name="parent_matches_kind"),
+        CheckConstraint(
+            "avoided_ed_method IN ('declared_intent', 'coefficients')", name="avoided_ed_method"
+        ),
+    )
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("territories.code"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # Callback targets per priority, in minutes (P1 20 min, P2 1 h, P3 3 h unless set otherwise).
+    priority_delays: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text(f"'{DEFAULT_PRIORITY_DELAYS}'::jsonb")
+    )
+    avoided_ed_method: Mapped[str] = mapped_column(String(32), server_default=text("'declared_intent'"))
+    avoided_ed_coefficients: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text(f"'{DEFAULT_COEFFICIENTS}'::jsonb")
+    )
+    created_at: Mapped[CreatedAt]

@@ -1,0 +1,48 @@
+"""French identifiers: RPPS (Luhn key), FINESS, postcodes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def luhn_key(body: str) -> str:
+    """The check digit that makes ``body + key`` pass Luhn (used to build valid RPPS in tests)."""
+    for key in "0123456789":
+        if luhn_ok(body + key):
+            return key
+    raise AssertionError("unreachable")
+
+
+def _rpps(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{11}", value):
+        raise ValueError("RPPS must be exactly 11 digits")
+    if not luhn_ok(value):
+        raise ValueError("RPPS check digit (Luhn key, 11th digit) is wrong")
+    return value
+
+
+def _finess(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{2}[0-9AB][0-9]{6}", value):
+        raise ValueError("FINESS must be 9 characters (département code then 7 digits)")
+    return value
+
+
+RPPS = Annotated[str, AfterValidator(_rpps), Field(examples=["10000000008"])]
+FINESS = Annotated[str, AfterValidator(_finess)]
+Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["36000"])]
+InseeCode = Annotated[str, Field(pattern=r"^[0-9][0-9AB][0-9]{3}$", examples=["36044"])]

@@ -1,0 +1,94 @@
+"""Shared pieces of the benchmarks: a fresh embedded PostgreSQL, a served app, the results file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from app import migrate
+from app.embedded import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results.md"
+SECRET = "bench-secret-bench-secret-bench-secret-00"
+
+
+@contextmanager
+def fresh_database(tcp: bool = False) -> Iterator[EmbeddedPostgres]:
+    """A new embedded cluster (durability settings kept at their defaults), migrated to head."""
+    folder = tempfile.mkdtemp(prefix="snp-bench-")
+    port = free_port() if tcp else 5432
+    server = EmbeddedPostgres(folder, port=port, listen_tcp=tcp)
+    server.start()
+    migrate.upgrade(server.url())
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_app(database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """uvicorn serving the app on loopback; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "SNP_DATABASE_URL": database_url, "SNP_JWT_SECRET": SECRET,
+           "SNP_LOG_LEVEL": "WARNING", "SNP_MIGRATE_ON_START": "false", **(extra_env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("app did not become ready")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    qs = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": qs[49], "p95": qs[94], "p99": qs[98], "max": ordered[-1], "n": len(ordered)}
+
+
+def record(title: str, command: str, lines: list[str]) -> None:
+    """Append a dated section to load_tests/results.md (and print it)."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    block = [f"## {title}", "", f"- when: {stamp} ({machine})", f"- command: `{command}`", *lines, ""]
+    text = "\n".join(block) + "\n"
+    print(text)
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nFigures measured on the project's 2-core machine.\n\n")
+    with RESULTS.open("a") as handle:
+        handle.write(text)

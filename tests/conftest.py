@@ -1,0 +1,158 @@
+"""Test fixtures: one real PostgreSQL per run (embedded in a temporary folder, or
+``SNP_TEST_DATABASE_URL``), schema built by ``alembic upgrade head``.
+
+Each test runs in an outer transaction rolled back at teardown; the app's sessions join it with
+savepoints. Tests that need real commits and real concurrent connections use ``committed_app``
+and the tables are emptied after them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+
+from app import migrate
+from app.auth import create_token
+from app.config import Settings
+from app.database import normalize_url
+from app.embedded import EmbeddedPostgres
+from app.main import create_app
+
+TEST_SECRET = "test-secret-test-secret-test-secret-0123"
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> Iterator[EmbeddedPostgres | None]:
+    if os.environ.get("SNP_TEST_DATABASE_URL"):
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix="snp-test-")
+    server = EmbeddedPostgres(
+        folder,
+        settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(embedded_server: EmbeddedPostgres | None) -> str:
+    url = normalize_url(os.environ["SNP_TEST_DATABASE_URL"]) if embedded_server is None else embedded_server.url()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True, relay_enabled=False,
+        migrate_on_start=False,
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(
+        database_url, pool_size=20, max_overflow=200, pool_timeout=60,
+        connect_args={"server_settings": {"timezone": "UTC"}},
+    )
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if outer.is_active:
+                await outer.rollback()
+
+
+@pytest.fixture
+def app(settings: Settings, connection: AsyncConnection, engine: AsyncEngine) -> Any:
+    application = create_app(settings)
+    application.state.engine = engine
+    application.state.sessionmaker = async_sessionmaker(
+        bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+    )
+    return application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+TRUNCATE = (
+    "TRUNCATE audit_log, idempotency_keys, outbox_events, decisions, bookings, call_callbacks, slots, "
+    "availability_rules, calls, sites, practitioner_territories, practitioners RESTART IDENTITY CASCADE"
+)
+
+
+async def _reset(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(TRUNCATE))
+        await conn.execute(text("DELETE FROM territories WHERE kind = 'cpts'"))
+        await conn.execute(
+            text(
+                "UPDATE territories SET priority_delays = DEFAULT, avoided_ed_method = DEFAULT, "
+                "avoided_ed_coefficients = DEFAULT"
+            )
+        )
+
+
+@pytest.fixture
+async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Any]:
+    """An app whose requests really commit, each on its own pooled connection."""
+    application = create_app(settings)
+    application.state.engine = engine
+    application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    await _reset(engine)
+    try:
+        yield application
+    finally:
+        await _reset(engine)
+
+
+@pytest.fixture
+async def committed_client(committed_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    limits = httpx.Limits(max_connections=500)
+    transport = httpx.ASGITransport(app=committed_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test", limits=limits) as c:
+        yield c
+
+
+TokenFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def auth(settings: Settings) -> TokenFactory:
+    """``auth("operator", ["36"])`` → Authorization headers for a token with those claims."""
+
+    def _headers(
+        role: str, territories: list[str] | None = None, practitioner_id: Any = None, sub: str | None = None,
+        ttl_seconds: int = 3600,
+    ) -> dict[str, str]:
+        token = create_token(
+            settings, role=role, territories=territories if territories is not None else ["36"],
+            practitioner_id=practitioner_id, sub=sub, ttl_seconds=ttl_seconds,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return _headers

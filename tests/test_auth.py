@@ -1,0 +1,124 @@
+"""Bearer JWT: 401 for missing/expired/forged tokens, 403 for a wrong role, OIDC via JWKS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app.auth import create_token
+from app.config import DEV_JWT_SECRET, Settings
+from app.main import create_app
+
+
+class TestBearerTokens:
+    async def test_a_request_without_token_is_401_with_the_error_model(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/territories")
+        assert response.status_code == 401
+        assert response.json()["error"] == "Unauthorized"
+        assert response.headers["www-authenticate"] == "Bearer"
+
+    async def test_an_expired_token_is_401(self, client, settings) -> None:
+        token = create_token(settings, role="admin", ttl_seconds=-60)
+        response = await client.get("/v1/territories", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert "expired" in response.json()["detail"].lower()
+
+    async def test_a_token_signed_with_another_secret_is_401(self, client, settings) -> None:
+        forged = create_token(settings.model_copy(update={"jwt_secret": "x" * 40}), role="admin")
+        response = await client.get("/v1/territories", headers={"Authorization": f"Bearer {forged}"})
+        assert response.status_code == 401
+
+    async def test_a_token_with_an_unknown_role_is_401(self, client, settings) -> None:
+        claims = {"sub": "u", "role": "superuser", "iss": settings.jwt_issuer, "exp": int(time.time()) + 60}
+        token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+        response = await client.get("/v1/territories", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+
+    async def test_a_wrong_role_is_403(self, client, auth) -> None:
+        body = {"code": "36-x", "name": "X", "kind": "cpts", "parent_code": "36", "timezone": "Europe/Paris"}
+        response = await client.post("/v1/territories", json=body, headers=auth("operator", ["36"]))
+        assert response.status_code == 403
+        assert response.json()["error"] == "Forbidden"
+
+    def test_an_effector_token_needs_a_practitioner(self, settings) -> None:
+        with pytest.raises(ValueError):
+            create_token(settings, role="effector")
+
+
+class TestProductionMode:
+    def test_settings_refuse_the_development_secret_in_production(self) -> None:
+        with pytest.raises(ValueError, match="development secret"):
+            Settings(env="production", jwt_secret=DEV_JWT_SECRET)
+
+    def test_the_app_does_not_start_in_production_with_the_development_secret(self) -> None:
+        env = {**os.environ, "SNP_ENV": "production", "SNP_JWT_SECRET": DEV_JWT_SECRET}
+        result = subprocess.run(
+            [sys.executable, "-c", "import app.main"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode != 0
+        assert "development secret" in result.stderr
+
+    def test_production_with_a_real_secret_starts(self) -> None:
+        assert Settings(env="production", jwt_secret="s" * 48).env == "production"
+
+
+class _JWKSHandler(BaseHTTPRequestHandler):
+    body = b"{}"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class TestOIDCProvider:
+    async def test_tokens_of_the_configured_provider_are_verified_against_its_jwks(self, settings, connection):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        public.update(kid="k1", use="sig", alg="RS256")
+        _JWKSHandler.body = json.dumps({"keys": [public]}).encode()
+        server = HTTPServer(("127.0.0.1", 0), _JWKSHandler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            issuer = "https://auth.example.test/psc"
+            oidc = settings.model_copy(update={
+                "oidc_issuer": issuer, "oidc_audience": "snp",
+                "oidc_jwks_url": f"http://127.0.0.1:{server.server_port}/jwks",
+            })
+            from sqlalchemy.ext.asyncio import async_sessionmaker
+
+            application = create_app(oidc)
+            application.state.sessionmaker = async_sessionmaker(
+                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+            now = int(time.time())
+            claims = {"sub": "psc-1", "role": "admin", "territories": ["36"], "iss": issuer, "aud": "snp",
+                      "iat": now, "exp": now + 300}
+            good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+            other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            bad = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"})
+            hs = create_token(settings, role="admin")
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                ok = await c.get("/v1/territories/36", headers={"Authorization": f"Bearer {good}"})
+                forged = await c.get("/v1/territories/36", headers={"Authorization": f"Bearer {bad}"})
+                local = await c.get("/v1/territories/36", headers={"Authorization": f"Bearer {hs}"})
+            assert ok.status_code == 200, ok.text
+            assert forged.status_code == 401
+            assert local.status_code == 401
+        finally:
+            server.shutdown()

@@ -1,0 +1,115 @@
+"""The two ways the app finds its database, each with a real server and a real uvicorn.
+
+1. ``SNP_DATABASE_URL`` set: an ordinary PostgreSQL server (here a second embedded cluster started
+   as a plain TCP server), migrated at start-up.
+2. Unset: ``snp serve`` starts the embedded server in ``SNP_DATA_DIR``; stopping the app stops the
+   server cleanly and a restart finds the data still there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.auth import create_token
+from app.config import Settings
+from app.embedded import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "e2e-secret-e2e-secret-e2e-secret-e2e-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    full = {**os.environ, **env, "SNP_JWT_SECRET": SECRET, "SNP_LOG_JSON": "true"}
+    if "SNP_DATABASE_URL" not in env:
+        full.pop("SNP_DATABASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 90) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return time.monotonic() - start
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("not ready in time")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _admin() -> dict[str, str]:
+    token = create_token(Settings(jwt_secret=SECRET), role="admin")
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.slow
+class TestDatabaseSelection:
+    def test_the_app_runs_against_an_ordinary_server_through_snp_database_url(self) -> None:
+        folder = tempfile.mkdtemp(prefix="snp-plain-")
+        plain = EmbeddedPostgres(folder, port=_free_port(), listen_tcp=True, database="plain")
+        plain.start()
+        port = _free_port()
+        proc = _serve({"SNP_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{plain.port}/plain"}, port)
+        try:
+            _wait_ready(port, proc)
+            response = httpx.get(f"http://127.0.0.1:{port}/v1/territories/974", headers=_admin())
+            assert response.status_code == 200
+            assert response.json()["timezone"] == "Indian/Reunion"
+        finally:
+            _stop(proc)
+            plain.stop()
+        assert not (Path(folder) / "pg").joinpath("postmaster.pid").exists()
+
+    def test_the_embedded_server_starts_with_the_app_stops_with_it_and_keeps_the_data(self) -> None:
+        data_dir = tempfile.mkdtemp(prefix="snp-run-")
+        env = {"SNP_DATA_DIR": data_dir}
+        port = _free_port()
+        proc = _serve(env, port)
+        try:
+            _wait_ready(port, proc)
+            body = {"code": "36-val-de-creuse", "name": "CPTS Val de Creuse", "kind": "cpts",
+                    "parent_code": "36", "timezone": "Europe/Paris"}
+            created = httpx.post(f"http://127.0.0.1:{port}/v1/territories", json=body, headers=_admin())
+            assert created.status_code == 201, created.text
+        finally:
+            _stop(proc)
+        assert not EmbeddedPostgres(data_dir).is_running(), "stopping the app stops the database"
+
+        proc = _serve(env, port)
+        try:
+            _wait_ready(port, proc)
+            again = httpx.get(f"http://127.0.0.1:{port}/v1/territories/36-val-de-creuse", headers=_admin())
+            assert again.status_code == 200
+        finally:
+            _stop(proc)
+        assert not EmbeddedPostgres(data_dir).is_running()
