@@ -1,4 +1,4 @@
-"""Prometheus metrics: request counts and latencies per route template (never per raw path)."""
+"""Prometheus metrics and the request log line, per route template (never per raw path)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.logging import log
 
 REQUESTS = Counter("snp_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -39,8 +41,12 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - start
             REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - start)
+            LATENCY.labels(scope["method"], template).observe(elapsed)
+            # The route template, never the raw path or query: no identifier of a person in logs.
+            log.info("http.request", method=scope["method"], route=template, status=status,
+                     ms=round(elapsed * 1000, 2))
 
 
 def metrics_response() -> Response:

@@ -8,10 +8,12 @@ and the tables are emptied after them.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -105,15 +107,34 @@ TRUNCATE = (
 )
 
 
-async def _reset(engine: AsyncEngine) -> None:
+def _seeded() -> list[tuple[str, str, str]]:
+    path = next(Path(migrate.ROOT, "migrations", "versions").glob("*_0001_foundation.py"))
+    spec = importlib.util.spec_from_file_location("foundation_revision", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(module.DEPARTEMENTS)
+
+
+SEEDED = _seeded()
+
+
+async def reset_database(engine: AsyncEngine) -> None:
+    """Empty what tests committed; the seeded départements stay, with their default settings."""
     async with engine.begin() as conn:
         await conn.execute(text(TRUNCATE))
         await conn.execute(text("DELETE FROM territories WHERE kind = 'cpts'"))
+        codes = [c for c, _, _ in SEEDED]
+        await conn.execute(text("DELETE FROM territories WHERE NOT (code = ANY(:codes))"), {"codes": codes})
         await conn.execute(
             text(
                 "UPDATE territories SET priority_delays = DEFAULT, avoided_ed_method = DEFAULT, "
-                "avoided_ed_coefficients = DEFAULT"
-            )
+                "avoided_ed_coefficients = DEFAULT, name = d.name, timezone = d.timezone "
+                "FROM (SELECT unnest(CAST(:codes AS text[])) AS code, unnest(CAST(:names AS text[])) AS name, "
+                "unnest(CAST(:zones AS text[])) AS timezone) AS d WHERE territories.code = d.code"
+            ),
+            {"codes": [c for c, _, _ in SEEDED], "names": [n for _, n, _ in SEEDED],
+             "zones": [z for _, _, z in SEEDED]},
         )
 
 
@@ -123,11 +144,11 @@ async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterato
     application = create_app(settings)
     application.state.engine = engine
     application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    await _reset(engine)
+    await reset_database(engine)
     try:
         yield application
     finally:
-        await _reset(engine)
+        await reset_database(engine)
 
 
 @pytest.fixture
