@@ -100,6 +100,8 @@ _CONSTRAINT_SQLSTATES = {
     "22008": (Unprocessable, "has a date/time out of range"),
     "22003": (Unprocessable, "is out of range"),
     "22001": (Unprocessable, "is too long"),
+    "22021": (Unprocessable, "contains characters that cannot be stored"),
+    "54000": (Unprocessable, "is too large"),
 }
 
 

@@ -45,6 +45,9 @@ class AvailabilityRule(Base):
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Bumped on every edit: the slots of a revision carry it in their source_key, so a regenerated
+    # occurrence never collides with the withdrawn one it replaces.
+    revision: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     created_at: Mapped[CreatedAt]
     ended_at: Mapped[dt.datetime | None] = mapped_column(TZ)
 

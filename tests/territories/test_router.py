@@ -92,3 +92,15 @@ class TestTerritorySettings:
         response = await client.patch("/v1/territories/36", json=body, headers=auth("admin"))
         assert response.status_code == 422
         assert response.json()["field"] == "avoided_ed_coefficients.advice"
+
+
+class TestUnstorableInput:
+    async def test_a_nul_character_is_422_naming_the_field(self, client, auth):
+        body = {"code": "36-x", "name": "A\u0000B", "kind": "cpts", "parent_code": "36"}
+        response = await client.post("/v1/territories", json=body, headers=auth("admin"))
+        assert response.status_code == 422
+        assert response.json()["field"] == "name"
+
+    async def test_a_nul_character_in_a_query_parameter_is_not_a_server_error(self, client, auth):
+        response = await client.get("/v1/territories?parent=3%006", headers=auth("admin"))
+        assert response.status_code in (200, 422)

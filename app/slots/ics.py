@@ -1,0 +1,117 @@
+"""iCalendar import: which events are SNP availability, and the slots their occurrences give.
+
+An event is SNP availability when its CATEGORIES contain ``SNP`` or its SUMMARY contains the word
+``SNP`` (any case). Recurrences (RRULE, RDATE, EXDATE, modified occurrences) are expanded by
+``recurring-ical-events``. Each occurrence becomes one slot, or, with ``slot_minutes``, is cut into
+consecutive slots of that length (a shorter remainder is dropped). Its identity is
+``<UID>|<start in UTC>``, so importing the same calendar again creates nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+KEYWORD = re.compile(r"\bSNP\b", re.IGNORECASE)
+UTC = dt.UTC
+
+
+class CalendarError(ValueError):
+    """The body is not a calendar we can read."""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    uid: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    problem: str | None = None
+
+    @property
+    def key(self) -> str:
+        stamp = self.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if self.start else "?"
+        return f"ics:{self.uid}|{stamp}"
+
+
+def is_snp(event: Any) -> bool:
+    if KEYWORD.search(str(event.get("SUMMARY", ""))):
+        return True
+    return any(c.strip().upper() == "SNP" for c in _categories(event))
+
+
+def _categories(event: Any) -> list[str]:
+    raw = event.get("CATEGORIES")
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    names: list[str] = []
+    for item in items:
+        names.extend(str(c) for c in getattr(item, "cats", [item]))
+    return names
+
+
+def parse(body: bytes) -> icalendar.Calendar:
+    try:
+        calendar = icalendar.Calendar.from_ical(body)
+    except Exception as exc:  # noqa: BLE001 - the parser raises many kinds of errors on bad input
+        raise CalendarError(f"not a readable iCalendar file: {exc}") from exc
+    if getattr(calendar, "name", None) != "VCALENDAR":
+        raise CalendarError("not an iCalendar file (no VCALENDAR)")
+    return calendar
+
+
+def occurrences(
+    calendar: icalendar.Calendar, zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime,
+    slot_minutes: int | None,
+) -> tuple[list[Occurrence], int]:
+    """The slots of the SNP events starting in [window_start, window_end), and how many SNP events there are."""
+    events = [e for e in calendar.walk("VEVENT") if is_snp(e)]
+    snp_uids = {str(e.get("UID", "")) for e in events}
+    try:
+        found = recurring_ical_events.of(calendar).between(window_start, window_end)
+    except Exception as exc:  # noqa: BLE001 - malformed recurrences surface here
+        raise CalendarError(f"cannot expand the recurrences: {exc}") from exc
+    out: list[Occurrence] = []
+    for event in found:
+        uid = str(event.get("UID", ""))
+        if uid not in snp_uids or not is_snp(event) or str(event.get("STATUS", "")).upper() == "CANCELLED":
+            continue
+        out.extend(_slots_of(event, uid, zone, window_start, window_end, slot_minutes))
+    out.sort(key=lambda o: (o.start or window_start, o.uid))
+    return out, len({e.get("UID") for e in events})
+
+
+def _slots_of(
+    event: Any, uid: str, zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime,
+    slot_minutes: int | None,
+) -> list[Occurrence]:
+    if not uid:
+        return [Occurrence("", None, None, "an SNP event without UID cannot be imported idempotently")]
+    start, end = _instant(event.get("DTSTART"), zone), _instant(event.get("DTEND"), zone)
+    if start is None or end is None:
+        return [Occurrence(uid, None, None, "an all-day event or an event without an end time is not a slot")]
+    if not window_start <= start < window_end:
+        return []
+    if slot_minutes is None:
+        return [Occurrence(uid, start, end)]
+    step = dt.timedelta(minutes=slot_minutes)
+    pieces, cursor = [], start
+    while cursor + step <= end:
+        pieces.append(Occurrence(uid, cursor, cursor + step))
+        cursor += step
+    return pieces or [Occurrence(uid, start, end, f"shorter than slot_minutes={slot_minutes}")]
+
+
+def _instant(prop: Any, zone: ZoneInfo) -> dt.datetime | None:
+    value = getattr(prop, "dt", prop)
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is None:  # floating time: the site's local time
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)

@@ -1,0 +1,256 @@
+"""Queries of the slots domain. Batches travel as arrays (``unnest``): one statement per step, not per slot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.slots.models import AvailabilityRule
+
+
+@dataclass
+class Batch:
+    """Column arrays of slots to insert, index-aligned."""
+
+    ids: list[uuid.UUID] = field(default_factory=list)
+    practitioners: list[uuid.UUID] = field(default_factory=list)
+    sites: list[uuid.UUID] = field(default_factory=list)
+    territories: list[str] = field(default_factory=list)
+    starts: list[dt.datetime] = field(default_factory=list)
+    ends: list[dt.datetime] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+    rules: list[uuid.UUID | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+STATE_SQL = """
+    CASE WHEN s.status = 'withdrawn' THEN 'withdrawn'
+         WHEN s.status = 'booked' THEN 'booked'
+         WHEN s.held_until > now() THEN 'held'
+         WHEN s.start_at <= now() THEN 'past'
+         ELSE 'free' END
+"""
+
+SLOT_COLUMNS = f"""
+    s.id, s.practitioner_id, s.site_id, s.territory_code, s.start_at AS start, s.end_at AS end, s.mode,
+    s.audience, s.status, {STATE_SQL} AS state, s.held_until, s.source, s.rule_id, s.created_at, s.withdrawn_at
+"""
+
+_INSERT = """
+INSERT INTO slots (id, practitioner_id, site_id, territory_code, start_at, end_at, mode, audience,
+                   source, source_key, rule_id)
+SELECT b.id, b.pid, b.site, b.territory, b.s, b.e, b.mode, b.audience, :source, b.key, b.rule
+FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS uuid[]), CAST(:sites AS uuid[]), CAST(:territories AS text[]),
+            CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]), CAST(:modes AS text[]),
+            CAST(:audiences AS text[]), CAST(:keys AS text[]), CAST(:rules AS uuid[]))
+     AS b(id, pid, site, territory, s, e, mode, audience, key, rule)
+"""
+
+# on_conflict: "" (any violation fails the statement), "key" (an already imported source_key is
+# skipped), "any" (also skip an occurrence overlapping a live slot: used when extending rules).
+_ON_CONFLICT = {
+    "": "",
+    "key": " ON CONFLICT (practitioner_id, source_key) DO NOTHING",
+    "any": " ON CONFLICT DO NOTHING",
+}
+
+
+async def insert(session: AsyncSession, batch: Batch, source: str, on_conflict: str = "") -> list[uuid.UUID]:
+    """Insert the batch in one statement; the ids actually written."""
+    if not batch:
+        return []
+    stmt = text(_INSERT + _ON_CONFLICT[on_conflict] + " RETURNING id")
+    rows = await session.execute(stmt, {
+        "source": source, "ids": batch.ids, "pids": batch.practitioners, "sites": batch.sites,
+        "territories": batch.territories, "starts": batch.starts, "ends": batch.ends, "modes": batch.modes,
+        "audiences": batch.audiences, "keys": batch.keys, "rules": batch.rules,
+    })
+    return [r[0] for r in rows]
+
+
+async def overlapping(
+    session: AsyncSession, practitioners: list[uuid.UUID], starts: list[dt.datetime], ends: list[dt.datetime]
+) -> list[tuple[int, uuid.UUID, uuid.UUID | None]]:
+    """(item index, live slot id, its rule) for each item overlapping a live slot of its practitioner."""
+    if not practitioners:
+        return []
+    # The outer bounds keep the scan on (practitioner_id, start_at) of the batch's doctors and time span
+    # (a slot lasts at most 12 hours), whatever the size of the table.
+    rows = await session.execute(text("""
+        SELECT CAST(b.idx AS int) - 1, x.id, x.rule_id
+        FROM unnest(CAST(:pids AS uuid[]), CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]))
+             WITH ORDINALITY AS b(pid, s, e, idx)
+        JOIN slots x ON x.practitioner_id = b.pid AND x.status <> 'withdrawn'
+             AND tstzrange(x.start_at, x.end_at, '[)') && tstzrange(b.s, b.e, '[)')
+        WHERE x.practitioner_id = ANY(CAST(:distinct AS uuid[]))
+          AND x.start_at > CAST(:lo AS timestamptz) - interval '12 hours' AND x.start_at < :hi
+        ORDER BY 1, x.start_at
+    """), {"pids": practitioners, "starts": starts, "ends": ends, "distinct": list(set(practitioners)),
+           "lo": min(starts), "hi": max(ends)})
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def existing_keys(
+    session: AsyncSession, practitioners: list[uuid.UUID], keys: list[str | None]
+) -> set[tuple[uuid.UUID, str]]:
+    rows = await session.execute(text("""
+        SELECT s.practitioner_id, s.source_key
+        FROM unnest(CAST(:pids AS uuid[]), CAST(:keys AS text[])) AS b(pid, key)
+        JOIN slots s ON s.practitioner_id = b.pid AND s.source_key = b.key
+    """), {"pids": practitioners, "keys": keys})
+    return {(r[0], r[1]) for r in rows}
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    territory_code: str
+    parent_code: str | None
+    timezone: str
+
+
+async def sites(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SiteInfo]:
+    rows = await session.execute(text("""
+        SELECT s.id, s.territory_code, t.parent_code, t.timezone
+        FROM sites s JOIN territories t ON t.code = s.territory_code
+        WHERE s.id = ANY(CAST(:ids AS uuid[]))
+    """), {"ids": list(ids)})
+    return {r[0]: SiteInfo(r[1], r[2], r[3]) for r in rows}
+
+
+async def served(session: AsyncSession, practitioners: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """Territories each existing practitioner serves (a practitioner absent from the answer does not exist)."""
+    rows = await session.execute(text("""
+        SELECT p.id, pt.territory_code
+        FROM practitioners p LEFT JOIN practitioner_territories pt ON pt.practitioner_id = p.id
+        WHERE p.id = ANY(CAST(:ids AS uuid[]))
+    """), {"ids": list(practitioners)})
+    out: dict[uuid.UUID, set[str]] = {}
+    for pid, code in rows:
+        out.setdefault(pid, set())
+        if code is not None:
+            out[pid].add(code)
+    return out
+
+
+async def get(session: AsyncSession, slot_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await session.execute(text(f"SELECT {SLOT_COLUMNS} FROM slots s WHERE s.id = :id"), {"id": slot_id})
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+async def withdraw(session: AsyncSession, slot_id: uuid.UUID) -> dict[str, Any] | None:
+    """Withdraw the slot if it is free and not held right now (compare-and-set); the slot, or None."""
+    row = await session.execute(text(f"""
+        UPDATE slots s SET status = 'withdrawn', withdrawn_at = now()
+        WHERE s.id = :id AND s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())
+        RETURNING {SLOT_COLUMNS}
+    """), {"id": slot_id})
+    found = row.mappings().first()
+    return dict(found) if found else None
+
+
+async def list_for(
+    session: AsyncSession, practitioner_id: uuid.UUID, *, start_from: dt.datetime | None,
+    start_to: dt.datetime | None, state: str | None, limit: int, offset: int,
+) -> list[dict[str, Any]]:
+    rows = await session.execute(text(f"""
+        SELECT * FROM (SELECT {SLOT_COLUMNS} FROM slots s
+                       WHERE s.practitioner_id = :pid
+                         AND (CAST(:lo AS timestamptz) IS NULL OR s.start_at >= :lo)
+                         AND (CAST(:hi AS timestamptz) IS NULL OR s.start_at < :hi)) q
+        WHERE CAST(:state AS text) IS NULL OR q.state = :state
+        ORDER BY q.start, q.id LIMIT :limit OFFSET :offset
+    """), {"pid": practitioner_id, "lo": start_from, "hi": start_to, "state": state, "limit": limit,
+           "offset": offset})
+    return [dict(r) for r in rows.mappings()]
+
+
+# --- availability rules ---------------------------------------------------------------------
+
+async def rule(session: AsyncSession, rule_id: uuid.UUID) -> AvailabilityRule | None:
+    return await session.get(AvailabilityRule, rule_id, with_for_update=True)
+
+
+async def rules_of(session: AsyncSession, practitioner_id: uuid.UUID | None, active_only: bool) -> Sequence[
+    AvailabilityRule
+]:
+    stmt = select(AvailabilityRule).order_by(AvailabilityRule.created_at, AvailabilityRule.id)
+    if practitioner_id is not None:
+        stmt = stmt.where(AvailabilityRule.practitioner_id == practitioner_id)
+    if active_only:
+        stmt = stmt.where(AvailabilityRule.active.is_(True))
+    return (await session.scalars(stmt)).all()
+
+
+async def withdraw_rule_future(session: AsyncSession, rule_id: uuid.UUID, after: dt.datetime) -> int:
+    """Withdraw the rule's slots starting after ``after`` that are free and not held; never booked ones."""
+    result = await session.execute(text("""
+        UPDATE slots SET status = 'withdrawn', withdrawn_at = now()
+        WHERE rule_id = :rule AND start_at > :after AND status = 'free'
+          AND (held_until IS NULL OR held_until <= now())
+    """), {"rule": rule_id, "after": after})
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def timezones_of_sites(session: AsyncSession, site_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    return {k: v.timezone for k, v in (await sites(session, site_ids)).items()}
+
+
+# --- participation --------------------------------------------------------------------------
+
+_PARTICIPATION = """
+WITH weeks AS (
+    SELECT CAST(w AS date) AS week_start
+    FROM generate_series(date_trunc('week', CAST(:first AS date)), date_trunc('week', CAST(:last AS date)),
+                         interval '1 week') AS w
+),
+offered AS (
+    SELECT CAST(date_trunc('week', s.start_at AT TIME ZONE t.timezone) AS date) AS week_start,
+           s.end_at - s.start_at AS length, b.id AS booking_id, b.outcome
+    FROM slots s
+    JOIN territories t ON t.code = s.territory_code
+    LEFT JOIN bookings b ON b.slot_id = s.id AND b.status = 'active'
+    WHERE s.practitioner_id = :pid AND s.status <> 'withdrawn'
+      AND s.start_at >= CAST(:first AS date) - interval '2 days'
+      AND s.start_at < CAST(:last AS date) + interval '9 days'
+),
+per_week AS (
+    SELECT w.week_start,
+           count(o.length) AS slots_offered,
+           round(CAST(coalesce(extract(epoch FROM sum(o.length)), 0) / 3600 AS numeric), 2) AS hours_offered,
+           count(o.booking_id) AS orientations_received,
+           count(*) FILTER (WHERE o.outcome = 'fulfilled') AS fulfilled,
+           count(*) FILTER (WHERE o.outcome = 'noshow') AS noshow
+    FROM weeks w LEFT JOIN offered o ON o.week_start = w.week_start
+    GROUP BY w.week_start
+)
+SELECT to_char(week_start, 'IYYY-"W"IW') AS week, week_start, slots_offered, hours_offered,
+       hours_offered >= CAST(:forfait AS numeric) AS reaches_forfait, orientations_received, fulfilled, noshow,
+       count(*) OVER () AS total_weeks,
+       count(*) FILTER (WHERE hours_offered >= CAST(:forfait AS numeric)) OVER () AS total_weeks_reaching_forfait,
+       sum(slots_offered) OVER () AS total_slots_offered,
+       sum(hours_offered) OVER () AS total_hours_offered,
+       sum(orientations_received) OVER () AS total_orientations_received,
+       sum(fulfilled) OVER () AS total_fulfilled,
+       sum(noshow) OVER () AS total_noshow
+FROM per_week ORDER BY week_start
+"""
+
+
+async def participation(
+    session: AsyncSession, practitioner_id: uuid.UUID, first: dt.date, last: dt.date, forfait_hours: float
+) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        text(_PARTICIPATION), {"pid": practitioner_id, "first": first, "last": last, "forfait": forfait_hours}
+    )
+    return [dict(r) for r in rows.mappings()]

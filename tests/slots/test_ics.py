@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from tests.slots.helpers import doctor, slot
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def monday_in(weeks: int) -> dt.date:
+    today = dt.date.today()
+    return today + dt.timedelta(days=7 - today.weekday() + 7 * (weeks - 1))
+
+
+def stamp(day: dt.date, hour: int, minute: int = 0) -> str:
+    return f"{day:%Y%m%d}T{hour:02d}{minute:02d}00"
+
+
+def calendar(first: dt.date, *, exdate: dt.date | None = None, extra: str = "") -> str:
+    """A weekly SNP event (4 occurrences, one removed by EXDATE), a private event, and an SNP summary event."""
+    ex = f"EXDATE;TZID=Europe/Paris:{stamp(exdate, 18)}\r\n" if exdate else ""
+    once = first + dt.timedelta(days=2)
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Cabinet//Agenda//FR\r\n"
+        "BEGIN:VEVENT\r\nUID:weekly-snp@cabinet\r\nSUMMARY:Créneaux SAS\r\nCATEGORIES:SNP,SAS\r\n"
+        f"DTSTART;TZID=Europe/Paris:{stamp(first, 18)}\r\nDTEND;TZID=Europe/Paris:{stamp(first, 18, 30)}\r\n"
+        f"RRULE:FREQ=WEEKLY;COUNT=4\r\n{ex}END:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:dentist@private\r\nSUMMARY:Dentiste\r\n"
+        f"DTSTART;TZID=Europe/Paris:{stamp(first, 9)}\r\nDTEND;TZID=Europe/Paris:{stamp(first, 10)}\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:once@cabinet\r\nSUMMARY:Permanence snp du mercredi\r\n"
+        f"DTSTART:{stamp(once, 12)}Z\r\nDTEND:{stamp(once, 13)}Z\r\nEND:VEVENT\r\n"
+        f"{extra}END:VCALENDAR\r\n"
+    )
+
+
+async def _import(client, doc, body: str, **params) -> httpx.Response:
+    return await client.post("/v1/slots/import-ics", content=body.encode(), params={"site_id": doc.site_id, **params},
+                             headers={**doc.headers, "Content-Type": "text/calendar"})
+
+
+class TestImportCalendar:
+    async def test_a_recurring_snp_event_with_an_exception_date_gives_one_slot_per_remaining_occurrence(
+        self, client: httpx.AsyncClient, auth
+    ):
+        doc = await doctor(client, auth)
+        first = monday_in(1)
+        response = await _import(client, doc, calendar(first, exdate=first + dt.timedelta(weeks=2)))
+        assert response.status_code == 201, response.text
+        assert response.json()["events"] == 2 and response.json()["created"] == 4
+        mine = (await client.get("/v1/slots", headers=doc.headers)).json()
+        weekly = [s for s in mine if dt.datetime.fromisoformat(s["start"]).astimezone(PARIS).hour == 18]
+        days = [dt.datetime.fromisoformat(s["start"]).astimezone(PARIS).date() for s in weekly]
+        assert days == [first, first + dt.timedelta(weeks=1), first + dt.timedelta(weeks=3)]
+        assert {s["source"] for s in mine} == {"ics"}
+        once = [s for s in mine if s not in weekly]
+        assert [dt.datetime.fromisoformat(s["start"]).astimezone(dt.UTC).hour for s in once] == [12]
+
+    async def test_re_importing_the_same_file_creates_nothing_twice(self, client, auth):
+        doc = await doctor(client, auth)
+        body = calendar(monday_in(1))
+        assert (await _import(client, doc, body)).json()["created"] == 5
+        again = await _import(client, doc, body)
+        assert again.status_code == 201, again.text
+        assert (again.json()["created"], again.json()["skipped"]) == (0, 5)
+        assert len((await client.get("/v1/slots", headers=doc.headers)).json()) == 5
+
+    async def test_slot_minutes_cuts_each_event_into_slots(self, client, auth):
+        doc = await doctor(client, auth)
+        response = await _import(client, doc, calendar(monday_in(1)), slot_minutes=15)
+        assert response.json()["created"] == 4 * 2 + 4
+
+    async def test_an_occurrence_overlapping_a_published_slot_is_409_and_nothing_is_imported(self, client, auth):
+        doc = await doctor(client, auth)
+        first = monday_in(1)
+        taken = dt.datetime.combine(first + dt.timedelta(weeks=1), dt.time(18, 15), tzinfo=PARIS)
+        existing = (await client.post("/v1/slots", json=slot(doc.site_id, taken), headers=doc.headers)).json()
+        response = await _import(client, doc, calendar(first))
+        assert response.status_code == 409
+        (rejected,) = response.json()["rejected"]
+        assert rejected["conflicting_slot_id"] == existing["id"] and rejected["uid"] == "weekly-snp@cabinet"
+        assert len((await client.get("/v1/slots", headers=doc.headers)).json()) == 1
+
+    async def test_an_snp_event_longer_than_12_hours_is_422_naming_its_uid(self, client, auth):
+        doc = await doctor(client, auth)
+        day = monday_in(2)
+        long = ("BEGIN:VEVENT\r\nUID:garde@cabinet\r\nSUMMARY:Garde SNP\r\n"
+                f"DTSTART:{stamp(day, 6)}Z\r\nDTEND:{stamp(day, 19)}Z\r\nEND:VEVENT\r\n")
+        response = await _import(client, doc, calendar(monday_in(1), extra=long))
+        assert response.status_code == 422
+        assert [(r["uid"], r["field"]) for r in response.json()["rejected"]] == [("garde@cabinet", "end")]
+        assert (await client.get("/v1/slots", headers=doc.headers)).json() == []
+
+    async def test_a_body_that_is_not_a_calendar_is_422(self, client, auth):
+        doc = await doctor(client, auth)
+        response = await _import(client, doc, "hello")
+        assert response.status_code == 422 and response.json()["field"] == "body"
+
+    async def test_an_empty_body_is_422(self, client, auth):
+        doc = await doctor(client, auth)
+        response = await _import(client, doc, "")
+        assert response.status_code == 422 and response.json()["field"] == "body"
