@@ -90,6 +90,7 @@ def _reason(msg: str) -> str:
 
 
 _CONSTRAINT_SQLSTATES = {
+    "22000": (Unprocessable, "has a value the database cannot take"),
     "23505": (Conflict, "already exists"),
     "23P01": (Conflict, "conflicts with an existing row"),
     "23503": (Unprocessable, "refers to something that does not exist"),

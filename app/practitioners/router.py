@@ -32,7 +32,7 @@ async def list_practitioners(
     territory: str | None = None,
     rpps: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PractitionerRead]:
     """Practitioners of the territories you can see (an effector sees only itself)."""
     if principal.role == "effector":

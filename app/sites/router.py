@@ -27,7 +27,7 @@ async def list_sites(
     principal: StaffDep,
     territory: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[SiteRead]:
     """Sites of the territories you can see (a département includes its CPTS)."""
     rows = await service.list_(session, principal, territory=territory, limit=limit, offset=offset)

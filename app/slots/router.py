@@ -110,7 +110,7 @@ async def list_my_slots(
     start_to: Annotated[dt.datetime | None, Query(alias="to", description="Slots starting before")] = None,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[SlotRead]:
     """The doctor's own slots, soonest first, each with its state (free, held, booked, withdrawn, past)."""
     if not mine:

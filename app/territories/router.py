@@ -30,7 +30,7 @@ async def list_territories(
     kind: Literal["departement", "cpts"] | None = None,
     parent: Annotated[str | None, Query(description="CPTS of this département")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TerritoryRead]:
     """List territories (reference data, readable by every authenticated user)."""
     rows = await service.list_(session, kind=kind, parent_code=parent, limit=limit, offset=offset)
