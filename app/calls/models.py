@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -85,6 +85,8 @@ class Decision(Base):
         CheckConstraint(f"other_reason IS NULL OR {_in('other_reason', OTHER_REASONS)}", name="other_reason"),
         CheckConstraint("(kind = 'other') = (other_reason IS NOT NULL)", name="other_needs_reason"),
         CheckConstraint("booking_id IS NULL OR kind = 'slot'", name="booking_only_for_slot"),
+        # A booking is one orientation: at most one `slot` decision refers to it.
+        Index("uq_decisions_booking_id", "booking_id", unique=True, postgresql_where=text("booking_id IS NOT NULL")),
     )
 
     id: Mapped[UUIDPk]
@@ -93,7 +95,7 @@ class Decision(Base):
     other_reason: Mapped[str | None] = mapped_column(String(16))
     pharmacy_name: Mapped[str | None] = mapped_column(String(200))
     pharmacy_finess: Mapped[str | None] = mapped_column(String(9))
-    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(TZ)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[CreatedAt]

@@ -1,0 +1,47 @@
+"""``snp purge``: empty the patient identity of old calls (counts, decisions and times stay)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.calls import service
+from app.calls.schemas import PurgeResult
+from app.config import Settings, get_settings
+
+console = Console()
+
+
+async def _purge(settings: Settings, days: int) -> PurgeResult:
+    from app.database import make_engine, make_sessionmaker, resolve_database_url
+
+    url, _ = await asyncio.to_thread(resolve_database_url, settings)
+    engine = make_engine(url, settings)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await service.purge(session, None, days=days)
+    finally:
+        await engine.dispose()
+
+
+def purge(
+    days: Annotated[
+        int | None, typer.Option(min=1, help="retention in days (default SNP_RETENTION_DAYS, 90)")
+    ] = None,
+) -> None:
+    """Empty names, phone, postcode and reason of calls received more than the retention ago."""
+    settings = get_settings()
+    result = asyncio.run(_purge(settings, days or settings.retention_days))
+    table = Table(title="Purge des données d'identité des patients")
+    table.add_column("Rétention (jours)", justify="right")
+    table.add_column("Appels reçus avant", justify="left")
+    table.add_column("Appels purgés", justify="right")
+    table.add_row(str(result.days), result.cutoff.strftime("%d/%m/%Y %H:%M UTC"), str(result.purged))
+    console.print(table)
+
+
+COMMANDS = [purge]

@@ -1,0 +1,425 @@
+"""Import of historical regulation records (CSV or NDJSON), validated row by row, all or nothing.
+
+One call per row with its decisions. Rows are checked in Python (cheap, no database round trip per
+row), then written by one set-based statement: the calls with ``ON CONFLICT (territory_code,
+external_id) DO NOTHING`` and, in the same statement, the decisions of the calls just inserted only,
+so that importing a file twice writes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth import Principal
+from app.calls.models import CHANNELS, DECISION_KINDS, INTENTS, OTHER_REASONS, PRIORITIES
+from app.calls.schemas import ImportResult, no_nul
+from app.errors import AppError, NotFound, Unprocessable
+from app.logging import log
+from app.territories import repository as territory_repository
+from app.territories import service as territory_service
+
+MAX_REPORTED = 1000
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+COLUMNS = (
+    "external_id", "territory_code", "channel", "received_at", "priority", "intent_without_sas",
+    "first_callback_at", "closed_at", "decisions", "patient_postcode", "patient_birth_year", "patient_sex",
+)
+KNOWN = frozenset(COLUMNS)
+REQUIRED = ("external_id", "territory_code", "channel", "received_at", "decisions")
+IDENTITY = frozenset(
+    ("patient_family_name", "patient_given_name", "patient_phone", "family_name", "given_name", "phone")
+)
+DECISION_KEYS = ("kind", "other_reason", "pharmacy_name", "pharmacy_finess")
+NUMERIC_TEXT = ("external_id", "territory_code", "patient_postcode")
+FINESS_RE = re.compile(r"[0-9]{2}[0-9AB][0-9]{6}")
+POSTCODE_RE = re.compile(r"[0-9]{5}")
+
+
+class ImportRejected(Unprocessable):
+    """Some rows are invalid: nothing was written."""
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+
+
+class RowError(Exception):
+    def __init__(self, field: str | None, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass
+class Row:
+    number: int
+    external_id: str
+    territory_code: str
+    channel: str
+    received_at: dt.datetime
+    priority: str | None
+    intent: str
+    first_callback_at: dt.datetime | None
+    closed_at: dt.datetime
+    postcode: str | None
+    birth_year: int | None
+    sex: str | None
+    decisions: list[tuple[str, str | None, str | None, str | None]] = field(default_factory=list)
+
+
+# --- reading the body -------------------------------------------------------------------------
+
+
+def media_type(content_type: str | None) -> str:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in ("text/csv", "application/csv"):
+        return "csv"
+    if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"):
+        return "ndjson"
+    raise UnsupportedMediaType(
+        f"Send the file as text/csv or application/x-ndjson (got {kind or 'no Content-Type'})",
+        field="Content-Type",
+    )
+
+
+def _decode(body: bytes) -> str:
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportRejected("The file is not UTF-8", rows=[{"row": 0, "field": None, "reason": str(exc)}]) from exc
+
+
+def csv_records(body: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(data row number, fields) of a CSV with a header; `,` or `;` separated."""
+    content = _decode(body)
+    first = content.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+    header = [h.strip() for h in next(reader, [])]
+    _check_header(header)
+    number = 0
+    while True:
+        number += 1
+        try:
+            values = next(reader, None)
+        except csv.Error as exc:
+            # The reader cannot go on after a malformed record: reject the file at that row.
+            raise ImportRejected(
+                "The CSV cannot be read", rows=[{"row": number, "field": None, "reason": str(exc)}]
+            ) from exc
+        if values is None:
+            return
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            yield number, {"__error__": f"{len(values)} cells where the header has {len(header)}"}
+            continue
+        yield number, dict(zip(header, values, strict=True))
+
+
+def _check_header(header: list[str]) -> None:
+    problems = []
+    for name in header:
+        if name in IDENTITY:
+            problems.append({"row": 0, "field": name, "reason": "patient names and phones are never imported"})
+        elif name not in KNOWN:
+            problems.append({"row": 0, "field": name, "reason": f"unknown column (known: {', '.join(COLUMNS)})"})
+    for name in REQUIRED:
+        if name not in header:
+            problems.append({"row": 0, "field": name, "reason": "required column missing"})
+    if problems:
+        raise ImportRejected(f"{len(problems)} header problems", rows=problems)
+
+
+def ndjson_records(body: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of an NDJSON file; blank lines are skipped."""
+    for number, line in enumerate(_decode(body).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, {"__error__": f"not JSON: {exc.msg}"}
+            continue
+        except (ValueError, RecursionError):  # digits beyond Python's limit, absurd nesting
+            yield number, {"__error__": "not JSON this service reads"}
+            continue
+        yield number, value if isinstance(value, dict) else {"__error__": "each line is one JSON object"}
+
+
+# --- validating one row ------------------------------------------------------------------------
+
+
+def _text(fields: dict[str, Any], name: str, *, required: bool = False, max_len: int = 200) -> str | None:
+    value = fields.get(name)
+    if isinstance(value, int) and not isinstance(value, bool) and name in NUMERIC_TEXT:
+        value = str(value)
+    if value is not None and not isinstance(value, str):
+        raise RowError(name, "must be a string")
+    value = value.strip() if value else None
+    if value:
+        try:
+            no_nul(value)
+        except ValueError as exc:
+            raise RowError(name, str(exc)) from exc
+    if not value:
+        if required:
+            raise RowError(name, "required")
+        return None
+    if len(value) > max_len:
+        raise RowError(name, f"longer than {max_len} characters")
+    return value
+
+
+def _choice(fields: dict[str, Any], name: str, allowed: tuple[str, ...], *, required: bool = False) -> str | None:
+    value = _text(fields, name, required=required)
+    if value is not None and value not in allowed:
+        raise RowError(name, f"{value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _instant(fields: dict[str, Any], name: str, limit: dt.datetime, *, required: bool = False) -> dt.datetime | None:
+    value = _text(fields, name, required=required, max_len=64)
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise RowError(name, f"{value!r} is not an ISO 8601 date-time") from exc
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise RowError(name, "must carry a UTC offset (e.g. 2022-03-01T18:00:00+01:00)")
+    if parsed > limit:
+        raise RowError(name, "lies in the future")
+    if parsed < EARLIEST:
+        raise RowError(name, f"before {EARLIEST.year}")
+    return parsed
+
+
+def _birth_year(fields: dict[str, Any]) -> int | None:
+    value = fields.get("patient_birth_year")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        year = int(value) if not isinstance(value, bool | float) else None
+    except ValueError:
+        year = None
+    if year is None or not 1900 <= year <= dt.date.today().year:
+        raise RowError("patient_birth_year", f"{value!r} is not a birth year")
+    return year
+
+
+def _decision_token(token: str) -> tuple[str, str | None, str | None, str | None]:
+    kind, colon, reason = token.strip().partition(":")
+    if colon and not reason:
+        raise RowError("decisions", f"{token.strip()!r} has an empty reason after ':'")
+    if kind not in DECISION_KINDS:
+        raise RowError("decisions", f"{kind!r} is not a decision kind ({', '.join(DECISION_KINDS)})")
+    return _decision(kind, reason or None, None, None)
+
+
+def _decision(kind: str, reason: str | None, name: str | None, finess: str | None) -> tuple[Any, ...]:
+    if kind == "other" and reason is None:
+        raise RowError("decisions", "an other decision needs its reason (other:no_answer ...)")
+    if kind != "other" and reason is not None:
+        raise RowError("decisions", f"a reason belongs to other decisions only (got {kind}:{reason})")
+    if reason is not None and reason not in OTHER_REASONS:
+        raise RowError("decisions", f"{reason!r} is not an other reason ({', '.join(OTHER_REASONS)})")
+    if kind != "prescription" and (name or finess):
+        raise RowError("decisions", "a pharmacy belongs to prescription decisions only")
+    if finess is not None and not FINESS_RE.fullmatch(finess):
+        raise RowError("decisions", f"{finess!r} is not a FINESS number")
+    return (kind, reason, name, finess)
+
+
+def _decision_object(item: Any) -> tuple[Any, ...]:
+    if not isinstance(item, dict):
+        raise RowError("decisions", "each decision is an object with a kind")
+    unknown = set(item) - set(DECISION_KEYS)
+    if unknown:
+        raise RowError("decisions", f"unknown decision field {sorted(unknown)[0]!r}")
+    kind = _choice(item, "kind", DECISION_KINDS, required=True)
+    values = [_text(item, key) for key in ("other_reason", "pharmacy_name", "pharmacy_finess")]
+    return _decision(str(kind), *values)
+
+
+def _decisions(fields: dict[str, Any]) -> list[tuple[Any, ...]]:
+    value = fields.get("decisions")
+    if isinstance(value, str):
+        tokens = [t for t in value.split("|") if t.strip()]
+        decisions = [_decision_token(t) for t in tokens]
+    elif isinstance(value, list):
+        decisions = [_decision_object(item) for item in value]
+    elif value is None:
+        decisions = []
+    else:
+        raise RowError("decisions", "a string such as advice|prescription, or a list of objects")
+    if not decisions:
+        raise RowError("decisions", "at least one decision is required")
+    return decisions
+
+
+def parse_row(number: int, fields: dict[str, Any], future_limit: dt.datetime) -> Row:
+    if "__error__" in fields:
+        raise RowError(None, fields["__error__"])
+    for name in sorted(fields.keys() - KNOWN):
+        if name in IDENTITY:
+            raise RowError(name, "patient names and phones are never imported")
+        raise RowError(name, "unknown field")
+    received_at = _instant(fields, "received_at", future_limit, required=True)
+    assert received_at is not None
+    first_callback_at = _instant(fields, "first_callback_at", future_limit)
+    closed_at = _instant(fields, "closed_at", future_limit)
+    if first_callback_at is not None and first_callback_at < received_at:
+        raise RowError("first_callback_at", "before received_at")
+    if closed_at is not None and closed_at < received_at:
+        raise RowError("closed_at", "before received_at")
+    postcode = _text(fields, "patient_postcode", max_len=5)
+    if postcode is not None and not POSTCODE_RE.fullmatch(postcode):
+        raise RowError("patient_postcode", f"{postcode!r} is not a 5-digit postcode")
+    return Row(
+        number=number,
+        external_id=str(_text(fields, "external_id", required=True)),
+        territory_code=str(_text(fields, "territory_code", required=True, max_len=40)),
+        channel=str(_choice(fields, "channel", CHANNELS, required=True)),
+        received_at=received_at,
+        priority=_choice(fields, "priority", PRIORITIES),
+        intent=_choice(fields, "intent_without_sas", INTENTS) or "inconnu",
+        first_callback_at=first_callback_at,
+        closed_at=closed_at or first_callback_at or received_at,
+        postcode=postcode,
+        birth_year=_birth_year(fields),
+        sex=_choice(fields, "patient_sex", ("F", "M", "U")),
+        decisions=_decisions(fields),
+    )
+
+
+# --- the whole file ----------------------------------------------------------------------------
+
+
+def parse(body: bytes, kind: str, *, skew_seconds: int) -> tuple[list[Row], list[dict[str, Any]]]:
+    """Valid rows and the list of rejected rows (row, field, reason)."""
+    future_limit = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew_seconds)
+    records = csv_records(body) if kind == "csv" else ndjson_records(body)
+    rows: list[Row] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for number, fields in records:
+        try:
+            row = parse_row(number, fields, future_limit)
+        except RowError as exc:
+            errors.append({"row": number, "field": exc.field, "reason": exc.reason})
+            continue
+        key = (row.territory_code, row.external_id)
+        if key in seen:
+            errors.append({"row": number, "field": "external_id", "reason": f"repeats row {seen[key]}"})
+            continue
+        seen[key] = number
+        rows.append(row)
+    return rows, errors
+
+
+async def _check_territories(
+    session: AsyncSession, principal: Principal, rows: list[Row], errors: list[dict[str, Any]]
+) -> None:
+    codes = {r.territory_code for r in rows}
+    visible = await territory_service.visible_codes(session, principal)
+    if visible is not None:
+        foreign = sorted(codes - visible)
+        if foreign:
+            raise NotFound(f"Territory {foreign[0]} not found", field="territory_code")
+        return
+    unknown = codes - await territory_repository.existing_codes(session, codes)
+    for row in rows:
+        if row.territory_code in unknown:
+            errors.append({"row": row.number, "field": "territory_code", "reason": "unknown territory"})
+
+
+def _reject(errors: list[dict[str, Any]]) -> ImportRejected:
+    errors.sort(key=lambda e: e["row"])
+    rejected = len({e["row"] for e in errors})
+    return ImportRejected(f"{rejected} rows rejected", rows=errors[:MAX_REPORTED])
+
+
+INSERT = text("""
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:territory_code AS text[]), CAST(:external_id AS text[]), CAST(:channel AS text[]),
+        CAST(:received_at AS timestamptz[]), CAST(:priority AS text[]), CAST(:intent AS text[]),
+        CAST(:first_callback_at AS timestamptz[]), CAST(:closed_at AS timestamptz[]),
+        CAST(:postcode AS text[]), CAST(:birth_year AS int[]), CAST(:sex AS text[])
+    ) AS i(territory_code, external_id, channel, received_at, priority, intent, first_callback_at, closed_at,
+           postcode, birth_year, sex)
+), inserted AS (
+    INSERT INTO calls (territory_code, external_id, channel, received_at, priority, due_at, intent_without_sas,
+                       status, first_callback_at, closed_at, source, created_by,
+                       patient_postcode, patient_birth_year, patient_sex)
+    SELECT i.territory_code, i.external_id, i.channel, i.received_at, i.priority,
+           i.received_at + make_interval(
+               mins => COALESCE((t.priority_delays ->> COALESCE(i.priority, 'P3'))::int, 180)),
+           i.intent, 'closed', i.first_callback_at, i.closed_at, 'import', :actor,
+           i.postcode, i.birth_year, i.sex
+    FROM input i JOIN territories t ON t.code = i.territory_code
+    ON CONFLICT (territory_code, external_id) DO NOTHING
+    RETURNING id, territory_code, external_id, closed_at
+), decided AS (
+    INSERT INTO decisions (call_id, kind, other_reason, pharmacy_name, pharmacy_finess, decided_at, created_by)
+    SELECT c.id, d.kind, d.other_reason, d.pharmacy_name, d.pharmacy_finess, c.closed_at, :actor
+    FROM unnest(
+        CAST(:d_territory_code AS text[]), CAST(:d_external_id AS text[]), CAST(:d_kind AS text[]),
+        CAST(:d_other_reason AS text[]), CAST(:d_pharmacy_name AS text[]), CAST(:d_pharmacy_finess AS text[])
+    ) AS d(territory_code, external_id, kind, other_reason, pharmacy_name, pharmacy_finess)
+    JOIN inserted c ON c.territory_code = d.territory_code AND c.external_id = d.external_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS imported, (SELECT count(*) FROM decided) AS decisions
+""")
+
+
+def _parameters(rows: list[Row], actor: str) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "territory_code": [r.territory_code for r in rows], "external_id": [r.external_id for r in rows],
+        "channel": [r.channel for r in rows], "received_at": [r.received_at for r in rows],
+        "priority": [r.priority for r in rows], "intent": [r.intent for r in rows],
+        "first_callback_at": [r.first_callback_at for r in rows], "closed_at": [r.closed_at for r in rows],
+        "postcode": [r.postcode for r in rows], "birth_year": [r.birth_year for r in rows],
+        "sex": [r.sex for r in rows], "actor": actor,
+    }
+    decisions = [(r.territory_code, r.external_id, *d) for r in rows for d in r.decisions]
+    names = ("territory_code", "external_id", "kind", "other_reason", "pharmacy_name", "pharmacy_finess")
+    for index, name in enumerate(names):
+        params[f"d_{name}"] = [d[index] for d in decisions]
+    return params
+
+
+async def run(
+    session: AsyncSession, principal: Principal, body: bytes, content_type: str | None, *, skew_seconds: int
+) -> ImportResult:
+    kind = media_type(content_type)
+    rows, errors = parse(body, kind, skew_seconds=skew_seconds)
+    if not rows and not errors:
+        raise ImportRejected("The file holds no rows", rows=[{"row": 0, "field": None, "reason": "no data rows"}])
+    await _check_territories(session, principal, rows, errors)
+    if errors:
+        raise _reject(errors)
+    result = (await session.execute(INSERT, _parameters(rows, principal.sub))).one()
+    imported, decisions = int(result.imported), int(result.decisions)
+    summary = ImportResult(imported=imported, already_present=len(rows) - imported, decisions=decisions)
+    audit.record(session, principal, "calls.import", detail={"format": kind, **summary.model_dump()})
+    await session.flush()
+    log.info("calls.imported", format=kind, rows=len(rows), **summary.model_dump())
+    return summary

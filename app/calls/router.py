@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.auth import AdminDep, OperatorDep, Principal, RegulatorDep, require_roles
+from app.calls import importer, service
+from app.calls.schemas import (
+    AssignIn,
+    CallbackIn,
+    CallbackRead,
+    CallCreate,
+    CallDetail,
+    CallRead,
+    CallStatus,
+    CallSummary,
+    DecisionCreate,
+    DecisionRead,
+    ImportRejectedBody,
+    ImportResult,
+    PurgeIn,
+    PurgeResult,
+)
+from app.config import Settings
+from app.database import SessionDep
+from app.errors import error_responses
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+ImporterDep = Annotated[Principal, Depends(require_roles("admin", "analyst"))]
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+@router.post("", status_code=201, response_model=CallRead, operation_id="create_call",
+             responses=error_responses(401, 403, 404, 422))
+async def create_call(
+    data: CallCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
+) -> CallRead:
+    """Enter a call transferred to the SAS ambulatoire; its due time follows the territory's priority delays."""
+    return await service.create(session, principal, data, skew_seconds=settings.clock_skew_seconds)
+
+
+@router.get("", response_model=list[CallSummary], operation_id="list_calls",
+            responses=error_responses(401, 403, 404, 422))
+async def list_calls(
+    session: SessionDep,
+    principal: OperatorDep,
+    territory: Annotated[
+        str | None, Query(description="a territory and the CPTS under it", pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,39}$")
+    ] = None,
+    status: CallStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CallSummary]:
+    """The queue, soonest due first, with late calls flagged (no patient identity in the list)."""
+    return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset)
+
+
+@router.post(
+    "/import", status_code=201, response_model=ImportResult, operation_id="import_calls",
+    responses={
+        **error_responses(401, 403, 404, 413, 415),
+        422: {"model": ImportRejectedBody, "description": "Rows rejected, with their number and reason"},
+    },
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    }}},
+)
+async def import_calls(
+    request: Request, session: SessionDep, principal: ImporterDep, settings: SettingsDep
+) -> ImportResult:
+    """Import historical calls (CSV or NDJSON), all or nothing; re-importing the same file adds nothing."""
+    body = await _read_body(request)
+    return await importer.run(
+        session, principal, body, request.headers.get("content-type"), skew_seconds=settings.clock_skew_seconds
+    )
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise importer.PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise importer.PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/purge", response_model=PurgeResult, operation_id="purge_calls",
+             responses=error_responses(401, 403, 422))
+async def purge_calls(
+    session: SessionDep, principal: AdminDep, settings: SettingsDep, data: PurgeIn | None = None
+) -> PurgeResult:
+    """Empty the patient identity of calls older than the retention period; counts and decisions stay."""
+    days = data.days if data and data.days else settings.retention_days
+    return await service.purge(session, principal, days=days)
+
+
+@router.get("/{call_id}", response_model=CallDetail, operation_id="get_call",
+            responses=error_responses(401, 403, 404, 422))
+async def get_call(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> CallDetail:
+    """One call with its patient data, decisions, callbacks and bookings; every read is audited."""
+    return await service.get_detail(session, principal, call_id)
+
+
+@router.post("/{call_id}/assign", response_model=CallSummary, operation_id="assign_call",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def assign_call(
+    call_id: uuid.UUID, session: SessionDep, principal: OperatorDep, data: AssignIn | None = None
+) -> CallSummary:
+    """Assign the call to a regulator (yourself by default); a waiting call becomes in progress."""
+    return await service.assign(session, principal, call_id, data or AssignIn())
+
+
+@router.post("/{call_id}/callback", status_code=201, response_model=CallbackRead, operation_id="record_callback",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def record_callback(
+    call_id: uuid.UUID, session: SessionDep, principal: RegulatorDep, settings: SettingsDep,
+    data: CallbackIn | None = None,
+) -> Any:
+    """Record a callback attempt; the first one sets the call's first_callback_at."""
+    attempt = await service.callback(
+        session, principal, call_id, data or CallbackIn(), skew_seconds=settings.clock_skew_seconds
+    )
+    return CallbackRead.model_validate(attempt)
+
+
+@router.post("/{call_id}/decisions", status_code=201, response_model=DecisionRead, operation_id="add_decision",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def add_decision(
+    call_id: uuid.UUID, data: DecisionCreate, session: SessionDep, principal: RegulatorDep, settings: SettingsDep
+) -> Any:
+    """Record a decision (advice, slot with its booking, prescription to a pharmacy, other with its reason)."""
+    decision = await service.decide(session, principal, call_id, data, skew_seconds=settings.clock_skew_seconds)
+    return DecisionRead.model_validate(decision)
+
+
+@router.post("/{call_id}/close", response_model=CallSummary, operation_id="close_call",
+             responses=error_responses(401, 403, 404, 409))
+async def close_call(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> CallSummary:
+    """Close the call; a call without any decision cannot be closed (409)."""
+    return await service.close(session, principal, call_id)

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from app.schemas import AwareDatetime, Input, Schema
+from app.territories.schemas import Code
+from app.validators import FINESS, Postcode
+
+Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
+Intent = Literal["urgences", "medecin", "pharmacie", "rien", "inconnu"]
+Priority = Literal["P1", "P2", "P3"]
+DecisionKind = Literal["advice", "slot", "prescription", "other"]
+OtherReason = Literal["no_answer", "redirected_15", "redirected_ed", "other"]
+CallStatus = Literal["waiting", "in_progress", "closed"]
+
+
+def no_nul(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates: refuse them here, not with a 500 later."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("is not valid Unicode text") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(no_nul)]
+
+
+def _phone(value: str) -> str:
+    compact = re.sub(r"[\s.\-()]", "", value)
+    if not re.fullmatch(r"\+?[0-9]{6,19}", compact):
+        raise ValueError("a phone number is 6 to 19 digits, optionally after a leading +")
+    return compact
+
+
+def _birth_year(value: int) -> int:
+    if value > dt.date.today().year:
+        raise ValueError("a birth year cannot lie in the future")
+    return value
+
+
+Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"])]
+BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_birth_year)]
+
+
+class PatientIn(Input):
+    """Only what the callback needs; emptied after the retention period."""
+
+    family_name: Text | None = Field(default=None, min_length=1, max_length=100)
+    given_name: Text | None = Field(default=None, min_length=1, max_length=100)
+    birth_year: BirthYear | None = None
+    sex: Literal["F", "M", "U"] | None = None
+    phone: Phone | None = None
+    postcode: Postcode | None = None
+
+
+class CallCreate(Input):
+    territory_code: Code
+    channel: Channel
+    received_at: AwareDatetime | None = Field(default=None, description="default now; never in the future")
+    patient: PatientIn = Field(default_factory=PatientIn)
+    reason: Text | None = Field(default=None, max_length=2000)
+    priority: Priority | None = Field(default=None, description="callback target; none means P3's delay")
+    intent_without_sas: Intent = "inconnu"
+
+
+class AssignIn(Input):
+    assigned_to: Text | None = Field(
+        default=None, min_length=1, max_length=200, description="the regulator's user id; default yourself"
+    )
+
+
+class CallbackIn(Input):
+    at: AwareDatetime | None = Field(default=None, description="default now; not before the call was received")
+    answered: bool = True
+
+
+class PharmacyIn(Input):
+    name: Text = Field(min_length=1, max_length=200)
+    finess: FINESS | None = None
+
+
+class DecisionCreate(Input):
+    kind: DecisionKind
+    other_reason: OtherReason | None = Field(default=None, description="required for `other`, only for it")
+    pharmacy: PharmacyIn | None = Field(default=None, description="only for `prescription`")
+    booking_id: uuid.UUID | None = Field(default=None, description="required for `slot`: a booking of this call")
+    decided_at: AwareDatetime | None = Field(default=None, description="default now")
+
+
+class PurgeIn(Input):
+    days: int | None = Field(default=None, ge=1, le=36500, description="default the retention setting (90)")
+
+
+class PatientRead(Schema):
+    family_name: str | None
+    given_name: str | None
+    birth_year: int | None
+    sex: str | None
+    phone: str | None
+    postcode: str | None
+
+
+class CallSummary(Schema):
+    """A call without the patient's identity (queue lines, state changes)."""
+
+    id: uuid.UUID
+    territory_code: str
+    channel: str
+    received_at: dt.datetime
+    priority: str | None
+    due_at: dt.datetime | None
+    late: bool = Field(description="not called back yet, not closed, and past its due time")
+    minutes_late: int
+    status: str
+    assigned_to: str | None
+    intent_without_sas: str
+    first_callback_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    source: str
+    created_at: dt.datetime
+
+
+class CallRead(CallSummary):
+    reason: str | None
+    created_by: str | None
+    external_id: str | None
+    purged_at: dt.datetime | None
+    patient: PatientRead
+
+
+class DecisionRead(Schema):
+    id: uuid.UUID
+    call_id: uuid.UUID
+    kind: str
+    other_reason: str | None
+    pharmacy_name: str | None
+    pharmacy_finess: str | None
+    booking_id: uuid.UUID | None
+    decided_at: dt.datetime
+    created_by: str | None
+
+
+class CallbackRead(Schema):
+    id: uuid.UUID
+    call_id: uuid.UUID
+    at: dt.datetime
+    answered: bool
+    by_sub: str | None
+
+
+class BookingBrief(Schema):
+    id: uuid.UUID
+    slot_id: uuid.UUID
+    status: str
+    outcome: str | None
+    created_at: dt.datetime
+
+
+class CallDetail(CallRead):
+    decisions: list[DecisionRead]
+    callbacks: list[CallbackRead]
+    bookings: list[BookingBrief]
+
+
+class PurgeResult(Schema):
+    purged: int = Field(description="calls whose patient identity was emptied now")
+    days: int
+    cutoff: dt.datetime
+
+
+class ImportResult(Schema):
+    imported: int
+    already_present: int = Field(description="rows whose territory_code + external_id were already there")
+    decisions: int
+
+
+class RejectedRow(Schema):
+    row: int = Field(description="1-based data row (CSV: after the header; NDJSON: the line); 0 is the header")
+    field: str | None
+    reason: str
+
+
+class ImportRejectedBody(Schema):
+    error: Literal["ImportRejected"]
+    detail: str
+    rows: list[RejectedRow]

@@ -1,0 +1,269 @@
+"""The regulation rules: qualify, call back, decide, close; purge the identity after the retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth import Principal
+from app.calls import repository
+from app.calls.models import Call, CallbackAttempt, Decision
+from app.calls.schemas import (
+    AssignIn,
+    BookingBrief,
+    CallbackIn,
+    CallbackRead,
+    CallCreate,
+    CallDetail,
+    CallRead,
+    CallSummary,
+    DecisionCreate,
+    DecisionRead,
+    PatientRead,
+    PurgeResult,
+)
+from app.errors import Conflict, NotFound, Unprocessable
+from app.logging import log
+from app.territories import repository as territory_repository
+from app.territories import service as territory_service
+from app.territories.models import Territory
+
+DEFAULT_DELAYS = {"P1": 20, "P2": 60, "P3": 180}
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def due_at(territory: Territory, received_at: dt.datetime, priority: str | None) -> dt.datetime:
+    """received_at + the territory's delay for the priority (no priority: P3's delay)."""
+    delays = territory.priority_delays or DEFAULT_DELAYS
+    key = priority or "P3"
+    minutes = int(delays.get(key) or DEFAULT_DELAYS[key])
+    return received_at + dt.timedelta(minutes=minutes)
+
+
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+def check_not_future(value: dt.datetime, field: str, skew_seconds: int) -> None:
+    if value > now() + dt.timedelta(seconds=skew_seconds):
+        raise Unprocessable(f"{field} lies in the future", field=field)
+    if value < EARLIEST:
+        raise Unprocessable(f"{field} is before {EARLIEST.year}", field=field)
+
+
+def check_after_received(call: Call, value: dt.datetime, field: str) -> None:
+    if value < call.received_at:
+        raise Unprocessable(f"{field} is before the call was received ({call.received_at.isoformat()})", field=field)
+
+
+async def _visible_territory(session: AsyncSession, principal: Principal, code: str) -> Territory:
+    try:
+        return await territory_service.ensure_visible(session, principal, code)
+    except NotFound as exc:
+        raise NotFound(f"Territory {code} not found", field="territory_code") from exc
+
+
+async def create(session: AsyncSession, principal: Principal, data: CallCreate, *, skew_seconds: int) -> CallRead:
+    territory = await _visible_territory(session, principal, data.territory_code)
+    received_at = data.received_at or now()
+    check_not_future(received_at, "received_at", skew_seconds)
+    patient = data.patient
+    call = Call(
+        territory_code=territory.code, channel=data.channel, received_at=received_at, priority=data.priority,
+        due_at=due_at(territory, received_at, data.priority), reason=data.reason,
+        intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
+        patient_family_name=patient.family_name, patient_given_name=patient.given_name,
+        patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_phone=patient.phone,
+        patient_postcode=patient.postcode,
+    )
+    session.add(call)
+    await session.flush()
+    log.info("call.created", call_id=str(call.id), territory=call.territory_code, channel=call.channel,
+             priority=call.priority)
+    return await _read(session, call.id)
+
+
+async def _visible_codes(session: AsyncSession, principal: Principal) -> set[str] | None:
+    return await territory_service.visible_codes(session, principal)
+
+
+async def _ensure_call_visible(
+    session: AsyncSession, principal: Principal, call: Call | None, call_id: uuid.UUID
+) -> Call:
+    if call is not None:
+        visible = await _visible_codes(session, principal)
+        if visible is None or call.territory_code in visible:
+            return call
+    raise NotFound(f"Call {call_id} not found")
+
+
+def _summary_fields(call: Call, late: bool, minutes_late: int) -> dict[str, Any]:
+    fields = {name: getattr(call, name) for name in CallSummary.model_fields if name not in ("late", "minutes_late")}
+    return {**fields, "late": bool(late), "minutes_late": int(minutes_late)}
+
+
+def _read_model(call: Call, late: bool, minutes_late: int) -> CallRead:
+    patient = PatientRead(
+        family_name=call.patient_family_name, given_name=call.patient_given_name,
+        birth_year=call.patient_birth_year, sex=call.patient_sex, phone=call.patient_phone,
+        postcode=call.patient_postcode,
+    )
+    return CallRead(
+        **_summary_fields(call, late, minutes_late), reason=call.reason, created_by=call.created_by,
+        external_id=call.external_id, purged_at=call.purged_at, patient=patient,
+    )
+
+
+async def _read(session: AsyncSession, call_id: uuid.UUID) -> CallRead:
+    row = await repository.get(session, call_id)
+    assert row is not None
+    return _read_model(row.Call, row.late, row.minutes_late)
+
+
+async def summary(session: AsyncSession, call_id: uuid.UUID) -> CallSummary:
+    row = await repository.get(session, call_id)
+    assert row is not None
+    return CallSummary(**_summary_fields(row.Call, row.late, row.minutes_late))
+
+
+async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> CallDetail:
+    """The call with its patient data, decisions, callbacks and bookings; the read is audited."""
+    row = await repository.get(session, call_id)
+    call = await _ensure_call_visible(session, principal, row.Call if row else None, call_id)
+    assert row is not None
+    audit.record(session, principal, "call.read", call_id=call.id)
+    decisions = await repository.decisions_of(session, call.id)
+    callbacks = await repository.callbacks_of(session, call.id)
+    bookings = await repository.bookings_of(session, call.id)
+    base = _read_model(call, row.late, row.minutes_late)
+    return CallDetail(
+        **base.model_dump(exclude={"patient"}), patient=base.patient,
+        decisions=[DecisionRead.model_validate(d) for d in decisions],
+        callbacks=[CallbackRead.model_validate(c) for c in callbacks],
+        bookings=[BookingBrief.model_validate(b) for b in bookings],
+    )
+
+
+async def queue(
+    session: AsyncSession, principal: Principal, *, territory: str | None, status: str | None, limit: int,
+    offset: int,
+) -> list[CallSummary]:
+    scope = await _visible_codes(session, principal)
+    if territory:
+        await _visible_territory(session, principal, territory)
+        wanted = await territory_repository.with_children(session, [territory])
+        scope = wanted if scope is None else wanted & scope
+    rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset)
+    return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
+
+
+async def _open_call_for_write(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:
+    """The call, row-locked, visible to the principal and not closed."""
+    call = await _ensure_call_visible(session, principal, await repository.lock(session, call_id), call_id)
+    if call.status == "closed":
+        raise Conflict(f"Call {call_id} is closed")
+    return call
+
+
+def _start(call: Call) -> None:
+    if call.status == "waiting":
+        call.status = "in_progress"
+
+
+async def assign(session: AsyncSession, principal: Principal, call_id: uuid.UUID, data: AssignIn) -> CallSummary:
+    call = await _open_call_for_write(session, principal, call_id)
+    target = data.assigned_to or (principal.sub if principal.role in ("regulator", "admin") else None)
+    if target is None:
+        raise Unprocessable("Name the regulator the call is assigned to", field="assigned_to")
+    call.assigned_to = target
+    _start(call)
+    await session.flush()
+    log.info("call.assigned", call_id=str(call.id))
+    return await summary(session, call.id)
+
+
+async def callback(
+    session: AsyncSession, principal: Principal, call_id: uuid.UUID, data: CallbackIn, *, skew_seconds: int
+) -> CallbackAttempt:
+    call = await _open_call_for_write(session, principal, call_id)
+    at = data.at or now()
+    check_not_future(at, "at", skew_seconds)
+    check_after_received(call, at, "at")
+    attempt = CallbackAttempt(call_id=call.id, at=at, answered=data.answered, by_sub=principal.sub)
+    session.add(attempt)
+    # The first attempt's time, answered or not, is what the callback delay is measured on.
+    if call.first_callback_at is None or at < call.first_callback_at:
+        call.first_callback_at = at
+    _start(call)
+    await session.flush()
+    log.info("call.callback", call_id=str(call.id), answered=data.answered)
+    return attempt
+
+
+async def _check_decision(session: AsyncSession, call: Call, data: DecisionCreate) -> None:
+    if data.kind == "other" and data.other_reason is None:
+        raise Unprocessable("An `other` decision needs its other_reason", field="other_reason")
+    if data.kind != "other" and data.other_reason is not None:
+        raise Unprocessable("other_reason belongs to `other` decisions only", field="other_reason")
+    if data.kind != "prescription" and data.pharmacy is not None:
+        raise Unprocessable("pharmacy belongs to `prescription` decisions only", field="pharmacy")
+    if data.kind != "slot":
+        if data.booking_id is not None:
+            raise Unprocessable("booking_id belongs to `slot` decisions only", field="booking_id")
+        return
+    if data.booking_id is None:
+        raise Unprocessable("A `slot` decision names the booking made for this call", field="booking_id")
+    booking = await repository.booking(session, data.booking_id)
+    if booking is None or booking.call_id != call.id:
+        raise Unprocessable(f"Booking {data.booking_id} is not a booking of this call", field="booking_id")
+    if booking.status != "active":
+        raise Unprocessable(f"Booking {data.booking_id} was cancelled", field="booking_id")
+
+
+async def decide(
+    session: AsyncSession, principal: Principal, call_id: uuid.UUID, data: DecisionCreate, *, skew_seconds: int
+) -> Decision:
+    call = await _open_call_for_write(session, principal, call_id)
+    await _check_decision(session, call, data)
+    decided_at = data.decided_at or now()
+    check_not_future(decided_at, "decided_at", skew_seconds)
+    check_after_received(call, decided_at, "decided_at")
+    decision = Decision(
+        call_id=call.id, kind=data.kind, other_reason=data.other_reason,
+        pharmacy_name=data.pharmacy.name if data.pharmacy else None,
+        pharmacy_finess=data.pharmacy.finess if data.pharmacy else None,
+        booking_id=data.booking_id, decided_at=decided_at, created_by=principal.sub,
+    )
+    session.add(decision)
+    _start(call)
+    await session.flush()
+    log.info("call.decision", call_id=str(call.id), kind=data.kind, other_reason=data.other_reason)
+    return decision
+
+
+async def close(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> CallSummary:
+    call = await _open_call_for_write(session, principal, call_id)
+    if not await repository.has_decision(session, call.id):
+        raise Conflict(f"Call {call_id} has no decision yet: decide before closing")
+    call.status = "closed"
+    call.closed_at = now()
+    await session.flush()
+    log.info("call.closed", call_id=str(call.id))
+    return await summary(session, call.id)
+
+
+async def purge(session: AsyncSession, principal: Principal | None, *, days: int) -> PurgeResult:
+    """Empty names, phone, postcode and reason of calls received more than ``days`` ago."""
+    cutoff = now() - dt.timedelta(days=days)
+    count = await repository.purge_identity(session, cutoff)
+    audit.record(session, principal, "calls.purge", detail={"purged": count, "days": days,
+                                                             "cutoff": cutoff.isoformat()})
+    await session.flush()
+    log.info("calls.purged", purged=count, days=days)
+    return PurgeResult(purged=count, days=days, cutoff=cutoff)

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from app.cli import app as cli_app
+from app.config import get_settings
+from tests.calls.helpers import PATIENT, create_call, now
+
+
+async def old_decided_call(client, auth, days_ago: int) -> dict:
+    received = now() - dt.timedelta(days=days_ago)
+    call = await create_call(client, auth("operator"), received_at=received.isoformat(), priority="P2",
+                             intent_without_sas="urgences")
+    regulator = auth("regulator")
+    await client.post(f"/v1/calls/{call['id']}/callback",
+                      json={"at": (received + dt.timedelta(minutes=25)).isoformat()}, headers=regulator)
+    for body in ({"kind": "advice", "decided_at": (received + dt.timedelta(minutes=30)).isoformat()},
+                 {"kind": "prescription", "pharmacy": {"name": "Pharmacie"},
+                  "decided_at": (received + dt.timedelta(minutes=31)).isoformat()}):
+        assert (await client.post(f"/v1/calls/{call['id']}/decisions", json=body, headers=regulator)).status_code == 201
+    assert (await client.post(f"/v1/calls/{call['id']}/close", headers=regulator)).status_code == 200
+    return call
+
+
+class TestPurgeEndpoint:
+    async def test_purge_removes_identity_and_keeps_what_the_statistics_count(self, client, auth):
+        old = await old_decided_call(client, auth, days_ago=100)
+        recent = await old_decided_call(client, auth, days_ago=10)
+        response = await client.post("/v1/calls/purge", headers=auth("admin", []))
+        assert response.status_code == 200, response.text
+        assert response.json()["purged"] == 1 and response.json()["days"] == 90
+
+        purged = (await client.get(f"/v1/calls/{old['id']}", headers=auth("regulator"))).json()
+        assert purged["patient"] == {"family_name": None, "given_name": None, "phone": None, "postcode": None,
+                                     "birth_year": PATIENT["birth_year"], "sex": PATIENT["sex"]}
+        assert purged["reason"] is None and purged["purged_at"] is not None
+        assert [d["kind"] for d in purged["decisions"]] == ["advice", "prescription"]
+        assert len(purged["callbacks"]) == 1
+        received = dt.datetime.fromisoformat(old["received_at"])
+        assert dt.datetime.fromisoformat(purged["first_callback_at"]) == received + dt.timedelta(minutes=25)
+        assert (purged["received_at"], purged["channel"], purged["intent_without_sas"], purged["status"]) == (
+            old["received_at"], "15", "urgences", "closed")
+
+        kept = (await client.get(f"/v1/calls/{recent['id']}", headers=auth("regulator"))).json()
+        assert kept["patient"]["family_name"] == PATIENT["family_name"] and kept["purged_at"] is None
+        closed = (await client.get("/v1/calls?status=closed", headers=auth("operator"))).json()
+        assert len(closed) == 2
+
+    async def test_a_second_purge_purges_nothing_more(self, client, auth):
+        await old_decided_call(client, auth, days_ago=100)
+        assert (await client.post("/v1/calls/purge", headers=auth("admin", []))).json()["purged"] == 1
+        assert (await client.post("/v1/calls/purge", headers=auth("admin", []))).json()["purged"] == 0
+
+    async def test_the_retention_can_be_shortened_for_one_run(self, client, auth):
+        await old_decided_call(client, auth, days_ago=10)
+        response = await client.post("/v1/calls/purge", json={"days": 5}, headers=auth("admin", []))
+        assert response.json()["purged"] == 1
+        response = await client.post("/v1/calls/purge", json={"days": 0}, headers=auth("admin", []))
+        assert response.status_code == 422 and response.json()["field"] == "days"
+
+    async def test_the_purge_is_recorded_in_the_audit_trail(self, client, auth):
+        await old_decided_call(client, auth, days_ago=100)
+        await client.post("/v1/calls/purge", headers=auth("admin", [], sub="admin-1"))
+        entries = (await client.get("/v1/audit?action=calls.purge", headers=auth("admin", []))).json()
+        assert len(entries) == 1
+        assert entries[0]["actor_sub"] == "admin-1" and entries[0]["detail"]["purged"] == 1
+
+    async def test_only_admins_purge(self, client, auth):
+        for role in ("operator", "regulator", "analyst"):
+            assert (await client.post("/v1/calls/purge", headers=auth(role))).status_code == 403
+
+
+class TestPurgeCommand:
+    async def test_snp_purge_empties_identity_of_old_calls(self, committed_client, engine, database_url, auth):
+        old = await old_decided_call(committed_client, auth, days_ago=40)
+        recent = await old_decided_call(committed_client, auth, days_ago=10)
+        get_settings.cache_clear()
+        try:
+            result = await asyncio.to_thread(
+                CliRunner().invoke, cli_app, ["purge", "--days", "30"],
+                env={"SNP_DATABASE_URL": database_url, "SNP_LOG_LEVEL": "WARNING"},
+            )
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        assert "Appels purgés" in result.output
+        async with engine.connect() as conn:
+            rows = dict((await conn.execute(text(
+                "SELECT id::text, patient_family_name FROM calls"))).all())
+            decisions = (await conn.execute(text("SELECT count(*) FROM decisions"))).scalar_one()
+        assert rows == {old["id"]: None, recent["id"]: PATIENT["family_name"]}
+        assert decisions == 4
