@@ -62,7 +62,7 @@ def serve(
 
     base = f"http://{host}:{port}"
     console.print(f"[bold]SNP[/bold] starting on {base}")
-    console.print(f"  console   {base}/console")
+    console.print(f"  console   {base}/console/")
     console.print(f"  API docs  {base}/docs  (ReDoc {base}/redoc)")
     console.print(f"  ready     {base}/ready")
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info")

@@ -67,9 +67,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if getattr(app.state, "sessionmaker", None) is None:
         await attach_database(app, settings)
         log.info("app.started", embedded=app.state.embedded is not None)
+    stop_relay = None
+    if settings.relay_enabled:
+        from app.notifications.relay import start_in_background
+
+        stop_relay = start_in_background(app.state.sessionmaker, settings)
     try:
         yield
     finally:
+        if stop_relay is not None:
+            await stop_relay()
         engine = getattr(app.state, "engine", None)
         if engine is not None:
             await engine.dispose()

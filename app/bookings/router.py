@@ -1,0 +1,123 @@
+"""Slot search and hold (under /v1/slots) and bookings (under /v1/bookings)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.auth import OperatorDep, Principal, SearcherDep, require_roles
+from app.bookings import service
+from app.bookings.schemas import (
+    Audience,
+    BookingCreate,
+    BookingRead,
+    HoldCreate,
+    HoldRead,
+    Mode,
+    OutcomeCreate,
+    SearchPage,
+)
+from app.database import SessionDep
+from app.errors import error_responses
+from app.schemas import AwareDatetime
+
+router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
+extra_router = APIRouter(prefix="/v1/slots", tags=["slots"])
+
+BookingReaderDep = Annotated[
+    Principal, Depends(require_roles("operator", "regulator", "urgences", "admin", "effector"))
+]
+SlotEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
+
+
+@extra_router.get("/search", response_model=SearchPage, operation_id="search_slots",
+                  responses=error_responses(401, 403, 404, 422))
+async def search_slots(
+    session: SessionDep,
+    principal: SearcherDep,
+    territory: Annotated[str | None, Query(description="Territory code; a département includes its CPTS")] = None,
+    start_from: Annotated[AwareDatetime | None, Query(description="Earliest start (ISO 8601 with offset)")] = None,
+    start_to: Annotated[AwareDatetime | None, Query(description="Starts before this instant")] = None,
+    mode: Mode | None = None,
+    audience: Annotated[Audience | None, Query(
+        description="The patient's public: children or ehpad also match general slots; all matches general only"
+    )] = None,
+    near_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    near_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    radius_km: Annotated[float | None, Query(gt=0, le=1000)] = None,
+    sort: Annotated[Literal["start", "distance"], Query(description="Soonest first, or nearest first")] = "start",
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
+) -> SearchPage:
+    """Free slots (not held, booked, withdrawn or started) of a territory, soonest first, paginated."""
+    return await service.search(
+        session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
+        audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
+        cursor=cursor,
+    )
+
+
+@extra_router.post("/{slot_id}/hold", response_model=HoldRead, operation_id="hold_slot",
+                   responses=error_responses(401, 403, 404, 409, 422))
+async def hold_slot(
+    slot_id: uuid.UUID, data: HoldCreate, request: Request, session: SessionDep, principal: OperatorDep
+) -> HoldRead:
+    """Hold a free slot for a call for a few minutes (SNP_HOLD_MINUTES); others see it as taken meanwhile."""
+    minutes = request.app.state.settings.hold_minutes
+    return await service.hold(session, principal, slot_id, data.call_id, minutes)
+
+
+@extra_router.delete("/{slot_id}/hold", status_code=204, operation_id="release_slot_hold",
+                     responses=error_responses(401, 403, 404, 409, 422))
+async def release_slot_hold(
+    slot_id: uuid.UUID, call_id: uuid.UUID, session: SessionDep, principal: OperatorDep
+) -> Response:
+    """Release the hold this call has on the slot."""
+    await service.release(session, principal, slot_id, call_id)
+    return Response(status_code=204)
+
+
+@router.post("", status_code=201, response_model=BookingRead, operation_id="create_booking",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def create_booking(
+    data: BookingCreate,
+    session: SessionDep,
+    principal: SearcherDep,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", min_length=1, max_length=200,
+        description="Same key and body → the first answer again; same key, other body → 422",
+    )] = None,
+) -> JSONResponse:
+    """Book a slot for a call (or, for role urgences, for a redirected patient); a taken slot is 409 SlotTaken."""
+    status, body, replayed = await service.book(session, principal, data, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@router.get("/{booking_id}", response_model=BookingRead, operation_id="get_booking",
+            responses=error_responses(401, 403, 404, 422))
+async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep) -> BookingRead:
+    """One booking: for the booker, staff of its territory, or the slot's effector."""
+    return await service.get(session, principal, booking_id)
+
+
+@router.post("/{booking_id}/cancel", response_model=BookingRead, operation_id="cancel_booking",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def cancel_booking(booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep) -> BookingRead:
+    """Cancel a booking; its slot is free again if it has not started, and the effector is told."""
+    return await service.cancel(session, principal, booking_id)
+
+
+@router.post("/{booking_id}/outcome", response_model=BookingRead, operation_id="post_booking_outcome",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def post_booking_outcome(
+    booking_id: uuid.UUID, data: OutcomeCreate, session: SessionDep, principal: SlotEffectorDep
+) -> BookingRead:
+    """The effector says whether the patient came (fulfilled or noshow), once, after the slot's start."""
+    return await service.set_outcome(session, principal, booking_id, data)
+
+
+__all__ = ["router", "extra_router"]

@@ -1,0 +1,114 @@
+"""Search, hold and booking payloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from app.schemas import Input, Schema
+from app.validators import Postcode
+
+Mode = Literal["in_person", "home_visit", "teleconsultation"]
+Audience = Literal["all", "children", "ehpad"]
+
+
+class SlotPractitioner(Schema):
+    id: uuid.UUID
+    rpps: str
+    family_name: str
+    given_name: str
+
+
+class SlotSite(Schema):
+    id: uuid.UUID
+    name: str
+    kind: str
+    address: str
+    postcode: str
+    lat: float
+    lon: float
+
+
+class FoundSlot(Schema):
+    """A free slot as search returns it."""
+
+    id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+    mode: str
+    audience: str
+    territory_code: str
+    practitioner: SlotPractitioner
+    site: SlotSite
+    distance_km: float | None = Field(default=None, description="Great-circle distance from the given point")
+
+
+class SearchPage(Schema):
+    items: list[FoundSlot]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
+
+
+class HoldCreate(Input):
+    call_id: uuid.UUID
+
+
+class HoldRead(Schema):
+    slot_id: uuid.UUID
+    call_id: uuid.UUID
+    held_until: dt.datetime
+
+
+class PatientIn(Input):
+    family_name: str | None = Field(default=None, max_length=100)
+    given_name: str | None = Field(default=None, max_length=100)
+    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    sex: Literal["F", "M", "U"] | None = None
+    phone: str | None = Field(default=None, max_length=20, pattern=r"^\+?[0-9 .-]{6,20}$")
+    postcode: Postcode | None = None
+
+
+class BookingCreate(Input):
+    slot_id: uuid.UUID
+    call_id: uuid.UUID | None = Field(
+        default=None, description="Required, except for role `urgences` which may give `patient` instead"
+    )
+    patient: PatientIn | None = Field(default=None, description="Urgences redirection: the patient of the new call")
+    reason: str | None = Field(default=None, max_length=2000, description="Urgences redirection: the reason")
+
+    @model_validator(mode="after")
+    def _patient_only_without_call(self) -> BookingCreate:
+        if self.call_id is not None and (self.patient is not None or self.reason is not None):
+            raise ValueError("patient and reason are given only when no call_id is (urgences redirection)")
+        return self
+
+
+class BookedSlot(Schema):
+    id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+    mode: str
+    territory_code: str
+    practitioner_id: uuid.UUID
+    site_id: uuid.UUID
+
+
+class BookingRead(Schema):
+    id: uuid.UUID
+    slot_id: uuid.UUID
+    call_id: uuid.UUID
+    status: str
+    created_by: str | None
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None = None
+    outcome: str | None = None
+    outcome_note: str | None = None
+    outcome_at: dt.datetime | None = None
+    slot: BookedSlot
+
+
+class OutcomeCreate(Input):
+    status: Literal["fulfilled", "noshow"]
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,30 @@
+"""The effector's feed: every booking event, in order, whether or not a webhook is registered."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth import Principal, require_roles
+from app.database import SessionDep
+from app.errors import error_responses
+from app.notifications import service
+from app.notifications.service import FeedPage
+
+router = APIRouter(prefix="/v1/effectors", tags=["notifications"])
+
+SelfEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
+
+
+@router.get("/me/bookings", response_model=FeedPage, operation_id="list_my_booking_events",
+            responses=error_responses(401, 403, 422))
+async def list_my_booking_events(
+    session: SessionDep,
+    principal: SelfEffectorDep,
+    since: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events with a seq above this one")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FeedPage:
+    """Your booking events (booking.created, booking.cancelled) in seq order, with the next cursor."""
+    assert principal.practitioner_id is not None
+    return await service.feed(session, principal.practitioner_id, since, limit)

@@ -1,0 +1,213 @@
+"""Search benchmark: 1 000 000 free slots over the 101 départements and 4 weeks, 50 concurrent clients.
+
+Run: ``.venv/bin/python -m load_tests.bench_search`` (figures appended to load_tests/results.md).
+Target on the 2-core machine: p95 ≤ 25 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import httpx
+
+from app.auth import create_token
+from app.config import Settings
+from load_tests.harness import SECRET, fresh_database, percentiles, record, served_app
+
+PRACTITIONERS = 2000
+SLOTS_PER_PRACTITIONER = 500  # 2000 × 500 = 1 000 000 slots, one every 80 minutes over 4 weeks
+CLIENTS = 50
+REQUESTS = 6000
+MAX_SECONDS = 60
+THINK_SECONDS = 0.5
+
+# Practitioners spread over the départements; each with one site near the centre of metropolitan France
+# (random within ±2°, enough for radius queries to find and to miss).
+SEED_SQL = [
+    """
+    INSERT INTO practitioners (rpps, family_name, given_name, specialty)
+    SELECT lpad(g::text, 11, '0'), 'Médecin ' || g, 'Prénom', 'Médecine générale'
+    FROM generate_series(1, :n) AS g
+    """,
+    """
+    INSERT INTO practitioner_territories (practitioner_id, territory_code)
+    SELECT p.id, t.code FROM (SELECT id, row_number() OVER (ORDER BY rpps) AS r FROM practitioners) p
+    JOIN (SELECT code, row_number() OVER (ORDER BY code) - 1 AS i FROM territories) t ON t.i = p.r % 101
+    """,
+    """
+    INSERT INTO sites (name, kind, address, postcode, lat, lon, territory_code)
+    SELECT 'Cabinet ' || p.rpps, 'cabinet', p.rpps || ' rue de la Santé', '36000',
+           46.5 + (random() * 4 - 2), 2.5 + (random() * 4 - 2), pt.territory_code
+    FROM practitioners p JOIN practitioner_territories pt ON pt.practitioner_id = p.id
+    """,
+    """
+    INSERT INTO slots (practitioner_id, site_id, territory_code, start_at, end_at, mode, audience)
+    SELECT s.pid, s.site_id, s.territory_code,
+           date_trunc('hour', now()) + interval '1 hour' + make_interval(mins => (80 * k + (s.r % 4) * 20)::int),
+           date_trunc('hour', now()) + interval '1 hour' + make_interval(mins => (80 * k + (s.r % 4) * 20 + 20)::int),
+           (ARRAY['in_person','in_person','in_person','home_visit','teleconsultation'])[1 + ((k + s.r) % 5)::int],
+           (ARRAY['all','all','all','all','all','all','all','all','children','ehpad'])[1 + ((k * 7 + s.r) % 10)::int]
+    FROM (SELECT p.id AS pid, si.id AS site_id, si.territory_code,
+                 row_number() OVER (ORDER BY p.rpps) AS r
+          FROM practitioners p JOIN sites si ON si.name = 'Cabinet ' || p.rpps) s
+    CROSS JOIN generate_series(0, :per - 1) AS k
+    """,
+    "ANALYZE",
+]
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def seed(url: str) -> float:
+    started = time.perf_counter()
+    conn = await asyncpg.connect(_pg_dsn(url))
+    try:
+        for sql in SEED_SQL:
+            sql = sql.replace(":n", str(PRACTITIONERS)).replace(":per", str(SLOTS_PER_PRACTITIONER))
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def explain(url: str) -> str:
+    conn = await asyncpg.connect(_pg_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "EXPLAIN ANALYZE SELECT s.id FROM slots s JOIN sites si ON si.id = s.site_id "
+            "WHERE s.status = 'free' AND s.territory_code = '36' AND s.start_at > now() "
+            "AND (s.held_until IS NULL OR s.held_until <= now()) ORDER BY s.start_at, s.id LIMIT 21"
+        )
+        return "\n".join(r[0] for r in rows)
+    finally:
+        await conn.close()
+
+
+async def drive(
+    request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]], *, clients: int, total: int,
+    max_seconds: float, base: str, think_seconds: float = 0.0,
+) -> tuple[list[float], dict[int | str, int], float]:
+    """``total`` requests from ``clients`` concurrent clients, stopping early at ``max_seconds``."""
+    samples: list[float] = []
+    statuses: dict[int | str, int] = {}
+    counter = iter(range(total))
+    deadline = time.monotonic() + max_seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        for i in counter:
+            if time.monotonic() > deadline:
+                return
+            t0 = time.perf_counter()
+            try:
+                status = (await request(http, i)).status_code
+            except httpx.TransportError as exc:  # counted, not hidden: a dropped connection is a failure
+                status = type(exc).__name__
+            samples.append((time.perf_counter() - t0) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+            if think_seconds:
+                await asyncio.sleep(think_seconds)
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return samples, statuses, elapsed
+
+
+Run = tuple[list[float], dict[int | str, int], float]
+
+
+async def _search_load(base: str, codes: list[str]) -> tuple[Run, Run]:
+    settings = Settings(env="test", jwt_secret=SECRET)
+    tokens = {c: {"Authorization": "Bearer " + create_token(settings, role="operator", territories=[c])}
+              for c in codes}
+    rng = random.Random(36)
+
+    async def one(http: httpx.AsyncClient, i: int) -> httpx.Response:
+        code = rng.choice(codes)
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=rng.randint(0, 24 * 20))
+        params: dict[str, str | float] = {"territory": code, "start_from": start.isoformat(),
+                                          "start_to": (start + dt.timedelta(hours=48)).isoformat()}
+        if i % 3 == 1:
+            params.update(near_lat=46.5, near_lon=2.5, radius_km=150)
+        if i % 5 == 2:
+            params["mode"] = "home_visit"
+        if i % 7 == 3:
+            params["audience"] = "children"
+        return await http.get("/v1/slots/search", params=params, headers=tokens[code])
+
+    # Warm-up (connections, caches), not measured.
+    warm, _, warm_elapsed = await drive(one, clients=CLIENTS, total=300, max_seconds=30, base=base)
+    print(f"warm-up: {len(warm)} requests in {warm_elapsed:.1f} s", flush=True)
+    # 50 people at their consoles: each searches, reads for THINK_SECONDS, searches again.
+    paced = await drive(one, clients=CLIENTS, total=REQUESTS, max_seconds=MAX_SECONDS, base=base,
+                        think_seconds=THINK_SECONDS)
+    # The same 50 clients with no pause at all: the saturation throughput of the 2-core machine.
+    flat_out = await drive(one, clients=CLIENTS, total=REQUESTS, max_seconds=MAX_SECONDS / 2, base=base)
+    return paced, flat_out
+
+
+def _latency_line(run: Run, label: str) -> list[str]:
+    samples, statuses, elapsed = run
+    p = percentiles(samples)
+    return [
+        f"- {label}: {p['n']} requests in {elapsed:.1f} s ({p['n'] / elapsed:.0f} req/s); latency ms: "
+        f"p50 {p['p50']:.1f}, p95 {p['p95']:.1f}, p99 {p['p99']:.1f}, max {p['max']:.1f}; "
+        f"statuses {dict(sorted(statuses.items(), key=str))}",
+    ]
+
+
+def main() -> None:
+    with fresh_database() as server:
+        url = server.url()
+        seeded_in = asyncio.run(seed(url))
+        print(f"seeded in {seeded_in:.0f} s", flush=True)
+        plan = asyncio.run(explain(url))
+        codes = asyncio.run(_codes(url))
+        count = asyncio.run(_count(url))
+        with served_app(url, workers=2) as base:
+            paced, flat_out = asyncio.run(_search_load(base, codes))
+    p95 = percentiles(paced[0])["p95"]
+    uses_index = "ix_slots_free_territory_start" in plan
+    record(
+        "Slot search (GET /v1/slots/search)",
+        ".venv/bin/python -m load_tests.bench_search",
+        [
+            f"- data: {count:,} slots ({PRACTITIONERS} doctors × {SLOTS_PER_PRACTITIONER}) over the 101 départements "
+            f"and 4 weeks, generated with generate_series in {seeded_in:.0f} s",
+            "- queries: a random département, a 48 h window within the 4 weeks, 1/3 with a 150 km radius, "
+            "1/5 with a mode, 1/7 with an audience; 2 uvicorn workers, client on the same 2 cores",
+            *_latency_line(paced, f"{CLIENTS} concurrent clients, each pausing {THINK_SECONDS} s between searches"),
+            *_latency_line(flat_out, f"{CLIENTS} concurrent clients without pause (saturation)"),
+            f"- target p95 ≤ 25 ms with {CLIENTS} paced clients: {'met' if p95 <= 25 else 'NOT met'}",
+            f"- plan uses ix_slots_free_territory_start: {'yes' if uses_index else 'NO'}",
+        ],
+    )
+
+
+async def _codes(url: str) -> list[str]:
+    conn = await asyncpg.connect(_pg_dsn(url))
+    try:
+        return [r[0] for r in await conn.fetch("SELECT code FROM territories WHERE kind = 'departement'")]
+    finally:
+        await conn.close()
+
+
+async def _count(url: str) -> int:
+    conn = await asyncpg.connect(_pg_dsn(url))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM slots"))
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""GET /v1/slots/search: free slots of a territory, soonest first, near a point, paginated."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from sqlalchemy import text
+
+from app.bookings import repository
+from app.bookings.repository import SearchFilter
+from tests.bookings.helpers import make_call, make_slot, now, scalar, world
+from tests.factories import create_cpts
+
+SEARCH = "/v1/slots/search"
+
+
+async def search(client: httpx.AsyncClient, headers: dict[str, str], **params) -> httpx.Response:
+    return await client.get(SEARCH, params=params, headers=headers)
+
+
+class TestWhatSearchReturns:
+    async def test_free_slots_come_soonest_first_with_the_doctor_and_the_site(self, client, auth, connection):
+        w = await world(client, auth)
+        later = await make_slot(client, auth, w, start=now() + dt.timedelta(hours=5))
+        sooner = await make_slot(client, auth, w, start=now() + dt.timedelta(hours=1))
+        response = await search(client, auth("regulator"), territory="36")
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        assert [i["id"] for i in items] == [sooner, later]
+        first = items[0]
+        assert first["practitioner"]["rpps"] == w.practitioner["rpps"]
+        assert first["practitioner"]["family_name"] == "Martin"
+        assert first["site"]["address"] == "1 place de la République" and first["site"]["postcode"] == "36000"
+        assert first["site"]["kind"] == "msp" and first["distance_km"] is None
+        assert first["mode"] == "in_person" and first["territory_code"] == "36"
+        assert response.json()["next_cursor"] is None
+
+    async def test_booked_withdrawn_started_and_held_slots_are_left_out_but_a_lapsed_hold_is_free(
+        self, client, auth, connection
+    ):
+        w = await world(client, auth)
+        start = now() + dt.timedelta(hours=1)
+        ids = [await make_slot(client, auth, w, start=start + dt.timedelta(hours=i)) for i in range(6)]
+        free, booked, withdrawn, started, held, lapsed = ids
+        call = await make_call(client, auth)
+        await connection.execute(text("UPDATE slots SET status = 'booked' WHERE id = :id"), {"id": booked})
+        await connection.execute(text("UPDATE slots SET status = 'withdrawn' WHERE id = :id"), {"id": withdrawn})
+        await connection.execute(
+            text("UPDATE slots SET start_at = now() - interval '10 minutes', end_at = now() + interval '10 minutes' "
+                 "WHERE id = :id"), {"id": started})
+        await connection.execute(
+            text("UPDATE slots SET held_by_call_id = :c, held_until = now() + interval '5 minutes' WHERE id = :id"),
+            {"id": held, "c": call["id"]})
+        await connection.execute(
+            text("UPDATE slots SET held_by_call_id = :c, held_until = now() - interval '1 second' WHERE id = :id"),
+            {"id": lapsed, "c": call["id"]})
+        items = (await search(client, auth("operator"), territory="36")).json()["items"]
+        assert [i["id"] for i in items] == [free, lapsed]
+
+    async def test_a_departement_includes_its_cpts_and_a_cpts_only_itself(self, client, auth, connection):
+        await create_cpts(client, auth("admin", []), "36-boischaut-sud")
+        in_dept = await world(client, auth, territory="36")
+        in_cpts = await world(client, auth, territory="36-boischaut-sud")
+        a = await make_slot(client, auth, in_dept, start=now() + dt.timedelta(hours=1))
+        b = await make_slot(client, auth, in_cpts, start=now() + dt.timedelta(hours=2))
+        dept = (await search(client, auth("regulator", ["36"]), territory="36")).json()["items"]
+        assert [i["id"] for i in dept] == [a, b]
+        cpts = (await search(client, auth("regulator", ["36"]), territory="36-boischaut-sud")).json()["items"]
+        assert [i["id"] for i in cpts] == [b]
+
+    async def test_without_a_territory_it_searches_every_territory_of_the_user(self, client, auth, connection):
+        w36 = await world(client, auth, territory="36")
+        w18 = await world(client, auth, territory="18")
+        a = await make_slot(client, auth, w36, start=now() + dt.timedelta(hours=1))
+        await make_slot(client, auth, w18, start=now() + dt.timedelta(hours=2))
+        items = (await search(client, auth("urgences", ["36"]))).json()["items"]
+        assert [i["id"] for i in items] == [a]
+
+    async def test_another_territory_is_404_as_if_it_did_not_exist(self, client, auth):
+        response = await search(client, auth("regulator", ["36"]), territory="18")
+        assert response.status_code == 404
+
+    async def test_analysts_and_effectors_may_not_search(self, client, auth):
+        assert (await search(client, auth("analyst"), territory="36")).status_code == 403
+        w = await world(client, auth)
+        effector = auth("effector", practitioner_id=w.practitioner_id)
+        assert (await search(client, effector, territory="36")).status_code == 403
+
+
+class TestFilters:
+    async def test_the_window_mode_and_audience_narrow_the_answer(self, client, auth, connection):
+        w = await world(client, auth)
+        base = now() + dt.timedelta(hours=1)
+        visit = await make_slot(client, auth, w, start=base, mode="home_visit")
+        general = await make_slot(client, auth, w, start=base + dt.timedelta(hours=1))
+        children = await make_slot(client, auth, w, start=base + dt.timedelta(hours=2), audience="children")
+        ehpad = await make_slot(client, auth, w, start=base + dt.timedelta(hours=3), audience="ehpad")
+        far = await make_slot(client, auth, w, start=base + dt.timedelta(days=3))
+        headers = auth("regulator")
+
+        async def ids(**params) -> list[str]:
+            response = await search(client, headers, territory="36", **params)
+            assert response.status_code == 200, response.text
+            return [i["id"] for i in response.json()["items"]]
+
+        assert await ids(mode="home_visit") == [visit]
+        window_end = (base + dt.timedelta(hours=2, minutes=30)).isoformat()
+        assert await ids(start_from=base.isoformat(), start_to=window_end) == [visit, general, children]
+        assert await ids(start_from=(base + dt.timedelta(days=1)).isoformat()) == [far]
+        assert await ids(audience="children") == [visit, general, children, far]
+        assert await ids(audience="ehpad") == [visit, general, ehpad, far]
+        assert await ids(audience="all") == [visit, general, far]
+
+    async def test_near_a_point_it_gives_the_distance_and_keeps_what_is_within_the_radius(
+        self, client, auth, connection
+    ):
+        chateauroux = await world(client, auth, lat=46.8103, lon=1.6913)
+        issoudun = await world(client, auth, lat=46.9481, lon=1.9933, postcode="36100")
+        le_blanc = await world(client, auth, lat=46.6333, lon=1.0628, postcode="36300")
+        a = await make_slot(client, auth, le_blanc, start=now() + dt.timedelta(hours=1))
+        b = await make_slot(client, auth, issoudun, start=now() + dt.timedelta(hours=2))
+        c = await make_slot(client, auth, chateauroux, start=now() + dt.timedelta(hours=3))
+        headers = auth("regulator")
+        near = {"near_lat": 46.8103, "near_lon": 1.6913}
+        within = (await search(client, headers, territory="36", radius_km=30, **near)).json()["items"]
+        assert [i["id"] for i in within] == [b, c]
+        assert within[1]["distance_km"] == 0.0
+        assert 26 < within[0]["distance_km"] < 28  # Châteauroux–Issoudun, as the crow flies
+        nearest = (await search(client, headers, territory="36", sort="distance", **near)).json()["items"]
+        assert [i["id"] for i in nearest] == [c, b, a]
+        assert 50 < nearest[2]["distance_km"] < 55
+
+    async def test_bad_parameters_are_422_naming_the_field(self, client, auth):
+        headers = auth("regulator")
+        cases = [
+            ({"start_from": "2030-01-02T00:00:00+00:00", "start_to": "2030-01-01T00:00:00+00:00"}, "start_to"),
+            ({"radius_km": 10}, "radius_km"),
+            ({"near_lat": 46.8}, "near_lon"),
+            ({"sort": "distance"}, "sort"),
+            ({"cursor": "not-a-cursor"}, "cursor"),
+            ({"start_from": "2030-01-01T00:00:00"}, "query.start_from"),
+            ({"mode": "drive_through"}, "query.mode"),
+            ({"limit": 0}, "query.limit"),
+            ({"near_lat": 120, "near_lon": 1}, "query.near_lat"),
+        ]
+        for params, field in cases:
+            response = await search(client, headers, territory="36", **params)
+            assert response.status_code == 422, (params, response.text)
+            assert response.json()["field"] == field, params
+
+    async def test_an_admin_must_name_the_territory(self, client, auth):
+        response = await search(client, auth("admin", []))
+        assert response.status_code == 422 and response.json()["field"] == "territory"
+
+
+class TestPagination:
+    async def test_the_cursor_walks_every_slot_once_in_order(self, client, auth, connection):
+        w = await world(client, auth)
+        created = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=1, minutes=30 * i))
+                   for i in range(7)]
+        seen, cursor, pages = [], None, 0
+        while pages < 10:
+            params = {"territory": "36", "limit": 3, **({"cursor": cursor} if cursor else {})}
+            body = (await search(client, auth("operator"), **params)).json()
+            seen += [i["id"] for i in body["items"]]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == created and pages == 3
+
+    async def test_distance_order_pages_too(self, client, auth, connection):
+        w = await world(client, auth)
+        created = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=1 + i)) for i in range(5)]
+        params = {"territory": "36", "limit": 2, "near_lat": 46.81, "near_lon": 1.69, "sort": "distance"}
+        first = (await search(client, auth("operator"), **params)).json()
+        second = (await search(client, auth("operator"), **params, cursor=first["next_cursor"])).json()
+        assert [i["id"] for i in first["items"] + second["items"]] == created[:4]
+
+
+class TestSearchPlan:
+    async def test_the_planner_walks_the_partial_index_of_free_slots(self, client, auth, connection):
+        w = await world(client, auth)
+        # 20 000 slots over 20 départements so that the planner prefers the index to a scan.
+        await scalar(connection, """
+            INSERT INTO slots (practitioner_id, site_id, territory_code, start_at, end_at, mode)
+            SELECT :p, :s, (ARRAY['01','02','03','04','05','06','07','08','09','10','11','12','13','14','15',
+                                   '16','17','18','19','36'])[1 + g % 20],
+                   now() + make_interval(mins => 20 * g), now() + make_interval(mins => 20 * g + 20), 'in_person'
+            FROM generate_series(1, 20000) AS g
+        """, p=w.practitioner_id, s=w.site["id"])
+        await connection.execute(text("ANALYZE slots"))
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
+            plan = await repository.explain_search(session, SearchFilter(codes=["36"], limit=20))
+            plan_many = await repository.explain_search(session, SearchFilter(codes=["36", "18"], limit=20))
+        assert "ix_slots_free_territory_start" in plan, plan
+        assert "ix_slots_free_territory_start" in plan_many, plan_many
+        assert (await search(client, auth("operator"), territory="36")).status_code == 200
+
+
+class TestExtremeInput:
+    async def test_instants_at_the_edges_of_the_calendar_are_answered_not_crashed_on(self, client, auth):
+        for value in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):
+            response = await search(client, auth("operator"), territory="36", start_from=value)
+            assert response.status_code == 422, response.text
+            assert response.json()["field"] == "start_from"

@@ -1,0 +1,166 @@
+"""The relay pushes every outbox event to the effector's webhook, signed, at least once, ids stable."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from app.notifications.relay import RelayConfig, backoff, deliver_once, run
+from tests.bookings.helpers import make_call, make_slot, now, scalar, world
+
+SECRET = "a-webhook-secret-of-the-doctor"
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: records what it gets, answers ``status``."""
+
+    def __init__(self, port: int, status: int = 200) -> None:
+        self.port, self.status, self.received = port, status, []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    yield free  # nothing listens there until a Receiver is started on it
+
+
+async def _bookings_and_a_cancellation(client, auth, engine, w, port: int) -> None:
+    me = auth("effector", practitioner_id=w.practitioner_id)
+    url = {"url": f"http://127.0.0.1:{port}/hooks/snp", "secret": SECRET}
+    assert (await client.put("/v1/practitioners/me/webhook", json=url, headers=me)).status_code == 200
+    operator = auth("operator")
+    ids = []
+    for i in range(3):
+        slot = await make_slot(client, auth, w, start=now() + dt.timedelta(hours=2 + i))
+        call = await make_call(client, auth)
+        response = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call["id"]}, headers=operator)
+        assert response.status_code == 201
+        ids.append(response.json()["id"])
+    assert (await client.post(f"/v1/bookings/{ids[0]}/cancel", headers=operator)).status_code == 200
+
+
+async def _outbox(engine) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT * FROM outbox_events ORDER BY seq"))
+        return [dict(r) for r in rows.mappings()]
+
+
+class TestRelay:
+    async def test_a_webhook_down_then_up_gets_every_event_signed_with_stable_ids(
+        self, committed_client, committed_app, auth, engine, port
+    ):
+        w = await world(committed_client, auth)
+        await _bookings_and_a_cancellation(committed_client, auth, engine, w, port)
+        events = await _outbox(engine)
+        assert [e["kind"] for e in events] == ["booking.created"] * 3 + ["booking.cancelled"]
+        config = RelayConfig(backoff_base_seconds=0.2, timeout_seconds=2)
+        sessionmaker = committed_app.state.sessionmaker
+        async with httpx.AsyncClient(timeout=2) as http:
+            assert await deliver_once(sessionmaker, http, config) == 4  # receiver down: connection refused
+            down = await _outbox(engine)
+            assert all(e["delivered_at"] is None and e["attempts"] == 1 and e["last_error"] for e in down)
+            assert all(e["next_attempt_at"] > e["created_at"] for e in down)
+            assert await deliver_once(sessionmaker, http, config) == 0  # not due again before the backoff
+            with Receiver(port) as receiver:
+                for _ in range(50):
+                    await asyncio.sleep(0.1)
+                    await deliver_once(sessionmaker, http, config)
+                    if await scalar(engine, "SELECT count(*) FROM outbox_events WHERE delivered_at IS NULL") == 0:
+                        break
+        delivered = await _outbox(engine)
+        assert all(e["delivered_at"] is not None and e["attempts"] == 2 and e["last_error"] is None for e in delivered)
+        got = {}
+        for headers, body in receiver.received:
+            expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(headers["X-SNP-Signature"], expected)
+            document = json.loads(body)
+            assert document["id"] == headers["X-SNP-Event-Id"]
+            got[document["id"]] = document
+        assert set(got) == {str(e["id"]) for e in events}  # none lost, ids as in the outbox and the feed
+        first = got[str(events[0]["id"])]
+        assert first["kind"] == "booking.created" and first["seq"] == events[0]["seq"]
+        assert first["payload"]["booking_id"] == events[0]["payload"]["booking_id"]
+        me = auth("effector", practitioner_id=w.practitioner_id)
+        feed = (await committed_client.get("/v1/effectors/me/bookings", headers=me)).json()
+        assert [e["id"] for e in feed["events"]] == [str(e["id"]) for e in events]
+
+    async def test_an_error_answer_is_retried_and_two_relays_never_send_one_event_twice_at_once(
+        self, committed_client, committed_app, auth, engine, port
+    ):
+        w = await world(committed_client, auth)
+        await _bookings_and_a_cancellation(committed_client, auth, engine, w, port)
+        config = RelayConfig(backoff_base_seconds=0.1, interval_seconds=0.05, batch_size=2)
+        sessionmaker = committed_app.state.sessionmaker
+        with Receiver(port, status=503) as receiver:
+            async with httpx.AsyncClient(timeout=2) as http:
+                await deliver_once(sessionmaker, http, config)
+            failed = await _outbox(engine)
+            assert sum(e["last_error"] == "HTTP 503" for e in failed) == 2
+            receiver.status = 200
+            receiver.received.clear()
+            await asyncio.sleep(0.15)
+            stop = asyncio.Event()
+            relays = [asyncio.create_task(run(sessionmaker, config, stop)) for _ in range(2)]
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if await scalar(engine, "SELECT count(*) FROM outbox_events WHERE delivered_at IS NULL") == 0:
+                    break
+            stop.set()
+            await asyncio.wait_for(asyncio.gather(*relays), timeout=10)
+        ids = [h["X-SNP-Event-Id"] for h, _ in receiver.received]
+        assert sorted(ids) == sorted(str(e["id"]) for e in failed)  # each exactly once after the fix
+
+    async def test_once_stops_when_nothing_is_due_and_events_without_a_webhook_wait_in_the_feed(
+        self, committed_client, committed_app, auth, engine
+    ):
+        w = await world(committed_client, auth)
+        slot = await make_slot(committed_client, auth, w)
+        call = await make_call(committed_client, auth)
+        await committed_client.post("/v1/bookings", json={"slot_id": slot, "call_id": call["id"]},
+                                    headers=auth("operator"))
+        await asyncio.wait_for(run(committed_app.state.sessionmaker, RelayConfig(), asyncio.Event(), once=True), 10)
+        event = (await _outbox(engine))[0]
+        assert event["attempts"] == 0 and event["delivered_at"] is None
+
+
+class TestBackoff:
+    def test_the_delay_doubles_and_is_capped(self) -> None:
+        config = RelayConfig(backoff_base_seconds=2, backoff_max_seconds=60)
+        assert [backoff(n, config) for n in range(7)] == [2, 4, 8, 16, 32, 60, 60]
+        assert backoff(10_000, config) == 60
