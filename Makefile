@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint openapi openapi-check bench clean db-stop
+.PHONY: install run test lint openapi openapi-check bench clean db-stop browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,14 @@ install: $(STAMP) ## create .venv and install the project with its development t
 run: install ## embedded PostgreSQL + migrations + API on http://$(HOST):$(PORT)
 	$(BIN)/snp serve --host $(HOST) --port $(PORT)
 
-test: install ## the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+browser: ## Debian's Chromium for the console's browser test (installed when missing and we are root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Chromium (Debian package) for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: the console's browser test will be skipped"; fi; }
+
+test: install browser ## the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

@@ -8,6 +8,7 @@ from app.notifications.models import OutboxEvent
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.sites.models import Site
 from app.slots.models import AvailabilityRule, Slot
+from app.stats import models as stats_models  # noqa: F401,I001  (indexes of the report)
 from app.territories.models import Territory
 
 __all__ = [

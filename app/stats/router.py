@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from app.auth import AnalystDep
+from app.database import SessionDep
+from app.errors import Unprocessable, error_responses
+from app.stats import service
+from app.stats.render_csv import to_csv
+from app.stats.schemas import MonthlyReport
+
+router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+
+FORMATS = ("json", "csv")
+
+
+@router.get(
+    "/monthly",
+    operation_id="stats_monthly",
+    response_model=MonthlyReport,
+    responses={
+        **error_responses(401, 403, 404, 422),
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+              "description": "The report (JSON, or CSV with one row per month and a total row)"},
+    },
+)
+async def monthly(
+    session: SessionDep,
+    principal: AnalystDep,
+    territory: Annotated[str, Query(description="Territory code (a département includes its CPTS); FR: national")],
+    from_: Annotated[str, Query(alias="from", description="First month, YYYY-MM (local time)")],
+    to: Annotated[str, Query(description="Last month, YYYY-MM, inclusive")],
+    format: Annotated[str, Query(description="json or csv")] = "json",
+    avoided_ed_method: Annotated[
+        str | None, Query(description="declared_intent or coefficients (default: the territory's setting)")
+    ] = None,
+) -> MonthlyReport | Response:
+    """Monthly activity report of a territory, in the form of the Indre interCPTS publication."""
+    if format not in FORMATS:
+        raise Unprocessable(f"format must be one of {', '.join(FORMATS)}", field="format")
+    report = await service.monthly(session, principal, territory, from_, to, avoided_ed_method)
+    if format == "csv":
+        filename = f"snp-stats-{report.territory}-{report.from_}-{report.to}.csv"
+        return Response(to_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return report

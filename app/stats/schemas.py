@@ -1,0 +1,107 @@
+"""The monthly report as sent: counts, shares of calls, estimates that say how they were made."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from app.schemas import Schema
+
+AvoidedEdMethod = Literal["declared_intent", "coefficients"]
+ReportFormat = Literal["json", "csv"]
+
+
+class DecisionCount(Schema):
+    count: int = Field(description="Calls carrying at least one decision of this kind")
+    share: float = Field(description="count / calls (0 when there are no calls)")
+
+
+class OtherReasons(Schema):
+    no_answer: int = 0
+    redirected_15: int = 0
+    redirected_ed: int = 0
+    other: int = 0
+
+
+class OtherDecisionCount(DecisionCount):
+    by_reason: OtherReasons = Field(description="Calls carrying an `other` decision with this reason")
+
+
+class Decisions(Schema):
+    advice: DecisionCount
+    slot: DecisionCount
+    prescription: DecisionCount
+    other: OtherDecisionCount
+
+
+class AvoidedEdVisits(Schema):
+    count: int = Field(description="Estimated emergency-department visits avoided")
+    method: AvoidedEdMethod
+    parameters: dict[str, Any] = Field(description="What the estimator used, so the figure can be checked")
+
+
+class SlotFigures(Schema):
+    published: int = Field(description="Slots not withdrawn starting in the month (local time)")
+    published_hours: float
+    booked: int = Field(description="Published slots holding an active booking")
+    fill_rate: float = Field(description="booked / published (0 when nothing was published)")
+
+
+class BookingFigures(Schema):
+    fulfilled: int
+    noshow: int
+    without_outcome: int = Field(description="Active bookings the effector has not reported on yet")
+    honoured_rate: float = Field(description="fulfilled / (fulfilled + noshow), 0 when no outcome")
+
+
+class CallbackDelay(Schema):
+    called_back: int = Field(description="Calls with a first callback (the delays below are over these)")
+    median_minutes: float | None
+    p90_minutes: float | None
+    share_within_60_minutes: float
+    share_within_priority_target: float = Field(
+        description="Share called back within the target of their priority (P3's when none)"
+    )
+
+
+class ChannelCounts(Schema):
+    model_config = {"populate_by_name": True}
+
+    samu_15: int = Field(alias="15", serialization_alias="15")
+    nir_116117: int = Field(alias="116117", serialization_alias="116117")
+    urgences: int
+    professionnel: int
+    autre: int
+
+
+class PeriodFigures(Schema):
+    calls: int = Field(description="Calls transferred to the ambulatory regulation")
+    calls_by_channel: ChannelCounts
+    decisions: Decisions
+    calls_with_several_decisions: int = Field(
+        description="Calls carrying decisions of two or more distinct kinds"
+    )
+    calls_without_decision: int
+    monthly_average_calls: float = Field(description="calls / months of the period")
+    avoided_ed_visits: AvoidedEdVisits
+    slots: SlotFigures
+    bookings: BookingFigures
+    callback_delay: CallbackDelay
+
+
+class MonthFigures(PeriodFigures):
+    month: str = Field(description="YYYY-MM, in the territory's local time")
+
+
+class MonthlyReport(Schema):
+    territory: str
+    territory_name: str
+    timezone: str
+    scope: list[str] = Field(description="Territory codes counted (a département includes its CPTS)")
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    months: list[MonthFigures]
+    total: PeriodFigures
+
+    model_config = {"populate_by_name": True, "from_attributes": True}

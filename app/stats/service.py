@@ -1,0 +1,188 @@
+"""The monthly report: who may read it, over which territories and months, and how estimates are made.
+
+Counting rules (the Indre publication's): a decision kind counts the *calls* carrying at least one
+decision of that kind, its share is over calls, and a call counts in
+``calls_with_several_decisions`` when it carries decisions of two or more *distinct* kinds (two
+prescriptions on one call are one kind). Shares and rates with an empty denominator are 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.calls.models import DECISION_KINDS
+from app.errors import NotFound, Unprocessable
+from app.stats import repository
+from app.stats.repository import ScopeRow
+from app.stats.schemas import MonthlyReport, PeriodFigures
+from app.territories import service as territory_service
+from app.territories.models import DEFAULT_COEFFICIENTS, DEFAULT_PRIORITY_DELAYS
+
+# The whole country: every territory, each call's month read in its own département's time zone.
+NATIONAL_CODE = "FR"
+NATIONAL_NAME = "France"
+MAX_MONTHS = 240
+AVOIDED_ED_METHODS = ("declared_intent", "coefficients")
+# Decisions that send the patient to the ED or the 15: the visit was not avoided.
+NOT_AVOIDED_REASONS = ("redirected_ed", "redirected_15")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    first: dt.date
+    after: dt.date
+    months: list[str]
+
+
+@dataclass(frozen=True)
+class Subject:
+    code: str
+    name: str
+    timezone: str
+    scope: list[ScopeRow]
+    avoided_ed_method: str
+    coefficients: dict[str, float]
+
+
+def parse_month(value: str | None, field: str) -> dt.date:
+    match = _MONTH.match(value or "")
+    if not match:
+        raise Unprocessable(f"{field} must be a month written YYYY-MM, got {value!r}", field=field)
+    year, month = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or not 1900 <= year <= 2999:
+        raise Unprocessable(f"{field} is not a valid month: {value!r}", field=field)
+    return dt.date(year, month, 1)
+
+
+def next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def parse_period(first: str | None, last: str | None) -> Period:
+    start, end = parse_month(first, "from"), parse_month(last, "to")
+    if start > end:
+        raise Unprocessable(f"to ({last}) is before from ({first})", field="to")
+    count = (end.year - start.year) * 12 + end.month - start.month + 1
+    if count > MAX_MONTHS:
+        raise Unprocessable(f"the period spans {count} months; at most {MAX_MONTHS}", field="to")
+    months, day = [], start
+    for _ in range(count):
+        months.append(day.strftime("%Y-%m"))
+        day = next_month(day)
+    return Period(first=start, after=day, months=months)
+
+
+def _scope_row(code: str, timezone: str, delays: dict[str, Any] | None) -> ScopeRow:
+    delays = {**json.loads(DEFAULT_PRIORITY_DELAYS), **(delays or {})}
+    return ScopeRow(code, timezone, float(delays["P1"]), float(delays["P2"]), float(delays["P3"]))
+
+
+async def subject_of(session: AsyncSession, principal: Principal, code: str) -> Subject:
+    """The territory (or the nation) the report covers, if the principal may read it; else 404."""
+    if code == NATIONAL_CODE:
+        if not (principal.is_admin or NATIONAL_CODE in principal.territories):
+            raise NotFound(f"Territory {code} not found")
+        rows = await repository.all_territories(session)
+        scope = [_scope_row(r["code"], r["timezone"], r["priority_delays"]) for r in rows]
+        return Subject(NATIONAL_CODE, NATIONAL_NAME, "Europe/Paris", scope, "declared_intent",
+                       json.loads(DEFAULT_COEFFICIENTS))
+    territory = await territory_service.ensure_visible(session, principal, code)
+    codes = await territory_service.scope_codes(session, code)
+    scope = [_scope_row(c, territory.timezone, territory.priority_delays) for c in codes]
+    return Subject(territory.code, territory.name, territory.timezone, scope, territory.avoided_ed_method,
+                   dict(territory.avoided_ed_coefficients))
+
+
+def share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def coefficient_estimate(counts: dict[str, int], coefficients: dict[str, float]) -> int:
+    """round(sum of coefficient[kind] × calls of that kind), half up, in exact decimal arithmetic."""
+    total = sum((Decimal(str(coefficients.get(k, 0))) * counts[k] for k in DECISION_KINDS), Decimal(0))
+    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def avoided_ed(row: dict[str, Any], method: str, coefficients: dict[str, float]) -> dict[str, Any]:
+    if method == "coefficients":
+        counts = {k: row[k] for k in DECISION_KINDS}
+        return {"count": coefficient_estimate(counts, coefficients), "method": method,
+                "parameters": {"coefficients": {k: coefficients.get(k, 0) for k in DECISION_KINDS},
+                               "formula": "round(sum(coefficient[kind] * calls with a decision of that kind))"}}
+    return {"count": row["avoided_declared"], "method": method,
+            "parameters": {"intent_without_sas": "urgences", "calls_with_that_intent": row["intent_urgences"],
+                           "excluded_other_reasons": list(NOT_AVOIDED_REASONS)}}
+
+
+_CALL_ZERO = {k: 0 for k in (
+    "calls", "channel_15", "channel_116117", "channel_urgences", "channel_professionnel", "channel_autre",
+    "advice", "slot", "prescription", "other", "other_no_answer", "other_redirected_15",
+    "other_redirected_ed", "other_other", "several", "without_decision", "intent_urgences",
+    "avoided_declared", "called_back", "within_60", "within_target",
+)} | {"delay_median": None, "delay_p90": None}
+_SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "fulfilled": 0, "noshow": 0,
+              "without_outcome": 0}
+
+
+def _minutes(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject, method: str) -> dict[str, Any]:
+    """One month's (or the period's) figures from its two aggregate rows."""
+    calls = c["calls"]
+    decisions = {k: {"count": c[k], "share": share(c[k], calls)} for k in DECISION_KINDS}
+    decisions["other"]["by_reason"] = {r: c[f"other_{r}"] for r in
+                                       ("no_answer", "redirected_15", "redirected_ed", "other")}
+    return {
+        "calls": calls,
+        "calls_by_channel": {ch: c[f"channel_{ch}"] for ch in ("15", "116117", "urgences", "professionnel", "autre")},
+        "decisions": decisions,
+        "calls_with_several_decisions": c["several"],
+        "calls_without_decision": c["without_decision"],
+        "monthly_average_calls": round(calls / months, 2),
+        "avoided_ed_visits": avoided_ed(c, method, subject.coefficients),
+        "slots": {"published": s["published"], "published_hours": round(float(s["published_hours"]), 2),
+                  "booked": s["booked"], "fill_rate": share(s["booked"], s["published"])},
+        "bookings": {"fulfilled": s["fulfilled"], "noshow": s["noshow"], "without_outcome": s["without_outcome"],
+                     "honoured_rate": share(s["fulfilled"], s["fulfilled"] + s["noshow"])},
+        "callback_delay": {"called_back": c["called_back"], "median_minutes": _minutes(c["delay_median"]),
+                           "p90_minutes": _minutes(c["delay_p90"]),
+                           "share_within_60_minutes": share(c["within_60"], c["called_back"]),
+                           "share_within_priority_target": share(c["within_target"], c["called_back"])},
+    }
+
+
+async def monthly(
+    session: AsyncSession, principal: Principal, territory: str, first: str | None, last: str | None,
+    method: str | None = None,
+) -> MonthlyReport:
+    """The report of a territory (or ``FR``) for the months ``first``..``last`` inclusive."""
+    period = parse_period(first, last)
+    if method is not None and method not in AVOIDED_ED_METHODS:
+        raise Unprocessable(f"avoided_ed_method must be one of {', '.join(AVOIDED_ED_METHODS)}",
+                            field="avoided_ed_method")
+    subject = await subject_of(session, principal, territory)
+    method = method or subject.avoided_ed_method
+    calls = await repository.call_figures(session, subject.scope, period.first, period.after,
+                                          national=subject.code == NATIONAL_CODE)
+    slots = await repository.slot_figures(session, subject.scope, period.first, period.after)
+
+    def at(month: str | None, months: int) -> dict[str, Any]:
+        return figures(calls.get(month, _CALL_ZERO), slots.get(month, _SLOT_ZERO), months, subject, method)
+
+    return MonthlyReport.model_validate({
+        "territory": subject.code, "territory_name": subject.name, "timezone": subject.timezone,
+        "scope": [r.code for r in subject.scope], "from": period.months[0], "to": period.months[-1],
+        "months": [{"month": m, **at(m, 1)} for m in period.months],
+        "total": PeriodFigures.model_validate(at(None, len(period.months))),
+    })

@@ -1,0 +1,102 @@
+"""The console driven in a real headless Chromium against a served app: a regulator takes a call,
+gives advice, finds a slot and books it; the booking is really in the database afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.auth import create_token
+from app.config import Settings
+from tests.conftest import TEST_SECRET
+from tests.factories import new_rpps
+from tests.serving import served
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("SNP_SCREENSHOTS", "/tmp"))
+
+
+def _token(role: str, **kw) -> str:
+    return create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=["36"], **kw)
+
+
+@pytest.fixture(scope="module")
+def base(database_url: str) -> Iterator[str]:
+    with served(database_url) as url:
+        yield url
+
+
+def _seed_slot(base: str) -> dict:
+    admin = {"Authorization": f"Bearer {_token('admin')}"}
+    with httpx.Client(base_url=base, headers=admin) as c:
+        doctor = c.post("/v1/practitioners", json={"rpps": new_rpps(), "family_name": "Lefèvre",
+                        "given_name": "Anne", "territory_codes": ["36"]}).json()
+        site = c.post("/v1/sites", json={"name": "MSP de Châteauroux", "kind": "msp", "address": "2 rue Victor Hugo",
+                      "postcode": "36000", "lat": 46.81, "lon": 1.69, "territory_code": "36"}).json()
+        start = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+        slot = c.post("/v1/slots", json={"practitioner_id": doctor["id"], "site_id": site["id"],
+                      "start": start.isoformat(), "end": (start + dt.timedelta(minutes=20)).isoformat(),
+                      "mode": "in_person"})
+        assert slot.status_code == 201, slot.text
+        return slot.json()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is installed by `make test` (Debian package)")
+def test_a_regulator_takes_a_call_and_books_a_slot_from_the_console(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    slot = _seed_slot(base)
+    token = _token("regulator", sub="regulateur-1")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept("Pharmacie du Centre"))
+        page.goto(base + "/console/")
+        page.fill("#token", token)
+        page.fill("#territory", "36")
+        page.click("#session button[type=submit]")
+        expect(page.locator("#whoami")).to_contain_text("regulator")
+
+        form = page.locator("#new-call")
+        form.locator("[name=family_name]").fill("Durand")
+        form.locator("[name=given_name]").fill("Louise")
+        form.locator("[name=birth_year]").fill("1950")
+        form.locator("[name=phone]").fill("0601020304")
+        form.locator("[name=reason]").fill("Fièvre depuis deux jours")
+        form.locator("[name=intent_without_sas]").select_option("urgences")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#call-detail")).to_be_visible()
+        expect(page.locator("#call-info")).to_contain_text("Durand Louise")
+
+        page.click("#do-callback")
+        expect(page.locator("#message")).to_have_text("Rappel enregistré")
+        page.click('[data-decision="advice"]')
+        expect(page.locator("#call-decisions")).to_contain_text("Conseil médical")
+
+        page.click('nav button[data-tab="slots"]')
+        page.click("#search button[type=submit]")
+        row = page.locator("#slots tbody tr").first
+        expect(row).to_contain_text("Dr Lefèvre")
+        row.locator("button").click()
+        expect(page.locator("#message")).to_have_text("Créneau réservé, le médecin effecteur est prévenu")
+        expect(page.locator("#call-decisions")).to_contain_text("Orientation vers un créneau")
+        page.screenshot(path=str(SCREENSHOTS / "snp-console.png"), full_page=True)
+        call_id = page.evaluate("state.call.id")
+        browser.close()
+
+    headers = {"Authorization": f"Bearer {token}"}
+    call = httpx.get(f"{base}/v1/calls/{call_id}", headers=headers).json()
+    assert [b["slot_id"] for b in call["bookings"]] == [slot["id"]]
+    assert sorted(d["kind"] for d in call["decisions"]) == ["advice", "slot"]
+    assert call["first_callback_at"] is not None

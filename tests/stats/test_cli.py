@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from app.cli import app as snp
+from tests.factories import create_cpts
+from tests.stats.test_indre_2022 import CPTS, build_csv, reference
+
+
+async def invoke(*args: str):
+    result = await asyncio.to_thread(CliRunner().invoke, snp, ["stats", "monthly", *args])
+    return result
+
+
+class TestMonthlyCommand:
+    async def test_it_prints_the_indre_table_and_writes_csv_xlsx_and_png(
+        self, committed_client, auth, database_url, tmp_path
+    ):
+        admin = auth("admin")
+        for code in CPTS:
+            await create_cpts(committed_client, admin, code)
+        body, _ = build_csv(reference()["published"])
+        response = await committed_client.post("/v1/calls/import", content=body.encode(),
+                                               headers={**admin, "Content-Type": "text/csv"})
+        assert response.status_code == 201, response.text[:500]
+        files = {"csv": tmp_path / "indre.csv", "xlsx": tmp_path / "indre.xlsx", "png": tmp_path / "indre.png"}
+
+        result = await invoke("--territory", "36", "--from", "2022-01", "--to", "2022-12",
+                              "--database-url", database_url, "--csv", str(files["csv"]),
+                              "--xlsx", str(files["xlsx"]), "--png", str(files["png"]))
+
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+
+        def line(label: str) -> str:
+            return next(text for text in lines if label in text)
+
+        assert "17 232" in line("Appels rebasculés vers le SAS ambulatoire")
+        assert "7 297" in line("Conseils médicaux") and "42 %" in line("Conseils médicaux")
+        assert "6 438" in line("Orientations vers un créneau de SNP") and "37 %" in line("créneau de SNP")
+        assert "2 353" in line("Prescriptions transmises") and "14 %" in line("Prescriptions transmises")
+        assert "1 444" in line("Autres situations") and "8 %" in line("Autres situations")
+        assert "1 436 appels" in line("Moyenne mensuelle")
+        assert "2 615" in line("Passages aux urgences évités") and "intention déclarée" in result.output
+        assert "janvier 2022" in result.output and "décembre 2022" in result.output
+
+        rows = list(csv.DictReader(io.StringIO(files["csv"].read_text(encoding="utf-8"))))
+        assert rows[-1]["month"] == "total" and rows[-1]["calls"] == "17232"
+        book = load_workbook(files["xlsx"])
+        summary = {row[0]: row[1] for row in book["Synthèse"].iter_rows(values_only=True)}
+        assert summary["Appels rebasculés vers le SAS ambulatoire"] == 17232
+        assert summary["Conseils médicaux"] == 7297
+        assert book["Par mois"].max_row == 14
+        assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    async def test_the_coefficients_method_is_named_with_its_parameters(self, committed_client, database_url):
+        result = await invoke("--territory", "36", "--from", "2022-01", "--to", "2022-03",
+                              "--avoided-ed-method", "coefficients", "--database-url", database_url)
+        assert result.exit_code == 0, result.output
+        assert "coefficients par décision" in result.output and "créneaux 0,30" in result.output
+
+    async def test_a_bad_period_is_refused_with_the_field(self, committed_client, database_url):
+        result = await invoke("--territory", "36", "--from", "2022-05", "--to", "2022-01",
+                              "--database-url", database_url)
+        assert result.exit_code == 2
+        assert "(to)" in result.output
