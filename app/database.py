@@ -56,7 +56,8 @@ def make_engine(url: str, settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: a round trip per request; a connection broken by a server restart is
+        # discarded by SQLAlchemy on its first error instead.
         connect_args={"server_settings": {"timezone": "UTC", "application_name": "snp"}},
     )
 

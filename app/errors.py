@@ -91,6 +91,8 @@ def _reason(msg: str) -> str:
 
 _CONSTRAINT_SQLSTATES = {
     "22000": (Unprocessable, "has a value the database cannot take"),
+    "40P01": (Conflict, "crossed a concurrent change (retry it)"),
+    "40001": (Conflict, "crossed a concurrent change (retry it)"),
     "23505": (Conflict, "already exists"),
     "23P01": (Conflict, "conflicts with an existing row"),
     "23503": (Unprocessable, "refers to something that does not exist"),

@@ -54,6 +54,9 @@ FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS uuid[]), CAST(:sites AS uuid[]),
             CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]), CAST(:modes AS text[]),
             CAST(:audiences AS text[]), CAST(:keys AS text[]), CAST(:rules AS uuid[]))
      AS b(id, pid, site, territory, s, e, mode, audience, key, rule)
+-- One insertion order for every batch: two batches of one doctor then take the exclusion locks in the
+-- same order, so they queue behind each other instead of deadlocking.
+ORDER BY b.pid, b.s
 """
 
 # on_conflict: "" (any violation fails the statement), "key" (an already imported source_key is
