@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -73,7 +74,30 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
+_VERIFIED: OrderedDict[tuple[str, ...], tuple[Principal, float]] = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
 def decode_token(token: str, settings: Settings) -> Principal:
+    """The principal of a valid token. A token already verified is not verified again until it expires:
+    consoles send the same token on every request and a signature check costs more than the request."""
+    key = (token, settings.jwt_secret, settings.jwt_issuer, str(settings.jwt_audience),
+           str(settings.oidc_jwks_url), str(settings.oidc_issuer), str(settings.oidc_audience))
+    cached = _VERIFIED.get(key)
+    if cached is not None:
+        principal, expires = cached
+        if time.time() < expires:
+            _VERIFIED.move_to_end(key)
+            return principal
+        del _VERIFIED[key]
+    principal, expires = _verify(token, settings)
+    _VERIFIED[key] = (principal, expires)
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return principal
+
+
+def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
     try:
         if settings.oidc_jwks_url:
             key = _jwks_client(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
@@ -117,9 +141,10 @@ def decode_token(token: str, settings: Settings) -> Principal:
             raise Unauthorized("Token practitioner_id claim is not a UUID") from exc
     if role == "effector" and practitioner_id is None:
         raise Unauthorized("Effector token without practitioner_id")
-    return Principal(
+    principal = Principal(
         sub=str(claims["sub"]), role=role, territories=tuple(territories), practitioner_id=practitioner_id
     )
+    return principal, float(claims["exp"])
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT: `snp token --role R --territory 36`")

@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.database import sql
 
 KM_PER_DEGREE_LAT = 111.045
 
@@ -85,7 +87,7 @@ def _search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
         where.append("(s.start_at, s.id) > (:after_start, :after_id)")
         params.update(after_start=f.after[0], after_id=f.after[1])
     order = "distance_km, s.start_at, s.id" if f.by_distance else "s.start_at, s.id"
-    sql = f"""
+    statement = f"""
         SELECT s.id, s.start_at, s.end_at, s.mode, s.audience, s.territory_code,
                p.id AS practitioner_id, p.rpps, p.family_name, p.given_name,
                si.id AS site_id, si.name AS site_name, si.kind AS site_kind, si.address, si.postcode,
@@ -98,67 +100,67 @@ def _search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
         LIMIT :limit OFFSET :offset
     """
     params["offset"] = f.offset if f.by_distance else 0
-    return sql, params
+    return statement, params
 
 
 async def search(session: AsyncSession, f: SearchFilter) -> Sequence[RowMapping]:
-    sql, params = _search_sql(f)
-    return (await session.execute(text(sql), params)).mappings().all()
+    statement, params = _search_sql(f)
+    return (await session.execute(sql(statement), params)).mappings().all()
 
 
 async def explain_search(session: AsyncSession, f: SearchFilter) -> str:
-    sql, params = _search_sql(f)
-    rows = (await session.execute(text("EXPLAIN " + sql), params)).scalars().all()
+    statement, params = _search_sql(f)
+    rows = (await session.execute(sql("EXPLAIN " + statement), params)).scalars().all()
     return "\n".join(rows)
 
 
 async def slot_state(session: AsyncSession, slot_id: uuid.UUID) -> RowMapping | None:
-    sql = text(
+    stmt = sql(
         "SELECT id, territory_code, practitioner_id, site_id, status, start_at, end_at, mode, "
         "held_by_call_id, held_until, held_until > now() AS held FROM slots WHERE id = :id"
     )
-    return (await session.execute(sql, {"id": slot_id})).mappings().first()
+    return (await session.execute(stmt, {"id": slot_id})).mappings().first()
 
 
 async def hold(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int) -> RowMapping | None:
     """Compare-and-set: hold a free, unstarted slot nobody else holds (a lapsed hold counts as none)."""
-    sql = text(
+    stmt = sql(
         "UPDATE slots SET held_by_call_id = :call_id, held_until = now() + make_interval(mins => :minutes) "
         "WHERE id = :id AND status = 'free' AND start_at > now() "
         "AND (held_until IS NULL OR held_until <= now() OR held_by_call_id = :call_id) "
         "RETURNING id AS slot_id, held_by_call_id AS call_id, held_until"
     )
-    return (await session.execute(sql, {"id": slot_id, "call_id": call_id, "minutes": minutes})).mappings().first()
+    return (await session.execute(stmt, {"id": slot_id, "call_id": call_id, "minutes": minutes})).mappings().first()
 
 
 async def release(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID) -> bool:
-    sql = text(
+    stmt = sql(
         "UPDATE slots SET held_by_call_id = NULL, held_until = NULL "
         "WHERE id = :id AND held_by_call_id = :call_id AND held_until > now() RETURNING id"
     )
-    return (await session.execute(sql, {"id": slot_id, "call_id": call_id})).first() is not None
+    return (await session.execute(stmt, {"id": slot_id, "call_id": call_id})).first() is not None
 
 
 async def claim(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID) -> RowMapping | None:
     """Compare-and-set: the slot becomes booked only if it is free, unstarted, and not held by another call."""
-    sql = text(
+    stmt = sql(
         "UPDATE slots SET status = 'booked', held_by_call_id = NULL, held_until = NULL "
         "WHERE id = :id AND status = 'free' AND start_at > now() "
         "AND (held_until IS NULL OR held_until <= now() OR held_by_call_id = :call_id) "
         "RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode"
     )
-    return (await session.execute(sql, {"id": slot_id, "call_id": call_id})).mappings().first()
+    return (await session.execute(stmt, {"id": slot_id, "call_id": call_id})).mappings().first()
 
 
 async def call_state(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | None:
-    sql = text("SELECT id, territory_code, status FROM calls WHERE id = :id")
-    return (await session.execute(sql, {"id": call_id})).mappings().first()
+    stmt = sql("SELECT id, territory_code, status FROM calls WHERE id = :id")
+    return (await session.execute(stmt, {"id": call_id})).mappings().first()
 
 
 async def create_urgences_call(
     session: AsyncSession, *, territory_code: str, patient: dict[str, Any], reason: str | None, sub: str
 ) -> uuid.UUID:
-    sql = text(
+    stmt = sql(
         "INSERT INTO calls (territory_code, channel, received_at, status, source, created_by, reason, "
         "patient_family_name, patient_given_name, patient_birth_year, patient_sex, patient_phone, patient_postcode) "
         "VALUES (:territory_code, 'urgences', now(), 'in_progress', 'live', :sub, :reason, "
@@ -166,7 +168,7 @@ async def create_urgences_call(
     )
     fields = {k: patient.get(k) for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode")}
     params = {"territory_code": territory_code, "sub": sub, "reason": reason, **fields}
-    return (await session.execute(sql, params)).scalar_one()
+    return (await session.execute(stmt, params)).scalar_one()
 
 
 # What the effector is told: when, where, how, why, and who is coming as initials + birth year + sex
@@ -193,7 +195,7 @@ _BOOKING_COLUMNS = (
 
 async def insert_booking(session: AsyncSession, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str) -> RowMapping:
     """The booking, the call's ``slot`` decision, the call in progress and the effector's event: one statement."""
-    sql = text(f"""
+    stmt = sql(f"""
         WITH b AS (
             INSERT INTO bookings (slot_id, call_id, created_by) VALUES (:slot_id, :call_id, :sub)
             RETURNING {_BOOKING_COLUMNS}
@@ -208,29 +210,88 @@ async def insert_booking(session: AsyncSession, *, slot_id: uuid.UUID, call_id: 
         SELECT * FROM b
     """)
     params = {"slot_id": slot_id, "call_id": call_id, "sub": sub, "kind": "booking.created"}
-    return (await session.execute(sql, params)).mappings().one()
+    return (await session.execute(stmt, params)).mappings().one()
+
+
+def _claim_and_book(with_key: bool) -> str:
+    key_cte = (
+        "INSERT INTO idempotency_keys (principal_sub, key, request_hash, status_code, response) "
+        "VALUES (:sub, :key, :hash, 0, '{}'::jsonb) ON CONFLICT DO NOTHING RETURNING key"
+        if with_key else "SELECT 1 AS key"
+    )
+    return f"""
+    WITH k AS ({key_cte}
+    ), scope AS (
+        SELECT code FROM territories
+        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
+           OR parent_code = ANY(CAST(:codes AS text[]))
+    ), open_call AS (
+        SELECT id FROM calls
+        WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
+          AND EXISTS (SELECT 1 FROM k)
+    ), claimed AS (
+        UPDATE slots SET status = 'booked', held_by_call_id = NULL, held_until = NULL
+        WHERE id = :slot_id AND status = 'free' AND start_at > now()
+          AND (held_until IS NULL OR held_until <= now() OR held_by_call_id = :call_id)
+          AND territory_code IN (SELECT code FROM scope)
+          AND EXISTS (SELECT 1 FROM open_call)
+        RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode
+    ), b AS (
+        INSERT INTO bookings (slot_id, call_id, created_by) SELECT id, :call_id, :sub FROM claimed
+        RETURNING {_BOOKING_COLUMNS}
+    ), d AS (
+        INSERT INTO decisions (call_id, kind, booking_id, decided_at, created_by)
+        SELECT call_id, 'slot', id, now(), :sub FROM b
+    ), c AS (
+        UPDATE calls SET status = 'in_progress'
+        WHERE id = :call_id AND status = 'waiting' AND EXISTS (SELECT 1 FROM b)
+    ), e AS (
+        INSERT INTO outbox_events (practitioner_id, kind, payload) {_EVENT_SELECT.format(bookings="b")}
+    )
+    SELECT EXISTS (SELECT 1 FROM k) AS key_claimed, b.*, claimed.territory_code, claimed.practitioner_id,
+           claimed.site_id, claimed.start_at, claimed.end_at, claimed.mode
+    FROM (SELECT 1) AS one LEFT JOIN (b CROSS JOIN claimed) ON true
+"""
+
+
+_CLAIM_AND_BOOK = {with_key: _claim_and_book(with_key) for with_key in (False, True)}
+
+
+async def claim_and_book(
+    session: AsyncSession, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str, territories: list[str] | None,
+    key: str | None, digest: str,
+) -> RowMapping:
+    """The whole booking of a visible, open call in one statement: the Idempotency-Key (when given),
+    the claim (compare-and-set), the booking, the call's slot decision, the call in progress and the
+    effector's event. ``key_claimed`` false: the key was used before and nothing was written; ``id``
+    null: nothing was booked (the key, if any, is claimed for the step-by-step path to finish)."""
+    params = {
+        "slot_id": slot_id, "call_id": call_id, "sub": sub, "kind": "booking.created",
+        "everywhere": territories is None, "codes": territories or [], "key": key, "hash": digest,
+    }
+    return (await session.execute(sql(_CLAIM_AND_BOOK[key is not None]), params)).mappings().one()
 
 
 async def insert_event(session: AsyncSession, booking_id: uuid.UUID, kind: str) -> None:
-    sql = text(
+    stmt = sql(
         "INSERT INTO outbox_events (practitioner_id, kind, payload) "
         + _EVENT_SELECT.format(bookings="bookings") + " WHERE b.id = :booking_id"
     )
-    await session.execute(sql, {"booking_id": booking_id, "kind": kind})
+    await session.execute(stmt, {"booking_id": booking_id, "kind": kind})
 
 
 async def booking_with_slot(session: AsyncSession, booking_id: uuid.UUID) -> RowMapping | None:
-    sql = text(
+    stmt = sql(
         "SELECT b.id, b.slot_id, b.call_id, b.status, b.created_by, b.created_at, b.cancelled_at, b.outcome, "
         "b.outcome_note, b.outcome_at, s.start_at, s.end_at, s.mode, s.territory_code, s.practitioner_id, "
         "s.site_id, s.start_at <= now() AS started FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = :id"
     )
-    return (await session.execute(sql, {"id": booking_id})).mappings().first()
+    return (await session.execute(stmt, {"id": booking_id})).mappings().first()
 
 
 async def cancel(session: AsyncSession, booking_id: uuid.UUID, sub: str) -> RowMapping | None:
     """Cancel an active booking without outcome; its slot is free again if it has not started."""
-    sql = text("""
+    stmt = sql("""
         WITH b AS (
             UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub
             WHERE id = :id AND status = 'active' AND outcome IS NULL
@@ -242,41 +303,41 @@ async def cancel(session: AsyncSession, booking_id: uuid.UUID, sub: str) -> RowM
         )
         SELECT b.id, (SELECT count(*) FROM s) AS freed FROM b
     """)
-    return (await session.execute(sql, {"id": booking_id, "sub": sub})).mappings().first()
+    return (await session.execute(stmt, {"id": booking_id, "sub": sub})).mappings().first()
 
 
 async def set_outcome(
     session: AsyncSession, booking_id: uuid.UUID, practitioner_id: uuid.UUID, status: str, note: str | None
 ) -> bool:
     """Once, by the slot's effector, after the slot's start, on an active booking."""
-    sql = text(
+    stmt = sql(
         "UPDATE bookings b SET outcome = :status, outcome_note = :note, outcome_at = now() FROM slots s "
         "WHERE b.id = :id AND s.id = b.slot_id AND s.practitioner_id = :pid AND b.status = 'active' "
         "AND b.outcome IS NULL AND s.start_at <= now() RETURNING b.id"
     )
     params = {"id": booking_id, "pid": practitioner_id, "status": status, "note": note}
-    return (await session.execute(sql, params)).first() is not None
+    return (await session.execute(stmt, params)).first() is not None
 
 
 async def claim_idempotency_key(session: AsyncSession, sub: str, key: str, request_hash: str) -> bool:
     """True when this request owns the key; a concurrent twin waits here until the owner commits."""
-    sql = text(
+    stmt = sql(
         "INSERT INTO idempotency_keys (principal_sub, key, request_hash, status_code, response) "
         "VALUES (:sub, :key, :hash, 0, '{}'::jsonb) ON CONFLICT DO NOTHING RETURNING key"
     )
-    return (await session.execute(sql, {"sub": sub, "key": key, "hash": request_hash})).first() is not None
+    return (await session.execute(stmt, {"sub": sub, "key": key, "hash": request_hash})).first() is not None
 
 
 async def stored_answer(session: AsyncSession, sub: str, key: str) -> RowMapping | None:
-    sql = text(
+    stmt = sql(
         "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal_sub = :sub AND key = :key"
     )
-    return (await session.execute(sql, {"sub": sub, "key": key})).mappings().first()
+    return (await session.execute(stmt, {"sub": sub, "key": key})).mappings().first()
 
 
 async def store_answer(session: AsyncSession, sub: str, key: str, status_code: int, response: str) -> None:
-    sql = text(
+    stmt = sql(
         "UPDATE idempotency_keys SET status_code = :status, response = CAST(:response AS jsonb) "
         "WHERE principal_sub = :sub AND key = :key"
     )
-    await session.execute(sql, {"sub": sub, "key": key, "status": status_code, "response": response})
+    await session.execute(stmt, {"sub": sub, "key": key, "status": status_code, "response": response})

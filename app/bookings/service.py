@@ -229,26 +229,53 @@ async def book(
     """Book a slot; returns (status, body, replayed). The first answer for a key is replayed as it was."""
     if data.call_id is None and principal.role != "urgences":
         raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
-    if idempotency_key is not None:
-        replay = await _replay(session, principal.sub, idempotency_key, request_hash(data))
-        if replay is not None:
-            return replay["status_code"], replay["response"], True
-    booking = await _book(session, principal, data)
+    digest = request_hash(data)
+    key_claimed = False
+    booking: BookingRead | None = None
+    if data.call_id is not None:
+        # The usual case is one statement: the key, the claim and every write of a booking.
+        booking, key_claimed = await _book_in_one_statement(session, principal, data, idempotency_key, digest)
+        if idempotency_key is not None and not key_claimed:
+            return await _replay_of(session, principal.sub, idempotency_key, digest)
+    if idempotency_key is not None and not key_claimed:
+        if not await repository.claim_idempotency_key(session, principal.sub, idempotency_key, digest):
+            return await _replay_of(session, principal.sub, idempotency_key, digest)
+    if booking is None:
+        # Refused in one statement (or no call yet): the step-by-step path books or says exactly why not.
+        booking = await _book(session, principal, data)
     body = booking.model_dump(mode="json")
     if idempotency_key is not None:
         await repository.store_answer(session, principal.sub, idempotency_key, 201, json.dumps(body))
     return 201, body, False
 
 
-async def _replay(session: AsyncSession, sub: str, key: str, digest: str) -> RowMapping | None:
-    if await repository.claim_idempotency_key(session, sub, key, digest):
-        return None
+async def _replay_of(session: AsyncSession, sub: str, key: str, digest: str) -> tuple[int, dict[str, Any], bool]:
+    """The first answer given for this key, if this is the same request."""
     stored = await repository.stored_answer(session, sub, key)
     if stored is None or stored["status_code"] == 0:
         raise Conflict("A request with this Idempotency-Key is still in progress", field="Idempotency-Key")
     if stored["request_hash"] != digest:
         raise Unprocessable("Idempotency-Key was already used with a different body", field="Idempotency-Key")
-    return stored
+    return stored["status_code"], stored["response"], True
+
+
+async def _book_in_one_statement(
+    session: AsyncSession, principal: Principal, data: BookingCreate, key: str | None, digest: str
+) -> tuple[BookingRead | None, bool]:
+    assert data.call_id is not None
+    try:
+        row = await repository.claim_and_book(
+            session, slot_id=data.slot_id, call_id=data.call_id, sub=principal.sub,
+            territories=None if principal.is_admin else list(principal.territories), key=key, digest=digest,
+        )
+    except IntegrityError as exc:
+        if constraint_of(exc) == "uq_bookings_active_slot":
+            raise SlotTaken(f"Slot {data.slot_id} already has an active booking") from exc
+        raise
+    if row["id"] is None:
+        return None, bool(row["key_claimed"])
+    log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id), call_id=str(data.call_id))
+    return _read(row, row, slot_id=data.slot_id), bool(row["key_claimed"])
 
 
 async def _book(session: AsyncSession, principal: Principal, data: BookingCreate) -> BookingRead:
