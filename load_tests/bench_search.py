@@ -10,21 +10,19 @@ import asyncio
 import datetime as dt
 import random
 import time
-from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
 
 import asyncpg
-import httpx
 
 from app.auth import create_token
 from app.config import Settings
-from load_tests.harness import SECRET, fresh_database, percentiles, record, served_app
+from load_tests.harness import SECRET, fresh_database, record, run_wrk, served_app
 
 PRACTITIONERS = 2000
 SLOTS_PER_PRACTITIONER = 500  # 2000 × 500 = 1 000 000 slots, one every 80 minutes over 4 weeks
 CLIENTS = 50
-REQUESTS = 6000
-MAX_SECONDS = 60
-THINK_SECONDS = 0.5
+MAX_SECONDS = 40
+THINK_MS = 500
 
 # Practitioners spread over the départements; each with one site near the centre of metropolitan France
 # (random within ±2°, enough for radius queries to find and to miss).
@@ -90,50 +88,17 @@ async def explain(url: str) -> str:
         await conn.close()
 
 
-async def drive(
-    request: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]], *, clients: int, total: int,
-    max_seconds: float, base: str, think_seconds: float = 0.0,
-) -> tuple[list[float], dict[int | str, int], float]:
-    """``total`` requests from ``clients`` concurrent clients, stopping early at ``max_seconds``."""
-    samples: list[float] = []
-    statuses: dict[int | str, int] = {}
-    counter = iter(range(total))
-    deadline = time.monotonic() + max_seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-
-    async def worker(http: httpx.AsyncClient) -> None:
-        for i in counter:
-            if time.monotonic() > deadline:
-                return
-            t0 = time.perf_counter()
-            try:
-                status = (await request(http, i)).status_code
-            except httpx.TransportError as exc:  # counted, not hidden: a dropped connection is a failure
-                status = type(exc).__name__
-            samples.append((time.perf_counter() - t0) * 1000)
-            statuses[status] = statuses.get(status, 0) + 1
-            if think_seconds:
-                await asyncio.sleep(think_seconds)
-
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(http) for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    return samples, statuses, elapsed
-
-
-Run = tuple[list[float], dict[int | str, int], float]
-
-
-async def _search_load(base: str, codes: list[str]) -> tuple[Run, Run]:
+def _search_lines(codes: list[str], count: int) -> list[str]:
+    """Prepared searches: a random département, a 48 h window within the 4 weeks, 1/3 with a 150 km
+    radius, 1/5 with a mode, 1/7 with an audience; each with a token of that département."""
     settings = Settings(env="test", jwt_secret=SECRET)
-    tokens = {c: {"Authorization": "Bearer " + create_token(settings, role="operator", territories=[c])}
-              for c in codes}
+    tokens = {c: create_token(settings, role="operator", territories=[c], ttl_seconds=7200) for c in codes}
     rng = random.Random(36)
-
-    async def one(http: httpx.AsyncClient, i: int) -> httpx.Response:
+    now = dt.datetime.now(dt.UTC)
+    lines = []
+    for i in range(count):
         code = rng.choice(codes)
-        start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=rng.randint(0, 24 * 20))
+        start = now + dt.timedelta(hours=rng.randint(0, 24 * 20))
         params: dict[str, str | float] = {"territory": code, "start_from": start.isoformat(),
                                           "start_to": (start + dt.timedelta(hours=48)).isoformat()}
         if i % 3 == 1:
@@ -142,27 +107,17 @@ async def _search_load(base: str, codes: list[str]) -> tuple[Run, Run]:
             params["mode"] = "home_visit"
         if i % 7 == 3:
             params["audience"] = "children"
-        return await http.get("/v1/slots/search", params=params, headers=tokens[code])
-
-    # Warm-up (connections, caches), not measured.
-    warm, _, warm_elapsed = await drive(one, clients=CLIENTS, total=300, max_seconds=30, base=base)
-    print(f"warm-up: {len(warm)} requests in {warm_elapsed:.1f} s", flush=True)
-    # 50 people at their consoles: each searches, reads for THINK_SECONDS, searches again.
-    paced = await drive(one, clients=CLIENTS, total=REQUESTS, max_seconds=MAX_SECONDS, base=base,
-                        think_seconds=THINK_SECONDS)
-    # The same 50 clients with no pause at all: the saturation throughput of the 2-core machine.
-    flat_out = await drive(one, clients=CLIENTS, total=REQUESTS, max_seconds=MAX_SECONDS / 2, base=base)
-    return paced, flat_out
+        lines.append(f"GET\t/v1/slots/search?{urlencode(params)}\t{tokens[code]}\t\t")
+    return lines
 
 
-def _latency_line(run: Run, label: str) -> list[str]:
-    samples, statuses, elapsed = run
-    p = percentiles(samples)
-    return [
-        f"- {label}: {p['n']} requests in {elapsed:.1f} s ({p['n'] / elapsed:.0f} req/s); latency ms: "
-        f"p50 {p['p50']:.1f}, p95 {p['p95']:.1f}, p99 {p['p99']:.1f}, max {p['max']:.1f}; "
-        f"statuses {dict(sorted(statuses.items(), key=str))}",
-    ]
+def _latency_line(run: dict, label: str) -> str:
+    return (
+        f"- {label}: {run['requests']:,} requests in {run['duration_us'] / 1e6:.1f} s ({run['rate']:.0f} req/s); "
+        f"latency ms: p50 {run['p50_us'] / 1000:.1f}, p95 {run['p95_us'] / 1000:.1f}, "
+        f"p99 {run['p99_us'] / 1000:.1f}, max {run['max_us'] / 1000:.1f}; statuses {run['statuses']}; "
+        f"socket errors {run['errors']}"
+    )
 
 
 def main() -> None:
@@ -173,20 +128,26 @@ def main() -> None:
         plan = asyncio.run(explain(url))
         codes = asyncio.run(_codes(url))
         count = asyncio.run(_count(url))
+        lines = _search_lines(codes, 20_000)
         with served_app(url, workers=2) as base:
-            paced, flat_out = asyncio.run(_search_load(base, codes))
-    p95 = percentiles(paced[0])["p95"]
+            run_wrk(base, lines, connections=CLIENTS, seconds=10)  # warm-up: connections, caches, plans
+            # 50 people at their consoles: each searches, reads for about THINK_MS, searches again.
+            paced = run_wrk(base, lines, connections=CLIENTS, seconds=MAX_SECONDS, think_ms=THINK_MS)
+            # The same 50 clients with no pause at all: the saturation throughput of the 2-core machine.
+            flat_out = run_wrk(base, lines, connections=CLIENTS, seconds=MAX_SECONDS // 2)
+    p95 = paced["p95_us"] / 1000
     uses_index = "ix_slots_free_territory_start" in plan
     record(
         "Slot search (GET /v1/slots/search)",
         ".venv/bin/python -m load_tests.bench_search",
         [
-            f"- data: {count:,} slots ({PRACTITIONERS} doctors × {SLOTS_PER_PRACTITIONER}) over the 101 départements "
-            f"and 4 weeks, generated with generate_series in {seeded_in:.0f} s",
+            f"- data: {count:,} free slots ({PRACTITIONERS} doctors × {SLOTS_PER_PRACTITIONER}) over the 101 "
+            f"départements and 4 weeks, generated with generate_series in {seeded_in:.0f} s",
             "- queries: a random département, a 48 h window within the 4 weeks, 1/3 with a 150 km radius, "
-            "1/5 with a mode, 1/7 with an audience; 2 uvicorn workers, client on the same 2 cores",
-            *_latency_line(paced, f"{CLIENTS} concurrent clients, each pausing {THINK_SECONDS} s between searches"),
-            *_latency_line(flat_out, f"{CLIENTS} concurrent clients without pause (saturation)"),
+            "1/5 with a mode, 1/7 with an audience; 2 uvicorn workers; load from wrk (C) on the same 2 cores",
+            _latency_line(paced, f"{CLIENTS} concurrent clients, each pausing {THINK_MS // 2}–{THINK_MS * 3 // 2} ms "
+                                 "between searches"),
+            _latency_line(flat_out, f"{CLIENTS} concurrent clients without pause (saturation)"),
             f"- target p95 ≤ 25 ms with {CLIENTS} paced clients: {'met' if p95 <= 25 else 'NOT met'}",
             f"- plan uses ix_slots_free_territory_start: {'yes' if uses_index else 'NO'}",
         ],

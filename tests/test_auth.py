@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -32,6 +33,13 @@ class TestBearerTokens:
         response = await client.get("/v1/territories", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
         assert "expired" in response.json()["detail"].lower()
+
+    async def test_a_token_verified_before_is_refused_once_it_expires(self, client, settings) -> None:
+        token = create_token(settings, role="admin", ttl_seconds=2)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/v1/territories/36", headers=headers)).status_code == 200
+        await asyncio.sleep(2.2)
+        assert (await client.get("/v1/territories/36", headers=headers)).status_code == 401
 
     async def test_a_token_signed_with_another_secret_is_401(self, client, settings) -> None:
         forged = create_token(settings.model_copy(update={"jwt_secret": "x" * 40}), role="admin")
