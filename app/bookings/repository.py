@@ -103,6 +103,23 @@ def _search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
     return statement, params
 
 
+_SEARCH_SCOPE = """
+    SELECT code FROM territories
+    WHERE (code = :territory OR parent_code = :territory)
+      AND EXISTS (
+        SELECT 1 FROM territories asked
+        WHERE asked.code = :territory AND (CAST(:everywhere AS boolean) OR asked.code = ANY(CAST(:mine AS text[]))
+              OR asked.parent_code = ANY(CAST(:mine AS text[]))))
+    ORDER BY code
+"""
+
+
+async def search_scope(session: AsyncSession, territory: str, mine: list[str] | None) -> list[str]:
+    """The territory asked and its CPTS, if the user sees it (``mine`` None: everywhere); else nothing."""
+    params = {"territory": territory, "everywhere": mine is None, "mine": mine or []}
+    return list((await session.execute(sql(_SEARCH_SCOPE), params)).scalars().all())
+
+
 async def search(session: AsyncSession, f: SearchFilter) -> Sequence[RowMapping]:
     statement, params = _search_sql(f)
     return (await session.execute(sql(statement), params)).mappings().all()

@@ -68,17 +68,15 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 
 async def search_scope(session: AsyncSession, principal: Principal, territory: str | None) -> list[str]:
     """The territory codes a search covers: the one asked (with its CPTS), or every one the user sees."""
-    visible = await territory_service.visible_codes(session, principal)
+    mine = None if principal.is_admin else list(principal.territories)
     if territory:
-        if visible is not None and territory not in visible:
-            raise NotFound(f"Territory {territory} not found", field="territory")
-        codes = await territory_service.scope_codes(session, territory)
+        codes = await repository.search_scope(session, territory, mine)
         if not codes:
             raise NotFound(f"Territory {territory} not found", field="territory")
         return codes
-    if visible is None:
+    if mine is None:
         raise Unprocessable("territory is required for a platform administrator", field="territory")
-    return sorted(visible)
+    return sorted(await territory_service.visible_codes(session, principal) or [])
 
 
 def _paging(cursor: str | None, by_distance: bool) -> tuple[tuple[dt.datetime, uuid.UUID] | None, int]:
