@@ -61,6 +61,10 @@ class Call(Base):
     patient_postcode: Mapped[str | None] = mapped_column(String(5))
     purged_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     created_at: Mapped[CreatedAt]
+    # Facts of the call's decisions for the report (bit masks, see app/stats/facts.py), written only by
+    # PostgreSQL triggers on `decisions`, in the same transaction as the decisions themselves.
+    decision_kinds: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    other_reasons: Mapped[int] = mapped_column(SmallInteger, server_default="0")
 
 
 class CallbackAttempt(Base):

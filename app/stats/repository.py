@@ -1,8 +1,9 @@
 """The statistics queries: every aggregation runs in PostgreSQL, grouped by local month.
 
 A report covers a *scope*: territory codes, each with the time zone its months are read in and
-its callback targets. The period is given as local months ``[first, after)``; each code turns it
-into UTC bounds in its own time zone so the range scans stay on ``(territory_code, received_at)``.
+its callback targets. The period is given as local months ``[first, after)``; PostgreSQL turns each
+time zone's local month starts into UTC instants once, so each row's month is a bucket among them
+(``width_bucket``) and the range scans stay on ``(territory_code, received_at)``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.stats.facts import KIND_BITS, NOT_AVOIDED_MASK, REASON_BITS
+
 WORK_MEM = "256MB"
+COUNTS = (
+    "calls", "channel_15", "channel_116117", "channel_urgences", "channel_professionnel", "channel_autre",
+    "advice", "slot", "prescription", "other", "other_no_answer", "other_redirected_15", "other_redirected_ed",
+    "other_other", "several", "without_decision", "intent_urgences", "avoided_declared",
+)
 
 
 @dataclass(frozen=True)
@@ -29,99 +37,119 @@ class ScopeRow:
 
 _SCOPE = """
 scope AS (
-    SELECT s.code, s.tz, s.p1, s.p2, s.p3,
-           CAST(:first AS timestamp) AT TIME ZONE s.tz AS start_utc,
-           CAST(:after AS timestamp) AT TIME ZONE s.tz AS end_utc
-    FROM unnest(CAST(:codes AS text[]), CAST(:tzs AS text[]), CAST(:p1 AS float8[]),
-                CAST(:p2 AS float8[]), CAST(:p3 AS float8[])) AS s(code, tz, p1, p2, p3)
+    SELECT s.code, s.p1, s.p2, s.p3,
+           (CAST(:bounds AS timestamptz[]))[s.n * :width + 1:(s.n + 1) * :width] AS bounds
+    FROM unnest(CAST(:codes AS text[]), CAST(:p1 AS float8[]), CAST(:p2 AS float8[]), CAST(:p3 AS float8[]),
+                CAST(:zone_index AS int[])) AS s(code, p1, p2, p3, n)
 )"""
 
-_FLAGS = """
-           bool_or(d.kind = 'advice') AS advice,
-           bool_or(d.kind = 'slot') AS slot,
-           bool_or(d.kind = 'prescription') AS prescription,
-           bool_or(d.kind = 'other') AS other,
-           bool_or(d.other_reason = 'no_answer') AS other_no_answer,
-           bool_or(d.other_reason = 'redirected_15') AS other_redirected_15,
-           bool_or(d.other_reason = 'redirected_ed') AS other_redirected_ed,
-           bool_or(d.other_reason = 'other') AS other_other"""
-
-# A territory's calls fold their decisions one call at a time (an index probe each); the whole
-# country folds every decision once and joins by hash, cheaper than millions of probes.
-FOLD_PER_CALL = f"""
-    LEFT JOIN LATERAL (SELECT {_FLAGS} FROM decisions d WHERE d.call_id = c.id) f ON true"""
-FOLD_ALL = f"""
-    LEFT JOIN (SELECT d.call_id, {_FLAGS} FROM decisions d GROUP BY d.call_id) f ON f.call_id = c.id"""
-
-# One row per call of the period with its decisions folded into flags; then one row per local
-# month and one for the whole period (the grouping set ``()``, where ``month`` is NULL).
-CALLS_SQL = """
-WITH {scope},
-per_call AS (
-    SELECT date_trunc('month', c.received_at AT TIME ZONE s.tz) AS month,
-           c.channel,
-           c.intent_without_sas AS intent,
-           EXTRACT(epoch FROM c.first_callback_at - c.received_at) / 60.0 AS delay,
+# Each call of the scope and period is read once, from the covering index ``ix_stats_calls_scope``:
+# its local month is its bucket among the UTC instants of the scope's local month starts, and its
+# decisions are the bit masks PostgreSQL keeps on its row (app/stats/facts.py), so decisions are
+# never joined. The calls are grouped by (month, callback target, callback delay): every count adds
+# up across those groups, and the groups' delays form an exact histogram from which the medians and
+# p90 are interpolated exactly as ``percentile_cont`` would. Plain grouping, unlike an ordered-set
+# aggregate over grouping sets, lets PostgreSQL aggregate in parallel workers.
+CALLS_SQL = f"""
+WITH {_SCOPE},
+groups AS (
+    SELECT width_bucket(c.received_at, s.bounds) AS m,
            CASE c.priority WHEN 'P1' THEN s.p1 WHEN 'P2' THEN s.p2 ELSE s.p3 END AS target,
-           coalesce(f.advice::int + f.slot::int + f.prescription::int + f.other::int, 0) AS kinds,
-           f.*
+           c.first_callback_at - c.received_at AS delay,
+           count(*) AS calls,
+           count(*) FILTER (WHERE c.channel = '15') AS channel_15,
+           count(*) FILTER (WHERE c.channel = '116117') AS channel_116117,
+           count(*) FILTER (WHERE c.channel = 'urgences') AS channel_urgences,
+           count(*) FILTER (WHERE c.channel = 'professionnel') AS channel_professionnel,
+           count(*) FILTER (WHERE c.channel = 'autre') AS channel_autre,
+           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["advice"]} <> 0) AS advice,
+           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["slot"]} <> 0) AS slot,
+           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["prescription"]} <> 0) AS prescription,
+           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["other"]} <> 0) AS other,
+           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["no_answer"]} <> 0) AS other_no_answer,
+           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["redirected_15"]} <> 0) AS other_redirected_15,
+           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["redirected_ed"]} <> 0) AS other_redirected_ed,
+           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["other"]} <> 0) AS other_other,
+           -- two distinct kinds or more: more than one bit set
+           count(*) FILTER (WHERE c.decision_kinds & (c.decision_kinds - 1) <> 0) AS several,
+           count(*) FILTER (WHERE c.decision_kinds = 0) AS without_decision,
+           count(*) FILTER (WHERE c.intent_without_sas = 'urgences') AS intent_urgences,
+           count(*) FILTER (
+               WHERE c.intent_without_sas = 'urgences' AND c.other_reasons & {NOT_AVOIDED_MASK} = 0
+           ) AS avoided_declared
     FROM scope s
-    JOIN calls c ON c.territory_code = s.code AND c.received_at >= s.start_utc AND c.received_at < s.end_utc
-    {fold}
+    JOIN calls c ON c.territory_code = s.code
+    WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
+      AND c.received_at >= CAST(:lowest AS timestamptz) AND c.received_at < CAST(:highest AS timestamptz)
+    GROUP BY 1, 2, 3
+),
+delays AS (
+    SELECT m, target, calls AS n, EXTRACT(epoch FROM delay) / 60.0 AS minutes
+    FROM groups WHERE delay IS NOT NULL
+),
+-- One histogram per month and one for the period (month NULL), with running counts.
+histogram AS (
+    SELECT m, minutes, sum(n) AS n FROM delays GROUP BY GROUPING SETS ((m, minutes), (minutes))
+),
+ranked AS (
+    SELECT m, minutes, sum(n) OVER (PARTITION BY m ORDER BY minutes) AS upto,
+           CAST(sum(n) OVER (PARTITION BY m) AS float8) AS total
+    FROM histogram
+),
+-- percentile_cont(p): the values at 0-based ranks floor(p(N-1)) and ceil(p(N-1)), interpolated.
+percentiles AS (
+    SELECT m,
+           CAST(min(minutes) FILTER (WHERE upto > floor(0.5 * (total - 1))) AS float8) AS lo50,
+           CAST(min(minutes) FILTER (WHERE upto > ceil(0.5 * (total - 1))) AS float8) AS hi50,
+           0.5 * (max(total) - 1) - floor(0.5 * (max(total) - 1)) AS frac50,
+           CAST(min(minutes) FILTER (WHERE upto > floor(0.9 * (total - 1))) AS float8) AS lo90,
+           CAST(min(minutes) FILTER (WHERE upto > ceil(0.9 * (total - 1))) AS float8) AS hi90,
+           0.9 * (max(total) - 1) - floor(0.9 * (max(total) - 1)) AS frac90
+    FROM ranked GROUP BY m
+),
+callbacks AS (
+    SELECT m, CAST(sum(n) AS bigint) AS called_back,
+           CAST(coalesce(sum(n) FILTER (WHERE minutes <= 60), 0) AS bigint) AS within_60,
+           CAST(coalesce(sum(n) FILTER (WHERE minutes <= target), 0) AS bigint) AS within_target
+    FROM delays GROUP BY GROUPING SETS ((m), ())
+),
+counts AS (
+    SELECT m, {", ".join(f"CAST(coalesce(sum({c}), 0) AS bigint) AS {c}" for c in COUNTS)}
+    FROM groups GROUP BY GROUPING SETS ((m), ())
 )
-SELECT p.month,
-       count(*) AS calls,
-       count(*) FILTER (WHERE p.channel = '15') AS channel_15,
-       count(*) FILTER (WHERE p.channel = '116117') AS channel_116117,
-       count(*) FILTER (WHERE p.channel = 'urgences') AS channel_urgences,
-       count(*) FILTER (WHERE p.channel = 'professionnel') AS channel_professionnel,
-       count(*) FILTER (WHERE p.channel = 'autre') AS channel_autre,
-       count(*) FILTER (WHERE p.advice) AS advice,
-       count(*) FILTER (WHERE p.slot) AS slot,
-       count(*) FILTER (WHERE p.prescription) AS prescription,
-       count(*) FILTER (WHERE p.other) AS other,
-       count(*) FILTER (WHERE p.other_no_answer) AS other_no_answer,
-       count(*) FILTER (WHERE p.other_redirected_15) AS other_redirected_15,
-       count(*) FILTER (WHERE p.other_redirected_ed) AS other_redirected_ed,
-       count(*) FILTER (WHERE p.other_other) AS other_other,
-       count(*) FILTER (WHERE p.kinds >= 2) AS several,
-       count(*) FILTER (WHERE p.kinds = 0) AS without_decision,
-       count(*) FILTER (WHERE p.intent = 'urgences') AS intent_urgences,
-       count(*) FILTER (
-           WHERE p.intent = 'urgences'
-             AND NOT coalesce(p.other_redirected_ed OR p.other_redirected_15, false)
-       ) AS avoided_declared,
-       count(p.delay) AS called_back,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY p.delay) AS delay_median,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY p.delay) AS delay_p90,
-       count(*) FILTER (WHERE p.delay <= 60) AS within_60,
-       count(*) FILTER (WHERE p.delay <= p.target) AS within_target
-FROM per_call p
-GROUP BY GROUPING SETS ((p.month), ())
+SELECT c.m, {", ".join(f"c.{c}" for c in COUNTS)},
+       coalesce(b.called_back, 0) AS called_back, coalesce(b.within_60, 0) AS within_60,
+       coalesce(b.within_target, 0) AS within_target,
+       p.lo50 + frac50 * (p.hi50 - p.lo50) AS delay_median,
+       p.lo90 + frac90 * (p.hi90 - p.lo90) AS delay_p90
+FROM counts c
+LEFT JOIN callbacks b ON b.m IS NOT DISTINCT FROM c.m
+LEFT JOIN percentiles p ON p.m IS NOT DISTINCT FROM c.m
+"""
+
+# The UTC instants of the local month starts first..after, in each time zone of the scope.
+BOUNDS_SQL = """
+SELECT z.tz, array_agg((CAST(:first AS timestamp) + make_interval(months => g)) AT TIME ZONE z.tz ORDER BY g) AS bounds
+FROM unnest(CAST(:tzs AS text[])) AS z(tz), generate_series(0, :months) AS g
+GROUP BY z.tz
 """
 
 # Slots by the local month of their start; a slot is booked when it holds the (unique) active booking.
 SLOTS_SQL = f"""
-WITH {_SCOPE},
-per_slot AS (
-    SELECT date_trunc('month', sl.start_at AT TIME ZONE s.tz) AS month,
-           EXTRACT(epoch FROM sl.end_at - sl.start_at) AS seconds,
-           b.id AS booking_id,
-           b.outcome
-    FROM scope s
-    JOIN slots sl ON sl.territory_code = s.code AND sl.start_at >= s.start_utc AND sl.start_at < s.end_utc
-    LEFT JOIN bookings b ON b.slot_id = sl.id AND b.status = 'active'
-    WHERE sl.status <> 'withdrawn'
-)
-SELECT month,
+WITH {_SCOPE}
+SELECT width_bucket(sl.start_at, s.bounds) AS m,
        count(*) AS published,
-       coalesce(sum(seconds), 0) / 3600.0 AS published_hours,
-       count(booking_id) AS booked,
-       count(*) FILTER (WHERE outcome = 'fulfilled') AS fulfilled,
-       count(*) FILTER (WHERE outcome = 'noshow') AS noshow,
-       count(*) FILTER (WHERE booking_id IS NOT NULL AND outcome IS NULL) AS without_outcome
-FROM per_slot
-GROUP BY GROUPING SETS ((month), ())
+       coalesce(sum(EXTRACT(epoch FROM sl.end_at - sl.start_at)), 0) / 3600.0 AS published_hours,
+       count(b.slot_id) AS booked,
+       count(*) FILTER (WHERE b.outcome = 'fulfilled') AS fulfilled,
+       count(*) FILTER (WHERE b.outcome = 'noshow') AS noshow,
+       count(*) FILTER (WHERE b.slot_id IS NOT NULL AND b.outcome IS NULL) AS without_outcome
+FROM scope s
+JOIN slots sl ON sl.territory_code = s.code
+LEFT JOIN bookings b ON b.slot_id = sl.id AND b.status = 'active'
+WHERE sl.status <> 'withdrawn' AND sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
+  AND sl.start_at >= CAST(:lowest AS timestamptz) AND sl.start_at < CAST(:highest AS timestamptz)
+GROUP BY GROUPING SETS ((1), ())
 """
 
 SCOPE_OF_ALL_SQL = """
@@ -132,34 +160,48 @@ ORDER BY t.code
 """
 
 
-def _params(scope: Sequence[ScopeRow], first: dt.date, after: dt.date) -> dict[str, Any]:
+async def _period_params(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+) -> dict[str, Any]:
+    """The scope as arrays, with the UTC instants of its local month starts (time zones read by PostgreSQL)."""
+    months = (after.year - first.year) * 12 + after.month - first.month
+    zones = sorted({r.timezone for r in scope})
+    rows = await session.execute(
+        text(BOUNDS_SQL), {"first": dt.datetime.combine(first, dt.time()), "tzs": zones, "months": months}
+    )
+    bounds_of = {r.tz: r.bounds for r in rows}
+    flat = [instant for zone in zones for instant in bounds_of[zone]]
     return {
-        "codes": [r.code for r in scope], "tzs": [r.timezone for r in scope],
-        "p1": [r.p1 for r in scope], "p2": [r.p2 for r in scope], "p3": [r.p3 for r in scope],
-        "first": dt.datetime.combine(first, dt.time()), "after": dt.datetime.combine(after, dt.time()),
+        "codes": [r.code for r in scope], "p1": [r.p1 for r in scope], "p2": [r.p2 for r in scope],
+        "p3": [r.p3 for r in scope], "zone_index": [zones.index(r.timezone) for r in scope],
+        "bounds": flat, "width": months + 1, "lowest": min(flat), "highest": max(flat),
     }
 
 
-async def _grouped(session: AsyncSession, sql: str, params: dict[str, Any]) -> dict[str | None, dict[str, Any]]:
-    # Sorting and hashing a national year in memory rather than in temporary files.
+async def _grouped(session: AsyncSession, sql: str, params: dict[str, Any], first: dt.date) -> dict[str | None, Any]:
+    # Hashing a national year in memory rather than in temporary files.
     await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     rows = (await session.execute(text(sql), params)).mappings().all()
-    return {(r["month"].strftime("%Y-%m") if r["month"] else None): dict(r) for r in rows}
+    return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}
+
+
+def _month_of(first: dt.date, bucket: int) -> str:
+    index = first.month - 1 + bucket - 1
+    return f"{first.year + index // 12:04d}-{index % 12 + 1:02d}"
 
 
 async def call_figures(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date, *, national: bool = False
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
 ) -> dict[str | None, dict[str, Any]]:
     """Call and decision aggregates keyed by ``YYYY-MM`` (and ``None`` for the whole period)."""
-    sql = CALLS_SQL.format(scope=_SCOPE, fold=FOLD_ALL if national else FOLD_PER_CALL)
-    return await _grouped(session, sql, _params(scope, first, after))
+    return await _grouped(session, CALLS_SQL, await _period_params(session, scope, first, after), first)
 
 
 async def slot_figures(
     session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
 ) -> dict[str | None, dict[str, Any]]:
     """Slot and booking aggregates keyed like :func:`call_figures`."""
-    return await _grouped(session, SLOTS_SQL, _params(scope, first, after))
+    return await _grouped(session, SLOTS_SQL, await _period_params(session, scope, first, after), first)
 
 
 async def all_territories(session: AsyncSession) -> list[dict[str, Any]]:

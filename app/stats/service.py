@@ -21,6 +21,7 @@ from app.auth import Principal
 from app.calls.models import DECISION_KINDS
 from app.errors import NotFound, Unprocessable
 from app.stats import repository
+from app.stats.facts import NOT_AVOIDED_REASONS
 from app.stats.repository import ScopeRow
 from app.stats.schemas import MonthlyReport, PeriodFigures
 from app.territories import service as territory_service
@@ -31,8 +32,6 @@ NATIONAL_CODE = "FR"
 NATIONAL_NAME = "France"
 MAX_MONTHS = 240
 AVOIDED_ED_METHODS = ("declared_intent", "coefficients")
-# Decisions that send the patient to the ED or the 15: the visit was not avoided.
-NOT_AVOIDED_REASONS = ("redirected_ed", "redirected_15")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -173,8 +172,7 @@ async def monthly(
                             field="avoided_ed_method")
     subject = await subject_of(session, principal, territory)
     method = method or subject.avoided_ed_method
-    calls = await repository.call_figures(session, subject.scope, period.first, period.after,
-                                          national=subject.code == NATIONAL_CODE)
+    calls = await repository.call_figures(session, subject.scope, period.first, period.after)
     slots = await repository.slot_figures(session, subject.scope, period.first, period.after)
 
     def at(month: str | None, months: int) -> dict[str, Any]:
