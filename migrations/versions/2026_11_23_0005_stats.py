@@ -7,7 +7,7 @@ many rows it wrote) keep them in the same transaction as the decisions; triggers
 any other writer. The report then reads calls alone, without joining decisions.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0003
 Create Date: 2026-11-23
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
