@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,15 +22,10 @@ import pytest
 from app.auth import create_token
 from app.config import Settings
 from app.embedded import EmbeddedPostgres
+from load_tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "e2e-secret-e2e-secret-e2e-secret-e2e-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
@@ -76,9 +70,9 @@ def _admin() -> dict[str, str]:
 class TestDatabaseSelection:
     def test_the_app_runs_against_an_ordinary_server_through_snp_database_url(self) -> None:
         folder = tempfile.mkdtemp(prefix="snp-plain-")
-        plain = EmbeddedPostgres(folder, port=_free_port(), listen_tcp=True, database="plain")
+        plain = EmbeddedPostgres(folder, port=free_port(), listen_tcp=True, database="plain")
         plain.start()
-        port = _free_port()
+        port = free_port()
         proc = _serve({"SNP_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{plain.port}/plain"}, port)
         try:
             _wait_ready(port, proc)
@@ -93,7 +87,7 @@ class TestDatabaseSelection:
     def test_the_embedded_server_starts_with_the_app_stops_with_it_and_keeps_the_data(self) -> None:
         data_dir = tempfile.mkdtemp(prefix="snp-run-")
         env = {"SNP_DATA_DIR": data_dir}
-        port = _free_port()
+        port = free_port()
         proc = _serve(env, port)
         try:
             _wait_ready(port, proc)
