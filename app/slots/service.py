@@ -24,6 +24,8 @@ from app.slots.schemas import BulkResult, IcsImportResult, Rejection, SlotBulkIt
 MIN_LENGTH = dt.timedelta(minutes=5)
 MAX_LENGTH = dt.timedelta(hours=12)
 EXCLUSION_VIOLATION = "23P01"
+DEADLOCK = "40P01"
+DEADLOCK_RETRIES = 2
 _ITEMS = TypeAdapter(list[SlotBulkItem])
 
 
@@ -121,15 +123,23 @@ async def _insert_or_name_conflicts(
     session: AsyncSession, items: list[Item], batch: Batch, source: str, *, single: bool = False,
     on_conflict: str = "",
 ) -> list[uuid.UUID]:
-    """Insert in a savepoint; if the exclusion constraint refuses (a concurrent publish), say which slots."""
-    try:
-        async with session.begin_nested():
-            return await repository.insert(session, batch, source, on_conflict)
-    except DBAPIError as exc:
-        if sqlstate_of(exc) != EXCLUSION_VIOLATION:
-            raise
-        await _raise_overlaps(session, items, [], single=single)
-        raise  # pragma: no cover - the constraint saw a conflict, so the query finds it
+    """Insert in a savepoint; if the exclusion constraint refuses (a concurrent publish), say which slots.
+
+    Two transactions inserting overlapping slots at the same instant each wait for the other's
+    constraint check: PostgreSQL breaks the deadlock by failing one. Its insert is then tried again,
+    now behind the committed winner, so the loser gets the ordinary overlap answer naming it."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            async with session.begin_nested():
+                return await repository.insert(session, batch, source, on_conflict)
+        except DBAPIError as exc:
+            if sqlstate_of(exc) == DEADLOCK and attempt < DEADLOCK_RETRIES:
+                continue
+            if sqlstate_of(exc) != EXCLUSION_VIOLATION:
+                raise
+            await _raise_overlaps(session, items, [], single=single)
+            raise  # pragma: no cover - the constraint saw a conflict, so the query finds it
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _raise_overlaps(
