@@ -30,7 +30,8 @@ ADMIN = create_token(Settings(jwt_secret=TEST_SECRET), role="admin", territories
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: CI replays the same examples every run (a new finding comes with a code change, not by luck).
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_input_makes_the_api_fail_with_a_server_error(case: schemathesis.Case, served_url: str) -> None:
     response = case.call(base_url=served_url, headers={"Authorization": f"Bearer {ADMIN}"})
     case.validate_response(response, checks=[not_a_server_error])
