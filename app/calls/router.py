@@ -23,7 +23,7 @@ from app.calls.schemas import (
     PurgeIn,
     PurgeResult,
 )
-from app.config import Settings
+from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import error_responses
 
@@ -31,13 +31,6 @@ router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 ImporterDep = Annotated[Principal, Depends(require_roles("admin", "analyst"))]
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 @router.post("", status_code=201, response_model=CallRead, operation_id="create_call",

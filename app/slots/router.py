@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app.auth import EffectorDep, Principal, require_roles
-from app.config import Settings
+from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import Unprocessable, error_responses
 from app.slots import availability, participation, service
@@ -35,13 +35,6 @@ extra_router = APIRouter(prefix="/v1/practitioners", tags=["participation"])
 RULES = "/v1/availability-rules"
 MAX_ICS_BYTES = 10 * 1024 * 1024
 EvidenceReaderDep = Annotated[Principal, Depends(require_roles("effector", "analyst", "admin"))]
-
-
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]
 
 
 @router.post("/v1/slots", status_code=201, response_model=SlotRead, operation_id="publish_slot",
