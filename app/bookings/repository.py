@@ -158,15 +158,19 @@ async def release(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID)
     return (await session.execute(stmt, {"id": slot_id, "call_id": call_id})).first() is not None
 
 
+# The compare-and-set of a booking: free, not started, and not held by another call (a lapsed hold is none).
+_CLAIM_SET = "status = 'booked', held_by_call_id = NULL, held_until = NULL"
+_CLAIMABLE = (
+    "status = 'free' AND start_at > now() "
+    "AND (held_until IS NULL OR held_until <= now() OR held_by_call_id = :call_id)"
+)
+_CLAIMED_COLUMNS = "id, territory_code, practitioner_id, site_id, start_at, end_at, mode"
+
+
 async def claim(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID) -> RowMapping | None:
     """Compare-and-set: the slot becomes booked only if it is free, unstarted, and not held by another call."""
-    stmt = sql(
-        "UPDATE slots SET status = 'booked', held_by_call_id = NULL, held_until = NULL "
-        "WHERE id = :id AND status = 'free' AND start_at > now() "
-        "AND (held_until IS NULL OR held_until <= now() OR held_by_call_id = :call_id) "
-        "RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode"
-    )
-    return (await session.execute(stmt, {"id": slot_id, "call_id": call_id})).mappings().first()
+    stmt = sql(f"UPDATE slots SET {_CLAIM_SET} WHERE id = :slot_id AND {_CLAIMABLE} RETURNING {_CLAIMED_COLUMNS}")
+    return (await session.execute(stmt, {"slot_id": slot_id, "call_id": call_id})).mappings().first()
 
 
 async def call_state(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | None:
@@ -210,24 +214,32 @@ _BOOKING_COLUMNS = (
 )
 
 
+# The CTEs that turn a claimed slot (a CTE ``claimed`` with its ``id``) into a booking of :call_id: the
+# booking ``b``, the call's slot decision, the call in progress and the effector's event.
+_BOOKING_WRITES = f"""
+    b AS (
+        INSERT INTO bookings (slot_id, call_id, created_by) SELECT id, :call_id, :sub FROM claimed
+        RETURNING {_BOOKING_COLUMNS}
+    ), d AS (
+        INSERT INTO decisions (call_id, kind, booking_id, decided_at, created_by)
+        SELECT call_id, 'slot', id, now(), :sub FROM b
+    ), c AS (
+        UPDATE calls SET status = 'in_progress'
+        WHERE id = :call_id AND status = 'waiting' AND EXISTS (SELECT 1 FROM b)
+    ), e AS (
+        INSERT INTO outbox_events (practitioner_id, kind, payload) {_EVENT_SELECT.format(bookings="b")}
+    )"""
+
+_INSERT_BOOKING = f"""
+    WITH claimed AS (SELECT CAST(:slot_id AS uuid) AS id), {_BOOKING_WRITES}
+    SELECT * FROM b
+"""
+
+
 async def insert_booking(session: AsyncSession, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str) -> RowMapping:
-    """The booking, the call's ``slot`` decision, the call in progress and the effector's event: one statement."""
-    stmt = sql(f"""
-        WITH b AS (
-            INSERT INTO bookings (slot_id, call_id, created_by) VALUES (:slot_id, :call_id, :sub)
-            RETURNING {_BOOKING_COLUMNS}
-        ), d AS (
-            INSERT INTO decisions (call_id, kind, booking_id, decided_at, created_by)
-            SELECT call_id, 'slot', id, now(), :sub FROM b
-        ), c AS (
-            UPDATE calls SET status = 'in_progress' WHERE id = :call_id AND status = 'waiting'
-        ), e AS (
-            INSERT INTO outbox_events (practitioner_id, kind, payload) {_EVENT_SELECT.format(bookings="b")}
-        )
-        SELECT * FROM b
-    """)
+    """The booking of a slot already claimed, with its decision, call state and event: one statement."""
     params = {"slot_id": slot_id, "call_id": call_id, "sub": sub, "kind": "booking.created"}
-    return (await session.execute(stmt, params)).mappings().one()
+    return (await session.execute(sql(_INSERT_BOOKING), params)).mappings().one()
 
 
 def _claim_and_book(with_key: bool) -> str:
@@ -247,24 +259,12 @@ def _claim_and_book(with_key: bool) -> str:
         WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
           AND EXISTS (SELECT 1 FROM k)
     ), claimed AS (
-        UPDATE slots SET status = 'booked', held_by_call_id = NULL, held_until = NULL
-        WHERE id = :slot_id AND status = 'free' AND start_at > now()
-          AND (held_until IS NULL OR held_until <= now() OR held_by_call_id = :call_id)
+        UPDATE slots SET {_CLAIM_SET}
+        WHERE id = :slot_id AND {_CLAIMABLE}
           AND territory_code IN (SELECT code FROM scope)
           AND EXISTS (SELECT 1 FROM open_call)
-        RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode
-    ), b AS (
-        INSERT INTO bookings (slot_id, call_id, created_by) SELECT id, :call_id, :sub FROM claimed
-        RETURNING {_BOOKING_COLUMNS}
-    ), d AS (
-        INSERT INTO decisions (call_id, kind, booking_id, decided_at, created_by)
-        SELECT call_id, 'slot', id, now(), :sub FROM b
-    ), c AS (
-        UPDATE calls SET status = 'in_progress'
-        WHERE id = :call_id AND status = 'waiting' AND EXISTS (SELECT 1 FROM b)
-    ), e AS (
-        INSERT INTO outbox_events (practitioner_id, kind, payload) {_EVENT_SELECT.format(bookings="b")}
-    )
+        RETURNING {_CLAIMED_COLUMNS}
+    ), {_BOOKING_WRITES}
     SELECT EXISTS (SELECT 1 FROM k) AS key_claimed, b.*, claimed.territory_code, claimed.practitioner_id,
            claimed.site_id, claimed.start_at, claimed.end_at, claimed.mode
     FROM (SELECT 1) AS one LEFT JOIN (b CROSS JOIN claimed) ON true

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.auth import OperatorDep, Principal, SearcherDep, require_roles
@@ -20,6 +20,7 @@ from app.bookings.schemas import (
     OutcomeCreate,
     SearchPage,
 )
+from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import error_responses
 from app.schemas import AwareDatetime
@@ -65,11 +66,10 @@ async def search_slots(
 @extra_router.post("/{slot_id}/hold", response_model=HoldRead, operation_id="hold_slot",
                    responses=error_responses(401, 403, 404, 409, 422))
 async def hold_slot(
-    slot_id: uuid.UUID, data: HoldCreate, request: Request, session: SessionDep, principal: OperatorDep
+    slot_id: uuid.UUID, data: HoldCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
 ) -> HoldRead:
     """Hold a free slot for a call for a few minutes (SNP_HOLD_MINUTES); others see it as taken meanwhile."""
-    minutes = request.app.state.settings.hold_minutes
-    return await service.hold(session, principal, slot_id, data.call_id, minutes)
+    return await service.hold(session, principal, slot_id, data.call_id, settings.hold_minutes)
 
 
 @extra_router.delete("/{slot_id}/hold", status_code=204, operation_id="release_slot_hold",

@@ -227,7 +227,7 @@ async def book(
     """Book a slot; returns (status, body, replayed). The first answer for a key is replayed as it was."""
     if data.call_id is None and principal.role != "urgences":
         raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
-    digest = request_hash(data)
+    digest = request_hash(data) if idempotency_key is not None else ""
     key_claimed = False
     booking: BookingRead | None = None
     if data.call_id is not None:
@@ -267,13 +267,18 @@ async def _book_in_one_statement(
             territories=None if principal.is_admin else list(principal.territories), key=key, digest=digest,
         )
     except IntegrityError as exc:
-        if constraint_of(exc) == "uq_bookings_active_slot":
-            raise SlotTaken(f"Slot {data.slot_id} already has an active booking") from exc
+        _raise_if_slot_taken(exc, data.slot_id)
         raise
     if row["id"] is None:
         return None, bool(row["key_claimed"])
     log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id), call_id=str(data.call_id))
     return _read(row, row, slot_id=data.slot_id), bool(row["key_claimed"])
+
+
+def _raise_if_slot_taken(exc: IntegrityError, slot_id: uuid.UUID) -> None:
+    """The one-active-booking-per-slot index refused: the slot was taken meanwhile."""
+    if constraint_of(exc) == "uq_bookings_active_slot":
+        raise SlotTaken(f"Slot {slot_id} already has an active booking") from exc
 
 
 async def _book(session: AsyncSession, principal: Principal, data: BookingCreate) -> BookingRead:
@@ -294,8 +299,7 @@ async def _book(session: AsyncSession, principal: Principal, data: BookingCreate
     try:
         row = await repository.insert_booking(session, slot_id=data.slot_id, call_id=call_id, sub=principal.sub)
     except IntegrityError as exc:
-        if constraint_of(exc) == "uq_bookings_active_slot":
-            raise SlotTaken(f"Slot {data.slot_id} already has an active booking") from exc
+        _raise_if_slot_taken(exc, data.slot_id)
         raise
     log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id), call_id=str(call_id))
     return _read(row, slot, slot_id=data.slot_id)
