@@ -6,6 +6,7 @@ are turned into 409/422 here, so a conflict found by the database reads like one
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,8 +86,13 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) if parts else "body"
 
 
-def _reason(msg: str) -> str:
-    return msg.removeprefix("Value error, ")
+# Validation error types whose stock message we say more helpfully.
+_REASONS = {"timezone_aware": "must carry a UTC offset (ISO 8601, e.g. 2026-03-01T18:00:00+01:00)"}
+
+
+def reason_of(error: Mapping[str, Any]) -> str:
+    """The reason of one pydantic validation error, as our answers say it."""
+    return _REASONS.get(error.get("type", ""), str(error.get("msg", "invalid")).removeprefix("Value error, "))
 
 
 _CONSTRAINT_SQLSTATES = {
@@ -138,7 +144,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _loc_to_field(e.get("loc", ())), "reason": _reason(e.get("msg", "invalid"))}
+            {"field": _loc_to_field(e.get("loc", ())), "reason": reason_of(e)}
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "Invalid request"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, String
+from sqlalchemy import CheckConstraint, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -14,6 +14,8 @@ class Site(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('cabinet', 'msp', 'csnp', 'centre_sante')", name="kind"),
         CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates"),
+        # Referenced by slots (site_id, territory_code): a slot lies in its site's territory.
+        UniqueConstraint("id", "territory_code"),
     )
 
     id: Mapped[UUIDPk]

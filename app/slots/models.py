@@ -8,12 +8,12 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     SmallInteger,
     String,
     Time,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
@@ -77,7 +77,12 @@ class Slot(Base):
             using="gist",
             name="ex_slots_practitioner_overlap",
         ),
-        UniqueConstraint("practitioner_id", "source_key", name="uq_slots_practitioner_source_key"),
+        # Partial: the slots published without a key (most of them) cost this index nothing.
+        Index("uq_slots_practitioner_source_key", "practitioner_id", "source_key", unique=True,
+              postgresql_where=text("source_key IS NOT NULL")),
+        # One check for both: the site exists and the slot's territory is the site's.
+        ForeignKeyConstraint(["site_id", "territory_code"], ["sites.id", "sites.territory_code"]),
+        Index("ix_slots_rule_id", "rule_id", postgresql_where=text("rule_id IS NOT NULL")),
         Index(
             "ix_slots_free_territory_start",
             "territory_code",
@@ -89,8 +94,8 @@ class Slot(Base):
 
     id: Mapped[UUIDPk]
     practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
-    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), index=True)
-    territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"))
+    site_id: Mapped[uuid.UUID] = mapped_column()
+    territory_code: Mapped[str] = mapped_column(String(40))
     start_at: Mapped[dt.datetime] = mapped_column(TZ)
     end_at: Mapped[dt.datetime] = mapped_column(TZ)
     mode: Mapped[str] = mapped_column(String(20))
@@ -101,6 +106,6 @@ class Slot(Base):
     source: Mapped[str] = mapped_column(String(8), server_default=text("'api'"))
     # Stable identity of an imported/generated slot (ICS UID + start, rule id + start): re-import is a no-op.
     source_key: Mapped[str | None] = mapped_column(String(500))
-    rule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("availability_rules.id"), index=True)
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("availability_rules.id"))
     created_at: Mapped[CreatedAt]
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(TZ)

@@ -63,7 +63,7 @@ ORDER BY b.pid, b.s
 # skipped), "any" (also skip an occurrence overlapping a live slot: used when extending rules).
 _ON_CONFLICT = {
     "": "",
-    "key": " ON CONFLICT (practitioner_id, source_key) DO NOTHING",
+    "key": " ON CONFLICT (practitioner_id, source_key) WHERE source_key IS NOT NULL DO NOTHING",
     "any": " ON CONFLICT DO NOTHING",
 }
 

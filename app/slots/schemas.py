@@ -27,7 +27,7 @@ class SlotCreate(Input):
 
 class SlotBulkItem(SlotCreate):
     source_key: str | None = Field(
-        default=None, min_length=1, max_length=400, pattern=r"^[^\x00]+$",
+        default=None, min_length=1, max_length=400,
         description="Your stable identity of this slot: an item whose key the practitioner already has is skipped",
     )
 
@@ -38,6 +38,12 @@ class SlotBulk(Input):
         description=f"Up to {MAX_BULK} slots, each as in POST /v1/slots (optionally with a source_key)",
         json_schema_extra={"items": SlotBulkItem.model_json_schema()},
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # Each item is validated as a SlotBulkItem, which refuses NUL in its own fields with their index.
+        return value
 
 
 class SlotRead(Schema):

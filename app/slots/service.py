@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.config import Settings
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable, sqlstate_of
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable, reason_of, sqlstate_of
 from app.logging import log
 from app.slots import ics, repository
 from app.slots.repository import Batch, SiteInfo
@@ -23,6 +23,7 @@ from app.slots.schemas import BulkResult, IcsImportResult, Rejection, SlotBulkIt
 
 MIN_LENGTH = dt.timedelta(minutes=5)
 MAX_LENGTH = dt.timedelta(hours=12)
+ZERO = dt.timedelta(0)
 EXCLUSION_VIOLATION = "23P01"
 DEADLOCK = "40P01"
 DEADLOCK_RETRIES = 2
@@ -49,19 +50,38 @@ def horizon_end(settings: Settings, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(days=settings.slot_horizon_days)
 
 
+@dataclass(frozen=True, slots=True)
+class TimeRules:
+    """The time rules of a publish, computed once for all its slots."""
+
+    earliest: dt.datetime  # now, less the clock-skew tolerance
+    latest: dt.datetime  # the publishing horizon
+    horizon_days: int
+
+    @classmethod
+    def at(cls, now: dt.datetime, settings: Settings) -> TimeRules:
+        return cls(now - dt.timedelta(seconds=settings.clock_skew_seconds), horizon_end(settings, now),
+                   settings.slot_horizon_days)
+
+    def problem(self, start: dt.datetime, end: dt.datetime) -> tuple[str, str] | None:
+        """(field, reason) of the first time rule the slot breaks, or None."""
+        length = end - start
+        if MIN_LENGTH <= length <= MAX_LENGTH and self.earliest <= start <= self.latest:
+            return None
+        if length <= ZERO:
+            return "end", "must be after start"
+        if length < MIN_LENGTH:
+            return "end", "a slot lasts at least 5 minutes"
+        if length > MAX_LENGTH:
+            return "end", "a slot lasts at most 12 hours"
+        if start < self.earliest:
+            return "start", "is in the past"
+        return "start", f"is more than {self.horizon_days} days ahead (the publishing horizon)"
+
+
 def time_problem(start: dt.datetime, end: dt.datetime, now: dt.datetime, settings: Settings) -> tuple[str, str] | None:
     """(field, reason) of the first time rule the slot breaks, or None."""
-    if end <= start:
-        return "end", "must be after start"
-    if end - start < MIN_LENGTH:
-        return "end", "a slot lasts at least 5 minutes"
-    if end - start > MAX_LENGTH:
-        return "end", "a slot lasts at most 12 hours"
-    if start < now - dt.timedelta(seconds=settings.clock_skew_seconds):
-        return "start", "is in the past"
-    if start > horizon_end(settings, now):
-        return "start", f"is more than {settings.slot_horizon_days} days ahead (the publishing horizon)"
-    return None
+    return TimeRules.at(now, settings).problem(start, end)
 
 
 def practitioner_for(principal: Principal, requested: uuid.UUID | None, field: str = "practitioner_id") -> uuid.UUID:
@@ -193,9 +213,10 @@ def parse_items(
     except ValidationError as exc:
         bad = _shape_rejections(exc, rejected)
         models = [None if i in bad else SlotBulkItem.model_validate(r) for i, r in enumerate(raw)]
+    rules = TimeRules.at(now, settings)
     items: list[Item | None] = []
     for index, model in enumerate(models):
-        item = None if model is None else _item(principal, model, index, now, settings, rejected)
+        item = None if model is None else _item(principal, model, index, rules, rejected)
         items.append(item)
     return items, rejected
 
@@ -207,20 +228,19 @@ def _shape_rejections(exc: ValidationError, rejected: list[Rejection]) -> set[in
         index = int(loc[0]) if loc and isinstance(loc[0], int) else 0
         bad.add(index)
         field = ".".join(str(p) for p in loc[1:]) or None
-        rejected.append(Rejection(index=index, field=field, reason=error["msg"].removeprefix("Value error, ")))
+        rejected.append(Rejection(index=index, field=field, reason=reason_of(error)))
     return bad
 
 
 def _item(
-    principal: Principal, model: SlotBulkItem, index: int, now: dt.datetime, settings: Settings,
-    rejected: list[Rejection],
+    principal: Principal, model: SlotBulkItem, index: int, rules: TimeRules, rejected: list[Rejection]
 ) -> Item | None:
     try:
         pid = practitioner_for(principal, model.practitioner_id, field=f"slots.{index}.practitioner_id")
     except Unprocessable as exc:
         rejected.append(Rejection(index=index, field="practitioner_id", reason=exc.detail))
         return None
-    problem = time_problem(model.start, model.end, now, settings)
+    problem = rules.problem(model.start, model.end)
     if problem:
         rejected.append(Rejection(index=index, field=problem[0], reason=problem[1]))
         return None
@@ -231,17 +251,19 @@ async def publish(
     session: AsyncSession, items: list[Item | None], source: str, rejected: list[Rejection], *, total: int,
     skip_keys: bool = True,
 ) -> list[uuid.UUID | None]:
-    """Write every item or none: rejected items (shape, site, overlap) make the whole batch fail."""
+    """Write every item or none: rejected items (shape, site, overlap) make the whole batch fail.
+
+    Overlaps are judged by the exclusion constraint when the batch is inserted; they are looked for
+    beforehand only when the batch is already refused, so that one answer names every problem."""
     positions = [i for i, item in enumerate(items) if item is not None]
     checked = [item for item in items if item is not None]
     present = await _already_present(session, checked) if skip_keys else set()
     territories = await _check_sites(session, checked, positions, rejected)
-    _overlaps_within(checked, positions, present, rejected)
     todo = [n for n in range(len(checked)) if n not in present]
     todo_items = [checked[n] for n in todo]
     todo_positions = [positions[n] for n in todo]
-    await _existing_overlaps(session, todo_items, todo_positions, rejected)
     if rejected:
+        await _name_overlaps(session, todo_items, todo_positions, rejected)
         _raise_rejected(rejected, total)
     batch = batch_of(todo_items, [territories[n] for n in todo])
     written = await insert_batch(session, todo_items, todo_positions, batch, source, total)
@@ -249,6 +271,14 @@ async def publish(
     for position, new_id in zip(todo_positions, batch.ids, strict=True):
         out[position] = new_id if new_id in written else None
     return out
+
+
+async def _name_overlaps(
+    session: AsyncSession, items: list[Item], positions: list[int], rejected: list[Rejection]
+) -> None:
+    """Name the items overlapping each other or a live slot of their practitioner."""
+    _overlaps_within(items, positions, rejected)
+    await _existing_overlaps(session, items, positions, rejected)
 
 
 async def _already_present(session: AsyncSession, items: list[Item]) -> set[int]:
@@ -281,10 +311,9 @@ async def _check_sites(
     return territories
 
 
-def _overlaps_within(items: list[Item], positions: list[int], skip: set[int], rejected: list[Rejection]) -> None:
+def _overlaps_within(items: list[Item], positions: list[int], rejected: list[Rejection]) -> None:
     """Items of the batch overlapping each other: one sweep per practitioner in start order."""
-    order = sorted((n for n in range(len(items)) if n not in skip),
-                   key=lambda n: (items[n].practitioner_id, items[n].start))
+    order = sorted(range(len(items)), key=lambda n: (items[n].practitioner_id, items[n].start))
     latest: tuple[uuid.UUID, dt.datetime, int] | None = None  # practitioner, furthest end so far, its item
     for n in order:
         item = items[n]
@@ -321,7 +350,7 @@ async def insert_batch(
         if sqlstate_of(exc) != EXCLUSION_VIOLATION:
             raise
         rejected: list[Rejection] = []
-        await _existing_overlaps(session, items, positions, rejected)
+        await _name_overlaps(session, items, positions, rejected)
         _raise_rejected(rejected or [Rejection(index=0, reason="overlaps a slot published meanwhile")], total)
         raise
 

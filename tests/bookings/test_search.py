@@ -182,14 +182,24 @@ class TestPagination:
 class TestSearchPlan:
     async def test_the_planner_walks_the_partial_index_of_free_slots(self, client, auth, connection):
         w = await world(client, auth)
-        # 20 000 slots over 20 départements so that the planner prefers the index to a scan.
+        # 20 000 slots over 20 départements (a site in each) so that the planner prefers the index to a scan.
         await scalar(connection, """
+            WITH codes AS (
+                SELECT code, row_number() OVER (ORDER BY code) - 1 AS n
+                FROM unnest(ARRAY['01','02','03','04','05','06','07','08','09','10','11','12','13','14','15',
+                                  '16','17','18','19','36']) AS code
+            ), sites_made AS (
+                INSERT INTO sites (name, kind, address, postcode, lat, lon, territory_code)
+                SELECT 'Cabinet ' || code, 'cabinet', '1 rue', '00000', 46.8, 1.7, code FROM codes
+                RETURNING id, territory_code
+            )
             INSERT INTO slots (practitioner_id, site_id, territory_code, start_at, end_at, mode)
-            SELECT :p, :s, (ARRAY['01','02','03','04','05','06','07','08','09','10','11','12','13','14','15',
-                                   '16','17','18','19','36'])[1 + g % 20],
+            SELECT :p, s.id, s.territory_code,
                    now() + make_interval(mins => 20 * g), now() + make_interval(mins => 20 * g + 20), 'in_person'
             FROM generate_series(1, 20000) AS g
-        """, p=w.practitioner_id, s=w.site["id"])
+            JOIN codes c ON c.n = g % 20
+            JOIN sites_made s ON s.territory_code = c.code
+        """, p=w.practitioner_id)
         await connection.execute(text("ANALYZE slots"))
         from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -54,6 +54,21 @@ class TestBulkPublish:
         assert rejected == {(0, "mode"), (1, "start"), (2, "site_id"), (4, "colour")}
         assert await _mine(client, doc) == []
 
+    async def test_a_refused_batch_names_its_overlaps_too_and_a_naive_time_says_why(self, client, auth):
+        doc = await doctor(client, auth)
+        existing = (await client.post("/v1/slots", json=slot(doc.site_id, at(2, hour=9)), headers=doc.headers)).json()
+        items = [slot(doc.site_id, at(2, hour=8)), slot(doc.site_id, at(2, hour=9, minute=10)),
+                 slot(doc.site_id, at(2, hour=11), source_key="a\x00b"), slot(doc.site_id, at(2, hour=12))]
+        items[3]["start"] = items[3]["start"][:19]  # no offset: a local time of unknown zone
+        response = await client.post("/v1/slots/bulk", json={"slots": items}, headers=doc.headers)
+        assert response.status_code == 422
+        rejected = {r["index"]: r for r in response.json()["rejected"]}
+        assert set(rejected) == {1, 2, 3}
+        assert rejected[1]["conflicting_slot_id"] == existing["id"]
+        assert rejected[2]["field"] == "source_key" and "NUL" in rejected[2]["reason"]
+        assert rejected[3]["field"] == "start" and "UTC offset" in rejected[3]["reason"]
+        assert len(await _mine(client, doc)) == 1
+
     async def test_items_overlapping_each_other_are_409_naming_both(self, client, auth):
         doc = await doctor(client, auth)
         items = [slot(doc.site_id, at(2, hour=8), 60), slot(doc.site_id, at(2, hour=10)),

@@ -117,6 +117,7 @@ class TestTimeRules:
                 "mode": "in_person"}
         response = await client.post("/v1/slots", json=body, headers=doc.headers)
         assert response.status_code == 422 and response.json()["field"] == "start"
+        assert "must carry a UTC offset" in response.json()["detail"]
 
     async def test_an_unknown_mode_is_422(self, client, auth):
         doc = await doctor(client, auth)
