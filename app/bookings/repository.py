@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.database import sql
 
@@ -272,6 +272,66 @@ def _claim_and_book(with_key: bool) -> str:
 
 
 _CLAIM_AND_BOOK = {with_key: _claim_and_book(with_key) for with_key in (False, True)}
+
+
+def _instant(column: str) -> str:
+    """A timestamptz written as the API writes instants (pydantic's form): UTC, ``Z``, microseconds if any."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN "
+            f"CAST(date_part('microseconds', {utc}) AS bigint) % 1000000 = 0 THEN '' ELSE to_char({utc}, '.US') END"
+            " || 'Z')")
+
+
+# The answer to POST /v1/bookings (BookingRead), field for field, built where the booking is written.
+_ANSWER = f"""json_build_object(
+    'id', b.id, 'slot_id', b.slot_id, 'call_id', b.call_id, 'status', b.status, 'created_by', b.created_by,
+    'created_at', {_instant("b.created_at")}, 'cancelled_at', {_instant("b.cancelled_at")},
+    'outcome', b.outcome, 'outcome_note', b.outcome_note, 'outcome_at', {_instant("b.outcome_at")},
+    'slot', json_build_object(
+        'id', claimed.id, 'start', {_instant("claimed.start_at")}, 'end', {_instant("claimed.end_at")},
+        'mode', claimed.mode, 'territory_code', claimed.territory_code,
+        'practitioner_id', claimed.practitioner_id, 'site_id', claimed.site_id))"""
+
+# The whole booking of a visible open call, its answer, and (given a key) that answer kept for replays:
+# one statement, run on its own (autocommit), so a booking is one round trip to PostgreSQL. The key row
+# is inserted only with a booking: a key already used makes the statement fail on its primary key and
+# write nothing, and a twin request still running makes it wait for the twin, then fail likewise.
+_BOOK_AT_ONCE = f"""
+    WITH scope AS (
+        SELECT code FROM territories
+        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
+           OR parent_code = ANY(CAST(:codes AS text[]))
+    ), open_call AS (
+        SELECT id FROM calls
+        WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
+    ), claimed AS (
+        UPDATE slots SET {_CLAIM_SET}
+        WHERE id = :slot_id AND {_CLAIMABLE}
+          AND territory_code IN (SELECT code FROM scope)
+          AND EXISTS (SELECT 1 FROM open_call)
+        RETURNING {_CLAIMED_COLUMNS}
+    ), {_BOOKING_WRITES}, answer AS (
+        SELECT b.id, {_ANSWER} AS body FROM b CROSS JOIN claimed
+    ), k AS (
+        INSERT INTO idempotency_keys (principal_sub, key, request_hash, status_code, response)
+        SELECT :sub, CAST(:key AS text), :hash, 201, CAST(body AS jsonb) FROM answer
+        WHERE CAST(:key AS text) IS NOT NULL
+    )
+    SELECT id, CAST(body AS text) AS body FROM answer
+"""
+IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
+
+
+async def book_at_once(
+    connection: AsyncConnection, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str,
+    territories: list[str] | None, key: str | None, digest: str,
+) -> RowMapping | None:
+    """Book in one autocommitted statement; (id, body) of the booking, or None when nothing was booked."""
+    params = {
+        "slot_id": slot_id, "call_id": call_id, "sub": sub, "kind": "booking.created",
+        "everywhere": territories is None, "codes": territories or [], "key": key, "hash": digest,
+    }
+    return (await connection.execute(sql(_BOOK_AT_ONCE), params)).mappings().first()
 
 
 async def claim_and_book(

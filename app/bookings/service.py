@@ -8,11 +8,13 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.auth import Principal
 from app.bookings import repository
@@ -228,6 +230,10 @@ async def book(
     if data.call_id is None and principal.role != "urgences":
         raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
     digest = request_hash(data) if idempotency_key is not None else ""
+    if data.call_id is not None:
+        done = await _book_at_once(session, principal, data, idempotency_key, digest)
+        if done is not None:
+            return done
     key_claimed = False
     booking: BookingRead | None = None
     if data.call_id is not None:
@@ -245,6 +251,42 @@ async def book(
     if idempotency_key is not None:
         await repository.store_answer(session, principal.sub, idempotency_key, 201, json.dumps(body))
     return 201, body, False
+
+
+async def _book_at_once(
+    session: AsyncSession, principal: Principal, data: BookingCreate, key: str | None, digest: str
+) -> tuple[int, dict[str, Any], bool] | None:
+    """The usual booking in one round trip on its own autocommitted connection: the claim, every write,
+    and the answer kept for the key. None when nothing was booked: the caller's path then says why."""
+    assert data.call_id is not None
+    try:
+        async with _statement_connection(session) as connection:
+            row = await repository.book_at_once(
+                connection, slot_id=data.slot_id, call_id=data.call_id, sub=principal.sub,
+                territories=None if principal.is_admin else list(principal.territories), key=key, digest=digest,
+            )
+    except IntegrityError as exc:
+        if key is not None and constraint_of(exc) == repository.IDEMPOTENCY_KEY_CONSTRAINT:
+            return await _replay_of(session, principal.sub, key, digest)  # the key was used: nothing written
+        _raise_if_slot_taken(exc, data.slot_id)
+        raise
+    if row is None:
+        return None
+    log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id), call_id=str(data.call_id))
+    return 201, json.loads(row["body"]), False
+
+
+@asynccontextmanager
+async def _statement_connection(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
+    """A connection on which one statement commits by itself; a session bound to a connection (a
+    transaction opened by its caller) runs it there instead, in a savepoint."""
+    if isinstance(session.bind, AsyncEngine):
+        async with session.bind.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+        return
+    async with session.begin_nested():
+        yield await session.connection()
 
 
 async def _replay_of(session: AsyncSession, sub: str, key: str, digest: str) -> tuple[int, dict[str, Any], bool]:

@@ -79,6 +79,9 @@ class TestIdempotentReplay:
         assert retry.status_code == 201 and retry.headers.get("Idempotent-Replayed") == "true"
         assert retry.json() == lost.result().json()
         assert await scalar(engine, "SELECT count(*) FROM bookings") == 1
+        # The answer (written by PostgreSQL in the booking's own statement) is the booking as it reads back.
+        read = await committed_client.get(f"/v1/bookings/{retry.json()['id']}", headers=headers)
+        assert read.json() == retry.json()
 
     async def test_twin_requests_in_flight_together_book_once_and_answer_alike(self, committed_client, auth, engine):
         w = await world(committed_client, auth)

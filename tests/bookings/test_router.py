@@ -209,6 +209,35 @@ class TestUrgencesRedirection:
         assert await scalar(connection, "SELECT count(*) FROM calls WHERE channel = 'urgences'") == 1
 
 
+class TestAnswerFromSql:
+    async def test_instants_written_by_postgresql_read_exactly_as_the_api_writes_them(self, connection):
+        from pydantic import TypeAdapter
+
+        from app.bookings.repository import _instant
+
+        paris = dt.timezone(dt.timedelta(hours=1))
+        values = [
+            dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC), dt.datetime(2026, 3, 29, 1, 0, 0, 1, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 25, 2, 59, 59, 999999, tzinfo=paris), dt.datetime(2028, 2, 29, 23, 0, 0, 500000,
+                                                                                   tzinfo=dt.UTC),
+        ]
+        written = TypeAdapter(dt.datetime)
+        for value in values:
+            got = await scalar(connection, f"SELECT {_instant('CAST(:t AS timestamptz)')}", t=value)
+            assert got == written.dump_python(value.astimezone(dt.UTC), mode="json"), value
+        assert await scalar(connection, f"SELECT {_instant('CAST(NULL AS timestamptz)')}") is None
+
+    async def test_the_booking_answer_is_the_booking_as_it_reads_back(self, client, auth):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        headers = auth("regulator", sub="dr-read")
+        first = await book(client, headers, slot, call["id"], key="read-1")
+        assert first.status_code == 201, first.text
+        read = await client.get(f"/v1/bookings/{first.json()['id']}", headers=headers)
+        assert read.status_code == 200 and read.json() == first.json()
+
+
 class TestIdempotency:
     async def test_the_same_key_and_body_give_the_first_answer_again(self, client, auth, connection):
         w = await world(client, auth)
