@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator
@@ -61,6 +62,19 @@ async def attach_database(app: FastAPI, settings: Settings) -> None:
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
 
 
+# Young-generation collections every 50 000 allocations instead of 700: a bulk publish of 5 000 slots
+# allocates some 10^5 objects, and at the default pace the collector ran hundreds of times within
+# one request, its older passes walking the whole heap (measured: 30 → 6 µs a slot to validate).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_garbage_collector() -> None:
+    """What start-up built lives as long as the process: freeze it out of the collector's sight."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -72,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.notifications.relay import start_in_background
 
         stop_relay = start_in_background(app.state.sessionmaker, settings)
+    tune_garbage_collector()
     try:
         yield
     finally:

@@ -30,6 +30,7 @@ from app.bookings.schemas import (
     SlotPractitioner,
     SlotSite,
 )
+from app.database import plan_for_the_values
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
 from app.territories import service as territory_service
@@ -135,6 +136,7 @@ async def search(
         audiences=AUDIENCES[audience] if audience else None, near=near, radius_km=radius_km,
         by_distance=by_distance, after=after, offset=offset, limit=limit,
     )
+    await plan_for_the_values(session)
     rows = await repository.search(session, f)
     items = [_found(r) for r in rows[:limit]]
     next_cursor = None

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database import plan_for_the_values
 from app.stats.facts import KIND_BITS, NOT_AVOIDED_MASK, REASON_BITS
 
 WORK_MEM = "256MB"
@@ -181,6 +182,7 @@ async def _period_params(
 async def _grouped(session: AsyncSession, sql: str, params: dict[str, Any], first: dt.date) -> dict[str | None, Any]:
     # Hashing a national year in memory rather than in temporary files.
     await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    await plan_for_the_values(session)
     rows = (await session.execute(text(sql), params)).mappings().all()
     return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}
 
