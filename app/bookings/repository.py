@@ -321,6 +321,36 @@ _BOOK_AT_ONCE = f"""
 """
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 
+# Why a booking statement booked nothing, in one read: the key's first answer (a replay), the call,
+# the slot, and whether the slot could be claimed for this call now.
+_REFUSAL = """
+    WITH scope AS (
+        SELECT code FROM territories
+        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
+           OR parent_code = ANY(CAST(:codes AS text[]))
+    )
+    SELECT k.request_hash, k.status_code, k.response,
+           c.id IS NOT NULL AND c.territory_code IN (SELECT code FROM scope) AS call_visible,
+           c.status AS call_status,
+           s.id IS NOT NULL AND s.territory_code IN (SELECT code FROM scope) AS slot_visible,
+           s.status, s.start_at, s.held_until > now() AS held,
+           s.status = 'free' AND s.start_at > now()
+               AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AS claimable
+    FROM (SELECT 1) AS one
+    LEFT JOIN idempotency_keys k ON k.principal_sub = :sub AND k.key = CAST(:key AS text)
+    LEFT JOIN calls c ON c.id = :call_id
+    LEFT JOIN slots s ON s.id = :slot_id
+"""
+
+
+async def refusal(
+    connection: AsyncConnection, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str,
+    territories: list[str] | None, key: str | None,
+) -> RowMapping:
+    params = {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key,
+              "everywhere": territories is None, "codes": territories or []}
+    return (await connection.execute(sql(_REFUSAL), params)).mappings().one()
+
 
 async def book_at_once(
     connection: AsyncConnection, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str,

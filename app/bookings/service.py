@@ -259,23 +259,45 @@ async def _book_at_once(
     session: AsyncSession, principal: Principal, data: BookingCreate, key: str | None, digest: str
 ) -> tuple[int, dict[str, Any], bool] | None:
     """The usual booking in one round trip on its own autocommitted connection: the claim, every write,
-    and the answer kept for the key. None when nothing was booked: the caller's path then says why."""
+    and the answer kept for the key. When nothing was booked, one read says why: the first answer of
+    the key (a replay), or the refusal. None when nothing explains it: the slot became free meanwhile."""
     assert data.call_id is not None
+    territories = None if principal.is_admin else list(principal.territories)
     try:
         async with _statement_connection(session) as connection:
             row = await repository.book_at_once(
                 connection, slot_id=data.slot_id, call_id=data.call_id, sub=principal.sub,
-                territories=None if principal.is_admin else list(principal.territories), key=key, digest=digest,
+                territories=territories, key=key, digest=digest,
             )
+            if row is None:
+                why = await repository.refusal(connection, slot_id=data.slot_id, call_id=data.call_id,
+                                               sub=principal.sub, territories=territories, key=key)
     except IntegrityError as exc:
         if key is not None and constraint_of(exc) == repository.IDEMPOTENCY_KEY_CONSTRAINT:
             return await _replay_of(session, principal.sub, key, digest)  # the key was used: nothing written
         _raise_if_slot_taken(exc, data.slot_id)
         raise
     if row is None:
-        return None
+        return _refused(why, data, key, digest)
     log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id), call_id=str(data.call_id))
     return 201, json.loads(row["body"]), False
+
+
+def _refused(
+    why: RowMapping, data: BookingCreate, key: str | None, digest: str
+) -> tuple[int, dict[str, Any], bool] | None:
+    """The answer to a booking that wrote nothing, checked in the order the step-by-step path checks."""
+    if key is not None and why["request_hash"] is not None:
+        return _replay(why, digest)
+    if not why["call_visible"]:
+        raise NotFound(f"Call {data.call_id} not found", field="call_id")
+    if why["call_status"] == "closed":
+        raise CallClosed(f"Call {data.call_id} is closed", field="call_id")
+    if not why["slot_visible"]:
+        raise NotFound(f"Slot {data.slot_id} not found")
+    if not why["claimable"]:
+        raise SlotTaken(f"Slot {data.slot_id} cannot be booked: {_why_taken(why)}")
+    return None
 
 
 @asynccontextmanager
@@ -293,7 +315,10 @@ async def _statement_connection(session: AsyncSession) -> AsyncIterator[AsyncCon
 
 async def _replay_of(session: AsyncSession, sub: str, key: str, digest: str) -> tuple[int, dict[str, Any], bool]:
     """The first answer given for this key, if this is the same request."""
-    stored = await repository.stored_answer(session, sub, key)
+    return _replay(await repository.stored_answer(session, sub, key), digest)
+
+
+def _replay(stored: RowMapping | None, digest: str) -> tuple[int, dict[str, Any], bool]:
     if stored is None or stored["status_code"] == 0:
         raise Conflict("A request with this Idempotency-Key is still in progress", field="Idempotency-Key")
     if stored["request_hash"] != digest:
