@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     relay_enabled: bool = True
     relay_interval_seconds: float = 1.0
+    # Seconds between two foldings of the national statistics rollup (0: never, e.g. when a cron runs
+    # ``snp stats compact`` instead).
+    stats_compact_seconds: float = 300.0
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Settings:

@@ -86,10 +86,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.notifications.relay import start_in_background
 
         stop_relay = start_in_background(app.state.sessionmaker, settings)
+    stop_compactor = None
+    if settings.stats_compact_seconds > 0:
+        from app.stats.compactor import start_in_background as start_compactor
+
+        stop_compactor = start_compactor(app.state.sessionmaker, settings.stats_compact_seconds)
     tune_garbage_collector()
     try:
         yield
     finally:
+        if stop_compactor is not None:
+            await stop_compactor()
         if stop_relay is not None:
             await stop_relay()
         engine = getattr(app.state, "engine", None)

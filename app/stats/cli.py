@@ -7,11 +7,14 @@ the rights of whoever holds the database credentials, i.e. every territory, like
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.config import get_settings
@@ -19,6 +22,7 @@ from app.errors import AppError
 from app.stats import service
 from app.stats.render_csv import to_csv
 from app.stats.render_table import render
+from app.stats.repository import compact_rollup
 from app.stats.schemas import MonthlyReport
 
 NAME = "stats"
@@ -26,7 +30,9 @@ cli = typer.Typer(help="Statistiques d'activité du SAS ambulatoire", no_args_is
 LOCAL = Principal(sub="cli", role="admin")
 
 
-async def _report(url: str | None, territory: str, first: str, last: str, method: str | None) -> MonthlyReport:
+@asynccontextmanager
+async def _session(url: str | None) -> AsyncIterator[AsyncSession]:
+    """A transaction on the database at ``url`` (the embedded one when None, started if needed)."""
     from app.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
 
     settings = get_settings()
@@ -36,11 +42,21 @@ async def _report(url: str | None, territory: str, first: str, last: str, method
     engine = make_engine(normalize_url(url), settings)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            return await service.monthly(session, LOCAL, territory, first, last, method)
+            yield session
     finally:
         await engine.dispose()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop_if_started_here)
+
+
+async def _report(url: str | None, territory: str, first: str, last: str, method: str | None) -> MonthlyReport:
+    async with _session(url) as session:
+        return await service.monthly(session, LOCAL, territory, first, last, method)
+
+
+async def _compact(url: str | None) -> int:
+    async with _session(url) as session:
+        return await compact_rollup(session)
 
 
 @cli.command()
@@ -78,3 +94,12 @@ def monthly(
 
         write_png(report, png)
         console.print(f"PNG écrit : {png}")
+
+
+@cli.command()
+def compact(
+    database_url: Annotated[str | None, typer.Option(envvar="SNP_DATABASE_URL", help="base à lire")] = None,
+) -> None:
+    """Replie les écritures en attente dans le cumul national (le rapport est exact avant comme après)."""
+    folded = asyncio.run(_compact(database_url))
+    Console().print(f"{folded} écritures repliées dans le cumul national")

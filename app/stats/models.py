@@ -7,9 +7,10 @@ with their decision facts (``calls.decision_kinds`` / ``other_reasons``, kept by
 
 from __future__ import annotations
 
-from sqlalchemy import Index, text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, text
 
 from app.calls.models import Call
+from app.database import Base
 from app.slots.models import Slot
 
 STATS_INDEXES = (
@@ -18,8 +19,40 @@ STATS_INDEXES = (
         postgresql_include=["channel", "intent_without_sas", "priority", "first_callback_at", "decision_kinds",
                             "other_reasons"],
     ),
+    # The calls of one callback minute (rounded up), for the exact medians of the national report.
+    Index(
+        "ix_stats_calls_delay",
+        text("CAST(ceil(EXTRACT(epoch FROM first_callback_at - received_at) / 60) AS integer)"), Call.received_at,
+        postgresql_include=["territory_code", "first_callback_at"],
+        postgresql_where=text("first_callback_at IS NOT NULL"),
+    ),
     Index(
         "ix_stats_slots_scope", Slot.territory_code, Slot.start_at, postgresql_include=["id", "end_at"],
         postgresql_where=text("status <> 'withdrawn'"),
     ),
+)
+
+
+def _counters() -> list[Column[int]]:
+    return [Column(name, BigInteger, nullable=False) for name in ROLLUP_COUNTERS]
+
+
+# The national rollup (migration 0007): cells of calls by territory, local month, priority and callback
+# minute, with the report's counters, and the signed deltas the writes append until they are folded in.
+ROLLUP_COUNTERS = (
+    "calls", "channel_15", "channel_116117", "channel_urgences", "channel_professionnel", "channel_autre",
+    "advice", "slot", "prescription", "other", "other_no_answer", "other_redirected_15", "other_redirected_ed",
+    "other_other", "several", "without_decision", "intent_urgences", "avoided_declared",
+)
+_KEY = (
+    ("territory_code", String(40)), ("month", Date), ("priority", String(2)), ("called_back", Boolean),
+    ("delay_bucket", Integer),
+)
+STATS_CALL_CELLS = Table(
+    "stats_call_cells", Base.metadata,
+    *(Column(name, kind, primary_key=True) for name, kind in _KEY), *_counters(),
+)
+STATS_CALL_DELTAS = Table(
+    "stats_call_deltas", Base.metadata,
+    *(Column(name, kind, nullable=False) for name, kind in _KEY), *_counters(),
 )

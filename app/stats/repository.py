@@ -209,3 +209,115 @@ async def slot_figures(
 async def all_territories(session: AsyncSession) -> list[dict[str, Any]]:
     """Every territory with the time zone and callback targets of its département."""
     return [dict(r) for r in (await session.execute(text(SCOPE_OF_ALL_SQL))).mappings().all()]
+
+
+# --- the national report, from the rollup (migration 0007) ------------------------------------------
+#
+# Counters come from the cells of the scope's territories and the deltas not folded in yet (exact at
+# any time). Medians and p90 are exact too: the cells' per-minute histogram says which callback minute
+# holds each rank needed and the rank within that minute; the calls of those minutes only
+# (``ix_stats_calls_delay``) give the value at that rank, as percentile_cont would pick it.
+
+_ROLLUP_SCOPE = f"""
+scope AS (
+    SELECT s.code, s.p1, s.p2, s.p3,
+           (CAST(:bounds AS timestamptz[]))[s.n * :width + 1:(s.n + 1) * :width] AS bounds
+    FROM unnest(CAST(:codes AS text[]), CAST(:p1 AS float8[]), CAST(:p2 AS float8[]), CAST(:p3 AS float8[]),
+                CAST(:zone_index AS int[])) AS s(code, p1, p2, p3, n)
+), cells AS (
+    SELECT * FROM stats_call_cells WHERE month >= :first AND month < :after
+    UNION ALL
+    SELECT * FROM stats_call_deltas WHERE month >= :first AND month < :after
+), sel AS (
+    -- the scope's cells summed over its territories: per month, callback target and callback minute
+    SELECT CAST((EXTRACT(year FROM c.month) - :year) * 12 + EXTRACT(month FROM c.month) - :month + 1 AS int) AS m,
+           CASE c.priority WHEN 'P1' THEN s.p1 WHEN 'P2' THEN s.p2 ELSE s.p3 END AS target,
+           c.called_back, c.delay_bucket, {", ".join(f"sum(c.{name}) AS {name}" for name in COUNTS)}
+    FROM cells c JOIN scope s ON s.code = c.territory_code
+    GROUP BY 1, 2, 3, 4
+)"""
+
+DELAY_MINUTE = "CAST(ceil(EXTRACT(epoch FROM c.first_callback_at - c.received_at) / 60) AS integer)"
+
+ROLLUP_SQL = f"""
+WITH {_ROLLUP_SCOPE},
+counts AS (
+    SELECT m, {", ".join(f"CAST(coalesce(sum({c}), 0) AS bigint) AS {c}" for c in COUNTS)},
+           CAST(coalesce(sum(calls) FILTER (WHERE called_back), 0) AS bigint) AS called_back,
+           CAST(coalesce(sum(calls) FILTER (WHERE called_back AND delay_bucket <= 60), 0) AS bigint) AS within_60,
+           CAST(coalesce(sum(calls) FILTER (WHERE called_back AND delay_bucket <= target), 0) AS bigint)
+               AS within_target
+    FROM sel GROUP BY GROUPING SETS ((m), ())
+    HAVING GROUPING(m) = 1 OR sum(calls) <> 0  -- a month whose calls all went elsewhere has none
+), histogram AS (
+    SELECT m, delay_bucket AS b, sum(calls) AS n FROM sel WHERE called_back
+    GROUP BY GROUPING SETS ((m, delay_bucket), (delay_bucket))
+    HAVING sum(calls) > 0
+), running AS (
+    SELECT m, b, n, sum(n) OVER (PARTITION BY m ORDER BY b) AS upto,
+           CAST(sum(n) OVER (PARTITION BY m) AS float8) - 1 AS last
+    FROM histogram
+), ranks AS (
+    -- percentile_cont(p) reads 0-based ranks floor(p(N-1)) and ceil(p(N-1)), ranked in float8 as the
+    -- call-by-call query ranks them
+    SELECT DISTINCT r.m, v.p, v.rank
+    FROM running r
+    CROSS JOIN LATERAL (VALUES (0.5, CAST(floor(0.5 * r.last) AS bigint)), (0.5, CAST(ceil(0.5 * r.last) AS bigint)),
+                               (0.9, CAST(floor(0.9 * r.last) AS bigint)), (0.9, CAST(ceil(0.9 * r.last) AS bigint)))
+        AS v(p, rank)
+), needed AS (
+    -- the minute holding each rank, and the rank within that minute
+    SELECT k.m, k.p, k.rank, r.b, k.rank - (r.upto - r.n) AS within
+    FROM ranks k JOIN running r ON r.m IS NOT DISTINCT FROM k.m AND r.upto > k.rank AND r.upto - r.n <= k.rank
+), minute_calls AS (
+    -- one index range a minute needed (ix_stats_calls_delay), whatever the size of the scope
+    SELECT width_bucket(c.received_at, s.bounds) AS m, c.b, c.minutes
+    FROM (SELECT DISTINCT b FROM needed) AS wanted
+    CROSS JOIN LATERAL (
+        SELECT {DELAY_MINUTE} AS b, c.received_at, c.territory_code,
+               EXTRACT(epoch FROM c.first_callback_at - c.received_at) / 60.0 AS minutes
+        FROM calls c
+        WHERE c.first_callback_at IS NOT NULL AND {DELAY_MINUTE} = wanted.b
+          AND c.received_at >= CAST(:lowest AS timestamptz) AND c.received_at < CAST(:highest AS timestamptz)
+        OFFSET 0  -- kept apart from the scope join, so the planner reads it by minute
+    ) AS c
+    JOIN scope s ON s.code = c.territory_code
+    WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
+), ranked AS (
+    SELECT m, b, CAST(minutes AS float8) AS minutes,
+           row_number() OVER (PARTITION BY m, b ORDER BY minutes) - 1 AS in_month,
+           row_number() OVER (PARTITION BY b ORDER BY minutes) - 1 AS in_period
+    FROM minute_calls
+), picked AS (
+    SELECT n.m, n.p, n.rank, x.minutes FROM needed n
+    JOIN ranked x ON x.b = n.b AND x.m = n.m AND x.in_month = n.within
+    UNION ALL
+    SELECT n.m, n.p, n.rank, x.minutes FROM needed n
+    JOIN ranked x ON x.b = n.b AND x.in_period = n.within AND n.m IS NULL
+), percentiles AS (
+    SELECT k.m, k.p, min(k.minutes) FILTER (WHERE k.rank = CAST(floor(k.p * t.last) AS bigint)) AS lo,
+           min(k.minutes) FILTER (WHERE k.rank = CAST(ceil(k.p * t.last) AS bigint)) AS hi,
+           max(k.p * t.last - floor(k.p * t.last)) AS frac
+    FROM picked k JOIN (SELECT DISTINCT m, last FROM running) t ON t.m IS NOT DISTINCT FROM k.m
+    GROUP BY k.m, k.p
+)
+SELECT c.*, p50.lo + p50.frac * (p50.hi - p50.lo) AS delay_median,
+       p90.lo + p90.frac * (p90.hi - p90.lo) AS delay_p90
+FROM counts c
+LEFT JOIN percentiles p50 ON p50.m IS NOT DISTINCT FROM c.m AND p50.p = 0.5
+LEFT JOIN percentiles p90 ON p90.m IS NOT DISTINCT FROM c.m AND p90.p = 0.9
+"""
+
+
+async def national_call_figures(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+) -> dict[str | None, dict[str, Any]]:
+    """:func:`call_figures` for a large scope, read from the rollup instead of call by call."""
+    params = await _period_params(session, scope, first, after)
+    params.update({"first": first, "after": after, "year": first.year, "month": first.month})
+    return await _grouped(session, ROLLUP_SQL, params, first)
+
+
+async def compact_rollup(session: AsyncSession) -> int:
+    """Fold the rollup's pending deltas into its cells; how many were folded."""
+    return int((await session.execute(text("SELECT stats_compact()"))).scalar_one())

@@ -172,7 +172,9 @@ async def monthly(
                             field="avoided_ed_method")
     subject = await subject_of(session, principal, territory)
     method = method or subject.avoided_ed_method
-    calls = await repository.call_figures(session, subject.scope, period.first, period.after)
+    # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
+    read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
+    calls = await read_calls(session, subject.scope, period.first, period.after)
     slots = await repository.slot_figures(session, subject.scope, period.first, period.after)
 
     def at(month: str | None, months: int) -> dict[str, Any]:
