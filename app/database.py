@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, TextClause, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
@@ -100,3 +103,25 @@ def sql(statement: str) -> TextClause:
     """``text()`` parsed once per distinct statement: parsing the bind parameters of a long statement
     costs more on a hot path than running it."""
     return text(statement)
+
+
+@lru_cache(maxsize=64)
+def positional(statement: str) -> tuple[str, tuple[str, ...]]:
+    """``statement`` with asyncpg's ``$n`` placeholders, and the parameter names in their order."""
+    compiled = sql(statement).compile(dialect=asyncpg_dialect.dialect())
+    return compiled.string, tuple(compiled.positiontup or ())
+
+
+async def fetch_row(connection: AsyncConnection, statement: str, params: dict[str, Any]) -> Any:
+    """Run one statement straight on the connection's asyncpg driver (a hot path: none of the ORM's or
+    Core's per-execution machinery); its first row or None. Outside a transaction, the statement
+    commits by itself. Errors come back as SQLAlchemy's, so the usual handling applies."""
+    text_, names = positional(statement)
+    driver = (await connection.get_raw_connection()).driver_connection
+    try:
+        return await driver.fetchrow(text_, *(params[name] for name in names))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(text_, None, exc) from exc
+    except asyncpg.PostgresError as exc:
+        raise DBAPIError(text_, None, exc) from exc
+

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.database import sql
+from app.database import fetch_row, sql
 
 KM_PER_DEGREE_LAT = 111.045
 
@@ -346,22 +346,24 @@ _REFUSAL = """
 async def refusal(
     connection: AsyncConnection, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str,
     territories: list[str] | None, key: str | None,
-) -> RowMapping:
+) -> Any:
+    """The facts that explain a refusal (an asyncpg record)."""
     params = {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key,
               "everywhere": territories is None, "codes": territories or []}
-    return (await connection.execute(sql(_REFUSAL), params)).mappings().one()
+    return await fetch_row(connection, _REFUSAL, params)
 
 
 async def book_at_once(
     connection: AsyncConnection, *, slot_id: uuid.UUID, call_id: uuid.UUID, sub: str,
     territories: list[str] | None, key: str | None, digest: str,
-) -> RowMapping | None:
-    """Book in one autocommitted statement; (id, body) of the booking, or None when nothing was booked."""
+) -> Any:
+    """Book in one statement (autocommitted outside a transaction): the (id, body) record of the
+    booking, or None when nothing was booked."""
     params = {
         "slot_id": slot_id, "call_id": call_id, "sub": sub, "kind": "booking.created",
         "everywhere": territories is None, "codes": territories or [], "key": key, "hash": digest,
     }
-    return (await connection.execute(sql(_BOOK_AT_ONCE), params)).mappings().first()
+    return await fetch_row(connection, _BOOK_AT_ONCE, params)
 
 
 async def claim_and_book(

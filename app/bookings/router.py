@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth import OperatorDep, Principal, SearcherDep, require_roles
@@ -86,7 +86,7 @@ async def release_slot_hold(
              responses=error_responses(401, 403, 404, 409, 422))
 async def create_booking(
     data: BookingCreate,
-    session: SessionDep,
+    request: Request,
     principal: SearcherDep,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=200,
@@ -94,7 +94,7 @@ async def create_booking(
     )] = None,
 ) -> JSONResponse:
     """Book a slot for a call (or, for role urgences, for a redirected patient); a taken slot is 409 SlotTaken."""
-    status, body, replayed = await service.book(session, principal, data, idempotency_key)
+    status, body, replayed = await service.book(request.app.state.sessionmaker, principal, data, idempotency_key)
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return JSONResponse(body, status_code=status, headers=headers)
 

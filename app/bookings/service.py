@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.bookings import repository
@@ -226,20 +226,31 @@ def request_hash(data: BookingCreate) -> str:
 
 
 async def book(
-    session: AsyncSession, principal: Principal, data: BookingCreate, idempotency_key: str | None
+    sessions: async_sessionmaker[AsyncSession], principal: Principal, data: BookingCreate,
+    idempotency_key: str | None,
 ) -> tuple[int, dict[str, Any], bool]:
-    """Book a slot; returns (status, body, replayed). The first answer for a key is replayed as it was."""
+    """Book a slot; returns (status, body, replayed). The first answer for a key is replayed as it was.
+
+    The usual booking is one statement on a connection of its own, with no session at all; the other
+    cases run step by step in a transaction committed before the answer."""
     if data.call_id is None and principal.role != "urgences":
         raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
     digest = request_hash(data) if idempotency_key is not None else ""
     if data.call_id is not None:
-        done = await _book_at_once(session, principal, data, idempotency_key, digest)
+        done = await _book_at_once(sessions.kw["bind"], principal, data, idempotency_key, digest)
         if done is not None:
             return done
+    async with sessions() as session, session.begin():
+        return await _book_step_by_step(session, principal, data, idempotency_key, digest)
+
+
+async def _book_step_by_step(
+    session: AsyncSession, principal: Principal, data: BookingCreate, idempotency_key: str | None, digest: str
+) -> tuple[int, dict[str, Any], bool]:
     key_claimed = False
     booking: BookingRead | None = None
     if data.call_id is not None:
-        # The usual case is one statement: the key, the claim and every write of a booking.
+        # The key, the claim and every write of a booking in one statement, within this transaction.
         booking, key_claimed = await _book_in_one_statement(session, principal, data, idempotency_key, digest)
         if idempotency_key is not None and not key_claimed:
             return await _replay_of(session, principal.sub, idempotency_key, digest)
@@ -256,35 +267,36 @@ async def book(
 
 
 async def _book_at_once(
-    session: AsyncSession, principal: Principal, data: BookingCreate, key: str | None, digest: str
+    bind: AsyncEngine | AsyncConnection, principal: Principal, data: BookingCreate, key: str | None, digest: str
 ) -> tuple[int, dict[str, Any], bool] | None:
     """The usual booking in one round trip on its own autocommitted connection: the claim, every write,
     and the answer kept for the key. When nothing was booked, one read says why: the first answer of
     the key (a replay), or the refusal. None when nothing explains it: the slot became free meanwhile."""
     assert data.call_id is not None
     territories = None if principal.is_admin else list(principal.territories)
+    why = None
     try:
-        async with _statement_connection(session) as connection:
+        async with _statement_connection(bind) as connection:
             row = await repository.book_at_once(
                 connection, slot_id=data.slot_id, call_id=data.call_id, sub=principal.sub,
                 territories=territories, key=key, digest=digest,
             )
-            if row is None:
-                why = await repository.refusal(connection, slot_id=data.slot_id, call_id=data.call_id,
-                                               sub=principal.sub, territories=territories, key=key)
     except IntegrityError as exc:
-        if key is not None and constraint_of(exc) == repository.IDEMPOTENCY_KEY_CONSTRAINT:
-            return await _replay_of(session, principal.sub, key, digest)  # the key was used: nothing written
-        _raise_if_slot_taken(exc, data.slot_id)
-        raise
+        if key is None or constraint_of(exc) != repository.IDEMPOTENCY_KEY_CONSTRAINT:
+            _raise_if_slot_taken(exc, data.slot_id)
+            raise
+        row = None  # the key was used before: nothing was written, its first answer is replayed below
     if row is None:
+        async with _statement_connection(bind) as connection:
+            why = await repository.refusal(connection, slot_id=data.slot_id, call_id=data.call_id,
+                                           sub=principal.sub, territories=territories, key=key)
         return _refused(why, data, key, digest)
     log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id), call_id=str(data.call_id))
     return 201, json.loads(row["body"]), False
 
 
 def _refused(
-    why: RowMapping, data: BookingCreate, key: str | None, digest: str
+    why: Any, data: BookingCreate, key: str | None, digest: str
 ) -> tuple[int, dict[str, Any], bool] | None:
     """The answer to a booking that wrote nothing, checked in the order the step-by-step path checks."""
     if key is not None and why["request_hash"] is not None:
@@ -301,16 +313,15 @@ def _refused(
 
 
 @asynccontextmanager
-async def _statement_connection(session: AsyncSession) -> AsyncIterator[AsyncConnection]:
-    """A connection on which one statement commits by itself; a session bound to a connection (a
-    transaction opened by its caller) runs it there instead, in a savepoint."""
-    if isinstance(session.bind, AsyncEngine):
-        async with session.bind.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            yield connection
+async def _statement_connection(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A connection on which one statement commits by itself; when the sessions are bound to a
+    connection (a transaction opened by their caller), that connection, in a savepoint."""
+    if isinstance(bind, AsyncEngine):
+        async with bind.connect() as connection:
+            yield connection  # the statements go to the driver directly: no transaction is opened
         return
-    async with session.begin_nested():
-        yield await session.connection()
+    async with bind.begin_nested():
+        yield bind
 
 
 async def _replay_of(session: AsyncSession, sub: str, key: str, digest: str) -> tuple[int, dict[str, Any], bool]:
@@ -318,12 +329,13 @@ async def _replay_of(session: AsyncSession, sub: str, key: str, digest: str) -> 
     return _replay(await repository.stored_answer(session, sub, key), digest)
 
 
-def _replay(stored: RowMapping | None, digest: str) -> tuple[int, dict[str, Any], bool]:
+def _replay(stored: Any, digest: str) -> tuple[int, dict[str, Any], bool]:
     if stored is None or stored["status_code"] == 0:
         raise Conflict("A request with this Idempotency-Key is still in progress", field="Idempotency-Key")
     if stored["request_hash"] != digest:
         raise Unprocessable("Idempotency-Key was already used with a different body", field="Idempotency-Key")
-    return stored["status_code"], stored["response"], True
+    response = stored["response"]
+    return stored["status_code"], json.loads(response) if isinstance(response, str) else response, True
 
 
 async def _book_in_one_statement(

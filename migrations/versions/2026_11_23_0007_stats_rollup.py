@@ -76,6 +76,15 @@ LEFT JOIN territories p ON p.code = t.parent_code
 GROUP BY 1, 2, 3, 4, 5"""
 
 
+def _cell_row(row: str, zone: str, sign: str) -> str:
+    """The cell of one trigger row (``OLD`` or ``NEW``) as a VALUES row, counting ``sign``."""
+    counters = ", ".join(f"CASE WHEN {cond.replace('x.', f'{row}.')} THEN {sign} ELSE 0 END"
+                         for cond in COUNTERS.values())
+    return (f"({row}.territory_code, CAST(date_trunc('month', {row}.received_at AT TIME ZONE {zone}) AS date), "
+            f"coalesce({row}.priority, ''), {row}.first_callback_at IS NOT NULL, "
+            f"coalesce({BUCKET.format(c=row)}, 0), {counters})")
+
+
 COLUMNS = ", ".join(f"{name} bigint NOT NULL" for name in COUNTERS)
 TABLES = f"""
 CREATE TABLE stats_call_cells (
@@ -108,10 +117,23 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- One call moved: its old cell loses it, its new cell gains it (two rows, no grouping: the hot path of
+-- every decision and callback).
 CREATE FUNCTION stats_call_moved() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    old_zone text;
+    new_zone text;
 BEGIN
-    INSERT INTO stats_call_deltas {cells_of("(SELECT (OLD).*, -1 AS s UNION ALL SELECT (NEW).*, 1)")};
+    SELECT coalesce(p.timezone, t.timezone) INTO old_zone
+      FROM territories t LEFT JOIN territories p ON p.code = t.parent_code WHERE t.code = OLD.territory_code;
+    IF NEW.territory_code = OLD.territory_code THEN
+        new_zone := old_zone;
+    ELSE
+        SELECT coalesce(p.timezone, t.timezone) INTO new_zone
+          FROM territories t LEFT JOIN territories p ON p.code = t.parent_code WHERE t.code = NEW.territory_code;
+    END IF;
+    INSERT INTO stats_call_deltas VALUES {_cell_row("OLD", "old_zone", "-1")}, {_cell_row("NEW", "new_zone", "1")};
     RETURN NULL;
 END $$;
 
