@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app import migrate
 from app.auth import create_token
@@ -196,6 +197,23 @@ async def compact(url: str) -> int:
         await engine.dispose()
 
 
+async def rollup_agrees(url: str) -> bool:
+    """The national year from the rollup equals the same year read call by call, figure for figure."""
+    from app.auth import Principal
+    from app.stats import repository, service
+
+    engine = create_async_engine(url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            subject = await service.subject_of(session, Principal(sub="bench", role="admin"), "FR")
+            first, after = dt.date(2022, 1, 1), dt.date(2023, 1, 1)
+            rolled = await repository.national_call_figures(session, subject.scope, first, after)
+            counted = await repository.call_figures(session, subject.scope, first, after)
+            return rolled == counted
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", help="keep the generated cluster in this folder and reuse it on the next run")
@@ -212,7 +230,9 @@ def main() -> None:
         with served_app(url, workers=1) as base:
             indre, indre_body = measure(base, headers, "36", rounds=50)
             france, france_body = measure(base, headers, "FR", rounds=5)
+        agrees = asyncio.run(rollup_agrees(url))
     assert indre_body["total"]["calls"] == INDRE_CALLS
+    assert agrees, "the national rollup disagrees with the calls"
     assert counts["disagreeing"] == 0, f"{counts['disagreeing']} calls whose masks disagree with their decisions"
     origin = "reused from an earlier run" if reused else f"generated in {generated_in:.0f} s"
     lines = [
@@ -226,6 +246,8 @@ def main() -> None:
         f"- `GET /v1/stats/monthly?territory=FR&from=2022-01&to=2022-12` (France, from the rollup, "
         f"{france_body['total']['calls']:,} calls): p50 {france['p50']:.0f} ms, p95 {france['p95']:.0f} ms, "
         f"max {france['max']:.0f} ms over {france['n']} requests (target ≤ 3 000 ms)",
+        "- the national year read from the rollup equals the same year read call by call, every figure of "
+        f"every month: {'yes' if agrees else 'NO'}",
     ]
     record("Statistics: monthly report", "python -m load_tests.bench_stats [--data FOLDER]", lines)
 

@@ -8,14 +8,16 @@ prescriptions on one call are one kind). Shares and rates with an empty denomina
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.auth import Principal
 from app.calls.models import DECISION_KINDS
@@ -161,6 +163,26 @@ def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject,
     }
 
 
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+async def _both(
+    session: AsyncSession, first: Callable[[AsyncSession], Awaitable[A]],
+    second: Callable[[AsyncSession], Awaitable[B]],
+) -> tuple[A, B]:
+    """Two independent reads at once, the second on a connection of its own (PostgreSQL then works on
+    both together); one after the other when the session is bound to a single connection."""
+    if not isinstance(session.bind, AsyncEngine):
+        return await first(session), await second(session)
+
+    async def apart() -> B:
+        async with AsyncSession(session.bind) as other, other.begin():
+            return await second(other)
+
+    return await asyncio.gather(first(session), apart())
+
+
 async def monthly(
     session: AsyncSession, principal: Principal, territory: str, first: str | None, last: str | None,
     method: str | None = None,
@@ -174,8 +196,11 @@ async def monthly(
     method = method or subject.avoided_ed_method
     # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
     read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
-    calls = await read_calls(session, subject.scope, period.first, period.after)
-    slots = await repository.slot_figures(session, subject.scope, period.first, period.after)
+    calls, slots = await _both(
+        session,
+        lambda s: read_calls(s, subject.scope, period.first, period.after),
+        lambda s: repository.slot_figures(s, subject.scope, period.first, period.after),
+    )
 
     def at(month: str | None, months: int) -> dict[str, Any]:
         return figures(calls.get(month, _CALL_ZERO), slots.get(month, _SLOT_ZERO), months, subject, method)
