@@ -242,6 +242,14 @@ async def insert_booking(session: AsyncSession, *, slot_id: uuid.UUID, call_id: 
     return (await session.execute(sql(_INSERT_BOOKING), params)).mappings().one()
 
 
+# The territories a booker acts on (``everywhere`` for an admin): those named and the CPTS under them.
+_SCOPE = """scope AS (
+        SELECT code FROM territories
+        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
+           OR parent_code = ANY(CAST(:codes AS text[]))
+    )"""
+
+
 def _claim_and_book(with_key: bool) -> str:
     key_cte = (
         "INSERT INTO idempotency_keys (principal_sub, key, request_hash, status_code, response) "
@@ -250,11 +258,7 @@ def _claim_and_book(with_key: bool) -> str:
     )
     return f"""
     WITH k AS ({key_cte}
-    ), scope AS (
-        SELECT code FROM territories
-        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
-           OR parent_code = ANY(CAST(:codes AS text[]))
-    ), open_call AS (
+    ), {_SCOPE}, open_call AS (
         SELECT id FROM calls
         WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
           AND EXISTS (SELECT 1 FROM k)
@@ -297,11 +301,7 @@ _ANSWER = f"""json_build_object(
 # is inserted only with a booking: a key already used makes the statement fail on its primary key and
 # write nothing, and a twin request still running makes it wait for the twin, then fail likewise.
 _BOOK_AT_ONCE = f"""
-    WITH scope AS (
-        SELECT code FROM territories
-        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
-           OR parent_code = ANY(CAST(:codes AS text[]))
-    ), open_call AS (
+    WITH {_SCOPE}, open_call AS (
         SELECT id FROM calls
         WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
     ), claimed AS (
@@ -323,12 +323,8 @@ IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 
 # Why a booking statement booked nothing, in one read: the key's first answer (a replay), the call,
 # the slot, and whether the slot could be claimed for this call now.
-_REFUSAL = """
-    WITH scope AS (
-        SELECT code FROM territories
-        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
-           OR parent_code = ANY(CAST(:codes AS text[]))
-    )
+_REFUSAL = f"""
+    WITH {_SCOPE}
     SELECT k.request_hash, k.status_code, k.response,
            c.id IS NOT NULL AND c.territory_code IN (SELECT code FROM scope) AS call_visible,
            c.status AS call_status,
