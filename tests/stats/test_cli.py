@@ -69,3 +69,60 @@ class TestMonthlyCommand:
                               "--database-url", database_url)
         assert result.exit_code == 2
         assert "(to)" in result.output
+
+
+class TestCompactCommand:
+    async def test_it_folds_the_pending_writes_and_the_report_stays_the_same(
+        self, committed_client, auth, database_url, engine
+    ):
+        from sqlalchemy import text
+
+        body = "\n".join([
+            "external_id,territory_code,channel,received_at,decisions",
+            "C-1,36,15,2022-03-01T10:00:00+01:00,advice",
+            "C-2,974,15,2022-03-01T10:00:00+04:00,slot",
+        ]) + "\n"
+        admin = auth("admin")
+        response = await committed_client.post("/v1/calls/import", content=body.encode(),
+                                               headers={**admin, "Content-Type": "text/csv"})
+        assert response.status_code == 201, response.text[:500]
+        params = {"territory": "FR", "from": "2022-03", "to": "2022-03"}
+        before = (await committed_client.get("/v1/stats/monthly", params=params, headers=admin)).json()
+        async with engine.connect() as conn:
+            pending = (await conn.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one()
+        assert pending > 0
+        result = await asyncio.to_thread(CliRunner().invoke, snp, ["stats", "compact", "--database-url",
+                                                                   database_url])
+        assert result.exit_code == 0, result.output
+        assert f"{pending} écritures repliées" in result.output
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one() == 0
+        after = (await committed_client.get("/v1/stats/monthly", params=params, headers=admin)).json()
+        assert after == before and after["total"]["calls"] == 2
+
+
+class TestCompactor:
+    async def test_the_apps_background_task_folds_the_rollup_until_stopped(self, committed_client, auth, engine):
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        from app.stats.compactor import start_in_background
+
+        body = "external_id,territory_code,channel,received_at,decisions\nC-9,36,15,2022-03-01T10:00:00+01:00,advice\n"
+        response = await committed_client.post("/v1/calls/import", content=body.encode(),
+                                               headers={**auth("admin"), "Content-Type": "text/csv"})
+        assert response.status_code == 201, response.text[:500]
+        stop = start_in_background(async_sessionmaker(engine), interval_seconds=0.05)
+        try:
+            for _ in range(200):
+                async with engine.connect() as conn:
+                    pending = (await conn.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one()
+                if pending == 0:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await stop()
+        assert pending == 0
+        async with engine.connect() as conn:
+            folded = (await conn.execute(text("SELECT sum(calls) FROM stats_call_cells"))).scalar_one()
+        assert folded == 1
