@@ -20,7 +20,10 @@ class OutboxEvent(Base):
 
     __tablename__ = "outbox_events"
     __table_args__ = (
-        Index("ix_outbox_events_pending", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+        # Per practitioner: the relay reads the due events of practitioners with a webhook only, so the
+        # events of the others (read from the pull feed, never pushed) cost it nothing.
+        Index("ix_outbox_events_pending", "practitioner_id", "next_attempt_at", "seq",
+              postgresql_where=text("delivered_at IS NULL")),
         Index("ix_outbox_events_practitioner_seq", "practitioner_id", "seq"),
     )
 

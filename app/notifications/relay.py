@@ -33,13 +33,24 @@ class RelayConfig:
     interval_seconds: float = 1.0
 
 
+# Driven by the practitioners with a webhook: events of practitioners without one stay pending for
+# ever (they read the pull feed), and must not make each round dearer. A round locks up to ``limit``
+# due events per practitioner and sends the ``limit`` soonest; the others it locked wait for the
+# next round (other relays skip them meanwhile).
 _PENDING = text("""
     SELECT e.id, e.seq, e.kind, e.payload, e.created_at, e.attempts, p.webhook_url, p.webhook_secret
-    FROM outbox_events e JOIN practitioners p ON p.id = e.practitioner_id
-    WHERE e.delivered_at IS NULL AND e.next_attempt_at <= now() AND p.webhook_url IS NOT NULL
+    FROM practitioners p
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.seq, d.kind, d.payload, d.created_at, d.attempts, d.next_attempt_at
+        FROM outbox_events d
+        WHERE d.practitioner_id = p.id AND d.delivered_at IS NULL AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at, d.seq
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) AS e
+    WHERE p.webhook_url IS NOT NULL
     ORDER BY e.next_attempt_at, e.seq
     LIMIT :limit
-    FOR UPDATE OF e SKIP LOCKED
 """)
 _DELIVERED = text(
     "UPDATE outbox_events SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -13,7 +13,11 @@ class Practitioner(Base):
     """A volunteer doctor (médecin effecteur), identified by RPPS."""
 
     __tablename__ = "practitioners"
-    __table_args__ = (CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),)
+    __table_args__ = (
+        CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),
+        # The few practitioners the outbox relay pushes to.
+        Index("ix_practitioners_webhook", "id", postgresql_where=text("webhook_url IS NOT NULL")),
+    )
 
     id: Mapped[UUIDPk]
     rpps: Mapped[str] = mapped_column(String(11), unique=True)

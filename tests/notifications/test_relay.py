@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from app.notifications.relay import RelayConfig, backoff, deliver_once, run
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
+from tests.factories import create_practitioner
 
 SECRET = "a-webhook-secret-of-the-doctor"
 
@@ -157,6 +158,39 @@ class TestRelay:
         await asyncio.wait_for(run(committed_app.state.sessionmaker, RelayConfig(), asyncio.Event(), once=True), 10)
         event = (await _outbox(engine))[0]
         assert event["attempts"] == 0 and event["delivered_at"] is None
+
+
+class TestPendingEventsOfOthers:
+    async def test_events_waiting_for_practitioners_without_a_webhook_are_not_read_by_the_relay(
+        self, client, auth, connection
+    ):
+        from app.notifications.relay import _PENDING
+
+        w = await world(client, auth)
+        # 3 000 events of a practitioner who reads the pull feed (no webhook), due long ago...
+        await connection.execute(text(
+            "INSERT INTO outbox_events (practitioner_id, kind, payload, next_attempt_at) "
+            "SELECT :p, 'booking.created', '{}'::jsonb, now() - interval '1 day' FROM generate_series(1, 3000)"
+        ), {"p": w.practitioner_id})
+        # ... and one of a practitioner with a webhook.
+        other = await create_practitioner(client, auth("admin"), ["36"])
+        await connection.execute(text("UPDATE practitioners SET webhook_url = 'http://127.0.0.1:9/hook' "
+                                      "WHERE id = :p"), {"p": other["id"]})
+        await connection.execute(text(
+            "INSERT INTO outbox_events (practitioner_id, kind, payload) VALUES (:p, 'booking.created', '{}'::jsonb)"
+        ), {"p": other["id"]})
+        await connection.execute(text("ANALYZE outbox_events"))
+        await connection.execute(text("ANALYZE practitioners"))
+        plan = (await connection.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + _PENDING.text),
+                                         {"limit": 50})).scalar_one()
+
+        def rows_read(node: dict) -> int:
+            own = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == "outbox_events" else 0
+            return own + sum(rows_read(child) for child in node.get("Plans", []))
+
+        top = plan[0]["Plan"]
+        assert top["Actual Rows"] == 1
+        assert rows_read(top) <= 10, plan
 
 
 class TestBackoff:
