@@ -54,6 +54,7 @@ COUNTERS = {
     "avoided_declared": "x.intent_without_sas = 'urgences' AND x.other_reasons & 6 = 0",
 }
 KEY = "territory_code, month, priority, called_back, delay_bucket"
+COMPACT_LOCK = 70070007  # advisory lock key of stats_compact()
 # The callback delay in minutes, rounded up: a delay is ≤ N minutes exactly when its bucket is ≤ N.
 BUCKET = "CAST(ceil(EXTRACT(epoch FROM {c}.first_callback_at - {c}.received_at) / 60) AS integer)"
 # Columns of calls whose change moves a call to another cell (or changes its counters).
@@ -154,18 +155,26 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Fold the deltas into the cells; returns how many deltas were folded. Safe to run concurrently.
+-- Fold the deltas into the cells; returns how many deltas were folded. One folding at a time (a
+-- second one finds the lock taken and folds nothing), so two never wait on each other's cells.
 CREATE FUNCTION stats_compact() RETURNS bigint
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+DECLARE
+    folded bigint;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock({COMPACT_LOCK}) THEN
+        RETURN 0;
+    END IF;
     WITH moved AS (
         DELETE FROM stats_call_deltas RETURNING *
-    ), folded AS (
+    ), cells AS (
         INSERT INTO stats_call_cells
         SELECT {KEY}, {_SUMS} FROM moved GROUP BY {KEY}
         ON CONFLICT ({KEY}) DO UPDATE SET {_SET}
     )
-    SELECT count(*) FROM moved;
-$$;
+    SELECT count(*) INTO folded FROM moved;
+    RETURN folded;
+END $$;
 """
 
 TRIGGERS = f"""

@@ -126,3 +126,20 @@ class TestCompactor:
         async with engine.connect() as conn:
             folded = (await conn.execute(text("SELECT sum(calls) FROM stats_call_cells"))).scalar_one()
         assert folded == 1
+
+    async def test_a_second_folding_while_one_runs_folds_nothing_and_waits_for_nothing(
+        self, committed_client, auth, engine
+    ):
+        from sqlalchemy import text
+
+        body = "external_id,territory_code,channel,received_at,decisions\nC-7,36,15,2022-03-01T10:00:00+01:00,advice\n"
+        response = await committed_client.post("/v1/calls/import", content=body.encode(),
+                                               headers={**auth("admin"), "Content-Type": "text/csv"})
+        assert response.status_code == 201, response.text[:500]
+        async with engine.connect() as first, engine.connect() as second:
+            pending = (await first.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one()
+            folded_first = (await first.execute(text("SELECT stats_compact()"))).scalar_one()  # still open
+            folded_second = await asyncio.wait_for(second.execute(text("SELECT stats_compact()")), 5)
+            await first.commit()
+            await second.commit()
+        assert pending > 0 and folded_first == pending and folded_second.scalar_one() == 0
