@@ -250,6 +250,16 @@ _SCOPE = """scope AS (
     )"""
 
 
+# The compare-and-set claim of the slot, in the scope and for the open call found before it.
+_CLAIM_IN_SCOPE = f"""claimed AS (
+        UPDATE slots SET {_CLAIM_SET}
+        WHERE id = :slot_id AND {_CLAIMABLE}
+          AND territory_code IN (SELECT code FROM scope)
+          AND EXISTS (SELECT 1 FROM open_call)
+        RETURNING {_CLAIMED_COLUMNS}
+    )"""
+
+
 def _claim_and_book(with_key: bool) -> str:
     key_cte = (
         "INSERT INTO idempotency_keys (principal_sub, key, request_hash, status_code, response) "
@@ -262,13 +272,7 @@ def _claim_and_book(with_key: bool) -> str:
         SELECT id FROM calls
         WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
           AND EXISTS (SELECT 1 FROM k)
-    ), claimed AS (
-        UPDATE slots SET {_CLAIM_SET}
-        WHERE id = :slot_id AND {_CLAIMABLE}
-          AND territory_code IN (SELECT code FROM scope)
-          AND EXISTS (SELECT 1 FROM open_call)
-        RETURNING {_CLAIMED_COLUMNS}
-    ), {_BOOKING_WRITES}
+    ), {_CLAIM_IN_SCOPE}, {_BOOKING_WRITES}
     SELECT EXISTS (SELECT 1 FROM k) AS key_claimed, b.*, claimed.territory_code, claimed.practitioner_id,
            claimed.site_id, claimed.start_at, claimed.end_at, claimed.mode
     FROM (SELECT 1) AS one LEFT JOIN (b CROSS JOIN claimed) ON true
@@ -304,13 +308,7 @@ _BOOK_AT_ONCE = f"""
     WITH {_SCOPE}, open_call AS (
         SELECT id FROM calls
         WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
-    ), claimed AS (
-        UPDATE slots SET {_CLAIM_SET}
-        WHERE id = :slot_id AND {_CLAIMABLE}
-          AND territory_code IN (SELECT code FROM scope)
-          AND EXISTS (SELECT 1 FROM open_call)
-        RETURNING {_CLAIMED_COLUMNS}
-    ), {_BOOKING_WRITES}, answer AS (
+    ), {_CLAIM_IN_SCOPE}, {_BOOKING_WRITES}, answer AS (
         SELECT b.id, {_ANSWER} AS body FROM b CROSS JOIN claimed
     ), k AS (
         INSERT INTO idempotency_keys (principal_sub, key, request_hash, status_code, response)
