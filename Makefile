@@ -28,8 +28,9 @@ browser: ## Debian's Chromium for the console's browser test (installed when mis
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: the console's browser test will be skipped"; fi; }
 
-test: install browser ## the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+test: install browser ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
+	$(BIN)/mypy app
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install

@@ -6,9 +6,10 @@ before the response is sent, so a client is never told 201 for a write that then
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
@@ -87,6 +88,54 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+class OneStatement:
+    """Runs statements one at a time straight on a pooled connection, outside any transaction: each
+    commits by itself, in one round trip (the booking's write path)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
+        return await fetch_row(self.connection, statement, params)
+
+
+async def get_statements(request: Request) -> AsyncIterator[OneStatement]:
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as connection:
+        yield OneStatement(connection)
+
+
+# Released before the response is sent, like the session: the statement has committed by then.
+StatementsDep = Annotated[OneStatement, Depends(get_statements, scope="function")]
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+class Parallel:
+    """Independent reads run at once, each in a session of its own, so that PostgreSQL works on them
+    together (the statistics read their call and slot figures so)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def _read(self, read: Callable[[AsyncSession], Awaitable[A]]) -> A:
+        async with self.sessionmaker() as session, session.begin():
+            return await read(session)
+
+    async def both(
+        self, first: Callable[[AsyncSession], Awaitable[A]], second: Callable[[AsyncSession], Awaitable[B]]
+    ) -> tuple[A, B]:
+        return await asyncio.gather(self._read(first), self._read(second))
+
+
+def get_parallel(request: Request) -> Parallel:
+    return Parallel(request.app.state.sessionmaker)
+
+
+ParallelDep = Annotated[Parallel, Depends(get_parallel)]
+
+
 async def plan_for_the_values(session: AsyncSession) -> None:
     """Plan this transaction's next statements for their actual values.
 
@@ -118,6 +167,7 @@ async def fetch_row(connection: AsyncConnection, statement: str, params: dict[st
     commits by itself. Errors come back as SQLAlchemy's, so the usual handling applies."""
     text_, names = positional(statement)
     driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None, "a pooled connection always has its driver connection"
     try:
         return await driver.fetchrow(text_, *(params[name] for name in names))
     except asyncpg.IntegrityConstraintViolationError as exc:

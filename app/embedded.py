@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 with warnings.catch_warnings():
     # the wheel's package import asks platformdirs for a runtime folder it does not need here
@@ -57,7 +58,7 @@ def _make_readable(path: Path) -> None:
 
 
 def _run(binary: str, args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if _as_root():
         entry = _ensure_system_user()
         kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
@@ -72,7 +73,7 @@ def _run(binary: str, args: list[str], *, timeout: float = 120) -> subprocess.Co
         timeout=timeout,
         env=env,
         cwd="/",
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

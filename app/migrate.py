@@ -35,3 +35,20 @@ def head_revision() -> str | None:
 
 def current_revision_sync(connection) -> str | None:  # type: ignore[no-untyped-def]
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def sql_statements(script: str) -> list[str]:
+    """The statements of a migration's SQL script, for ``op.execute`` one by one (asyncpg prepares each
+    statement, so a script cannot go in one call); a ``$$`` body holds semicolons of its own."""
+    statements, current, in_body = [], [], False
+    for line in script.splitlines():
+        if line.strip().startswith("--") and not in_body:
+            continue
+        current.append(line)
+        in_body ^= line.count("$$") % 2 == 1
+        if not in_body and line.rstrip().endswith(";"):
+            statements.append("\n".join(current).strip())
+            current = []
+    if "".join(current).strip():
+        statements.append("\n".join(current).strip())
+    return [s for s in statements if s]

@@ -24,7 +24,7 @@ class Input(BaseModel):
     def _no_nul(cls, value: object) -> object:
         # PostgreSQL text cannot hold NUL: refuse it here with the field's name, not deep in the database.
         kind = type(value)
-        if kind is str:
+        if isinstance(value, str) and kind is str:
             if "\x00" in value:
                 raise ValueError("must not contain NUL characters")
         elif kind not in _WITHOUT_TEXT and _has_nul(value):

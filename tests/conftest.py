@@ -8,12 +8,11 @@ and the tables are emptied after them.
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from app import migrate
 from app.auth import create_token
 from app.config import Settings
-from app.database import normalize_url
+from app.database import OneStatement, Parallel, get_parallel, get_statements, normalize_url
 from app.embedded import EmbeddedPostgres
 from app.main import create_app
 
@@ -53,6 +52,8 @@ def embedded_server() -> Iterator[EmbeddedPostgres | None]:
 def database_url(embedded_server: EmbeddedPostgres | None) -> str:
     url = normalize_url(os.environ["SNP_TEST_DATABASE_URL"]) if embedded_server is None else embedded_server.url()
     migrate.upgrade(url)
+    asyncio.run(read_seed(url))
+    assert SEEDED, "the migrations seed the départements"
     return url
 
 
@@ -85,13 +86,32 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                 await outer.rollback()
 
 
+class InSavepoints(OneStatement):
+    """Each statement in a savepoint of the test's transaction, as if it had committed on its own."""
+
+    async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
+        async with self.connection.begin_nested():
+            return await super().fetch_row(statement, params)
+
+
+class InTurn(Parallel):
+    """The test's transaction is one connection: reads meant to run at once run one after the other."""
+
+    async def both(self, first: Any, second: Any) -> tuple[Any, Any]:
+        return await self._read(first), await self._read(second)
+
+
 @pytest.fixture
 def app(settings: Settings, connection: AsyncConnection, engine: AsyncEngine) -> Any:
+    """The app with every request inside the test's transaction (rolled back at teardown)."""
     application = create_app(settings)
     application.state.engine = engine
-    application.state.sessionmaker = async_sessionmaker(
+    sessionmaker = async_sessionmaker(
         bind=connection, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
     )
+    application.state.sessionmaker = sessionmaker
+    application.dependency_overrides[get_statements] = lambda: InSavepoints(connection)
+    application.dependency_overrides[get_parallel] = lambda: InTurn(sessionmaker)
     return application
 
 
@@ -107,16 +127,19 @@ TRUNCATE = (
 )
 
 
-def _seeded() -> list[tuple[str, str, str]]:
-    path = next(Path(migrate.ROOT, "migrations", "versions").glob("*_0001_foundation.py"))
-    spec = importlib.util.spec_from_file_location("foundation_revision", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(module.DEPARTEMENTS)
+# The départements the migrations seed, as they seeded them: read from the database before any test
+# writes (``database_url``), so that what tests change can be put back.
+SEEDED: list[tuple[str, str, str]] = []
 
 
-SEEDED = _seeded()
+async def read_seed(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT code, name, timezone FROM territories WHERE kind = 'departement' ORDER BY code"
+        ))
+        SEEDED[:] = [(r[0], r[1], r[2]) for r in rows]
+    await engine.dispose()
 
 
 async def reset_database(engine: AsyncEngine) -> None:

@@ -1,15 +1,15 @@
-"""Slot search and hold (under /v1/slots) and bookings (under /v1/bookings)."""
+"""Bookings (under /v1/bookings), and the search and hold of the slots to book (under /v1/slots)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from app.auth import OperatorDep, Principal, SearcherDep, require_roles
-from app.bookings import service
+from app.bookings import search, service
 from app.bookings.schemas import (
     Audience,
     BookingCreate,
@@ -21,12 +21,12 @@ from app.bookings.schemas import (
     SearchPage,
 )
 from app.config import SettingsDep
-from app.database import SessionDep
+from app.database import SessionDep, StatementsDep
 from app.errors import error_responses
 from app.schemas import AwareDatetime
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
-extra_router = APIRouter(prefix="/v1/slots", tags=["slots"])
+slot_search_router = APIRouter(prefix="/v1/slots", tags=["slots"])
 
 BookingReaderDep = Annotated[
     Principal, Depends(require_roles("operator", "regulator", "urgences", "admin", "effector"))
@@ -34,7 +34,7 @@ BookingReaderDep = Annotated[
 SlotEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 
 
-@extra_router.get("/search", response_model=SearchPage, operation_id="search_slots",
+@slot_search_router.get("/search", response_model=SearchPage, operation_id="search_slots",
                   responses=error_responses(401, 403, 404, 422))
 async def search_slots(
     session: SessionDep,
@@ -54,7 +54,7 @@ async def search_slots(
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
 ) -> JSONResponse:
     """Free slots (not held, booked, withdrawn or started) of a territory, soonest first, paginated."""
-    page = await service.search(
+    page = await search.search(
         session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
         audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
         cursor=cursor,
@@ -63,7 +63,7 @@ async def search_slots(
     return JSONResponse(page.model_dump(mode="json"))
 
 
-@extra_router.post("/{slot_id}/hold", response_model=HoldRead, operation_id="hold_slot",
+@slot_search_router.post("/{slot_id}/hold", response_model=HoldRead, operation_id="hold_slot",
                    responses=error_responses(401, 403, 404, 409, 422))
 async def hold_slot(
     slot_id: uuid.UUID, data: HoldCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
@@ -72,7 +72,7 @@ async def hold_slot(
     return await service.hold(session, principal, slot_id, data.call_id, settings.hold_minutes)
 
 
-@extra_router.delete("/{slot_id}/hold", status_code=204, operation_id="release_slot_hold",
+@slot_search_router.delete("/{slot_id}/hold", status_code=204, operation_id="release_slot_hold",
                      responses=error_responses(401, 403, 404, 409, 422))
 async def release_slot_hold(
     slot_id: uuid.UUID, call_id: uuid.UUID, session: SessionDep, principal: OperatorDep
@@ -86,7 +86,7 @@ async def release_slot_hold(
              responses=error_responses(401, 403, 404, 409, 422))
 async def create_booking(
     data: BookingCreate,
-    request: Request,
+    statements: StatementsDep,
     principal: SearcherDep,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=200,
@@ -94,9 +94,9 @@ async def create_booking(
     )] = None,
 ) -> JSONResponse:
     """Book a slot for a call (or, for role urgences, for a redirected patient); a taken slot is 409 SlotTaken."""
-    status, body, replayed = await service.book(request.app.state.sessionmaker, principal, data, idempotency_key)
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    booked = await service.book(statements, principal, data, idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if booked.replayed else None
+    return JSONResponse(booked.body, status_code=201, headers=headers)
 
 
 @router.get("/{booking_id}", response_model=BookingRead, operation_id="get_booking",
@@ -122,4 +122,4 @@ async def post_booking_outcome(
     return await service.set_outcome(session, principal, booking_id, data)
 
 
-__all__ = ["router", "extra_router"]
+__all__ = ["router", "slot_search_router"]

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth import Principal
 from app.calls.models import CHANNELS, DECISION_KINDS, INTENTS, OTHER_REASONS, PRIORITIES
+from app.calls.repository import DUE_DELAY
 from app.calls.schemas import ImportResult, no_nul
 from app.errors import AppError, NotFound, Unprocessable
 from app.logging import log
@@ -355,7 +356,7 @@ def _reject(errors: list[dict[str, Any]]) -> ImportRejected:
     return ImportRejected(f"{rejected} rows rejected", rows=errors[:MAX_REPORTED])
 
 
-INSERT = text("""
+INSERT = text(f"""
 WITH input AS (
     SELECT * FROM unnest(
         CAST(:territory_code AS text[]), CAST(:external_id AS text[]), CAST(:channel AS text[]),
@@ -369,8 +370,7 @@ WITH input AS (
                        status, first_callback_at, closed_at, source, created_by,
                        patient_postcode, patient_birth_year, patient_sex)
     SELECT i.territory_code, i.external_id, i.channel, i.received_at, i.priority,
-           i.received_at + make_interval(
-               mins => COALESCE((t.priority_delays ->> COALESCE(i.priority, 'P3'))::int, 180)),
+           i.received_at + {DUE_DELAY.format(priority="i.priority")},
            i.intent, 'closed', i.first_callback_at, i.closed_at, 'import', :actor,
            i.postcode, i.birth_year, i.sex
     FROM input i JOIN territories t ON t.code = i.territory_code

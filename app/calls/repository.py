@@ -13,6 +13,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision
 
+# The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: P3's).
+DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE({priority}, 'P3') AS int), 180))"
+
+# The call a booking without one creates: an ED redirection (channel urgences) in the territory of the
+# slot just claimed (``claimed``), in progress at once, with its due time. The booking statement embeds
+# it as a CTE; it writes nothing when the booking names its call (``:call_id``).
+NEW_URGENCES_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
+                           reason, patient_family_name, patient_given_name, patient_birth_year, patient_sex,
+                           patient_phone, patient_postcode)
+        SELECT t.code, 'urgences', now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress', 'live',
+               :sub, :reason, :family_name, :given_name, :birth_year, :sex, :phone, :postcode
+        FROM claimed JOIN territories t ON t.code = claimed.territory_code
+        WHERE CAST(:call_id AS uuid) IS NULL
+        RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex"""
+
+# A call a booking names: visible (in ``scope``) and not closed.
+OPEN_CALL = """SELECT id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex
+        FROM calls WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)"""
+
+# What each new booking ``b`` does to its call: the decision "orientation vers un créneau", and a
+# waiting call taken in progress.
+SLOT_DECISION = """INSERT INTO decisions (call_id, kind, booking_id, decided_at, created_by)
+        SELECT b.call_id, 'slot', b.id, now(), :sub FROM b"""
+CALL_IN_PROGRESS = """UPDATE calls SET status = 'in_progress'
+        WHERE id IN (SELECT call_id FROM b) AND status = 'waiting'"""
+
 # Late: not called back yet, not closed, and past the callback target of its priority.
 LATE = and_(Call.status != "closed", Call.first_callback_at.is_(None), Call.due_at < func.now())
 MINUTES_LATE = case(

@@ -171,7 +171,7 @@ async def extend(session: AsyncSession, principal: Principal, settings: Settings
         generated = items_of(rule, site.timezone, now, settings)
         items.extend(generated)
         territories.extend([site.territory_code] * len(generated))
-    written = await repository.insert(session, slots.batch_of(items, territories), "rule", on_conflict="any")
+    written = await repository.insert(session, slots.batch_of(items, territories), "rule", skip_any_conflict=True)
     log.info("availability_rules.extended", rules=len(found), created=len(written))
     return ExtendResult(rules=len(found), slots_created=len(written),
                         horizon=slots.horizon_end(settings, now).date())

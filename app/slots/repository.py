@@ -33,6 +33,18 @@ class Batch:
         return len(self.ids)
 
 
+# The one definition of "a slot can be taken now" (by ``:call_id``, NULL for no call in particular):
+# free, not started, and not held by another call (a lapsed hold is no hold). Search, hold and booking
+# all embed it, on the slots table aliased ``s``.
+CLAIMABLE = (
+    "s.status = 'free' AND s.start_at > now() "
+    "AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id)"
+)
+
+# A slot its owner may withdraw: free and not held right now (a booked slot needs its booking cancelled).
+WITHDRAWABLE = "s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())"
+
+# A slot as its owner sees it; "held" is a hold not yet lapsed.
 STATE_SQL = """
     CASE WHEN s.status = 'withdrawn' THEN 'withdrawn'
          WHEN s.status = 'booked' THEN 'booked'
@@ -59,20 +71,20 @@ FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS uuid[]), CAST(:sites AS uuid[]),
 ORDER BY b.pid, b.s
 """
 
-# on_conflict: "" (any violation fails the statement), "key" (an already imported source_key is
-# skipped), "any" (also skip an occurrence overlapping a live slot: used when extending rules).
-_ON_CONFLICT = {
-    "": "",
-    "key": " ON CONFLICT (practitioner_id, source_key) WHERE source_key IS NOT NULL DO NOTHING",
-    "any": " ON CONFLICT DO NOTHING",
-}
+# A source_key the practitioner has already imported is skipped, not refused (re-sent calendars).
+_SKIP_KNOWN_KEYS = " ON CONFLICT (practitioner_id, source_key) WHERE source_key IS NOT NULL DO NOTHING"
+# Rolling rules forward: an occurrence already there, or overlapping a live slot, is skipped.
+_SKIP_ANY_CONFLICT = " ON CONFLICT DO NOTHING"
 
 
-async def insert(session: AsyncSession, batch: Batch, source: str, on_conflict: str = "") -> list[uuid.UUID]:
+async def insert(
+    session: AsyncSession, batch: Batch, source: str, *, skip_known_keys: bool = False, skip_any_conflict: bool = False
+) -> list[uuid.UUID]:
     """Insert the batch in one statement; the ids actually written."""
     if not batch:
         return []
-    stmt = text(_INSERT + _ON_CONFLICT[on_conflict] + " RETURNING id")
+    conflict = _SKIP_ANY_CONFLICT if skip_any_conflict else _SKIP_KNOWN_KEYS if skip_known_keys else ""
+    stmt = text(_INSERT + conflict + " RETURNING id")
     rows = await session.execute(stmt, {
         "source": source, "ids": batch.ids, "pids": batch.practitioners, "sites": batch.sites,
         "territories": batch.territories, "starts": batch.starts, "ends": batch.ends, "modes": batch.modes,
@@ -155,7 +167,7 @@ async def withdraw(session: AsyncSession, slot_id: uuid.UUID) -> dict[str, Any] 
     """Withdraw the slot if it is free and not held right now (compare-and-set); the slot, or None."""
     row = await session.execute(text(f"""
         UPDATE slots s SET status = 'withdrawn', withdrawn_at = now()
-        WHERE s.id = :id AND s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())
+        WHERE s.id = :id AND {WITHDRAWABLE}
         RETURNING {SLOT_COLUMNS}
     """), {"id": slot_id})
     found = row.mappings().first()
@@ -197,10 +209,9 @@ async def rules_of(session: AsyncSession, practitioner_id: uuid.UUID | None, act
 
 async def withdraw_rule_future(session: AsyncSession, rule_id: uuid.UUID, after: dt.datetime) -> int:
     """Withdraw the rule's slots starting after ``after`` that are free and not held; never booked ones."""
-    result = await session.execute(text("""
-        UPDATE slots SET status = 'withdrawn', withdrawn_at = now()
-        WHERE rule_id = :rule AND start_at > :after AND status = 'free'
-          AND (held_until IS NULL OR held_until <= now())
+    result = await session.execute(text(f"""
+        UPDATE slots s SET status = 'withdrawn', withdrawn_at = now()
+        WHERE s.rule_id = :rule AND s.start_at > :after AND {WITHDRAWABLE}
     """), {"rule": rule_id, "after": after})
     return result.rowcount or 0  # type: ignore[attr-defined]
 

@@ -30,7 +30,7 @@ from app.slots.schemas import (
 )
 
 router = APIRouter(tags=["slots"])
-extra_router = APIRouter(prefix="/v1/practitioners", tags=["participation"])
+participation_router = APIRouter(prefix="/v1/practitioners", tags=["participation"])
 
 RULES = "/v1/availability-rules"
 MAX_ICS_BYTES = 10 * 1024 * 1024
@@ -185,7 +185,7 @@ async def end_availability_rule(rule_id: uuid.UUID, session: SessionDep, princip
 
 # --- participation evidence -----------------------------------------------------------------
 
-@extra_router.get(
+@participation_router.get(
     "/{practitioner_id}/participation", response_model=Participation, operation_id="get_participation",
     responses={**error_responses(401, 403, 404, 422),
                200: {"description": "JSON, or CSV with format=csv", "content": {"text/csv": {}}}},

@@ -134,56 +134,17 @@ async def create(session: AsyncSession, principal: Principal, data: SlotCreate, 
     site = await site_for(session, pid, data.site_id)
     item = Item(pid, data.site_id, data.start, data.end, data.mode, data.audience)
     batch = batch_of([item], [site.territory_code])
-    await _insert_or_name_conflicts(session, [item], batch, "api", single=True)
+    await insert_batch(session, [item], [0], batch, "api", 1, single=True)
     log.info("slot.published", slot_id=str(batch.ids[0]), practitioner_id=str(pid), source="api")
     return await get(session, principal, batch.ids[0])
 
 
-async def _insert_or_name_conflicts(
-    session: AsyncSession, items: list[Item], batch: Batch, source: str, *, single: bool = False,
-    on_conflict: str = "",
-) -> list[uuid.UUID]:
-    """Insert in a savepoint; if the exclusion constraint refuses (a concurrent publish), say which slots.
-
-    Two transactions inserting overlapping slots at the same instant each wait for the other's
-    constraint check: PostgreSQL breaks the deadlock by failing one. Its insert is then tried again,
-    now behind the committed winner, so the loser gets the ordinary overlap answer naming it."""
-    for attempt in range(DEADLOCK_RETRIES + 1):
-        try:
-            async with session.begin_nested():
-                return await repository.insert(session, batch, source, on_conflict)
-        except DBAPIError as exc:
-            if sqlstate_of(exc) == DEADLOCK and attempt < DEADLOCK_RETRIES:
-                continue
-            if sqlstate_of(exc) != EXCLUSION_VIOLATION:
-                raise
-            await _raise_overlaps(session, items, [], single=single)
-            raise  # pragma: no cover - the constraint saw a conflict, so the query finds it
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _raise_overlaps(
-    session: AsyncSession, items: list[Item], rejected: list[Rejection], *, single: bool = False,
-    ignore_rule: uuid.UUID | None = None,
-) -> None:
-    found = await repository.overlapping(
-        session, [i.practitioner_id for i in items], [i.start for i in items], [i.end for i in items]
-    )
-    for index, slot_id, rule_id in found:
-        if ignore_rule is None or rule_id != ignore_rule:
-            rejected.append(Rejection(index=index, field="start", reason=f"overlaps slot {slot_id}",
-                                      conflicting_slot_id=slot_id))
-    if not rejected:
-        return
-    if single:
+def _raise_rejected(rejected: list[Rejection], total: int, *, single: bool = False) -> None:
+    rejected.sort(key=lambda r: r.index)
+    if single and rejected[0].conflicting_slot_id is not None:
         first = rejected[0]
         raise Conflict(f"The slot overlaps your slot {first.conflicting_slot_id}", field="start",
                        conflicting_slot_id=str(first.conflicting_slot_id))
-    _raise_rejected(rejected, len(items))
-
-
-def _raise_rejected(rejected: list[Rejection], total: int) -> None:
-    rejected.sort(key=lambda r: r.index)
     body = [r.model_dump(mode="json", exclude_none=True) for r in rejected]
     indexes = {r.index for r in rejected}
     detail = f"{len(indexes)} of {total} items rejected; nothing was published"
@@ -249,7 +210,6 @@ def _item(
 
 async def publish(
     session: AsyncSession, items: list[Item | None], source: str, rejected: list[Rejection], *, total: int,
-    skip_keys: bool = True,
 ) -> list[uuid.UUID | None]:
     """Write every item or none: rejected items (shape, site, overlap) make the whole batch fail.
 
@@ -257,7 +217,7 @@ async def publish(
     beforehand only when the batch is already refused, so that one answer names every problem."""
     positions = [i for i, item in enumerate(items) if item is not None]
     checked = [item for item in items if item is not None]
-    present = await _already_present(session, checked) if skip_keys else set()
+    present = await _already_present(session, checked)
     territories = await _check_sites(session, checked, positions, rejected)
     todo = [n for n in range(len(checked)) if n not in present]
     todo_items = [checked[n] for n in todo]
@@ -276,9 +236,17 @@ async def publish(
 async def _name_overlaps(
     session: AsyncSession, items: list[Item], positions: list[int], rejected: list[Rejection]
 ) -> None:
-    """Name the items overlapping each other or a live slot of their practitioner."""
+    """Name the items overlapping each other or a live slot of their practitioner: the one place
+    that says which overlaps the exclusion constraint refused (or would refuse)."""
     _overlaps_within(items, positions, rejected)
-    await _existing_overlaps(session, items, positions, rejected)
+    if not items:
+        return
+    found = await repository.overlapping(
+        session, [i.practitioner_id for i in items], [i.start for i in items], [i.end for i in items]
+    )
+    for n, slot_id, _ in found:
+        rejected.append(Rejection(index=positions[n], field="start", reason=f"overlaps slot {slot_id}",
+                                  conflicting_slot_id=slot_id))
 
 
 async def _already_present(session: AsyncSession, items: list[Item]) -> set[int]:
@@ -325,34 +293,31 @@ def _overlaps_within(items: list[Item], positions: list[int], rejected: list[Rej
             latest = (item.practitioner_id, item.end, n)
 
 
-async def _existing_overlaps(
-    session: AsyncSession, items: list[Item], positions: list[int], rejected: list[Rejection]
-) -> None:
-    if not items:
-        return
-    found = await repository.overlapping(
-        session, [i.practitioner_id for i in items], [i.start for i in items], [i.end for i in items]
-    )
-    for n, slot_id, _ in found:
-        rejected.append(Rejection(index=positions[n], field="start", reason=f"overlaps slot {slot_id}",
-                                  conflicting_slot_id=slot_id))
-
-
 async def insert_batch(
-    session: AsyncSession, items: list[Item], positions: list[int], batch: Batch, source: str, total: int
+    session: AsyncSession, items: list[Item], positions: list[int], batch: Batch, source: str, total: int, *,
+    single: bool = False,
 ) -> set[uuid.UUID]:
-    """The ids written; a key imported meanwhile by a concurrent request is skipped, an overlap is a 409."""
-    on_conflict = "key" if any(k is not None for k in batch.keys) else ""
-    try:
-        async with session.begin_nested():
-            return set(await repository.insert(session, batch, source, on_conflict))
-    except DBAPIError as exc:
-        if sqlstate_of(exc) != EXCLUSION_VIOLATION:
-            raise
-        rejected: list[Rejection] = []
-        await _name_overlaps(session, items, positions, rejected)
-        _raise_rejected(rejected or [Rejection(index=0, reason="overlaps a slot published meanwhile")], total)
-        raise
+    """The one insert path of slots: the ids written. A key imported meanwhile by a concurrent request
+    is skipped; an overlap refused by the exclusion constraint is a 409 naming the slots it overlaps.
+
+    Two transactions inserting overlapping slots at the same instant each wait for the other's
+    constraint check: PostgreSQL breaks the deadlock by failing one. Its insert is then tried again,
+    now behind the committed winner, so the loser gets the ordinary overlap answer naming it."""
+    skip_known_keys = any(k is not None for k in batch.keys)
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            async with session.begin_nested():
+                return set(await repository.insert(session, batch, source, skip_known_keys=skip_known_keys))
+        except DBAPIError as exc:
+            if sqlstate_of(exc) == DEADLOCK and attempt < DEADLOCK_RETRIES:
+                continue
+            if sqlstate_of(exc) != EXCLUSION_VIOLATION:
+                raise
+            rejected: list[Rejection] = []
+            await _name_overlaps(session, items, positions, rejected)
+            _raise_rejected(rejected or [Rejection(index=0, reason="overlaps a slot published meanwhile")], total,
+                            single=single)
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns or raises
 
 
 # --- reading and withdrawing ----------------------------------------------------------------
@@ -438,7 +403,7 @@ def _ics_item(
     pid: uuid.UUID, site_id: uuid.UUID, mode: str, audience: str, index: int, occurrence: ics.Occurrence,
     now: dt.datetime, settings: Settings, rejected: list[Rejection],
 ) -> Item | None:
-    problem = (None, occurrence.problem) if occurrence.problem else None
+    problem: tuple[str | None, str] | None = (None, occurrence.problem) if occurrence.problem else None
     if occurrence.start is not None and occurrence.end is not None and problem is None:
         problem = time_problem(occurrence.start, occurrence.end, now, settings)
     if problem:

@@ -39,6 +39,7 @@ async def _session(url: str | None) -> AsyncIterator[AsyncSession]:
     embedded = None
     if url is None:
         url, embedded = await asyncio.to_thread(resolve_database_url, settings)
+    assert url is not None
     engine = make_engine(normalize_url(url), settings)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
@@ -50,8 +51,11 @@ async def _session(url: str | None) -> AsyncIterator[AsyncSession]:
 
 
 async def _report(url: str | None, territory: str, first: str, last: str, method: str | None) -> MonthlyReport:
+    from app.database import Parallel, make_sessionmaker
+
     async with _session(url) as session:
-        return await service.monthly(session, LOCAL, territory, first, last, method)
+        parallel = Parallel(make_sessionmaker(session.bind))  # type: ignore[arg-type]  # bound to an engine
+        return await service.monthly(session, parallel, LOCAL, territory, first, last, method)
 
 
 async def _compact(url: str | None) -> int:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.auth import AnalystDep
-from app.database import SessionDep
+from app.database import ParallelDep, SessionDep
 from app.errors import Unprocessable, error_responses
 from app.stats import service
 from app.stats.render_csv import to_csv
@@ -29,6 +29,7 @@ FORMATS = ("json", "csv")
 )
 async def monthly(
     session: SessionDep,
+    parallel: ParallelDep,
     principal: AnalystDep,
     territory: Annotated[str, Query(description="Territory code (a département includes its CPTS); FR: national")],
     from_: Annotated[str, Query(alias="from", description="First month, YYYY-MM (local time)")],
@@ -41,7 +42,7 @@ async def monthly(
     """Monthly activity report of a territory, in the form of the Indre interCPTS publication."""
     if format not in FORMATS:
         raise Unprocessable(f"format must be one of {', '.join(FORMATS)}", field="format")
-    report = await service.monthly(session, principal, territory, from_, to, avoided_ed_method)
+    report = await service.monthly(session, parallel, principal, territory, from_, to, avoided_ed_method)
     if format == "csv":
         filename = f"snp-stats-{report.territory}-{report.from_}-{report.to}.csv"
         return Response(to_csv(report), media_type="text/csv; charset=utf-8",

@@ -8,19 +8,18 @@ prescriptions on one call are one kind). Shares and rates with an empty denomina
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.calls.models import DECISION_KINDS
+from app.database import Parallel
 from app.errors import NotFound, Unprocessable
 from app.stats import repository
 from app.stats.facts import NOT_AVOIDED_REASONS
@@ -163,29 +162,9 @@ def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject,
     }
 
 
-A = TypeVar("A")
-B = TypeVar("B")
-
-
-async def _both(
-    session: AsyncSession, first: Callable[[AsyncSession], Awaitable[A]],
-    second: Callable[[AsyncSession], Awaitable[B]],
-) -> tuple[A, B]:
-    """Two independent reads at once, the second on a connection of its own (PostgreSQL then works on
-    both together); one after the other when the session is bound to a single connection."""
-    if not isinstance(session.bind, AsyncEngine):
-        return await first(session), await second(session)
-
-    async def apart() -> B:
-        async with AsyncSession(session.bind) as other, other.begin():
-            return await second(other)
-
-    return await asyncio.gather(first(session), apart())
-
-
 async def monthly(
-    session: AsyncSession, principal: Principal, territory: str, first: str | None, last: str | None,
-    method: str | None = None,
+    session: AsyncSession, parallel: Parallel, principal: Principal, territory: str, first: str | None,
+    last: str | None, method: str | None = None,
 ) -> MonthlyReport:
     """The report of a territory (or ``FR``) for the months ``first``..``last`` inclusive."""
     period = parse_period(first, last)
@@ -196,8 +175,7 @@ async def monthly(
     method = method or subject.avoided_ed_method
     # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
     read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
-    calls, slots = await _both(
-        session,
+    calls, slots = await parallel.both(
         lambda s: read_calls(s, subject.scope, period.first, period.after),
         lambda s: repository.slot_figures(s, subject.scope, period.first, period.after),
     )

@@ -2,10 +2,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.territories.models import Territory
+
+# The one definition of "the territories a user acts on": those named (``:codes``) and the CPTS under
+# them; every territory when ``:everywhere`` (a platform administrator). Statements embed it as a CTE
+# or a subquery (``territory_code IN (SELECT code FROM scope)``).
+SCOPE = """SELECT code FROM territories
+        WHERE CAST(:everywhere AS boolean) OR code = ANY(CAST(:codes AS text[]))
+           OR parent_code = ANY(CAST(:codes AS text[]))"""
+
+
+def scope_params(codes: Iterable[str] | None) -> dict[str, object]:
+    """The parameters of ``SCOPE``: ``None`` means every territory."""
+    return {"everywhere": codes is None, "codes": list(codes or [])}
 
 
 async def get(session: AsyncSession, code: str) -> Territory | None:
@@ -35,5 +47,4 @@ async def with_children(session: AsyncSession, codes: Iterable[str]) -> set[str]
     codes = list(codes)
     if not codes:
         return set()
-    stmt = select(Territory.code).where(or_(Territory.code.in_(codes), Territory.parent_code.in_(codes)))
-    return set((await session.scalars(stmt)).all())
+    return set((await session.scalars(text(SCOPE), scope_params(codes))).all())

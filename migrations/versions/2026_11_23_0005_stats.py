@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.migrate import sql_statements
+
 revision: str = "0005"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -125,10 +127,10 @@ def upgrade() -> None:
     op.add_column("calls", sa.Column("other_reasons", sa.SmallInteger(), server_default="0", nullable=False))
     # No decision may be written between the backfill and the triggers taking over.
     op.execute("LOCK TABLE decisions IN SHARE MODE")
-    for statement in _statements(FUNCTIONS):
+    for statement in sql_statements(FUNCTIONS):
         op.execute(statement)
     op.execute(BACKFILL)
-    for statement in _statements(TRIGGERS):
+    for statement in sql_statements(TRIGGERS):
         op.execute(statement)
     op.create_index(
         "ix_stats_calls_scope", "calls", ["territory_code", "received_at"], unique=False,
@@ -144,21 +146,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_stats_slots_scope", table_name="slots", postgresql_where=sa.text("status <> 'withdrawn'"))
     op.drop_index("ix_stats_calls_scope", table_name="calls")
-    for statement in _statements(DROP):
+    for statement in sql_statements(DROP):
         op.execute(statement)
     op.drop_column("calls", "other_reasons")
     op.drop_column("calls", "decision_kinds")
-
-
-def _statements(script: str) -> list[str]:
-    """The script's statements; a ``$$`` body holds semicolons of its own."""
-    statements, current, in_body = [], [], False
-    for line in script.splitlines():
-        if line.strip().startswith("--") and not in_body:
-            continue
-        current.append(line)
-        in_body ^= line.count("$$") % 2 == 1
-        if not in_body and line.rstrip().endswith(";"):
-            statements.append("\n".join(current).strip())
-            current = []
-    return [s for s in statements if s]

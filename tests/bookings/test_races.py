@@ -96,3 +96,37 @@ class TestIdempotentReplay:
         assert len({r.json()["id"] for r in responses}) == 1
         assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 9
         assert await scalar(engine, "SELECT count(*) FROM bookings") == 1
+
+
+class TestUrgencesRace:
+    async def test_thirty_ed_nurses_redirecting_to_one_slot_make_one_booking_and_one_call(
+        self, committed_client, auth, engine
+    ):
+        w = await world(committed_client, auth)
+        slot = await make_slot(committed_client, auth, w)
+        responses = await asyncio.gather(*(
+            committed_client.post("/v1/bookings", headers=auth("urgences", sub=f"ioa-{n}"),
+                                  json={"slot_id": slot, "patient": {"birth_year": 2000 + n}, "reason": "entorse"})
+            for n in range(30)
+        ))
+        statuses = Counter(r.status_code for r in responses)
+        assert statuses == {201: 1, 409: 29}, statuses
+        # The ED call exists only with its booking: the 29 refused redirections left nothing behind.
+        assert await scalar(engine, "SELECT count(*) FROM calls") == 1
+        assert await scalar(engine, "SELECT count(*) FROM bookings") == 1
+        assert await scalar(engine, "SELECT count(*) FROM decisions") == 1
+        assert await scalar(engine, "SELECT count(*) FROM outbox_events") == 1
+
+    async def test_a_retried_redirection_replays_its_first_answer_and_makes_no_second_call(
+        self, committed_client, auth, engine
+    ):
+        w = await world(committed_client, auth)
+        slot = await make_slot(committed_client, auth, w)
+        headers = {**auth("urgences", sub="ioa-retry"), "Idempotency-Key": "redirect-1"}
+        body = {"slot_id": slot, "patient": {"family_name": "Petit", "birth_year": 2019}}
+        responses = await asyncio.gather(*(
+            committed_client.post("/v1/bookings", json=body, headers=headers) for _ in range(5)
+        ))
+        assert {r.status_code for r in responses} == {201}
+        assert len({r.json()["call_id"] for r in responses}) == 1
+        assert await scalar(engine, "SELECT count(*) FROM calls") == 1

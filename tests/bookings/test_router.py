@@ -194,7 +194,9 @@ class TestUrgencesRedirection:
         call = (await connection.execute(text("SELECT * FROM calls WHERE id = :id"),
                                          {"id": response.json()["call_id"]})).mappings().one()
         assert call["channel"] == "urgences" and call["territory_code"] == "36" and call["status"] == "in_progress"
-        assert call["source"] == "live" and call["created_by"] == "ioa-chateauroux" and call["due_at"] is None
+        assert call["source"] == "live" and call["created_by"] == "ioa-chateauroux"
+        # Made like any call: due within its territory's delay for no priority (P3's, 180 min in 36).
+        assert call["due_at"] - call["received_at"] == dt.timedelta(minutes=180)
         assert call["patient_family_name"] == "Petit" and call["reason"] == "otite, vu par l'IOA"
         assert await scalar(connection, "SELECT kind FROM decisions WHERE call_id = :c", c=call["id"]) == "slot"
         payload = await scalar(connection, "SELECT payload FROM outbox_events")

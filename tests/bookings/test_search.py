@@ -7,8 +7,8 @@ import datetime as dt
 import httpx
 from sqlalchemy import text
 
-from app.bookings import repository
-from app.bookings.repository import SearchFilter
+from app.bookings import search as slot_search
+from app.bookings.search import SearchFilter
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.factories import create_cpts
 
@@ -204,8 +204,8 @@ class TestSearchPlan:
         from sqlalchemy.ext.asyncio import AsyncSession
 
         async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
-            plan = await repository.explain_search(session, SearchFilter(codes=["36"], limit=20))
-            plan_many = await repository.explain_search(session, SearchFilter(codes=["36", "18"], limit=20))
+            plan = await slot_search.explain(session, SearchFilter(codes=["36"], limit=20))
+            plan_many = await slot_search.explain(session, SearchFilter(codes=["36", "18"], limit=20))
         assert "ix_slots_free_territory_start" in plan, plan
         assert "ix_slots_free_territory_start" in plan_many, plan_many
         assert (await search(client, auth("operator"), territory="36")).status_code == 200

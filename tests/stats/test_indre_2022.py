@@ -16,7 +16,7 @@ import pytest
 from tests.factories import create_cpts
 from tests.stats.helpers import monthly
 
-REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "indre-2022.json"
+REFERENCE = Path(__file__).resolve().parent / "data" / "indre-2022.json"
 PARIS = ZoneInfo("Europe/Paris")
 # Calls per month: a winter peak and a summer peak, summing to the published year.
 MONTHS = [1562, 1371, 1420, 1398, 1441, 1355, 1508, 1560, 1380, 1402, 1395, 1440]

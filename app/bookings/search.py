@@ -1,0 +1,245 @@
+"""Slot search: the free slots a booker may take, soonest (or nearest) first, a page at a time.
+
+The search statement is one of the few hot statements written as literal SQL; its "free" is the
+slots domain's claimability (``slots.repository.CLAIMABLE``) for no call at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.bookings.schemas import FoundSlot, SearchPage, SlotPractitioner, SlotSite
+from app.database import plan_for_the_values, sql
+from app.errors import NotFound, Unprocessable
+from app.slots.repository import CLAIMABLE
+from app.territories import repository as territory_repository
+from app.territories import service as territory_service
+
+KM_PER_DEGREE_LAT = 111.045
+
+# A patient's public → the slot audiences that fit (a child may be seen in a general slot).
+AUDIENCES = {"all": ("all",), "children": ("all", "children"), "ehpad": ("all", "ehpad")}
+
+_DISTANCE = (
+    "(2 * 6371.0088 * asin(least(1.0, sqrt("
+    "power(sin(radians(si.lat - :near_lat) / 2), 2) + "
+    "cos(radians(:near_lat)) * cos(radians(si.lat)) * power(sin(radians(si.lon - :near_lon) / 2), 2)))))"
+)
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    codes: Sequence[str]
+    start_from: dt.datetime | None = None
+    start_to: dt.datetime | None = None
+    mode: str | None = None
+    audiences: Sequence[str] | None = None
+    near: tuple[float, float] | None = None
+    radius_km: float | None = None
+    by_distance: bool = False
+    after: tuple[dt.datetime, uuid.UUID] | None = None
+    offset: int = 0
+    limit: int = 20
+
+
+# ------------------------------------------------------------------------------------------- cursors
+
+
+def encode_cursor(value: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        return value
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Unprocessable("cursor is not one this API gave", field="cursor") from exc
+
+
+def _paging(cursor: str | None, by_distance: bool) -> tuple[tuple[dt.datetime, uuid.UUID] | None, int]:
+    if cursor is None:
+        return None, 0
+    value = decode_cursor(cursor)
+    try:
+        if by_distance:
+            return None, max(int(value["o"]), 0)
+        start, slot_id = value["s"], value["i"]
+        if not isinstance(start, str) or not isinstance(slot_id, str):
+            raise TypeError("cursor members are strings")
+        return (dt.datetime.fromisoformat(start), uuid.UUID(slot_id)), 0
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise Unprocessable("cursor does not fit this sort order", field="cursor") from exc
+
+
+# ------------------------------------------------------------------------------------------- checks
+
+
+def _in_calendar(value: dt.datetime) -> bool:
+    try:
+        return 1970 <= value.astimezone(dt.UTC).year <= 9998
+    except (OverflowError, ValueError):
+        return False
+
+
+def check_search(
+    *, start_from: dt.datetime | None, start_to: dt.datetime | None, near_lat: float | None,
+    near_lon: float | None, radius_km: float | None, sort: str,
+) -> None:
+    for name, value in (("start_from", start_from), ("start_to", start_to)):
+        if value is not None and not _in_calendar(value):
+            raise Unprocessable(f"{name} must lie between the years 1970 and 9999", field=name)
+    if start_from is not None and start_to is not None and start_to <= start_from:
+        raise Unprocessable("start_to must be after start_from", field="start_to")
+    if (near_lat is None) != (near_lon is None):
+        raise Unprocessable("near_lat and near_lon go together", field="near_lon" if near_lon is None else "near_lat")
+    if radius_km is not None and near_lat is None:
+        raise Unprocessable("radius_km needs near_lat and near_lon", field="radius_km")
+    if sort == "distance" and near_lat is None:
+        raise Unprocessable("sort=distance needs near_lat and near_lon", field="sort")
+
+
+async def search_scope(session: AsyncSession, principal: Principal, territory: str | None) -> list[str]:
+    """The territory codes a search covers: the one asked (with its CPTS), or every one the user sees."""
+    if territory:
+        # A territory of the token's own is visible without asking; another may be a CPTS under one.
+        if not principal.is_admin and territory not in principal.territories and territory not in (
+            await territory_service.visible_codes(session, principal) or ()
+        ):
+            raise NotFound(f"Territory {territory} not found", field="territory")
+        codes = await territory_repository.with_children(session, [territory])
+        if not codes:
+            raise NotFound(f"Territory {territory} not found", field="territory")
+        return sorted(codes)
+    visible = await territory_service.visible_codes(session, principal)
+    if visible is None:
+        raise Unprocessable("territory is required for a platform administrator", field="territory")
+    return sorted(visible)
+
+
+# ------------------------------------------------------------------------------------------- search
+
+
+async def search(
+    session: AsyncSession, principal: Principal, *, territory: str | None, start_from: dt.datetime | None,
+    start_to: dt.datetime | None, mode: str | None, audience: str | None, near_lat: float | None,
+    near_lon: float | None, radius_km: float | None, sort: str, limit: int, cursor: str | None,
+) -> SearchPage:
+    check_search(start_from=start_from, start_to=start_to, near_lat=near_lat, near_lon=near_lon,
+                 radius_km=radius_km, sort=sort)
+    by_distance = sort == "distance"
+    after, offset = _paging(cursor, by_distance)
+    codes = await search_scope(session, principal, territory)
+    if not codes:
+        return SearchPage(items=[], next_cursor=None)
+    near = (near_lat, near_lon) if near_lat is not None and near_lon is not None else None
+    f = SearchFilter(
+        codes=codes, start_from=start_from, start_to=start_to, mode=mode,
+        audiences=AUDIENCES[audience] if audience else None, near=near, radius_km=radius_km,
+        by_distance=by_distance, after=after, offset=offset, limit=limit,
+    )
+    await plan_for_the_values(session)
+    statement, params = search_sql(f)
+    rows = (await session.execute(sql(statement), params)).mappings().all()
+    items = [_found(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(
+            {"o": offset + limit} if by_distance else {"s": last["start_at"].isoformat(), "i": str(last["id"])}
+        )
+    return SearchPage(items=items, next_cursor=next_cursor)
+
+
+def _bounding_box(lat: float, lon: float, radius_km: float) -> dict[str, float]:
+    """A lat/lon box around the circle: a cheap prefilter before the exact haversine distance."""
+    dlat = radius_km / KM_PER_DEGREE_LAT
+    cos_lat = max(math.cos(math.radians(lat)), 0.01)
+    dlon = min(radius_km / (KM_PER_DEGREE_LAT * cos_lat), 180.0)
+    return {"lat_min": lat - dlat, "lat_max": lat + dlat, "lon_min": lon - dlon, "lon_max": lon + dlon}
+
+
+def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
+    """The search statement for this filter: the free slots (claimable by no call in particular)."""
+    params: dict[str, Any] = {"limit": f.limit + 1, "call_id": None}
+    where = [CLAIMABLE]
+    if len(f.codes) == 1:
+        # A plain equality lets the planner walk ix_slots_free_territory_start in start order.
+        where.append("s.territory_code = :code")
+        params["code"] = f.codes[0]
+    else:
+        where.append("s.territory_code = ANY(:codes)")
+        params["codes"] = list(f.codes)
+    if f.start_from is not None:
+        where.append("s.start_at >= :start_from")
+        params["start_from"] = f.start_from
+    if f.start_to is not None:
+        where.append("s.start_at < :start_to")
+        params["start_to"] = f.start_to
+    if f.mode is not None:
+        where.append("s.mode = :mode")
+        params["mode"] = f.mode
+    if f.audiences is not None:
+        where.append("s.audience = ANY(:audiences)")
+        params["audiences"] = list(f.audiences)
+    distance = "NULL::float8"
+    if f.near is not None:
+        distance = _DISTANCE
+        params.update(near_lat=f.near[0], near_lon=f.near[1])
+        if f.radius_km is not None:
+            params.update(_bounding_box(f.near[0], f.near[1], f.radius_km), radius_km=f.radius_km)
+            where.append("si.lat BETWEEN :lat_min AND :lat_max AND si.lon BETWEEN :lon_min AND :lon_max")
+            where.append(f"{_DISTANCE} <= :radius_km")
+    if f.after is not None and not f.by_distance:
+        where.append("(s.start_at, s.id) > (:after_start, :after_id)")
+        params.update(after_start=f.after[0], after_id=f.after[1])
+    order = "distance_km, s.start_at, s.id" if f.by_distance else "s.start_at, s.id"
+    statement = f"""
+        SELECT s.id, s.start_at, s.end_at, s.mode, s.audience, s.territory_code,
+               p.id AS practitioner_id, p.rpps, p.family_name, p.given_name,
+               si.id AS site_id, si.name AS site_name, si.kind AS site_kind, si.address, si.postcode,
+               si.lat, si.lon, {distance} AS distance_km
+        FROM slots s
+        JOIN sites si ON si.id = s.site_id
+        JOIN practitioners p ON p.id = s.practitioner_id
+        WHERE {' AND '.join(where)}
+        ORDER BY {order}
+        LIMIT :limit OFFSET :offset
+    """
+    params["offset"] = f.offset if f.by_distance else 0
+    return statement, params
+
+
+async def explain(session: AsyncSession, f: SearchFilter) -> str:
+    statement, params = search_sql(f)
+    rows = (await session.execute(sql("EXPLAIN " + statement), params)).scalars().all()
+    return "\n".join(rows)
+
+
+def _found(r: RowMapping) -> FoundSlot:
+    return FoundSlot(
+        id=r["id"], start=r["start_at"], end=r["end_at"], mode=r["mode"], audience=r["audience"],
+        territory_code=r["territory_code"],
+        practitioner=SlotPractitioner(
+            id=r["practitioner_id"], rpps=r["rpps"], family_name=r["family_name"], given_name=r["given_name"]
+        ),
+        site=SlotSite(
+            id=r["site_id"], name=r["site_name"], kind=r["site_kind"], address=r["address"],
+            postcode=r["postcode"], lat=r["lat"], lon=r["lon"],
+        ),
+        distance_km=round(r["distance_km"], 3) if r["distance_km"] is not None else None,
+    )

@@ -1,0 +1,35 @@
+"""Each rule of the product is written once in app/: a second copy would drift from the first."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "app"
+
+
+def files_with(pattern: str) -> list[str]:
+    """Each file of app/ once per line that matches."""
+    found = []
+    for path in sorted(APP.rglob("*.py")):
+        for line in path.read_text().splitlines():
+            if re.search(pattern, line):
+                found.append(str(path.relative_to(APP)))
+    return found
+
+
+class TestEachRuleOnce:
+    def test_a_slot_is_claimable_in_one_place_owned_by_slots(self):
+        # Search, hold, booking and the refusal read all embed slots.repository.CLAIMABLE.
+        assert files_with(r"held_by_call_id = :call_id\)") == ["slots/repository.py"]
+        assert files_with(r"held_until <= now\(\)") == ["slots/repository.py", "slots/repository.py"]
+
+    def test_the_territory_scope_in_one_place_owned_by_territories(self):
+        assert files_with(r"parent_code = ANY|parent_code\.in_|parent_code = :territory") == [
+            "territories/repository.py"]
+
+    def test_the_writes_of_a_booking_come_from_the_domains_that_own_the_tables(self):
+        assert files_with(r"INSERT INTO decisions") == ["calls/importer.py", "calls/repository.py"]
+        assert files_with(r"INSERT INTO calls") == ["calls/importer.py", "calls/repository.py"]
+        assert files_with(r"INSERT INTO outbox_events") == ["notifications/repository.py"]
+        assert files_with(r"'booking_id', b\.id") == ["notifications/repository.py"]
