@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,11 +29,7 @@ class AppError(Exception):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": type(self).__name__, "detail": self.detail}
-        if self.field:
-            body["field"] = self.field
-        body.update(self.extra)
-        return body
+        return {"error": type(self).__name__, "detail": self.detail, "field": self.field, **self.extra}
 
 
 class BadRequest(AppError):
@@ -56,27 +52,61 @@ class Conflict(AppError):
     status_code = 409
 
 
+class PayloadTooLarge(AppError):
+    status_code = 413
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+
+
 class Unprocessable(AppError):
     status_code = 422
 
 
-class ErrorBody(BaseModel):
-    """Every error answer has this shape."""
+class Unavailable(AppError):
+    """The database could not answer in time (or at all): try again shortly."""
 
-    error: str
-    detail: str
-    field: str | None = None
+    status_code = 503
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="A dotted path in the body, a query parameter, a header, or `body`")
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API has this shape (4xx and 5xx alike); some errors add the members
+    named below. Under `/fhir` errors are FHIR OperationOutcome resources instead."""
+
+    error: str = Field(description="The error's name: ValidationError, NotFound, SlotTaken, Unavailable…")
+    detail: str = Field(description="What went wrong, in words")
+    field: str | None = Field(description="The field at fault (a dotted path in the body, a query parameter, a "
+                                          "header, or `body` for the body as a whole); null when none is")
+    errors: list[FieldError] | None = Field(
+        default=None, description="ValidationError: every field at fault, in order")
+    rejected: list[dict[str, Any]] | None = Field(
+        default=None, description="Bulk or calendar publish: each rejected item (index, field, reason, "
+                                  "conflicting_slot_id or conflicting_index, uid, start)")
+    rows: list[dict[str, Any]] | None = Field(
+        default=None, description="Calls import: each rejected row (row, field, reason)")
+    conflicting_slot_id: str | None = Field(default=None, description="Overlap: the slot it overlaps")
+    constraint: str | None = Field(default=None, description="The database constraint that refused the write")
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error answers a route may give."""
     text = {
-        400: "Bad request",
+        400: "The body cannot be read (not JSON, or not UTF-8)",
         401: "Missing, expired or forged token",
         403: "Role or territory not allowed",
         404: "Not found (or not visible to you)",
         409: "State conflict",
+        413: "The body is larger than this route accepts",
+        415: "The body's Content-Type is not one this route reads",
         422: "Invalid payload: the field and the reason are named",
+        405: "Method not allowed on this path (the Allow header lists those that are)",
+        503: "The database could not answer in time: retry after Retry-After seconds",
     }
     return {code: {"model": ErrorBody, "description": text.get(code, "Error")} for code in codes}
 
@@ -111,6 +141,7 @@ _CONSTRAINT_SQLSTATES = {
     "22001": (Unprocessable, "is too long"),
     "22021": (Unprocessable, "contains characters that cannot be stored"),
     "54000": (Unprocessable, "is too large"),
+    "57014": (Unavailable, "took longer than the database allows (statement timeout): retry shortly"),
 }
 
 
@@ -125,8 +156,14 @@ def constraint_of(exc: DBAPIError) -> str | None:
     return getattr(cause, "constraint_name", None) or getattr(orig, "constraint_name", None)
 
 
+# The database is gone or going: connection failures (class 08), shutdown or start-up in progress.
+_UNREACHABLE_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
 def translate_db_error(exc: DBAPIError) -> AppError | None:
     state = sqlstate_of(exc)
+    if exc.connection_invalidated or (state or "").startswith("08") or state in _UNREACHABLE_SQLSTATES:
+        return Unavailable("The database cannot be reached right now: retry shortly")
     if state not in _CONSTRAINT_SQLSTATES:
         return None
     cls, reason = _CONSTRAINT_SQLSTATES[state]
@@ -135,14 +172,39 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
     return cls(f"The request {reason} ({what})", constraint=constraint)
 
 
+def _headers(exc: AppError) -> dict[str, str] | None:
+    if exc.status_code == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if exc.status_code == 503:
+        return {"Retry-After": "1"}
+    return None
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on this path (several routes may share a path)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods.update(route_methods)
+            if "GET" in route_methods:
+                methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            error = BadRequest("The body is not valid JSON", field="body")
+            return JSONResponse(error.body(), status_code=400)
         errors = [
             {"field": _loc_to_field(e.get("loc", ())), "reason": reason_of(e)}
             for e in exc.errors()
@@ -156,18 +218,28 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        names = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 403: "Forbidden"}
-        return JSONResponse(
-            {"error": names.get(exc.status_code, "HTTPError"), "detail": str(exc.detail)},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        if exc.status_code == 400:  # FastAPI could not read the body at all
+            body = BadRequest("The body cannot be read: send JSON (UTF-8)", field="body").body()
+        else:
+            names = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 403: "Forbidden"}
+            body = {"error": names.get(exc.status_code, "HTTPError"), "detail": str(exc.detail), "field": None}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(IntegrityError)
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
         translated = translate_db_error(exc)
         if translated is not None:
-            return JSONResponse(translated.body(), status_code=translated.status_code)
+            return JSONResponse(translated.body(), status_code=translated.status_code, headers=_headers(translated))
         log.error("db.error", sqlstate=sqlstate_of(exc), path=request.url.path)
-        return JSONResponse({"error": "InternalError", "detail": "Database error"}, status_code=500)
+        return JSONResponse({"error": "InternalError", "detail": "Database error", "field": None}, status_code=500)
+
+    @app.exception_handler(OSError)
+    async def _unreachable(request: Request, exc: OSError) -> JSONResponse:
+        # A connection to PostgreSQL refused or reset: the only OSError a request meets.
+        log.warning("db.unreachable", error=type(exc).__name__, path=request.url.path)
+        error = Unavailable("The database cannot be reached right now: retry shortly")
+        return JSONResponse(error.body(), status_code=503, headers=_headers(error))

@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app import migrate
+from app import contract, migrate
 from app.config import Settings, get_settings
 from app.database import make_engine, make_sessionmaker, resolve_database_url
 from app.errors import install_error_handlers
@@ -47,7 +47,9 @@ slots, emergency departments redirect patients to them, effectors post whether p
 analysts pull the monthly report in the form of the Indre interCPTS publication.
 
 Authenticate with a bearer JWT (`snp token --role operator --territory 36` in development).
-Errors are `{"error": "<Name>", "detail": "<text>"}`.
+Every error is `{"error": "<Name>", "detail": "<text>", "field": "<field at fault, or null>"}` (the
+`ErrorBody` schema), with extra members on some errors (`errors`, `rejected`, `rows`,
+`conflicting_slot_id`, `constraint`). A 503 carries `Retry-After`.
 """
 
 
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = None
     app.state.embedded = None
     install_error_handlers(app)
+    contract.install(app)
     app.add_middleware(MetricsMiddleware)
     for router in routers():
         app.include_router(router)
@@ -157,7 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return {"status": "ready", "revision": current}
 
-    @app.get("/metrics", tags=["operations"], operation_id="metrics", include_in_schema=True)
+    @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response,
+             responses={200: {"description": "Prometheus text exposition format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics() -> Any:
         """Prometheus metrics: request counts and latencies per route."""
         return metrics_response()

@@ -21,7 +21,7 @@ PRACTITIONERS = 200
 SLOTS_PER_PRACTITIONER = 100  # 20 000 slots
 CLIENTS = 200
 CONTENDED_SHARE = 0.1  # this share of the requests aims at a slot another request also aims at
-SECONDS = 30
+SECONDS = 20
 
 SEED_SQL = [
     """

@@ -81,13 +81,9 @@ _ANSWER = f"""json_build_object(
                 'id', s.id, 'start', {_instant("s.start_at")}, 'end', {_instant("s.end_at")}, 'mode', s.mode,
                 'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id))"""
 
-# The whole booking, for a call named by ``:call_id`` (visible, not closed) or, when it is NULL, for a
-# new ED call: the compare-and-set claim of the slot, the call, the booking, the call's slot decision,
-# the call in progress, the effector's event, the answer, and (given ``:key``) that answer kept for
-# replays. One statement run on its own (autocommit): one round trip, committed before the answer is
-# sent. The key row is written only with a booking: a key already used fails the statement on its
-# primary key and writes nothing; a twin request still running makes it wait, then fail likewise.
-BOOK = f"""
+def _book(the_call: str, call_condition: str) -> str:
+    """The whole booking in one statement, for the call ``the_call`` gives (see ``BOOK``)."""
+    return f"""
     WITH scope AS (
         {SCOPE}
     ), open_call AS (
@@ -95,13 +91,10 @@ BOOK = f"""
     ), claimed AS (
         UPDATE slots s SET status = 'booked', held_by_call_id = NULL, held_until = NULL
         WHERE s.id = :slot_id AND {CLAIMABLE}
-          AND s.territory_code IN (SELECT code FROM scope)
-          AND (CAST(:call_id AS uuid) IS NULL OR EXISTS (SELECT 1 FROM open_call))
+          AND s.territory_code IN (SELECT code FROM scope) AND {call_condition}
         RETURNING s.id, s.territory_code, s.practitioner_id, s.site_id, s.start_at, s.end_at, s.mode
-    ), new_call AS (
-        {NEW_URGENCES_CALL}
     ), the_call AS (
-        SELECT * FROM open_call UNION ALL SELECT * FROM new_call
+        {the_call}
     ), b AS (
         INSERT INTO bookings (slot_id, call_id, created_by)
         SELECT claimed.id, the_call.id, :sub FROM claimed CROSS JOIN the_call
@@ -123,6 +116,20 @@ BOOK = f"""
     )
     SELECT id, CAST(body AS text) AS body FROM answer
 """
+
+
+# The whole booking: the compare-and-set claim of the slot, the call (the open, visible call named by
+# ``:call_id``; for an ED redirection, a new call made in the slot's territory), the booking, the
+# call's slot decision, the call in progress, the effector's event, the answer, and (given ``:key``)
+# that answer kept for replays. One statement run on its own (autocommit): one round trip, committed
+# before the answer is sent. The key row is written only with a booking: a key already used fails the
+# statement on its primary key and writes nothing; a twin request still running makes it wait, then
+# fail likewise. The two kinds differ only in where the call comes from, so that each is planned once
+# and a booking for a call never runs the (empty) insert of a call and its statistics trigger.
+BOOK = {
+    "call": _book("SELECT * FROM open_call", "EXISTS (SELECT 1 FROM open_call)"),
+    "ed_redirection": _book(NEW_URGENCES_CALL, "true"),
+}
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 ACTIVE_BOOKING_CONSTRAINT = "uq_bookings_active_slot"
 

@@ -101,9 +101,10 @@ async def book(statements: Statements, principal: Principal, data: BookingCreate
         territories=None if principal.is_admin else list(principal.territories),
         patient=data.patient.model_dump() if data.patient else {}, reason=data.reason,
     )
+    statement = repository.BOOK["call" if data.call_id is not None else "ed_redirection"]
     for _ in range(BOOKING_ATTEMPTS):
         try:
-            row = await statements.fetch_row(repository.BOOK, params)
+            row = await statements.fetch_row(statement, params)
         except IntegrityError as exc:
             if constraint_of(exc) == repository.ACTIVE_BOOKING_CONSTRAINT:
                 raise SlotTaken(f"Slot {data.slot_id} already has an active booking") from exc
@@ -142,7 +143,7 @@ def _raise_refusal(why: Any, data: BookingCreate) -> None:
 # ------------------------------------------------------------------------------- read, cancel, outcome
 
 
-def _read(row: RowMapping) -> BookingRead:
+def _booking_read(row: RowMapping) -> BookingRead:
     return BookingRead(
         id=row["id"], slot_id=row["slot_id"], call_id=row["call_id"], status=row["status"],
         created_by=row["created_by"], created_at=row["created_at"], cancelled_at=row["cancelled_at"],
@@ -155,7 +156,7 @@ def _read(row: RowMapping) -> BookingRead:
 
 
 async def _seen_booking(session: AsyncSession, principal: Principal, booking_id: uuid.UUID) -> RowMapping:
-    """The booking if the principal may see it: admin, booker, the slot's effector, staff of the territory."""
+    """The booking if the principal may see it: admin, the slot's effector, staff of its territory."""
     row = await repository.booking_with_slot(session, booking_id)
     if row is None or not await _may_see(session, principal, row):
         raise NotFound(f"Booking {booking_id} not found")
@@ -163,7 +164,9 @@ async def _seen_booking(session: AsyncSession, principal: Principal, booking_id:
 
 
 async def _may_see(session: AsyncSession, principal: Principal, row: RowMapping) -> bool:
-    if principal.is_admin or row["created_by"] == principal.sub:
+    """Decided by role and territory only: having made the booking grants nothing to a token of another
+    role or territory carrying the same subject."""
+    if principal.is_admin:
         return True
     if principal.role == "effector":
         return principal.practitioner_id == row["practitioner_id"]
@@ -173,7 +176,7 @@ async def _may_see(session: AsyncSession, principal: Principal, row: RowMapping)
 
 
 async def get(session: AsyncSession, principal: Principal, booking_id: uuid.UUID) -> BookingRead:
-    return _read(await _seen_booking(session, principal, booking_id))
+    return _booking_read(await _seen_booking(session, principal, booking_id))
 
 
 async def cancel(session: AsyncSession, principal: Principal, booking_id: uuid.UUID) -> BookingRead:

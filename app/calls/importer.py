@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth import Principal
+from app.calls.errors import ImportRejected
 from app.calls.models import CHANNELS, DECISION_KINDS, INTENTS, OTHER_REASONS, PRIORITIES
 from app.calls.repository import DUE_DELAY
 from app.calls.schemas import ImportResult, no_nul
-from app.errors import AppError, NotFound, Unprocessable
+from app.errors import NotFound, UnsupportedMediaType
 from app.logging import log
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
@@ -45,18 +46,6 @@ DECISION_KEYS = ("kind", "other_reason", "pharmacy_name", "pharmacy_finess")
 NUMERIC_TEXT = ("external_id", "territory_code", "patient_postcode")
 FINESS_RE = re.compile(r"[0-9]{2}[0-9AB][0-9]{6}")
 POSTCODE_RE = re.compile(r"[0-9]{5}")
-
-
-class ImportRejected(Unprocessable):
-    """Some rows are invalid: nothing was written."""
-
-
-class UnsupportedMediaType(AppError):
-    status_code = 415
-
-
-class PayloadTooLarge(AppError):
-    status_code = 413
 
 
 class RowError(Exception):

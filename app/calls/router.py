@@ -18,14 +18,13 @@ from app.calls.schemas import (
     CallSummary,
     DecisionCreate,
     DecisionRead,
-    ImportRejectedBody,
     ImportResult,
     PurgeIn,
     PurgeResult,
 )
 from app.config import SettingsDep
 from app.database import SessionDep
-from app.errors import error_responses
+from app.errors import ErrorBody, PayloadTooLarge, error_responses
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -62,7 +61,8 @@ async def list_calls(
     "/import", status_code=201, response_model=ImportResult, operation_id="import_calls",
     responses={
         **error_responses(401, 403, 404, 413, 415),
-        422: {"model": ImportRejectedBody, "description": "Rows rejected, with their number and reason"},
+        422: {"model": ErrorBody, "description": "Rows rejected (ImportRejected, with `rows`: their number, field "
+                                                 "and reason), or a parameter refused (ValidationError)"},
     },
     openapi_extra={"requestBody": {"required": True, "content": {
         "text/csv": {"schema": {"type": "string"}},
@@ -82,13 +82,13 @@ async def import_calls(
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise importer.PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+        raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_IMPORT_BYTES:
-            raise importer.PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+            raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
         chunks.append(chunk)
     return b"".join(chunks)
 

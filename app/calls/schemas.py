@@ -180,15 +180,3 @@ class ImportResult(Schema):
     imported: int
     already_present: int = Field(description="rows whose territory_code + external_id were already there")
     decisions: int
-
-
-class RejectedRow(Schema):
-    row: int = Field(description="1-based data row (CSV: after the header; NDJSON: the line); 0 is the header")
-    field: str | None
-    reason: str
-
-
-class ImportRejectedBody(Schema):
-    error: Literal["ImportRejected"]
-    detail: str
-    rows: list[RejectedRow]

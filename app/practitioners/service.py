@@ -30,10 +30,10 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
     session.add_all(PractitionerTerritory(practitioner_id=practitioner.id, territory_code=c) for c in codes)
     await session.flush()
     await session.refresh(practitioner)
-    return _read(practitioner, sorted(codes))
+    return _as_read(practitioner, sorted(codes))
 
 
-def _read(p: Practitioner, codes: list[str]) -> PractitionerRead:
+def _as_read(p: Practitioner, codes: list[str]) -> PractitionerRead:
     return PractitionerRead(
         id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
         territory_codes=codes, webhook_url=p.webhook_url, created_at=p.created_at,
@@ -55,7 +55,7 @@ async def get(session: AsyncSession, principal: Principal, practitioner_id: uuid
     visible = await territory_service.visible_codes(session, principal)
     if principal.role != "effector" and visible is not None and not visible.intersection(codes):
         raise NotFound(f"Practitioner {practitioner_id} not found")
-    return _read(practitioner, codes)
+    return _as_read(practitioner, codes)
 
 
 async def list_(
@@ -68,7 +68,7 @@ async def list_(
         scope = wanted if visible is None else wanted & visible
     rows = await repository.list_(session, territories=scope, rpps=rpps, limit=limit, offset=offset)
     codes = await repository.territory_codes(session, [p.id for p in rows])
-    return [_read(p, codes[p.id]) for p in rows]
+    return [_as_read(p, codes[p.id]) for p in rows]
 
 
 async def serves(session: AsyncSession, practitioner_id: uuid.UUID) -> list[str]:
@@ -82,4 +82,4 @@ async def set_webhook(session: AsyncSession, principal: Principal, data: Webhook
     practitioner.webhook_url = str(data.url)
     practitioner.webhook_secret = data.secret
     await session.flush()
-    return _read(practitioner, await serves(session, practitioner.id))
+    return _as_read(practitioner, await serves(session, practitioner.id))

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.auth import EffectorDep, Principal, require_roles
 from app.config import SettingsDep
 from app.database import SessionDep
-from app.errors import Unprocessable, error_responses
+from app.errors import PayloadTooLarge, Unprocessable, error_responses
 from app.slots import availability, participation, service
 from app.slots.schemas import (
     Audience,
@@ -57,7 +57,7 @@ async def publish_slots_bulk(
 
 @router.post(
     "/v1/slots/import-ics", status_code=201, response_model=IcsImportResult, operation_id="import_slots_ics",
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 413, 422),
     openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def import_slots_ics(
@@ -85,7 +85,7 @@ async def _read_limited(request: Request) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_ICS_BYTES:
-            raise Unprocessable(f"The calendar is larger than {MAX_ICS_BYTES // (1024 * 1024)} MB", field="body")
+            raise PayloadTooLarge(f"The calendar is larger than {MAX_ICS_BYTES // (1024 * 1024)} MB", field="body")
         chunks.append(chunk)
     if size == 0:
         raise Unprocessable("Send the calendar as the request body (Content-Type: text/calendar)", field="body")

@@ -335,6 +335,21 @@ class TestOutcome:
         assert twice.status_code == 409 and "already" in twice.json()["detail"]
         assert await scalar(connection, "SELECT outcome FROM bookings") == "noshow"
 
+    async def test_the_same_subject_with_another_role_or_territory_neither_reads_nor_cancels(self, client, auth):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        booking = (await book(client, auth("regulator", ["36"], sub="dr-x"), slot, call["id"])).json()
+        for stranger in (auth("regulator", ["18"], sub="dr-x"), auth("urgences", ["974"], sub="dr-x"),
+                         auth("operator", ["18"], sub="dr-x")):
+            assert (await client.get(f"/v1/bookings/{booking['id']}", headers=stranger)).status_code == 404
+            cancelled = await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=stranger)
+            assert cancelled.status_code == 404
+        assert (await client.get(f"/v1/bookings/{booking['id']}", headers=auth("analyst", sub="dr-x"))).status_code \
+            == 403
+        kept = await client.get(f"/v1/bookings/{booking['id']}", headers=auth("regulator", ["36"], sub="dr-x"))
+        assert kept.json()["status"] == "active"
+
     async def test_someone_elses_or_unknown_booking_is_404_and_other_roles_403(self, client, auth, connection):
         w, other = await world(client, auth), await world(client, auth)
         slot = await make_slot(client, auth, w)

@@ -71,7 +71,7 @@ class TestImportCsv:
         response = await post(client, csv_body(ROWS[0], bad, ROWS[1]), auth("admin", []))
         assert response.status_code == 422
         assert response.json() == {
-            "error": "ImportRejected", "detail": "1 rows rejected",
+            "error": "ImportRejected", "detail": "1 rows rejected", "field": None,
             "rows": [{"row": 2, "field": "channel", "reason": "'fax' is not one of 15, 116117, urgences, "
                                                              "professionnel, autre"}],
         }

@@ -1,0 +1,9 @@
+"""The calls domain's refusals."""
+
+from __future__ import annotations
+
+from app.errors import Unprocessable
+
+
+class ImportRejected(Unprocessable):
+    """Some rows of an import are invalid: nothing was written."""

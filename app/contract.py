@@ -1,0 +1,52 @@
+"""The OpenAPI document as the API really answers: one error model everywhere.
+
+FastAPI documents every 422 as its own ``HTTPValidationError``, which this API never sends, and knows
+nothing of the answers its handlers give to an unreadable body (400) or an unreachable database (503).
+The document is generated as usual, then each operation's error answers are pointed at ``ErrorBody``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.errors import error_responses
+
+ERROR_REF = "#/components/schemas/ErrorBody"
+# Answers that come before any database work: no 503 documented for them.
+WITHOUT_DATABASE = {"/health", "/metrics"}
+
+
+def _error(code: int) -> dict[str, Any]:
+    description = error_responses(code)[code]["description"]
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ERROR_REF}}}}
+
+
+def contract(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document (built once), with the API's own error model."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                described = responses["422"].get("description")
+                responses["422"] = _error(422)
+                if described and described not in ("Validation Error", "Unprocessable Entity"):
+                    responses["422"]["description"] = described
+            if "requestBody" in operation:
+                responses.setdefault("400", _error(400))
+            if path not in WITHOUT_DATABASE and path != "/ready":
+                responses.setdefault("503", _error(503))
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema
+
+
+def install(app: FastAPI) -> None:
+    app.openapi = lambda: contract(app)  # type: ignore[method-assign]
