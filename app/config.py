@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     # while a request that waits a moment for a pooled connection costs nothing.
     db_pool_size: int = 20
     db_max_overflow: int = 0
+    # Every statement of the app is cancelled past this (milliseconds; 0: never), so that no request
+    # can keep PostgreSQL busy after its client has given up; a transaction left idle is ended too.
+    # The monthly statistics take report_statement_timeout_ms instead (a national year reads
+    # millions of calls).
+    db_statement_timeout_ms: int = 15_000
+    db_idle_in_transaction_timeout_ms: int = 60_000
+    report_statement_timeout_ms: int = 60_000
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithm: str = "HS256"

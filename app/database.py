@@ -66,6 +66,8 @@ def make_engine(url: str, settings: Settings) -> AsyncEngine:
         connect_args={"server_settings": {
             "timezone": "UTC",
             "application_name": "snp",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(settings.db_idle_in_transaction_timeout_ms),
         }},
     )
 

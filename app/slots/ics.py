@@ -21,6 +21,16 @@ import recurring_ical_events
 KEYWORD = re.compile(r"\bSNP\b", re.IGNORECASE)
 UTC = dt.UTC
 
+# The work a calendar may ask for, checked before anything is expanded: a recurrence is walked from
+# its DTSTART, one step per period (times each BY* value), so a rule of FREQ=SECONDLY without end, or
+# an hourly rule starting in year 1, would freeze the server. Past this many steps in all, the calendar
+# is refused at once.
+MAX_RECURRENCE_STEPS = 200_000
+PERIOD_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86_400, "WEEKLY": 7 * 86_400,
+                  "MONTHLY": 28 * 86_400, "YEARLY": 365 * 86_400}
+EXPANDING = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
+             "BYSETPOS")
+
 
 class CalendarError(ValueError):
     """The body is not a calendar we can read."""
@@ -68,13 +78,19 @@ def parse(body: bytes) -> icalendar.Calendar:
 
 def occurrences(
     calendar: icalendar.Calendar, zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime,
-    slot_minutes: int | None,
+    slot_minutes: int | None, max_occurrences: int = 5000,
 ) -> tuple[list[Occurrence], int]:
-    """The slots of the SNP events starting in [window_start, window_end), and how many SNP events there are."""
+    """The slots of the SNP events starting in [window_start, window_end), and how many SNP events there are.
+
+    Only the SNP events are expanded, and only once the work they ask for is known to be bounded."""
     events = [e for e in calendar.walk("VEVENT") if is_snp(e)]
     snp_uids = {str(e.get("UID", "")) for e in events}
+    check_budget(events, zone, window_start, window_end, max_occurrences)
+    only_snp = icalendar.Calendar()
+    for event in events:
+        only_snp.add_component(event)
     try:
-        found = recurring_ical_events.of(calendar).between(window_start, window_end)
+        found = recurring_ical_events.of(only_snp).between(window_start, window_end)
     except Exception as exc:  # noqa: BLE001 - malformed recurrences surface here
         raise CalendarError(f"cannot expand the recurrences: {exc}") from exc
     out: list[Occurrence] = []
@@ -115,3 +131,62 @@ def _instant(prop: Any, zone: ZoneInfo) -> dt.datetime | None:
     if value.tzinfo is None:  # floating time: the site's local time
         value = value.replace(tzinfo=zone)
     return value.astimezone(UTC)
+
+
+def check_budget(
+    events: list[Any], zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime, max_occurrences: int
+) -> None:
+    """Refuse (CalendarError) a calendar whose expansion would exceed the budget, before expanding it."""
+    steps, single = 0, 0
+    for event in events:
+        rule = event.get("RRULE")
+        if rule is None:
+            start = _instant(event.get("DTSTART"), zone)
+            if start is not None and window_start <= start < window_end:
+                single += 1
+            continue
+        for one in rule if isinstance(rule, list) else [rule]:
+            try:
+                steps += _steps(event, dict(one), zone, window_end)
+            except (OverflowError, ValueError) as exc:
+                raise CalendarError(f"a recurring SNP event has dates out of range: {exc}") from exc
+        if steps > MAX_RECURRENCE_STEPS:
+            uid = str(event.get("UID", ""))
+            raise CalendarError(
+                f"the recurrences would take more than {MAX_RECURRENCE_STEPS} steps to expand up to the publishing "
+                f"horizon (event {uid!r}: give the rule an UNTIL, a later DTSTART or a longer FREQ)")
+    if single > max_occurrences:
+        raise CalendarError(f"the calendar has {single} SNP events within the horizon; at most {max_occurrences} "
+                            "per import")
+
+
+def _steps(event: Any, rule: dict[str, list[Any]], zone: ZoneInfo, window_end: dt.datetime) -> int:
+    """An upper bound of the steps the recurrence library walks from DTSTART to the horizon (or UNTIL)."""
+    freq = str((rule.get("FREQ") or ["?"])[0]).upper()
+    if freq not in PERIOD_SECONDS:
+        raise CalendarError(f"RRULE has no valid FREQ ({freq})")
+    start = _instant(event.get("DTSTART"), zone) or _date_start(event.get("DTSTART"))
+    if start is None:
+        raise CalendarError("a recurring SNP event needs a DTSTART")
+    end = window_end
+    until = rule.get("UNTIL")
+    if until:
+        until_at = _instant(until[0], zone) or _date_start(until[0])
+        if until_at is not None:
+            end = min(end, until_at)
+    try:
+        interval = max(int((rule.get("INTERVAL") or [1])[0]), 1)
+    except (TypeError, ValueError) as exc:
+        raise CalendarError("RRULE INTERVAL is not a number") from exc
+    span = max((end - start).total_seconds(), 0)
+    steps = int(span // (PERIOD_SECONDS[freq] * interval)) + 1
+    for name in EXPANDING:
+        steps *= max(len(rule.get(name) or []), 1)
+    return steps
+
+
+def _date_start(prop: Any) -> dt.datetime | None:
+    value = getattr(prop, "dt", prop)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None

@@ -39,7 +39,16 @@ async def _authorize(session: AsyncSession, principal: Principal, practitioner_i
     return practitioner.rpps
 
 
+# The SAS exists since 2020; a date out of these years is a typo, and year 1 once kept PostgreSQL
+# writing temporary files for as long as it was let run.
+EARLIEST = dt.date(2000, 1, 1)
+LATEST = dt.date(2099, 12, 31)
+
+
 def period(first: dt.date | None, last: dt.date | None) -> tuple[dt.date, dt.date]:
+    for field, value in (("from", first), ("to", last)):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise Unprocessable(f"{field}: must lie between {EARLIEST.year} and {LATEST.year}", field=field)
     last = last or dt.datetime.now(ZoneInfo("Europe/Paris")).date()
     first = first or last - dt.timedelta(weeks=DEFAULT_WEEKS - 1)
     if first > last:

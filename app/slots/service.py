@@ -375,7 +375,7 @@ async def import_ics(
         calendar = ics.parse(body)
         now = now_utc()
         found, events = ics.occurrences(calendar, ZoneInfo(site.timezone), now, horizon_end(settings, now),
-                                        slot_minutes)
+                                        slot_minutes, MAX_ICS_SLOTS)
     except ics.CalendarError as exc:
         raise Unprocessable(str(exc), field="body") from exc
     if len(found) > MAX_ICS_SLOTS:

@@ -16,15 +16,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import get_settings
 from app.database import plan_for_the_values
-from app.stats.facts import KIND_BITS, NOT_AVOIDED_MASK, REASON_BITS
+from app.stats.facts import COUNTERS
 
 WORK_MEM = "256MB"
-COUNTS = (
-    "calls", "channel_15", "channel_116117", "channel_urgences", "channel_professionnel", "channel_autre",
-    "advice", "slot", "prescription", "other", "other_no_answer", "other_redirected_15", "other_redirected_ed",
-    "other_other", "several", "without_decision", "intent_urgences", "avoided_declared",
-)
+COUNTS = tuple(COUNTERS)
 
 
 @dataclass(frozen=True)
@@ -44,6 +41,9 @@ scope AS (
                 CAST(:zone_index AS int[])) AS s(code, p1, p2, p3, n)
 )"""
 
+# One count a counter of the report (app/stats/facts.py), each with its condition.
+_COUNTED = ",\n           ".join(f"count(*) FILTER (WHERE {cond}) AS {name}" for name, cond in COUNTERS.items())
+
 # Each call of the scope and period is read once, from the covering index ``ix_stats_calls_scope``:
 # its local month is its bucket among the UTC instants of the scope's local month starts, and its
 # decisions are the bit masks PostgreSQL keeps on its row (app/stats/facts.py), so decisions are
@@ -57,27 +57,7 @@ groups AS (
     SELECT width_bucket(c.received_at, s.bounds) AS m,
            CASE c.priority WHEN 'P1' THEN s.p1 WHEN 'P2' THEN s.p2 ELSE s.p3 END AS target,
            c.first_callback_at - c.received_at AS delay,
-           count(*) AS calls,
-           count(*) FILTER (WHERE c.channel = '15') AS channel_15,
-           count(*) FILTER (WHERE c.channel = '116117') AS channel_116117,
-           count(*) FILTER (WHERE c.channel = 'urgences') AS channel_urgences,
-           count(*) FILTER (WHERE c.channel = 'professionnel') AS channel_professionnel,
-           count(*) FILTER (WHERE c.channel = 'autre') AS channel_autre,
-           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["advice"]} <> 0) AS advice,
-           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["slot"]} <> 0) AS slot,
-           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["prescription"]} <> 0) AS prescription,
-           count(*) FILTER (WHERE c.decision_kinds & {KIND_BITS["other"]} <> 0) AS other,
-           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["no_answer"]} <> 0) AS other_no_answer,
-           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["redirected_15"]} <> 0) AS other_redirected_15,
-           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["redirected_ed"]} <> 0) AS other_redirected_ed,
-           count(*) FILTER (WHERE c.other_reasons & {REASON_BITS["other"]} <> 0) AS other_other,
-           -- two distinct kinds or more: more than one bit set
-           count(*) FILTER (WHERE c.decision_kinds & (c.decision_kinds - 1) <> 0) AS several,
-           count(*) FILTER (WHERE c.decision_kinds = 0) AS without_decision,
-           count(*) FILTER (WHERE c.intent_without_sas = 'urgences') AS intent_urgences,
-           count(*) FILTER (
-               WHERE c.intent_without_sas = 'urgences' AND c.other_reasons & {NOT_AVOIDED_MASK} = 0
-           ) AS avoided_declared
+           {_COUNTED}
     FROM scope s
     JOIN calls c ON c.territory_code = s.code
     WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
@@ -180,8 +160,11 @@ async def _period_params(
 
 
 async def _grouped(session: AsyncSession, sql: str, params: dict[str, Any], first: dt.date) -> dict[str | None, Any]:
-    # Hashing a national year in memory rather than in temporary files.
+    # Hashing a national year in memory rather than in temporary files; a report has a longer
+    # statement budget than the rest of the app (SNP_REPORT_STATEMENT_TIMEOUT_MS).
     await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+    timeout = int(get_settings().report_statement_timeout_ms)
+    await session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
     await plan_for_the_values(session)
     rows = (await session.execute(text(sql), params)).mappings().all()
     return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}

@@ -102,3 +102,54 @@ class TestImportCalendar:
         doc = await doctor(client, auth)
         response = await _import(client, doc, "")
         assert response.status_code == 422 and response.json()["field"] == "body"
+
+
+def _hostile(rrule: str, dtstart: str = "20260101T080000Z", dtend: str = "20260101T081500Z", events: int = 1) -> str:
+    body = "".join(
+        f"BEGIN:VEVENT\r\nUID:hostile-{n}@x\r\nSUMMARY:SNP\r\nDTSTART:{dtstart}\r\nDTEND:{dtend}\r\n{rrule}END:VEVENT\r\n"
+        for n in range(events)
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//x//FR\r\n{body}END:VCALENDAR\r\n"
+
+
+class TestCalendarBudget:
+    """Each of these froze the server (no answer, memory growing) before the work was bounded up front.
+    The bound here is generous on purpose; the real latencies are a few milliseconds."""
+
+    async def test_calendars_that_would_expand_for_ever_are_refused_at_once_and_health_still_answers(
+        self, client: httpx.AsyncClient, auth
+    ):
+        import time
+
+        doc = await doctor(client, auth)
+        future = monday_in(1)
+        cases = {
+            "secondly without end": _hostile("RRULE:FREQ=SECONDLY\r\n"),
+            "minutely without end": _hostile("RRULE:FREQ=MINUTELY\r\n"),
+            "500 minutely events": _hostile("RRULE:FREQ=MINUTELY\r\n", events=500),
+            "hourly from year 1": _hostile("RRULE:FREQ=HOURLY\r\n", dtstart="00010101T080000Z",
+                                           dtend="00010101T081500Z"),
+            "daily, every second of the day": _hostile(
+                "RRULE:FREQ=DAILY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE="
+                + ",".join(map(str, range(60))) + ";BYSECOND=" + ",".join(map(str, range(60))) + "\r\n"),
+            "6 000 events at one time": _hostile("", dtstart=stamp(future, 8) + "Z", dtend=stamp(future, 9) + "Z",
+                                                 events=6000),
+        }
+        for name, body in cases.items():
+            began = time.monotonic()
+            response = await _import(client, doc, body)
+            assert response.status_code == 422, (name, response.text)
+            assert response.json()["field"] == "body", name
+            assert time.monotonic() - began < 10, name
+            assert (await client.get("/health")).status_code == 200
+        assert (await client.get("/v1/slots", headers=doc.headers)).json() == []
+
+    async def test_a_daily_rule_without_end_is_expanded_up_to_the_horizon_only(
+        self, client: httpx.AsyncClient, auth, settings
+    ):
+        doc = await doctor(client, auth)
+        first = monday_in(1)
+        body = _hostile("RRULE:FREQ=DAILY\r\n", dtstart=stamp(first, 8) + "Z", dtend=stamp(first, 8, 20) + "Z")
+        response = await _import(client, doc, body)
+        assert response.status_code == 201, response.text
+        assert 0 < response.json()["created"] <= settings.slot_horizon_days + 1
