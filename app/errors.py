@@ -180,19 +180,17 @@ def _headers(exc: AppError) -> dict[str, str] | None:
     return None
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app serves on this path (several routes may share a path)."""
+    """Every method some route of the app serves on this path (several routes may share a path, and
+    routers nest): the methods for which a route matches fully."""
     from starlette.routing import Match
 
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        route_methods = getattr(route, "methods", None)
-        if match != Match.NONE and route_methods:
-            methods.update(route_methods)
-            if "GET" in route_methods:
-                methods.add("HEAD")
-    return sorted(methods)
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                   for route in request.app.router.routes)]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
+from typing import Annotated
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 
 
 class Schema(BaseModel):
@@ -46,6 +48,18 @@ def _has_nul(value: object) -> bool:
     return False
 
 
-# Checked by pydantic-core itself (no Python call per value); a naive time is refused with the reason
-# app.errors.reason_of gives.
-AwareDatetime = pydantic.AwareDatetime
+_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+
+
+def _written(value: object) -> object:
+    """An instant is written out (ISO 8601 with its offset), never a number of seconds since 1970
+    (which pydantic would otherwise read, from a number or a string of digits)."""
+    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise ValueError("must be an ISO 8601 date-time with its UTC offset, not a number")
+    return value
+
+
+# Checked by pydantic-core itself; a naive time is refused with the reason app.errors.reason_of gives.
+AwareDatetime = Annotated[pydantic.AwareDatetime, BeforeValidator(_written)]

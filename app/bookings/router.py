@@ -24,6 +24,7 @@ from app.config import SettingsDep
 from app.database import SessionDep, StatementsDep
 from app.errors import error_responses
 from app.schemas import AwareDatetime
+from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 slot_search_router = APIRouter(prefix="/v1/slots", tags=["slots"])
@@ -39,7 +40,8 @@ SlotEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 async def search_slots(
     session: SessionDep,
     principal: SearcherDep,
-    territory: Annotated[str | None, Query(description="Territory code; a département includes its CPTS")] = None,
+    territory: Annotated[str | None, Query(
+        pattern=CODE_PATTERN, description="Territory code; a département includes its CPTS")] = None,
     start_from: Annotated[AwareDatetime | None, Query(description="Earliest start (ISO 8601 with offset)")] = None,
     start_to: Annotated[AwareDatetime | None, Query(description="Starts before this instant")] = None,
     mode: Mode | None = None,
@@ -63,7 +65,7 @@ async def search_slots(
     return JSONResponse(page.model_dump(mode="json"))
 
 
-@slot_search_router.post("/{slot_id}/hold", response_model=HoldRead, operation_id="hold_slot",
+@slot_search_router.post("/{slot_id:uuid}/hold", response_model=HoldRead, operation_id="hold_slot",
                    responses=error_responses(401, 403, 404, 409, 422))
 async def hold_slot(
     slot_id: uuid.UUID, data: HoldCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
@@ -72,7 +74,7 @@ async def hold_slot(
     return await service.hold(session, principal, slot_id, data.call_id, settings.hold_minutes)
 
 
-@slot_search_router.delete("/{slot_id}/hold", status_code=204, operation_id="release_slot_hold",
+@slot_search_router.delete("/{slot_id:uuid}/hold", status_code=204, operation_id="release_slot_hold",
                      responses=error_responses(401, 403, 404, 409, 422))
 async def release_slot_hold(
     slot_id: uuid.UUID, call_id: uuid.UUID, session: SessionDep, principal: OperatorDep
@@ -99,21 +101,21 @@ async def create_booking(
     return JSONResponse(booked.body, status_code=201, headers=headers)
 
 
-@router.get("/{booking_id}", response_model=BookingRead, operation_id="get_booking",
+@router.get("/{booking_id:uuid}", response_model=BookingRead, operation_id="get_booking",
             responses=error_responses(401, 403, 404, 422))
 async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep) -> BookingRead:
     """One booking: for the booker, staff of its territory, or the slot's effector."""
     return await service.get(session, principal, booking_id)
 
 
-@router.post("/{booking_id}/cancel", response_model=BookingRead, operation_id="cancel_booking",
+@router.post("/{booking_id:uuid}/cancel", response_model=BookingRead, operation_id="cancel_booking",
              responses=error_responses(401, 403, 404, 409, 422))
 async def cancel_booking(booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep) -> BookingRead:
     """Cancel a booking; its slot is free again if it has not started, and the effector is told."""
     return await service.cancel(session, principal, booking_id)
 
 
-@router.post("/{booking_id}/outcome", response_model=BookingRead, operation_id="post_booking_outcome",
+@router.post("/{booking_id:uuid}/outcome", response_model=BookingRead, operation_id="post_booking_outcome",
              responses=error_responses(401, 403, 404, 409, 422))
 async def post_booking_outcome(
     booking_id: uuid.UUID, data: OutcomeCreate, session: SessionDep, principal: SlotEffectorDep

@@ -25,6 +25,7 @@ from app.calls.schemas import (
 from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import ErrorBody, PayloadTooLarge, error_responses
+from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -47,7 +48,7 @@ async def list_calls(
     session: SessionDep,
     principal: OperatorDep,
     territory: Annotated[
-        str | None, Query(description="a territory and the CPTS under it", pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,39}$")
+        str | None, Query(description="a territory and the CPTS under it", pattern=CODE_PATTERN)
     ] = None,
     status: CallStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -103,14 +104,14 @@ async def purge_calls(
     return await service.purge(session, principal, days=days)
 
 
-@router.get("/{call_id}", response_model=CallDetail, operation_id="get_call",
+@router.get("/{call_id:uuid}", response_model=CallDetail, operation_id="get_call",
             responses=error_responses(401, 403, 404, 422))
 async def get_call(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> CallDetail:
     """One call with its patient data, decisions, callbacks and bookings; every read is audited."""
     return await service.get_detail(session, principal, call_id)
 
 
-@router.post("/{call_id}/assign", response_model=CallSummary, operation_id="assign_call",
+@router.post("/{call_id:uuid}/assign", response_model=CallSummary, operation_id="assign_call",
              responses=error_responses(401, 403, 404, 409, 422))
 async def assign_call(
     call_id: uuid.UUID, session: SessionDep, principal: OperatorDep, data: AssignIn | None = None
@@ -119,7 +120,7 @@ async def assign_call(
     return await service.assign(session, principal, call_id, data or AssignIn())
 
 
-@router.post("/{call_id}/callback", status_code=201, response_model=CallbackRead, operation_id="record_callback",
+@router.post("/{call_id:uuid}/callback", status_code=201, response_model=CallbackRead, operation_id="record_callback",
              responses=error_responses(401, 403, 404, 409, 422))
 async def record_callback(
     call_id: uuid.UUID, session: SessionDep, principal: RegulatorDep, settings: SettingsDep,
@@ -132,7 +133,7 @@ async def record_callback(
     return CallbackRead.model_validate(attempt)
 
 
-@router.post("/{call_id}/decisions", status_code=201, response_model=DecisionRead, operation_id="add_decision",
+@router.post("/{call_id:uuid}/decisions", status_code=201, response_model=DecisionRead, operation_id="add_decision",
              responses=error_responses(401, 403, 404, 409, 422))
 async def add_decision(
     call_id: uuid.UUID, data: DecisionCreate, session: SessionDep, principal: RegulatorDep, settings: SettingsDep
@@ -142,7 +143,7 @@ async def add_decision(
     return DecisionRead.model_validate(decision)
 
 
-@router.post("/{call_id}/close", response_model=CallSummary, operation_id="close_call",
+@router.post("/{call_id:uuid}/close", response_model=CallSummary, operation_id="close_call",
              responses=error_responses(401, 403, 404, 409))
 async def close_call(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> CallSummary:
     """Close the call; a call without any decision cannot be closed (409)."""

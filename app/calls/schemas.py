@@ -5,7 +5,7 @@ import re
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, StrictBool
 
 from app.schemas import AwareDatetime, Input, Schema
 from app.territories.schemas import Code
@@ -79,7 +79,7 @@ class AssignIn(Input):
 
 class CallbackIn(Input):
     at: AwareDatetime | None = Field(default=None, description="default now; not before the call was received")
-    answered: bool = True
+    answered: StrictBool = True
 
 
 class PharmacyIn(Input):

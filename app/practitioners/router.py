@@ -10,6 +10,7 @@ from app.database import SessionDep
 from app.errors import error_responses
 from app.practitioners import service
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, WebhookSet
+from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/practitioners", tags=["practitioners"])
 
@@ -25,12 +26,12 @@ async def create_practitioner(data: PractitionerCreate, session: SessionDep, _: 
 
 
 @router.get("", response_model=list[PractitionerRead], operation_id="list_practitioners",
-            responses=error_responses(401, 403))
+            responses=error_responses(401, 403, 404))
 async def list_practitioners(
     session: SessionDep,
     principal: ReaderDep,
-    territory: str | None = None,
-    rpps: str | None = None,
+    territory: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    rpps: Annotated[str | None, Query(pattern=r"^[0-9]{11}$", description="11 digits")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PractitionerRead]:
@@ -50,7 +51,7 @@ async def set_my_webhook(data: WebhookSet, session: SessionDep, principal: SelfE
     return await service.set_webhook(session, principal, data)
 
 
-@router.get("/{practitioner_id}", response_model=PractitionerRead, operation_id="get_practitioner",
+@router.get("/{practitioner_id:uuid}", response_model=PractitionerRead, operation_id="get_practitioner",
             responses=error_responses(401, 403, 404))
 async def get_practitioner(
     practitioner_id: uuid.UUID, session: SessionDep, principal: ReaderDep

@@ -10,6 +10,7 @@ from app.database import SessionDep
 from app.errors import error_responses
 from app.sites import service
 from app.sites.schemas import SiteCreate, SiteRead
+from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 
@@ -25,7 +26,7 @@ async def create_site(data: SiteCreate, session: SessionDep, _: AdminDep) -> Sit
 async def list_sites(
     session: SessionDep,
     principal: StaffDep,
-    territory: str | None = None,
+    territory: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[SiteRead]:
@@ -34,7 +35,8 @@ async def list_sites(
     return [SiteRead.model_validate(s) for s in rows]
 
 
-@router.get("/{site_id}", response_model=SiteRead, operation_id="get_site", responses=error_responses(401, 403, 404))
+@router.get("/{site_id:uuid}", response_model=SiteRead, operation_id="get_site",
+            responses=error_responses(401, 403, 404))
 async def get_site(site_id: uuid.UUID, session: SessionDep, principal: StaffDep) -> SiteRead:
     """One site."""
     return SiteRead.model_validate(await service.get(session, principal, site_id))

@@ -11,6 +11,7 @@ from app.auth import EffectorDep, Principal, require_roles
 from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import PayloadTooLarge, Unprocessable, error_responses
+from app.schemas import AwareDatetime
 from app.slots import availability, participation, service
 from app.slots.schemas import (
     Audience,
@@ -99,8 +100,8 @@ async def list_my_slots(
     principal: EffectorDep,
     mine: bool = True,
     practitioner_id: Annotated[uuid.UUID | None, Query(description="Admins: whose slots")] = None,
-    start_from: Annotated[dt.datetime | None, Query(alias="from", description="Slots starting at or after")] = None,
-    start_to: Annotated[dt.datetime | None, Query(alias="to", description="Slots starting before")] = None,
+    start_from: Annotated[AwareDatetime | None, Query(alias="from", description="Slots starting at or after")] = None,
+    start_to: Annotated[AwareDatetime | None, Query(alias="to", description="Slots starting before")] = None,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -108,22 +109,19 @@ async def list_my_slots(
     """The doctor's own slots, soonest first, each with its state (free, held, booked, withdrawn, past)."""
     if not mine:
         raise Unprocessable("Only mine=true is served here; regulators search with /v1/slots/search", field="mine")
-    for name, value in (("from", start_from), ("to", start_to)):
-        if value is not None and value.tzinfo is None:
-            raise Unprocessable(f"{name}: must carry a UTC offset", field=name)
     rows = await service.list_mine(session, principal, practitioner_id, start_from=start_from, start_to=start_to,
                                    state=state, limit=limit, offset=offset)
     return [SlotRead.model_validate(r) for r in rows]
 
 
-@router.get("/v1/slots/{slot_id}", response_model=SlotRead, operation_id="get_my_slot",
+@router.get("/v1/slots/{slot_id:uuid}", response_model=SlotRead, operation_id="get_my_slot",
             responses=error_responses(401, 403, 404))
 async def get_my_slot(slot_id: uuid.UUID, session: SessionDep, principal: EffectorDep) -> SlotRead:
     """One of the doctor's slots with its state."""
     return SlotRead.model_validate(await service.get(session, principal, slot_id))
 
 
-@router.delete("/v1/slots/{slot_id}", response_model=SlotRead, operation_id="withdraw_slot",
+@router.delete("/v1/slots/{slot_id:uuid}", response_model=SlotRead, operation_id="withdraw_slot",
                responses=error_responses(401, 403, 404, 409))
 async def withdraw_slot(slot_id: uuid.UUID, session: SessionDep, principal: EffectorDep) -> SlotRead:
     """Withdraw a free slot (kept for history); a booked or currently held slot is a 409."""
@@ -160,14 +158,14 @@ async def extend_availability_rules(session: SessionDep, principal: EffectorDep,
     return await availability.extend(session, principal, settings)
 
 
-@router.get(f"{RULES}/{{rule_id}}", response_model=RuleRead, operation_id="get_availability_rule",
+@router.get(f"{RULES}/{{rule_id:uuid}}", response_model=RuleRead, operation_id="get_availability_rule",
             tags=["availability rules"], responses=error_responses(401, 403, 404))
 async def get_availability_rule(rule_id: uuid.UUID, session: SessionDep, principal: EffectorDep) -> RuleRead:
     """One recurring availability."""
     return await availability.get(session, principal, rule_id)
 
 
-@router.patch(f"{RULES}/{{rule_id}}", response_model=RuleWritten, operation_id="update_availability_rule",
+@router.patch(f"{RULES}/{{rule_id:uuid}}", response_model=RuleWritten, operation_id="update_availability_rule",
               tags=["availability rules"], responses=error_responses(401, 403, 404, 409, 422))
 async def update_availability_rule(
     rule_id: uuid.UUID, data: RuleUpdate, session: SessionDep, principal: EffectorDep, settings: SettingsDep
@@ -176,7 +174,7 @@ async def update_availability_rule(
     return await availability.update(session, principal, rule_id, data, settings)
 
 
-@router.delete(f"{RULES}/{{rule_id}}", response_model=RuleWritten, operation_id="end_availability_rule",
+@router.delete(f"{RULES}/{{rule_id:uuid}}", response_model=RuleWritten, operation_id="end_availability_rule",
                tags=["availability rules"], responses=error_responses(401, 403, 404))
 async def end_availability_rule(rule_id: uuid.UUID, session: SessionDep, principal: EffectorDep) -> RuleWritten:
     """End a rule: its future free slots are withdrawn; booked and held ones stay."""
@@ -186,7 +184,7 @@ async def end_availability_rule(rule_id: uuid.UUID, session: SessionDep, princip
 # --- participation evidence -----------------------------------------------------------------
 
 @participation_router.get(
-    "/{practitioner_id}/participation", response_model=Participation, operation_id="get_participation",
+    "/{practitioner_id:uuid}/participation", response_model=Participation, operation_id="get_participation",
     responses={**error_responses(401, 403, 404, 422),
                200: {"description": "JSON, or CSV with format=csv", "content": {"text/csv": {}}}},
 )

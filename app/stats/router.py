@@ -11,8 +11,12 @@ from app.errors import Unprocessable, error_responses
 from app.stats import service
 from app.stats.render_csv import to_csv
 from app.stats.schemas import MonthlyReport
+from app.stats.service import AVOIDED_ED_METHODS
+from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
+# What parse_month accepts (years 1900–2999), so that a month the document allows is one the API reads.
+MONTH_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
 
 FORMATS = ("json", "csv")
 
@@ -31,12 +35,16 @@ async def monthly(
     session: SessionDep,
     parallel: ParallelDep,
     principal: AnalystDep,
-    territory: Annotated[str, Query(description="Territory code (a département includes its CPTS); FR: national")],
-    from_: Annotated[str, Query(alias="from", description="First month, YYYY-MM (local time)")],
-    to: Annotated[str, Query(description="Last month, YYYY-MM, inclusive")],
-    format: Annotated[str, Query(description="json or csv")] = "json",
+    territory: Annotated[str, Query(
+        pattern=CODE_PATTERN, description="Territory code (a département includes its CPTS); FR: national")],
+    from_: Annotated[str, Query(alias="from", description="First month, YYYY-MM (local time)",
+                                json_schema_extra={"pattern": MONTH_PATTERN})],
+    to: Annotated[str, Query(description="Last month, YYYY-MM, inclusive",
+                             json_schema_extra={"pattern": MONTH_PATTERN})],
+    format: Annotated[str, Query(description="json or csv", json_schema_extra={"enum": list(FORMATS)})] = "json",
     avoided_ed_method: Annotated[
-        str | None, Query(description="declared_intent or coefficients (default: the territory's setting)")
+        str | None, Query(description="declared_intent or coefficients (default: the territory's setting)",
+                          json_schema_extra={"enum": list(AVOIDED_ED_METHODS)})
     ] = None,
 ) -> MonthlyReport | Response:
     """Monthly activity report of a territory, in the form of the Indre interCPTS publication."""

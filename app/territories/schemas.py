@@ -22,7 +22,8 @@ def _known_zone(value: str) -> str:
 
 
 TimeZone = Annotated[str, AfterValidator(_known_zone)]
-Code = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{0,39}$", examples=["36"])]
+CODE_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,39}$"
+Code = Annotated[str, Field(pattern=CODE_PATTERN, examples=["36"])]
 
 
 class Coefficients(Input):

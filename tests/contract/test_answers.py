@@ -1,0 +1,49 @@
+"""Answers the document promises, checked one by one where a client meets them."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.bookings.helpers import make_call, make_slot, world
+
+
+class TestErrorModel:
+    async def test_a_body_that_is_not_json_is_400_on_field_body(self, client, auth):
+        for raw in (b"{not json", b"\xff\xfe"):
+            response = await client.post("/v1/calls", content=raw, headers={**auth("operator"),
+                                                                               "Content-Type": "application/json"})
+            assert response.status_code == 400, response.text
+            assert response.json() == {"error": "BadRequest", "detail": response.json()["detail"], "field": "body"}
+
+    async def test_every_error_names_its_field_or_says_null(self, client, auth):
+        unknown = await client.get(f"/v1/calls/{uuid.uuid4()}", headers=auth("operator"))
+        assert unknown.status_code == 404 and unknown.json()["field"] is None
+        anonymous = await client.get("/v1/calls")
+        assert anonymous.status_code == 401 and "field" in anonymous.json()
+
+    async def test_a_method_the_path_does_not_serve_is_405_allowing_every_method_it_does(self, client, auth):
+        response = await client.put(f"/v1/slots/{uuid.uuid4()}", headers=auth("admin"))
+        assert response.status_code == 405
+        assert response.headers["Allow"] == "DELETE, GET"
+        assert response.json()["error"] == "MethodNotAllowed"
+        # /v1/calls/import is no call id: GET there is a method the path does not serve, not a bad UUID.
+        assert (await client.get("/v1/calls/import", headers=auth("admin"))).status_code == 405
+
+    async def test_identifiers_in_paths_may_be_written_in_capitals(self, client, auth):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        response = await client.get(f"/v1/calls/{call['id'].upper()}", headers=auth("operator"))
+        assert response.status_code == 200 and response.json()["id"] == call["id"]
+        mine = auth("effector", practitioner_id=w.practitioner_id)
+        assert (await client.get(f"/v1/slots/{slot.upper()}", headers=mine)).status_code == 200
+
+    async def test_an_instant_is_written_out_never_a_number_of_seconds(self, client, auth):
+        w = await world(client, auth)
+        mine = auth("effector", practitioner_id=w.practitioner_id)
+        body = {"site_id": w.site["id"], "start": 1893456000, "end": 1893457200, "mode": "in_person"}
+        response = await client.post("/v1/slots", json=body, headers=mine)
+        assert response.status_code == 422 and response.json()["field"] == "start", response.text
+        search = await client.get("/v1/slots/search", params={"territory": "36", "start_to": "0.5"},
+                                  headers=auth("operator"))
+        assert search.status_code == 422 and search.json()["field"] == "query.start_to"
