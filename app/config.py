@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     relay_enabled: bool = True
+    # Hosts a webhook may target although they are internal (loopback, private): for tests and local
+    # receivers only; empty by default, and refused in production (app/notifications/guard.py).
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
     relay_interval_seconds: float = 1.0
     # Seconds between two foldings of the national statistics rollup (0: never, e.g. when a cron runs
     # ``snp stats compact`` instead).
@@ -62,6 +65,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SNP_JWT_SECRET is still the development secret: refusing to start in production mode"
             )
+        if self.env == "production" and self.webhook_allowed_hosts:
+            raise ValueError("SNP_WEBHOOK_ALLOWED_HOSTS must stay empty in production mode")
         if self.env == "production" and len(self.jwt_secret) < 32 and self.oidc_jwks_url is None:
             raise ValueError("SNP_JWT_SECRET must be at least 32 characters in production mode")
         return self

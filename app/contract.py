@@ -1,7 +1,8 @@
 """The OpenAPI document as the API really answers: one error model everywhere.
 
 FastAPI documents every 422 as its own ``HTTPValidationError``, which this API never sends, and knows
-nothing of the answers its handlers give to an unreadable body (400) or an unreachable database (503).
+nothing of the answers its handlers give to an unreadable body (400), a body or headers too large for
+the door (413, 431: app/limits.py) or an unreachable database (503).
 The document is generated as usual, then each operation's error answers are pointed at ``ErrorBody``.
 """
 
@@ -39,6 +40,8 @@ def contract(app: FastAPI) -> dict[str, Any]:
                     responses["422"]["description"] = described
             if "requestBody" in operation:
                 responses.setdefault("400", _error(400))
+                responses.setdefault("413", _error(413))
+            responses.setdefault("431", _error(431))
             if path not in WITHOUT_DATABASE and path != "/ready":
                 responses.setdefault("503", _error(503))
     components = schema.setdefault("components", {}).setdefault("schemas", {})

@@ -104,6 +104,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "State conflict",
         413: "The body is larger than this route accepts",
         415: "The body's Content-Type is not one this route reads",
+        431: "A header (or all of them) is larger than the service takes",
         422: "Invalid payload: the field and the reason are named",
         405: "Method not allowed on this path (the Allow header lists those that are)",
         503: "The database could not answer in time: retry after Retry-After seconds",

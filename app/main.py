@@ -16,6 +16,7 @@ from app import contract, migrate
 from app.config import Settings, get_settings
 from app.database import make_engine, make_sessionmaker, resolve_database_url
 from app.errors import install_error_handlers
+from app.limits import LimitsMiddleware
 from app.logging import configure_logging, log
 from app.metrics import MetricsMiddleware, metrics_response
 
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     contract.install(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(LimitsMiddleware)  # outermost of ours: before anything reads a header or the body
     for router in routers():
         app.include_router(router)
 

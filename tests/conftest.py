@@ -61,7 +61,7 @@ def database_url(embedded_server: EmbeddedPostgres | None) -> str:
 def settings(database_url: str) -> Settings:
     return Settings(
         env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True, relay_enabled=False,
-        migrate_on_start=False,
+        migrate_on_start=False, webhook_allowed_hosts=["127.0.0.1"],
     )
 
 

@@ -71,3 +71,38 @@ class TestDatabaseDown:
                 assert (await client.get("/health")).status_code == 200
         finally:
             await application.state.engine.dispose()
+
+
+class TestLimitsAtTheDoor:
+    """Refused before authentication: nothing reads a giant token or body first."""
+
+    async def test_a_giant_header_is_431_before_the_token_is_read(self, client):
+        response = await client.get("/v1/calls", headers={"Authorization": "Bearer " + "x" * 100_000})
+        assert response.status_code == 431
+        assert response.json() == {"error": "HeadersTooLarge", "detail": response.json()["detail"],
+                                   "field": "authorization"}
+
+    async def test_a_declared_body_over_the_route_limit_is_413_before_the_401(self, client):
+        response = await client.post("/v1/calls", content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                                     headers={"Content-Type": "application/json"})
+        assert response.status_code == 413 and response.json()["field"] == "body"
+
+    async def test_a_streamed_body_is_cut_off_at_the_limit(self, client, auth):
+        sent = 0
+
+        async def chunks():
+            nonlocal sent
+            for _ in range(64):  # 64 × 64 KiB = 4 MiB, without Content-Length
+                sent += 1
+                yield b" " * 65536
+
+        response = await client.post("/v1/calls", content=chunks(), headers={**auth("operator"),
+                                                                              "Content-Type": "application/json"})
+        assert response.status_code == 413 and response.json()["error"] == "PayloadTooLarge"
+
+    async def test_the_bulk_publish_and_the_imports_take_more_than_plain_json(self):
+        from app.limits import DEFAULT_BODY_BYTES, body_limit
+
+        assert body_limit("/v1/calls") == DEFAULT_BODY_BYTES
+        assert body_limit("/v1/slots/bulk") > DEFAULT_BODY_BYTES
+        assert body_limit("/v1/calls/import") > body_limit("/v1/slots/import-ics") > DEFAULT_BODY_BYTES

@@ -24,7 +24,8 @@ def relay(
     from app.notifications.relay import RelayConfig, run
 
     settings = get_settings()
-    config = RelayConfig(batch_size=batch, interval_seconds=interval or settings.relay_interval_seconds)
+    config = RelayConfig(batch_size=batch, interval_seconds=interval or settings.relay_interval_seconds,
+                         allowed_hosts=tuple(settings.webhook_allowed_hosts))
 
     async def _main() -> None:
         url, _ = await asyncio.to_thread(resolve_database_url, settings)

@@ -22,6 +22,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.logging import log
+from app.notifications.guard import guarded_client
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class RelayConfig:
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 3600.0
     interval_seconds: float = 1.0
+    allowed_hosts: tuple[str, ...] = ()  # internal hosts webhooks may reach anyway (tests, local receivers)
 
 
 # Driven by the practitioners with a webhook: events of practitioners without one stay pending for
@@ -122,7 +124,7 @@ async def run(
     *, once: bool = False,
 ) -> None:
     """Deliver until ``stop`` is set (or until nothing is due, with ``once``)."""
-    async with httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False) as client:
+    async with guarded_client(config.allowed_hosts, config.timeout_seconds) as client:
         while not stop.is_set():
             try:
                 tried = await deliver_once(sessionmaker, client, config)
@@ -141,7 +143,8 @@ async def run(
 def start_in_background(sessionmaker: async_sessionmaker[AsyncSession], settings: Any) -> Callable[[], Awaitable[None]]:
     """Start the relay as a task of the running loop; returns the coroutine function that stops it."""
     stop = asyncio.Event()
-    config = RelayConfig(interval_seconds=settings.relay_interval_seconds)
+    config = RelayConfig(interval_seconds=settings.relay_interval_seconds,
+                         allowed_hosts=tuple(settings.webhook_allowed_hosts))
     task = asyncio.create_task(run(sessionmaker, config, stop), name="snp-relay")
     log.info("relay.started")
 

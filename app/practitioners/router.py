@@ -6,10 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.auth import AdminDep, Principal, PrincipalDep, require_roles
+from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import error_responses
 from app.practitioners import service
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, WebhookSet
+from app.territories import repository as territory_repository
 from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/practitioners", tags=["practitioners"])
@@ -37,8 +39,13 @@ async def list_practitioners(
 ) -> list[PractitionerRead]:
     """Practitioners of the territories you can see (an effector sees only itself)."""
     if principal.role == "effector":
+        # Only itself, and only when it fits the filters (a filter is never ignored).
         assert principal.practitioner_id is not None
-        return [await service.get(session, principal, principal.practitioner_id)]
+        me = await service.get(session, principal, principal.practitioner_id)
+        wanted = await territory_repository.with_children(session, [territory]) if territory else None
+        if (rpps is not None and me.rpps != rpps) or (wanted is not None and not wanted & set(me.territory_codes)):
+            return []
+        return [me][offset:offset + limit]
     return list(
         await service.list_(session, principal, territory=territory, rpps=rpps, limit=limit, offset=offset)
     )
@@ -46,9 +53,12 @@ async def list_practitioners(
 
 @router.put("/me/webhook", response_model=PractitionerRead, operation_id="set_my_webhook",
             responses=error_responses(401, 403, 404, 422))
-async def set_my_webhook(data: WebhookSet, session: SessionDep, principal: SelfEffectorDep) -> PractitionerRead:
-    """Register the URL where booking events are pushed, signed with HMAC-SHA256 of the secret."""
-    return await service.set_webhook(session, principal, data)
+async def set_my_webhook(
+    data: WebhookSet, session: SessionDep, principal: SelfEffectorDep, settings: SettingsDep
+) -> PractitionerRead:
+    """Register the https URL where booking events are pushed, signed with HMAC-SHA256 of the secret; a
+    private, loopback or link-local target is refused (422)."""
+    return await service.set_webhook(session, principal, data, settings)
 
 
 @router.get("/{practitioner_id:uuid}", response_model=PractitionerRead, operation_id="get_practitioner",

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
+from app.notifications.guard import check_url
 from app.practitioners import repository
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, WebhookSet
@@ -75,9 +77,16 @@ async def serves(session: AsyncSession, practitioner_id: uuid.UUID) -> list[str]
     return (await repository.territory_codes(session, [practitioner_id]))[practitioner_id]
 
 
-async def set_webhook(session: AsyncSession, principal: Principal, data: WebhookSet) -> PractitionerRead:
+async def set_webhook(
+    session: AsyncSession, principal: Principal, data: WebhookSet, settings: Settings
+) -> PractitionerRead:
     if principal.practitioner_id is None:
         raise NotFound("No practitioner behind this token")
+    try:
+        check_url(str(data.url), allowed_hosts=settings.webhook_allowed_hosts,
+                  allow_plain_http=settings.env == "development")
+    except ValueError as exc:
+        raise Unprocessable(f"url: {exc}", field="url") from exc
     practitioner = await get_model(session, principal.practitioner_id)
     practitioner.webhook_url = str(data.url)
     practitioner.webhook_secret = data.secret

@@ -25,9 +25,13 @@ async def get(session: AsyncSession, code: str) -> Territory | None:
 
 
 async def list_(
-    session: AsyncSession, *, kind: str | None, parent_code: str | None, limit: int, offset: int
+    session: AsyncSession, *, kind: str | None, parent_code: str | None, limit: int, offset: int,
+    codes: set[str] | None = None,
 ) -> Sequence[Territory]:
+    """Territories, among ``codes`` (None: all)."""
     stmt = select(Territory).order_by(Territory.code).limit(limit).offset(offset)
+    if codes is not None:
+        stmt = stmt.where(Territory.code.in_(codes))
     if kind:
         stmt = stmt.where(Territory.kind == kind)
     if parent_code:

@@ -26,22 +26,22 @@ async def create_territory(data: TerritoryCreate, session: SessionDep, _: AdminD
             responses=error_responses(401))
 async def list_territories(
     session: SessionDep,
-    _: PrincipalDep,
+    principal: PrincipalDep,
     kind: Literal["departement", "cpts"] | None = None,
     parent: Annotated[str | None, Query(description="CPTS of this département")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TerritoryRead]:
-    """List territories (reference data, readable by every authenticated user)."""
-    rows = await service.list_(session, kind=kind, parent_code=parent, limit=limit, offset=offset)
+    """The territories you act on (yours and the CPTS under them; every one for an administrator)."""
+    rows = await service.list_(session, principal, kind=kind, parent_code=parent, limit=limit, offset=offset)
     return [TerritoryRead.model_validate(t) for t in rows]
 
 
 @router.get("/{code}", response_model=TerritoryRead, operation_id="get_territory",
             responses=error_responses(401, 404))
-async def get_territory(code: str, session: SessionDep, _: PrincipalDep) -> TerritoryRead:
-    """One territory with its settings (priority delays, avoided-ED estimator)."""
-    return TerritoryRead.model_validate(await service.get(session, code))
+async def get_territory(code: str, session: SessionDep, principal: PrincipalDep) -> TerritoryRead:
+    """One territory you act on, with its settings (priority delays, avoided-ED estimator)."""
+    return TerritoryRead.model_validate(await service.ensure_visible(session, principal, code))
 
 
 @router.patch("/{code}", response_model=TerritoryRead, operation_id="update_territory",

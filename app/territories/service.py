@@ -49,9 +49,12 @@ async def get(session: AsyncSession, code: str) -> Territory:
 
 
 async def list_(
-    session: AsyncSession, *, kind: str | None, parent_code: str | None, limit: int, offset: int
+    session: AsyncSession, principal: Principal, *, kind: str | None, parent_code: str | None, limit: int,
+    offset: int,
 ) -> Sequence[Territory]:
-    return await repository.list_(session, kind=kind, parent_code=parent_code, limit=limit, offset=offset)
+    visible = await visible_codes(session, principal)
+    return await repository.list_(session, kind=kind, parent_code=parent_code, limit=limit, offset=offset,
+                                  codes=visible)
 
 
 async def visible_codes(session: AsyncSession, principal: Principal) -> set[str] | None:

@@ -126,7 +126,8 @@ class TestRelay:
     ):
         w = await world(committed_client, auth)
         await _bookings_and_a_cancellation(committed_client, auth, engine, w, port)
-        config = RelayConfig(backoff_base_seconds=0.1, interval_seconds=0.05, batch_size=2)
+        config = RelayConfig(backoff_base_seconds=0.1, interval_seconds=0.05, batch_size=2,
+                             allowed_hosts=("127.0.0.1",))
         sessionmaker = committed_app.state.sessionmaker
         with Receiver(port, status=503) as receiver:
             async with httpx.AsyncClient(timeout=2) as http:
@@ -155,7 +156,8 @@ class TestRelay:
         call = await make_call(committed_client, auth)
         await committed_client.post("/v1/bookings", json={"slot_id": slot, "call_id": call["id"]},
                                     headers=auth("operator"))
-        await asyncio.wait_for(run(committed_app.state.sessionmaker, RelayConfig(), asyncio.Event(), once=True), 10)
+        await asyncio.wait_for(run(committed_app.state.sessionmaker, RelayConfig(allowed_hosts=("127.0.0.1",)),
+                                   asyncio.Event(), once=True), 10)
         event = (await _outbox(engine))[0]
         assert event["attempts"] == 0 and event["delivered_at"] is None
 
@@ -198,3 +200,45 @@ class TestBackoff:
         config = RelayConfig(backoff_base_seconds=2, backoff_max_seconds=60)
         assert [backoff(n, config) for n in range(7)] == [2, 4, 8, 16, 32, 60, 60]
         assert backoff(10_000, config) == 60
+
+
+class TestNoInternalTargets:
+    """An effector's webhook cannot make the relay post into the service's own network."""
+
+    async def test_internal_and_plain_http_targets_are_refused_at_registration(self, app, client, auth):
+        from tests.bookings.helpers import world as make_world
+
+        app.state.settings = app.state.settings.model_copy(update={"webhook_allowed_hosts": []})
+        w = await make_world(client, auth)
+        me = auth("effector", practitioner_id=w.practitioner_id)
+        for url in ("https://127.0.0.1:8443/h", "https://169.254.169.254/latest/meta-data", "https://[::1]/h",
+                    "https://10.0.0.7/h", "https://192.168.1.1/h", "https://localhost/h", "https://[::ffff:127.0.0.1]/h",
+                    "https://224.0.0.1/h", "http://hooks.example.org/h"):
+            response = await client.put("/v1/practitioners/me/webhook", json={"url": url, "secret": SECRET},
+                                        headers=me)
+            assert response.status_code == 422 and response.json()["field"] == "url", (url, response.text)
+        ok = await client.put("/v1/practitioners/me/webhook",
+                              json={"url": "https://hooks.example.org/snp", "secret": SECRET}, headers=me)
+        assert ok.status_code == 200, ok.text
+
+    async def test_the_relay_refuses_to_connect_to_an_internal_address_whatever_the_name(self, port):
+        from app.notifications.guard import guarded_client
+
+        with Receiver(port) as receiver:
+            # A name (or a number) that resolves to loopback is refused after resolution, at connect time.
+            for url in (f"http://127.0.0.1:{port}/h", f"http://localhost:{port}/h", f"http://0x7f000001:{port}/h",
+                        f"http://2130706433:{port}/h"):
+                async with guarded_client((), timeout=2) as http:
+                    with pytest.raises(httpx.ConnectError, match="non-public"):
+                        await http.post(url, content=b"{}")
+            assert receiver.received == []
+            # The explicit allow-list (tests, local receivers) lets it through.
+            async with guarded_client(("127.0.0.1",), timeout=2) as http:
+                assert (await http.post(f"http://127.0.0.1:{port}/h", content=b"{}")).status_code == 200
+            assert len(receiver.received) == 1
+
+    def test_the_allow_list_stays_empty_in_production(self):
+        from app.config import Settings
+
+        with pytest.raises(ValueError, match="WEBHOOK_ALLOWED_HOSTS"):
+            Settings(env="production", jwt_secret="x" * 40, webhook_allowed_hosts=["127.0.0.1"])

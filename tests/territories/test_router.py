@@ -7,7 +7,7 @@ from tests.factories import create_cpts
 
 class TestSeededDepartements:
     async def test_the_101_departements_are_there_with_their_time_zones(self, client: httpx.AsyncClient, auth):
-        rows = (await client.get("/v1/territories?kind=departement&limit=1000", headers=auth("operator"))).json()
+        rows = (await client.get("/v1/territories?kind=departement&limit=1000", headers=auth("admin"))).json()
         assert len(rows) == 101
         by_code = {r["code"]: r for r in rows}
         assert by_code["36"]["name"] == "Indre"
