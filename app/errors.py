@@ -113,7 +113,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    # "body" and the tag of a union's member (written <…>) say nothing a client needs.
+    parts = [str(p) for p in loc if p != "body" and not str(p).startswith("<")]
     return ".".join(parts) if parts else "body"
 
 

@@ -48,7 +48,7 @@ def _has_nul(value: object) -> bool:
     return False
 
 
-_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+_NUMBER = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*")
 
 
 def _written(value: object) -> object:

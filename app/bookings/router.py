@@ -20,6 +20,7 @@ from app.bookings.schemas import (
     OutcomeCreate,
     SearchPage,
 )
+from app.bookings.search import CURSOR_PATTERN
 from app.config import SettingsDep
 from app.database import SessionDep, StatementsDep
 from app.errors import error_responses
@@ -53,7 +54,10 @@ async def search_slots(
     radius_km: Annotated[float | None, Query(gt=0, le=1000)] = None,
     sort: Annotated[Literal["start", "distance"], Query(description="Soonest first, or nearest first")] = "start",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[str | None, Query(
+        max_length=60, description="next_cursor of the previous page: `s<microseconds since 1970>.<slot id, 32 hex>` "
+        "(soonest first) or `o<n>` (skip n slots)", json_schema_extra={"pattern": CURSOR_PATTERN},
+    )] = None,
 ) -> JSONResponse:
     """Free slots (not held, booked, withdrawn or started) of a territory, soonest first, paginated."""
     page = await search.search(

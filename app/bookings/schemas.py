@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag
 
 from app.schemas import Input, Schema
 from app.validators import Postcode
@@ -70,19 +70,34 @@ class PatientIn(Input):
     postcode: Postcode | None = None
 
 
-class BookingCreate(Input):
-    slot_id: uuid.UUID
-    call_id: uuid.UUID | None = Field(
-        default=None, description="Required, except for role `urgences` which may give `patient` instead"
-    )
-    patient: PatientIn | None = Field(default=None, description="Urgences redirection: the patient of the new call")
-    reason: str | None = Field(default=None, max_length=2000, description="Urgences redirection: the reason")
+class BookingForCall(Input):
+    """A slot booked for a call of the regulation (operator, regulator; urgences for a call it sees)."""
 
-    @model_validator(mode="after")
-    def _patient_only_without_call(self) -> BookingCreate:
-        if self.call_id is not None and (self.patient is not None or self.reason is not None):
-            raise ValueError("patient and reason are given only when no call_id is (urgences redirection)")
-        return self
+    slot_id: uuid.UUID
+    call_id: uuid.UUID
+
+
+class EdRedirection(Input):
+    """Role `urgences` only: a patient redirected from the emergency department; the call (channel
+    `urgences`) is made with the booking."""
+
+    slot_id: uuid.UUID
+    patient: PatientIn | None = Field(default=None, description="The patient of the new call")
+    reason: str | None = Field(default=None, max_length=2000, description="Why the patient is redirected")
+
+
+def _shape(value: object) -> str:
+    if isinstance(value, dict):
+        return "<for_call>" if "call_id" in value else "<ed_redirection>"
+    return "<for_call>" if isinstance(value, BookingForCall) else "<ed_redirection>"
+
+
+# A booking is one of the two shapes: with a call_id, for that call; without, an ED redirection. (Tags
+# are written <…>: an error's field leaves them out, app.errors.)
+BookingCreate = Annotated[
+    Annotated[BookingForCall, Tag("<for_call>")] | Annotated[EdRedirection, Tag("<ed_redirection>")],
+    Discriminator(_shape),
+]
 
 
 class BookedSlot(Schema):

@@ -6,11 +6,9 @@ slots domain's claimability (``slots.repository.CLAIMABLE``) for no call at all.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,35 +53,35 @@ class SearchFilter:
 
 
 # ------------------------------------------------------------------------------------------- cursors
+#
+# A cursor says where the next page starts, in a form the OpenAPI document states (CURSOR_PATTERN), so
+# that every cursor the document allows is one the API reads:
+# - ``s<microseconds since 1970>.<slot id as 32 hex digits>``: after this slot, soonest first (keyset:
+#   stable while slots are booked meanwhile);
+# - ``o<n>``: skip the first n slots (nearest first, where no keyset exists; soonest first too).
+
+CURSOR_PATTERN = r"^(o[0-9]{1,9}|s[0-9]{1,17}\.[0-9a-f]{32})$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def encode_cursor(value: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(value, dict):
-            raise ValueError("not an object")
-        return value
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Unprocessable("cursor is not one this API gave", field="cursor") from exc
+def encode_after(start: dt.datetime, slot_id: uuid.UUID) -> str:
+    micros = (start - _EPOCH) // dt.timedelta(microseconds=1)
+    return f"s{micros}.{slot_id.hex}"
 
 
 def _paging(cursor: str | None, by_distance: bool) -> tuple[tuple[dt.datetime, uuid.UUID] | None, int]:
+    """(the slot to start after, or the number of slots to skip) that the cursor gives."""
     if cursor is None:
         return None, 0
-    value = decode_cursor(cursor)
-    try:
-        if by_distance:
-            return None, max(int(value["o"]), 0)
-        start, slot_id = value["s"], value["i"]
-        if not isinstance(start, str) or not isinstance(slot_id, str):
-            raise TypeError("cursor members are strings")
-        return (dt.datetime.fromisoformat(start), uuid.UUID(slot_id)), 0
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise Unprocessable("cursor does not fit this sort order", field="cursor") from exc
+    if not _CURSOR.match(cursor):
+        raise Unprocessable("cursor is not one this API gave (o<n> or s<microseconds>.<slot id>)", field="cursor")
+    if cursor[0] == "o":
+        return None, int(cursor[1:])
+    if by_distance:
+        raise Unprocessable("cursor does not fit this sort order: nearest first pages with o<n>", field="cursor")
+    micros, slot_hex = cursor[1:].split(".")
+    return (_EPOCH + dt.timedelta(microseconds=int(micros)), uuid.UUID(hex=slot_hex)), 0
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -159,9 +157,7 @@ async def search(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            {"o": offset + limit} if by_distance else {"s": last["start_at"].isoformat(), "i": str(last["id"])}
-        )
+        next_cursor = f"o{offset + limit}" if by_distance else encode_after(last["start_at"], last["id"])
     return SearchPage(items=items, next_cursor=next_cursor)
 
 
@@ -220,7 +216,7 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
         ORDER BY {order}
         LIMIT :limit OFFSET :offset
     """
-    params["offset"] = f.offset if f.by_distance else 0
+    params["offset"] = f.offset
     return statement, params
 
 

@@ -16,7 +16,7 @@ from app.auth import Principal
 from app.bookings import repository
 from app.bookings.errors import CallClosed, NotHeld, SlotTaken
 from app.bookings.repository import Statements
-from app.bookings.schemas import BookedSlot, BookingCreate, BookingRead, HoldRead, OutcomeCreate
+from app.bookings.schemas import BookedSlot, BookingForCall, BookingRead, EdRedirection, HoldRead, OutcomeCreate
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
 from app.notifications import repository as notifications
@@ -85,23 +85,28 @@ class Booked:
     replayed: bool
 
 
-def request_hash(data: BookingCreate) -> str:
+def request_hash(data: BookingForCall | EdRedirection) -> str:
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def book(statements: Statements, principal: Principal, data: BookingCreate, key: str | None) -> Booked:
+async def book(
+    statements: Statements, principal: Principal, data: BookingForCall | EdRedirection, key: str | None
+) -> Booked:
     """Book the slot in one statement (for the call named, or for a new ED call); when nothing was
     booked, one read says why: a replay of the key's first answer, or the refusal."""
-    if data.call_id is None and principal.role != "urgences":
+    redirection = data if isinstance(data, EdRedirection) else None
+    if redirection is not None and principal.role != "urgences":
         raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
     digest = request_hash(data) if key is not None else ""
     params = repository.booking_params(
-        slot_id=data.slot_id, call_id=data.call_id, sub=principal.sub, key=key, digest=digest,
-        territories=None if principal.is_admin else list(principal.territories),
-        patient=data.patient.model_dump() if data.patient else {}, reason=data.reason,
+        slot_id=data.slot_id, call_id=data.call_id if isinstance(data, BookingForCall) else None, sub=principal.sub,
+        key=key,
+        digest=digest, territories=None if principal.is_admin else list(principal.territories),
+        patient=redirection.patient.model_dump() if redirection and redirection.patient else {},
+        reason=redirection.reason if redirection else None,
     )
-    statement = repository.BOOK["call" if data.call_id is not None else "ed_redirection"]
+    statement = repository.BOOK["ed_redirection" if redirection else "call"]
     for _ in range(BOOKING_ATTEMPTS):
         try:
             row = await statements.fetch_row(statement, params)
@@ -128,12 +133,12 @@ def _replay(stored: Any, digest: str) -> Booked:
     return Booked(json.loads(response) if isinstance(response, str) else response, replayed=True)
 
 
-def _raise_refusal(why: Any, data: BookingCreate) -> None:
+def _raise_refusal(why: Any, data: BookingForCall | EdRedirection) -> None:
     """Raise what refused the booking; return when nothing did (the slot is claimable again)."""
     if not why["call_visible"]:
-        raise NotFound(f"Call {data.call_id} not found", field="call_id")
+        raise NotFound(f"Call {getattr(data, 'call_id', None)} not found", field="call_id")
     if why["call_status"] == "closed":
-        raise CallClosed(f"Call {data.call_id} is closed", field="call_id")
+        raise CallClosed(f"Call {getattr(data, 'call_id', None)} is closed", field="call_id")
     if not why["slot_visible"]:
         raise NotFound(f"Slot {data.slot_id} not found", field="slot_id")
     if not why["claimable"]:

@@ -47,3 +47,19 @@ class TestErrorModel:
         search = await client.get("/v1/slots/search", params={"territory": "36", "start_to": "0.5"},
                                   headers=auth("operator"))
         assert search.status_code == 422 and search.json()["field"] == "query.start_to"
+
+
+class TestBookingShapes:
+    async def test_a_booking_is_for_a_call_or_an_ed_redirection_never_a_mix(self, client, auth):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        ed = auth("urgences")
+        for body, field in (({"slot_id": slot, "call_id": None}, "call_id"),
+                            ({"slot_id": slot, "call_id": call["id"], "patient": {"birth_year": 1990}}, "patient"),
+                            ({"slot_id": slot, "call_id": call["id"], "reason": "toux"}, "reason")):
+            response = await client.post("/v1/bookings", json=body, headers=ed)
+            assert response.status_code == 422 and response.json()["field"] == field, (body, response.text)
+        without_call = await client.post("/v1/bookings", json={"slot_id": slot}, headers=auth("regulator"))
+        assert without_call.status_code == 422 and without_call.json()["field"] == "call_id"
+        assert (await client.post("/v1/bookings", json={"slot_id": slot}, headers=ed)).status_code == 201
