@@ -33,3 +33,9 @@ class TestEachRuleOnce:
         assert files_with(r"INSERT INTO calls") == ["calls/importer.py", "calls/repository.py"]
         assert files_with(r"INSERT INTO outbox_events") == ["notifications/repository.py"]
         assert files_with(r"'booking_id', b\.id") == ["notifications/repository.py"]
+
+    def test_the_report_counters_and_the_callback_delay_are_defined_once(self):
+        assert files_with(r"ceil\(EXTRACT\(epoch FROM") == ["stats/facts.py"]
+        assert files_with(r"^COUNTERS = ") == ["stats/facts.py"]
+        # The definition of a counter (its condition), not the reads of its value.
+        assert files_with(r"AS avoided_declared|\"avoided_declared\":") == ["stats/facts.py"]

@@ -10,14 +10,16 @@ slot (slots), the ED call, the slot decision and the call in progress (calls), t
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import RowMapping
+from sqlalchemy import Alias, RowMapping, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bookings.models import Booking
+from app.calls.models import Call
 from app.calls.repository import CALL_IN_PROGRESS, NEW_URGENCES_CALL, OPEN_CALL, SLOT_DECISION
-from app.database import sql
 from app.notifications.repository import INSERT_BOOKING_EVENT
+from app.slots.models import Slot
 from app.slots.repository import CLAIMABLE, STATE_SQL
 from app.territories.repository import SCOPE, scope_params
 
@@ -29,36 +31,44 @@ class Statements(Protocol):
 
 
 # ------------------------------------------------------------------------------------------------ hold
+#
+# The cold paths are SQLAlchemy Core; they embed the slots domain's predicates as text on the slots
+# table aliased ``s``, as the literal hot statements do.
 
-_HOLD = f"""
-    UPDATE slots s SET held_by_call_id = :call_id, held_until = now() + make_interval(mins => :minutes)
-    WHERE s.id = :id AND {CLAIMABLE}
-    RETURNING s.id AS slot_id, s.held_by_call_id AS call_id, s.held_until
-"""
+_slots = cast(Alias, Slot.__table__.alias("s"))  # an Alias, which the stubs type as a plain FromClause
 
 
 async def hold(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int) -> RowMapping | None:
     """Compare-and-set: hold a slot this call could book now (held by it already: the hold is renewed)."""
-    params = {"id": slot_id, "call_id": call_id, "minutes": minutes}
-    return (await session.execute(sql(_HOLD), params)).mappings().first()
+    stmt = (
+        update(_slots)
+        .where(_slots.c.id == slot_id, text(CLAIMABLE).bindparams(call_id=call_id))
+        .values(held_by_call_id=call_id, held_until=func.now() + func.make_interval(0, 0, 0, 0, 0, minutes))
+        .returning(_slots.c.id.label("slot_id"), _slots.c.held_by_call_id.label("call_id"), _slots.c.held_until)
+    )
+    return (await session.execute(stmt)).mappings().first()
 
 
 async def release(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID) -> bool:
-    stmt = sql(
-        "UPDATE slots SET held_by_call_id = NULL, held_until = NULL "
-        "WHERE id = :id AND held_by_call_id = :call_id AND held_until > now() RETURNING id"
+    stmt = (
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.held_by_call_id == call_id, Slot.held_until > func.now())
+        .values(held_by_call_id=None, held_until=None)
+        .returning(Slot.id)
     )
-    return (await session.execute(stmt, {"id": slot_id, "call_id": call_id})).first() is not None
+    return (await session.execute(stmt)).first() is not None
 
 
 async def slot_state(session: AsyncSession, slot_id: uuid.UUID) -> RowMapping | None:
-    stmt = sql(f"SELECT s.id, s.territory_code, {STATE_SQL} AS state FROM slots s WHERE s.id = :id")
-    return (await session.execute(stmt, {"id": slot_id})).mappings().first()
+    stmt = select(_slots.c.id, _slots.c.territory_code, literal_column(STATE_SQL).label("state")).where(
+        _slots.c.id == slot_id
+    )
+    return (await session.execute(stmt)).mappings().first()
 
 
 async def call_state(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | None:
-    stmt = sql("SELECT id, territory_code, status FROM calls WHERE id = :id")
-    return (await session.execute(stmt, {"id": call_id})).mappings().first()
+    stmt = select(Call.id, Call.territory_code, Call.status).where(Call.id == call_id)
+    return (await session.execute(stmt)).mappings().first()
 
 
 # --------------------------------------------------------------------------------------------- booking
@@ -166,39 +176,45 @@ def booking_params(
 
 
 async def booking_with_slot(session: AsyncSession, booking_id: uuid.UUID) -> RowMapping | None:
-    stmt = sql(
-        "SELECT b.id, b.slot_id, b.call_id, b.status, b.created_by, b.created_at, b.cancelled_at, b.outcome, "
-        "b.outcome_note, b.outcome_at, s.start_at, s.end_at, s.mode, s.territory_code, s.practitioner_id, "
-        "s.site_id FROM bookings b JOIN slots s ON s.id = b.slot_id WHERE b.id = :id"
+    stmt = (
+        select(Booking.id, Booking.slot_id, Booking.call_id, Booking.status, Booking.created_by, Booking.created_at,
+               Booking.cancelled_at, Booking.outcome, Booking.outcome_note, Booking.outcome_at, Slot.start_at,
+               Slot.end_at, Slot.mode, Slot.territory_code, Slot.practitioner_id, Slot.site_id)
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Booking.id == booking_id)
     )
-    return (await session.execute(stmt, {"id": booking_id})).mappings().first()
+    return (await session.execute(stmt)).mappings().first()
 
 
 async def cancel(session: AsyncSession, booking_id: uuid.UUID, sub: str) -> RowMapping | None:
     """Cancel an active booking without outcome; its slot is free again if it has not started."""
-    stmt = sql("""
-        WITH b AS (
-            UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub
-            WHERE id = :id AND status = 'active' AND outcome IS NULL
-            RETURNING id, slot_id
-        ), s AS (
-            UPDATE slots SET status = 'free' FROM b
-            WHERE slots.id = b.slot_id AND slots.status = 'booked' AND slots.start_at > now()
-            RETURNING slots.id
-        )
-        SELECT b.id, (SELECT count(*) FROM s) AS freed FROM b
-    """)
-    return (await session.execute(stmt, {"id": booking_id, "sub": sub})).mappings().first()
+    cancelled = (
+        update(Booking)
+        .where(Booking.id == booking_id, Booking.status == "active", Booking.outcome.is_(None))
+        .values(status="cancelled", cancelled_at=func.now(), cancelled_by=sub)
+        .returning(Booking.id, Booking.slot_id)
+        .cte("cancelled")
+    )
+    freed = (
+        update(Slot)
+        .where(Slot.id == cancelled.c.slot_id, Slot.status == "booked", Slot.start_at > func.now())
+        .values(status="free")
+        .returning(Slot.id)
+        .cte("freed")
+    )
+    stmt = select(cancelled.c.id, select(func.count()).select_from(freed).scalar_subquery().label("freed"))
+    return (await session.execute(stmt)).mappings().first()
 
 
 async def set_outcome(
     session: AsyncSession, booking_id: uuid.UUID, practitioner_id: uuid.UUID, status: str, note: str | None
 ) -> bool:
     """Once, by the slot's effector, after the slot's start, on an active booking."""
-    stmt = sql(
-        "UPDATE bookings b SET outcome = :status, outcome_note = :note, outcome_at = now() FROM slots s "
-        "WHERE b.id = :id AND s.id = b.slot_id AND s.practitioner_id = :pid AND b.status = 'active' "
-        "AND b.outcome IS NULL AND s.start_at <= now() RETURNING b.id"
+    stmt = (
+        update(Booking)
+        .where(Booking.id == booking_id, Slot.id == Booking.slot_id, Slot.practitioner_id == practitioner_id,
+               Booking.status == "active", Booking.outcome.is_(None), Slot.start_at <= func.now())
+        .values(outcome=status, outcome_note=note, outcome_at=func.now())
+        .returning(Booking.id)
     )
-    params = {"id": booking_id, "pid": practitioner_id, "status": status, "note": note}
-    return (await session.execute(stmt, params)).first() is not None
+    return (await session.execute(stmt)).first() is not None

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import RowMapping, text
+from sqlalchemy import RowMapping, Update, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.logging import log
 from app.notifications.guard import guarded_client
+from app.notifications.models import OutboxEvent
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class RelayConfig:
     allowed_hosts: tuple[str, ...] = ()  # internal hosts webhooks may reach anyway (tests, local receivers)
 
 
-# Driven by the practitioners with a webhook: events of practitioners without one stay pending for
+# The one literal statement of the relay (LATERAL and SKIP LOCKED read best as SQL). Driven by the
+# practitioners with a webhook: events of practitioners without one stay pending for
 # ever (they read the pull feed), and must not make each round dearer. A round locks up to ``limit``
 # due events per practitioner and sends the ``limit`` soonest; the others it locked wait for the
 # next round (other relays skip them meanwhile).
@@ -54,14 +56,17 @@ _PENDING = text("""
     ORDER BY e.next_attempt_at, e.seq
     LIMIT :limit
 """)
-_DELIVERED = text(
-    "UPDATE outbox_events SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
-    "WHERE id = ANY(:ids)"
-)
-_RETRY = text(
-    "UPDATE outbox_events SET attempts = attempts + 1, last_error = :error, "
-    "next_attempt_at = now() + make_interval(secs => :delay) WHERE id = :id"
-)
+
+
+def _delivered(ids: list[uuid.UUID]) -> Update:
+    return (update(OutboxEvent).where(OutboxEvent.id.in_(ids))
+            .values(delivered_at=func.now(), attempts=OutboxEvent.attempts + 1, last_error=None))
+
+
+def _retry(event_id: uuid.UUID, error: str, delay: float) -> Update:
+    return (update(OutboxEvent).where(OutboxEvent.id == event_id)
+            .values(attempts=OutboxEvent.attempts + 1, last_error=error,
+                    next_attempt_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay)))
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -109,11 +114,11 @@ async def deliver_once(
         errors = await asyncio.gather(*(_post(client, row) for row in rows))
         delivered: list[uuid.UUID] = [row["id"] for row, error in zip(rows, errors, strict=True) if error is None]
         if delivered:
-            await session.execute(_DELIVERED, {"ids": delivered})
+            await session.execute(_delivered(delivered))
         for row, error in zip(rows, errors, strict=True):
             if error is not None:
                 delay = backoff(row["attempts"], config)
-                await session.execute(_RETRY, {"id": row["id"], "error": error, "delay": delay})
+                await session.execute(_retry(row["id"], error, delay))
                 log.warning("relay.failed", event_id=str(row["id"]), attempts=row["attempts"] + 1, retry_in=delay)
     log.info("relay.batch", tried=len(rows), delivered=len(delivered))
     return len(rows)

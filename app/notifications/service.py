@@ -7,9 +7,10 @@ import uuid
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.notifications.models import OutboxEvent
 from app.schemas import Schema
 
 
@@ -28,10 +29,12 @@ class FeedPage(Schema):
 
 
 async def feed(session: AsyncSession, practitioner_id: uuid.UUID, since: int, limit: int) -> FeedPage:
-    sql = text(
-        "SELECT id, seq, kind, created_at, delivered_at, payload FROM outbox_events "
-        "WHERE practitioner_id = :pid AND seq > :since ORDER BY seq LIMIT :limit"
+    stmt = (
+        select(OutboxEvent.id, OutboxEvent.seq, OutboxEvent.kind, OutboxEvent.created_at, OutboxEvent.delivered_at,
+               OutboxEvent.payload)
+        .where(OutboxEvent.practitioner_id == practitioner_id, OutboxEvent.seq > since)
+        .order_by(OutboxEvent.seq).limit(limit)
     )
-    rows = (await session.execute(sql, {"pid": practitioner_id, "since": since, "limit": limit})).mappings().all()
+    rows = (await session.execute(stmt)).mappings().all()
     events = [EventRead.model_validate(dict(r)) for r in rows]
     return FeedPage(events=events, next_since=events[-1].seq if events else since)

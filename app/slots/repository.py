@@ -6,12 +6,15 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Alias, ColumnElement, func, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.slots.models import AvailabilityRule
+from app.practitioners.models import Practitioner, PractitionerTerritory
+from app.sites.models import Site
+from app.slots.models import AvailabilityRule, Slot
+from app.territories.models import Territory
 
 
 @dataclass
@@ -51,11 +54,6 @@ STATE_SQL = """
          WHEN s.held_until > now() THEN 'held'
          WHEN s.start_at <= now() THEN 'past'
          ELSE 'free' END
-"""
-
-SLOT_COLUMNS = f"""
-    s.id, s.practitioner_id, s.site_id, s.territory_code, s.start_at AS start, s.end_at AS end, s.mode,
-    s.audience, s.status, {STATE_SQL} AS state, s.held_until, s.source, s.rule_id, s.created_at, s.withdrawn_at
 """
 
 _INSERT = """
@@ -134,43 +132,51 @@ class SiteInfo:
 
 
 async def sites(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, SiteInfo]:
-    rows = await session.execute(text("""
-        SELECT s.id, s.territory_code, t.parent_code, t.timezone
-        FROM sites s JOIN territories t ON t.code = s.territory_code
-        WHERE s.id = ANY(CAST(:ids AS uuid[]))
-    """), {"ids": list(ids)})
-    return {r[0]: SiteInfo(r[1], r[2], r[3]) for r in rows}
+    stmt = (
+        select(Site.id, Site.territory_code, Territory.parent_code, Territory.timezone)
+        .join(Territory, Territory.code == Site.territory_code)
+        .where(Site.id.in_(list(ids)))
+    )
+    return {r[0]: SiteInfo(r[1], r[2], r[3]) for r in await session.execute(stmt)}
 
 
 async def served(session: AsyncSession, practitioners: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
     """Territories each existing practitioner serves (a practitioner absent from the answer does not exist)."""
-    rows = await session.execute(text("""
-        SELECT p.id, pt.territory_code
-        FROM practitioners p LEFT JOIN practitioner_territories pt ON pt.practitioner_id = p.id
-        WHERE p.id = ANY(CAST(:ids AS uuid[]))
-    """), {"ids": list(practitioners)})
+    stmt = (
+        select(Practitioner.id, PractitionerTerritory.territory_code)
+        .outerjoin(PractitionerTerritory, PractitionerTerritory.practitioner_id == Practitioner.id)
+        .where(Practitioner.id.in_(list(practitioners)))
+    )
     out: dict[uuid.UUID, set[str]] = {}
-    for pid, code in rows:
+    for pid, code in await session.execute(stmt):
         out.setdefault(pid, set())
         if code is not None:
             out[pid].add(code)
     return out
 
 
+# A slot as its owner reads it (SlotRead), with its state.
+_s = cast(Alias, Slot.__table__.alias("s"))  # an Alias, which the stubs type as a plain FromClause
+_STATE: ColumnElement[str] = literal_column(STATE_SQL)
+_SLOT_COLUMNS = (
+    _s.c.id, _s.c.practitioner_id, _s.c.site_id, _s.c.territory_code, _s.c.start_at.label("start"),
+    _s.c.end_at.label("end"), _s.c.mode, _s.c.audience, _s.c.status, _STATE.label("state"), _s.c.held_until,
+    _s.c.source, _s.c.rule_id, _s.c.created_at, _s.c.withdrawn_at,
+)
+
+
 async def get(session: AsyncSession, slot_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await session.execute(text(f"SELECT {SLOT_COLUMNS} FROM slots s WHERE s.id = :id"), {"id": slot_id})
-    found = row.mappings().first()
+    found = (await session.execute(select(*_SLOT_COLUMNS).where(_s.c.id == slot_id))).mappings().first()
     return dict(found) if found else None
 
 
 async def withdraw(session: AsyncSession, slot_id: uuid.UUID) -> dict[str, Any] | None:
     """Withdraw the slot if it is free and not held right now (compare-and-set); the slot, or None."""
-    row = await session.execute(text(f"""
-        UPDATE slots s SET status = 'withdrawn', withdrawn_at = now()
-        WHERE s.id = :id AND {WITHDRAWABLE}
-        RETURNING {SLOT_COLUMNS}
-    """), {"id": slot_id})
-    found = row.mappings().first()
+    stmt = (
+        update(_s).where(_s.c.id == slot_id, text(WITHDRAWABLE))
+        .values(status="withdrawn", withdrawn_at=func.now()).returning(*_SLOT_COLUMNS)
+    )
+    found = (await session.execute(stmt)).mappings().first()
     return dict(found) if found else None
 
 
@@ -178,16 +184,15 @@ async def list_for(
     session: AsyncSession, practitioner_id: uuid.UUID, *, start_from: dt.datetime | None,
     start_to: dt.datetime | None, state: str | None, limit: int, offset: int,
 ) -> list[dict[str, Any]]:
-    rows = await session.execute(text(f"""
-        SELECT * FROM (SELECT {SLOT_COLUMNS} FROM slots s
-                       WHERE s.practitioner_id = :pid
-                         AND (CAST(:lo AS timestamptz) IS NULL OR s.start_at >= :lo)
-                         AND (CAST(:hi AS timestamptz) IS NULL OR s.start_at < :hi)) q
-        WHERE CAST(:state AS text) IS NULL OR q.state = :state
-        ORDER BY q.start, q.id LIMIT :limit OFFSET :offset
-    """), {"pid": practitioner_id, "lo": start_from, "hi": start_to, "state": state, "limit": limit,
-           "offset": offset})
-    return [dict(r) for r in rows.mappings()]
+    stmt = select(*_SLOT_COLUMNS).where(_s.c.practitioner_id == practitioner_id)
+    if start_from is not None:
+        stmt = stmt.where(_s.c.start_at >= start_from)
+    if start_to is not None:
+        stmt = stmt.where(_s.c.start_at < start_to)
+    if state is not None:
+        stmt = stmt.where(_STATE == state)
+    stmt = stmt.order_by(_s.c.start_at, _s.c.id).limit(limit).offset(offset)
+    return [dict(r) for r in (await session.execute(stmt)).mappings()]
 
 
 # --- availability rules ---------------------------------------------------------------------
@@ -209,10 +214,11 @@ async def rules_of(session: AsyncSession, practitioner_id: uuid.UUID | None, act
 
 async def withdraw_rule_future(session: AsyncSession, rule_id: uuid.UUID, after: dt.datetime) -> int:
     """Withdraw the rule's slots starting after ``after`` that are free and not held; never booked ones."""
-    result = await session.execute(text(f"""
-        UPDATE slots s SET status = 'withdrawn', withdrawn_at = now()
-        WHERE s.rule_id = :rule AND s.start_at > :after AND {WITHDRAWABLE}
-    """), {"rule": rule_id, "after": after})
+    stmt = (
+        update(_s).where(_s.c.rule_id == rule_id, _s.c.start_at > after, text(WITHDRAWABLE))
+        .values(status="withdrawn", withdrawn_at=func.now())
+    )
+    result = await session.execute(stmt)
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 

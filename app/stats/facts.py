@@ -42,6 +42,14 @@ COUNTERS = {
 }
 
 
+def delay_minute(row: str | None = None) -> str:
+    """The callback delay in minutes, rounded up (a delay is ≤ N minutes exactly when this is ≤ N), of
+    the calls row ``row`` (unqualified when None). The index ``ix_stats_calls_delay`` is on this very
+    expression: the report's statements and the index's definition both take it from here."""
+    at = f"{row}." if row else ""
+    return f"CAST(ceil(EXTRACT(epoch FROM {at}first_callback_at - {at}received_at) / 60) AS integer)"
+
+
 def masks(decisions: Iterable[tuple[str, str | None]]) -> tuple[int, int]:
     """The (kinds, reasons) masks of a call's ``(kind, other_reason)`` decisions."""
     kinds = reasons = 0

@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String
 from app.calls.models import Call
 from app.database import Base
 from app.slots.models import Slot
+from app.stats.facts import COUNTERS, delay_minute
 
 STATS_INDEXES = (
     Index(
@@ -22,7 +23,7 @@ STATS_INDEXES = (
     # The calls of one callback minute (rounded up), for the exact medians of the national report.
     Index(
         "ix_stats_calls_delay",
-        text("CAST(ceil(EXTRACT(epoch FROM first_callback_at - received_at) / 60) AS integer)"), Call.received_at,
+        text(delay_minute()), Call.received_at,
         postgresql_include=["territory_code", "first_callback_at"],
         postgresql_where=text("first_callback_at IS NOT NULL"),
     ),
@@ -39,11 +40,7 @@ def _counters() -> list[Column[int]]:
 
 # The national rollup (migration 0007): cells of calls by territory, local month, priority and callback
 # minute, with the report's counters, and the signed deltas the writes append until they are folded in.
-ROLLUP_COUNTERS = (
-    "calls", "channel_15", "channel_116117", "channel_urgences", "channel_professionnel", "channel_autre",
-    "advice", "slot", "prescription", "other", "other_no_answer", "other_redirected_15", "other_redirected_ed",
-    "other_other", "several", "without_decision", "intent_urgences", "avoided_declared",
-)
+ROLLUP_COUNTERS = tuple(COUNTERS)
 _KEY = (
     ("territory_code", String(40)), ("month", Date), ("priority", String(2)), ("called_back", Boolean),
     ("delay_bucket", Integer),

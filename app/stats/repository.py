@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.database import plan_for_the_values
-from app.stats.facts import COUNTERS
+from app.stats.facts import COUNTERS, delay_minute
 
 WORK_MEM = "256MB"
 COUNTS = tuple(COUNTERS)
@@ -220,7 +220,7 @@ scope AS (
     GROUP BY 1, 2, 3, 4
 )"""
 
-DELAY_MINUTE = "CAST(ceil(EXTRACT(epoch FROM c.first_callback_at - c.received_at) / 60) AS integer)"
+DELAY_MINUTE = delay_minute("c")
 
 ROLLUP_SQL = f"""
 WITH {_ROLLUP_SCOPE},

@@ -22,7 +22,7 @@ from app.calls.models import DECISION_KINDS
 from app.database import Parallel
 from app.errors import NotFound, Unprocessable
 from app.stats import repository
-from app.stats.facts import NOT_AVOIDED_REASONS
+from app.stats.facts import COUNTERS, NOT_AVOIDED_REASONS
 from app.stats.repository import ScopeRow
 from app.stats.schemas import MonthlyReport, PeriodFigures
 from app.territories import service as territory_service
@@ -123,12 +123,8 @@ def avoided_ed(row: dict[str, Any], method: str, coefficients: dict[str, float])
                            "excluded_other_reasons": list(NOT_AVOIDED_REASONS)}}
 
 
-_CALL_ZERO = {k: 0 for k in (
-    "calls", "channel_15", "channel_116117", "channel_urgences", "channel_professionnel", "channel_autre",
-    "advice", "slot", "prescription", "other", "other_no_answer", "other_redirected_15",
-    "other_redirected_ed", "other_other", "several", "without_decision", "intent_urgences",
-    "avoided_declared", "called_back", "within_60", "within_target",
-)} | {"delay_median": None, "delay_p90": None}
+_CALL_ZERO = {k: 0 for k in (*COUNTERS, "called_back", "within_60", "within_target")} | {
+    "delay_median": None, "delay_p90": None}
 _SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "fulfilled": 0, "noshow": 0,
               "without_outcome": 0}
 
