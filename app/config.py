@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     slot_horizon_days: int = 90
     clock_skew_seconds: int = 120
     retention_days: int = 90
+    # Seconds between two scheduled purges of patient identity older than retention_days (0: never,
+    # when a cron runs ``snp purge`` instead).
+    purge_interval_seconds: float = 3600.0
     log_level: str = "INFO"
     log_json: bool = True
     relay_enabled: bool = True

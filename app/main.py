@@ -93,10 +93,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.stats.compactor import start_in_background as start_compactor
 
         stop_compactor = start_compactor(app.state.sessionmaker, settings.stats_compact_seconds)
+    stop_purge = None
+    if settings.purge_interval_seconds > 0:
+        from app.calls.retention import start_in_background as start_purge
+
+        stop_purge = start_purge(app.state.sessionmaker, settings.retention_days, settings.purge_interval_seconds)
     tune_garbage_collector()
     try:
         yield
     finally:
+        if stop_purge is not None:
+            await stop_purge()
         if stop_compactor is not None:
             await stop_compactor()
         if stop_relay is not None:

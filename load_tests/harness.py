@@ -52,7 +52,8 @@ def served_app(database_url: str, workers: int = 2, extra_env: dict[str, str] | 
     """uvicorn serving the app on loopback; yields its base URL."""
     port = free_port()
     env = {**os.environ, "SNP_DATABASE_URL": database_url, "SNP_JWT_SECRET": SECRET,
-           "SNP_LOG_LEVEL": "WARNING", "SNP_MIGRATE_ON_START": "false", **(extra_env or {})}
+           "SNP_LOG_LEVEL": "WARNING", "SNP_MIGRATE_ON_START": "false",
+           "SNP_PURGE_INTERVAL_SECONDS": "0", **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(workers), "--log-level", "warning", "--no-access-log"],

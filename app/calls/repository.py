@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Row, and_, case, cast, func, select, update
+from sqlalchemy import Integer, Row, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
@@ -99,7 +99,11 @@ async def purge_identity(session: AsyncSession, cutoff: dt.datetime) -> int:
     """Empty the identity of calls received before ``cutoff`` (one statement); how many were purged."""
     stmt = (
         update(Call)
-        .where(Call.received_at < cutoff, Call.purged_at.is_(None))
+        .where(Call.received_at < cutoff, Call.purged_at.is_(None),
+               # only calls holding something to purge: millions of imported calls (which carry no
+               # identity) are not rewritten by the first scheduled purge
+               or_(Call.patient_family_name.is_not(None), Call.patient_given_name.is_not(None),
+                   Call.patient_phone.is_not(None), Call.patient_postcode.is_not(None), Call.reason.is_not(None)))
         .values(
             patient_family_name=None, patient_given_name=None, patient_phone=None, patient_postcode=None,
             reason=None, purged_at=func.now(),

@@ -28,6 +28,7 @@ from app.calls.schemas import (
 )
 from app.errors import Conflict, NotFound, Unprocessable
 from app.logging import log
+from app.notifications import repository as notifications
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 from app.territories.models import Territory
@@ -259,11 +260,14 @@ async def close(session: AsyncSession, principal: Principal, call_id: uuid.UUID)
 
 
 async def purge(session: AsyncSession, principal: Principal | None, *, days: int) -> PurgeResult:
-    """Empty names, phone, postcode and reason of calls received more than ``days`` ago."""
+    """Empty names, phone, postcode and reason of calls received more than ``days`` ago, and what
+    their booking events copied (initials, birth year, sex, reason)."""
     cutoff = now() - dt.timedelta(days=days)
     count = await repository.purge_identity(session, cutoff)
-    audit.record(session, principal, "calls.purge", detail={"purged": count, "days": days,
+    # What other tables copied of these patients goes too: the effectors' booking events.
+    events = await notifications.purge_booking_events(session, cutoff)
+    audit.record(session, principal, "calls.purge", detail={"purged": count, "events": events, "days": days,
                                                              "cutoff": cutoff.isoformat()})
     await session.flush()
-    log.info("calls.purged", purged=count, days=days)
+    log.info("calls.purged", purged=count, events=events, days=days)
     return PurgeResult(purged=count, days=days, cutoff=cutoff)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
+from sqlalchemy import cast, func, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bookings.models import Booking
+from app.calls.models import Call
 from app.database import sql
+from app.notifications.models import OutboxEvent
 
 # What the effector is told of booking ``b`` of slot ``s`` at site ``si`` for call ``c``: when, where,
 # how, why, and who is coming as initials, birth year and sex (enough to recognise the patient, never
@@ -39,3 +45,18 @@ _BOOKING_EVENT = f"""
 async def add_booking_event(session: AsyncSession, booking_id: uuid.UUID, kind: str) -> None:
     """Tell the slot's effector what became of a booking (``booking.cancelled``...), in the outbox."""
     await session.execute(sql(_BOOKING_EVENT), {"booking_id": booking_id, "kind": kind})
+
+
+async def purge_booking_events(session: AsyncSession, received_before: dt.datetime) -> int:
+    """Empty what booking events copied of the patient (initials, birth year, sex) and of the call's
+    reason, for the calls received before ``received_before`` (the calls' own purge); how many."""
+    stmt = (
+        update(OutboxEvent)
+        .where(OutboxEvent.payload.has_key("patient"),
+               cast(OutboxEvent.payload["booking_id"].astext, PG_UUID(as_uuid=True)) == Booking.id,
+               Booking.call_id == Call.id, Call.received_at < received_before)
+        .values(payload=OutboxEvent.payload.op("-")("patient").op("||")(
+            func.jsonb_build_object("call", OutboxEvent.payload["call"].op("-")("reason"), "purged", True)))
+    )
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -94,3 +94,60 @@ class TestPurgeCommand:
             decisions = (await conn.execute(text("SELECT count(*) FROM decisions"))).scalar_one()
         assert rows == {old["id"]: None, recent["id"]: PATIENT["family_name"]}
         assert decisions == 4
+
+
+async def _texts_holding(connection, needle: str) -> list[str]:
+    """Every table.column of text or JSON that holds ``needle`` anywhere in the database."""
+    columns = (await connection.execute(text(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb', 'json')"
+    ))).all()
+    found = []
+    for table, column in columns:
+        hit = await connection.execute(text(
+            f'SELECT 1 FROM "{table}" WHERE CAST("{column}" AS text) ILIKE :needle LIMIT 1'), {"needle": f"%{needle}%"})
+        if hit.first():
+            found.append(f"{table}.{column}")
+    return found
+
+
+class TestPurgeReachesEverything:
+    async def test_after_the_purge_the_whole_database_holds_neither_the_name_nor_the_phone(
+        self, client, auth, connection
+    ):
+        from tests.bookings.helpers import make_slot, world
+
+        w = await world(client, auth)
+        received = now() - dt.timedelta(days=100)
+        patient = {"family_name": "Zyxwvutsky", "given_name": "Quentin", "birth_year": 1961, "sex": "M",
+                   "phone": "06 98 76 54 32", "postcode": "36000"}
+        old = await create_call(client, auth("operator"), received_at=received.isoformat(), patient=patient,
+                                reason="douleur thoracique atypique")
+        slot = await make_slot(client, auth, w)
+        booked = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": old["id"]},
+                                   headers=auth("regulator"))
+        assert booked.status_code == 201
+        event = (await connection.execute(text("SELECT payload FROM outbox_events"))).scalar_one()
+        assert event["patient"]["initials"] == "QZ" and event["call"]["reason"] == "douleur thoracique atypique"
+        assert await _texts_holding(connection, "Zyxwvutsky") and await _texts_holding(connection, "98765432")
+
+        assert (await client.post("/v1/calls/purge", headers=auth("admin", []))).json()["purged"] == 1
+
+        for needle in ("Zyxwvutsky", "Quentin", "98765432", "98 76 54", "thoracique"):
+            assert await _texts_holding(connection, needle) == [], needle
+        event = (await connection.execute(text("SELECT payload FROM outbox_events"))).scalar_one()
+        assert "patient" not in event and "reason" not in event["call"] and event["purged"] is True
+        assert event["booking_id"] == booked.json()["id"]  # what the effector's software keys on stays
+
+    async def test_the_scheduled_purge_runs_once_per_round_whatever_the_number_of_instances(
+        self, committed_client, committed_app, auth, engine
+    ):
+        from app.calls.retention import purge_once
+
+        await create_call(committed_client, auth("operator"), received_at=(now() - dt.timedelta(days=100)).isoformat())
+        results = await asyncio.gather(*(purge_once(committed_app.state.sessionmaker, 90) for _ in range(4)))
+        assert sorted(r for r in results if r is not None) in ([1], [0, 1], [0, 0, 1], [0, 0, 0, 1])
+        assert results.count(1) == 1
+        async with engine.connect() as conn:
+            left = await conn.execute(text("SELECT count(*) FROM calls WHERE patient_family_name IS NOT NULL"))
+            assert left.scalar_one() == 0

@@ -1,0 +1,54 @@
+"""The retention purge on a schedule, inside the app: nobody has to remember ``snp purge``.
+
+Every ``SNP_PURGE_INTERVAL_SECONDS`` each instance tries; the first to take the advisory lock purges
+(calls and what copied them, ``calls.service.purge``), the others find it taken and skip that round,
+so a set of instances purges once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.calls import service
+from app.logging import log
+
+PURGE_LOCK = 70070011  # advisory lock key of the scheduled purge
+
+
+async def purge_once(sessionmaker: async_sessionmaker[AsyncSession], retention_days: int) -> int | None:
+    """Purge if no other instance is purging; how many calls were purged, or None when skipped."""
+    async with sessionmaker() as session, session.begin():
+        if not await session.scalar(select(func.pg_try_advisory_xact_lock(PURGE_LOCK))):
+            return None
+        result = await service.purge(session, None, days=retention_days)
+        return result.purged
+
+
+async def run(sessionmaker: async_sessionmaker[AsyncSession], retention_days: int, interval_seconds: float,
+              stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await purge_once(sessionmaker, retention_days)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.error("calls.scheduled_purge_failed", error=type(exc).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+        except TimeoutError:
+            pass
+
+
+def start_in_background(
+    sessionmaker: async_sessionmaker[AsyncSession], retention_days: int, interval_seconds: float
+) -> Callable[[], Awaitable[None]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(sessionmaker, retention_days, interval_seconds, stop), name="snp-purge")
+
+    async def _stop() -> None:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
+
+    return _stop
