@@ -125,6 +125,10 @@ def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"Invalid token: {exc}") from exc
 
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > 200:
+        # The subject names who did what in the audit trail and on every booking: never empty.
+        raise Unauthorized("Token subject (sub) must be a non-empty string of at most 200 characters")
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthorized("Token has no valid role claim")
@@ -142,7 +146,7 @@ def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
     if role == "effector" and practitioner_id is None:
         raise Unauthorized("Effector token without practitioner_id")
     principal = Principal(
-        sub=str(claims["sub"]), role=role, territories=tuple(territories), practitioner_id=practitioner_id
+        sub=sub.strip(), role=role, territories=tuple(territories), practitioner_id=practitioner_id
     )
     return principal, float(claims["exp"])
 

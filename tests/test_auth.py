@@ -52,6 +52,14 @@ class TestBearerTokens:
         response = await client.get("/v1/territories", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401
 
+    async def test_a_token_without_a_real_subject_is_401(self, client, settings) -> None:
+        # The subject is who did what in the audit trail: an empty one used to be recorded as ''.
+        for sub in ("", "   ", 42, "x" * 201):
+            claims = {"sub": sub, "role": "admin", "iss": settings.jwt_issuer, "exp": int(time.time()) + 60}
+            token = jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+            response = await client.get("/v1/territories", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401, sub
+
     async def test_a_wrong_role_is_403(self, client, auth) -> None:
         body = {"code": "36-x", "name": "X", "kind": "cpts", "parent_code": "36", "timezone": "Europe/Paris"}
         response = await client.post("/v1/territories", json=body, headers=auth("operator", ["36"]))

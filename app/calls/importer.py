@@ -100,7 +100,11 @@ def csv_records(body: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
     first = content.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
-    header = [h.strip() for h in next(reader, [])]
+    try:
+        header = [h.strip() for h in next(reader, [])]
+    except csv.Error as exc:  # e.g. a header cell over the csv module's 128 KB field limit
+        raise ImportRejected("The CSV header cannot be read", rows=[{"row": 0, "field": None, "reason": str(exc)}]
+                             ) from exc
     _check_header(header)
     number = 0
     while True:

@@ -139,6 +139,7 @@ def check_budget(
     """Refuse (CalendarError) a calendar whose expansion would exceed the budget, before expanding it."""
     steps, single = 0, 0
     for event in events:
+        _check_times(event)
         rule = event.get("RRULE")
         if rule is None:
             start = _instant(event.get("DTSTART"), zone)
@@ -148,6 +149,8 @@ def check_budget(
         for one in rule if isinstance(rule, list) else [rule]:
             try:
                 steps += _steps(event, dict(one), zone, window_end)
+            except CalendarError:
+                raise
             except (OverflowError, ValueError) as exc:
                 raise CalendarError(f"a recurring SNP event has dates out of range: {exc}") from exc
         if steps > MAX_RECURRENCE_STEPS:
@@ -158,6 +161,22 @@ def check_budget(
     if single > max_occurrences:
         raise CalendarError(f"the calendar has {single} SNP events within the horizon; at most {max_occurrences} "
                             "per import")
+
+
+def _check_times(event: Any) -> None:
+    """An event's times as written: a time zone we know, an end after the start (never swapped)."""
+    uid = str(event.get("UID", ""))
+    for name in ("DTSTART", "DTEND"):
+        prop = event.get(name)
+        tzid = getattr(prop, "params", {}).get("TZID") if prop is not None else None
+        value = getattr(prop, "dt", None)
+        if tzid and isinstance(value, dt.datetime) and value.tzinfo is None:
+            raise CalendarError(f"event {uid!r}: unknown time zone {tzid!r} in {name} (an IANA zone, or a "
+                                "VTIMEZONE in the calendar)")
+    start, end = getattr(event.get("DTSTART"), "dt", None), getattr(event.get("DTEND"), "dt", None)
+    if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) \
+            and (start.tzinfo is None) == (end.tzinfo is None) and end < start:
+        raise CalendarError(f"event {uid!r} ends before it starts")
 
 
 def _steps(event: Any, rule: dict[str, list[Any]], zone: ZoneInfo, window_end: dt.datetime) -> int:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.auth import EffectorDep, Principal, require_roles
 from app.config import SettingsDep
 from app.database import SessionDep
-from app.errors import PayloadTooLarge, Unprocessable, error_responses
+from app.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, error_responses
 from app.schemas import AwareDatetime
 from app.slots import availability, participation, service
 from app.slots.schemas import (
@@ -58,7 +58,7 @@ async def publish_slots_bulk(
 
 @router.post(
     "/v1/slots/import-ics", status_code=201, response_model=IcsImportResult, operation_id="import_slots_ics",
-    responses=error_responses(401, 403, 409, 413, 422),
+    responses=error_responses(401, 403, 409, 413, 415, 422),
     openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
 async def import_slots_ics(
@@ -74,6 +74,9 @@ async def import_slots_ics(
     practitioner_id: uuid.UUID | None = None,
 ) -> IcsImportResult:
     """Publish the SNP events of an iCalendar body (text/calendar), all or nothing; re-importing is a no-op."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("text/calendar", ""):
+        raise UnsupportedMediaType(f"Send the calendar as text/calendar (got {kind})", field="Content-Type")
     body = await _read_limited(request)
     return await service.import_ics(
         session, principal, body, practitioner_id=practitioner_id, site_id=site_id, mode=mode, audience=audience,

@@ -33,6 +33,12 @@ async def post(client, body: bytes, headers: dict[str, str], content_type: str =
 
 
 class TestImportCsv:
+    async def test_a_header_cell_over_the_csv_field_limit_is_422_not_500(self, client, connection, auth):
+        huge = '"' + "x" * 200_000 + '"'
+        response = await post(client, csv_body(ROWS[0], header=HEADER + "," + huge), auth("admin", []))
+        assert response.status_code == 422 and response.json()["error"] == "ImportRejected", response.text
+        assert response.json()["rows"][0]["row"] == 0
+
     async def test_an_admin_imports_calls_with_their_decisions(self, client, connection, auth):
         response = await post(client, csv_body(*ROWS), auth("admin", []))
         assert response.status_code == 201, response.text

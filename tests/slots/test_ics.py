@@ -153,3 +153,33 @@ class TestCalendarBudget:
         response = await _import(client, doc, body)
         assert response.status_code == 201, response.text
         assert 0 < response.json()["created"] <= settings.slot_horizon_days + 1
+
+
+class TestStrictCalendars:
+    """What used to be read loosely is refused, naming the event."""
+
+    async def test_loose_events_are_refused_rather_than_guessed(self, client: httpx.AsyncClient, auth):
+        doc = await doctor(client, auth)
+        day = monday_in(1)
+        cases = {
+            "ends before it starts": _hostile("", dtstart=stamp(day, 10) + "Z", dtend=stamp(day, 9) + "Z"),
+            "unknown time zone": _hostile("").replace(
+                "DTSTART:20260101T080000Z", f"DTSTART;TZID=Mars/Olympus:{stamp(day, 10)}").replace(
+                "DTEND:20260101T081500Z", f"DTEND;TZID=Mars/Olympus:{stamp(day, 11)}"),
+            "a rule that is no rule": _hostile("RRULE:garbage\r\n", dtstart=stamp(day, 10) + "Z",
+                                               dtend=stamp(day, 11) + "Z"),
+        }
+        said = {"ends before it starts": "ends before it starts", "unknown time zone": "Mars/Olympus",
+                "a rule that is no rule": "FREQ"}
+        for name, body in cases.items():
+            response = await _import(client, doc, body)
+            assert response.status_code == 422 and response.json()["field"] == "body", (name, response.text)
+            assert said[name] in response.json()["detail"], (name, response.text)
+        assert (await client.get("/v1/slots", headers=doc.headers)).json() == []
+
+    async def test_a_calendar_sent_as_json_is_415(self, client: httpx.AsyncClient, auth):
+        doc = await doctor(client, auth)
+        body = calendar(monday_in(1)).encode()
+        response = await client.post("/v1/slots/import-ics", content=body, params={"site_id": doc.site_id},
+                                     headers={**doc.headers, "Content-Type": "application/json"})
+        assert response.status_code == 415 and response.json()["field"] == "Content-Type"
