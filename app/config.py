@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     relay_enabled: bool = True
+    # Requests per minute for each token (each client address without one) on the expensive routes,
+    # and failed sign-ins per client address; shared by every instance (app/ratelimit.py).
+    rate_limits_enabled: bool = True
+    rate_limits: dict[str, int] = Field(default_factory=lambda: {
+        "search": 600, "booking": 300, "import": 30, "auth_failure": 300})
+    rate_limit_sync_seconds: float = 1.0
     # Hosts a webhook may target although they are internal (loopback, private): for tests and local
     # receivers only; empty by default, and refused in production (app/notifications/guard.py).
     webhook_allowed_hosts: list[str] = Field(default_factory=list)

@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.errors import error_responses
+from app.ratelimit import UNLIMITED
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 # Answers that come before any database work: no 503 documented for them.
 WITHOUT_DATABASE = {"/health", "/metrics"}
+
 
 
 def _error(code: int) -> dict[str, Any]:
@@ -42,6 +44,8 @@ def contract(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault("400", _error(400))
                 responses.setdefault("413", _error(413))
             responses.setdefault("431", _error(431))
+            if path not in UNLIMITED:
+                responses.setdefault("429", _error(429))
             if path not in WITHOUT_DATABASE and path != "/ready":
                 responses.setdefault("503", _error(503))
     components = schema.setdefault("components", {}).setdefault("schemas", {})

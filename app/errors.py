@@ -104,6 +104,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "State conflict",
         413: "The body is larger than this route accepts",
         415: "The body's Content-Type is not one this route reads",
+        429: "Too many requests this minute (per token, or per address for failed sign-ins): retry after "
+             "Retry-After seconds",
         431: "A header (or all of them) is larger than the service takes",
         422: "Invalid payload: the field and the reason are named",
         405: "Method not allowed on this path (the Allow header lists those that are)",

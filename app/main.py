@@ -19,6 +19,7 @@ from app.errors import install_error_handlers
 from app.limits import LimitsMiddleware
 from app.logging import configure_logging, log
 from app.metrics import MetricsMiddleware, metrics_response
+from app.ratelimit import Limiter, RateLimitMiddleware, start_syncing
 
 
 def routers() -> list[APIRouter]:
@@ -93,6 +94,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.stats.compactor import start_in_background as start_compactor
 
         stop_compactor = start_compactor(app.state.sessionmaker, settings.stats_compact_seconds)
+    stop_limits = None
+    if app.state.limiter is not None:
+        stop_limits = start_syncing(app.state.limiter, app.state.engine, settings.rate_limit_sync_seconds)
     stop_purge = None
     if settings.purge_interval_seconds > 0:
         from app.calls.retention import start_in_background as start_purge
@@ -104,6 +108,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if stop_purge is not None:
             await stop_purge()
+        if stop_limits is not None:
+            await stop_limits()
         if stop_compactor is not None:
             await stop_compactor()
         if stop_relay is not None:
@@ -134,7 +140,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.embedded = None
     install_error_handlers(app)
     contract.install(app)
+    app.state.limiter = Limiter(dict(settings.rate_limits)) if settings.rate_limits_enabled else None
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RateLimitMiddleware)
     app.add_middleware(LimitsMiddleware)  # outermost of ours: before anything reads a header or the body
     for router in routers():
         app.include_router(router)

@@ -6,12 +6,13 @@ from app.calls.models import Call, CallbackAttempt, Decision
 from app.database import Base
 from app.notifications.models import OutboxEvent
 from app.practitioners.models import Practitioner, PractitionerTerritory
+from app.ratelimit import RATE_USAGE
 from app.sites.models import Site
 from app.slots.models import AvailabilityRule, Slot
 from app.stats import models as stats_models  # noqa: F401,I001  (indexes of the report)
 from app.territories.models import Territory
 
 __all__ = [
-    "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "Decision",
+    "RATE_USAGE", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "Decision",
     "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site", "Slot", "Territory",
 ]

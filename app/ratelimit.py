@@ -1,0 +1,188 @@
+"""Rate limits: a budget of requests per minute for each token (each client address without one), on
+the expensive routes (search, booking, imports) and on failed sign-ins, shared by every instance.
+
+Each instance counts in memory and decides alone, so no request waits on the database. About once a
+second it adds what it counted to ``rate_usage`` and reads back what all instances used in the
+current minute: two instances hold one budget, give or take what each accepts within one second.
+Past the budget: 429 with ``Retry-After`` (the seconds left in the minute), in the API's error shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Column, Integer, String, Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.database import Base
+from app.logging import log
+from app.models_common import TZ
+
+WINDOW_SECONDS = 60
+
+RATE_USAGE = Table(
+    "rate_usage", Base.metadata,
+    Column("key", String(200), primary_key=True), Column("window_start", TZ, primary_key=True),
+    Column("used", Integer, nullable=False),
+    prefixes=["UNLOGGED"],
+)
+
+# (method, path) → the budget a request draws on.
+ROUTES = {
+    ("GET", "/v1/slots/search"): "search",
+    ("POST", "/v1/bookings"): "booking",
+    ("POST", "/v1/slots/bulk"): "import",
+    ("POST", "/v1/slots/import-ics"): "import",
+    ("POST", "/v1/calls/import"): "import",
+}
+AUTH_FAILURE = "auth_failure"
+# Probes answer whatever an address did before.
+UNLIMITED = frozenset({"/health", "/ready", "/metrics"})
+
+
+@dataclass
+class Limiter:
+    """The budgets of one instance: what all instances used at the last sync, and what this one
+    accepted since."""
+
+    per_minute: dict[str, int]
+    synced: dict[str, int] = field(default_factory=dict)  # key → used by all instances (last sync)
+    pending: dict[str, int] = field(default_factory=dict)  # key → accepted here since the last sync
+    window: int = 0  # start of the current minute (epoch seconds)
+    # address → tokens that signed in from it this minute: they pass when the address is locked out
+    signed_in: dict[str, set[str]] = field(default_factory=dict)
+
+    def _roll(self, now: float) -> None:
+        window = int(now) // WINDOW_SECONDS * WINDOW_SECONDS
+        if window != self.window:
+            self.window, self.synced, self.pending, self.signed_in = window, {}, {}, {}
+
+    def used(self, key: str) -> int:
+        return self.synced.get(key, 0) + self.pending.get(key, 0)
+
+    def exhausted(self, budget: str, who: str, now: float | None = None) -> bool:
+        self._roll(now or time.time())
+        return self.used(f"{budget}:{who}") >= self.per_minute[budget]
+
+    def take(self, budget: str, who: str, now: float | None = None) -> bool:
+        """Count one request; False (and nothing counted) when the budget is spent."""
+        self._roll(now or time.time())
+        key = f"{budget}:{who}"
+        if self.used(key) >= self.per_minute[budget]:
+            return False
+        self.pending[key] = self.pending.get(key, 0) + 1
+        return True
+
+    def retry_after(self, now: float | None = None) -> int:
+        return max(1, self.window + WINDOW_SECONDS - int(now or time.time()))
+
+    async def sync(self, engine: AsyncEngine) -> None:
+        """Add what this instance counted to the shared table; read back what all instances used."""
+        self._roll(time.time())
+        pending, self.pending = self.pending, {}
+        window = self.window
+        try:
+            async with engine.begin() as conn:
+                if pending:
+                    await conn.execute(text("""
+                        INSERT INTO rate_usage (key, window_start, used)
+                        SELECT k, to_timestamp(:window), n
+                        FROM unnest(CAST(:keys AS text[]), CAST(:counts AS int[])) AS p(k, n)
+                        ON CONFLICT (key, window_start) DO UPDATE SET used = rate_usage.used + excluded.used
+                    """), {"window": window, "keys": list(pending), "counts": list(pending.values())})
+                rows = await conn.execute(text(
+                    "SELECT key, used FROM rate_usage WHERE window_start = to_timestamp(:window)"
+                ), {"window": window})
+                synced = {r[0]: r[1] for r in rows}
+                await conn.execute(text("DELETE FROM rate_usage WHERE window_start < to_timestamp(:window)"),
+                                   {"window": window})
+        except Exception:
+            for key, count in pending.items():  # counted again at the next sync
+                self.pending[key] = self.pending.get(key, 0) + count
+            raise
+        if window == self.window:
+            self.synced = synced
+
+
+def _who(scope: Scope) -> str:
+    """The token (hashed: never kept) or, without one, the client address."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return "t" + hashlib.sha256(value).hexdigest()[:24]
+    client = scope.get("client")
+    return "a" + (client[0] if client else "unknown")
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return "a" + (client[0] if client else "unknown")
+
+
+async def _too_many(send: Send, limiter: Limiter, what: str) -> None:
+    body = json.dumps({"error": "TooManyRequests", "detail": f"Too many {what} this minute: retry later",
+                       "field": None}).encode()
+    await send({"type": "http.response.start", "status": 429, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(limiter.retry_after()).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter: Limiter | None = getattr(getattr(scope.get("app"), "state", None), "limiter", None)
+        if scope["type"] != "http" or limiter is None or scope["path"] in UNLIMITED:
+            await self.app(scope, receive, send)
+            return
+        address, who = _address(scope), _who(scope)
+        # An address that failed to sign in too often is refused before any token is checked, except
+        # for the tokens that signed in from it this minute (colleagues behind one hospital address).
+        if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
+            await _too_many(send, limiter, "failed sign-ins from this address")
+            return
+        budget = ROUTES.get((scope["method"], scope["path"].rstrip("/")))
+        if budget is not None and not limiter.take(budget, who):
+            await _too_many(send, limiter, f"{budget} requests")
+            return
+
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if message["status"] == 401:
+                    limiter.take(AUTH_FAILURE, address)
+                elif who.startswith("t") and message["status"] not in (429, 431):
+                    limiter.signed_in.setdefault(address, set()).add(who)
+            await send(message)
+
+        await self.app(scope, receive, counted)
+
+
+def start_syncing(limiter: Limiter, engine: AsyncEngine, interval_seconds: float) -> Callable[[], Awaitable[None]]:
+    """Reconcile with the other instances every ``interval_seconds``; returns what stops it."""
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        while not stop.is_set():
+            try:
+                await limiter.sync(engine)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again; counts are kept
+                log.warning("ratelimit.sync_failed", error=type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+            except TimeoutError:
+                pass
+
+    task = asyncio.create_task(run(), name="snp-ratelimit-sync")
+
+    async def _stop() -> None:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    return _stop
