@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     rate_limits: dict[str, int] = Field(default_factory=lambda: {
         "search": 600, "booking": 300, "import": 30, "auth_failure": 300})
     rate_limit_sync_seconds: float = 1.0
+    # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;
+    # a dead one is started again (0: never).
+    embedded_supervise_seconds: float = 2.0
     # Hosts a webhook may target although they are internal (loopback, private): for tests and local
     # receivers only; empty by default, and refused in production (app/notifications/guard.py).
     webhook_allowed_hosts: list[str] = Field(default_factory=list)

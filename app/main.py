@@ -94,6 +94,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.stats.compactor import start_in_background as start_compactor
 
         stop_compactor = start_compactor(app.state.sessionmaker, settings.stats_compact_seconds)
+    stop_supervisor = None
+    embedded = getattr(app.state, "embedded", None)
+    if embedded is not None and embedded.started_here and settings.embedded_supervise_seconds > 0:
+        from app.supervisor import start_supervising
+
+        stop_supervisor = start_supervising(embedded, settings.embedded_supervise_seconds)
     stop_limits = None
     if app.state.limiter is not None:
         stop_limits = start_syncing(app.state.limiter, app.state.engine, settings.rate_limit_sync_seconds)
@@ -110,6 +116,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stop_purge()
         if stop_limits is not None:
             await stop_limits()
+        if stop_supervisor is not None:
+            await stop_supervisor()
         if stop_compactor is not None:
             await stop_compactor()
         if stop_relay is not None:

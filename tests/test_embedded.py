@@ -107,3 +107,32 @@ class TestDatabaseSelection:
         finally:
             _stop(proc)
         assert not EmbeddedPostgres(data_dir).is_running()
+
+    def test_a_dead_embedded_server_is_started_again_by_the_app_itself(self) -> None:
+        data_dir = tempfile.mkdtemp(prefix="snp-kill-")
+        port = free_port()
+        proc = _serve({"SNP_DATA_DIR": data_dir, "SNP_EMBEDDED_SUPERVISE_SECONDS": "0.5"}, port)
+        url = f"http://127.0.0.1:{port}/v1/territories/36"
+        pidfile = Path(data_dir) / "pg" / "postmaster.pid"
+        try:
+            _wait_ready(port, proc)
+            killed = int(pidfile.read_text().splitlines()[0])
+            os.kill(killed, signal.SIGKILL)
+            began, statuses = time.monotonic(), []
+            while time.monotonic() - began < 60:
+                response = httpx.get(url, headers=_admin(), timeout=10)  # never a hang
+                statuses.append(response.status_code)
+                if response.status_code == 503:
+                    assert response.json()["error"] == "Unavailable" and response.headers["Retry-After"]
+                else:
+                    assert response.status_code == 200, response.text
+                    if pidfile.exists() and int(pidfile.read_text().splitlines()[0]) != killed:
+                        break
+                time.sleep(0.1)
+            # Back without anyone restarting the app: a new postmaster, and answers again.
+            assert int(pidfile.read_text().splitlines()[0]) != killed
+            assert httpx.get(url, headers=_admin(), timeout=10).status_code == 200
+            assert set(statuses) <= {200, 503}
+        finally:
+            _stop(proc)
+        assert not EmbeddedPostgres(data_dir).is_running()

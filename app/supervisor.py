@@ -1,0 +1,47 @@
+"""The embedded PostgreSQL, kept running: if it dies, the app starts it again by itself.
+
+Only a server this app started is supervised (an external ``SNP_DATABASE_URL`` is someone else's: the
+pool reconnects to it on its own once it is back). Meanwhile requests answer JSON 503 with
+``Retry-After`` and ``/ready`` says 503; the pool drops its broken connections at their first error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from app.embedded import EmbeddedPostgres
+from app.logging import log
+
+
+async def check_once(embedded: EmbeddedPostgres) -> bool:
+    """Start the server again if it is not running; True when it had to."""
+    if await asyncio.to_thread(embedded.is_running):
+        return False
+    log.warning("embedded.down")
+    await asyncio.to_thread(embedded.start)
+    log.info("embedded.restarted")
+    return True
+
+
+def start_supervising(embedded: EmbeddedPostgres, interval_seconds: float) -> Callable[[], Awaitable[None]]:
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        while not stop.is_set():
+            try:
+                await check_once(embedded)
+            except Exception as exc:  # noqa: BLE001 - tried again at the next round
+                log.error("embedded.restart_failed", error=type(exc).__name__)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+            except TimeoutError:
+                pass
+
+    task = asyncio.create_task(run(), name="snp-embedded-supervisor")
+
+    async def _stop() -> None:
+        stop.set()
+        await asyncio.wait_for(task, timeout=90)
+
+    return _stop
