@@ -176,4 +176,8 @@ async def fetch_row(connection: AsyncConnection, statement: str, params: dict[st
         raise IntegrityError(text_, None, exc) from exc
     except asyncpg.PostgresError as exc:
         raise DBAPIError(text_, None, exc) from exc
+    except (asyncpg.InterfaceError, OSError) as exc:
+        # The server went away under this connection: drop it from the pool, answer 503.
+        await connection.invalidate()
+        raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
 

@@ -1,0 +1,125 @@
+"""Faults as tests: PostgreSQL killed in the middle of a booking load, on a real served app.
+
+The embedded server dies (SIGKILL to its postmaster) while 120 clients book; the app answers JSON
+503 with Retry-After meanwhile, starts the server again by itself, and the clients retry with their
+Idempotency-Key. Afterwards every booking a client was told about exists, none twice, and every
+retry completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.embedded import EmbeddedPostgres
+from load_tests.harness import free_port
+from tests.factories import create_practitioner, create_site
+from tests.test_embedded import _admin, _serve, _stop, _wait_ready
+
+BOOKINGS = 120
+
+
+async def _seed(base: str) -> tuple[list[str], list[str]]:
+    admin = _admin()
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        practitioner = await create_practitioner(c, admin, ["36"])
+        site = await create_site(c, admin, "36")
+        start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=2)
+        slots = [{"practitioner_id": practitioner["id"], "site_id": site["id"], "mode": "in_person",
+                  "start": (start + dt.timedelta(minutes=20 * i)).isoformat(),
+                  "end": (start + dt.timedelta(minutes=20 * i + 20)).isoformat()} for i in range(BOOKINGS)]
+        published = await c.post("/v1/slots/bulk", headers=admin, json={"slots": slots})
+        assert published.status_code == 201, published.text
+        calls = []
+        for _ in range(BOOKINGS):
+            made = await c.post("/v1/calls", headers=admin, json={"territory_code": "36", "channel": "15"})
+            assert made.status_code == 201, made.text
+            calls.append(made.json()["id"])
+        return published.json()["ids"], calls
+
+
+async def _book_until_answered(c: httpx.AsyncClient, slot: str, call: str, tally: dict) -> None:
+    """One client: the same request and key until it gets an answer that is not 'try again'."""
+    key = str(uuid.uuid4())
+    headers = {**_admin(), "Idempotency-Key": key}
+    for _ in range(200):
+        try:
+            response = await c.post("/v1/bookings", json={"slot_id": slot, "call_id": call}, headers=headers)
+        except httpx.TransportError:
+            tally["transport_errors"] += 1
+            await asyncio.sleep(0.2)
+            continue
+        if response.status_code == 503:
+            tally["503"] += 1
+            assert response.json()["error"] == "Unavailable" and response.headers.get("Retry-After")
+            await asyncio.sleep(0.2)
+            continue
+        assert response.status_code == 201, response.text
+        tally["acknowledged"].append(response.json()["id"])
+        if response.headers.get("Idempotent-Replayed") == "true":
+            tally["replayed"] += 1
+        return
+    tally["gave_up"] += 1
+
+
+@pytest.mark.slow
+def test_postgresql_killed_under_booking_load_loses_no_acknowledged_booking() -> None:
+    data_dir = tempfile.mkdtemp(prefix="snp-fault-")
+    port = free_port()
+    # The app's log goes to a file: a pipe nobody reads fills up and stops the app at its next line.
+    log_path = Path(data_dir) / "app.log"
+    proc = _serve({"SNP_DATA_DIR": data_dir, "SNP_EMBEDDED_SUPERVISE_SECONDS": "0.5",
+                   "SNP_RATE_LIMITS_ENABLED": "false"}, port, output=log_path)
+    base = f"http://127.0.0.1:{port}"
+    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0}
+    try:
+        _wait_ready(port, proc)
+        slots, calls = asyncio.run(_seed(base))
+        pidfile = Path(data_dir) / "pg" / "postmaster.pid"
+
+        async def load() -> None:
+            limits = httpx.Limits(max_connections=BOOKINGS)
+            async with httpx.AsyncClient(base_url=base, timeout=20, limits=limits) as c:
+                clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
+                           for slot, call in zip(slots, calls, strict=True)]
+                await asyncio.sleep(0.4)  # some bookings are in, many in flight
+                os.kill(int(pidfile.read_text().splitlines()[0]), signal.SIGKILL)
+                await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
+
+        began = time.monotonic()
+        asyncio.run(load())
+        elapsed = time.monotonic() - began
+
+        async def found() -> tuple[int, int, int]:
+            engine = create_async_engine(EmbeddedPostgres(data_dir).url())
+            async with engine.connect() as conn:
+                ids = set(str(i) for i in (await conn.execute(text("SELECT id FROM bookings"))).scalars())
+                doubles = (await conn.execute(text(
+                    "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status = 'active' "
+                    "GROUP BY slot_id HAVING count(*) > 1) d"))).scalar_one()
+                events = (await conn.execute(text("SELECT count(*) FROM outbox_events"))).scalar_one()
+            await engine.dispose()
+            return len(ids & set(tally["acknowledged"])), doubles, events
+
+        present, doubles, events = asyncio.run(found())
+        print(f"FAULT bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
+              f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
+              f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
+        assert tally["gave_up"] == 0
+        assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
+        assert doubles == 0 and events == BOOKINGS
+    finally:
+        _stop(proc)
+        shutil.rmtree(data_dir, ignore_errors=True)
