@@ -163,6 +163,10 @@ def positional(statement: str) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
+# SQLSTATEs after which a connection is gone: connection exceptions, shutdown, crash recovery.
+_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+
+
 async def fetch_row(connection: AsyncConnection, statement: str, params: dict[str, Any]) -> Any:
     """Run one statement straight on the connection's asyncpg driver (a hot path: none of the ORM's or
     Core's per-execution machinery); its first row or None. Outside a transaction, the statement
@@ -175,9 +179,13 @@ async def fetch_row(connection: AsyncConnection, statement: str, params: dict[st
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(text_, None, exc) from exc
     except asyncpg.PostgresError as exc:
-        raise DBAPIError(text_, None, exc) from exc
-    except (asyncpg.InterfaceError, OSError) as exc:
-        # The server went away under this connection: drop it from the pool, answer 503.
+        if not str(getattr(exc, "sqlstate", "")).startswith(_CONNECTION_LOST):
+            raise DBAPIError(text_, None, exc) from exc
+        await connection.invalidate()
+        raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
+    except Exception as exc:
+        # Anything else (the server gone, the protocol left mid-operation): this connection cannot be
+        # trusted again. Drop it from the pool; the request answers 503.
         await connection.invalidate()
         raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
 

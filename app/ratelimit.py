@@ -9,7 +9,6 @@ Past the budget: 429 with ``Retry-After`` (the seconds left in the minute), in t
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -20,8 +19,8 @@ from sqlalchemy import Column, Integer, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.background import every
 from app.database import Base
-from app.logging import log
 from app.models_common import TZ
 
 WINDOW_SECONDS = 60
@@ -165,24 +164,5 @@ class RateLimitMiddleware:
 
 
 def start_syncing(limiter: Limiter, engine: AsyncEngine, interval_seconds: float) -> Callable[[], Awaitable[None]]:
-    """Reconcile with the other instances every ``interval_seconds``; returns what stops it."""
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        while not stop.is_set():
-            try:
-                await limiter.sync(engine)
-            except Exception as exc:  # noqa: BLE001 - the next round tries again; counts are kept
-                log.warning("ratelimit.sync_failed", error=type(exc).__name__)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-            except TimeoutError:
-                pass
-
-    task = asyncio.create_task(run(), name="snp-ratelimit-sync")
-
-    async def _stop() -> None:
-        stop.set()
-        await asyncio.wait_for(task, timeout=10)
-
-    return _stop
+    """Reconcile with the other instances every ``interval_seconds`` (counts kept when a sync fails)."""
+    return every(interval_seconds, lambda: limiter.sync(engine), "ratelimit.sync", stop_timeout=10)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from app.background import every
 from app.embedded import EmbeddedPostgres
 from app.logging import log
 
@@ -25,23 +26,4 @@ async def check_once(embedded: EmbeddedPostgres) -> bool:
 
 
 def start_supervising(embedded: EmbeddedPostgres, interval_seconds: float) -> Callable[[], Awaitable[None]]:
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        while not stop.is_set():
-            try:
-                await check_once(embedded)
-            except Exception as exc:  # noqa: BLE001 - tried again at the next round
-                log.error("embedded.restart_failed", error=type(exc).__name__)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-            except TimeoutError:
-                pass
-
-    task = asyncio.create_task(run(), name="snp-embedded-supervisor")
-
-    async def _stop() -> None:
-        stop.set()
-        await asyncio.wait_for(task, timeout=90)
-
-    return _stop
+    return every(interval_seconds, lambda: check_once(embedded), "embedded.supervision", stop_timeout=90)

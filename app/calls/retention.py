@@ -7,14 +7,13 @@ so a set of instances purges once.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.background import every
 from app.calls import service
-from app.logging import log
 
 PURGE_LOCK = 70070011  # advisory lock key of the scheduled purge
 
@@ -28,27 +27,7 @@ async def purge_once(sessionmaker: async_sessionmaker[AsyncSession], retention_d
         return result.purged
 
 
-async def run(sessionmaker: async_sessionmaker[AsyncSession], retention_days: int, interval_seconds: float,
-              stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await purge_once(sessionmaker, retention_days)
-        except Exception as exc:  # noqa: BLE001 - the next round tries again
-            log.error("calls.scheduled_purge_failed", error=type(exc).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-        except TimeoutError:
-            pass
-
-
 def start_in_background(
     sessionmaker: async_sessionmaker[AsyncSession], retention_days: int, interval_seconds: float
 ) -> Callable[[], Awaitable[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(sessionmaker, retention_days, interval_seconds, stop), name="snp-purge")
-
-    async def _stop() -> None:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-    return _stop
+    return every(interval_seconds, lambda: purge_once(sessionmaker, retention_days), "calls.scheduled_purge")

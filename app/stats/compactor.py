@@ -6,39 +6,25 @@ the deltas few, so the national report stays fast. Several workers folding at on
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.background import every
 from app.logging import log
 from app.stats.repository import compact_rollup
 
 
-async def run(sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            async with sessionmaker() as session, session.begin():
-                folded = await compact_rollup(session)
-            if folded:
-                log.info("stats.rollup_compacted", folded=folded)
-        except Exception as exc:  # noqa: BLE001 - the next round tries again
-            log.error("stats.rollup_compaction_failed", error=type(exc).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
-        except TimeoutError:
-            pass
+async def fold_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    async with sessionmaker() as session, session.begin():
+        folded = await compact_rollup(session)
+    if folded:
+        log.info("stats.rollup_compacted", folded=folded)
+    return folded
 
 
 def start_in_background(
     sessionmaker: async_sessionmaker[AsyncSession], interval_seconds: float
 ) -> Callable[[], Awaitable[None]]:
     """Start folding as a task of the running loop; returns the coroutine function that stops it."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run(sessionmaker, interval_seconds, stop), name="snp-stats-compactor")
-
-    async def _stop() -> None:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-    return _stop
+    return every(interval_seconds, lambda: fold_once(sessionmaker), "stats.rollup_compaction")
