@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "e2e-secret-e2e-secret-e2e-secret-e2e-secret"
 
 
-def _serve(env: dict[str, str], port: int, output: Path | None = None) -> subprocess.Popen:
+def _serve(env: dict[str, str], port: int, output: Path | None = None, workers: int = 1) -> subprocess.Popen:
     """``snp serve``; its log in a pipe (read when it fails to start), or in ``output`` when the test
     makes it log much (a pipe nobody reads fills up and then stops the app)."""
     full = {**os.environ, **env, "SNP_JWT_SECRET": SECRET, "SNP_LOG_JSON": "true"}
@@ -36,7 +36,7 @@ def _serve(env: dict[str, str], port: int, output: Path | None = None) -> subpro
         full.pop("SNP_DATABASE_URL", None)
     sink = open(output, "w") if output is not None else subprocess.PIPE  # noqa: SIM115 - lives with the process
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, env=full, stdout=sink, stderr=subprocess.STDOUT, text=True,
     )
 

@@ -13,6 +13,8 @@ import datetime as dt
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -74,6 +76,65 @@ async def _book_until_answered(c: httpx.AsyncClient, slot: str, call: str, tally
     tally["gave_up"] += 1
 
 
+def _found(data_dir: str, acknowledged: list[str]) -> tuple[int, int, int]:
+    """(acknowledged bookings found, slots booked twice, events) in the database."""
+
+    async def read() -> tuple[int, int, int]:
+        engine = create_async_engine(EmbeddedPostgres(data_dir).url())
+        async with engine.connect() as conn:
+            ids = {str(i) for i in (await conn.execute(text("SELECT id FROM bookings"))).scalars()}
+            doubles = (await conn.execute(text(
+                "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status = 'active' "
+                "GROUP BY slot_id HAVING count(*) > 1) d"))).scalar_one()
+            events = (await conn.execute(text("SELECT count(*) FROM outbox_events"))).scalar_one()
+        await engine.dispose()
+        return len(ids & set(acknowledged)), doubles, events
+
+    return asyncio.run(read())
+
+
+@pytest.mark.slow
+def test_an_app_worker_killed_mid_request_loses_no_acknowledged_booking() -> None:
+    data_dir = tempfile.mkdtemp(prefix="snp-fault-")
+    env = {"SNP_DATA_DIR": data_dir, "SNP_RATE_LIMITS_ENABLED": "false"}
+    # Migrated once before two workers start (several instances migrating together is issue 15's).
+    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env={**os.environ, **env, "SNP_JWT_SECRET": "x" * 40},
+                   check=True, capture_output=True)
+    port = free_port()
+    proc = _serve(env, port, output=Path(data_dir) / "app.log", workers=2)
+    base = f"http://127.0.0.1:{port}"
+    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0}
+    try:
+        _wait_ready(port, proc)
+        slots, calls = asyncio.run(_seed(base))
+        workers = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True,
+                                 text=True).stdout.splitlines()
+        victim = next(int(line.split()[0]) for line in workers if "resource_tracker" not in line)
+
+        async def load() -> None:
+            async with httpx.AsyncClient(base_url=base, timeout=20, limits=httpx.Limits(max_connections=BOOKINGS)) as c:
+                clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
+                           for slot, call in zip(slots, calls, strict=True)]
+                await asyncio.sleep(0.4)  # some bookings are in, many in flight on both workers
+                os.kill(victim, signal.SIGKILL)
+                await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
+
+        began = time.monotonic()
+        asyncio.run(load())
+        elapsed = time.monotonic() - began
+        present, doubles, events = _found(data_dir, tally["acknowledged"])
+        print(f"WORKER FAULT bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
+              f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
+              f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
+        assert tally["gave_up"] == 0
+        assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
+        assert doubles == 0 and events == BOOKINGS
+    finally:
+        _stop(proc)
+        EmbeddedPostgres(data_dir).stop()  # started by `snp migrate`, so no worker stops it
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.mark.slow
 def test_postgresql_killed_under_booking_load_loses_no_acknowledged_booking() -> None:
     data_dir = tempfile.mkdtemp(prefix="snp-fault-")
@@ -102,18 +163,7 @@ def test_postgresql_killed_under_booking_load_loses_no_acknowledged_booking() ->
         asyncio.run(load())
         elapsed = time.monotonic() - began
 
-        async def found() -> tuple[int, int, int]:
-            engine = create_async_engine(EmbeddedPostgres(data_dir).url())
-            async with engine.connect() as conn:
-                ids = set(str(i) for i in (await conn.execute(text("SELECT id FROM bookings"))).scalars())
-                doubles = (await conn.execute(text(
-                    "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status = 'active' "
-                    "GROUP BY slot_id HAVING count(*) > 1) d"))).scalar_one()
-                events = (await conn.execute(text("SELECT count(*) FROM outbox_events"))).scalar_one()
-            await engine.dispose()
-            return len(ids & set(tally["acknowledged"])), doubles, events
-
-        present, doubles, events = asyncio.run(found())
+        present, doubles, events = _found(data_dir, tally["acknowledged"])
         print(f"FAULT bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
               f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
               f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
