@@ -100,9 +100,9 @@ async def book(
         raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
     digest = request_hash(data) if key is not None else ""
     params = repository.booking_params(
-        slot_id=data.slot_id, call_id=data.call_id if isinstance(data, BookingForCall) else None, sub=principal.sub,
-        key=key,
-        digest=digest, territories=None if principal.is_admin else list(principal.territories),
+        slot_id=data.slot_id, call_id=data.call_id if isinstance(data, BookingForCall) else None,
+        sub=principal.sub, key=key, digest=digest,
+        territories=None if principal.is_admin else list(principal.territories),
         patient=redirection.patient.model_dump() if redirection and redirection.patient else {},
         reason=redirection.reason if redirection else None,
     )
