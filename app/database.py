@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
 from app.embedded import EmbeddedPostgres
+from app.errors import connection_lost
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -163,10 +164,6 @@ def positional(statement: str) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-# SQLSTATEs after which a connection is gone: connection exceptions, shutdown, crash recovery.
-_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
-
-
 async def fetch_row(connection: AsyncConnection, statement: str, params: dict[str, Any]) -> Any:
     """Run one statement straight on the connection's asyncpg driver (a hot path: none of the ORM's or
     Core's per-execution machinery); its first row or None. Outside a transaction, the statement
@@ -179,7 +176,7 @@ async def fetch_row(connection: AsyncConnection, statement: str, params: dict[st
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(text_, None, exc) from exc
     except asyncpg.PostgresError as exc:
-        if not str(getattr(exc, "sqlstate", "")).startswith(_CONNECTION_LOST):
+        if not connection_lost(getattr(exc, "sqlstate", None)):
             raise DBAPIError(text_, None, exc) from exc
         await connection.invalidate()
         raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc

@@ -6,7 +6,8 @@ are turned into 409/422 here, so a conflict found by the database reads like one
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from app.logging import log
 
@@ -160,20 +162,40 @@ def constraint_of(exc: DBAPIError) -> str | None:
     return getattr(cause, "constraint_name", None) or getattr(orig, "constraint_name", None)
 
 
-# The database is gone or going: connection failures (class 08), shutdown or start-up in progress.
-_UNREACHABLE_SQLSTATES = ("57P01", "57P02", "57P03")
+# SQLSTATEs after which the connection is gone: connection exceptions (class 08), shutdown, crash
+# recovery, start-up in progress.
+CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+
+
+def connection_lost(sqlstate: str | None) -> bool:
+    return (sqlstate or "").startswith(CONNECTION_LOST)
+
+
+def unreachable() -> Unavailable:
+    return Unavailable("The database cannot be reached right now: retry shortly")
 
 
 def translate_db_error(exc: DBAPIError) -> AppError | None:
     state = sqlstate_of(exc)
-    if exc.connection_invalidated or (state or "").startswith("08") or state in _UNREACHABLE_SQLSTATES:
-        return Unavailable("The database cannot be reached right now: retry shortly")
+    if exc.connection_invalidated or connection_lost(state):
+        return unreachable()
     if state not in _CONSTRAINT_SQLSTATES:
         return None
     cls, reason = _CONSTRAINT_SQLSTATES[state]
     constraint = constraint_of(exc)
     what = f"constraint {constraint}" if constraint else "the request"
     return cls(f"The request {reason} ({what})", constraint=constraint)
+
+
+async def send_error(
+    send: Send, status: int, error: str, detail: str, field: str | None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """An error answer in the API's shape, sent by an ASGI middleware before the app sees the request."""
+    body = json.dumps({"error": error, "detail": detail, "field": field}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _headers(exc: AppError) -> dict[str, str] | None:
@@ -243,5 +265,5 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unreachable(request: Request, exc: OSError) -> JSONResponse:
         # A connection to PostgreSQL refused or reset: the only OSError a request meets.
         log.warning("db.unreachable", error=type(exc).__name__, path=request.url.path)
-        error = Unavailable("The database cannot be reached right now: retry shortly")
+        error = unreachable()
         return JSONResponse(error.body(), status_code=503, headers=_headers(error))

@@ -8,10 +8,9 @@ accepted is handed on to the app unchanged.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import send_error
 
 # Bytes of one header line (name and value), and of all of them together.
 MAX_HEADER_BYTES = 8 * 1024
@@ -30,11 +29,8 @@ def body_limit(path: str) -> int:
 
 
 async def _refuse(send: Send, status: int, error: str, detail: str, field: str | None) -> None:
-    body = json.dumps({"error": error, "detail": detail, "field": field}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})
+    # The connection is closed after: what is left of a refused body is not read.
+    await send_error(send, status, error, detail, field, [(b"connection", b"close")])
 
 
 class LimitsMiddleware:
@@ -97,5 +93,3 @@ def _content_length(scope: Scope) -> int | None:
                 return None
     return None
 
-
-__all__: list[Any] = ["LimitsMiddleware", "body_limit"]

@@ -10,7 +10,6 @@ Past the budget: 429 with ``Retry-After`` (the seconds left in the minute), in t
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.background import every
 from app.database import Base
+from app.errors import send_error
 from app.models_common import TZ
 
 WINDOW_SECONDS = 60
@@ -109,27 +109,22 @@ class Limiter:
             self.synced = synced
 
 
-def _who(scope: Scope) -> str:
-    """The token (hashed: never kept) or, without one, the client address."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return "t" + hashlib.sha256(value).hexdigest()[:24]
-    client = scope.get("client")
-    return "a" + (client[0] if client else "unknown")
-
-
 def _address(scope: Scope) -> str:
     client = scope.get("client")
     return "a" + (client[0] if client else "unknown")
 
 
+def _who(scope: Scope) -> str:
+    """The token (hashed: never kept) or, without one, the client address."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return "t" + hashlib.sha256(value).hexdigest()[:24]
+    return _address(scope)
+
+
 async def _too_many(send: Send, limiter: Limiter, what: str) -> None:
-    body = json.dumps({"error": "TooManyRequests", "detail": f"Too many {what} this minute: retry later",
-                       "field": None}).encode()
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(limiter.retry_after()).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 429, "TooManyRequests", f"Too many {what} this minute: retry later", None,
+                     [(b"retry-after", str(limiter.retry_after()).encode())])
 
 
 class RateLimitMiddleware:

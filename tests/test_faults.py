@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -93,6 +94,32 @@ def _found(data_dir: str, acknowledged: list[str]) -> tuple[int, int, int]:
     return asyncio.run(read())
 
 
+def _book_through(base: str, data_dir: str, fault: Callable[[], None], label: str) -> None:
+    """120 clients book, ``fault`` strikes while many are in flight, every client retries with its key
+    until answered; then every acknowledged booking is in the database, none twice, one event each."""
+    slots, calls = asyncio.run(_seed(base))
+    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0}
+
+    async def load() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=20, limits=httpx.Limits(max_connections=BOOKINGS)) as c:
+            clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
+                       for slot, call in zip(slots, calls, strict=True)]
+            await asyncio.sleep(0.4)  # some bookings are in, many in flight
+            fault()
+            await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
+
+    began = time.monotonic()
+    asyncio.run(load())
+    elapsed = time.monotonic() - began
+    present, doubles, events = _found(data_dir, tally["acknowledged"])
+    print(f"{label} bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
+          f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
+          f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
+    assert tally["gave_up"] == 0
+    assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
+    assert doubles == 0 and events == BOOKINGS
+
+
 @pytest.mark.slow
 def test_an_app_worker_killed_mid_request_loses_no_acknowledged_booking() -> None:
     data_dir = tempfile.mkdtemp(prefix="snp-fault-")
@@ -102,33 +129,12 @@ def test_an_app_worker_killed_mid_request_loses_no_acknowledged_booking() -> Non
                    check=True, capture_output=True)
     port = free_port()
     proc = _serve(env, port, output=Path(data_dir) / "app.log", workers=2)
-    base = f"http://127.0.0.1:{port}"
-    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0}
     try:
         _wait_ready(port, proc)
-        slots, calls = asyncio.run(_seed(base))
         workers = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True,
                                  text=True).stdout.splitlines()
         victim = next(int(line.split()[0]) for line in workers if "resource_tracker" not in line)
-
-        async def load() -> None:
-            async with httpx.AsyncClient(base_url=base, timeout=20, limits=httpx.Limits(max_connections=BOOKINGS)) as c:
-                clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
-                           for slot, call in zip(slots, calls, strict=True)]
-                await asyncio.sleep(0.4)  # some bookings are in, many in flight on both workers
-                os.kill(victim, signal.SIGKILL)
-                await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
-
-        began = time.monotonic()
-        asyncio.run(load())
-        elapsed = time.monotonic() - began
-        present, doubles, events = _found(data_dir, tally["acknowledged"])
-        print(f"WORKER FAULT bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
-              f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
-              f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
-        assert tally["gave_up"] == 0
-        assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
-        assert doubles == 0 and events == BOOKINGS
+        _book_through(f"http://127.0.0.1:{port}", data_dir, lambda: os.kill(victim, signal.SIGKILL), "WORKER FAULT")
     finally:
         _stop(proc)
         EmbeddedPostgres(data_dir).stop()  # started by `snp migrate`, so no worker stops it
@@ -140,36 +146,13 @@ def test_postgresql_killed_under_booking_load_loses_no_acknowledged_booking() ->
     data_dir = tempfile.mkdtemp(prefix="snp-fault-")
     port = free_port()
     # The app's log goes to a file: a pipe nobody reads fills up and stops the app at its next line.
-    log_path = Path(data_dir) / "app.log"
     proc = _serve({"SNP_DATA_DIR": data_dir, "SNP_EMBEDDED_SUPERVISE_SECONDS": "0.5",
-                   "SNP_RATE_LIMITS_ENABLED": "false"}, port, output=log_path)
-    base = f"http://127.0.0.1:{port}"
-    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0}
+                   "SNP_RATE_LIMITS_ENABLED": "false"}, port, output=Path(data_dir) / "app.log")
+    pidfile = Path(data_dir) / "pg" / "postmaster.pid"
     try:
         _wait_ready(port, proc)
-        slots, calls = asyncio.run(_seed(base))
-        pidfile = Path(data_dir) / "pg" / "postmaster.pid"
-
-        async def load() -> None:
-            limits = httpx.Limits(max_connections=BOOKINGS)
-            async with httpx.AsyncClient(base_url=base, timeout=20, limits=limits) as c:
-                clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
-                           for slot, call in zip(slots, calls, strict=True)]
-                await asyncio.sleep(0.4)  # some bookings are in, many in flight
-                os.kill(int(pidfile.read_text().splitlines()[0]), signal.SIGKILL)
-                await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
-
-        began = time.monotonic()
-        asyncio.run(load())
-        elapsed = time.monotonic() - began
-
-        present, doubles, events = _found(data_dir, tally["acknowledged"])
-        print(f"FAULT bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
-              f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
-              f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
-        assert tally["gave_up"] == 0
-        assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
-        assert doubles == 0 and events == BOOKINGS
+        _book_through(f"http://127.0.0.1:{port}", data_dir,
+                      lambda: os.kill(int(pidfile.read_text().splitlines()[0]), signal.SIGKILL), "FAULT")
     finally:
         _stop(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
