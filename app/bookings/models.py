@@ -31,6 +31,7 @@ class Booking(Base):
     created_at: Mapped[CreatedAt]
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_note: Mapped[str | None] = mapped_column(Text)
     outcome_at: Mapped[dt.datetime | None] = mapped_column(TZ)

@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
 from app.calls.models import Call
-from app.calls.repository import CALL_IN_PROGRESS, NEW_URGENCES_CALL, OPEN_CALL, SLOT_DECISION
+from app.calls.repository import (
+    CALL_IN_PROGRESS,
+    NEW_URGENCES_CALL,
+    NOTIFY_REORIENT,
+    OPEN_CALL,
+    REORIENT_CALL,
+    REVOKE_SLOT_DECISION,
+    SLOT_DECISION,
+)
 from app.notifications.repository import INSERT_BOOKING_EVENT
 from app.slots.models import Slot
 from app.slots.repository import CLAIMABLE, STATE_SQL
@@ -85,8 +93,8 @@ def _instant(column: str) -> str:
 # The answer to POST /v1/bookings (BookingRead), field for field, built where the booking is written.
 _ANSWER = f"""json_build_object(
             'id', b.id, 'slot_id', b.slot_id, 'call_id', b.call_id, 'status', b.status, 'created_by', b.created_by,
-            'created_at', {_instant("b.created_at")}, 'cancelled_at', NULL, 'outcome', NULL, 'outcome_note', NULL,
-            'outcome_at', NULL,
+            'created_at', {_instant("b.created_at")}, 'cancelled_at', NULL, 'cancel_reason', NULL, 'outcome', NULL,
+            'outcome_note', NULL, 'outcome_at', NULL,
             'slot', json_build_object(
                 'id', s.id, 'start', {_instant("s.start_at")}, 'end', {_instant("s.end_at")}, 'mode', s.mode,
                 'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id))"""
@@ -178,7 +186,8 @@ def booking_params(
 async def booking_with_slot(session: AsyncSession, booking_id: uuid.UUID) -> RowMapping | None:
     stmt = (
         select(Booking.id, Booking.slot_id, Booking.call_id, Booking.status, Booking.created_by, Booking.created_at,
-               Booking.cancelled_at, Booking.outcome, Booking.outcome_note, Booking.outcome_at, Slot.start_at,
+               Booking.cancelled_at, Booking.cancel_reason, Booking.outcome, Booking.outcome_note,
+               Booking.outcome_at, Slot.start_at,
                Slot.end_at, Slot.mode, Slot.territory_code, Slot.practitioner_id, Slot.site_id)
         .join(Slot, Slot.id == Booking.slot_id)
         .where(Booking.id == booking_id)
@@ -186,24 +195,36 @@ async def booking_with_slot(session: AsyncSession, booking_id: uuid.UUID) -> Row
     return (await session.execute(stmt)).mappings().first()
 
 
-async def cancel(session: AsyncSession, booking_id: uuid.UUID, sub: str) -> RowMapping | None:
-    """Cancel an active booking without outcome; its slot is free again if it has not started."""
-    cancelled = (
-        update(Booking)
-        .where(Booking.id == booking_id, Booking.status == "active", Booking.outcome.is_(None))
-        .values(status="cancelled", cancelled_at=func.now(), cancelled_by=sub)
-        .returning(Booking.id, Booking.slot_id)
-        .cte("cancelled")
+# Cancel an active booking without outcome, in one statement: its slot is free again if it has not
+# started; the call's slot decision is revoked and a call left without active booking is put back in
+# the queue to be re-oriented, its territory told (calls domain).
+CANCEL = f"""
+    WITH cancelled AS (
+        UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub, cancel_reason = :reason
+        WHERE id = :booking_id AND status = 'active' AND outcome IS NULL
+        RETURNING id, slot_id, call_id
+    ), freed AS (
+        UPDATE slots s SET status = 'free' FROM cancelled
+        WHERE s.id = cancelled.slot_id AND s.status = 'booked' AND s.start_at > now()
+        RETURNING s.id
+    ), revoked AS (
+        {REVOKE_SLOT_DECISION}
+    ), reoriented AS (
+        {REORIENT_CALL}
+    ), notified AS (
+        {NOTIFY_REORIENT}
     )
-    freed = (
-        update(Slot)
-        .where(Slot.id == cancelled.c.slot_id, Slot.status == "booked", Slot.start_at > func.now())
-        .values(status="free")
-        .returning(Slot.id)
-        .cte("freed")
-    )
-    stmt = select(cancelled.c.id, select(func.count()).select_from(freed).scalar_subquery().label("freed"))
-    return (await session.execute(stmt)).mappings().first()
+    SELECT c.id, (SELECT count(*) FROM freed) AS freed, (SELECT count(*) FROM revoked) AS revoked,
+           (SELECT count(*) FROM reoriented) AS reoriented, (SELECT count(*) FROM notified) AS notified
+    FROM cancelled c
+"""
+
+
+async def cancel(
+    session: AsyncSession, booking_id: uuid.UUID, *, sub: str, role: str, reason: str | None
+) -> RowMapping | None:
+    params = {"booking_id": booking_id, "sub": sub, "role": role, "reason": reason}
+    return (await session.execute(text(CANCEL), params)).mappings().first()
 
 
 async def set_outcome(

@@ -14,6 +14,7 @@ from app.bookings.schemas import (
     Audience,
     BookingCreate,
     BookingRead,
+    CancelIn,
     HoldCreate,
     HoldRead,
     Mode,
@@ -114,9 +115,13 @@ async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: Boo
 
 @router.post("/{booking_id:uuid}/cancel", response_model=BookingRead, operation_id="cancel_booking",
              responses=error_responses(401, 403, 404, 409, 422))
-async def cancel_booking(booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep) -> BookingRead:
-    """Cancel a booking; its slot is free again if it has not started, and the effector is told."""
-    return await service.cancel(session, principal, booking_id)
+async def cancel_booking(
+    booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep, data: CancelIn | None = None
+) -> BookingRead:
+    """Cancel a booking; its slot is free again if it has not started, and the effector is told. The
+    call's slot decision is revoked and, left without an active booking, the call goes back to the queue
+    as `to_reorient` (its territory's consoles are told at once)."""
+    return await service.cancel(session, principal, booking_id, data)
 
 
 @router.post("/{booking_id:uuid}/outcome", response_model=BookingRead, operation_id="post_booking_outcome",

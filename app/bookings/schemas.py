@@ -118,10 +118,17 @@ class BookingRead(Schema):
     created_by: str | None
     created_at: dt.datetime
     cancelled_at: dt.datetime | None = None
+    cancel_reason: str | None = Field(default=None, description="why it was cancelled, as said by who cancelled")
     outcome: str | None = None
     outcome_note: str | None = None
     outcome_at: dt.datetime | None = None
     slot: BookedSlot
+
+
+class CancelIn(Input):
+    reason: str | None = Field(default=None, min_length=1, max_length=500, description=(
+        "Why (médecin indisponible, patient guéri…): shown to the regulators who re-orient the call. "
+        "Never the patient's identity."))
 
 
 class OutcomeCreate(Input):

@@ -16,7 +16,15 @@ from app.auth import Principal
 from app.bookings import repository
 from app.bookings.errors import CallClosed, NotHeld, SlotTaken
 from app.bookings.repository import Statements
-from app.bookings.schemas import BookedSlot, BookingForCall, BookingRead, EdRedirection, HoldRead, OutcomeCreate
+from app.bookings.schemas import (
+    BookedSlot,
+    BookingForCall,
+    BookingRead,
+    CancelIn,
+    EdRedirection,
+    HoldRead,
+    OutcomeCreate,
+)
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
 from app.notifications import repository as notifications
@@ -153,6 +161,7 @@ def _booking_read(row: RowMapping) -> BookingRead:
         id=row["id"], slot_id=row["slot_id"], call_id=row["call_id"], status=row["status"],
         created_by=row["created_by"], created_at=row["created_at"], cancelled_at=row["cancelled_at"],
         outcome=row["outcome"], outcome_note=row["outcome_note"], outcome_at=row["outcome_at"],
+        cancel_reason=row["cancel_reason"],
         slot=BookedSlot(
             id=row["slot_id"], start=row["start_at"], end=row["end_at"], mode=row["mode"],
             territory_code=row["territory_code"], practitioner_id=row["practitioner_id"], site_id=row["site_id"],
@@ -184,16 +193,21 @@ async def get(session: AsyncSession, principal: Principal, booking_id: uuid.UUID
     return _booking_read(await _seen_booking(session, principal, booking_id))
 
 
-async def cancel(session: AsyncSession, principal: Principal, booking_id: uuid.UUID) -> BookingRead:
+async def cancel(
+    session: AsyncSession, principal: Principal, booking_id: uuid.UUID, data: CancelIn | None = None
+) -> BookingRead:
+    """Cancel; the call that depended on the booking goes back to the queue as ``to_reorient``."""
     row = await _seen_booking(session, principal, booking_id)
     if principal.role == "urgences" and row["created_by"] != principal.sub:
         raise Forbidden("Only the booker, a regulator or operator of the territory, or the effector may cancel")
-    done = await repository.cancel(session, booking_id, principal.sub)
+    reason = data.reason if data is not None else None
+    done = await repository.cancel(session, booking_id, sub=principal.sub, role=principal.role, reason=reason)
     if done is None:
         what = "already cancelled" if row["status"] == "cancelled" else "closed by its outcome"
         raise Conflict(f"Booking {booking_id} is {what}")
     await notifications.add_booking_event(session, booking_id, "booking.cancelled")
-    log.info("booking.cancelled", booking_id=str(booking_id), slot_freed=bool(done["freed"]))
+    log.info("booking.cancelled", booking_id=str(booking_id), slot_freed=bool(done["freed"]),
+             call_to_reorient=bool(done["reoriented"]))
     return await get(session, principal, booking_id)
 
 

@@ -14,7 +14,7 @@ INTENTS = ("urgences", "medecin", "pharmacie", "rien", "inconnu")
 DECISION_KINDS = ("advice", "slot", "prescription", "other")
 OTHER_REASONS = ("no_answer", "redirected_15", "redirected_ed", "other")
 PRIORITIES = ("P1", "P2", "P3")
-CALL_STATUSES = ("waiting", "in_progress", "closed")
+CALL_STATUSES = ("waiting", "in_progress", "to_reorient", "closed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -61,6 +61,12 @@ class Call(Base):
     patient_postcode: Mapped[str | None] = mapped_column(String(5))
     purged_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     created_at: Mapped[CreatedAt]
+    # The last time a booking this call depended on was cancelled (status to_reorient until re-oriented).
+    reorient_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    reorient_by: Mapped[str | None] = mapped_column(String(200))
+    reorient_by_role: Mapped[str | None] = mapped_column(String(16))
+    reorient_reason: Mapped[str | None] = mapped_column(Text)
+    reorient_booking_id: Mapped[uuid.UUID | None] = mapped_column()
     # Facts of the call's decisions for the report (bit masks, see app/stats/facts.py), written only by
     # PostgreSQL triggers on `decisions`, in the same transaction as the decisions themselves.
     decision_kinds: Mapped[int] = mapped_column(SmallInteger, server_default="0")
@@ -91,6 +97,7 @@ class Decision(Base):
         CheckConstraint("booking_id IS NULL OR kind = 'slot'", name="booking_only_for_slot"),
         # A booking is one orientation: at most one `slot` decision refers to it.
         Index("uq_decisions_booking_id", "booking_id", unique=True, postgresql_where=text("booking_id IS NOT NULL")),
+        CheckConstraint("(revoked_at IS NULL) = (revoked_by IS NULL)", name="revoked_whole"),
     )
 
     id: Mapped[UUIDPk]
@@ -103,3 +110,7 @@ class Decision(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(TZ)
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[CreatedAt]
+    # A decision that no longer holds (its booking was cancelled): kept, no longer counted (migration 0010).
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    revoked_reason: Mapped[str | None] = mapped_column(Text)

@@ -36,7 +36,32 @@ OPEN_CALL = """SELECT id, channel, reason, patient_given_name, patient_family_na
 SLOT_DECISION = """INSERT INTO decisions (call_id, kind, booking_id, decided_at, created_by)
         SELECT b.call_id, 'slot', b.id, now(), :sub FROM b"""
 CALL_IN_PROGRESS = """UPDATE calls SET status = 'in_progress'
-        WHERE id IN (SELECT call_id FROM b) AND status = 'waiting'"""
+        WHERE id IN (SELECT call_id FROM b) AND status IN ('waiting', 'to_reorient')"""
+
+# The PostgreSQL notification channel of the calls' state changes that a regulator must see at once
+# (a call to re-orient). Payloads name the call, its territory and the event: never the patient.
+CALL_EVENTS_CHANNEL = "snp_calls"
+
+# What cancelling a booking ``cancelled`` (id, call_id) does to its call: the slot decision that
+# pointed at it no longer holds (revoked, kept for the record; the report's masks are recounted from
+# the decisions not revoked), and a call left without any active booking goes back to the queue as
+# ``to_reorient``, closed or not, with who cancelled and why; the regulators of its territory are
+# told on ``CALL_EVENTS_CHANNEL`` when the transaction commits.
+REVOKE_SLOT_DECISION = """UPDATE decisions d SET revoked_at = now(), revoked_by = :sub, revoked_reason = :reason
+        FROM cancelled WHERE d.booking_id = cancelled.id AND d.revoked_at IS NULL
+        RETURNING d.id"""
+REORIENT_CALL = """UPDATE calls c SET status = 'to_reorient', closed_at = NULL, reorient_at = now(),
+               reorient_by = :sub, reorient_by_role = :role, reorient_reason = :reason,
+               reorient_booking_id = cancelled.id
+        FROM cancelled
+        WHERE c.id = cancelled.call_id AND c.purged_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM bookings o
+                          WHERE o.call_id = c.id AND o.status = 'active' AND o.id <> cancelled.id)
+        RETURNING c.id, c.territory_code, cancelled.id AS booking_id"""
+NOTIFY_REORIENT = f"""SELECT pg_notify('{CALL_EVENTS_CHANNEL}', json_build_object(
+            'event', 'call.to_reorient', 'call_id', r.id, 'territory_code', r.territory_code,
+            'booking_id', r.booking_id)::text)
+        FROM reoriented r"""
 
 # Late: not called back yet, not closed, and past the callback target of its priority.
 LATE = and_(Call.status != "closed", Call.first_callback_at.is_(None), Call.due_at < func.now())
@@ -91,7 +116,8 @@ async def booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | Non
 
 
 async def has_decision(session: AsyncSession, call_id: uuid.UUID) -> bool:
-    stmt = select(select(Decision.id).where(Decision.call_id == call_id).exists())
+    """Whether the call holds a decision that still holds (not revoked)."""
+    stmt = select(select(Decision.id).where(Decision.call_id == call_id, Decision.revoked_at.is_(None)).exists())
     return bool(await session.scalar(stmt))
 
 
@@ -103,11 +129,17 @@ async def purge_identity(session: AsyncSession, cutoff: dt.datetime) -> int:
                # only calls holding something to purge: millions of imported calls (which carry no
                # identity) are not rewritten by the first scheduled purge
                or_(Call.patient_family_name.is_not(None), Call.patient_given_name.is_not(None),
-                   Call.patient_phone.is_not(None), Call.patient_postcode.is_not(None), Call.reason.is_not(None)))
+                   Call.patient_phone.is_not(None), Call.patient_postcode.is_not(None), Call.reason.is_not(None),
+                   Call.reorient_reason.is_not(None)))
         .values(
             patient_family_name=None, patient_given_name=None, patient_phone=None, patient_postcode=None,
-            reason=None, purged_at=func.now(),
+            reason=None, reorient_reason=None, purged_at=func.now(),
         )
     )
     result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    # Free text said when a booking or a decision was cancelled may name the patient: it goes too.
+    for table, column in ((Booking, Booking.cancel_reason), (Decision, Decision.revoked_reason)):
+        of_old_call = select(Call.id).where(Call.id == table.call_id, Call.received_at < cutoff).exists()
+        await session.execute(update(table).where(column.is_not(None), of_old_call).values({column: None}),
+                              execution_options={"synchronize_session": False})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ Intent = Literal["urgences", "medecin", "pharmacie", "rien", "inconnu"]
 Priority = Literal["P1", "P2", "P3"]
 DecisionKind = Literal["advice", "slot", "prescription", "other"]
 OtherReason = Literal["no_answer", "redirected_15", "redirected_ed", "other"]
-CallStatus = Literal["waiting", "in_progress", "closed"]
+CallStatus = Literal["waiting", "in_progress", "to_reorient", "closed"]
 
 
 def no_nul(value: str) -> str:
@@ -108,6 +108,16 @@ class PatientRead(Schema):
     postcode: str | None
 
 
+class Reorientation(Schema):
+    """The last cancellation of a booking this call depended on (the call went back to the queue)."""
+
+    at: dt.datetime
+    by: str | None = Field(description="who cancelled (subject)")
+    by_role: str | None = Field(description="their role: effector, regulator, operator, urgences, admin")
+    reason: str | None
+    booking_id: uuid.UUID | None
+
+
 class CallSummary(Schema):
     """A call without the patient's identity (queue lines, state changes)."""
 
@@ -119,13 +129,16 @@ class CallSummary(Schema):
     due_at: dt.datetime | None
     late: bool = Field(description="not called back yet, not closed, and past its due time")
     minutes_late: int
-    status: str
+    status: str = Field(description="waiting, in_progress, to_reorient (a booking it depended on was "
+                        "cancelled: orient the patient again), closed")
     assigned_to: str | None
     intent_without_sas: str
     first_callback_at: dt.datetime | None
     closed_at: dt.datetime | None
     source: str
     created_at: dt.datetime
+    reorientation: Reorientation | None = Field(
+        default=None, description="set once a booking of the call was cancelled and none remained active")
 
 
 class CallRead(CallSummary):
@@ -146,6 +159,9 @@ class DecisionRead(Schema):
     booking_id: uuid.UUID | None
     decided_at: dt.datetime
     created_by: str | None
+    revoked_at: dt.datetime | None = Field(default=None, description="no longer holds (its booking was cancelled)")
+    revoked_by: str | None = None
+    revoked_reason: str | None = None
 
 
 class CallbackRead(Schema):
@@ -160,6 +176,8 @@ class BookingBrief(Schema):
     id: uuid.UUID
     slot_id: uuid.UUID
     status: str
+    cancelled_at: dt.datetime | None = None
+    cancel_reason: str | None = None
     outcome: str | None
     created_at: dt.datetime
 

@@ -25,6 +25,7 @@ from app.calls.schemas import (
     DecisionRead,
     PatientRead,
     PurgeResult,
+    Reorientation,
 )
 from app.errors import Conflict, NotFound, Unprocessable
 from app.logging import log
@@ -104,9 +105,15 @@ async def _ensure_call_visible(
     raise NotFound(f"Call {call_id} not found")
 
 
+_COMPUTED = ("late", "minutes_late", "reorientation")
+
+
 def _summary_fields(call: Call, late: bool, minutes_late: int) -> dict[str, Any]:
-    fields = {name: getattr(call, name) for name in CallSummary.model_fields if name not in ("late", "minutes_late")}
-    return {**fields, "late": bool(late), "minutes_late": int(minutes_late)}
+    fields = {name: getattr(call, name) for name in CallSummary.model_fields if name not in _COMPUTED}
+    reorientation = None if call.reorient_at is None else Reorientation(
+        at=call.reorient_at, by=call.reorient_by, by_role=call.reorient_by_role, reason=call.reorient_reason,
+        booking_id=call.reorient_booking_id)
+    return {**fields, "late": bool(late), "minutes_late": int(minutes_late), "reorientation": reorientation}
 
 
 def _read_model(call: Call, late: bool, minutes_late: int) -> CallRead:
@@ -173,7 +180,7 @@ async def _open_call_for_write(session: AsyncSession, principal: Principal, call
 
 
 def _start(call: Call) -> None:
-    if call.status == "waiting":
+    if call.status in ("waiting", "to_reorient"):
         call.status = "in_progress"
 
 

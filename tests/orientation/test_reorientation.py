@@ -1,0 +1,131 @@
+"""A cancelled booking puts its call back in the queue (to_reorient), tells the territory, and stops
+counting as an orientation."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+
+import asyncpg
+from sqlalchemy.engine.url import make_url
+
+from app.calls.repository import CALL_EVENTS_CHANNEL
+from tests.bookings.helpers import make_call, make_slot, now, scalar, world
+from tests.stats.helpers import monthly
+
+
+async def _book(client, headers, slot, call_id):
+    response = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call_id}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _cancel(client, headers, booking_id, reason=None):
+    body = {"reason": reason} if reason else None
+    return await client.post(f"/v1/bookings/{booking_id}/cancel", json=body, headers=headers)
+
+
+async def _call(client, auth, call_id):
+    response = await client.get(f"/v1/calls/{call_id}", headers=auth("regulator", ["36"]))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class TestReorientation:
+    async def test_the_effector_cancels_the_call_goes_back_to_the_queue_with_who_and_why(self, client, auth):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        booking = await _book(client, auth("operator", ["36"]), slot, call["id"])
+        closed = await client.post(f"/v1/calls/{call['id']}/close", headers=auth("regulator", ["36"]))
+        assert closed.status_code == 200 and closed.json()["status"] == "closed"
+
+        effector = auth("effector", practitioner_id=w.practitioner_id, sub="dr-martin")
+        response = await _cancel(client, effector, booking["id"], "médecin appelé en visite urgente")
+        assert response.status_code == 200, response.text
+        assert response.json()["cancel_reason"] == "médecin appelé en visite urgente"
+
+        detail = await _call(client, auth, call["id"])
+        assert detail["status"] == "to_reorient" and detail["closed_at"] is None
+        assert detail["reorientation"]["by"] == "dr-martin"
+        assert detail["reorientation"]["by_role"] == "effector"
+        assert detail["reorientation"]["reason"] == "médecin appelé en visite urgente"
+        assert detail["reorientation"]["booking_id"] == booking["id"]
+        [decision] = detail["decisions"]
+        assert decision["kind"] == "slot" and decision["revoked_at"] and decision["revoked_by"] == "dr-martin"
+
+        queue = await client.get("/v1/calls", params={"status": "to_reorient"}, headers=auth("operator", ["36"]))
+        assert [c["id"] for c in queue.json()] == [call["id"]]
+        # a closed call cannot be closed again without a decision that holds
+        again = await client.post(f"/v1/calls/{call['id']}/close", headers=auth("regulator", ["36"]))
+        assert again.status_code == 409, again.text
+
+    async def test_a_new_booking_takes_the_call_back_in_progress(self, client, auth):
+        w = await world(client, auth)
+        first, second = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=h)) for h in (2, 3)]
+        call = await make_call(client, auth)
+        operator = auth("operator", ["36"])
+        booking = await _book(client, operator, first, call["id"])
+        assert (await _cancel(client, auth("regulator", ["36"]), booking["id"])).status_code == 200
+        assert (await _call(client, auth, call["id"]))["status"] == "to_reorient"
+        await _book(client, operator, second, call["id"])
+        detail = await _call(client, auth, call["id"])
+        assert detail["status"] == "in_progress"
+        assert [d["revoked_at"] is None for d in detail["decisions"]] == [False, True]
+
+    async def test_a_call_keeping_another_active_booking_is_not_reoriented(self, client, auth, connection):
+        w = await world(client, auth)
+        first, second = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=h)) for h in (2, 3)]
+        call = await make_call(client, auth)
+        operator = auth("operator", ["36"])
+        one = await _book(client, operator, first, call["id"])
+        await _book(client, operator, second, call["id"])
+        assert (await _cancel(client, operator, one["id"])).status_code == 200
+        detail = await _call(client, auth, call["id"])
+        assert detail["status"] == "in_progress" and detail["reorientation"] is None
+        assert await scalar(connection, "SELECT decision_kinds FROM calls WHERE id = :id", id=call["id"]) == 2
+
+    async def test_an_orientation_is_counted_at_its_last_state(self, client, auth):
+        """Three calls booked; one cancelled and left, one cancelled and re-booked: two orientations."""
+        w = await world(client, auth)
+        slots = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=2 + h)) for h in range(4)]
+        calls = [await make_call(client, auth) for _ in range(3)]
+        operator = auth("operator", ["36"])
+        kept = await _book(client, operator, slots[0], calls[0]["id"])
+        left = await _book(client, operator, slots[1], calls[1]["id"])
+        replaced = await _book(client, operator, slots[2], calls[2]["id"])
+        await _cancel(client, operator, left["id"])
+        await _cancel(client, operator, replaced["id"])
+        await _book(client, operator, slots[3], calls[2]["id"])
+        assert kept
+        month = now().strftime("%Y-%m")
+        report = await monthly(client, auth("analyst", ["36"]), first=month, last=month)
+        assert report["total"]["calls"] == 3
+        assert report["total"]["decisions"]["slot"]["count"] == 2
+        assert report["total"]["calls_without_decision"] == 1
+
+
+class TestTheTerritoryIsTold:
+    async def test_a_reorientation_is_notified_on_the_channel_without_the_patient(
+        self, committed_client, auth, database_url
+    ):
+        client = committed_client
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        booking = await _book(client, auth("operator", ["36"]), slot, call["id"])
+
+        url = make_url(database_url)
+        listener = await asyncpg.connect(
+            user=url.username, password=url.password, database=url.database,
+            host=url.query.get("host") or url.host, port=int(url.query.get("port") or url.port or 5432))
+        received: asyncio.Queue[str] = asyncio.Queue()
+        await listener.add_listener(CALL_EVENTS_CHANNEL, lambda *args: received.put_nowait(args[3]))
+        try:
+            assert (await _cancel(client, auth("regulator", ["36"]), booking["id"], "annulé")).status_code == 200
+            payload = json.loads(await asyncio.wait_for(received.get(), timeout=5))
+        finally:
+            await listener.close()
+        assert payload == {"event": "call.to_reorient", "call_id": call["id"], "territory_code": "36",
+                           "booking_id": booking["id"]}
