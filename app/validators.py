@@ -37,12 +37,24 @@ def _rpps(value: str) -> str:
 
 
 def _finess(value: str) -> str:
-    if not re.fullmatch(r"[0-9]{2}[0-9AB][0-9]{6}", value):
-        raise ValueError("FINESS must be 9 characters (département code then 7 digits)")
+    if not re.fullmatch(FINESS_PATTERN, value):
+        raise ValueError("FINESS must be 9 characters (département code, 2A or 2B for Corsica, then 7 digits)")
+    if not finess_key_ok(value):
+        raise ValueError("FINESS check digit (Luhn key, 9th character) is wrong")
     return value
 
 
+def finess_key_ok(value: str) -> bool:
+    """The 9th character of a FINESS number is a Luhn key over the nine. Corsica's numbers (2A, 2B) are
+    not checked: how their letter enters the key is not published, and a real pharmacy must never be
+    refused."""
+    return not value.isdigit() or luhn_ok(value)
+
+
+FINESS_PATTERN = r"(?:[0-9]{2}|2[AB])[0-9]{7}"
+
+
 RPPS = Annotated[str, AfterValidator(_rpps), Field(examples=["10000000008"])]
-FINESS = Annotated[str, AfterValidator(_finess)]
+FINESS = Annotated[str, AfterValidator(_finess), Field(examples=["360000012"])]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["36000"])]
 InseeCode = Annotated[str, Field(pattern=r"^[0-9][0-9AB][0-9]{3}$", examples=["36044"])]

@@ -43,6 +43,7 @@ TABLE: dict[str, Row] = {
     "create_practitioner": Row("POST", "/v1/practitioners", frozenset({"admin"}), {}),
     "list_practitioners": Row("GET", "/v1/practitioners", SEARCHERS | {"effector"}),
     "set_my_webhook": Row("PUT", "/v1/practitioners/me/webhook", frozenset({"effector"}), {}),
+    "update_my_settings": Row("PATCH", "/v1/practitioners/me", frozenset({"effector"}), {}),
     "get_practitioner": Row("GET", "/v1/practitioners/{practitioner}", SEARCHERS | {"effector"}, walled=True),
     "create_site": Row("POST", "/v1/sites", frozenset({"admin"}), {}),
     "list_sites": Row("GET", "/v1/sites", ALL),
@@ -51,6 +52,7 @@ TABLE: dict[str, Row] = {
     "hold_slot": Row("POST", "/v1/slots/{slot}/hold", STAFF, {"call_id": "{call}"}, walled=True),
     "release_slot_hold": Row("DELETE", "/v1/slots/{slot}/hold?call_id={call}", STAFF, walled=True),
     "create_booking": Row("POST", "/v1/bookings", SEARCHERS, {}),
+    "list_bookings": Row("GET", "/v1/bookings", SEARCHERS | {"effector"}),
     "get_booking": Row("GET", "/v1/bookings/{booking}", SEARCHERS | {"effector"}, walled=True),
     # urgences cancels only the bookings it made: this one a regulator made, so 403 (tested apart).
     "cancel_booking": Row("POST", "/v1/bookings/{booking}/cancel", STAFF | {"effector"}, walled=True),

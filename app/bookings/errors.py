@@ -15,3 +15,11 @@ class CallClosed(Conflict):
 
 class NotHeld(Conflict):
     """The slot is not held by this call."""
+
+
+class PractitionerBusy(Conflict):
+    """An over-capacity appointment overlaps a slot or an appointment of the doctor."""
+
+
+class NoOverCapacity(Conflict):
+    """The doctor has not said he accepts over-capacity appointments."""

@@ -21,6 +21,8 @@ class Booking(Base):
         CheckConstraint("outcome IS NULL OR outcome IN ('fulfilled', 'noshow')", name="outcome"),
         # Never two patients in one slot: one active booking per slot, whatever the code does.
         Index("uq_bookings_active_slot", "slot_id", unique=True, postgresql_where=text("status = 'active'")),
+        # "My bookings" (an ED nurse's redirections), newest first.
+        Index("ix_bookings_created_by_created_at", "created_by", "created_at"),
     )
 
     id: Mapped[UUIDPk]

@@ -28,7 +28,7 @@ from app.calls.repository import (
 )
 from app.notifications.repository import INSERT_BOOKING_EVENT
 from app.slots.models import Slot
-from app.slots.repository import CLAIMABLE, STATE_SQL
+from app.slots.repository import CLAIMABLE, OVER_CAPACITY_TARGET, STATE_SQL
 from app.territories.repository import SCOPE, scope_params
 
 
@@ -92,25 +92,24 @@ def _instant(column: str) -> str:
 
 # The answer to POST /v1/bookings (BookingRead), field for field, built where the booking is written.
 _ANSWER = f"""json_build_object(
-            'id', b.id, 'slot_id', b.slot_id, 'call_id', b.call_id, 'status', b.status, 'created_by', b.created_by,
+            'id', b.id, 'kind', CASE WHEN s.over_capacity THEN 'over_capacity' ELSE 'slot' END, 'slot_id', b.slot_id,
+            'call_id', b.call_id, 'status', b.status, 'created_by', b.created_by,
             'created_at', {_instant("b.created_at")}, 'cancelled_at', NULL, 'cancel_reason', NULL, 'outcome', NULL,
             'outcome_note', NULL, 'outcome_at', NULL,
             'slot', json_build_object(
                 'id', s.id, 'start', {_instant("s.start_at")}, 'end', {_instant("s.end_at")}, 'mode', s.mode,
                 'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id))"""
 
-def _book(the_call: str, call_condition: str) -> str:
-    """The whole booking in one statement, for the call ``the_call`` gives (see ``BOOK``)."""
+def _book(claim: str, the_call: str) -> str:
+    """The whole booking in one statement: the slot ``claim`` gives, for the call ``the_call`` gives (``BOOK``)."""
     return f"""
     WITH scope AS (
         {SCOPE}
     ), open_call AS (
         {OPEN_CALL}
     ), claimed AS (
-        UPDATE slots s SET status = 'booked', held_by_call_id = NULL, held_until = NULL
-        WHERE s.id = :slot_id AND {CLAIMABLE}
-          AND s.territory_code IN (SELECT code FROM scope) AND {call_condition}
-        RETURNING s.id, s.territory_code, s.practitioner_id, s.site_id, s.start_at, s.end_at, s.mode
+        {claim}
+        RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode, over_capacity
     ), the_call AS (
         {the_call}
     ), b AS (
@@ -136,20 +135,45 @@ def _book(the_call: str, call_condition: str) -> str:
 """
 
 
-# The whole booking: the compare-and-set claim of the slot, the call (the open, visible call named by
-# ``:call_id``; for an ED redirection, a new call made in the slot's territory), the booking, the
+def _claim(call_condition: str) -> str:
+    """The compare-and-set claim of the published slot ``:slot_id``: visible, claimable, and the condition
+    on the call."""
+    return f"""UPDATE slots s SET status = 'booked', held_by_call_id = NULL, held_until = NULL
+        WHERE s.id = :slot_id AND {CLAIMABLE}
+          AND s.territory_code IN (SELECT code FROM scope) AND {call_condition}"""
+
+
+# An over-capacity appointment: a new slot, written booked, for a doctor who accepts them, at a visible
+# site of a territory he serves, not over yet; the doctor's exclusion constraint refuses it when he
+# has a slot or another appointment then.
+_OVER_CAPACITY = f"""INSERT INTO slots (practitioner_id, site_id, territory_code, start_at, end_at, mode, status,
+                           over_capacity)
+        SELECT p.id, si.id, si.territory_code, CAST(:start_at AS timestamptz), CAST(:end_at AS timestamptz),
+               CAST(:mode AS text), 'booked', true
+        FROM practitioners p
+        JOIN sites si ON si.id = :site_id
+        JOIN territories t ON t.code = si.territory_code
+        WHERE p.id = :practitioner_id AND {OVER_CAPACITY_TARGET}
+          AND EXISTS (SELECT 1 FROM open_call) AND CAST(:end_at AS timestamptz) > now()"""
+
+
+# The whole booking: the slot claimed (over capacity: written), the call (the open, visible call named
+# by ``:call_id``; for an ED redirection, a new call made in the slot's territory), the booking, the
 # call's slot decision, the call in progress, the effector's event, the answer, and (given ``:key``)
 # that answer kept for replays. One statement run on its own (autocommit): one round trip, committed
 # before the answer is sent. The key row is written only with a booking: a key already used fails the
 # statement on its primary key and writes nothing; a twin request still running makes it wait, then
-# fail likewise. The two kinds differ only in where the call comes from, so that each is planned once
-# and a booking for a call never runs the (empty) insert of a call and its statistics trigger.
+# fail likewise. The forms differ only in where the slot and the call come from, so that each is
+# planned once and a booking for a call never runs the (empty) insert of a call and its statistics
+# trigger.
 BOOK = {
-    "call": _book("SELECT * FROM open_call", "EXISTS (SELECT 1 FROM open_call)"),
-    "ed_redirection": _book(NEW_URGENCES_CALL, "true"),
+    "call": _book(_claim("EXISTS (SELECT 1 FROM open_call)"), "SELECT * FROM open_call"),
+    "ed_redirection": _book(_claim("true"), NEW_URGENCES_CALL),
+    "over_capacity": _book(_OVER_CAPACITY, "SELECT * FROM open_call"),
 }
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 ACTIVE_BOOKING_CONSTRAINT = "uq_bookings_active_slot"
+PRACTITIONER_OVERLAP_CONSTRAINT = "ex_slots_practitioner_overlap"
 
 # Why the booking statement booked nothing, in one read: the key's first answer (a replay), the call,
 # the slot, whether the slot can be claimed for this call now, and its state if not.
@@ -169,30 +193,71 @@ REFUSAL = f"""
     LEFT JOIN slots s ON s.id = :slot_id
 """
 
+# Why an over-capacity booking wrote nothing: the key's first answer, the call, the doctor (known, and
+# consenting), the site (visible, in a territory the doctor serves).
+OVER_CAPACITY_REFUSAL = f"""
+    WITH scope AS (
+        {SCOPE}
+    )
+    SELECT k.request_hash, k.response,
+           c.id IS NOT NULL AND c.territory_code IN (SELECT code FROM scope) AS call_visible,
+           c.status AS call_status, p.id IS NOT NULL AS practitioner_known, p.accepts_over_capacity,
+           si.id IS NOT NULL AND si.territory_code IN (SELECT code FROM scope) AS site_visible,
+           coalesce({OVER_CAPACITY_TARGET}, false) AS serves
+    FROM (SELECT 1) AS one
+    LEFT JOIN idempotency_keys k ON k.principal_sub = :sub AND k.key = CAST(:key AS text)
+    LEFT JOIN calls c ON c.id = :call_id
+    LEFT JOIN practitioners p ON p.id = :practitioner_id
+    LEFT JOIN sites si ON si.id = :site_id
+    LEFT JOIN territories t ON t.code = si.territory_code
+"""
+
 
 def booking_params(
-    *, slot_id: uuid.UUID, call_id: uuid.UUID | None, sub: str, territories: list[str] | None, key: str | None,
-    digest: str, patient: dict[str, Any], reason: str | None,
+    *, slot_id: uuid.UUID | None, call_id: uuid.UUID | None, sub: str, territories: list[str] | None,
+    key: str | None, digest: str, patient: dict[str, Any], reason: str | None,
+    appointment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The parameters of ``BOOK`` and ``REFUSAL`` (``territories`` None: every territory)."""
+    """The parameters of ``BOOK`` and its refusals (``territories`` None: every territory; ``appointment``:
+    practitioner_id, site_id, start_at, end_at, mode of an over-capacity appointment)."""
     fields = {k: patient.get(k) for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode")}
+    wanted = {k: (appointment or {}).get(k) for k in ("practitioner_id", "site_id", "start_at", "end_at", "mode")}
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
-            "kind": "booking.created", **fields, **scope_params(territories)}
+            "kind": "booking.created", **fields, **wanted, **scope_params(territories)}
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome
 
 
-async def booking_with_slot(session: AsyncSession, booking_id: uuid.UUID) -> RowMapping | None:
-    stmt = (
+def _with_slot() -> Any:
+    return (
         select(Booking.id, Booking.slot_id, Booking.call_id, Booking.status, Booking.created_by, Booking.created_at,
                Booking.cancelled_at, Booking.cancel_reason, Booking.outcome, Booking.outcome_note,
-               Booking.outcome_at, Slot.start_at,
+               Booking.outcome_at, Slot.over_capacity, Slot.start_at,
                Slot.end_at, Slot.mode, Slot.territory_code, Slot.practitioner_id, Slot.site_id)
         .join(Slot, Slot.id == Booking.slot_id)
-        .where(Booking.id == booking_id)
     )
-    return (await session.execute(stmt)).mappings().first()
+
+
+async def booking_with_slot(session: AsyncSession, booking_id: uuid.UUID) -> RowMapping | None:
+    return (await session.execute(_with_slot().where(Booking.id == booking_id))).mappings().first()
+
+
+async def bookings_with_slots(
+    session: AsyncSession, *, territories: set[str] | None, practitioner_id: uuid.UUID | None,
+    created_by: str | None, status: str | None, limit: int, offset: int,
+) -> list[RowMapping]:
+    """Newest first; each filter given narrows (``territories`` None: every territory)."""
+    stmt = _with_slot().order_by(Booking.created_at.desc(), Booking.id.desc()).limit(limit).offset(offset)
+    if territories is not None:
+        stmt = stmt.where(Slot.territory_code.in_(territories))
+    if practitioner_id is not None:
+        stmt = stmt.where(Slot.practitioner_id == practitioner_id)
+    if created_by is not None:
+        stmt = stmt.where(Booking.created_by == created_by)
+    if status is not None:
+        stmt = stmt.where(Booking.status == status)
+    return list((await session.execute(stmt)).mappings().all())
 
 
 # Cancel an active booking without outcome, in one statement: its slot is free again if it has not
@@ -204,8 +269,11 @@ CANCEL = f"""
         WHERE id = :booking_id AND status = 'active' AND outcome IS NULL
         RETURNING id, slot_id, call_id
     ), freed AS (
-        UPDATE slots s SET status = 'free' FROM cancelled
-        WHERE s.id = cancelled.slot_id AND s.status = 'booked' AND s.start_at > now()
+        -- a published slot is offered again if it has not started; an over-capacity appointment is gone
+        UPDATE slots s SET status = CASE WHEN s.over_capacity THEN 'withdrawn' ELSE 'free' END,
+                           withdrawn_at = CASE WHEN s.over_capacity THEN now() END
+        FROM cancelled
+        WHERE s.id = cancelled.slot_id AND s.status = 'booked' AND (s.over_capacity OR s.start_at > now())
         RETURNING s.id
     ), revoked AS (
         {REVOKE_SLOT_DECISION}

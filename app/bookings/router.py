@@ -106,6 +106,20 @@ async def create_booking(
     return JSONResponse(booked.body, status_code=201, headers=headers)
 
 
+@router.get("", response_model=list[BookingRead], operation_id="list_bookings",
+            responses=error_responses(401, 403, 422))
+async def list_bookings(
+    session: SessionDep,
+    principal: BookingReaderDep,
+    mine: Annotated[bool, Query(description="only the bookings I made (an ED nurse: my redirections)")] = False,
+    status: Annotated[Literal["active", "cancelled"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> list[BookingRead]:
+    """Bookings newest first: those of my territories (an effector: of his slots), or `mine=true`."""
+    return await service.list_(session, principal, mine=mine, status=status, limit=limit, offset=offset)
+
+
 @router.get("/{booking_id:uuid}", response_model=BookingRead, operation_id="get_booking",
             responses=error_responses(401, 403, 404, 422))
 async def get_booking(booking_id: uuid.UUID, session: SessionDep, principal: BookingReaderDep) -> BookingRead:

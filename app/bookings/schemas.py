@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
-from app.schemas import Input, Schema
-from app.validators import Postcode
+from app.calls.schemas import PatientIn
+from app.schemas import AwareDatetime, Input, Schema
 
 Mode = Literal["in_person", "home_visit", "teleconsultation"]
 Audience = Literal["all", "children", "ehpad"]
@@ -61,15 +61,6 @@ class HoldRead(Schema):
     held_until: dt.datetime
 
 
-class PatientIn(Input):
-    family_name: str | None = Field(default=None, max_length=100)
-    given_name: str | None = Field(default=None, max_length=100)
-    birth_year: int | None = Field(default=None, ge=1900, le=2100)
-    sex: Literal["F", "M", "U"] | None = None
-    phone: str | None = Field(default=None, max_length=20, pattern=r"^\+?[0-9 .-]{6,20}$")
-    postcode: Postcode | None = None
-
-
 class BookingForCall(Input):
     """A slot booked for a call of the regulation (operator, regulator; urgences for a call it sees)."""
 
@@ -86,16 +77,44 @@ class EdRedirection(Input):
     reason: str | None = Field(default=None, max_length=2000, description="Why the patient is redirected")
 
 
+class OverCapacityBooking(Input):
+    """Role regulator (or operator): an appointment a volunteer doctor agreed on the phone to give at a time
+    outside his published slots (rendez-vous en surnuméraire). Refused when he has not said he accepts
+    them (`accepts_over_capacity`) or has a slot or appointment then."""
+
+    kind: Literal["over_capacity"]
+    call_id: uuid.UUID
+    practitioner_id: uuid.UUID
+    site_id: uuid.UUID = Field(description="Where the patient is seen (for a home visit: the doctor's site)")
+    start: AwareDatetime
+    end: AwareDatetime
+    mode: Mode = "in_person"
+
+    @field_validator("end")
+    @classmethod
+    def _length(cls, end: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        start = info.data.get("start")
+        if start is not None and not dt.timedelta(minutes=5) <= end - start <= dt.timedelta(hours=12):
+            raise ValueError("an appointment lasts from 5 minutes to 12 hours after its start")
+        return end
+
+
 def _shape(value: object) -> str:
     if isinstance(value, dict):
+        if value.get("kind") == "over_capacity":
+            return "<over_capacity>"
         return "<for_call>" if "call_id" in value else "<ed_redirection>"
+    if isinstance(value, OverCapacityBooking):
+        return "<over_capacity>"
     return "<for_call>" if isinstance(value, BookingForCall) else "<ed_redirection>"
 
 
-# A booking is one of the two shapes: with a call_id, for that call; without, an ED redirection. (Tags
-# are written <…>: an error's field leaves them out, app.errors.)
+# A booking is one of three shapes: `kind: over_capacity`, an appointment outside the published slots;
+# with a call_id, a slot for that call; without, an ED redirection. (Tags are written <…>: an error's
+# field leaves them out, app.errors.)
 BookingCreate = Annotated[
-    Annotated[BookingForCall, Tag("<for_call>")] | Annotated[EdRedirection, Tag("<ed_redirection>")],
+    Annotated[BookingForCall, Tag("<for_call>")] | Annotated[EdRedirection, Tag("<ed_redirection>")]
+    | Annotated[OverCapacityBooking, Tag("<over_capacity>")],
     Discriminator(_shape),
 ]
 
@@ -112,6 +131,8 @@ class BookedSlot(Schema):
 
 class BookingRead(Schema):
     id: uuid.UUID
+    kind: Literal["slot", "over_capacity"] = Field(
+        default="slot", description="a published slot, or an over-capacity appointment (surnuméraire)")
     slot_id: uuid.UUID
     call_id: uuid.UUID
     status: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.bookings import repository
-from app.bookings.errors import CallClosed, NotHeld, SlotTaken
+from app.bookings.errors import CallClosed, NoOverCapacity, NotHeld, PractitionerBusy, SlotTaken
 from app.bookings.repository import Statements
 from app.bookings.schemas import (
     BookedSlot,
@@ -24,6 +25,7 @@ from app.bookings.schemas import (
     EdRedirection,
     HoldRead,
     OutcomeCreate,
+    OverCapacityBooking,
 )
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
@@ -93,45 +95,96 @@ class Booked:
     replayed: bool
 
 
-def request_hash(data: BookingForCall | EdRedirection) -> str:
+BookingRequest = BookingForCall | EdRedirection | OverCapacityBooking
+# Who records an over-capacity appointment: the regulation, which agreed it with the doctor on the phone.
+OVER_CAPACITY_ROLES = ("regulator", "operator", "admin")
+
+
+def request_hash(data: BookingRequest) -> str:
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def book(
-    statements: Statements, principal: Principal, data: BookingForCall | EdRedirection, key: str | None
-) -> Booked:
-    """Book the slot in one statement (for the call named, or for a new ED call); when nothing was
-    booked, one read says why: a replay of the key's first answer, or the refusal."""
+def _params(principal: Principal, data: BookingRequest, key: str | None, digest: str) -> dict[str, Any]:
     redirection = data if isinstance(data, EdRedirection) else None
-    if redirection is not None and principal.role != "urgences":
-        raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
-    digest = request_hash(data) if key is not None else ""
-    params = repository.booking_params(
-        slot_id=data.slot_id, call_id=data.call_id if isinstance(data, BookingForCall) else None,
+    over = data if isinstance(data, OverCapacityBooking) else None
+    appointment = None if over is None else {
+        "practitioner_id": over.practitioner_id, "site_id": over.site_id, "start_at": over.start,
+        "end_at": over.end, "mode": over.mode}
+    return repository.booking_params(
+        slot_id=None if over else data.slot_id,  # type: ignore[union-attr]
+        call_id=None if redirection else data.call_id,  # type: ignore[union-attr]
         sub=principal.sub, key=key, digest=digest,
         territories=None if principal.is_admin else list(principal.territories),
         patient=redirection.patient.model_dump() if redirection and redirection.patient else {},
-        reason=redirection.reason if redirection else None,
+        reason=redirection.reason if redirection else None, appointment=appointment,
     )
-    statement = repository.BOOK["ed_redirection" if redirection else "call"]
+
+
+def _form(principal: Principal, data: BookingRequest) -> str:
+    """Which form of the booking statement, once the role may use it."""
+    if isinstance(data, EdRedirection):
+        if principal.role != "urgences":
+            raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
+        return "ed_redirection"
+    if isinstance(data, OverCapacityBooking):
+        if principal.role not in OVER_CAPACITY_ROLES:
+            raise Forbidden("Over-capacity appointments are recorded by the regulation", field="kind")
+        if data.end <= dt.datetime.now(dt.UTC):
+            raise Unprocessable("end: the appointment is over already", field="end")
+        return "over_capacity"
+    return "call"
+
+
+async def book(statements: Statements, principal: Principal, data: BookingRequest, key: str | None) -> Booked:
+    """Book in one statement (the slot for the call named, a slot for a new ED call, or an over-capacity
+    appointment for the call named); when nothing was booked, one read says why: a replay of the key's
+    first answer, or the refusal."""
+    form = _form(principal, data)
+    digest = request_hash(data) if key is not None else ""
+    params = _params(principal, data, key, digest)
+    refusal = repository.OVER_CAPACITY_REFUSAL if form == "over_capacity" else repository.REFUSAL
     for _ in range(BOOKING_ATTEMPTS):
         try:
-            row = await statements.fetch_row(statement, params)
+            row = await statements.fetch_row(repository.BOOK[form], params)
         except IntegrityError as exc:
-            if constraint_of(exc) == repository.ACTIVE_BOOKING_CONSTRAINT:
-                raise SlotTaken(f"Slot {data.slot_id} already has an active booking") from exc
-            if key is None or constraint_of(exc) != repository.IDEMPOTENCY_KEY_CONSTRAINT:
+            constraint = constraint_of(exc)
+            if constraint == repository.ACTIVE_BOOKING_CONSTRAINT:
+                raise SlotTaken(f"Slot {params['slot_id']} already has an active booking") from exc
+            if constraint == repository.PRACTITIONER_OVERLAP_CONSTRAINT:
+                raise PractitionerBusy("The practitioner has a slot or an appointment between start and end: book "
+                                       "that slot, or agree another time", field="start") from exc
+            if key is None or constraint != repository.IDEMPOTENCY_KEY_CONSTRAINT:
                 raise
             row = None  # the key was used before: nothing was written, its first answer is replayed below
         if row is not None:
-            log.info("booking.created", booking_id=str(row["id"]), slot_id=str(data.slot_id))
+            log.info("booking.created", booking_id=str(row["id"]), slot_id=str(params["slot_id"]), form=form)
             return Booked(json.loads(row["body"]), replayed=False)
-        why = await statements.fetch_row(repository.REFUSAL, params)
+        why = await statements.fetch_row(refusal, params)
         if key is not None and why["request_hash"] is not None:
             return _replay(why, digest)
-        _raise_refusal(why, data)
-    raise SlotTaken(f"Slot {data.slot_id} cannot be booked: the slot changed meanwhile")
+        if isinstance(data, OverCapacityBooking):
+            _raise_over_capacity_refusal(why, data)
+        else:
+            _raise_refusal(why, data)
+    raise SlotTaken("The booking cannot be made: what it needs changed meanwhile")
+
+
+def _raise_over_capacity_refusal(why: Any, data: OverCapacityBooking) -> None:
+    """Raise what refused the appointment; return when nothing did (the call was closed and reopened…)."""
+    if not why["call_visible"]:
+        raise NotFound(f"Call {data.call_id} not found", field="call_id")
+    if why["call_status"] == "closed":
+        raise CallClosed(f"Call {data.call_id} is closed", field="call_id")
+    if not why["practitioner_known"]:
+        raise NotFound(f"Practitioner {data.practitioner_id} not found", field="practitioner_id")
+    if not why["site_visible"]:
+        raise NotFound(f"Site {data.site_id} not found", field="site_id")
+    if not why["accepts_over_capacity"]:
+        raise NoOverCapacity(f"Practitioner {data.practitioner_id} does not accept over-capacity appointments",
+                             field="practitioner_id")
+    if not why["serves"]:
+        raise Unprocessable("The site is in a territory the practitioner does not serve", field="site_id")
 
 
 def _replay(stored: Any, digest: str) -> Booked:
@@ -141,16 +194,17 @@ def _replay(stored: Any, digest: str) -> Booked:
     return Booked(json.loads(response) if isinstance(response, str) else response, replayed=True)
 
 
-def _raise_refusal(why: Any, data: BookingForCall | EdRedirection) -> None:
+def _raise_refusal(why: Any, data: BookingRequest) -> None:
     """Raise what refused the booking; return when nothing did (the slot is claimable again)."""
     if not why["call_visible"]:
         raise NotFound(f"Call {getattr(data, 'call_id', None)} not found", field="call_id")
     if why["call_status"] == "closed":
         raise CallClosed(f"Call {getattr(data, 'call_id', None)} is closed", field="call_id")
     if not why["slot_visible"]:
-        raise NotFound(f"Slot {data.slot_id} not found", field="slot_id")
+        raise NotFound(f"Slot {getattr(data, 'slot_id', None)} not found", field="slot_id")
     if not why["claimable"]:
-        raise SlotTaken(f"Slot {data.slot_id} cannot be booked: {WHY_TAKEN.get(why['state'], 'it changed')}")
+        raise SlotTaken(f"Slot {getattr(data, 'slot_id', None)} cannot be booked: "
+                        f"{WHY_TAKEN.get(why['state'], 'it changed')}")
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome
@@ -158,7 +212,8 @@ def _raise_refusal(why: Any, data: BookingForCall | EdRedirection) -> None:
 
 def _booking_read(row: RowMapping) -> BookingRead:
     return BookingRead(
-        id=row["id"], slot_id=row["slot_id"], call_id=row["call_id"], status=row["status"],
+        id=row["id"], kind="over_capacity" if row["over_capacity"] else "slot", slot_id=row["slot_id"],
+        call_id=row["call_id"], status=row["status"],
         created_by=row["created_by"], created_at=row["created_at"], cancelled_at=row["cancelled_at"],
         outcome=row["outcome"], outcome_note=row["outcome_note"], outcome_at=row["outcome_at"],
         cancel_reason=row["cancel_reason"],
@@ -187,6 +242,19 @@ async def _may_see(session: AsyncSession, principal: Principal, row: RowMapping)
     if principal.role in ("operator", "regulator", "urgences"):
         return _sees(await territory_service.visible_codes(session, principal), row["territory_code"])
     return False
+
+
+async def list_(
+    session: AsyncSession, principal: Principal, *, mine: bool, status: str | None, limit: int, offset: int
+) -> list[BookingRead]:
+    """The bookings the principal may see (as ``get``), newest first; ``mine``: those it made (an ED
+    nurse's redirections)."""
+    territories = None if principal.role == "effector" else await territory_service.visible_codes(session, principal)
+    practitioner_id = principal.practitioner_id if principal.role == "effector" else None
+    rows = await repository.bookings_with_slots(
+        session, territories=territories, practitioner_id=practitioner_id,
+        created_by=principal.sub if mine else None, status=status, limit=limit, offset=offset)
+    return [_booking_read(r) for r in rows]
 
 
 async def get(session: AsyncSession, principal: Principal, booking_id: uuid.UUID) -> BookingRead:

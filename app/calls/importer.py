@@ -30,6 +30,7 @@ from app.errors import NotFound, UnsupportedMediaType
 from app.logging import log
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
+from app.validators import FINESS_PATTERN, finess_key_ok
 
 MAX_REPORTED = 1000
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -44,7 +45,7 @@ IDENTITY = frozenset(
 )
 DECISION_KEYS = ("kind", "other_reason", "pharmacy_name", "pharmacy_finess")
 NUMERIC_TEXT = ("external_id", "territory_code", "patient_postcode")
-FINESS_RE = re.compile(r"[0-9]{2}[0-9AB][0-9]{6}")
+FINESS_RE = re.compile(FINESS_PATTERN)
 POSTCODE_RE = re.compile(r"[0-9]{5}")
 
 
@@ -235,8 +236,8 @@ def _decision(kind: str, reason: str | None, name: str | None, finess: str | Non
         raise RowError("decisions", f"{reason!r} is not an other reason ({', '.join(OTHER_REASONS)})")
     if kind != "prescription" and (name or finess):
         raise RowError("decisions", "a pharmacy belongs to prescription decisions only")
-    if finess is not None and not FINESS_RE.fullmatch(finess):
-        raise RowError("decisions", f"{finess!r} is not a FINESS number")
+    if finess is not None and not (FINESS_RE.fullmatch(finess) and finess_key_ok(finess)):
+        raise RowError("decisions", f"{finess!r} is not a FINESS number (9 characters, Luhn key last)")
     return (kind, reason, name, finess)
 
 

@@ -17,13 +17,14 @@ from app.calls.models import Call, CallbackAttempt, Decision
 DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE({priority}, 'P3') AS int), 180))"
 
 # The call a booking without one creates: an ED redirection (channel urgences) in the territory of the
-# slot just claimed (``claimed``), in progress at once, with its due time. The booking statement embeds
-# it as a CTE.
+# slot just claimed (``claimed``), in progress at once, with its due time. The patient was at the
+# emergency department: without the SAS he would have been seen there (intent ``urgences``), so the
+# declared-intent estimator counts the visit avoided. The booking statement embeds it as a CTE.
 NEW_URGENCES_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
-                           reason, patient_family_name, patient_given_name, patient_birth_year, patient_sex,
-                           patient_phone, patient_postcode)
+                           intent_without_sas, reason, patient_family_name, patient_given_name,
+                           patient_birth_year, patient_sex, patient_phone, patient_postcode)
         SELECT t.code, 'urgences', now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress', 'live',
-               :sub, :reason, :family_name, :given_name, :birth_year, :sex, :phone, :postcode
+               :sub, 'urgences', :reason, :family_name, :given_name, :birth_year, :sex, :phone, :postcode
         FROM claimed JOIN territories t ON t.code = claimed.territory_code
         RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex"""
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -26,6 +26,8 @@ class Practitioner(Base):
     specialty: Mapped[str] = mapped_column(String(100))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    # The doctor agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire).
+    accepts_over_capacity: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[CreatedAt]
 
 

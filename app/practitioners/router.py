@@ -10,7 +10,7 @@ from app.config import SettingsDep
 from app.database import SessionDep
 from app.errors import error_responses
 from app.practitioners import service
-from app.practitioners.schemas import PractitionerCreate, PractitionerRead, WebhookSet
+from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
 from app.territories import repository as territory_repository
 from app.territories.schemas import CODE_PATTERN
 
@@ -59,6 +59,16 @@ async def set_my_webhook(
     """Register the https URL where booking events are pushed, signed with HMAC-SHA256 of the secret; a
     private, loopback or link-local target is refused (422)."""
     return await service.set_webhook(session, principal, data, settings)
+
+
+@router.patch("/me", response_model=PractitionerRead, operation_id="update_my_settings",
+              responses=error_responses(401, 403, 404, 422))
+async def update_my_settings(
+    data: PractitionerSettings, session: SessionDep, principal: SelfEffectorDep
+) -> PractitionerRead:
+    """The effector's own settings: `accepts_over_capacity` (the regulation may then record appointments
+    with him outside his published slots)."""
+    return await service.update_me(session, principal, data)
 
 
 @router.get("/{practitioner_id:uuid}", response_model=PractitionerRead, operation_id="get_practitioner",

@@ -11,7 +11,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.notifications.guard import check_url
 from app.practitioners import repository
 from app.practitioners.models import Practitioner, PractitionerTerritory
-from app.practitioners.schemas import PractitionerCreate, PractitionerRead, WebhookSet
+from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 
@@ -25,7 +25,8 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
         if code not in known:
             raise Unprocessable(f"territory_codes[{i}]: unknown territory {code!r}", field=f"territory_codes.{i}")
     practitioner = Practitioner(
-        rpps=data.rpps, family_name=data.family_name, given_name=data.given_name, specialty=data.specialty
+        rpps=data.rpps, family_name=data.family_name, given_name=data.given_name, specialty=data.specialty,
+        accepts_over_capacity=data.accepts_over_capacity,
     )
     session.add(practitioner)
     await session.flush()
@@ -38,7 +39,8 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
 def _as_read(p: Practitioner, codes: list[str]) -> PractitionerRead:
     return PractitionerRead(
         id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
-        territory_codes=codes, webhook_url=p.webhook_url, created_at=p.created_at,
+        territory_codes=codes, webhook_url=p.webhook_url, accepts_over_capacity=p.accepts_over_capacity,
+        created_at=p.created_at,
     )
 
 
@@ -90,5 +92,16 @@ async def set_webhook(
     practitioner = await get_model(session, principal.practitioner_id)
     practitioner.webhook_url = str(data.url)
     practitioner.webhook_secret = data.secret
+    await session.flush()
+    return _as_read(practitioner, await serves(session, practitioner.id))
+
+
+async def update_me(session: AsyncSession, principal: Principal, data: PractitionerSettings) -> PractitionerRead:
+    """The effector's own settings; a field left out is left as it is."""
+    if principal.practitioner_id is None:
+        raise NotFound("No practitioner behind this token")
+    practitioner = await get_model(session, principal.practitioner_id)
+    if data.accepts_over_capacity is not None:
+        practitioner.accepts_over_capacity = data.accepts_over_capacity
     await session.flush()
     return _as_read(practitioner, await serves(session, practitioner.id))

@@ -69,6 +69,7 @@ class Slot(Base):
         CheckConstraint("audience IN ('all', 'children', 'ehpad')", name="audience"),
         CheckConstraint("status IN ('free', 'booked', 'withdrawn')", name="status"),
         CheckConstraint("source IN ('api', 'bulk', 'rule', 'ics', 'fhir')", name="source"),
+        CheckConstraint("NOT over_capacity OR status <> 'free'", name="over_capacity_never_free"),
         # Two live slots of one practitioner never overlap; withdrawn slots do not count.
         ExcludeConstraint(
             ("practitioner_id", "="),
@@ -107,5 +108,7 @@ class Slot(Base):
     # Stable identity of an imported/generated slot (ICS UID + start, rule id + start): re-import is a no-op.
     source_key: Mapped[str | None] = mapped_column(String(500))
     rule_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("availability_rules.id"))
+    # An over-capacity appointment (surnuméraire) booked by the regulation, not a published slot.
+    over_capacity: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[CreatedAt]
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(TZ)

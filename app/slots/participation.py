@@ -70,7 +70,8 @@ async def evidence(
     total = ParticipationTotal(
         weeks=head["total_weeks"], weeks_reaching_forfait=head["total_weeks_reaching_forfait"],
         slots_offered=head["total_slots_offered"], hours_offered=head["total_hours_offered"],
-        orientations_received=head["total_orientations_received"], fulfilled=head["total_fulfilled"],
+        orientations_received=head["total_orientations_received"], over_capacity=head["total_over_capacity"],
+        fulfilled=head["total_fulfilled"],
         noshow=head["total_noshow"],
     )
     return Participation(practitioner_id=practitioner_id, rpps=rpps, from_=first, to=last,
@@ -78,7 +79,7 @@ async def evidence(
 
 
 CSV_HEADER = ["semaine", "debut_semaine", "creneaux_proposes", "heures_proposees", "forfait_atteint",
-              "orientations_recues", "honorees", "non_honorees"]
+              "orientations_recues", "dont_surnumeraires", "honorees", "non_honorees"]
 
 
 def _decimal(value: float) -> str:
@@ -92,8 +93,9 @@ def to_csv(report: Participation) -> str:
     writer.writerow(CSV_HEADER)
     for w in report.weeks:
         writer.writerow([w.week, w.week_start.isoformat(), w.slots_offered, _decimal(w.hours_offered),
-                         "oui" if w.reaches_forfait else "non", w.orientations_received, w.fulfilled, w.noshow])
+                         "oui" if w.reaches_forfait else "non", w.orientations_received, w.over_capacity, w.fulfilled,
+                         w.noshow])
     t = report.total
     writer.writerow(["total", "", t.slots_offered, _decimal(t.hours_offered), f"{t.weeks_reaching_forfait}/{t.weeks}",
-                     t.orientations_received, t.fulfilled, t.noshow])
+                     t.orientations_received, t.over_capacity, t.fulfilled, t.noshow])
     return out.getvalue()

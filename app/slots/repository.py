@@ -44,6 +44,13 @@ CLAIMABLE = (
     "AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id)"
 )
 
+# Where the doctor ``p`` may be given an over-capacity appointment: he consents, and the site ``si`` (of
+# territory ``t``) is visible (``scope``) and in a territory he serves (a CPTS under a served
+# département counts, as for publishing).
+OVER_CAPACITY_TARGET = """p.accepts_over_capacity AND si.territory_code IN (SELECT code FROM scope)
+          AND EXISTS (SELECT 1 FROM practitioner_territories pt
+                      WHERE pt.practitioner_id = p.id AND pt.territory_code IN (si.territory_code, t.parent_code))"""
+
 # A slot its owner may withdraw: free and not held right now (a booked slot needs its booking cancelled).
 WITHDRAWABLE = "s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())"
 
@@ -236,7 +243,7 @@ WITH weeks AS (
 ),
 offered AS (
     SELECT CAST(date_trunc('week', s.start_at AT TIME ZONE t.timezone) AS date) AS week_start,
-           s.end_at - s.start_at AS length, b.id AS booking_id, b.outcome
+           s.end_at - s.start_at AS length, s.over_capacity, b.id AS booking_id, b.outcome
     FROM slots s
     JOIN territories t ON t.code = s.territory_code
     LEFT JOIN bookings b ON b.slot_id = s.id AND b.status = 'active'
@@ -246,21 +253,25 @@ offered AS (
 ),
 per_week AS (
     SELECT w.week_start,
-           count(o.length) AS slots_offered,
-           round(CAST(coalesce(extract(epoch FROM sum(o.length)), 0) / 3600 AS numeric), 2) AS hours_offered,
+           count(o.length) FILTER (WHERE NOT o.over_capacity) AS slots_offered,
+           round(CAST(coalesce(extract(epoch FROM sum(o.length) FILTER (WHERE NOT o.over_capacity)), 0) / 3600
+                      AS numeric), 2) AS hours_offered,
            count(o.booking_id) AS orientations_received,
+           count(o.booking_id) FILTER (WHERE o.over_capacity) AS over_capacity,
            count(*) FILTER (WHERE o.outcome = 'fulfilled') AS fulfilled,
            count(*) FILTER (WHERE o.outcome = 'noshow') AS noshow
     FROM weeks w LEFT JOIN offered o ON o.week_start = w.week_start
     GROUP BY w.week_start
 )
 SELECT to_char(week_start, 'IYYY-"W"IW') AS week, week_start, slots_offered, hours_offered,
-       hours_offered >= CAST(:forfait AS numeric) AS reaches_forfait, orientations_received, fulfilled, noshow,
+       hours_offered >= CAST(:forfait AS numeric) AS reaches_forfait, orientations_received, over_capacity,
+       fulfilled, noshow,
        count(*) OVER () AS total_weeks,
        count(*) FILTER (WHERE hours_offered >= CAST(:forfait AS numeric)) OVER () AS total_weeks_reaching_forfait,
        sum(slots_offered) OVER () AS total_slots_offered,
        sum(hours_offered) OVER () AS total_hours_offered,
        sum(orientations_received) OVER () AS total_orientations_received,
+       sum(over_capacity) OVER () AS total_over_capacity,
        sum(fulfilled) OVER () AS total_fulfilled,
        sum(noshow) OVER () AS total_noshow
 FROM per_week ORDER BY week_start

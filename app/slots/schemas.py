@@ -179,7 +179,8 @@ class ParticipationWeek(Schema):
     slots_offered: int
     hours_offered: float
     reaches_forfait: bool
-    orientations_received: int
+    orientations_received: int = Field(description="bookings of the week's slots and over-capacity appointments")
+    over_capacity: int = Field(default=0, description="of which over-capacity appointments (surnuméraire)")
     fulfilled: int
     noshow: int
 
@@ -190,6 +191,7 @@ class ParticipationTotal(Schema):
     slots_offered: int
     hours_offered: float
     orientations_received: int
+    over_capacity: int = 0
     fulfilled: int
     noshow: int
 

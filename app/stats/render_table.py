@@ -79,6 +79,7 @@ def summary(report: MonthlyReport) -> Table:
                   f"{integer(total.slots.published)} ({decimal(total.slots.published_hours)} h)", "")
     table.add_row("Créneaux réservés (taux de remplissage)", integer(total.slots.booked),
                   percent(total.slots.fill_rate))
+    table.add_row("Rendez-vous en surnuméraire", integer(total.slots.over_capacity), "")
     table.add_row("Rendez-vous honorés / non honorés / sans retour",
                   f"{integer(total.bookings.fulfilled)} / {integer(total.bookings.noshow)} / "
                   f"{integer(total.bookings.without_outcome)}", percent(total.bookings.honoured_rate))

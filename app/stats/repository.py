@@ -116,12 +116,15 @@ GROUP BY z.tz
 """
 
 # Slots by the local month of their start; a slot is booked when it holds the (unique) active booking.
+# Over-capacity appointments are not published slots: counted apart, with their bookings' outcomes.
 SLOTS_SQL = f"""
 WITH {_SCOPE}
 SELECT width_bucket(sl.start_at, s.bounds) AS m,
-       count(*) AS published,
-       coalesce(sum(EXTRACT(epoch FROM sl.end_at - sl.start_at)), 0) / 3600.0 AS published_hours,
-       count(b.slot_id) AS booked,
+       count(*) FILTER (WHERE NOT sl.over_capacity) AS published,
+       coalesce(sum(EXTRACT(epoch FROM sl.end_at - sl.start_at)) FILTER (WHERE NOT sl.over_capacity), 0) / 3600.0
+           AS published_hours,
+       count(b.slot_id) FILTER (WHERE NOT sl.over_capacity) AS booked,
+       count(b.slot_id) FILTER (WHERE sl.over_capacity) AS over_capacity,
        count(*) FILTER (WHERE b.outcome = 'fulfilled') AS fulfilled,
        count(*) FILTER (WHERE b.outcome = 'noshow') AS noshow,
        count(*) FILTER (WHERE b.slot_id IS NOT NULL AND b.outcome IS NULL) AS without_outcome

@@ -46,9 +46,14 @@ class SlotFigures(Schema):
     published_hours: float
     booked: int = Field(description="Published slots holding an active booking")
     fill_rate: float = Field(description="booked / published (0 when nothing was published)")
+    over_capacity: int = Field(
+        default=0, description="Over-capacity appointments (rendez-vous en surnuméraire) starting in the month and "
+        "holding an active booking: orientations outside the published slots, counted in none of the above")
 
 
 class BookingFigures(Schema):
+    """Outcomes of the active bookings of the month's slots and over-capacity appointments."""
+
     fulfilled: int
     noshow: int
     without_outcome: int = Field(description="Active bookings the effector has not reported on yet")

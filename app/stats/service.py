@@ -125,8 +125,8 @@ def avoided_ed(row: dict[str, Any], method: str, coefficients: dict[str, float])
 
 _CALL_ZERO = {k: 0 for k in (*COUNTERS, "called_back", "within_60", "within_target")} | {
     "delay_median": None, "delay_p90": None}
-_SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "fulfilled": 0, "noshow": 0,
-              "without_outcome": 0}
+_SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "over_capacity": 0, "fulfilled": 0,
+              "noshow": 0, "without_outcome": 0}
 
 
 def _minutes(value: float | None) -> float | None:
@@ -148,7 +148,8 @@ def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject,
         "monthly_average_calls": round(calls / months, 2),
         "avoided_ed_visits": avoided_ed(c, method, subject.coefficients),
         "slots": {"published": s["published"], "published_hours": round(float(s["published_hours"]), 2),
-                  "booked": s["booked"], "fill_rate": share(s["booked"], s["published"])},
+                  "booked": s["booked"], "fill_rate": share(s["booked"], s["published"]),
+                  "over_capacity": s["over_capacity"]},
         "bookings": {"fulfilled": s["fulfilled"], "noshow": s["noshow"], "without_outcome": s["without_outcome"],
                      "honoured_rate": share(s["fulfilled"], s["fulfilled"] + s["noshow"])},
         "callback_delay": {"called_back": c["called_back"], "median_minutes": _minutes(c["delay_median"]),

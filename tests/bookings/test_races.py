@@ -106,7 +106,7 @@ class TestUrgencesRace:
         slot = await make_slot(committed_client, auth, w)
         responses = await asyncio.gather(*(
             committed_client.post("/v1/bookings", headers=auth("urgences", sub=f"ioa-{n}"),
-                                  json={"slot_id": slot, "patient": {"birth_year": 2000 + n}, "reason": "entorse"})
+                                  json={"slot_id": slot, "patient": {"birth_year": 1990 + n}, "reason": "entorse"})
             for n in range(30)
         ))
         statuses = Counter(r.status_code for r in responses)

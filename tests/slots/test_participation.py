@@ -64,7 +64,7 @@ class TestParticipationEvidence:
         assert (short["hours_offered"], short["reaches_forfait"], short["orientations_received"]) == (1.5, False, 0)
         assert weeks[monday(3).isoformat()]["hours_offered"] == 0
         assert body["total"] == {"weeks": 4, "weeks_reaching_forfait": 1, "slots_offered": 4, "hours_offered": 4.5,
-                                 "orientations_received": 3, "fulfilled": 1, "noshow": 1}
+                                 "orientations_received": 3, "over_capacity": 0, "fulfilled": 1, "noshow": 1}
 
     async def test_the_csv_has_french_headers_and_one_line_per_week_plus_a_total(self, client, auth, connection):
         doc = await doctor(client, auth)
@@ -76,8 +76,8 @@ class TestParticipationEvidence:
         assert "attachment" in response.headers["content-disposition"]
         lines = response.text.strip().split("\r\n")
         assert lines[0] == ("semaine;debut_semaine;creneaux_proposes;heures_proposees;forfait_atteint;"
-                            "orientations_recues;honorees;non_honorees")
-        assert lines[1].split(";")[2:] == ["3", "3,00", "oui", "3", "1", "1"]
+                            "orientations_recues;dont_surnumeraires;honorees;non_honorees")
+        assert lines[1].split(";")[2:] == ["3", "3,00", "oui", "3", "0", "1", "1"]
         assert lines[2].split(";")[2:5] == ["1", "1,50", "non"]
         assert lines[3].startswith("total;;4;4,50;1/2")
 
