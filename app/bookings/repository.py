@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Alias, RowMapping, func, literal_column, select, text, update
+from sqlalchemy import Alias, RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
@@ -28,7 +28,7 @@ from app.calls.repository import (
 )
 from app.notifications.repository import INSERT_BOOKING_EVENT
 from app.slots.models import Slot
-from app.slots.repository import CLAIMABLE, OVER_CAPACITY_TARGET, STATE_SQL
+from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_TARGET, STATE_SQL
 from app.territories.repository import SCOPE, scope_params
 
 
@@ -46,11 +46,14 @@ class Statements(Protocol):
 _slots = cast(Alias, Slot.__table__.alias("s"))  # an Alias, which the stubs type as a plain FromClause
 
 
-async def hold(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int) -> RowMapping | None:
-    """Compare-and-set: hold a slot this call could book now (held by it already: the hold is renewed)."""
+async def hold(
+    session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int, booker: dict[str, Any]
+) -> RowMapping | None:
+    """Compare-and-set: hold a slot this call could book now (held by it already: the hold is renewed), for
+    this booker (``bookers.params``)."""
     stmt = (
         update(_slots)
-        .where(_slots.c.id == slot_id, text(CLAIMABLE).bindparams(call_id=call_id))
+        .where(_slots.c.id == slot_id, text(CLAIMABLE).bindparams(call_id=call_id, **booker))
         .values(held_by_call_id=call_id, held_until=func.now() + func.make_interval(0, 0, 0, 0, 0, minutes))
         .returning(_slots.c.id.label("slot_id"), _slots.c.held_by_call_id.label("call_id"), _slots.c.held_until)
     )
@@ -67,11 +70,13 @@ async def release(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID)
     return (await session.execute(stmt)).first() is not None
 
 
-async def slot_state(session: AsyncSession, slot_id: uuid.UUID) -> RowMapping | None:
-    stmt = select(_slots.c.id, _slots.c.territory_code, literal_column(STATE_SQL).label("state")).where(
-        _slots.c.id == slot_id
-    )
-    return (await session.execute(stmt)).mappings().first()
+_SLOT_STATE = f"""SELECT s.id, s.territory_code, {STATE_SQL} AS state, coalesce({BOOKABLE}, false) AS bookable
+    FROM slots s WHERE s.id = :slot_id"""
+
+
+async def slot_state(session: AsyncSession, slot_id: uuid.UUID, booker: dict[str, Any]) -> RowMapping | None:
+    """The slot's territory, state, and whether this booker may book it."""
+    return (await session.execute(text(_SLOT_STATE), {"slot_id": slot_id, **booker})).mappings().first()
 
 
 async def call_state(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | None:
@@ -186,7 +191,8 @@ REFUSAL = f"""
                OR (c.id IS NOT NULL AND c.territory_code IN (SELECT code FROM scope)) AS call_visible,
            c.status AS call_status,
            s.id IS NOT NULL AND s.territory_code IN (SELECT code FROM scope) AS slot_visible,
-           coalesce({CLAIMABLE}, false) AS claimable, {STATE_SQL} AS state
+           coalesce({BOOKABLE}, false) AS bookable, coalesce({CLAIMABLE}, false) AS claimable,
+           {STATE_SQL} AS state
     FROM (SELECT 1) AS one
     LEFT JOIN idempotency_keys k ON k.principal_sub = :sub AND k.key = CAST(:key AS text)
     LEFT JOIN calls c ON c.id = :call_id
@@ -215,15 +221,16 @@ OVER_CAPACITY_REFUSAL = f"""
 
 def booking_params(
     *, slot_id: uuid.UUID | None, call_id: uuid.UUID | None, sub: str, territories: list[str] | None,
-    key: str | None, digest: str, patient: dict[str, Any], reason: str | None,
+    key: str | None, digest: str, patient: dict[str, Any], reason: str | None, booker: dict[str, Any],
     appointment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The parameters of ``BOOK`` and its refusals (``territories`` None: every territory; ``appointment``:
+    """The parameters of ``BOOK`` and its refusals (``territories`` None: every territory; ``booker``: who
+    books, ``bookers.params``; ``appointment``:
     practitioner_id, site_id, start_at, end_at, mode of an over-capacity appointment)."""
     fields = {k: patient.get(k) for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode")}
     wanted = {k: (appointment or {}).get(k) for k in ("practitioner_id", "site_id", "start_at", "end_at", "mode")}
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
-            "kind": "booking.created", **fields, **wanted, **scope_params(territories)}
+            "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories)}
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome

@@ -10,6 +10,7 @@ from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
 
 from app.calls.schemas import PatientIn
 from app.schemas import AwareDatetime, Input, Schema
+from app.slots.bookers import Booker
 
 Mode = Literal["in_person", "home_visit", "teleconsultation"]
 Audience = Literal["all", "children", "ehpad"]
@@ -40,6 +41,9 @@ class FoundSlot(Schema):
     end: dt.datetime
     mode: str
     audience: str
+    bookable_by: list[Booker] = Field(description="who may book it (app: bookers); you may, since it was found")
+    release_before: dt.timedelta | None = Field(
+        default=None, description="from this long before its start it is open to every booker")
     territory_code: str
     practitioner: SlotPractitioner
     site: SlotSite

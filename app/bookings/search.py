@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -21,6 +21,7 @@ from app.auth import Principal
 from app.bookings.schemas import FoundSlot, SearchPage, SlotPractitioner, SlotSite
 from app.database import plan_for_the_values, sql
 from app.errors import NotFound, Unprocessable
+from app.slots import bookers
 from app.slots.repository import CLAIMABLE
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
@@ -50,6 +51,8 @@ class SearchFilter:
     after: tuple[dt.datetime, uuid.UUID] | None = None
     offset: int = 0
     limit: int = 20
+    # who searches (``bookers.params``): a slot veiled from them is not found
+    booker: dict[str, Any] = field(default_factory=lambda: bookers.params("admin", ()))
 
 
 # ------------------------------------------------------------------------------------------- cursors
@@ -149,6 +152,7 @@ async def search(
         codes=codes, start_from=start_from, start_to=start_to, mode=mode,
         audiences=AUDIENCES[audience] if audience else None, near=near, radius_km=radius_km,
         by_distance=by_distance, after=after, offset=offset, limit=limit,
+        booker=bookers.params(principal.role, principal.territories),
     )
     await plan_for_the_values(session)
     statement, params = search_sql(f)
@@ -171,7 +175,7 @@ def _bounding_box(lat: float, lon: float, radius_km: float) -> dict[str, float]:
 
 def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
     """The search statement for this filter: the free slots (claimable by no call in particular)."""
-    params: dict[str, Any] = {"limit": f.limit + 1, "call_id": None}
+    params: dict[str, Any] = {"limit": f.limit + 1, "call_id": None, **f.booker}
     where = [CLAIMABLE]
     if len(f.codes) == 1:
         # A plain equality lets the planner walk ix_slots_free_territory_start in start order.
@@ -205,7 +209,7 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
         params.update(after_start=f.after[0], after_id=f.after[1])
     order = "distance_km, s.start_at, s.id" if f.by_distance else "s.start_at, s.id"
     statement = f"""
-        SELECT s.id, s.start_at, s.end_at, s.mode, s.audience, s.territory_code,
+        SELECT s.id, s.start_at, s.end_at, s.mode, s.audience, s.bookable_by, s.release_before, s.territory_code,
                p.id AS practitioner_id, p.rpps, p.family_name, p.given_name,
                si.id AS site_id, si.name AS site_name, si.kind AS site_kind, si.address, si.postcode,
                si.lat, si.lon, {distance} AS distance_km
@@ -229,6 +233,7 @@ async def explain(session: AsyncSession, f: SearchFilter) -> str:
 def _found(r: RowMapping) -> FoundSlot:
     return FoundSlot(
         id=r["id"], start=r["start_at"], end=r["end_at"], mode=r["mode"], audience=r["audience"],
+        bookable_by=bookers.names(r["bookable_by"]), release_before=r["release_before"],
         territory_code=r["territory_code"],
         practitioner=SlotPractitioner(
             id=r["practitioner_id"], rpps=r["rpps"], family_name=r["family_name"], given_name=r["given_name"]

@@ -30,6 +30,7 @@ from app.bookings.schemas import (
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
 from app.notifications import repository as notifications
+from app.slots import bookers
 from app.territories import service as territory_service
 
 # Why a slot cannot be taken, by its state (``slots.repository.STATE_SQL``).
@@ -41,6 +42,10 @@ BOOKING_ATTEMPTS = 3
 
 
 # ------------------------------------------------------------------------------------------------ hold
+
+
+def _booker(principal: Principal) -> dict[str, Any]:
+    return bookers.params(principal.role, principal.territories)
 
 
 def _sees(visible: set[str] | None, territory_code: str) -> bool:
@@ -55,9 +60,12 @@ async def _open_call(session: AsyncSession, visible: set[str] | None, call_id: u
         raise CallClosed(f"Call {call_id} is closed", field="call_id")
 
 
-async def _visible_slot(session: AsyncSession, visible: set[str] | None, slot_id: uuid.UUID) -> RowMapping:
-    slot = await repository.slot_state(session, slot_id)
-    if slot is None or not _sees(visible, slot["territory_code"]):
+async def _visible_slot(
+    session: AsyncSession, principal: Principal, visible: set[str] | None, slot_id: uuid.UUID
+) -> RowMapping:
+    """The slot, if in a visible territory and open to this booker (a veiled slot does not exist for others)."""
+    slot = await repository.slot_state(session, slot_id, _booker(principal))
+    if slot is None or not _sees(visible, slot["territory_code"]) or not slot["bookable"]:
         raise NotFound(f"Slot {slot_id} not found")
     return slot
 
@@ -67,8 +75,8 @@ async def hold(
 ) -> HoldRead:
     visible = await territory_service.visible_codes(session, principal)
     await _open_call(session, visible, call_id)
-    slot = await _visible_slot(session, visible, slot_id)
-    held = await repository.hold(session, slot_id, call_id, minutes)
+    slot = await _visible_slot(session, principal, visible, slot_id)
+    held = await repository.hold(session, slot_id, call_id, minutes, _booker(principal))
     if held is None:
         why = WHY_TAKEN.get(slot["state"], "the slot changed meanwhile")
         raise SlotTaken(f"Slot {slot_id} cannot be held: {why}")
@@ -78,7 +86,7 @@ async def hold(
 
 async def release(session: AsyncSession, principal: Principal, slot_id: uuid.UUID, call_id: uuid.UUID) -> None:
     visible = await territory_service.visible_codes(session, principal)
-    await _visible_slot(session, visible, slot_id)
+    await _visible_slot(session, principal, visible, slot_id)
     if not await repository.release(session, slot_id, call_id):
         raise NotHeld(f"Slot {slot_id} is not held by call {call_id}", field="call_id")
     log.info("slot.released", slot_id=str(slot_id), call_id=str(call_id))
@@ -117,7 +125,7 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
         sub=principal.sub, key=key, digest=digest,
         territories=None if principal.is_admin else list(principal.territories),
         patient=redirection.patient.model_dump() if redirection and redirection.patient else {},
-        reason=redirection.reason if redirection else None, appointment=appointment,
+        reason=redirection.reason if redirection else None, booker=_booker(principal), appointment=appointment,
     )
 
 
@@ -200,7 +208,7 @@ def _raise_refusal(why: Any, data: BookingRequest) -> None:
         raise NotFound(f"Call {getattr(data, 'call_id', None)} not found", field="call_id")
     if why["call_status"] == "closed":
         raise CallClosed(f"Call {getattr(data, 'call_id', None)} is closed", field="call_id")
-    if not why["slot_visible"]:
+    if not why["slot_visible"] or not why["bookable"]:
         raise NotFound(f"Slot {getattr(data, 'slot_id', None)} not found", field="slot_id")
     if not why["claimable"]:
         raise SlotTaken(f"Slot {getattr(data, 'slot_id', None)} cannot be booked: "

@@ -12,7 +12,7 @@ from app.auth import Principal
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
 from app.logging import log
-from app.slots import repository, rules
+from app.slots import bookers, repository, rules
 from app.slots import service as slots
 from app.slots.models import AvailabilityRule
 from app.slots.schemas import ExtendResult, Rejection, RuleCreate, RuleRead, RuleUpdate, RuleWritten, check_times
@@ -30,7 +30,8 @@ def items_of(rule: AvailabilityRule, timezone: str, now: dt.datetime, settings: 
     found = rules.occurrences(pattern_of(rule, timezone), now, slots.horizon_end(settings, now))
     return [
         slots.Item(rule.practitioner_id, rule.site_id, start, end, rule.mode, rule.audience,
-                   f"rule:{rule.id}:{rule.revision}|{start.strftime('%Y-%m-%dT%H:%M:%SZ')}", rule.id)
+                   f"rule:{rule.id}:{rule.revision}|{start.strftime('%Y-%m-%dT%H:%M:%SZ')}", rule.id,
+                   bookable_by=rule.bookable_by, release_before=rule.release_before)
         for start, end in found
     ]
 
@@ -50,7 +51,8 @@ async def create(session: AsyncSession, principal: Principal, data: RuleCreate, 
     pid = slots.practitioner_for(principal, data.practitioner_id)
     site = await slots.site_for(session, pid, data.site_id)
     rule = AvailabilityRule(
-        practitioner_id=pid, site_id=data.site_id, mode=data.mode, audience=data.audience, weekdays=data.weekdays,
+        practitioner_id=pid, site_id=data.site_id, mode=data.mode, audience=data.audience,
+        bookable_by=bookers.mask(data.bookable_by), release_before=data.release_before, weekdays=data.weekdays,
         start_time=data.start_time, end_time=data.end_time, slot_minutes=data.slot_minutes,
         valid_from=data.valid_from, valid_until=data.valid_until,
     )
@@ -107,9 +109,9 @@ async def update(
     if not rule.active:
         raise Conflict("The rule has ended; create a new one", field="rule_id")
     for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None and name != "valid_until":
+        if value is None and name not in ("valid_until", "release_before"):
             raise Unprocessable(f"{name} cannot be null", field=name)
-        setattr(rule, name, value)
+        setattr(rule, name, bookers.mask(value) if name == "bookable_by" else value)
     try:
         check_times(rule.start_time, rule.end_time, rule.slot_minutes)
     except ValueError as exc:

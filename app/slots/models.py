@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    Interval,
     SmallInteger,
     String,
     Time,
@@ -31,6 +32,8 @@ class AvailabilityRule(Base):
         CheckConstraint("end_time > start_time", name="times"),
         CheckConstraint("slot_minutes BETWEEN 5 AND 720", name="slot_minutes"),
         CheckConstraint("mode IN ('in_person', 'home_visit', 'teleconsultation')", name="mode"),
+        CheckConstraint("bookable_by BETWEEN 1 AND 15", name="bookable_by"),
+        CheckConstraint("release_before BETWEEN interval '0' AND interval '30 days'", name="release_before"),
     )
 
     id: Mapped[UUIDPk]
@@ -38,6 +41,8 @@ class AvailabilityRule(Base):
     site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"))
     mode: Mapped[str] = mapped_column(String(20))
     audience: Mapped[str] = mapped_column(String(16), server_default=text("'all'"))
+    bookable_by: Mapped[int] = mapped_column(SmallInteger, server_default=text("15"))
+    release_before: Mapped[dt.timedelta | None] = mapped_column(Interval)
     weekdays: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))  # ISO: 1 = Monday ... 7 = Sunday
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
@@ -70,6 +75,9 @@ class Slot(Base):
         CheckConstraint("status IN ('free', 'booked', 'withdrawn')", name="status"),
         CheckConstraint("source IN ('api', 'bulk', 'rule', 'ics', 'fhir')", name="source"),
         CheckConstraint("NOT over_capacity OR status <> 'free'", name="over_capacity_never_free"),
+        # Who may book (app/slots/bookers.py) and from when anyone may.
+        CheckConstraint("bookable_by BETWEEN 1 AND 15", name="bookable_by"),
+        CheckConstraint("release_before BETWEEN interval '0' AND interval '30 days'", name="release_before"),
         # Two live slots of one practitioner never overlap; withdrawn slots do not count.
         ExcludeConstraint(
             ("practitioner_id", "="),
@@ -101,6 +109,8 @@ class Slot(Base):
     end_at: Mapped[dt.datetime] = mapped_column(TZ)
     mode: Mapped[str] = mapped_column(String(20))
     audience: Mapped[str] = mapped_column(String(16), server_default=text("'all'"))
+    bookable_by: Mapped[int] = mapped_column(SmallInteger, server_default=text("15"))
+    release_before: Mapped[dt.timedelta | None] = mapped_column(Interval)
     status: Mapped[str] = mapped_column(String(16), server_default=text("'free'"))
     held_by_call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
     held_until: Mapped[dt.datetime | None] = mapped_column(TZ)

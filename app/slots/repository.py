@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.sites.models import Site
+from app.slots.bookers import CPTS_BIT
 from app.slots.models import AvailabilityRule, Slot
 from app.territories.models import Territory
 
@@ -29,6 +30,8 @@ class Batch:
     ends: list[dt.datetime] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
+    bookable: list[int] = field(default_factory=list)
+    releases: list[dt.timedelta | None] = field(default_factory=list)
     keys: list[str | None] = field(default_factory=list)
     rules: list[uuid.UUID | None] = field(default_factory=list)
 
@@ -36,12 +39,23 @@ class Batch:
         return len(self.ids)
 
 
-# The one definition of "a slot can be taken now" (by ``:call_id``, NULL for no call in particular):
-# free, not started, and not held by another call (a lapsed hold is no hold). Search, hold and booking
-# all embed it, on the slots table aliased ``s``.
+# Who may book the slot ``s`` (app/slots/bookers.py): the booker bits ``:bookers`` meet its
+# ``bookable_by``; or it is open to the CPTS's own professionals and its CPTS is one of ``:member_of``;
+# or its ``release_before`` has come (then it is open to every booker).
+BOOKABLE = (
+    "(s.bookable_by & CAST(:bookers AS smallint) <> 0 "
+    f"OR (s.bookable_by & {CPTS_BIT} <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) "
+    "OR s.start_at - s.release_before <= now())"
+)
+
+# The one definition of "a slot can be taken now" (by ``:call_id``, NULL for no call in particular, and
+# by the booker of ``BOOKABLE``'s parameters): free, not started, not held by another call (a lapsed
+# hold is no hold), and open to this booker. Search, hold and booking all embed it, on the slots
+# table aliased ``s``.
 CLAIMABLE = (
     "s.status = 'free' AND s.start_at > now() "
-    "AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id)"
+    "AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) "
+    f"AND {BOOKABLE}"
 )
 
 # Where the doctor ``p`` may be given an over-capacity appointment: he consents, and the site ``si`` (of
@@ -65,12 +79,14 @@ STATE_SQL = """
 
 _INSERT = """
 INSERT INTO slots (id, practitioner_id, site_id, territory_code, start_at, end_at, mode, audience,
-                   source, source_key, rule_id)
-SELECT b.id, b.pid, b.site, b.territory, b.s, b.e, b.mode, b.audience, :source, b.key, b.rule
+                   bookable_by, release_before, source, source_key, rule_id)
+SELECT b.id, b.pid, b.site, b.territory, b.s, b.e, b.mode, b.audience, b.bookable, b.release, :source, b.key,
+       b.rule
 FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS uuid[]), CAST(:sites AS uuid[]), CAST(:territories AS text[]),
             CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]), CAST(:modes AS text[]),
-            CAST(:audiences AS text[]), CAST(:keys AS text[]), CAST(:rules AS uuid[]))
-     AS b(id, pid, site, territory, s, e, mode, audience, key, rule)
+            CAST(:audiences AS text[]), CAST(:bookable AS smallint[]), CAST(:releases AS interval[]),
+            CAST(:keys AS text[]), CAST(:rules AS uuid[]))
+     AS b(id, pid, site, territory, s, e, mode, audience, bookable, release, key, rule)
 -- One insertion order for every batch: two batches of one doctor then take the exclusion locks in the
 -- same order, so they queue behind each other instead of deadlocking.
 ORDER BY b.pid, b.s
@@ -93,7 +109,8 @@ async def insert(
     rows = await session.execute(stmt, {
         "source": source, "ids": batch.ids, "pids": batch.practitioners, "sites": batch.sites,
         "territories": batch.territories, "starts": batch.starts, "ends": batch.ends, "modes": batch.modes,
-        "audiences": batch.audiences, "keys": batch.keys, "rules": batch.rules,
+        "audiences": batch.audiences, "bookable": batch.bookable, "releases": batch.releases, "keys": batch.keys,
+        "rules": batch.rules,
     })
     return [r[0] for r in rows]
 
@@ -167,7 +184,8 @@ _s = cast(Alias, Slot.__table__.alias("s"))  # an Alias, which the stubs type as
 _STATE: ColumnElement[str] = literal_column(STATE_SQL)
 _SLOT_COLUMNS = (
     _s.c.id, _s.c.practitioner_id, _s.c.site_id, _s.c.territory_code, _s.c.start_at.label("start"),
-    _s.c.end_at.label("end"), _s.c.mode, _s.c.audience, _s.c.status, _STATE.label("state"), _s.c.held_until,
+    _s.c.end_at.label("end"), _s.c.mode, _s.c.audience, _s.c.bookable_by, _s.c.release_before,
+    _s.c.over_capacity, _s.c.status, _STATE.label("state"), _s.c.held_until,
     _s.c.source, _s.c.rule_id, _s.c.created_at, _s.c.withdrawn_at,
 )
 

@@ -2,16 +2,47 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from app.schemas import AwareDatetime, Input, Schema
+from app.slots.bookers import ALL_BOOKERS, Booker, names
 
 Mode = Literal["in_person", "home_visit", "teleconsultation"]
 Audience = Literal["all", "children", "ehpad"]
 State = Literal["free", "held", "booked", "withdrawn", "past"]
 MAX_BULK = 5000
+MAX_RELEASE = dt.timedelta(days=30)
+
+
+def _bookers_read(value: object) -> object:
+    return names(value) if isinstance(value, int) else value
+
+
+def _duration(value: object) -> object:
+    if not isinstance(value, str | dt.timedelta):
+        raise ValueError("must be an ISO 8601 duration such as PT2H")
+    return value
+
+
+BOOKABLE_BY = ("Who may book it: `regulation` (operators, regulators), `urgences` (emergency departments), "
+               "`referrers` (city professionals), `cpts` (the CPTS's own professionals). Default: all of them")
+RELEASE_BEFORE = ("ISO 8601 duration (PT2H): from this long before its start the slot is open to every booker, "
+                  "whatever bookable_by says. Up to 30 days")
+BookableBy = Annotated[list[Booker], Field(min_length=1, max_length=4, description=BOOKABLE_BY)]
+ReleaseBefore = Annotated[dt.timedelta, BeforeValidator(_duration), Field(description=RELEASE_BEFORE)]
+BookersRead = Annotated[list[Booker], BeforeValidator(_bookers_read), Field(description=BOOKABLE_BY)]
+
+
+def check_release(value: dt.timedelta | None) -> dt.timedelta | None:
+    if value is not None and not dt.timedelta(0) <= value <= MAX_RELEASE:
+        raise ValueError("must lie between PT0S and P30D")
+    return value
+
+
+def all_bookers() -> list[Booker]:
+    return list(ALL_BOOKERS)
 
 
 class SlotCreate(Input):
@@ -23,6 +54,10 @@ class SlotCreate(Input):
     end: AwareDatetime
     mode: Mode
     audience: Audience = "all"
+    bookable_by: BookableBy = Field(default_factory=all_bookers)
+    release_before: ReleaseBefore | None = None
+
+    _release = field_validator("release_before")(check_release)
 
 
 class SlotBulkItem(SlotCreate):
@@ -55,6 +90,9 @@ class SlotRead(Schema):
     end: dt.datetime
     mode: str
     audience: str
+    bookable_by: BookersRead = Field(default_factory=all_bookers)
+    release_before: dt.timedelta | None = None
+    over_capacity: bool = Field(default=False, description="an over-capacity appointment, not a published slot")
     status: str = Field(description="Stored status: free, booked or withdrawn")
     state: State = Field(description="free, held, booked, withdrawn or past (a free slot that has begun)")
     held_until: dt.datetime | None = None
@@ -90,6 +128,8 @@ class IcsImportResult(Schema):
 # --- availability rules ---------------------------------------------------------------------
 
 class RuleBase(Input):
+    _release = field_validator("release_before", check_fields=False)(check_release)
+
     @field_validator("weekdays", check_fields=False)
     @classmethod
     def _distinct_days(cls, value: list[int] | None) -> list[int] | None:
@@ -105,6 +145,8 @@ class RuleCreate(RuleBase):
     site_id: uuid.UUID
     mode: Mode
     audience: Audience = "all"
+    bookable_by: BookableBy = Field(default_factory=all_bookers)
+    release_before: ReleaseBefore | None = None
     weekdays: list[int] = Field(min_length=1, max_length=7, examples=[[2, 4]])
     start_time: dt.time = Field(examples=["18:00"], description="Local time of the site's territory")
     end_time: dt.time = Field(examples=["20:00"])
@@ -124,6 +166,8 @@ class RuleUpdate(RuleBase):
     site_id: uuid.UUID | None = None
     mode: Mode | None = None
     audience: Audience | None = None
+    bookable_by: BookableBy | None = None
+    release_before: ReleaseBefore | None = Field(default=None, description=RELEASE_BEFORE + "; null: never")
     weekdays: list[int] | None = Field(default=None, min_length=1, max_length=7)
     start_time: dt.time | None = None
     end_time: dt.time | None = None
@@ -147,6 +191,8 @@ class RuleRead(Schema):
     site_id: uuid.UUID
     mode: str
     audience: str
+    bookable_by: BookersRead = Field(default_factory=all_bookers)
+    release_before: dt.timedelta | None = None
     weekdays: list[int]
     start_time: dt.time
     end_time: dt.time

@@ -17,7 +17,7 @@ from app.auth import Principal
 from app.config import Settings
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, reason_of, sqlstate_of
 from app.logging import log
-from app.slots import ics, repository
+from app.slots import bookers, ics, repository
 from app.slots.repository import Batch, SiteInfo
 from app.slots.schemas import BulkResult, IcsImportResult, Rejection, SlotBulkItem, SlotCreate
 
@@ -40,6 +40,8 @@ class Item:
     audience: str = "all"
     key: str | None = None
     rule_id: uuid.UUID | None = None
+    bookable_by: int = bookers.EVERYONE
+    release_before: dt.timedelta | None = None
 
 
 def now_utc() -> dt.datetime:
@@ -120,6 +122,7 @@ def batch_of(items: list[Item], territories: list[str]) -> Batch:
         ids=[uuid.uuid4() for _ in items], practitioners=[i.practitioner_id for i in items],
         sites=[i.site_id for i in items], territories=territories, starts=[i.start for i in items],
         ends=[i.end for i in items], modes=[i.mode for i in items], audiences=[i.audience for i in items],
+        bookable=[i.bookable_by for i in items], releases=[i.release_before for i in items],
         keys=[i.key for i in items], rules=[i.rule_id for i in items],
     )
 
@@ -132,7 +135,8 @@ async def create(session: AsyncSession, principal: Principal, data: SlotCreate, 
     if problem:
         raise Unprocessable(f"{problem[0]}: {problem[1]}", field=problem[0])
     site = await site_for(session, pid, data.site_id)
-    item = Item(pid, data.site_id, data.start, data.end, data.mode, data.audience)
+    item = Item(pid, data.site_id, data.start, data.end, data.mode, data.audience,
+                bookable_by=bookers.mask(data.bookable_by), release_before=data.release_before)
     batch = batch_of([item], [site.territory_code])
     await insert_batch(session, [item], [0], batch, "api", 1, single=True)
     log.info("slot.published", slot_id=str(batch.ids[0]), practitioner_id=str(pid), source="api")
@@ -205,7 +209,8 @@ def _item(
     if problem:
         rejected.append(Rejection(index=index, field=problem[0], reason=problem[1]))
         return None
-    return Item(pid, model.site_id, model.start, model.end, model.mode, model.audience, model.source_key)
+    return Item(pid, model.site_id, model.start, model.end, model.mode, model.audience, model.source_key,
+                bookable_by=bookers.mask(model.bookable_by), release_before=model.release_before)
 
 
 async def publish(
