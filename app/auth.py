@@ -22,8 +22,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.config import Settings, get_settings
 from app.errors import Forbidden, Unauthorized
 
-Role = Literal["effector", "operator", "regulator", "urgences", "analyst", "admin"]
-ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "analyst", "admin")
+Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin"]
+ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin")
+# What a referrer is (a city professional referring patients to the SAS); the kind of a referrer's
+# token comes from the user's record at the identity provider (claim ``referrer_kind``).
+REFERRER_KINDS: tuple[str, ...] = ("pharmacist", "nurse", "medical_secretary", "social_worker",
+                                   "other_professional")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Principal:
     role: str
     territories: tuple[str, ...] = field(default_factory=tuple)
     practitioner_id: uuid.UUID | None = None
+    referrer_kind: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -46,11 +51,14 @@ def create_token(
     practitioner_id: str | uuid.UUID | None = None,
     sub: str | None = None,
     ttl_seconds: int = 8 * 3600,
+    referrer_kind: str | None = None,
 ) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if role == "effector" and not practitioner_id:
         raise ValueError("an effector token needs a practitioner id")
+    if role == "referrer" and referrer_kind not in REFERRER_KINDS:
+        raise ValueError(f"a referrer token needs its kind: one of {', '.join(REFERRER_KINDS)}")
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": sub or f"{role}-{uuid.uuid4().hex[:8]}",
@@ -66,6 +74,8 @@ def create_token(
         claims["aud"] = settings.jwt_audience
     if practitioner_id:
         claims["practitioner_id"] = str(practitioner_id)
+    if referrer_kind:
+        claims["referrer_kind"] = referrer_kind
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
 
 
@@ -145,8 +155,12 @@ def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
             raise Unauthorized("Token practitioner_id claim is not a UUID") from exc
     if role == "effector" and practitioner_id is None:
         raise Unauthorized("Effector token without practitioner_id")
+    referrer_kind = claims.get("referrer_kind") if role == "referrer" else None
+    if role == "referrer" and referrer_kind not in REFERRER_KINDS:
+        raise Unauthorized(f"Referrer token without a valid referrer_kind ({', '.join(REFERRER_KINDS)})")
     principal = Principal(
-        sub=sub.strip(), role=role, territories=tuple(territories), practitioner_id=practitioner_id
+        sub=sub.strip(), role=role, territories=tuple(territories), practitioner_id=practitioner_id,
+        referrer_kind=referrer_kind,
     )
     return principal, float(claims["exp"])
 
@@ -184,8 +198,10 @@ AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
 EffectorDep = Annotated[Principal, Depends(require_roles("effector", "admin"))]
 OperatorDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "admin"))]
 RegulatorDep = Annotated[Principal, Depends(require_roles("regulator", "admin"))]
-SearcherDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "urgences", "admin"))]
+SearcherDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "urgences", "referrer", "admin"))]
+ReferrerDep = Annotated[Principal, Depends(require_roles("referrer"))]
 AnalystDep = Annotated[Principal, Depends(require_roles("analyst", "admin"))]
 StaffDep = Annotated[
-    Principal, Depends(require_roles("operator", "regulator", "urgences", "analyst", "admin", "effector"))
+    Principal,
+    Depends(require_roles("operator", "regulator", "urgences", "referrer", "analyst", "admin", "effector")),
 ]

@@ -29,11 +29,13 @@ def parse_ttl(value: str) -> int:
 
 @app.command()
 def token(
-    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, analyst or admin")],
+    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst or admin")],
     territory: Annotated[list[str] | None, typer.Option(help="territory code (repeatable)")] = None,
     practitioner: Annotated[str | None, typer.Option(help="practitioner id (effectors)")] = None,
     ttl: Annotated[str, typer.Option(help="lifetime: 900, 15m, 8h, 7d")] = "8h",
     sub: Annotated[str | None, typer.Option(help="subject (user id)")] = None,
+    referrer_kind: Annotated[str | None, typer.Option(
+        help="referrers: pharmacist, nurse, medical_secretary, social_worker or other_professional")] = None,
 ) -> None:
     """Print a development JWT signed with SNP_JWT_SECRET."""
     from app.auth import create_token
@@ -42,7 +44,7 @@ def token(
         print(
             create_token(
                 get_settings(), role=role, territories=territory or [], practitioner_id=practitioner,
-                sub=sub, ttl_seconds=parse_ttl(ttl),
+                sub=sub, ttl_seconds=parse_ttl(ttl), referrer_kind=referrer_kind,
             )
         )
     except ValueError as exc:

@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
+
+
+# Requests per minute of each budget (app/ratelimit.py); a setting names only those it changes.
+RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10}
 
 
 class Settings(BaseSettings):
@@ -57,8 +61,12 @@ class Settings(BaseSettings):
     # Requests per minute for each token (each client address without one) on the expensive routes,
     # and failed sign-ins per client address; shared by every instance (app/ratelimit.py).
     rate_limits_enabled: bool = True
-    rate_limits: dict[str, int] = Field(default_factory=lambda: {
-        "search": 600, "booking": 300, "import": 30, "auth_failure": 300})
+    rate_limits: dict[str, int] = Field(default_factory=lambda: dict(RATE_LIMITS))
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _every_budget(cls, value: dict[str, int]) -> dict[str, int]:
+        return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
     # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;
     # a dead one is started again (0: never).

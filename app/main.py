@@ -28,7 +28,9 @@ def routers() -> list[APIRouter]:
     from app.audit.router import router as audit
     from app.bookings.router import router as bookings
     from app.bookings.router import slot_search_router as slot_search
+    from app.calls.router import referral_router as referrals
     from app.calls.router import router as calls
+    from app.calls.router import self_referral_router as self_referrals
     from app.console.router import router as console
     from app.notifications.router import router as notifications
     from app.practitioners.router import router as practitioners
@@ -38,8 +40,8 @@ def routers() -> list[APIRouter]:
     from app.stats.router import router as stats
     from app.territories.router import router as territories
 
-    return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, notifications,
-            stats, audit, console]
+    return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
+            self_referrals, notifications, stats, audit, console]
 
 
 DESCRIPTION = """

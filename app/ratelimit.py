@@ -40,6 +40,8 @@ ROUTES = {
     ("POST", "/v1/slots/import-ics"): "import",
     ("POST", "/v1/calls/import"): "import",
 }
+# (method, path prefix) → budget, for paths that carry a token of their own.
+PREFIXES = {("POST", "/v1/self-referrals/"): "self_referral"}
 AUTH_FAILURE = "auth_failure"
 # Probes answer whatever an address did before.
 UNLIMITED = frozenset({"/health", "/ready", "/metrics"})
@@ -122,6 +124,13 @@ def _who(scope: Scope) -> str:
     return _address(scope)
 
 
+def _by_prefix(scope: Scope) -> str | None:
+    for (method, prefix), budget in PREFIXES.items():
+        if scope["method"] == method and scope["path"].startswith(prefix):
+            return budget
+    return None
+
+
 async def _too_many(send: Send, limiter: Limiter, what: str) -> None:
     await send_error(send, 429, "TooManyRequests", f"Too many {what} this minute: retry later", None,
                      [(b"retry-after", str(limiter.retry_after()).encode())])
@@ -142,7 +151,7 @@ class RateLimitMiddleware:
         if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
             await _too_many(send, limiter, "failed sign-ins from this address")
             return
-        budget = ROUTES.get((scope["method"], scope["path"].rstrip("/")))
+        budget = ROUTES.get((scope["method"], scope["path"].rstrip("/"))) or _by_prefix(scope)
         if budget is not None and not limiter.take(budget, who):
             await _too_many(send, limiter, f"{budget} requests")
             return

@@ -191,11 +191,12 @@ def auth(settings: Settings) -> TokenFactory:
 
     def _headers(
         role: str, territories: list[str] | None = None, practitioner_id: Any = None, sub: str | None = None,
-        ttl_seconds: int = 3600,
+        ttl_seconds: int = 3600, referrer_kind: str | None = None,
     ) -> dict[str, str]:
         token = create_token(
             settings, role=role, territories=territories if territories is not None else ["36"],
             practitioner_id=practitioner_id, sub=sub, ttl_seconds=ttl_seconds,
+            referrer_kind=referrer_kind or ("pharmacist" if role == "referrer" else None),
         )
         return {"Authorization": f"Bearer {token}"}
 

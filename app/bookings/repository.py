@@ -19,7 +19,7 @@ from app.bookings.models import Booking
 from app.calls.models import Call
 from app.calls.repository import (
     CALL_IN_PROGRESS,
-    NEW_URGENCES_CALL,
+    NEW_DIRECT_CALL,
     NOTIFY_REORIENT,
     OPEN_CALL,
     REORIENT_CALL,
@@ -163,7 +163,7 @@ _OVER_CAPACITY = f"""INSERT INTO slots (practitioner_id, site_id, territory_code
 
 
 # The whole booking: the slot claimed (over capacity: written), the call (the open, visible call named
-# by ``:call_id``; for an ED redirection, a new call made in the slot's territory), the booking, the
+# by ``:call_id``; for an ED redirection or a referral, a new call made in the slot's territory), the
 # call's slot decision, the call in progress, the effector's event, the answer, and (given ``:key``)
 # that answer kept for replays. One statement run on its own (autocommit): one round trip, committed
 # before the answer is sent. The key row is written only with a booking: a key already used fails the
@@ -173,7 +173,7 @@ _OVER_CAPACITY = f"""INSERT INTO slots (practitioner_id, site_id, territory_code
 # trigger.
 BOOK = {
     "call": _book(_claim("EXISTS (SELECT 1 FROM open_call)"), "SELECT * FROM open_call"),
-    "ed_redirection": _book(_claim("true"), NEW_URGENCES_CALL),
+    "new_call": _book(_claim("true"), NEW_DIRECT_CALL),
     "over_capacity": _book(_OVER_CAPACITY, "SELECT * FROM open_call"),
 }
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
@@ -222,7 +222,7 @@ OVER_CAPACITY_REFUSAL = f"""
 def booking_params(
     *, slot_id: uuid.UUID | None, call_id: uuid.UUID | None, sub: str, territories: list[str] | None,
     key: str | None, digest: str, patient: dict[str, Any], reason: str | None, booker: dict[str, Any],
-    appointment: dict[str, Any] | None = None,
+    appointment: dict[str, Any] | None = None, origin: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The parameters of ``BOOK`` and its refusals (``territories`` None: every territory; ``booker``: who
     books, ``bookers.params``; ``appointment``:
@@ -230,7 +230,8 @@ def booking_params(
     fields = {k: patient.get(k) for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode")}
     wanted = {k: (appointment or {}).get(k) for k in ("practitioner_id", "site_id", "start_at", "end_at", "mode")}
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
-            "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories)}
+            "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories),
+            "channel": None, "intent": None, "referrer_kind": None, **(origin or {})}
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 slot_search_router = APIRouter(prefix="/v1/slots", tags=["slots"])
 
 BookingReaderDep = Annotated[
-    Principal, Depends(require_roles("operator", "regulator", "urgences", "admin", "effector"))
+    Principal, Depends(require_roles("operator", "regulator", "urgences", "referrer", "admin", "effector"))
 ]
 SlotEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 
@@ -116,7 +116,8 @@ async def list_bookings(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[BookingRead]:
-    """Bookings newest first: those of my territories (an effector: of his slots), or `mine=true`."""
+    """Bookings newest first: those of my territories (an effector: of his slots; a referrer: those he
+    made), or `mine=true`."""
     return await service.list_(session, principal, mine=mine, status=status, limit=limit, offset=offset)
 
 

@@ -73,8 +73,9 @@ class BookingForCall(Input):
 
 
 class EdRedirection(Input):
-    """Role `urgences` only: a patient redirected from the emergency department; the call (channel
-    `urgences`) is made with the booking."""
+    """Role `urgences`: a patient redirected from the emergency department (the call, channel `urgences`,
+    is made with the booking). Role `referrer`: a patient a city professional refers (channel
+    `professionnel`, with the referrer's kind)."""
 
     slot_id: uuid.UUID
     patient: PatientIn | None = Field(default=None, description="The patient of the new call")

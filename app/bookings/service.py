@@ -27,6 +27,7 @@ from app.bookings.schemas import (
     OutcomeCreate,
     OverCapacityBooking,
 )
+from app.calls.repository import DIRECT_CALL_ORIGIN
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
 from app.notifications import repository as notifications
@@ -126,15 +127,21 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
         territories=None if principal.is_admin else list(principal.territories),
         patient=redirection.patient.model_dump() if redirection and redirection.patient else {},
         reason=redirection.reason if redirection else None, booker=_booker(principal), appointment=appointment,
+        origin=None if redirection is None else {**DIRECT_CALL_ORIGIN[principal.role],
+                                                 "referrer_kind": principal.referrer_kind},
     )
 
 
 def _form(principal: Principal, data: BookingRequest) -> str:
     """Which form of the booking statement, once the role may use it."""
     if isinstance(data, EdRedirection):
-        if principal.role != "urgences":
-            raise Unprocessable("call_id is required (only role urgences books without a call)", field="call_id")
-        return "ed_redirection"
+        if principal.role not in DIRECT_CALL_ORIGIN:
+            raise Unprocessable("call_id is required (only roles urgences and referrer book without a call)",
+                                field="call_id")
+        return "new_call"
+    if principal.role == "referrer":
+        raise Forbidden("A referrer books for the patient in front of him: give slot_id, patient and reason, "
+                        "without call_id", field="call_id")
     if isinstance(data, OverCapacityBooking):
         if principal.role not in OVER_CAPACITY_ROLES:
             raise Forbidden("Over-capacity appointments are recorded by the regulation", field="kind")
@@ -249,6 +256,10 @@ async def _may_see(session: AsyncSession, principal: Principal, row: RowMapping)
         return principal.practitioner_id == row["practitioner_id"]
     if principal.role in ("operator", "regulator", "urgences"):
         return _sees(await territory_service.visible_codes(session, principal), row["territory_code"])
+    if principal.role == "referrer":
+        # a city professional sees the bookings he made himself, in his territories, nothing else
+        return row["created_by"] == principal.sub and _sees(
+            await territory_service.visible_codes(session, principal), row["territory_code"])
     return False
 
 
@@ -261,7 +272,8 @@ async def list_(
     practitioner_id = principal.practitioner_id if principal.role == "effector" else None
     rows = await repository.bookings_with_slots(
         session, territories=territories, practitioner_id=practitioner_id,
-        created_by=principal.sub if mine else None, status=status, limit=limit, offset=offset)
+        created_by=principal.sub if mine or principal.role == "referrer" else None, status=status, limit=limit,
+        offset=offset)
     return [_booking_read(r) for r in rows]
 
 
@@ -274,7 +286,7 @@ async def cancel(
 ) -> BookingRead:
     """Cancel; the call that depended on the booking goes back to the queue as ``to_reorient``."""
     row = await _seen_booking(session, principal, booking_id)
-    if principal.role == "urgences" and row["created_by"] != principal.sub:
+    if principal.role in ("urgences", "referrer") and row["created_by"] != principal.sub:
         raise Forbidden("Only the booker, a regulator or operator of the territory, or the effector may cancel")
     reason = data.reason if data is not None else None
     done = await repository.cancel(session, booking_id, sub=principal.sub, role=principal.role, reason=reason)

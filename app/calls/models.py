@@ -15,6 +15,9 @@ DECISION_KINDS = ("advice", "slot", "prescription", "other")
 OTHER_REASONS = ("no_answer", "redirected_15", "redirected_ed", "other")
 PRIORITIES = ("P1", "P2", "P3")
 CALL_STATUSES = ("waiting", "in_progress", "to_reorient", "closed")
+# Who referred a call: a city professional (role referrer, channel professionnel), or ``self``, the patient himself
+# through a signed link (channel autre).
+REFERRER_KINDS = ("pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional", "self")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -35,11 +38,17 @@ class Call(Base):
         UniqueConstraint("territory_code", "external_id", name="uq_calls_territory_external_id"),
         Index("ix_calls_territory_received", "territory_code", "received_at"),
         Index("ix_calls_queue", "territory_code", "status", "due_at"),
+        CheckConstraint(f"referrer_kind IS NULL OR {_in('referrer_kind', REFERRER_KINDS)}", name="referrer_kind"),
+        CheckConstraint("referrer_kind IS NULL OR channel IN ('professionnel', 'autre')", name="referrer_channel"),
+        Index("ix_calls_referrals", "territory_code", "received_at", postgresql_include=["referrer_kind"],
+              postgresql_where=text("referrer_kind IS NOT NULL")),
+        Index("ix_calls_referrer", "created_by", "received_at", postgresql_where=text("referrer_kind IS NOT NULL")),
     )
 
     id: Mapped[UUIDPk]
     territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"))
     channel: Mapped[str] = mapped_column(String(16))
+    referrer_kind: Mapped[str | None] = mapped_column(String(24))
     received_at: Mapped[dt.datetime] = mapped_column(TZ)
     priority: Mapped[str | None] = mapped_column(String(2))
     due_at: Mapped[dt.datetime | None] = mapped_column(TZ)

@@ -16,17 +16,23 @@ from app.calls.models import Call, CallbackAttempt, Decision
 # The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: P3's).
 DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE({priority}, 'P3') AS int), 180))"
 
-# The call a booking without one creates: an ED redirection (channel urgences) in the territory of the
-# slot just claimed (``claimed``), in progress at once, with its due time. The patient was at the
-# emergency department: without the SAS he would have been seen there (intent ``urgences``), so the
-# declared-intent estimator counts the visit avoided. The booking statement embeds it as a CTE.
-NEW_URGENCES_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
-                           intent_without_sas, reason, patient_family_name, patient_given_name,
+# The call a booking without one creates, in the territory of the slot just claimed (``claimed``), in
+# progress at once, with its due time: an ED redirection (channel urgences; the patient was at the
+# emergency department, so without the SAS he would have been seen there: intent ``urgences``, which
+# the declared-intent estimator counts as avoided) or a city professional's referral (channel
+# professionnel, with the kind of referrer). The booking statement embeds it as a CTE.
+NEW_DIRECT_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
+                           intent_without_sas, referrer_kind, reason, patient_family_name, patient_given_name,
                            patient_birth_year, patient_sex, patient_phone, patient_postcode)
-        SELECT t.code, 'urgences', now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress', 'live',
-               :sub, 'urgences', :reason, :family_name, :given_name, :birth_year, :sex, :phone, :postcode
+        SELECT t.code, CAST(:channel AS text), now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress',
+               'live', :sub, CAST(:intent AS text), CAST(:referrer_kind AS text), :reason, :family_name,
+               :given_name, :birth_year, :sex, :phone, :postcode
         FROM claimed JOIN territories t ON t.code = claimed.territory_code
         RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex"""
+
+# What the call a booking makes says of its origin, by the role that books.
+DIRECT_CALL_ORIGIN = {"urgences": {"channel": "urgences", "intent": "urgences"},
+                      "referrer": {"channel": "professionnel", "intent": "inconnu"}}
 
 # A call a booking names: visible (in ``scope``) and not closed.
 OPEN_CALL = """SELECT id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex
@@ -94,6 +100,13 @@ async def queue(
         stmt = stmt.where(Call.territory_code.in_(territories))
     if status:
         stmt = stmt.where(Call.status == status)
+    return (await session.execute(stmt.limit(limit).offset(offset))).all()
+
+
+async def made_by(session: AsyncSession, sub: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:
+    """The calls this user made (a referrer's referrals), newest first."""
+    stmt = (_with_lateness().where(Call.created_by == sub, Call.referrer_kind.is_not(None))
+            .order_by(Call.received_at.desc(), Call.id.desc()))
     return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.auth import AdminDep, OperatorDep, Principal, RegulatorDep, require_roles
-from app.calls import importer, service
+from app.auth import AdminDep, OperatorDep, Principal, ReferrerDep, RegulatorDep, require_roles
+from app.calls import importer, self_referral, service
 from app.calls.schemas import (
     AssignIn,
     CallbackIn,
@@ -21,6 +21,11 @@ from app.calls.schemas import (
     ImportResult,
     PurgeIn,
     PurgeResult,
+    ReferralCreate,
+    ReferralLinkCreate,
+    ReferralLinkRead,
+    SelfReferralCreate,
+    SelfReferralReceived,
 )
 from app.config import SettingsDep
 from app.database import SessionDep
@@ -28,6 +33,8 @@ from app.errors import ErrorBody, PayloadTooLarge, error_responses
 from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
+referral_router = APIRouter(prefix="/v1/referrals", tags=["calls"])
+self_referral_router = APIRouter(tags=["calls"])
 
 ImporterDep = Annotated[Principal, Depends(require_roles("admin", "analyst"))]
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -148,3 +155,45 @@ async def add_decision(
 async def close_call(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> CallSummary:
     """Close the call; a call without any decision cannot be closed (409)."""
     return await service.close(session, principal, call_id)
+
+
+@referral_router.post("", status_code=201, response_model=CallSummary, operation_id="create_referral",
+                      responses=error_responses(401, 403, 404, 422))
+async def create_referral(
+    data: ReferralCreate, session: SessionDep, principal: ReferrerDep, settings: SettingsDep
+) -> CallSummary:
+    """A city professional (role referrer) refers a patient: a call, channel `professionnel` with his kind,
+    waits in the territory's queue for the regulation to call the patient back."""
+    return await service.refer(session, principal, data, skew_seconds=settings.clock_skew_seconds)
+
+
+@referral_router.get("", response_model=list[CallSummary], operation_id="list_my_referrals",
+                     responses=error_responses(401, 403, 422))
+async def list_my_referrals(
+    session: SessionDep,
+    principal: ReferrerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> list[CallSummary]:
+    """The referrals I made, newest first, with where each stands (no patient identity)."""
+    return await service.my_referrals(session, principal, limit=limit, offset=offset)
+
+
+@self_referral_router.post("/v1/referral-links", status_code=201, response_model=ReferralLinkRead,
+                           operation_id="create_referral_link", responses=error_responses(401, 403, 404, 422))
+async def create_referral_link(
+    data: ReferralLinkCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
+) -> ReferralLinkRead:
+    """A signed link (for a QR code) by which patients of the territory ask to be called back."""
+    return await self_referral.create_link(session, principal, data, settings.jwt_secret)
+
+
+@self_referral_router.post("/v1/self-referrals/{token}", status_code=201, response_model=SelfReferralReceived,
+                           operation_id="self_refer", responses=error_responses(404, 422, 429))
+async def self_refer(
+    token: Annotated[str, Path(max_length=80)], data: SelfReferralCreate, session: SessionDep,
+    settings: SettingsDep,
+) -> SelfReferralReceived:
+    """Public, without a token: the patient of a signed link leaves his phone number and a waiting call
+    appears in the territory's queue. An unknown or expired link is 404; rate limited per address."""
+    return await self_referral.receive(session, token, data, settings.jwt_secret)

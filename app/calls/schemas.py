@@ -46,7 +46,10 @@ def _birth_year(value: int) -> int:
     return value
 
 
-Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"])]
+# What _phone accepts, for the contract: 6 to 19 digits, optionally after a +, separators anywhere.
+PHONE_PATTERN = r"^[\s.()-]*\+?(?:[\s.()-]*[0-9]){6,19}[\s.()-]*$"
+Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"],
+                                                     json_schema_extra={"pattern": PHONE_PATTERN})]
 BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_birth_year)]
 
 
@@ -69,6 +72,48 @@ class CallCreate(Input):
     reason: Text | None = Field(default=None, max_length=2000)
     priority: Priority | None = Field(default=None, description="callback target; none means P3's delay")
     intent_without_sas: Intent = "inconnu"
+
+
+class ReferredPatient(PatientIn):
+    """The patient a professional refers: the regulation calls him back, so his phone is required."""
+
+    phone: Phone
+
+
+class ReferralCreate(Input):
+    """A city professional refers the patient in front of him to the SAS: the regulation calls back."""
+
+    territory_code: Code = Field(description="The territory whose SAS takes the call (one of the referrer's)")
+    patient: ReferredPatient
+    reason: Text = Field(min_length=1, max_length=2000, description="Why the patient needs a doctor today")
+    priority: Priority | None = Field(default=None, description="callback target; none means P3's delay")
+
+
+class ReferralLinkCreate(Input):
+    territory_code: Code
+    days: int = Field(default=90, ge=1, le=365, description="how long the link works")
+
+
+class ReferralLinkRead(Schema):
+    token: str
+    path: str = Field(description="What the QR code points at (prefix it with the service's address): the "
+                      "patient's page posts to it")
+    territory_code: str
+    expires_at: dt.datetime
+
+
+class SelfReferralCreate(Input):
+    """A patient asks the regulation to call him back: nothing more is asked, nothing is shown."""
+
+    phone: Phone
+    reason: Text | None = Field(default=None, min_length=1, max_length=500)
+    postcode: Postcode | None = None
+
+
+class SelfReferralReceived(Schema):
+    status: Literal["received"] = "received"
+    territory_code: str
+    callback_within_minutes: int | None = Field(description="the territory's callback target for such a call")
 
 
 class AssignIn(Input):
@@ -124,6 +169,8 @@ class CallSummary(Schema):
     id: uuid.UUID
     territory_code: str
     channel: str
+    referrer_kind: str | None = Field(default=None, description="who referred it: pharmacist, nurse, "
+                                      "medical_secretary, social_worker, other_professional, self (a self-referral)")
     received_at: dt.datetime
     priority: str | None
     due_at: dt.datetime | None

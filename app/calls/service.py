@@ -25,6 +25,7 @@ from app.calls.schemas import (
     DecisionRead,
     PatientRead,
     PurgeResult,
+    ReferralCreate,
     Reorientation,
 )
 from app.errors import Conflict, NotFound, Unprocessable
@@ -71,13 +72,17 @@ async def _visible_territory(session: AsyncSession, principal: Principal, code: 
         raise NotFound(f"Territory {code} not found", field="territory_code") from exc
 
 
-async def create(session: AsyncSession, principal: Principal, data: CallCreate, *, skew_seconds: int) -> CallRead:
+async def create(
+    session: AsyncSession, principal: Principal, data: CallCreate, *, skew_seconds: int,
+    referrer_kind: str | None = None,
+) -> CallRead:
     territory = await _visible_territory(session, principal, data.territory_code)
     received_at = data.received_at or now()
     check_not_future(received_at, "received_at", skew_seconds)
     patient = data.patient
     call = Call(
-        territory_code=territory.code, channel=data.channel, received_at=received_at, priority=data.priority,
+        territory_code=territory.code, channel=data.channel, referrer_kind=referrer_kind, received_at=received_at,
+        priority=data.priority,
         due_at=due_at(territory, received_at, data.priority), reason=data.reason,
         intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
         patient_family_name=patient.family_name, patient_given_name=patient.given_name,
@@ -89,6 +94,22 @@ async def create(session: AsyncSession, principal: Principal, data: CallCreate, 
     log.info("call.created", call_id=str(call.id), territory=call.territory_code, channel=call.channel,
              priority=call.priority)
     return await _read(session, call.id)
+
+
+async def refer(
+    session: AsyncSession, principal: Principal, data: ReferralCreate, *, skew_seconds: int
+) -> CallSummary:
+    """A referrer's call: channel professionnel, his kind, waiting in the territory's queue."""
+    assert principal.referrer_kind is not None
+    created = await create(session, principal, CallCreate(
+        territory_code=data.territory_code, channel="professionnel", patient=data.patient, reason=data.reason,
+        priority=data.priority), skew_seconds=skew_seconds, referrer_kind=principal.referrer_kind)
+    return await summary(session, created.id)
+
+
+async def my_referrals(session: AsyncSession, principal: Principal, *, limit: int, offset: int) -> list[CallSummary]:
+    rows = await repository.made_by(session, principal.sub, limit=limit, offset=offset)
+    return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
 
 
 async def _visible_codes(session: AsyncSession, principal: Principal) -> set[str] | None:

@@ -16,7 +16,9 @@ from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/practitioners", tags=["practitioners"])
 
-ReaderDep = Annotated[Principal, Depends(require_roles("admin", "operator", "regulator", "urgences", "effector"))]
+ReaderDep = Annotated[
+    Principal, Depends(require_roles("admin", "operator", "regulator", "urgences", "referrer", "effector"))
+]
 SelfEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 
 

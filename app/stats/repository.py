@@ -136,6 +136,18 @@ WHERE sl.status <> 'withdrawn' AND sl.start_at >= s.bounds[1] AND sl.start_at < 
 GROUP BY GROUPING SETS ((1), ())
 """
 
+# Referred calls by the local month of their reception and the kind of referrer, from the small
+# partial index ``ix_calls_referrals`` (the other calls are never read).
+REFERRALS_SQL = f"""
+WITH {_SCOPE}
+SELECT width_bucket(c.received_at, s.bounds) AS m, c.referrer_kind AS kind, count(*) AS n
+FROM scope s
+JOIN calls c ON c.territory_code = s.code AND c.referrer_kind IS NOT NULL
+WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
+  AND c.received_at >= CAST(:lowest AS timestamptz) AND c.received_at < CAST(:highest AS timestamptz)
+GROUP BY GROUPING SETS ((1, 2), (2))
+"""
+
 SCOPE_OF_ALL_SQL = """
 SELECT t.code, coalesce(p.timezone, t.timezone) AS timezone,
        coalesce(p.priority_delays, t.priority_delays) AS priority_delays
@@ -190,6 +202,18 @@ async def slot_figures(
 ) -> dict[str | None, dict[str, Any]]:
     """Slot and booking aggregates keyed like :func:`call_figures`."""
     return await _grouped(session, SLOTS_SQL, await _period_params(session, scope, first, after), first)
+
+
+async def referral_figures(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+) -> dict[str | None, dict[str, int]]:
+    """Referred calls by kind of referrer, keyed like :func:`call_figures`."""
+    params = await _period_params(session, scope, first, after)
+    out: dict[str | None, dict[str, int]] = {}
+    for r in (await session.execute(text(REFERRALS_SQL), params)).mappings():
+        month = _month_of(first, r["m"]) if r["m"] else None
+        out.setdefault(month, {})[r["kind"]] = r["n"]
+    return out
 
 
 async def all_territories(session: AsyncSession) -> list[dict[str, Any]]:

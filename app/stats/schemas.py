@@ -80,9 +80,21 @@ class ChannelCounts(Schema):
     autre: int
 
 
+class ReferrerCounts(Schema):
+    pharmacist: int = 0
+    nurse: int = 0
+    medical_secretary: int = 0
+    social_worker: int = 0
+    other_professional: int = 0
+    self: int = Field(default=0, description="self-referrals by a signed link (QR code)")
+
+
 class PeriodFigures(Schema):
     calls: int = Field(description="Calls transferred to the ambulatory regulation")
     calls_by_channel: ChannelCounts
+    calls_by_referrer: ReferrerCounts = Field(
+        default_factory=ReferrerCounts, description="Referred calls (channel professionnel, and self-referrals) "
+        "by the kind of who referred them")
     decisions: Decisions
     calls_with_several_decisions: int = Field(
         description="Calls carrying decisions of two or more distinct kinds"

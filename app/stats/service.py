@@ -172,13 +172,16 @@ async def monthly(
     method = method or subject.avoided_ed_method
     # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
     read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
-    calls, slots = await parallel.both(
-        lambda s: read_calls(s, subject.scope, period.first, period.after),
-        lambda s: repository.slot_figures(s, subject.scope, period.first, period.after),
-    )
+    async def slots_and_referrals(s: AsyncSession) -> tuple[dict[str | None, Any], dict[str | None, Any]]:
+        return (await repository.slot_figures(s, subject.scope, period.first, period.after),
+                await repository.referral_figures(s, subject.scope, period.first, period.after))
+
+    calls, (slots, referrals) = await parallel.both(
+        lambda s: read_calls(s, subject.scope, period.first, period.after), slots_and_referrals)
 
     def at(month: str | None, months: int) -> dict[str, Any]:
-        return figures(calls.get(month, _CALL_ZERO), slots.get(month, _SLOT_ZERO), months, subject, method)
+        return {**figures(calls.get(month, _CALL_ZERO), slots.get(month, _SLOT_ZERO), months, subject, method),
+                "calls_by_referrer": referrals.get(month, {})}
 
     return MonthlyReport.model_validate({
         "territory": subject.code, "territory_name": subject.name, "timezone": subject.timezone,

@@ -34,7 +34,8 @@ def served_url(database_url: str) -> Iterator[str]:
 def token(role: str) -> str:
     practitioner = uuid.UUID(int=7) if role == "effector" else None
     return create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=["36"],
-                        practitioner_id=practitioner, ttl_seconds=3600)
+                        practitioner_id=practitioner, ttl_seconds=3600,
+                        referrer_kind="pharmacist" if role == "referrer" else None)
 
 
 @pytest.mark.slow
