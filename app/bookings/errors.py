@@ -23,3 +23,7 @@ class PractitionerBusy(Conflict):
 
 class NoOverCapacity(Conflict):
     """The doctor has not said he accepts over-capacity appointments."""
+
+
+class CallBooked(Conflict):
+    """The call already has an active booking, and the new one neither replaces it nor says ``also``."""

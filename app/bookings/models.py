@@ -4,8 +4,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -23,6 +23,10 @@ class Booking(Base):
         Index("uq_bookings_active_slot", "slot_id", unique=True, postgresql_where=text("status = 'active'")),
         # "My bookings" (an ED nurse's redirections), newest first.
         Index("ix_bookings_created_by_created_at", "created_by", "created_at"),
+        # One active booking per call, unless a second says it is deliberate (``also``); checked at the
+        # end of each statement, so that one statement may replace a booking by another.
+        ExcludeConstraint(("call_id", "="), where=text("status = 'active' AND NOT also"), using="btree",
+                          deferrable=True, initially="IMMEDIATE", name="ex_bookings_one_active_per_call"),
     )
 
     id: Mapped[UUIDPk]
@@ -34,6 +38,7 @@ class Booking(Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     cancelled_by: Mapped[str | None] = mapped_column(String(200))
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    also: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     outcome: Mapped[str | None] = mapped_column(String(16))
     outcome_note: Mapped[str | None] = mapped_column(Text)
     outcome_at: Mapped[dt.datetime | None] = mapped_column(TZ)

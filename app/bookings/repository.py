@@ -26,7 +26,7 @@ from app.calls.repository import (
     REVOKE_SLOT_DECISION,
     SLOT_DECISION,
 )
-from app.notifications.repository import INSERT_BOOKING_EVENT
+from app.notifications.repository import insert_booking_events
 from app.slots.models import Slot
 from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_TARGET, STATE_SQL
 from app.territories.repository import SCOPE, scope_params
@@ -105,6 +105,14 @@ _ANSWER = f"""json_build_object(
                 'id', s.id, 'start', {_instant("s.start_at")}, 'end', {_instant("s.end_at")}, 'mode', s.mode,
                 'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id))"""
 
+_EVENTS = insert_booking_events(
+    ("'booking.cancelled'", """FROM cancelled b JOIN slots s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
+            JOIN calls c ON c.id = b.call_id"""),
+    (":kind", """FROM b JOIN claimed s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
+            JOIN the_call c ON c.id = b.call_id"""),
+)
+
+
 def _book(claim: str, the_call: str) -> str:
     """The whole booking in one statement: the slot ``claim`` gives, for the call ``the_call`` gives (``BOOK``)."""
     return f"""
@@ -118,17 +126,27 @@ def _book(claim: str, the_call: str) -> str:
     ), the_call AS (
         {the_call}
     ), b AS (
-        INSERT INTO bookings (slot_id, call_id, created_by)
-        SELECT claimed.id, the_call.id, :sub FROM claimed CROSS JOIN the_call
+        INSERT INTO bookings (slot_id, call_id, created_by, also)
+        SELECT claimed.id, the_call.id, :sub, CAST(:also AS boolean) FROM claimed CROSS JOIN the_call
         RETURNING id, slot_id, call_id, status, created_by, created_at, cancelled_at
+    ), cancelled AS (
+        -- the booking of the call this one replaces (given ``:replaces``), cancelled with it
+        UPDATE bookings r SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub,
+                              cancel_reason = :cancel_reason
+        FROM b WHERE r.id = CAST(:replaces AS uuid) AND r.call_id = b.call_id AND r.status = 'active'
+          AND r.outcome IS NULL
+        RETURNING r.id, r.slot_id, r.call_id, r.status, r.created_at, r.cancelled_at
+    ), released AS (
+        {RELEASE_SLOT}
+    ), revoked AS (
+        {REVOKE_SLOT_DECISION}
     ), decision AS (
         {SLOT_DECISION}
     ), in_progress AS (
         {CALL_IN_PROGRESS}
     ), event AS (
-        {INSERT_BOOKING_EVENT}
-        FROM b JOIN claimed s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
-        JOIN the_call c ON c.id = b.call_id
+        -- the effector's events, in the order things happened: the replaced booking's cancellation first
+        {_EVENTS}
     ), answer AS (
         SELECT b.id, {_ANSWER} AS body FROM b JOIN claimed s ON s.id = b.slot_id
     ), k AS (
@@ -138,6 +156,15 @@ def _book(claim: str, the_call: str) -> str:
     )
     SELECT id, CAST(body AS text) AS body FROM answer
 """
+
+
+# What a cancelled booking (``cancelled``: id, slot_id) does to its slot: a published slot is offered
+# again if it has not started; an over-capacity appointment is gone.
+RELEASE_SLOT = """UPDATE slots s SET status = CASE WHEN s.over_capacity THEN 'withdrawn' ELSE 'free' END,
+                           withdrawn_at = CASE WHEN s.over_capacity THEN now() END
+        FROM cancelled
+        WHERE s.id = cancelled.slot_id AND s.status = 'booked' AND (s.over_capacity OR s.start_at > now())
+        RETURNING s.id"""
 
 
 def _claim(call_condition: str) -> str:
@@ -179,6 +206,7 @@ BOOK = {
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 ACTIVE_BOOKING_CONSTRAINT = "uq_bookings_active_slot"
 PRACTITIONER_OVERLAP_CONSTRAINT = "ex_slots_practitioner_overlap"
+ONE_ACTIVE_PER_CALL_CONSTRAINT = "ex_bookings_one_active_per_call"
 
 # Why the booking statement booked nothing, in one read: the key's first answer (a replay), the call,
 # the slot, whether the slot can be claimed for this call now, and its state if not.
@@ -222,16 +250,19 @@ OVER_CAPACITY_REFUSAL = f"""
 def booking_params(
     *, slot_id: uuid.UUID | None, call_id: uuid.UUID | None, sub: str, territories: list[str] | None,
     key: str | None, digest: str, patient: dict[str, Any], reason: str | None, booker: dict[str, Any],
-    appointment: dict[str, Any] | None = None, origin: dict[str, Any] | None = None,
+    appointment: dict[str, Any] | None = None, origin: dict[str, Any] | None = None, also: bool = False,
+    replaces: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The parameters of ``BOOK`` and its refusals (``territories`` None: every territory; ``booker``: who
     books, ``bookers.params``; ``appointment``:
     practitioner_id, site_id, start_at, end_at, mode of an over-capacity appointment)."""
-    fields = {k: patient.get(k) for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode")}
+    fields = {k: patient.get(k)
+              for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode", "address")}
     wanted = {k: (appointment or {}).get(k) for k in ("practitioner_id", "site_id", "start_at", "end_at", "mode")}
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
             "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories),
-            "channel": None, "intent": None, "referrer_kind": None, **(origin or {})}
+            "channel": None, "intent": None, "referrer_kind": None, **(origin or {}),
+            "also": also, "replaces": replaces, "cancel_reason": f"replaced by a new booking ({sub})"}
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome
@@ -273,16 +304,12 @@ async def bookings_with_slots(
 # the queue to be re-oriented, its territory told (calls domain).
 CANCEL = f"""
     WITH cancelled AS (
-        UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub, cancel_reason = :reason
+        UPDATE bookings SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub,
+                            cancel_reason = :cancel_reason
         WHERE id = :booking_id AND status = 'active' AND outcome IS NULL
         RETURNING id, slot_id, call_id
     ), freed AS (
-        -- a published slot is offered again if it has not started; an over-capacity appointment is gone
-        UPDATE slots s SET status = CASE WHEN s.over_capacity THEN 'withdrawn' ELSE 'free' END,
-                           withdrawn_at = CASE WHEN s.over_capacity THEN now() END
-        FROM cancelled
-        WHERE s.id = cancelled.slot_id AND s.status = 'booked' AND (s.over_capacity OR s.start_at > now())
-        RETURNING s.id
+        {RELEASE_SLOT}
     ), revoked AS (
         {REVOKE_SLOT_DECISION}
     ), reoriented AS (
@@ -299,7 +326,7 @@ CANCEL = f"""
 async def cancel(
     session: AsyncSession, booking_id: uuid.UUID, *, sub: str, role: str, reason: str | None
 ) -> RowMapping | None:
-    params = {"booking_id": booking_id, "sub": sub, "role": role, "reason": reason}
+    params = {"booking_id": booking_id, "sub": sub, "role": role, "cancel_reason": reason}
     return (await session.execute(text(CANCEL), params)).mappings().first()
 
 

@@ -52,6 +52,11 @@ async def search_slots(
     )] = None,
     near_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     near_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    near_postcode: Annotated[str | None, Query(
+        pattern=r"^[0-9]{5}$", description="The patient's postcode: distances from its communes' centroid")] = None,
+    call_id: Annotated[uuid.UUID | None, Query(
+        description="The call searched for: without a point, its postcode is used; without an audience, a "
+        "patient under 16 gets the children's slots too")] = None,
     radius_km: Annotated[float | None, Query(gt=0, le=1000)] = None,
     sort: Annotated[Literal["start", "distance"], Query(description="Soonest first, or nearest first")] = "start",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -64,7 +69,7 @@ async def search_slots(
     page = await search.search(
         session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
         audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
-        cursor=cursor,
+        cursor=cursor, near_postcode=near_postcode, call_id=call_id,
     )
     # Built by the service from SQL rows already: no second validation on the hot path.
     return JSONResponse(page.model_dump(mode="json"))

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator
+from pydantic import Discriminator, Field, StrictBool, Tag, ValidationInfo, field_validator
 
 from app.calls.schemas import PatientIn
 from app.schemas import AwareDatetime, Input, Schema
@@ -50,9 +50,23 @@ class FoundSlot(Schema):
     distance_km: float | None = Field(default=None, description="Great-circle distance from the given point")
 
 
+class NearPoint(Schema):
+    """Where distances were measured from, and why."""
+
+    lat: float
+    lon: float
+    postcode: str | None = None
+    source: Literal["near_lat", "near_postcode", "call"] = Field(
+        description="near_lat/near_lon given; near_postcode given (its communes' centroid, La Poste); or the "
+        "postcode of the call named by call_id")
+
+
 class SearchPage(Schema):
     items: list[FoundSlot]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page; null at the end")
+    near: NearPoint | None = Field(default=None, description="the point distances are measured from, if any")
+    audience: str | None = Field(default=None, description="the patient's public searched for (given, or a "
+                                 "child under 16 by the call's birth year)")
 
 
 class HoldCreate(Input):
@@ -65,7 +79,23 @@ class HoldRead(Schema):
     held_until: dt.datetime
 
 
-class BookingForCall(Input):
+class SecondBooking(Input):
+    """A call holds one active booking: a second one says whether it replaces the first or adds to it."""
+
+    replaces: uuid.UUID | None = Field(default=None, description=(
+        "The call's active booking this one replaces: it is cancelled in the same statement (its slot "
+        "freed, its effector told)"))
+    also: StrictBool = Field(default=False, description="A deliberate second active booking for the call")
+
+    @field_validator("also")
+    @classmethod
+    def _one_or_the_other(cls, also: bool, info: ValidationInfo) -> bool:
+        if also and info.data.get("replaces") is not None:
+            raise ValueError("give replaces or also, not both")
+        return also
+
+
+class BookingForCall(SecondBooking):
     """A slot booked for a call of the regulation (operator, regulator; urgences for a call it sees)."""
 
     slot_id: uuid.UUID
@@ -82,7 +112,7 @@ class EdRedirection(Input):
     reason: str | None = Field(default=None, max_length=2000, description="Why the patient is redirected")
 
 
-class OverCapacityBooking(Input):
+class OverCapacityBooking(SecondBooking):
     """Role regulator (or operator): an appointment a volunteer doctor agreed on the phone to give at a time
     outside his published slots (rendez-vous en surnuméraire). Refused when he has not said he accepts
     them (`accepts_over_capacity`) or has a slot or appointment then."""

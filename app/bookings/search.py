@@ -18,7 +18,8 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.bookings.schemas import FoundSlot, SearchPage, SlotPractitioner, SlotSite
+from app.bookings.schemas import FoundSlot, NearPoint, SearchPage, SlotPractitioner, SlotSite
+from app.calls import repository as calls_repository
 from app.database import plan_for_the_values, sql
 from app.errors import NotFound, Unprocessable
 from app.slots import bookers
@@ -135,18 +136,75 @@ async def search_scope(session: AsyncSession, principal: Principal, territory: s
 # ------------------------------------------------------------------------------------------- search
 
 
+# Under this age a patient is a child: search then also offers the children's slots.
+CHILD_UNDER = 16
+
+
+@dataclass(frozen=True)
+class Patient:
+    """What a search takes from the patient's call: where he is and how old (never shown back)."""
+
+    postcode: str | None
+    birth_year: int | None
+
+
+async def _patient(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Patient:
+    row = await calls_repository.call_place(session, call_id)
+    visible = await territory_service.visible_codes(session, principal)
+    if row is None or (visible is not None and row["territory_code"] not in visible):
+        raise NotFound(f"Call {call_id} not found", field="call_id")
+    return Patient(postcode=row["patient_postcode"], birth_year=row["patient_birth_year"])
+
+
+async def _centroid(session: AsyncSession, postcode: str, field: str) -> tuple[float, float]:
+    found = await territory_repository.postcode_centroid(session, postcode)
+    if found is None:
+        raise Unprocessable(f"{field}: {postcode} is not a French postcode with known coordinates", field=field)
+    return found
+
+
+async def _match(
+    session: AsyncSession, principal: Principal, *, call_id: uuid.UUID | None, near_postcode: str | None,
+    near_lat: float | None, near_lon: float | None, audience: str | None,
+) -> tuple[NearPoint | None, str | None]:
+    """Where to search from and for which public: as given, else from the patient's call (its postcode;
+    a child under 16 also gets the children's slots)."""
+    if near_postcode is not None and (near_lat is not None or near_lon is not None):
+        raise Unprocessable("give near_postcode or near_lat and near_lon, not both", field="near_postcode")
+    patient = await _patient(session, principal, call_id) if call_id is not None else None
+    near = None
+    if near_lat is not None and near_lon is not None:
+        near = NearPoint(lat=near_lat, lon=near_lon, source="near_lat")
+    elif near_postcode is not None:
+        lat, lon = await _centroid(session, near_postcode, "near_postcode")
+        near = NearPoint(lat=lat, lon=lon, postcode=near_postcode, source="near_postcode")
+    elif near_lat is None and near_lon is None and patient is not None and patient.postcode:
+        found = await territory_repository.postcode_centroid(session, patient.postcode)
+        if found is not None:
+            near = NearPoint(lat=found[0], lon=found[1], postcode=patient.postcode, source="call")
+    if audience is None and patient is not None and patient.birth_year is not None:
+        if dt.date.today().year - patient.birth_year < CHILD_UNDER:
+            audience = "children"
+    return near, audience
+
+
 async def search(
     session: AsyncSession, principal: Principal, *, territory: str | None, start_from: dt.datetime | None,
     start_to: dt.datetime | None, mode: str | None, audience: str | None, near_lat: float | None,
     near_lon: float | None, radius_km: float | None, sort: str, limit: int, cursor: str | None,
+    near_postcode: str | None = None, call_id: uuid.UUID | None = None,
 ) -> SearchPage:
+    near_point, audience = await _match(session, principal, call_id=call_id, near_postcode=near_postcode,
+                                        near_lat=near_lat, near_lon=near_lon, audience=audience)
+    if near_point is not None and near_point.source != "near_lat":
+        near_lat, near_lon = near_point.lat, near_point.lon
     check_search(start_from=start_from, start_to=start_to, near_lat=near_lat, near_lon=near_lon,
                  radius_km=radius_km, sort=sort)
     by_distance = sort == "distance"
     after, offset = _paging(cursor, by_distance)
     codes = await search_scope(session, principal, territory)
     if not codes:
-        return SearchPage(items=[], next_cursor=None)
+        return SearchPage(items=[], next_cursor=None, near=near_point, audience=audience)
     near = (near_lat, near_lon) if near_lat is not None and near_lon is not None else None
     f = SearchFilter(
         codes=codes, start_from=start_from, start_to=start_to, mode=mode,
@@ -162,7 +220,7 @@ async def search(
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = f"o{offset + limit}" if by_distance else encode_after(last["start_at"], last["id"])
-    return SearchPage(items=items, next_cursor=next_cursor)
+    return SearchPage(items=items, next_cursor=next_cursor, near=near_point, audience=audience)
 
 
 def _bounding_box(lat: float, lon: float, radius_km: float) -> dict[str, float]:

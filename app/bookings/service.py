@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.bookings import repository
-from app.bookings.errors import CallClosed, NoOverCapacity, NotHeld, PractitionerBusy, SlotTaken
+from app.bookings.errors import CallBooked, CallClosed, NoOverCapacity, NotHeld, PractitionerBusy, SlotTaken
 from app.bookings.repository import Statements
 from app.bookings.schemas import (
     BookedSlot,
@@ -129,6 +129,7 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
         reason=redirection.reason if redirection else None, booker=_booker(principal), appointment=appointment,
         origin=None if redirection is None else {**DIRECT_CALL_ORIGIN[principal.role],
                                                  "referrer_kind": principal.referrer_kind},
+        also=getattr(data, "also", False), replaces=getattr(data, "replaces", None),
     )
 
 
@@ -166,6 +167,10 @@ async def book(statements: Statements, principal: Principal, data: BookingReques
             constraint = constraint_of(exc)
             if constraint == repository.ACTIVE_BOOKING_CONSTRAINT:
                 raise SlotTaken(f"Slot {params['slot_id']} already has an active booking") from exc
+            if constraint == repository.ONE_ACTIVE_PER_CALL_CONSTRAINT:
+                raise CallBooked(f"Call {params['call_id']} already has an active booking: give `replaces` (its "
+                                 "id) to replace it, or `also: true` for a second orientation",
+                                 field="replaces") from exc
             if constraint == repository.PRACTITIONER_OVERLAP_CONSTRAINT:
                 raise PractitionerBusy("The practitioner has a slot or an appointment between start and end: book "
                                        "that slot, or agree another time", field="start") from exc

@@ -68,6 +68,7 @@ class Call(Base):
     patient_sex: Mapped[str | None] = mapped_column(String(1))
     patient_phone: Mapped[str | None] = mapped_column(String(20))
     patient_postcode: Mapped[str | None] = mapped_column(String(5))
+    patient_address: Mapped[str | None] = mapped_column(String(300))
     purged_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     created_at: Mapped[CreatedAt]
     # The last time a booking this call depended on was cancelled (status to_reorient until re-oriented).

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Row, and_, case, cast, func, or_, select, update
+from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
@@ -23,19 +23,21 @@ DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE(
 # professionnel, with the kind of referrer). The booking statement embeds it as a CTE.
 NEW_DIRECT_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
                            intent_without_sas, referrer_kind, reason, patient_family_name, patient_given_name,
-                           patient_birth_year, patient_sex, patient_phone, patient_postcode)
+                           patient_birth_year, patient_sex, patient_phone, patient_postcode, patient_address)
         SELECT t.code, CAST(:channel AS text), now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress',
                'live', :sub, CAST(:intent AS text), CAST(:referrer_kind AS text), :reason, :family_name,
-               :given_name, :birth_year, :sex, :phone, :postcode
+               :given_name, :birth_year, :sex, :phone, :postcode, :address
         FROM claimed JOIN territories t ON t.code = claimed.territory_code
-        RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex"""
+        RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex,
+                  patient_phone, patient_address"""
 
 # What the call a booking makes says of its origin, by the role that books.
 DIRECT_CALL_ORIGIN = {"urgences": {"channel": "urgences", "intent": "urgences"},
                       "referrer": {"channel": "professionnel", "intent": "inconnu"}}
 
 # A call a booking names: visible (in ``scope``) and not closed.
-OPEN_CALL = """SELECT id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex
+OPEN_CALL = """SELECT id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex,
+               patient_phone, patient_address
         FROM calls WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)"""
 
 # What each new booking ``b`` does to its call: the decision "orientation vers un créneau", and a
@@ -54,11 +56,11 @@ CALL_EVENTS_CHANNEL = "snp_calls"
 # the decisions not revoked), and a call left without any active booking goes back to the queue as
 # ``to_reorient``, closed or not, with who cancelled and why; the regulators of its territory are
 # told on ``CALL_EVENTS_CHANNEL`` when the transaction commits.
-REVOKE_SLOT_DECISION = """UPDATE decisions d SET revoked_at = now(), revoked_by = :sub, revoked_reason = :reason
+REVOKE_SLOT_DECISION = """UPDATE decisions d SET revoked_at = now(), revoked_by = :sub, revoked_reason = :cancel_reason
         FROM cancelled WHERE d.booking_id = cancelled.id AND d.revoked_at IS NULL
         RETURNING d.id"""
 REORIENT_CALL = """UPDATE calls c SET status = 'to_reorient', closed_at = NULL, reorient_at = now(),
-               reorient_by = :sub, reorient_by_role = :role, reorient_reason = :reason,
+               reorient_by = :sub, reorient_by_role = :role, reorient_reason = :cancel_reason,
                reorient_booking_id = cancelled.id
         FROM cancelled
         WHERE c.id = cancelled.call_id AND c.purged_at IS NULL
@@ -144,10 +146,10 @@ async def purge_identity(session: AsyncSession, cutoff: dt.datetime) -> int:
                # identity) are not rewritten by the first scheduled purge
                or_(Call.patient_family_name.is_not(None), Call.patient_given_name.is_not(None),
                    Call.patient_phone.is_not(None), Call.patient_postcode.is_not(None), Call.reason.is_not(None),
-                   Call.reorient_reason.is_not(None)))
+                   Call.patient_address.is_not(None), Call.reorient_reason.is_not(None)))
         .values(
             patient_family_name=None, patient_given_name=None, patient_phone=None, patient_postcode=None,
-            reason=None, reorient_reason=None, purged_at=func.now(),
+            patient_address=None, reason=None, reorient_reason=None, purged_at=func.now(),
         )
     )
     result = await session.execute(stmt, execution_options={"synchronize_session": False})
@@ -157,3 +159,9 @@ async def purge_identity(session: AsyncSession, cutoff: dt.datetime) -> int:
         await session.execute(update(table).where(column.is_not(None), of_old_call).values({column: None}),
                               execution_options={"synchronize_session": False})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def call_place(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | None:
+    """A call's territory, and where and how old its patient is (what a search for it matches on)."""
+    stmt = select(Call.territory_code, Call.patient_postcode, Call.patient_birth_year).where(Call.id == call_id)
+    return (await session.execute(stmt)).mappings().first()

@@ -62,6 +62,8 @@ class PatientIn(Input):
     sex: Literal["F", "M", "U"] | None = None
     phone: Phone | None = None
     postcode: Postcode | None = None
+    address: Text | None = Field(default=None, min_length=1, max_length=300,
+                                 description="where a home visit goes (given to the effector of a home visit only)")
 
 
 class CallCreate(Input):
@@ -151,6 +153,7 @@ class PatientRead(Schema):
     sex: str | None
     phone: str | None
     postcode: str | None
+    address: str | None = None
 
 
 class Reorientation(Schema):

@@ -87,7 +87,7 @@ async def create(
         intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
         patient_family_name=patient.family_name, patient_given_name=patient.given_name,
         patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_phone=patient.phone,
-        patient_postcode=patient.postcode,
+        patient_postcode=patient.postcode, patient_address=patient.address,
     )
     session.add(call)
     await session.flush()
@@ -141,7 +141,7 @@ def _read_model(call: Call, late: bool, minutes_late: int) -> CallRead:
     patient = PatientRead(
         family_name=call.patient_family_name, given_name=call.patient_given_name,
         birth_year=call.patient_birth_year, sex=call.patient_sex, phone=call.patient_phone,
-        postcode=call.patient_postcode,
+        postcode=call.patient_postcode, address=call.patient_address,
     )
     return CallRead(
         **_summary_fields(call, late, minutes_late), reason=call.reason, created_by=call.created_by,

@@ -17,29 +17,41 @@ from app.notifications.models import OutboxEvent
 # What the effector is told of booking ``b`` of slot ``s`` at site ``si`` for call ``c``: when, where,
 # how, why, and who is coming as initials, birth year and sex (enough to recognise the patient, never
 # the name or the phone number).
+# What the effector is told of a booking: the slot, the site, the call's channel and reason, and of the
+# patient what he needs to see him, nothing more: initials, birth year, age and sex always; for a home
+# visit also the name, address and phone; for a teleconsultation the phone. The purge removes the
+# whole ``patient`` object (and the reason) after the retention period.
 BOOKING_PAYLOAD = """jsonb_build_object(
             'booking_id', b.id, 'status', b.status, 'slot_id', s.id, 'start', s.start_at, 'end', s.end_at,
             'mode', s.mode, 'territory_code', s.territory_code,
             'site', jsonb_build_object('id', si.id, 'name', si.name, 'address', si.address, 'postcode', si.postcode),
             'call', jsonb_build_object('channel', c.channel, 'reason', c.reason),
-            'patient', jsonb_build_object(
+            'patient', jsonb_strip_nulls(jsonb_build_object(
                 'initials', nullif(upper(concat(left(c.patient_given_name, 1), left(c.patient_family_name, 1))), ''),
-                'birth_year', c.patient_birth_year, 'sex', c.patient_sex),
+                'birth_year', c.patient_birth_year, 'sex', c.patient_sex,
+                'age', CAST(EXTRACT(year FROM now()) AS integer) - c.patient_birth_year,
+                'family_name', CASE WHEN s.mode = 'home_visit' THEN c.patient_family_name END,
+                'given_name', CASE WHEN s.mode = 'home_visit' THEN c.patient_given_name END,
+                'address', CASE WHEN s.mode = 'home_visit' THEN c.patient_address END,
+                'phone', CASE WHEN s.mode IN ('home_visit', 'teleconsultation') THEN c.patient_phone END)),
             'booked_at', b.created_at, 'cancelled_at', b.cancelled_at)"""
 
-# The event ``:kind`` of each booking ``b`` (of slot ``s`` ...) for the slot's effector; the statement
-# that embeds it adds the FROM clause that names ``b``, ``s``, ``si`` and ``c``.
-INSERT_BOOKING_EVENT = f"""INSERT INTO outbox_events (practitioner_id, kind, payload)
-        SELECT s.practitioner_id, :kind, {BOOKING_PAYLOAD}"""
 
-_BOOKING_EVENT = f"""
-    {INSERT_BOOKING_EVENT}
-    FROM bookings b
+def insert_booking_events(*sources: tuple[str, str]) -> str:
+    """One INSERT of booking events, in the order of ``sources``: each a (kind, FROM clause naming ``b``,
+    ``s``, ``si`` and ``c``). The effector's feed and webhook then give them in the order things happened."""
+    parts = [f"SELECT {n} AS n, s.practitioner_id, {kind} AS kind, {BOOKING_PAYLOAD} AS payload {source}"
+             for n, (kind, source) in enumerate(sources)]
+    return ("INSERT INTO outbox_events (practitioner_id, kind, payload) "
+            f"SELECT e.practitioner_id, e.kind, e.payload FROM ({' UNION ALL '.join(parts)}) e ORDER BY e.n")
+
+
+# The event ``:kind`` of the booking ``:booking_id`` for its slot's effector.
+_BOOKING_EVENT = insert_booking_events((":kind", """FROM bookings b
     JOIN slots s ON s.id = b.slot_id
     JOIN sites si ON si.id = s.site_id
     JOIN calls c ON c.id = b.call_id
-    WHERE b.id = :booking_id
-"""
+    WHERE b.id = :booking_id"""))
 
 
 async def add_booking_event(session: AsyncSession, booking_id: uuid.UUID, kind: str) -> None:

@@ -25,6 +25,7 @@ async def list_my_booking_events(
     since: Annotated[int, Query(ge=0, le=2**63 - 1, description="Events with a seq above this one")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPage:
-    """Your booking events (booking.created, booking.cancelled) in seq order, with the next cursor."""
-    assert principal.practitioner_id is not None
-    return await service.feed(session, principal.practitioner_id, since, limit)
+    """Your booking events (booking.created, booking.cancelled) in seq order, with the next cursor. Of the
+    patient they carry what you need: initials, age and sex; for a home visit name, address and phone; for a
+    teleconsultation the phone (such a read is audited)."""
+    return await service.feed(session, principal, since, limit)

@@ -10,6 +10,8 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.auth import Principal
 from app.notifications.models import OutboxEvent
 from app.schemas import Schema
 
@@ -28,7 +30,14 @@ class FeedPage(Schema):
     next_since: int = Field(description="Pass as `since` to get the events after these")
 
 
-async def feed(session: AsyncSession, practitioner_id: uuid.UUID, since: int, limit: int) -> FeedPage:
+# What makes an event a read of a patient record: the identity a home visit or a teleconsultation needs.
+IDENTIFYING = ("family_name", "given_name", "phone", "address")
+
+
+async def feed(session: AsyncSession, principal: Principal, since: int, limit: int) -> FeedPage:
+    """The effector's events after ``since``; a page that carries a patient's identity is audited."""
+    assert principal.practitioner_id is not None
+    practitioner_id = principal.practitioner_id
     stmt = (
         select(OutboxEvent.id, OutboxEvent.seq, OutboxEvent.kind, OutboxEvent.created_at, OutboxEvent.delivered_at,
                OutboxEvent.payload)
@@ -37,4 +46,8 @@ async def feed(session: AsyncSession, practitioner_id: uuid.UUID, since: int, li
     )
     rows = (await session.execute(stmt)).mappings().all()
     events = [EventRead.model_validate(dict(r)) for r in rows]
+    identified = [e.payload.get("booking_id") for e in events
+                  if any(k in (e.payload.get("patient") or {}) for k in IDENTIFYING)]
+    if identified:
+        audit.record(session, principal, "booking_events.read", detail={"bookings": identified})
     return FeedPage(events=events, next_since=events[-1].seq if events else since)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -39,3 +39,16 @@ class Territory(Base):
         JSONB, server_default=text(f"'{DEFAULT_COEFFICIENTS}'::jsonb")
     )
     created_at: Mapped[CreatedAt]
+
+
+class Postcode(Base):
+    """A French postcode and the centroid of its communes (La Poste, app/reference; migration 0014)."""
+
+    __tablename__ = "postcodes"
+    __table_args__ = (CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="coordinates"),)
+
+    postcode: Mapped[str] = mapped_column(String(5), primary_key=True)
+    departements: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    communes: Mapped[str] = mapped_column(Text)

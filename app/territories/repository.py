@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.territories.models import Territory
+from app.territories.models import Postcode, Territory
 
 # The one definition of "the territories a user acts on": those named (``:codes``) and the CPTS under
 # them; every territory when ``:everywhere`` (a platform administrator). Statements embed it as a CTE
@@ -52,3 +52,14 @@ async def with_children(session: AsyncSession, codes: Iterable[str]) -> set[str]
     if not codes:
         return set()
     return set((await session.scalars(text(SCOPE), scope_params(codes))).all())
+
+
+async def postcode_centroid(session: AsyncSession, postcode: str) -> tuple[float, float] | None:
+    """The centroid of the postcode's communes (La Poste), if known."""
+    row = (await session.execute(
+        select(Postcode.lat, Postcode.lon).where(Postcode.postcode == postcode, Postcode.lat.is_not(None))
+    )).first()
+    if row is None or row.lat is None or row.lon is None:
+        return None
+    return float(row.lat), float(row.lon)
+

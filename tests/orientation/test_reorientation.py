@@ -15,8 +15,9 @@ from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly
 
 
-async def _book(client, headers, slot, call_id):
-    response = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call_id}, headers=headers)
+async def _book(client, headers, slot, call_id, **extra):
+    response = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call_id, **extra},
+                                 headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -80,7 +81,7 @@ class TestReorientation:
         call = await make_call(client, auth)
         operator = auth("operator", ["36"])
         one = await _book(client, operator, first, call["id"])
-        await _book(client, operator, second, call["id"])
+        await _book(client, operator, second, call["id"], also=True)
         assert (await _cancel(client, operator, one["id"])).status_code == 200
         detail = await _call(client, auth, call["id"])
         assert detail["status"] == "in_progress" and detail["reorientation"] is None
