@@ -22,21 +22,16 @@ from app.bookings.schemas import FoundSlot, NearPoint, SearchPage, SlotPractitio
 from app.calls import repository as calls_repository
 from app.database import plan_for_the_values, sql
 from app.errors import NotFound, Unprocessable
+from app.geo import KM_PER_DEGREE_LAT, haversine_km
 from app.slots import bookers
 from app.slots.repository import CLAIMABLE
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 
-KM_PER_DEGREE_LAT = 111.045
-
 # A patient's public → the slot audiences that fit (a child may be seen in a general slot).
 AUDIENCES = {"all": ("all",), "children": ("all", "children"), "ehpad": ("all", "ehpad")}
 
-_DISTANCE = (
-    "(2 * 6371.0088 * asin(least(1.0, sqrt("
-    "power(sin(radians(si.lat - :near_lat) / 2), 2) + "
-    "cos(radians(:near_lat)) * cos(radians(si.lat)) * power(sin(radians(si.lon - :near_lon) / 2), 2)))))"
-)
+_DISTANCE = haversine_km(":near_lat", ":near_lon", "si.lat", "si.lon")
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Call(Base):
         Index("ix_calls_referrals", "territory_code", "received_at", postgresql_include=["referrer_kind"],
               postgresql_where=text("referrer_kind IS NOT NULL")),
         Index("ix_calls_referrer", "created_by", "received_at", postgresql_where=text("referrer_kind IS NOT NULL")),
+        Index("ix_calls_reoriented", "territory_code", "received_at", postgresql_where=text("reorient_at IS NOT NULL")),
     )
 
     id: Mapped[UUIDPk]

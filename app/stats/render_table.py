@@ -79,7 +79,13 @@ def summary(report: MonthlyReport) -> Table:
                   f"{integer(total.slots.published)} ({decimal(total.slots.published_hours)} h)", "")
     table.add_row("Créneaux réservés (taux de remplissage)", integer(total.slots.booked),
                   percent(total.slots.fill_rate))
+    table.add_row("Effecteurs ayant ouvert des créneaux", integer(total.slots.effectors_active), "")
     table.add_row("Rendez-vous en surnuméraire", integer(total.slots.over_capacity), "")
+    table.add_row("Appels réorientés après une annulation", integer(total.calls_reoriented), "")
+    if total.coverage is not None:
+        table.add_row("Codes postaux à moins de 30 km d'un lieu de consultation",
+                      f"{integer(total.coverage.within_30_km)} / {integer(total.coverage.postcodes)}",
+                      percent(total.coverage.share))
     table.add_row("Rendez-vous honorés / non honorés / sans retour",
                   f"{integer(total.bookings.fulfilled)} / {integer(total.bookings.noshow)} / "
                   f"{integer(total.bookings.without_outcome)}", percent(total.bookings.honoured_rate))

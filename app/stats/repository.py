@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.database import plan_for_the_values
+from app.geo import haversine_km
 from app.stats.facts import COUNTERS, delay_minute
 
 WORK_MEM = "256MB"
@@ -125,6 +126,7 @@ SELECT width_bucket(sl.start_at, s.bounds) AS m,
            AS published_hours,
        count(b.slot_id) FILTER (WHERE NOT sl.over_capacity) AS booked,
        count(b.slot_id) FILTER (WHERE sl.over_capacity) AS over_capacity,
+       count(DISTINCT sl.practitioner_id) FILTER (WHERE NOT sl.over_capacity) AS effectors_active,
        count(*) FILTER (WHERE b.outcome = 'fulfilled') AS fulfilled,
        count(*) FILTER (WHERE b.outcome = 'noshow') AS noshow,
        count(*) FILTER (WHERE b.slot_id IS NOT NULL AND b.outcome IS NULL) AS without_outcome
@@ -136,16 +138,59 @@ WHERE sl.status <> 'withdrawn' AND sl.start_at >= s.bounds[1] AND sl.start_at < 
 GROUP BY GROUPING SETS ((1), ())
 """
 
-# Referred calls by the local month of their reception and the kind of referrer, from the small
-# partial index ``ix_calls_referrals`` (the other calls are never read).
-REFERRALS_SQL = f"""
+# The calls of a few kinds, by the local month of their reception, each read from its small partial
+# index (the other calls are never read): referred calls by kind of referrer (``ix_calls_referrals``),
+# and calls re-oriented at least once (``ix_calls_reoriented``).
+CALL_EXTRAS_SQL = f"""
 WITH {_SCOPE}
-SELECT width_bucket(c.received_at, s.bounds) AS m, c.referrer_kind AS kind, count(*) AS n
+SELECT width_bucket(c.received_at, s.bounds) AS m, 'referrer:' || c.referrer_kind AS kind, count(*) AS n
 FROM scope s
 JOIN calls c ON c.territory_code = s.code AND c.referrer_kind IS NOT NULL
 WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
   AND c.received_at >= CAST(:lowest AS timestamptz) AND c.received_at < CAST(:highest AS timestamptz)
 GROUP BY GROUPING SETS ((1, 2), (2))
+UNION ALL
+SELECT width_bucket(c.received_at, s.bounds), 'reoriented', count(*)
+FROM scope s
+JOIN calls c ON c.territory_code = s.code AND c.reorient_at IS NOT NULL
+WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
+  AND c.received_at >= CAST(:lowest AS timestamptz) AND c.received_at < CAST(:highest AS timestamptz)
+GROUP BY GROUPING SETS ((1), ())
+"""
+
+# A slot's site is near a postcode when its centroid lies within this many km.
+COVERAGE_KM = 30
+_NEAR = haversine_km("a.lat", "a.lon", "v.lat", "v.lon")
+# The postcodes of the area (``:area``, with coordinates), and how many lie within COVERAGE_KM of a site
+# holding a published slot of the scope, month by month and over the period (m NULL). A box of
+# ±0.3° of latitude prefilters the sites before the exact distance.
+COVERAGE_SQL = f"""
+WITH {_SCOPE},
+area AS (
+    SELECT p.postcode, p.lat, p.lon FROM postcodes p
+    WHERE p.postcode = ANY(CAST(:area AS text[])) AND p.lat IS NOT NULL
+),
+served AS (
+    SELECT DISTINCT width_bucket(sl.start_at, s.bounds) AS m, si.lat, si.lon
+    FROM scope s
+    JOIN slots sl ON sl.territory_code = s.code
+    JOIN sites si ON si.id = sl.site_id
+    WHERE sl.status <> 'withdrawn' AND NOT sl.over_capacity
+      AND sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
+      AND sl.start_at >= CAST(:lowest AS timestamptz) AND sl.start_at < CAST(:highest AS timestamptz)
+),
+months AS (SELECT generate_series(1, :width - 1) AS m)
+SELECT mo.m, count(*) AS postcodes,
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM served v WHERE v.m = mo.m AND v.lat BETWEEN a.lat - 0.3 AND a.lat + 0.3
+             AND {_NEAR} <= {COVERAGE_KM})) AS covered
+FROM months mo CROSS JOIN area a
+GROUP BY mo.m
+UNION ALL
+SELECT NULL, count(*),
+       count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM served v WHERE v.lat BETWEEN a.lat - 0.3 AND a.lat + 0.3 AND {_NEAR} <= {COVERAGE_KM}))
+FROM area a
 """
 
 SCOPE_OF_ALL_SQL = """
@@ -204,16 +249,27 @@ async def slot_figures(
     return await _grouped(session, SLOTS_SQL, await _period_params(session, scope, first, after), first)
 
 
-async def referral_figures(
+async def call_extras(
     session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
 ) -> dict[str | None, dict[str, int]]:
-    """Referred calls by kind of referrer, keyed like :func:`call_figures`."""
+    """Referred calls by kind (``referrer:<kind>``) and re-oriented calls (``reoriented``), keyed like
+    :func:`call_figures`."""
     params = await _period_params(session, scope, first, after)
     out: dict[str | None, dict[str, int]] = {}
-    for r in (await session.execute(text(REFERRALS_SQL), params)).mappings():
+    for r in (await session.execute(text(CALL_EXTRAS_SQL), params)).mappings():
         month = _month_of(first, r["m"]) if r["m"] else None
         out.setdefault(month, {})[r["kind"]] = r["n"]
     return out
+
+
+async def coverage(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date, area: Sequence[str]
+) -> dict[str | None, tuple[int, int]]:
+    """(postcodes of the area with coordinates, those within COVERAGE_KM of a site with a slot), keyed like
+    :func:`call_figures`."""
+    params = {**await _period_params(session, scope, first, after), "area": list(area)}
+    rows = (await session.execute(text(COVERAGE_SQL), params)).mappings()
+    return {(_month_of(first, r["m"]) if r["m"] else None): (r["postcodes"], r["covered"]) for r in rows}
 
 
 async def all_territories(session: AsyncSession) -> list[dict[str, Any]]:

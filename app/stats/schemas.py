@@ -46,6 +46,7 @@ class SlotFigures(Schema):
     published_hours: float
     booked: int = Field(description="Published slots holding an active booking")
     fill_rate: float = Field(description="booked / published (0 when nothing was published)")
+    effectors_active: int = Field(default=0, description="Distinct effectors with a published slot in the month")
     over_capacity: int = Field(
         default=0, description="Over-capacity appointments (rendez-vous en surnuméraire) starting in the month and "
         "holding an active booking: orientations outside the published slots, counted in none of the above")
@@ -89,9 +90,21 @@ class ReferrerCounts(Schema):
     self: int = Field(default=0, description="self-referrals by a signed link (QR code)")
 
 
+class Coverage(Schema):
+    postcodes: int = Field(description="Postcodes the territory serves (with known coordinates)")
+    within_30_km: int = Field(description="Of which those whose communes' centroid lies within 30 km of a site "
+                              "holding a published slot in the month")
+    share: float = Field(description="within_30_km / postcodes (0 when there are none)")
+
+
 class PeriodFigures(Schema):
     calls: int = Field(description="Calls transferred to the ambulatory regulation")
     calls_by_channel: ChannelCounts
+    calls_reoriented: int = Field(default=0, description="Calls a cancelled booking sent back to the queue, at "
+                                  "least once (re-orientations)")
+    coverage: Coverage | None = Field(default=None, description=(
+        "Indicator of means: the territory's postcodes within 30 km of a site with a slot; null for the nation, "
+        "and for a CPTS whose postcodes no administrator has set"))
     calls_by_referrer: ReferrerCounts = Field(
         default_factory=ReferrerCounts, description="Referred calls (channel professionnel, and self-referrals) "
         "by the kind of who referred them")

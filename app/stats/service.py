@@ -25,6 +25,7 @@ from app.stats import repository
 from app.stats.facts import COUNTERS, NOT_AVOIDED_REASONS
 from app.stats.repository import ScopeRow
 from app.stats.schemas import MonthlyReport, PeriodFigures
+from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 from app.territories.models import DEFAULT_COEFFICIENTS, DEFAULT_PRIORITY_DELAYS
 
@@ -51,6 +52,7 @@ class Subject:
     scope: list[ScopeRow]
     avoided_ed_method: str
     coefficients: dict[str, float]
+    area: list[str] | None = None  # the postcodes the territory serves (none for the nation)
 
 
 def parse_month(value: str | None, field: str) -> dt.date:
@@ -98,8 +100,9 @@ async def subject_of(session: AsyncSession, principal: Principal, code: str) -> 
     territory = await territory_service.ensure_visible(session, principal, code)
     codes = await territory_service.scope_codes(session, code)
     scope = [_scope_row(c, territory.timezone, territory.priority_delays) for c in codes]
+    area = await territory_repository.area_postcodes(session, territory)
     return Subject(territory.code, territory.name, territory.timezone, scope, territory.avoided_ed_method,
-                   dict(territory.avoided_ed_coefficients))
+                   dict(territory.avoided_ed_coefficients), area or None)
 
 
 def share(part: int, whole: int) -> float:
@@ -125,8 +128,8 @@ def avoided_ed(row: dict[str, Any], method: str, coefficients: dict[str, float])
 
 _CALL_ZERO = {k: 0 for k in (*COUNTERS, "called_back", "within_60", "within_target")} | {
     "delay_median": None, "delay_p90": None}
-_SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "over_capacity": 0, "fulfilled": 0,
-              "noshow": 0, "without_outcome": 0}
+_SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "over_capacity": 0, "effectors_active": 0,
+              "fulfilled": 0, "noshow": 0, "without_outcome": 0}
 
 
 def _minutes(value: float | None) -> float | None:
@@ -149,7 +152,7 @@ def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject,
         "avoided_ed_visits": avoided_ed(c, method, subject.coefficients),
         "slots": {"published": s["published"], "published_hours": round(float(s["published_hours"]), 2),
                   "booked": s["booked"], "fill_rate": share(s["booked"], s["published"]),
-                  "over_capacity": s["over_capacity"]},
+                  "over_capacity": s["over_capacity"], "effectors_active": s["effectors_active"]},
         "bookings": {"fulfilled": s["fulfilled"], "noshow": s["noshow"], "without_outcome": s["without_outcome"],
                      "honoured_rate": share(s["fulfilled"], s["fulfilled"] + s["noshow"])},
         "callback_delay": {"called_back": c["called_back"], "median_minutes": _minutes(c["delay_median"]),
@@ -172,16 +175,26 @@ async def monthly(
     method = method or subject.avoided_ed_method
     # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
     read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
-    async def slots_and_referrals(s: AsyncSession) -> tuple[dict[str | None, Any], dict[str | None, Any]]:
+    async def slots_and_more(s: AsyncSession) -> tuple[dict[str | None, Any], ...]:
+        # Coverage needs an area: a département's postcodes, or those an admin gave a CPTS; never the nation's
+        # (every postcode against every site).
+        near = ({} if subject.area is None else
+                await repository.coverage(s, subject.scope, period.first, period.after, subject.area))
         return (await repository.slot_figures(s, subject.scope, period.first, period.after),
-                await repository.referral_figures(s, subject.scope, period.first, period.after))
+                await repository.call_extras(s, subject.scope, period.first, period.after), near)
 
-    calls, (slots, referrals) = await parallel.both(
-        lambda s: read_calls(s, subject.scope, period.first, period.after), slots_and_referrals)
+    calls, (slots, extras, near) = await parallel.both(
+        lambda s: read_calls(s, subject.scope, period.first, period.after), slots_and_more)
 
     def at(month: str | None, months: int) -> dict[str, Any]:
+        more = extras.get(month, {})
+        reach = near.get(month)
         return {**figures(calls.get(month, _CALL_ZERO), slots.get(month, _SLOT_ZERO), months, subject, method),
-                "calls_by_referrer": referrals.get(month, {})}
+                "calls_by_referrer": {k.removeprefix("referrer:"): n for k, n in more.items()
+                                      if k.startswith("referrer:")},
+                "calls_reoriented": more.get("reoriented", 0),
+                "coverage": None if reach is None else {
+                    "postcodes": reach[0], "within_30_km": reach[1], "share": share(reach[1], reach[0])}}
 
     return MonthlyReport.model_validate({
         "territory": subject.code, "territory_name": subject.name, "timezone": subject.timezone,

@@ -34,6 +34,9 @@ class Territory(Base):
     priority_delays: Mapped[dict[str, Any]] = mapped_column(
         JSONB, server_default=text(f"'{DEFAULT_PRIORITY_DELAYS}'::jsonb")
     )
+    # The postcodes a CPTS covers, set by an administrator (a département covers those La Poste places
+    # in it): the report's coverage indicator is measured over them.
+    postcodes: Mapped[list[str] | None] = mapped_column(ARRAY(String(5)))
     avoided_ed_method: Mapped[str] = mapped_column(String(32), server_default=text("'declared_intent'"))
     avoided_ed_coefficients: Mapped[dict[str, Any]] = mapped_column(
         JSONB, server_default=text(f"'{DEFAULT_COEFFICIENTS}'::jsonb")

@@ -63,3 +63,18 @@ async def postcode_centroid(session: AsyncSession, postcode: str) -> tuple[float
         return None
     return float(row.lat), float(row.lon)
 
+
+
+async def unknown_postcodes(session: AsyncSession, postcodes: Sequence[str]) -> list[str]:
+    """Those of ``postcodes`` La Poste does not know."""
+    known = set((await session.execute(select(Postcode.postcode).where(Postcode.postcode.in_(list(postcodes)))))
+                .scalars())
+    return [p for p in postcodes if p not in known]
+
+
+async def area_postcodes(session: AsyncSession, territory: Territory) -> list[str]:
+    """The postcodes a territory serves: a CPTS's own list, or those La Poste places in a département."""
+    if territory.kind == "cpts":
+        return list(territory.postcodes or [])
+    stmt = select(Postcode.postcode).where(Postcode.departements.contains([territory.code]))
+    return list((await session.execute(stmt)).scalars())

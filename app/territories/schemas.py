@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from app.schemas import Input, Schema
+from app.validators import Postcode
 
 
 @lru_cache
@@ -61,6 +62,9 @@ class TerritoryUpdate(Input):
     priority_delays: PriorityDelays | None = None
     avoided_ed_method: Literal["declared_intent", "coefficients"] | None = None
     avoided_ed_coefficients: Coefficients | None = None
+    postcodes: list[Postcode] | None = Field(default=None, max_length=2000, description=(
+        "The postcodes a CPTS covers (a département covers those La Poste places in it): the report's share of "
+        "postcodes within 30 km of a site with a slot is measured over them"))
 
 
 class TerritoryRead(Schema):
@@ -72,4 +76,5 @@ class TerritoryRead(Schema):
     priority_delays: dict[str, int]
     avoided_ed_method: str
     avoided_ed_coefficients: dict[str, float]
+    postcodes: list[str] | None = None
     created_at: dt.datetime

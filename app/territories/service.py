@@ -34,8 +34,14 @@ async def create(session: AsyncSession, data: TerritoryCreate) -> Territory:
 async def update(session: AsyncSession, code: str, data: TerritoryUpdate) -> Territory:
     territory = await get(session, code)
     for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None:
+        if value is None and name != "postcodes":
             raise Unprocessable(f"{name} cannot be null", field=name)
+        if name == "postcodes" and value is not None:
+            value = sorted(set(value))
+            unknown = await repository.unknown_postcodes(session, value)
+            if unknown:
+                index = data.postcodes.index(unknown[0]) if data.postcodes else 0
+                raise Unprocessable(f"postcodes: {unknown[0]} is not a French postcode", field=f"postcodes.{index}")
         setattr(territory, name, value)
     await session.flush()
     return territory

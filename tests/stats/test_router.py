@@ -61,7 +61,7 @@ class TestEmptyPeriod:
             assert figures["monthly_average_calls"] == 0
             assert figures["avoided_ed_visits"]["count"] == 0
             assert figures["slots"] == {"published": 0, "published_hours": 0.0, "booked": 0, "fill_rate": 0.0,
-                                        "over_capacity": 0}
+                                        "over_capacity": 0, "effectors_active": 0}
             assert figures["bookings"]["honoured_rate"] == 0.0
             assert figures["callback_delay"]["median_minutes"] is None
             assert figures["callback_delay"]["share_within_60_minutes"] == 0.0
@@ -275,10 +275,10 @@ class TestSlotsAndBookings:
         report = await monthly(client, auth("admin"), "36", "2022-05", "2022-06")
         may, june = report["months"]
         assert may["slots"] == {"published": 6, "published_hours": 2.0, "booked": 4, "fill_rate": 4 / 6,
-                                "over_capacity": 0}
+                                "over_capacity": 0, "effectors_active": 6}  # each slot its own doctor
         assert may["bookings"] == {"fulfilled": 2, "noshow": 1, "without_outcome": 1, "honoured_rate": 2 / 3}
         assert june["slots"]["published"] == 1 and june["slots"]["published_hours"] == 1.0
-        assert report["total"]["slots"]["published"] == 7
+        assert report["total"]["slots"]["published"] == 7 and report["total"]["slots"]["effectors_active"] == 7
 
 
 class TestCallbackDelay:
