@@ -26,6 +26,7 @@ from app.config import SettingsDep
 from app.database import SessionDep, StatementsDep
 from app.errors import error_responses
 from app.schemas import AwareDatetime
+from app.sites.schemas import SiteKind
 from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
@@ -58,6 +59,13 @@ async def search_slots(
         description="The call searched for: without a point, its postcode is used; without an audience, a "
         "patient under 16 gets the children's slots too")] = None,
     radius_km: Annotated[float | None, Query(gt=0, le=1000)] = None,
+    profession: Annotated[str | None, Query(
+        pattern=r"^[0-9]{2}$", description="TRE-G15 profession code: 10 médecin, 60 infirmier, 70 kiné…")] = None,
+    specialty: Annotated[str | None, Query(
+        pattern=r"^S[A-Z]{1,2}[0-9]{2}$", description="TRE-R38 specialty code: SM54 médecine générale…")] = None,
+    language: Annotated[str | None, Query(pattern=r"^[a-z]{2}$", description="a language the practitioner speaks "
+                                          "(ISO 639-1)")] = None,
+    site_kind: SiteKind | None = None,
     sort: Annotated[Literal["start", "distance"], Query(description="Soonest first, or nearest first")] = "start",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(
@@ -69,7 +77,8 @@ async def search_slots(
     page = await search.search(
         session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
         audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
-        cursor=cursor, near_postcode=near_postcode, call_id=call_id,
+        cursor=cursor, near_postcode=near_postcode, call_id=call_id, profession=profession, specialty=specialty,
+        language=language, site_kind=site_kind,
     )
     # Built by the service from SQL rows already: no second validation on the hot path.
     return JSONResponse(page.model_dump(mode="json"))

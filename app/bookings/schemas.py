@@ -21,6 +21,9 @@ class SlotPractitioner(Schema):
     rpps: str
     family_name: str
     given_name: str
+    profession_code: str = Field(default="10", description="TRE-G15 (10 médecin, 60 infirmier…)")
+    specialty_code: str | None = Field(default=None, description="TRE-R38 (SM54 médecine générale…)")
+    languages: list[str] = Field(default_factory=lambda: ["fr"])
 
 
 class SlotSite(Schema):

@@ -41,6 +41,10 @@ class SearchFilter:
     start_to: dt.datetime | None = None
     mode: str | None = None
     audiences: Sequence[str] | None = None
+    profession: str | None = None
+    specialty: str | None = None
+    language: str | None = None
+    site_kind: str | None = None
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     by_distance: bool = False
@@ -187,7 +191,8 @@ async def search(
     session: AsyncSession, principal: Principal, *, territory: str | None, start_from: dt.datetime | None,
     start_to: dt.datetime | None, mode: str | None, audience: str | None, near_lat: float | None,
     near_lon: float | None, radius_km: float | None, sort: str, limit: int, cursor: str | None,
-    near_postcode: str | None = None, call_id: uuid.UUID | None = None,
+    near_postcode: str | None = None, call_id: uuid.UUID | None = None, profession: str | None = None,
+    specialty: str | None = None, language: str | None = None, site_kind: str | None = None,
 ) -> SearchPage:
     near_point, audience = await _match(session, principal, call_id=call_id, near_postcode=near_postcode,
                                         near_lat=near_lat, near_lon=near_lon, audience=audience)
@@ -205,7 +210,8 @@ async def search(
         codes=codes, start_from=start_from, start_to=start_to, mode=mode,
         audiences=AUDIENCES[audience] if audience else None, near=near, radius_km=radius_km,
         by_distance=by_distance, after=after, offset=offset, limit=limit,
-        booker=bookers.params(principal.role, principal.territories),
+        booker=bookers.params(principal.role, principal.territories), profession=profession, specialty=specialty,
+        language=language, site_kind=site_kind,
     )
     await plan_for_the_values(session)
     statement, params = search_sql(f)
@@ -249,6 +255,14 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
     if f.audiences is not None:
         where.append("s.audience = ANY(:audiences)")
         params["audiences"] = list(f.audiences)
+    for column, value, name in (("p.profession_code", f.profession, "profession"),
+                                ("p.specialty_code", f.specialty, "specialty"), ("si.kind", f.site_kind, "site_kind")):
+        if value is not None:
+            where.append(f"{column} = :{name}")
+            params[name] = value
+    if f.language is not None:
+        where.append("CAST(:language AS varchar) = ANY(p.languages)")
+        params["language"] = f.language
     distance = "NULL::float8"
     if f.near is not None:
         distance = _DISTANCE
@@ -263,7 +277,8 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
     order = "distance_km, s.start_at, s.id" if f.by_distance else "s.start_at, s.id"
     statement = f"""
         SELECT s.id, s.start_at, s.end_at, s.mode, s.audience, s.bookable_by, s.release_before, s.territory_code,
-               p.id AS practitioner_id, p.rpps, p.family_name, p.given_name,
+               p.id AS practitioner_id, p.rpps, p.family_name, p.given_name, p.profession_code, p.specialty_code,
+               p.languages,
                si.id AS site_id, si.name AS site_name, si.kind AS site_kind, si.address, si.postcode,
                si.lat, si.lon, {distance} AS distance_km
         FROM slots s
@@ -289,7 +304,8 @@ def _found(r: RowMapping) -> FoundSlot:
         bookable_by=bookers.names(r["bookable_by"]), release_before=r["release_before"],
         territory_code=r["territory_code"],
         practitioner=SlotPractitioner(
-            id=r["practitioner_id"], rpps=r["rpps"], family_name=r["family_name"], given_name=r["given_name"]
+            id=r["practitioner_id"], rpps=r["rpps"], family_name=r["family_name"], given_name=r["given_name"],
+            profession_code=r["profession_code"], specialty_code=r["specialty_code"], languages=r["languages"],
         ),
         site=SlotSite(
             id=r["site_id"], name=r["site_name"], kind=r["site_kind"], address=r["address"],

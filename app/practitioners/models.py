@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -15,6 +16,8 @@ class Practitioner(Base):
     __tablename__ = "practitioners"
     __table_args__ = (
         CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),
+        CheckConstraint("profession_code ~ '^[0-9]{2}$'", name="profession_code"),
+        CheckConstraint("specialty_code ~ '^S[A-Z]{1,2}[0-9]{2}$'", name="specialty_code"),
         # The few practitioners the outbox relay pushes to.
         Index("ix_practitioners_webhook", "id", postgresql_where=text("webhook_url IS NOT NULL")),
     )
@@ -24,6 +27,10 @@ class Practitioner(Base):
     family_name: Mapped[str] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
     specialty: Mapped[str] = mapped_column(String(100))
+    # ANS nomenclatures (app/reference): TRE-G15 profession, TRE-R38 ordinal specialty (SM54 médecine générale)
+    profession_code: Mapped[str] = mapped_column(String(2), server_default="10")
+    specialty_code: Mapped[str | None] = mapped_column(String(5))
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(2)), server_default=text("'{fr}'"))
     webhook_url: Mapped[str | None] = mapped_column(String(2000))
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
     # The doctor agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire).

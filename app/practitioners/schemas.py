@@ -2,11 +2,24 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Annotated
 
-from pydantic import Field, HttpUrl, StrictBool
+from pydantic import AfterValidator, Field, HttpUrl, StrictBool
 
+from app.reference.nomenclatures import MEDECIN, check
 from app.schemas import Input, Schema
 from app.validators import RPPS
+
+PROFESSION = "ANS nomenclature TRE-G15 (10 médecin, 40 chirurgien-dentiste, 50 sage-femme, 60 infirmier, " \
+             "70 masseur-kinésithérapeute…)"
+SPECIALTY = "ANS nomenclature TRE-R38 spécialité ordinale (SM54 médecine générale; SI01-SI05 infirmier en pratique " \
+            "avancée…)."
+ProfessionCode = Annotated[str, Field(pattern=r"^[0-9]{2}$", description=PROFESSION),
+                           AfterValidator(lambda code: check("G15", code))]
+SpecialtyCode = Annotated[str, Field(pattern=r"^S[A-Z]{1,2}[0-9]{2}$"), AfterValidator(lambda code: check("R38", code))]
+Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code: fr, en, ar…")]
+Languages = Annotated[list[Language], Field(min_length=1, max_length=20, description="languages the patient may "
+                                            "speak with the practitioner (ISO 639-1)")]
 
 OVER_CAPACITY = ("Agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire) outside the "
                  "published slots")
@@ -16,7 +29,12 @@ class PractitionerCreate(Input):
     rpps: RPPS
     family_name: str = Field(min_length=1, max_length=100)
     given_name: str = Field(min_length=1, max_length=100)
-    specialty: str = Field(default="Médecine générale", min_length=1, max_length=100)
+    specialty: str = Field(default="Médecine générale", min_length=1, max_length=100,
+                           description="free-text label, as before; the codes below are what software reads")
+    profession_code: ProfessionCode = MEDECIN
+    specialty_code: SpecialtyCode | None = Field(
+        default=None, description=SPECIALTY + " Default: SM54 for a doctor whose label is Médecine générale")
+    languages: Languages = Field(default_factory=lambda: ["fr"])
     territory_codes: list[str] = Field(min_length=1, max_length=50)
     accepts_over_capacity: StrictBool = Field(default=False, description=OVER_CAPACITY)
 
@@ -27,6 +45,11 @@ class PractitionerRead(Schema):
     family_name: str
     given_name: str
     specialty: str
+    profession_code: str = MEDECIN
+    profession: str | None = Field(default=None, description="the TRE-G15 label of profession_code")
+    specialty_code: str | None = None
+    specialty_label: str | None = Field(default=None, description="the TRE-R38 label of specialty_code")
+    languages: list[str] = Field(default_factory=lambda: ["fr"])
     territory_codes: list[str]
     webhook_url: str | None = None
     accepts_over_capacity: bool = Field(default=False, description=OVER_CAPACITY)
@@ -42,3 +65,4 @@ class PractitionerSettings(Input):
     """The effector's own settings (PATCH: a field left out is left as it is)."""
 
     accepts_over_capacity: StrictBool | None = Field(default=None, description=OVER_CAPACITY)
+    languages: Languages | None = None

@@ -12,6 +12,7 @@ from app.notifications.guard import check_url
 from app.practitioners import repository
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
+from app.reference.nomenclatures import MEDECIN, MEDECINE_GENERALE, labels
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 
@@ -26,7 +27,8 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
             raise Unprocessable(f"territory_codes[{i}]: unknown territory {code!r}", field=f"territory_codes.{i}")
     practitioner = Practitioner(
         rpps=data.rpps, family_name=data.family_name, given_name=data.given_name, specialty=data.specialty,
-        accepts_over_capacity=data.accepts_over_capacity,
+        profession_code=data.profession_code, specialty_code=_specialty_code(data),
+        languages=list(dict.fromkeys(data.languages)), accepts_over_capacity=data.accepts_over_capacity,
     )
     session.add(practitioner)
     await session.flush()
@@ -36,9 +38,19 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
     return _as_read(practitioner, sorted(codes))
 
 
+def _specialty_code(data: PractitionerCreate) -> str | None:
+    if data.specialty_code is None and data.profession_code == MEDECIN and data.specialty == "Médecine générale":
+        return MEDECINE_GENERALE
+    return data.specialty_code
+
+
 def _as_read(p: Practitioner, codes: list[str]) -> PractitionerRead:
     return PractitionerRead(
         id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
+        profession_code=p.profession_code, profession=labels("G15").get(p.profession_code),
+        specialty_code=p.specialty_code,
+        specialty_label=labels("R38").get(p.specialty_code) if p.specialty_code else None,
+        languages=list(p.languages),
         territory_codes=codes, webhook_url=p.webhook_url, accepts_over_capacity=p.accepts_over_capacity,
         created_at=p.created_at,
     )
@@ -103,5 +115,7 @@ async def update_me(session: AsyncSession, principal: Principal, data: Practitio
     practitioner = await get_model(session, principal.practitioner_id)
     if data.accepts_over_capacity is not None:
         practitioner.accepts_over_capacity = data.accepts_over_capacity
+    if data.languages is not None:
+        practitioner.languages = list(dict.fromkeys(data.languages))
     await session.flush()
     return _as_read(practitioner, await serves(session, practitioner.id))

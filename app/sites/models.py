@@ -12,7 +12,7 @@ class Site(Base):
 
     __tablename__ = "sites"
     __table_args__ = (
-        CheckConstraint("kind IN ('cabinet', 'msp', 'csnp', 'centre_sante')", name="kind"),
+        CheckConstraint("kind IN ('cabinet', 'msp', 'csnp', 'centre_sante', 'sos_medecins', 'mmg')", name="kind"),
         CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates"),
         # Referenced by slots (site_id, territory_code): a slot lies in its site's territory.
         UniqueConstraint("id", "territory_code"),

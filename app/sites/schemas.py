@@ -9,10 +9,14 @@ from pydantic import Field
 from app.schemas import Input, Schema
 from app.validators import InseeCode, Postcode
 
+# The organisation a site belongs to: cabinet, maison de santé pluriprofessionnelle, centre de soins non
+# programmés, centre de santé, SOS Médecins, maison médicale de garde.
+SiteKind = Literal["cabinet", "msp", "csnp", "centre_sante", "sos_medecins", "mmg"]
+
 
 class SiteCreate(Input):
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["cabinet", "msp", "csnp", "centre_sante"]
+    kind: SiteKind
     address: str = Field(min_length=1, max_length=300)
     postcode: Postcode
     insee_code: InseeCode | None = None

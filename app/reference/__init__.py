@@ -1,0 +1,1 @@
+"""Reference data vendored into the service, with its provenance (README.md)."""
