@@ -37,6 +37,7 @@ class Principal:
     territories: tuple[str, ...] = field(default_factory=tuple)
     practitioner_id: uuid.UUID | None = None
     referrer_kind: str | None = None
+    expires_at: float | None = None  # the token's exp (seconds since 1970)
 
     @property
     def is_admin(self) -> bool:
@@ -160,7 +161,7 @@ def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
         raise Unauthorized(f"Referrer token without a valid referrer_kind ({', '.join(REFERRER_KINDS)})")
     principal = Principal(
         sub=sub.strip(), role=role, territories=tuple(territories), practitioner_id=practitioner_id,
-        referrer_kind=referrer_kind,
+        referrer_kind=referrer_kind, expires_at=float(claims["exp"]),
     )
     return principal, float(claims["exp"])
 

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     def _every_budget(cls, value: dict[str, int]) -> dict[str, int]:
         return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
+    # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503.
+    live_max_subscribers: int = 2000
     # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;
     # a dead one is started again (0: never).
     embedded_supervise_seconds: float = 2.0

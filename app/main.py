@@ -31,6 +31,7 @@ def routers() -> list[APIRouter]:
     from app.calls.router import referral_router as referrals
     from app.calls.router import router as calls
     from app.calls.router import self_referral_router as self_referrals
+    from app.console.api import router as console_api
     from app.console.router import router as console
     from app.notifications.router import router as notifications
     from app.practitioners.router import router as practitioners
@@ -41,7 +42,7 @@ def routers() -> list[APIRouter]:
     from app.territories.router import router as territories
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
-            self_referrals, notifications, stats, audit, console]
+            self_referrals, notifications, stats, audit, console_api, console]
 
 
 DESCRIPTION = """
@@ -114,6 +115,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        live = getattr(app.state, "live", None)
+        if live is not None:
+            await live.close()
         if stop_purge is not None:
             await stop_purge()
         if stop_limits is not None:
@@ -148,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = None
     app.state.engine = None
     app.state.embedded = None
+    app.state.live = None
     install_error_handlers(app)
     contract.install(app)
     app.state.limiter = Limiter(dict(settings.rate_limits)) if settings.rate_limits_enabled else None

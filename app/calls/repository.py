@@ -95,13 +95,16 @@ async def lock(session: AsyncSession, call_id: uuid.UUID) -> Call | None:
 
 
 async def queue(
-    session: AsyncSession, *, territories: set[str] | None, status: str | None, limit: int, offset: int
+    session: AsyncSession, *, territories: set[str] | None, status: str | None, limit: int, offset: int,
+    open_only: bool = False,
 ) -> Sequence[Row[Any]]:
     stmt = _with_lateness().order_by(Call.due_at.asc().nulls_last(), Call.received_at, Call.id)
     if territories is not None:
         stmt = stmt.where(Call.territory_code.in_(territories))
     if status:
         stmt = stmt.where(Call.status == status)
+    if open_only:
+        stmt = stmt.where(Call.status != "closed")
     return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 

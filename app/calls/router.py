@@ -58,11 +58,14 @@ async def list_calls(
         str | None, Query(description="a territory and the CPTS under it", pattern=CODE_PATTERN)
     ] = None,
     status: CallStatus | None = None,
+    open_only: Annotated[bool, Query(alias="open", description="every call not closed (waiting, in progress, to "
+                                     "re-orient): the live queue")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CallSummary]:
     """The queue, soonest due first, with late calls flagged (no patient identity in the list)."""
-    return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset)
+    return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset,
+                               open_only=open_only)
 
 
 @router.post(

@@ -181,14 +181,15 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
 
 async def queue(
     session: AsyncSession, principal: Principal, *, territory: str | None, status: str | None, limit: int,
-    offset: int,
+    offset: int, open_only: bool = False,
 ) -> list[CallSummary]:
     scope = await _visible_codes(session, principal)
     if territory:
         await _visible_territory(session, principal, territory)
         wanted = await territory_repository.with_children(session, [territory])
         scope = wanted if scope is None else wanted & scope
-    rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset)
+    rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset,
+                                  open_only=open_only)
     return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
 
 

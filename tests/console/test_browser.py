@@ -66,7 +66,7 @@ def test_a_regulator_takes_a_call_and_books_a_slot_from_the_console(base: str) -
         page.fill("#token", token)
         page.fill("#territory", "36")
         page.click("#session button[type=submit]")
-        expect(page.locator("#whoami")).to_contain_text("regulator")
+        expect(page.locator("#whoami")).to_contain_text("Médecin régulateur")
 
         form = page.locator("#new-call")
         form.locator("[name=family_name]").fill("Durand")
@@ -100,3 +100,58 @@ def test_a_regulator_takes_a_call_and_books_a_slot_from_the_console(base: str) -
     assert [b["slot_id"] for b in call["bookings"]] == [slot["id"]]
     assert sorted(d["kind"] for d in call["decisions"]) == ["advice", "slot"]
     assert call["first_callback_at"] is not None
+
+
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+def _sign_in(page, base: str, token: str) -> None:
+    page.goto(base + "/console/")
+    page.fill("#token", token)
+    page.fill("#territory", "36")
+    page.click("#session button[type=submit]")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is installed by `make test` (Debian package)")
+def test_two_operators_see_each_others_calls_live(base: str) -> None:
+    """B sees A's new call within 2 s without any click; B takes it and A sees who has it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        a, b = browser.new_context().new_page(), browser.new_context().new_page()
+        _sign_in(a, base, _token("operator", sub="osnp-anna"))
+        _sign_in(b, base, _token("operator", sub="osnp-bruno"))
+        for page in (a, b):
+            expect(page.locator("#live")).to_have_text("en direct")
+        form = a.locator("#new-call")
+        form.locator("[name=family_name]").fill("Perrin")
+        form.locator("[name=phone]").fill("0602030405")
+        form.locator("[name=reason]").fill("Otalgie")
+        form.locator("[name=priority]").select_option("P1")
+        form.locator("button[type=submit]").click()
+        expect(a.locator("#call-detail")).to_be_visible()
+        call_id = a.evaluate("state.call.id")
+        row_b = b.locator(f'#queue tr[data-call="{call_id}"]')
+        expect(row_b).to_be_visible(timeout=2000)  # no click in B
+        expect(row_b).to_contain_text("En attente")
+        row_b.get_by_role("button", name="Prendre l'appel").click()
+        expect(a.locator(f'#queue tr[data-call="{call_id}"] .taker')).to_have_text("osnp-bruno", timeout=2000)
+        expect(a.locator(f'#queue tr[data-call="{call_id}"]')).to_contain_text("En cours")
+        a.screenshot(path=str(SCREENSHOTS / "snp-console-live-a.png"), full_page=True)
+        b.screenshot(path=str(SCREENSHOTS / "snp-console-live-b.png"), full_page=True)
+        browser.close()
+
+
+def test_the_console_is_served_with_a_strict_content_security_policy(base: str) -> None:
+    for path in ("/console/", "/console/console.js", "/console/console.css", "/console/favicon.svg"):
+        response = httpx.get(base + path)
+        assert response.status_code == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    page = httpx.get(base + "/console/").text
+    assert "<script>" not in page and "style=" not in page and "onclick=" not in page

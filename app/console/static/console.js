@@ -1,16 +1,59 @@
 "use strict";
 // Console of the SAS ambulatoire: every action is a call to the public API with the user's token.
 const $ = (sel) => document.querySelector(sel);
-const state = { token: sessionStorage.getItem("snp.token") || "", territory: sessionStorage.getItem("snp.territory") || "36", call: null };
-const fmt = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short" });
+const state = {
+  token: sessionStorage.getItem("snp.token") || "", territory: sessionStorage.getItem("snp.territory") || "36",
+  call: null, me: null, timeZone: undefined, stream: null, calls: [],
+};
+let fmt = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short" });
+const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const MODES = { in_person: "Au cabinet", home_visit: "Visite à domicile", teleconsultation: "Téléconsultation" };
 const KINDS = { advice: "Conseil médical", slot: "Orientation vers un créneau", prescription: "Prescription", other: "Autre situation" };
-const STATUS = { waiting: "En attente", in_progress: "En cours", closed: "Clos" };
+const STATUS = { waiting: "En attente", in_progress: "En cours", to_reorient: "À réorienter", closed: "Clos" };
+const CHANNELS = { "15": "15 (SAMU)", "116117": "116 117", urgences: "Urgences", professionnel: "Professionnel de santé", autre: "Autre" };
+const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins non programmés", regulator: "Médecin régulateur",
+  urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur" };
+// Every kind of API error, in French (the API's detail stays in English for developers).
+const ERRORS = {
+  Unauthorized: "Votre session n'est pas valide ou a expiré : collez un nouveau jeton.",
+  Forbidden: "Votre rôle ne permet pas cette action.",
+  NotFound: "Introuvable (ou hors de vos territoires).",
+  SlotTaken: "Ce créneau vient d'être pris, retenu ou retiré : choisissez-en un autre.",
+  CallClosed: "Cet appel est clos.",
+  CallBooked: "Cet appel a déjà un rendez-vous : annulez-le ou confirmez un second rendez-vous.",
+  NotHeld: "Ce créneau n'est plus retenu pour cet appel.",
+  PractitionerBusy: "Le médecin a déjà un créneau ou un rendez-vous à cette heure.",
+  NoOverCapacity: "Ce médecin n'accepte pas de rendez-vous en surnuméraire.",
+  Conflict: "Action impossible dans l'état actuel.",
+  ValidationError: "Un champ est invalide.",
+  Unprocessable: "Demande refusée.",
+  TooManyRequests: "Trop de demandes : réessayez dans un instant.",
+  Unavailable: "Service momentanément indisponible : réessayez dans un instant.",
+};
 
 function say(text, ok = true) { const m = $("#message"); m.textContent = text; m.className = ok ? "ok" : "error"; }
 function when(iso) { return iso ? fmt.format(new Date(iso)) : "—"; }
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text ?? "—"; row.appendChild(td); return td; }
-function button(label, onclick) { const b = document.createElement("button"); b.type = "button"; b.textContent = label; b.onclick = onclick; return b; }
+function button(label, onclick) {
+  const b = document.createElement("button"); b.type = "button"; b.textContent = label;
+  b.onclick = () => busy(b, onclick); return b;
+}
+// A button does nothing more while its request is in flight: a double click never writes twice.
+async function busy(element, action) {
+  if (element.disabled) return;
+  element.disabled = true;
+  try { await action(); } finally { element.disabled = false; }
+}
+function guard(selector, action) { const el = $(selector); el.onclick = () => busy(el, action); }
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const kind = body && body.error;
+    const field = body && body.field ? ` (champ ${body.field})` : "";
+    super((ERRORS[kind] || `Erreur ${status}`) + field);
+    this.status = status; this.kind = kind;
+  }
+}
 
 async function api(method, path, body, headers = {}) {
   const init = { method, headers: { Authorization: `Bearer ${state.token}`, ...headers } };
@@ -18,15 +61,65 @@ async function api(method, path, body, headers = {}) {
   const response = await fetch(path, init);
   const text = await response.text();
   const data = text && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
-  if (!response.ok) {
-    const detail = (data && data.detail) || response.statusText;
-    throw new Error(response.status === 409 ? `Conflit : ${detail}` : `Erreur ${response.status} : ${detail}`);
-  }
+  if (!response.ok) throw new ApiError(response.status, data);
   return data;
 }
 
-function claims(token) {
-  try { return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))); } catch { return null; }
+// Due in 12 min / late by 33 min, from the due time, ticking.
+function lateness(call) {
+  if (!call.due_at || call.status === "closed") return "—";
+  if (call.first_callback_at) return "rappelé";
+  const minutes = Math.round((new Date(call.due_at) - Date.now()) / 60000);
+  return minutes >= 0 ? `dans ${minutes} min` : `en retard de ${-minutes} min`;
+}
+
+// The live stream: fetch with the token in a header (never in the URL), Server-Sent Events read by hand.
+async function follow() {
+  if (state.stream) state.stream.abort();
+  const controller = new AbortController(); state.stream = controller;
+  const live = $("#live");
+  try {
+    const response = await fetch("/v1/stream", { headers: { Authorization: `Bearer ${state.token}` }, signal: controller.signal });
+    if (!response.ok) { live.textContent = "hors ligne"; return; }
+    live.textContent = "en direct"; live.className = "on";
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+        const event = /^event: ?(.*)$/m.exec(block)?.[1];
+        if (event && event.startsWith("call.")) reloadSoon();
+      }
+    }
+  } catch (err) { if (err.name === "AbortError") return; }
+  live.textContent = "reconnexion…"; live.className = "";
+  setTimeout(() => { if (state.stream === controller) follow(); }, 2000);
+}
+let reloadTimer = null;
+function reloadSoon() { clearTimeout(reloadTimer); reloadTimer = setTimeout(loadQueue, 150); }
+
+async function signIn() {
+  try {
+    state.me = await api("GET", "/v1/me");
+  } catch (err) { $("#whoami").textContent = err.message; return; }
+  const me = state.me;
+  const home = me.territories.find((t) => t.code === state.territory) || me.territories[0];
+  state.timeZone = home ? home.timezone : undefined;
+  fmt = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short", timeZone: state.timeZone });
+  const zone = state.timeZone && state.timeZone !== BROWSER_ZONE ? ` — heures de ${state.timeZone}` : "";
+  const names = me.territories.map((t) => t.name).join(", ") || "tous territoires";
+  $("#whoami").textContent = `${ROLES[me.role] || me.role} — ${names}${zone}`;
+  $("#tz").textContent = zone;
+  if (me.expires_at) {
+    const left = new Date(me.expires_at) - Date.now();
+    if (left > 0) setTimeout(() => say("Votre session expire dans 5 minutes : préparez un nouveau jeton.", false),
+      Math.max(0, left - 5 * 60000));
+  }
+  if (["operator", "regulator", "admin"].includes(me.role)) { await loadQueue(); follow(); }
 }
 
 $("#session").addEventListener("submit", (e) => {
@@ -35,10 +128,12 @@ $("#session").addEventListener("submit", (e) => {
   state.territory = $("#territory").value.trim();
   sessionStorage.setItem("snp.token", state.token);
   sessionStorage.setItem("snp.territory", state.territory);
-  const c = claims(state.token);
-  $("#whoami").textContent = c ? `${c.role} — ${(c.territories || []).join(", ")}` : "jeton illisible";
-  loadQueue();
+  signIn();
 });
+$("#sign-out").onclick = () => {
+  sessionStorage.clear(); state.token = ""; state.me = null; if (state.stream) state.stream.abort();
+  $("#token").value = ""; $("#whoami").textContent = "déconnecté"; $("#queue tbody").replaceChildren();
+};
 
 document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => {
   document.querySelectorAll("nav button").forEach((x) => x.classList.toggle("active", x === b));
@@ -49,24 +144,46 @@ function patientOf(call) { return call.patient || {}; }
 
 async function loadQueue() {
   try {
-    const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&status=waiting`);
-    const rows = Array.isArray(calls) ? calls : calls.items || [];
-    const body = $("#queue tbody"); body.replaceChildren();
-    for (const call of rows) {
-      const tr = document.createElement("tr"); if (call.late) tr.className = "late";
-      cell(tr, when(call.received_at)); cell(tr, call.priority); cell(tr, when(call.due_at));
-      cell(tr, call.channel); cell(tr, call.late ? `${call.minutes_late} min` : "à l'heure");
-      cell(tr, STATUS[call.status] || call.status);
-      cell(tr, "").appendChild(button("Ouvrir", () => openCall(call.id)));
-      body.appendChild(tr);
-    }
-    say(`${rows.length} appel(s) en attente`);
+    const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true`);
+    state.calls = Array.isArray(calls) ? calls : calls.items || [];
+    renderQueue();
+    say(`${state.calls.length} appel(s) ouvert(s)`);
   } catch (err) { say(err.message, false); }
 }
-$("#refresh-queue").onclick = loadQueue;
+
+function renderQueue() {
+  const body = $("#queue tbody"); body.replaceChildren();
+  for (const call of state.calls) {
+    const tr = document.createElement("tr");
+    tr.dataset.call = call.id;
+    if (call.late) tr.className = "late";
+    if (call.status === "to_reorient") tr.className = "reorient";
+    cell(tr, when(call.received_at)); cell(tr, call.priority || "P3"); cell(tr, lateness(call));
+    cell(tr, CHANNELS[call.channel] || call.channel);
+    cell(tr, STATUS[call.status] || call.status);
+    cell(tr, call.assigned_to || "—").className = "taker";
+    const actions = cell(tr, "");
+    actions.appendChild(button("Ouvrir", () => openCall(call.id)));
+    if (call.assigned_to !== state.me?.sub) {
+      actions.appendChild(button("Prendre l'appel", async () => {
+        try { await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub }); say("Appel pris"); await loadQueue(); }
+        catch (err) { say(err.message, false); }
+      }));
+    }
+    body.appendChild(tr);
+  }
+}
+setInterval(() => { if (state.calls.length) renderQueue(); }, 30000);
+guard("#refresh-queue", loadQueue);
 
 $("#new-call").addEventListener("submit", async (e) => {
   e.preventDefault();
+  const submit = e.target.querySelector("button[type=submit]");
+  if (submit.disabled) return;
+  submit.disabled = true;
+  try { await newCall(e); } finally { submit.disabled = false; }
+});
+async function newCall(e) {
   const f = new FormData(e.target);
   const patient = {};
   for (const k of ["family_name", "given_name", "sex", "phone", "postcode"]) if (f.get(k)) patient[k] = f.get(k);
@@ -78,7 +195,7 @@ $("#new-call").addEventListener("submit", async (e) => {
     });
     e.target.reset(); say("Appel enregistré"); await loadQueue(); await openCall(call.id);
   } catch (err) { say(err.message, false); }
-});
+}
 
 async function openCall(id) {
   try {
@@ -87,10 +204,14 @@ async function openCall(id) {
     $("#current-call").textContent = `${call.id.slice(0, 8)} — ${call.reason || "sans motif"}`;
     $("#call-detail").hidden = false; $("#call-id").textContent = call.id.slice(0, 8);
     const p = patientOf(call);
-    const info = { "Reçu": when(call.received_at), "Canal": call.channel, "Priorité": call.priority,
+    const info = { "Reçu": when(call.received_at), "Canal": CHANNELS[call.channel] || call.channel, "Priorité": call.priority,
       "Patient": [p.family_name, p.given_name].filter(Boolean).join(" ") || "—", "Naissance": p.birth_year,
       "Téléphone": p.phone, "Code postal": p.postcode, "Motif": call.reason, "Statut": STATUS[call.status] || call.status,
-      "Premier rappel": when(call.first_callback_at) };
+      "Premier rappel": when(call.first_callback_at), "Pris par": call.assigned_to };
+    if (call.reorientation) {
+      info["À réorienter"] = `rendez-vous annulé le ${when(call.reorientation.at)} (${ROLES[call.reorientation.by_role] || ""})` +
+        (call.reorientation.reason ? ` : ${call.reorientation.reason}` : "");
+    }
     const dl = $("#call-info"); dl.replaceChildren();
     for (const [k, v] of Object.entries(info)) {
       const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v ?? "—";
@@ -99,7 +220,8 @@ async function openCall(id) {
     const ul = $("#call-decisions"); ul.replaceChildren();
     for (const d of call.decisions || []) {
       const li = document.createElement("li");
-      li.textContent = `${KINDS[d.kind] || d.kind}${d.other_reason ? ` (${d.other_reason})` : ""}${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}`;
+      li.textContent = `${KINDS[d.kind] || d.kind}${d.other_reason ? ` (${d.other_reason})` : ""}${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}` +
+        (d.revoked_at ? " — annulée" : "");
       ul.appendChild(li);
     }
   } catch (err) { say(err.message, false); }
@@ -110,19 +232,24 @@ async function decide(body) {
   try { await api("POST", `/v1/calls/${state.call.id}/decisions`, body); say("Décision enregistrée"); await openCall(state.call.id); }
   catch (err) { say(err.message, false); }
 }
-document.querySelector('[data-decision="advice"]').onclick = () => decide({ kind: "advice" });
-document.querySelector('[data-decision="other"]').onclick = () => decide({ kind: "other", other_reason: $("#other-reason").value });
-$("#do-prescription").onclick = () => {
-  const name = prompt("Pharmacie choisie par le patient :"); if (name) decide({ kind: "prescription", pharmacy: { name } });
-};
-$("#do-callback").onclick = async () => {
+guard('[data-decision="advice"]', () => decide({ kind: "advice" }));
+guard('[data-decision="other"]', () => decide({ kind: "other", other_reason: $("#other-reason").value }));
+guard("#do-prescription", async () => {
+  const name = prompt("Pharmacie choisie par le patient :"); if (name) await decide({ kind: "prescription", pharmacy: { name } });
+});
+guard("#do-callback", async () => {
   try { await api("POST", `/v1/calls/${state.call.id}/callback`, {}); say("Rappel enregistré"); await openCall(state.call.id); }
   catch (err) { say(err.message, false); }
-};
-$("#do-close").onclick = async () => {
+});
+guard("#do-no-answer", async () => {
+  try { await api("POST", `/v1/calls/${state.call.id}/callback`, { answered: false }); say("Rappel sans réponse enregistré"); await openCall(state.call.id); }
+  catch (err) { say(err.message, false); }
+});
+guard("#do-close", async () => {
+  if (!confirm("Clore cet appel ? Il quittera la file d'attente.")) return;
   try { await api("POST", `/v1/calls/${state.call.id}/close`); say("Appel clos"); state.call = null; $("#call-detail").hidden = true; await loadQueue(); }
   catch (err) { say(err.message, false); }
-};
+});
 $("#to-slots").onclick = () => document.querySelector('nav button[data-tab="slots"]').click();
 
 $("#search").addEventListener("submit", (e) => { e.preventDefault(); searchSlots(); });
@@ -130,7 +257,10 @@ $("#search").addEventListener("submit", (e) => { e.preventDefault(); searchSlots
 async function searchSlots(quiet = false) {
   const f = new FormData($("#search"));
   const q = new URLSearchParams({ territory: state.territory, limit: "50" });
-  for (const k of ["mode", "near_lat", "near_lon", "radius_km"]) if (f.get(k)) q.set(k, f.get(k));
+  for (const k of ["mode", "near_postcode", "radius_km", "sort"]) if (f.get(k)) q.set(k, f.get(k));
+  // For the open call: its patient's postcode gives the point, his age the children's slots.
+  if (state.call) q.set("call_id", state.call.id);
+  if (q.get("sort") === "distance" && !q.get("near_postcode") && !state.call?.patient?.postcode) q.delete("sort");
   for (const k of ["start_from", "start_to"]) if (f.get(k)) q.set(k, new Date(f.get(k)).toISOString());
   try {
     const found = await api("GET", `/v1/slots/search?${q}`);
@@ -156,7 +286,7 @@ async function book(slot) {
     if (!confirm(`Réserver le créneau du ${when(slot.start)} pour ce patient ?`)) {
       await api("DELETE", `/v1/slots/${slot.id}/hold?call_id=${state.call.id}`); say("Créneau relâché"); return;
     }
-    await api("POST", "/v1/bookings", { slot_id: slot.id, call_id: state.call.id }, { "Idempotency-Key": crypto.randomUUID() });
+    await api("POST", "/v1/bookings", { slot_id: slot.id, call_id: state.call.id }, { "Idempotency-Key": `${state.call.id}:${slot.id}` });
     await searchSlots(true); await openCall(state.call.id);
     say("Créneau réservé, le médecin effecteur est prévenu");
   } catch (err) { say(err.message, false); }
@@ -190,4 +320,4 @@ $("#stats-csv").onclick = async (e) => {
   const a = document.createElement("a"); a.href = url; a.download = `snp-${state.territory}-${f.get("from")}-${f.get("to")}.csv`; a.click();
 };
 
-if (state.token) { $("#token").value = state.token; $("#territory").value = state.territory; $("#session").requestSubmit(); }
+if (state.token) { $("#token").value = state.token; $("#territory").value = state.territory; signIn(); }

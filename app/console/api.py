@@ -1,0 +1,86 @@
+"""What the console asks of the server besides the domains' endpoints: who I am, and the live stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Field
+from sse_starlette.sse import EventSourceResponse
+
+from app.auth import Principal, PrincipalDep, require_roles
+from app.database import SessionDep
+from app.errors import Unavailable, error_responses
+from app.live import Hub
+from app.schemas import Schema
+from app.territories import repository as territory_repository
+from app.territories import service as territory_service
+
+router = APIRouter(tags=["console"])
+
+# Who follows the queue live: the regulation (and an administrator).
+StreamerDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "admin"))]
+PING_SECONDS = 15
+
+
+class MyTerritory(Schema):
+    code: str
+    name: str
+    kind: str
+    timezone: str = Field(description="IANA zone: times of this territory are shown in it")
+
+
+class Me(Schema):
+    sub: str
+    role: str
+    territories: list[MyTerritory] = Field(description="the territories named by the token (with their CPTS, "
+                                           "visible but not listed)")
+    practitioner_id: uuid.UUID | None = None
+    referrer_kind: str | None = None
+    expires_at: dt.datetime | None = Field(default=None, description="when the token stops working")
+
+
+@router.get("/v1/me", response_model=Me, operation_id="get_me", responses=error_responses(401))
+async def get_me(session: SessionDep, principal: PrincipalDep) -> Me:
+    """Who the token says I am, as the server reads it (the console never decodes a token itself)."""
+    territories = []
+    for code in principal.territories:
+        territory = await territory_repository.get(session, code)
+        if territory is not None:
+            territories.append(MyTerritory(code=territory.code, name=territory.name, kind=territory.kind,
+                                           timezone=territory.timezone))
+    expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
+    return Me(sub=principal.sub, role=principal.role, territories=territories,
+              practitioner_id=principal.practitioner_id, referrer_kind=principal.referrer_kind, expires_at=expires)
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub | None = getattr(request.app.state, "live", None)
+    if hub is None:
+        hub = request.app.state.live = Hub(request.app.state.engine, request.app.state.settings.live_max_subscribers)
+    return hub
+
+
+@router.get("/v1/stream", operation_id="stream_calls", responses={
+    200: {"description": "text/event-stream: `call.created`, `call.updated` (status or who has it), "
+                         "`call.to_reorient`; data is JSON without patient data", "content": {"text/event-stream": {}}},
+    **error_responses(401, 403, 503)})
+async def stream_calls(request: Request, session: SessionDep, principal: StreamerDep) -> EventSourceResponse:
+    """The calls of my territories as they change, as Server-Sent Events. Authenticate with the same
+    Authorization header (read the stream with fetch); the token never goes in the URL."""
+    visible = await territory_service.visible_codes(session, principal)
+    hub = hub_of(request)
+    if hub.full:
+        raise Unavailable("Too many live consoles on this instance: retry later")
+    subscriber = await hub.subscribe(None if visible is None else frozenset(visible))
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        yield {"event": "ready", "data": json.dumps({"territories": sorted(visible) if visible else None})}
+        async for event in hub.events(subscriber):
+            yield {"event": event.get("event", "call.updated"), "data": json.dumps(event)}
+
+    return EventSourceResponse(events(), ping=PING_SECONDS, headers={"Cache-Control": "no-store"})

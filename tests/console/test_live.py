@@ -1,0 +1,112 @@
+"""The live stream through a real served app: a console of the Indre sees a new call, who takes it and
+a re-orientation within a second or two, without patient data; a console of the Cher sees none of it."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.auth import create_token
+from app.config import Settings
+from tests.conftest import TEST_SECRET
+from tests.factories import new_rpps
+from tests.serving import served
+
+
+def _headers(role: str, territory: str = "36", **kw) -> dict[str, str]:
+    token = create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=[territory], **kw)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def base(database_url: str) -> Iterator[str]:
+    with served(database_url) as url:
+        yield url
+
+
+async def _events(client: httpx.AsyncClient, headers: dict[str, str], into: list[dict], ready: asyncio.Event) -> None:
+    async with client.stream("GET", "/v1/stream", headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line.split(":", 1)[1])
+                if kind == "ready":
+                    ready.set()
+                else:
+                    into.append({"event": kind, **data})
+
+
+async def _wait_for(events: list[dict], predicate, seconds: float = 3.0) -> dict:
+    for _ in range(int(seconds / 0.05)):
+        for event in events:
+            if predicate(event):
+                return event
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no such event in {events}")
+
+
+async def test_a_console_sees_calls_come_taken_and_reoriented_live(base: str) -> None:
+    indre, cher = [], []
+    ready_indre, ready_cher = asyncio.Event(), asyncio.Event()
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        listeners = [asyncio.create_task(_events(client, _headers("operator", "36"), indre, ready_indre)),
+                     asyncio.create_task(_events(client, _headers("regulator", "18"), cher, ready_cher))]
+        await asyncio.wait_for(asyncio.gather(ready_indre.wait(), ready_cher.wait()), 5)
+        try:
+            body = {"territory_code": "36", "channel": "15", "priority": "P1", "reason": "fièvre",
+                    "patient": {"family_name": "Zorglub", "phone": "0611111111"}}
+            call = (await client.post("/v1/calls", json=body, headers=_headers("operator", "36"))).json()
+            created = await _wait_for(indre, lambda e: e["event"] == "call.created" and e["call_id"] == call["id"])
+            assert created["status"] == "waiting" and created["priority"] == "P1"
+            assert "Zorglub" not in json.dumps(indre) and "0611111111" not in json.dumps(indre)
+
+            taken = await client.post(f"/v1/calls/{call['id']}/assign", json={},
+                                      headers=_headers("regulator", "36", sub="dr-house"))
+            assert taken.status_code == 200, taken.text
+            updated = await _wait_for(indre, lambda e: e["event"] == "call.updated" and e["assigned_to"] == "dr-house")
+            assert updated["status"] == "in_progress"
+
+            admin = _headers("admin", "36")
+            doctor = (await client.post("/v1/practitioners", headers=admin, json={
+                "rpps": new_rpps(), "family_name": "Martin", "given_name": "Claire", "territory_codes": ["36"]})).json()
+            site = (await client.post("/v1/sites", headers=admin, json={
+                "name": "MSP", "kind": "msp", "address": "1 place", "postcode": "36000", "lat": 46.81, "lon": 1.69,
+                "territory_code": "36"})).json()
+            start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+            slot = (await client.post("/v1/slots", headers=admin, json={
+                "practitioner_id": doctor["id"], "site_id": site["id"], "mode": "in_person", "start": start.isoformat(),
+                "end": (start + dt.timedelta(minutes=20)).isoformat()})).json()
+            booking = (await client.post("/v1/bookings", json={"slot_id": slot["id"], "call_id": call["id"]},
+                                         headers=_headers("regulator", "36"))).json()
+            cancelled = await client.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "empêché"},
+                                          headers=_headers("effector", "36", practitioner_id=doctor["id"]))
+            assert cancelled.status_code == 200, cancelled.text
+            reorient = await _wait_for(indre, lambda e: e["event"] == "call.to_reorient")
+            assert reorient == {"event": "call.to_reorient", "call_id": call["id"], "territory_code": "36",
+                                "booking_id": booking["id"]}
+            await _wait_for(indre, lambda e: e["event"] == "call.updated" and e["status"] == "to_reorient")
+            assert cher == []
+        finally:
+            for task in listeners:
+                task.cancel()
+            await asyncio.gather(*listeners, return_exceptions=True)
+
+
+async def test_who_may_listen(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        assert (await client.get("/v1/stream")).status_code == 401
+        assert (await client.get("/v1/stream", headers=_headers("analyst"))).status_code == 403
+        me = (await client.get("/v1/me", headers=_headers("regulator", "974", sub="dr-run"))).json()
+        assert me["sub"] == "dr-run" and me["role"] == "regulator"
+        assert me["territories"] == [{"code": "974", "name": me["territories"][0]["name"], "kind": "departement",
+                                      "timezone": "Indian/Reunion"}]
+        assert me["expires_at"]
