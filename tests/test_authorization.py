@@ -88,6 +88,8 @@ TABLE: dict[str, Row] = {
     "record_callback": Row("POST", "/v1/calls/{call}/callback", frozenset({"regulator", "admin"}), walled=True),
     "add_decision": Row("POST", "/v1/calls/{call}/decisions", frozenset({"regulator", "admin"}),
                         {"kind": "advice"}, walled=True),
+    "revoke_decision": Row("POST", "/v1/calls/{call}/decisions/{decision}/revoke", frozenset({"regulator", "admin"}),
+                           walled=True),
     "close_call": Row("POST", "/v1/calls/{call}/close", STAFF, walled=True),
     "list_my_booking_events": Row("GET", "/v1/effectors/me/bookings", frozenset({"effector"})),
     "stats_monthly": Row("GET", "/v1/stats/monthly?territory=36&from=2026-01&to=2026-01",
@@ -115,10 +117,11 @@ async def place(client, auth) -> dict[str, Any]:
         "practitioner_id": w.practitioner_id, "site_id": w.site["id"], "mode": "in_person", "weekdays": [3],
         "start_time": "18:00", "end_time": "19:00", "slot_minutes": 20,
         "valid_from": (dt.date.today() + dt.timedelta(days=40)).isoformat()})
+    decision = (await client.get(f"/v1/calls/{call['id']}", headers=auth("regulator"))).json()["decisions"][0]
     link = await client.post("/v1/referral-links", json={"territory_code": "36"}, headers=auth("operator"))
     cher = await world(client, auth, territory="18")
     return {"practitioner": w.practitioner_id, "site": w.site["id"], "slot": slot, "spare_slot": spare,
-            "call": call["id"], "booking": booked.json()["id"], "rule": rule.json()["id"],
+            "call": call["id"], "booking": booked.json()["id"], "rule": rule.json()["id"], "decision": decision["id"],
             "cher_practitioner": cher.practitioner_id, "self_referral": link.json()["token"]}
 
 

@@ -130,6 +130,10 @@ async def bookings_of(session: AsyncSession, call_id: uuid.UUID) -> Sequence[Boo
     return (await session.scalars(stmt)).all()
 
 
+async def decision(session: AsyncSession, decision_id: uuid.UUID) -> Decision | None:
+    return await session.get(Decision, decision_id)
+
+
 async def booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
     return await session.get(Booking, booking_id)
 

@@ -24,6 +24,7 @@ from app.calls.schemas import (
     ReferralCreate,
     ReferralLinkCreate,
     ReferralLinkRead,
+    RevokeIn,
     SelfReferralCreate,
     SelfReferralReceived,
 )
@@ -151,6 +152,18 @@ async def add_decision(
     """Record a decision (advice, slot with its booking, prescription to a pharmacy, other with its reason)."""
     decision = await service.decide(session, principal, call_id, data, skew_seconds=settings.clock_skew_seconds)
     return DecisionRead.model_validate(decision)
+
+
+@router.post("/{call_id:uuid}/decisions/{decision_id:uuid}/revoke", response_model=DecisionRead,
+             operation_id="revoke_decision", responses=error_responses(401, 403, 404, 409, 422))
+async def revoke_decision(
+    call_id: uuid.UUID, decision_id: uuid.UUID, session: SessionDep, principal: RegulatorDep,
+    data: RevokeIn | None = None,
+) -> Any:
+    """Undo a mistaken decision: it stays on the call, marked revoked (and in the audit log), and no longer
+    counts. A slot decision whose booking is active is undone by cancelling the booking (409)."""
+    revoked = await service.revoke(session, principal, call_id, decision_id, data or RevokeIn())
+    return DecisionRead.model_validate(revoked)
 
 
 @router.post("/{call_id:uuid}/close", response_model=CallSummary, operation_id="close_call",

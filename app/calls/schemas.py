@@ -142,6 +142,10 @@ class DecisionCreate(Input):
     decided_at: AwareDatetime | None = Field(default=None, description="default now")
 
 
+class RevokeIn(Input):
+    reason: Text | None = Field(default=None, min_length=1, max_length=500, description="why (a mistaken click…)")
+
+
 class PurgeIn(Input):
     days: int | None = Field(default=None, ge=1, le=36500, description="default the retention setting (90)")
 

@@ -27,6 +27,7 @@ from app.calls.schemas import (
     PurgeResult,
     ReferralCreate,
     Reorientation,
+    RevokeIn,
 )
 from app.errors import Conflict, NotFound, Unprocessable
 from app.logging import log
@@ -274,6 +275,32 @@ async def decide(
     _start(call)
     await session.flush()
     log.info("call.decision", call_id=str(call.id), kind=data.kind, other_reason=data.other_reason)
+    return decision
+
+
+async def revoke(
+    session: AsyncSession, principal: Principal, call_id: uuid.UUID, decision_id: uuid.UUID, data: RevokeIn
+) -> Decision:
+    """Mark a decision of an open call revoked (kept, audited, no longer counted: the statistics' masks are
+    recounted by PostgreSQL)."""
+    call = await _open_call_for_write(session, principal, call_id)
+    decision = await repository.decision(session, decision_id)
+    if decision is None or decision.call_id != call.id:
+        raise NotFound(f"Decision {decision_id} not found")
+    if decision.revoked_at is not None:
+        raise Conflict(f"Decision {decision_id} is already revoked")
+    if decision.booking_id is not None:
+        booking = await repository.booking(session, decision.booking_id)
+        if booking is not None and booking.status == "active":
+            raise Conflict("This orientation holds an active booking: cancel the booking to undo it",
+                           field="decision_id")
+    decision.revoked_at = now()
+    decision.revoked_by = principal.sub
+    decision.revoked_reason = data.reason
+    audit.record(session, principal, "decision.revoked", call_id=call.id,
+                 detail={"decision_id": str(decision.id), "kind": decision.kind})
+    await session.flush()
+    log.info("call.decision_revoked", call_id=str(call.id), kind=decision.kind)
     return decision
 
 

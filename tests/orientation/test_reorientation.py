@@ -130,3 +130,34 @@ class TestTheTerritoryIsTold:
             await listener.close()
         assert payload == {"event": "call.to_reorient", "call_id": call["id"], "territory_code": "36",
                            "booking_id": booking["id"]}
+
+
+class TestUndoADecision:
+    async def test_a_mistaken_decision_is_revoked_kept_audited_and_no_longer_counted(self, client, auth, connection):
+        call = await make_call(client, auth)
+        regulator = auth("regulator", ["36"], sub="dr-undo")
+        url = f"/v1/calls/{call['id']}/decisions"
+        advice = (await client.post(url, json={"kind": "advice"}, headers=regulator)).json()
+        other = (await client.post(url, json={"kind": "other", "other_reason": "no_answer"}, headers=regulator)).json()
+        assert await scalar(connection, "SELECT decision_kinds FROM calls WHERE id = :id", id=call["id"]) == 1 | 8
+        undone = await client.post(f"{url}/{other['id']}/revoke", json={"reason": "clic par erreur"},
+                                   headers=regulator)
+        assert undone.status_code == 200, undone.text
+        assert undone.json()["revoked_by"] == "dr-undo" and undone.json()["revoked_reason"] == "clic par erreur"
+        assert await scalar(connection, "SELECT decision_kinds FROM calls WHERE id = :id", id=call["id"]) == 1
+        assert await scalar(connection, "SELECT count(*) FROM audit_log WHERE action = 'decision.revoked'") == 1
+        assert (await client.post(f"{url}/{other['id']}/revoke", headers=regulator)).status_code == 409
+        assert (await client.post(f"{url}/{advice['id']}/revoke", headers=auth("operator", ["36"]))).status_code == 403
+        assert (await client.post(f"{url}/{advice['id']}/revoke", headers=auth("regulator", ["18"]))).status_code == 404
+
+    async def test_an_orientation_with_an_active_booking_is_undone_by_cancelling_it(self, client, auth):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        booking = await _book(client, auth("operator", ["36"]), slot, call["id"])
+        detail = await _call(client, auth, call["id"])
+        [decision] = detail["decisions"]
+        refused = await client.post(f"/v1/calls/{call['id']}/decisions/{decision['id']}/revoke",
+                                    headers=auth("regulator", ["36"]))
+        assert refused.status_code == 409 and refused.json()["field"] == "decision_id"
+        assert booking
