@@ -9,6 +9,7 @@ let fmt = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "sho
 const BROWSER_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 const MODES = { in_person: "Au cabinet", home_visit: "Visite à domicile", teleconsultation: "Téléconsultation" };
 const KINDS = { advice: "Conseil médical", slot: "Orientation vers un créneau", prescription: "Prescription", other: "Autre situation" };
+const REASONS = { no_answer: "pas de réponse", redirected_15: "réorienté vers le 15", redirected_ed: "adressé aux urgences", other: "autre" };
 const STATUS = { waiting: "En attente", in_progress: "En cours", to_reorient: "À réorienter", closed: "Clos" };
 const CHANNELS = { "15": "15 (SAMU)", "116117": "116 117", urgences: "Urgences", professionnel: "Professionnel de santé", autre: "Autre" };
 const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins non programmés", regulator: "Médecin régulateur",
@@ -119,6 +120,7 @@ async function signIn() {
     if (left > 0) setTimeout(() => say("Votre session expire dans 5 minutes : préparez un nouveau jeton.", false),
       Math.max(0, left - 5 * 60000));
   }
+  arrangeViews(me.role);
   if (["operator", "regulator", "admin"].includes(me.role)) { await loadQueue(); follow(); }
 }
 
@@ -135,10 +137,103 @@ $("#sign-out").onclick = () => {
   $("#token").value = ""; $("#whoami").textContent = "déconnecté"; $("#queue tbody").replaceChildren();
 };
 
-document.querySelectorAll("nav button").forEach((b) => b.addEventListener("click", () => {
-  document.querySelectorAll("nav button").forEach((x) => x.classList.toggle("active", x === b));
-  document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== `tab-${b.dataset.tab}`; });
-}));
+function showTab(name) {
+  document.querySelectorAll("nav button[data-tab]").forEach((x) => {
+    x.classList.toggle("active", x.dataset.tab === name); x.setAttribute("aria-selected", String(x.dataset.tab === name));
+  });
+  document.querySelectorAll("main > section").forEach((s) => { s.hidden = s.id !== `tab-${name}`; });
+  if (name === "mine") loadMine();
+  if (name === "slots" && !$("#over-capacity").hidden) loadOverCapacityChoices();
+}
+document.querySelectorAll("nav button[data-tab]").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+
+// Each role sees its own views: the regulation the calls, the ED the slots and its redirections, the
+// effector his activity, the analyst the statistics only.
+const VIEWS = { operator: ["calls", "slots"], regulator: ["calls", "slots"], admin: ["calls", "slots", "stats"],
+  urgences: ["slots"], referrer: ["slots"], effector: ["mine"], analyst: ["stats"] };
+function arrangeViews(role) {
+  const views = VIEWS[role] || [];
+  document.querySelectorAll("nav button[data-tab]").forEach((b) => { b.hidden = !views.includes(b.dataset.tab); });
+  const direct = role === "urgences" || role === "referrer";
+  $("#redirection").hidden = !direct; $("#my-redirections-block").hidden = !direct;
+  $("#over-capacity").hidden = !["operator", "regulator", "admin"].includes(role);
+  if (views.length) showTab(views[0]);
+  if (direct) myRedirections();
+  if (role === "analyst") {
+    const now = new Date(); const last = new Date(now.getFullYear(), now.getMonth() - 1, 1);
+    const first = new Date(last.getFullYear(), last.getMonth() - 11, 1);
+    const month = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+    $("#stats [name=from]").value = month(first); $("#stats [name=to]").value = month(last);
+  }
+}
+
+// The effector's own activity: his appointments (what he needs to see the patient), his slots, his hours.
+async function loadMine() {
+  const me = state.me; if (!me || !me.practitioner_id) return;
+  const in4weeks = new Date(Date.now() + 28 * 86400000).toISOString();
+  try {
+    const [slots, feed, sites, evidence] = await Promise.all([
+      api("GET", `/v1/slots?from=${encodeURIComponent(new Date(Date.now() - 86400000).toISOString())}&to=${encodeURIComponent(in4weeks)}`),
+      api("GET", "/v1/effectors/me/bookings?limit=1000"),
+      api("GET", "/v1/sites?limit=200"),
+      api("GET", `/v1/practitioners/${me.practitioner_id}/participation`)]);
+    const pick = $("#my-site"); pick.replaceChildren();
+    for (const site of sites) pick.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+    const body = $("#my-slots tbody"); body.replaceChildren();
+    const STATES = { free: "libre", held: "retenu", booked: "réservé", withdrawn: "retiré", past: "passé" };
+    for (const slot of slots) {
+      const tr = document.createElement("tr");
+      cell(tr, when(slot.start)); cell(tr, MODES[slot.mode] || slot.mode); cell(tr, STATES[slot.state] || slot.state);
+      const actions = cell(tr, "");
+      if (slot.state === "free") actions.appendChild(button("Retirer", async () => {
+        try { await api("DELETE", `/v1/slots/${slot.id}`); say("Créneau retiré"); await loadMine(); } catch (err) { say(err.message, false); }
+      }));
+      body.appendChild(tr);
+    }
+    const starts = new Map(slots.map((x) => [x.id, x.start]));
+    const latest = new Map();
+    for (const e of feed.events) latest.set(e.payload.booking_id, e);
+    const list = $("#my-bookings"); list.replaceChildren();
+    for (const e of [...latest.values()].reverse()) {
+      const p = e.payload; const who = p.patient || {};
+      const li = document.createElement("li");
+      const person = [who.family_name, who.given_name].filter(Boolean).join(" ") || who.initials || "patient";
+      li.textContent = `${when(p.start)} — ${MODES[p.mode] || p.mode} — ${person}${who.age != null ? `, ${who.age} ans` : ""}` +
+        `${who.phone ? ` — ${who.phone}` : ""}${who.address ? ` — ${who.address}` : ""}` +
+        (e.kind === "booking.cancelled" ? " — annulé" : "");
+      const start = new Date(starts.get(p.slot_id) || p.start);
+      if (e.kind === "booking.created" && start <= new Date()) {
+        for (const [label, status] of [["Honoré", "fulfilled"], ["Non honoré", "noshow"]]) {
+          li.append(" ", button(label, async () => {
+            try { await api("POST", `/v1/bookings/${p.booking_id}/outcome`, { status }); say("Retour enregistré"); }
+            catch (err) { say(err.message, false); }
+          }));
+        }
+      }
+      list.appendChild(li);
+    }
+    const weeks = $("#participation tbody"); weeks.replaceChildren();
+    for (const w of evidence.weeks) {
+      const tr = document.createElement("tr");
+      cell(tr, w.week); cell(tr, w.slots_offered); cell(tr, `${String(w.hours_offered).replace(".", ",")} h`);
+      cell(tr, w.reaches_forfait ? "atteint" : "non atteint"); cell(tr, w.orientations_received);
+      weeks.appendChild(tr);
+    }
+  } catch (err) { say(err.message, false); }
+}
+$("#publish").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const submit = e.target.querySelector("button[type=submit]");
+  if (submit.disabled) return;
+  const f = new FormData(e.target);
+  const start = new Date(f.get("start"));
+  submit.disabled = true;
+  try {
+    await api("POST", "/v1/slots", { site_id: f.get("site_id"), start: start.toISOString(), mode: f.get("mode"),
+      end: new Date(start.getTime() + Number(f.get("minutes")) * 60000).toISOString() });
+    say("Créneau publié"); await loadMine();
+  } catch (err) { say(err.message, false); } finally { submit.disabled = false; }
+});
 
 function patientOf(call) { return call.patient || {}; }
 
@@ -217,14 +312,56 @@ async function openCall(id) {
       const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v ?? "—";
       dl.append(dt, dd);
     }
+    const active = new Set((call.bookings || []).filter((b) => b.status === "active").map((b) => b.id));
     const ul = $("#call-decisions"); ul.replaceChildren();
     for (const d of call.decisions || []) {
       const li = document.createElement("li");
-      li.textContent = `${KINDS[d.kind] || d.kind}${d.other_reason ? ` (${d.other_reason})` : ""}${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}` +
-        (d.revoked_at ? " — annulée" : "");
+      li.textContent = `${when(d.decided_at)} — ${KINDS[d.kind] || d.kind}${d.other_reason ? ` (${REASONS[d.other_reason] || d.other_reason})` : ""}` +
+        `${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}${d.revoked_at ? " — annulée" : ""}`;
+      if (d.revoked_at) li.className = "revoked";
+      else if (!d.booking_id || !active.has(d.booking_id)) {
+        li.append(" ", button("Annuler cette décision", async () => {
+          if (!confirm("Annuler cette décision ? Elle restera visible, barrée, et ne sera plus comptée.")) return;
+          try { await api("POST", `/v1/calls/${call.id}/decisions/${d.id}/revoke`, { reason: "erreur de saisie" }); say("Décision annulée"); await openCall(call.id); }
+          catch (err) { say(err.message, false); }
+        }));
+      }
       ul.appendChild(li);
     }
+    await showAppointments(call);
   } catch (err) { say(err.message, false); }
+}
+
+// The call's appointments, in full, to read back to the patient: local time, doctor, address, mode.
+async function showAppointments(call) {
+  const list = $("#call-bookings"); list.replaceChildren();
+  const bookings = [...(call.bookings || [])].sort((x, y) => (x.status === "active" ? -1 : 1) - (y.status === "active" ? -1 : 1));
+  for (const b of bookings) {
+    const li = document.createElement("li");
+    try {
+      const booking = await api("GET", `/v1/bookings/${b.id}`);
+      const [doctor, site] = await Promise.all([
+        api("GET", `/v1/practitioners/${booking.slot.practitioner_id}`), api("GET", `/v1/sites/${booking.slot.site_id}`)]);
+      const what = booking.kind === "over_capacity" ? " (en surnuméraire)" : "";
+      li.textContent = `${when(booking.slot.start)} — Dr ${doctor.family_name} ${doctor.given_name} — ${site.name}, ` +
+        `${site.address} ${site.postcode} — ${MODES[booking.slot.mode] || booking.slot.mode}${what}` +
+        (booking.status === "cancelled" ? ` — annulé${booking.cancel_reason ? ` (${booking.cancel_reason})` : ""}` : "");
+      if (booking.status === "cancelled") li.className = "revoked";
+      if (booking.status === "active" && !booking.outcome) {
+        li.append(" ", button("Annuler le rendez-vous", async () => {
+          const reason = prompt("Motif de l'annulation (sans nom du patient) :");
+          if (reason === null) return;
+          try { await api("POST", `/v1/bookings/${b.id}/cancel`, reason ? { reason } : {}); say("Rendez-vous annulé"); await openCall(call.id); }
+          catch (err) { say(err.message, false); }
+        }), " ", button("Changer de créneau", async () => {
+          state.replacing = b.id; say("Choisissez le nouveau créneau : l'ancien sera annulé en même temps.");
+          document.querySelector('nav button[data-tab="slots"]').click(); await searchSlots(true);
+        }));
+      }
+    } catch (err) { li.textContent = err.message; }
+    list.appendChild(li);
+  }
+  $("#call-bookings-title").hidden = bookings.length === 0;
 }
 
 async function decide(body) {
@@ -250,7 +387,7 @@ guard("#do-close", async () => {
   try { await api("POST", `/v1/calls/${state.call.id}/close`); say("Appel clos"); state.call = null; $("#call-detail").hidden = true; await loadQueue(); }
   catch (err) { say(err.message, false); }
 });
-$("#to-slots").onclick = () => document.querySelector('nav button[data-tab="slots"]').click();
+$("#to-slots").onclick = () => { showTab("slots"); searchSlots(); };
 
 $("#search").addEventListener("submit", (e) => { e.preventDefault(); searchSlots(); });
 
@@ -272,25 +409,106 @@ async function searchSlots(quiet = false) {
       const site = s.site ? `${s.site.name}, ${s.site.address || ""} ${s.site.postcode || ""}` : "";
       cell(tr, when(s.start)); cell(tr, when(s.end)); cell(tr, doctor); cell(tr, site); cell(tr, MODES[s.mode] || s.mode);
       cell(tr, s.distance_km != null ? `${Number(s.distance_km).toFixed(1)} km` : "—");
-      cell(tr, "").appendChild(button("Réserver", () => book(s)));
+      const control = document.createElement("button"); control.type = "button";
+      control.textContent = ["urgences", "referrer"].includes(state.me?.role) ? "Réorienter ici" : "Retenir";
+      control.onclick = () => busy(control, () => book(s, control));
+      cell(tr, "").appendChild(control);
       body.appendChild(tr);
     }
     if (!quiet) say(`${rows.length} créneau(x) libre(s)`);
   } catch (err) { say(err.message, false); }
 }
 
-async function book(slot) {
+// First click holds the slot (a countdown shows how long), second click books it.
+async function book(slot, control) {
+  if (["urgences", "referrer"].includes(state.me?.role)) return redirect(slot, control);
   if (!state.call) { say("Ouvrez d'abord l'appel du patient (onglet Appels)", false); return; }
+  const call = state.call;
+  if (control.dataset.held !== "yes") {
+    try {
+      const hold = await api("POST", `/v1/slots/${slot.id}/hold`, { call_id: call.id });
+      control.dataset.held = "yes";
+      const until = new Date(hold.held_until);
+      const tick = () => {
+        const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+        control.textContent = `Réserver (${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")})`;
+        if (left === 0) { clearInterval(timer); control.dataset.held = ""; control.textContent = "Retenir"; }
+      };
+      const timer = setInterval(tick, 1000); tick();
+      say(`Créneau du ${when(slot.start)} retenu : confirmez avec le patient puis cliquez « Réserver ».`);
+    } catch (err) { say(err.message, false); }
+    return;
+  }
+  const body = { slot_id: slot.id, call_id: call.id };
+  const active = (call.bookings || []).filter((x) => x.status === "active");
+  if (state.replacing) body.replaces = state.replacing;
+  else if (active.length) {
+    if (!confirm("Cet appel a déjà un rendez-vous actif. Ajouter un second rendez-vous ?")) return;
+    body.also = true;
+  }
   try {
-    await api("POST", `/v1/slots/${slot.id}/hold`, { call_id: state.call.id });
-    if (!confirm(`Réserver le créneau du ${when(slot.start)} pour ce patient ?`)) {
-      await api("DELETE", `/v1/slots/${slot.id}/hold?call_id=${state.call.id}`); say("Créneau relâché"); return;
-    }
-    await api("POST", "/v1/bookings", { slot_id: slot.id, call_id: state.call.id }, { "Idempotency-Key": `${state.call.id}:${slot.id}` });
-    await searchSlots(true); await openCall(state.call.id);
+    await api("POST", "/v1/bookings", body, { "Idempotency-Key": `${call.id}:${slot.id}` });
+    state.replacing = null;
+    await searchSlots(true); await openCall(call.id);
     say("Créneau réservé, le médecin effecteur est prévenu");
   } catch (err) { say(err.message, false); }
 }
+
+// An ED nurse redirects the patient in front of her to the slot, in one form.
+async function redirect(slot) {
+  const f = new FormData($("#redirection"));
+  const patient = {};
+  for (const k of ["family_name", "given_name", "phone", "postcode"]) if (f.get(k)) patient[k] = f.get(k);
+  if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
+  if (!confirm(`Réorienter le patient vers le créneau du ${when(slot.start)} ?`)) return;
+  try {
+    await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined },
+      { "Idempotency-Key": `${state.me.sub}:${slot.id}` });
+    $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
+    await searchSlots(true); await myRedirections();
+  } catch (err) { say(err.message, false); }
+}
+
+async function myRedirections() {
+  const list = $("#my-redirections"); list.replaceChildren();
+  try {
+    const today = new Date().toDateString();
+    for (const b of await api("GET", "/v1/bookings?mine=true&limit=100")) {
+      if (new Date(b.created_at).toDateString() !== today) continue;
+      const li = document.createElement("li");
+      li.textContent = `${when(b.slot.start)} — ${MODES[b.slot.mode] || b.slot.mode} — ${b.status === "active" ? "réservé" : "annulé"}`;
+      list.appendChild(li);
+    }
+  } catch (err) { say(err.message, false); }
+}
+
+// Nothing fits: an over-capacity appointment with a doctor who agreed on the phone.
+async function loadOverCapacityChoices() {
+  try {
+    const [doctors, sites] = await Promise.all([
+      api("GET", `/v1/practitioners?territory=${encodeURIComponent(state.territory)}&limit=200`),
+      api("GET", `/v1/sites?territory=${encodeURIComponent(state.territory)}&limit=200`)]);
+    const pick = $("#oc-practitioner"); pick.replaceChildren();
+    for (const d of doctors) pick.append(new Option(`Dr ${d.family_name} ${d.given_name}${d.accepts_over_capacity ? "" : " (n'accepte pas)"}`, d.id));
+    const where = $("#oc-site"); where.replaceChildren();
+    for (const site of sites) where.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+  } catch (err) { say(err.message, false); }
+}
+$("#over-capacity").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const submit = e.target.querySelector("button[type=submit]");
+  if (submit.disabled) return;
+  if (!state.call) { say("Ouvrez d'abord l'appel du patient (onglet Appels)", false); return; }
+  const f = new FormData(e.target);
+  const start = new Date(f.get("start"));
+  const end = new Date(start.getTime() + Number(f.get("minutes")) * 60000);
+  submit.disabled = true;
+  try {
+    await api("POST", "/v1/bookings", { kind: "over_capacity", call_id: state.call.id, practitioner_id: f.get("practitioner_id"),
+      site_id: f.get("site_id"), start: start.toISOString(), end: end.toISOString(), mode: f.get("mode") });
+    say("Rendez-vous en surnuméraire enregistré, le médecin est prévenu"); await openCall(state.call.id);
+  } catch (err) { say(err.message, false); } finally { submit.disabled = false; }
+});
 
 $("#stats").addEventListener("submit", async (e) => {
   e.preventDefault();

@@ -1,0 +1,199 @@
+"""Every role's view in a real Chromium: what it shows, that it is accessible (axe-core: no serious or
+critical violation), French messages, the territory's time, and screenshots at four widths."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.auth import create_token
+from app.config import Settings
+from tests.conftest import TEST_SECRET
+from tests.factories import new_rpps
+from tests.serving import served
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("SNP_SCREENSHOTS", "/tmp"))
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+WIDTHS = (1440, 1024, 768, 375)
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),
+                                 reason="Chromium is installed by `make test`")]
+
+
+def _token(role: str, territories=("36",), **kw) -> str:
+    return create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=list(territories), **kw)
+
+
+def _sql(url: str, statement: str, **params) -> None:
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text(statement), params)
+        await engine.dispose()
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def world(database_url: str) -> Iterator[dict]:
+    with served(database_url) as base:
+        admin = {"Authorization": f"Bearer {_token('admin', ())}"}
+        with httpx.Client(base_url=base, headers=admin) as c:
+            doctor = c.post("/v1/practitioners", json={"rpps": new_rpps(), "family_name": "Roux", "given_name": "Marc",
+                            "territory_codes": ["36"]}).json()
+            site = c.post("/v1/sites", json={"name": "MSP du Blanc", "kind": "msp", "address": "3 rue Haute",
+                          "postcode": "36300", "lat": 46.63, "lon": 1.06, "territory_code": "36"}).json()
+            slots = []
+            for hours in (2, 3, 4):
+                start = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)).replace(second=0, microsecond=0)
+                slots.append(c.post("/v1/slots", json={"practitioner_id": doctor["id"], "site_id": site["id"],
+                             "start": start.isoformat(), "end": (start + dt.timedelta(minutes=20)).isoformat(),
+                             "mode": "home_visit"}).json())
+        yield {"base": base, "doctor": doctor, "site": site, "slots": slots, "url": database_url}
+
+
+def _open(pw, world, token: str, width: int = 1440, zone: str = "Europe/Paris"):
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = browser.new_context(viewport={"width": width, "height": 900}, timezone_id=zone,
+                               locale="fr-FR").new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(world["base"] + "/console/")
+    page.fill("#token", token)
+    page.click("#session button[type=submit]")
+    return browser, page
+
+
+def _accessible(page, name: str) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert bad == [], (name, bad)
+
+
+def _shoot(page, name: str, widths=WIDTHS) -> None:
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SCREENSHOTS / f"snp-{name}-{width}.png"), full_page=True)
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= width + 1, f"{name} at {width} px is {scroll} px wide"
+
+
+def test_the_ed_nurse_redirects_a_patient_in_one_form(world) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, _token("urgences", sub="ioa-blanc"))
+        expect(page.locator("#whoami")).to_contain_text("Urgences (IOA)")
+        expect(page.locator('nav button[data-tab="calls"]')).to_be_hidden()
+        expect(page.locator("#redirection")).to_be_visible()
+        form = page.locator("#redirection")
+        form.locator("[name=family_name]").fill("Giraud")
+        form.locator("[name=birth_year]").fill("1988")
+        form.locator("[name=phone]").fill("06 44 55 66 77")
+        form.locator("[name=reason]").fill("entorse de cheville")
+        page.click("#search button[type=submit]")
+        page.locator("#slots tbody tr").first.get_by_role("button", name="Réorienter ici").click()
+        expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
+        expect(page.locator("#my-redirections li")).to_have_count(1)
+        _accessible(page, "urgences")
+        _shoot(page, "urgences", (1440, 1024, 768))
+        browser.close()
+
+
+def test_the_effector_sees_his_patients_and_says_whether_they_came(world) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, doctor, slot = world["base"], world["doctor"], world["slots"][1]
+    regulator = {"Authorization": f"Bearer {_token('regulator')}"}
+    call = httpx.post(base + "/v1/calls", headers=regulator, json={
+        "territory_code": "36", "channel": "15", "patient": {"family_name": "Blanc", "given_name": "Jeanne",
+                                                           "birth_year": 1940, "phone": "0254667788",
+                                                           "address": "9 allée des Pins"}}).json()
+    booked = httpx.post(base + "/v1/bookings", headers=regulator, json={"slot_id": slot["id"], "call_id": call["id"]})
+    assert booked.status_code == 201, booked.text
+    # time passes: the home visit has begun
+    _sql(world["url"], "UPDATE slots SET start_at = now() - interval '10 minutes', "
+                       "end_at = now() + interval '10 minutes' WHERE id = :id", id=slot["id"])
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, _token("effector", practitioner_id=doctor["id"]), width=375)
+        expect(page.locator("#whoami")).to_contain_text("Médecin effecteur")
+        item = page.locator("#my-bookings li").filter(has_text="Blanc Jeanne")
+        expect(item).to_contain_text("9 allée des Pins")
+        expect(item).to_contain_text("0254667788")
+        item.get_by_role("button", name="Honoré", exact=True).dblclick()
+        expect(page.locator("#message")).to_have_text("Retour enregistré")
+        expect(page.locator("#participation tbody tr").first).to_be_visible()
+        _accessible(page, "effector")
+        _shoot(page, "effector")
+        browser.close()
+    outcome = httpx.get(f"{base}/v1/bookings/{booked.json()['id']}", headers=regulator).json()["outcome"]
+    assert outcome == "fulfilled"
+
+
+def test_the_analyst_sees_statistics_only(world) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, _token("analyst"))
+        expect(page.locator("#tab-stats")).to_be_visible()
+        for tab in ("calls", "slots", "mine"):
+            expect(page.locator(f'nav button[data-tab="{tab}"]')).to_be_hidden()
+        page.click("#stats button[type=submit]")
+        expect(page.locator("#stats-table tbody tr")).to_have_count(13)  # twelve months and the total
+        _accessible(page, "analyst")
+        _shoot(page, "analyst", (1440, 1024, 768))
+        browser.close()
+
+
+def test_a_reunion_call_is_shown_in_reunion_time_to_a_browser_in_paris(world) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    received = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    regulator = _token("regulator", ("974",))
+    call = httpx.post(world["base"] + "/v1/calls", headers={"Authorization": f"Bearer {regulator}"}, json={
+        "territory_code": "974", "channel": "15", "received_at": received.isoformat()})
+    assert call.status_code == 201, call.text
+    local = received.astimezone(dt.timezone(dt.timedelta(hours=4))).strftime("%d/%m/%Y %H:%M")
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, regulator, zone="Europe/Paris")
+        page.fill("#territory", "974")
+        page.click("#session button[type=submit]")
+        expect(page.locator("#whoami")).to_contain_text("heures de Indian/Reunion")
+        expect(page.locator(f'#queue tr[data-call="{call.json()["id"]}"]')).to_contain_text(local)
+        _accessible(page, "regulation")
+        _shoot(page, "regulation", (1440, 1024, 768))
+        browser.close()
+
+
+def test_an_expired_token_and_a_refused_action_speak_french(world) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    expired = _token("regulator", ttl_seconds=1)
+    time.sleep(2)
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, expired)
+        expect(page.locator("#whoami")).to_have_text("Votre session n'est pas valide ou a expiré : collez un nouveau "
+                                                     "jeton.")
+        page.fill("#token", _token("operator"))
+        page.click("#session button[type=submit]")
+        form = page.locator("#new-call")
+        form.locator("[name=reason]").fill("douleur")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#call-detail")).to_be_visible()
+        page.click("#do-callback")  # a callback is the regulator's
+        expect(page.locator("#message")).to_have_text("Votre rôle ne permet pas cette action.")
+        browser.close()
