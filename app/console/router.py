@@ -16,7 +16,7 @@ router = APIRouter(tags=["console"], include_in_schema=False)
 # Every console answer: nothing but the console's own files runs, nothing frames it, nothing leaks the
 # address of the page, nothing is sniffed into another type.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
                                "object-src 'none'",
     "X-Content-Type-Options": "nosniff",

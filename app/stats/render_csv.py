@@ -37,3 +37,43 @@ def to_csv(report: MonthlyReport) -> str:
     writer.writeheader()
     writer.writerows(flat)
     return buffer.getvalue()
+
+
+# French headers for a French spreadsheet: each segment of a flattened column name in words.
+WORDS = {
+    "territory": "territoire", "month": "mois", "calls": "appels", "by": "par", "channel": "canal",
+    "referrer": "adresseur", "decisions": "décisions", "advice": "conseil médical", "slot": "orientation créneau",
+    "prescription": "prescription", "other": "autre", "count": "nombre", "share": "part", "reason": "motif",
+    "no": "pas", "answer": "de réponse", "redirected": "réorienté", "15": "15", "ed": "urgences",
+    "several": "plusieurs", "without": "sans", "decision": "décision", "monthly": "moyenne", "average": "mensuelle",
+    "avoided": "évités", "visits": "passages urgences", "method": "méthode", "parameters": "paramètres",
+    "slots": "créneaux", "published": "publiés", "hours": "heures", "booked": "réservés", "fill": "taux",
+    "rate": "de remplissage", "over": "surnuméraire", "capacity": "", "effectors": "effecteurs", "active": "actifs",
+    "bookings": "rendez-vous", "fulfilled": "honorés", "noshow": "non honorés", "outcome": "retour",
+    "honoured": "taux", "callback": "rappel", "delay": "délai", "called": "rappelés", "back": "",
+    "median": "médiane", "minutes": "minutes", "p90": "90e centile", "within": "en moins de", "60": "60",
+    "priority": "priorité", "target": "cible", "reoriented": "réorientés", "coverage": "couverture",
+    "postcodes": "codes postaux", "30": "30", "km": "km", "116117": "116 117", "urgences": "urgences",
+    "professionnel": "professionnel", "autre": "autre", "pharmacist": "pharmacien", "nurse": "infirmier",
+    "medical": "secrétaire", "secretary": "médical", "social": "travailleur", "worker": "social",
+    "professional": "professionnel", "self": "patient lui-même", "coefficients": "coefficients",
+    "intent": "intention", "sas": "SAS", "with": "avec", "that": "cette", "excluded": "exclus",
+    "reasons": "motifs", "formula": "formule", "declared": "déclarée",
+}
+
+
+def french_header(name: str) -> str:
+    words = [WORDS.get(part, part) for part in name.split("_")]
+    return " ".join(w for w in words if w).strip()
+
+
+def to_csv_fr(report: MonthlyReport) -> str:
+    """For a French spreadsheet: ``;`` between columns, decimal comma, French headers, UTF-8 with its BOM
+    (so that Excel reads the accents)."""
+    flat = rows(report)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([french_header(k) for k in flat[0]])
+    for row in flat:
+        writer.writerow([str(v).replace(".", ",") if isinstance(v, float) else v for v in row.values()])
+    return "\ufeff" + buffer.getvalue()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import threading
 from pathlib import Path
 
 import matplotlib
@@ -13,8 +15,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 from app.stats.render_table import SHORT_KIND_LABELS, month_label  # noqa: E402
 from app.stats.schemas import MonthlyReport  # noqa: E402
 
+# pyplot keeps global state: one chart at a time (the API draws them in worker threads).
+_PYPLOT = threading.Lock()
 
-def write_png(report: MonthlyReport, path: Path) -> None:
+
+def png_bytes(report: MonthlyReport) -> bytes:
+    buffer = io.BytesIO()
+    with _PYPLOT:
+        write_png(report, buffer)
+    return buffer.getvalue()
+
+
+def write_png(report: MonthlyReport, path: Path | io.BytesIO) -> None:
     labels = [month_label(m.month) for m in report.months]
     positions = range(len(labels))
     figure, axes = plt.subplots(figsize=(max(8, len(labels) * 0.8), 5), dpi=100)

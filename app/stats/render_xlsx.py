@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -12,7 +13,13 @@ from app.stats.render_table import KIND_LABELS, method_label, method_note
 from app.stats.schemas import MonthlyReport
 
 
-def write_xlsx(report: MonthlyReport, path: Path) -> None:
+def xlsx_bytes(report: MonthlyReport) -> bytes:
+    buffer = io.BytesIO()
+    write_xlsx(report, buffer)
+    return buffer.getvalue()
+
+
+def write_xlsx(report: MonthlyReport, path: Path | io.BytesIO) -> None:
     book = Workbook()
     sheet = book.active
     sheet.title = "Synthèse"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +10,9 @@ from app.auth import AnalystDep
 from app.database import ParallelDep, SessionDep
 from app.errors import Unprocessable, error_responses
 from app.stats import service
-from app.stats.render_csv import to_csv
+from app.stats.render_csv import to_csv, to_csv_fr
+from app.stats.render_png import png_bytes
+from app.stats.render_xlsx import xlsx_bytes
 from app.stats.schemas import MonthlyReport
 from app.stats.service import AVOIDED_ED_METHODS
 from app.territories.schemas import CODE_PATTERN
@@ -18,7 +21,8 @@ router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 # What parse_month accepts (years 1900–2999), so that a month the document allows is one the API reads.
 MONTH_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
 
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", "csv-fr", "xlsx", "png")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get(
@@ -27,8 +31,13 @@ FORMATS = ("json", "csv")
     response_model=MonthlyReport,
     responses={
         **error_responses(401, 403, 404, 422),
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-              "description": "The report (JSON, or CSV with one row per month and a total row)"},
+        200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                          XLSX: {"schema": {"type": "string", "format": "binary"}},
+                          "image/png": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "The report: JSON; CSV with one row per month and a total row (csv: comma, dot, "
+                             "English names; csv-fr: for a French spreadsheet, semicolon, decimal comma, French "
+                             "headers, UTF-8 BOM); an Excel workbook (xlsx); a chart of calls and decisions by month "
+                             "(png)"},
     },
 )
 async def monthly(
@@ -41,7 +50,8 @@ async def monthly(
                                 json_schema_extra={"pattern": MONTH_PATTERN})],
     to: Annotated[str, Query(description="Last month, YYYY-MM, inclusive",
                              json_schema_extra={"pattern": MONTH_PATTERN})],
-    format: Annotated[str, Query(description="json or csv", json_schema_extra={"enum": list(FORMATS)})] = "json",
+    format: Annotated[str, Query(description="json, csv, csv-fr, xlsx or png",
+                                 json_schema_extra={"enum": list(FORMATS)})] = "json",
     avoided_ed_method: Annotated[
         str | None, Query(description="declared_intent or coefficients (default: the territory's setting)",
                           json_schema_extra={"enum": list(AVOIDED_ED_METHODS)})
@@ -51,8 +61,14 @@ async def monthly(
     if format not in FORMATS:
         raise Unprocessable(f"format must be one of {', '.join(FORMATS)}", field="format")
     report = await service.monthly(session, parallel, principal, territory, from_, to, avoided_ed_method)
-    if format == "csv":
-        filename = f"snp-stats-{report.territory}-{report.from_}-{report.to}.csv"
-        return Response(to_csv(report), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    name = f"snp-stats-{report.territory}-{report.from_}-{report.to}"
+    if format in ("csv", "csv-fr"):
+        body = to_csv(report) if format == "csv" else to_csv_fr(report)
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if format == "xlsx":
+        return Response(await asyncio.to_thread(xlsx_bytes, report), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    if format == "png":
+        return Response(await asyncio.to_thread(png_bytes, report), media_type="image/png")
     return report

@@ -154,6 +154,7 @@ def test_the_analyst_sees_statistics_only(world) -> None:
             expect(page.locator(f'nav button[data-tab="{tab}"]')).to_be_hidden()
         page.click("#stats button[type=submit]")
         expect(page.locator("#stats-table tbody tr")).to_have_count(13)  # twelve months and the total
+        expect(page.locator("#stats-chart")).to_be_visible()
         _accessible(page, "analyst")
         _shoot(page, "analyst", (1440, 1024, 768))
         browser.close()

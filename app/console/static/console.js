@@ -522,20 +522,33 @@ $("#stats").addEventListener("submit", async (e) => {
       const tr = document.createElement("tr");
       cell(tr, m.month); cell(tr, m.calls); cell(tr, pct(m.decisions.advice)); cell(tr, pct(m.decisions.slot));
       cell(tr, pct(m.decisions.prescription)); cell(tr, pct(m.decisions.other)); cell(tr, m.avoided_ed_visits?.count);
+      const median = m.callback_delay?.median_minutes;
+      cell(tr, median == null ? "—" : `${String(Math.round(median * 10) / 10).replace(".", ",")} min`);
+      cell(tr, `${Math.round((m.slots?.fill_rate || 0) * 100)} %`);
       body.appendChild(tr);
     }
     const a = report.total.avoided_ed_visits || {};
-    $("#stats-method").textContent = `Moyenne mensuelle : ${report.total.monthly_average_calls} appels. Passages aux urgences évités estimés par la méthode « ${a.method} ».`;
+    const METHODS = { declared_intent: "de l'intention déclarée", coefficients: "des coefficients" };
+    $("#stats-method").textContent = `Moyenne mensuelle : ${String(report.total.monthly_average_calls).replace(".", ",")} appels. ` +
+      `Passages aux urgences évités estimés par la méthode ${METHODS[a.method] || a.method}.`;
+    const chart = $("#stats-chart"); chart.src = await statsFile("png"); chart.hidden = false;
   } catch (err) { say(err.message, false); }
 });
-$("#stats-csv").onclick = async (e) => {
-  e.preventDefault();
+async function statsFile(format) {
   const f = new FormData($("#stats"));
-  const q = new URLSearchParams({ territory: state.territory, from: f.get("from"), to: f.get("to"), format: "csv" });
+  const q = new URLSearchParams({ territory: state.territory, from: f.get("from"), to: f.get("to"), format });
   const response = await fetch(`/v1/stats/monthly?${q}`, { headers: { Authorization: `Bearer ${state.token}` } });
-  if (!response.ok) { say(`Erreur ${response.status}`, false); return; }
-  const url = URL.createObjectURL(await response.blob());
-  const a = document.createElement("a"); a.href = url; a.download = `snp-${state.territory}-${f.get("from")}-${f.get("to")}.csv`; a.click();
-};
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
+  return URL.createObjectURL(await response.blob());
+}
+async function download(format, extension) {
+  const f = new FormData($("#stats"));
+  try {
+    const a = document.createElement("a"); a.href = await statsFile(format);
+    a.download = `snp-${state.territory}-${f.get("from")}-${f.get("to")}.${extension}`; a.click();
+  } catch (err) { say(err.message, false); }
+}
+$("#stats-csv").onclick = (e) => { e.preventDefault(); download("csv-fr", "csv"); };
+$("#stats-xlsx").onclick = (e) => { e.preventDefault(); download("xlsx", "xlsx"); };
 
 if (state.token) { $("#token").value = state.token; $("#territory").value = state.territory; signIn(); }
