@@ -20,7 +20,6 @@ from app.calls.models import Call
 from app.calls.repository import (
     CALL_IN_PROGRESS,
     NEW_DIRECT_CALL,
-    NOTIFY_REORIENT,
     OPEN_CALL,
     REORIENT_CALL,
     REVOKE_SLOT_DECISION,
@@ -105,16 +104,15 @@ _ANSWER = f"""json_build_object(
                 'id', s.id, 'start', {_instant("s.start_at")}, 'end', {_instant("s.end_at")}, 'mode', s.mode,
                 'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id))"""
 
-_EVENTS = insert_booking_events(
-    ("'booking.cancelled'", """FROM cancelled b JOIN slots s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
-            JOIN calls c ON c.id = b.call_id"""),
-    (":kind", """FROM b JOIN claimed s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
-            JOIN the_call c ON c.id = b.call_id"""),
-)
+_NEW_BOOKING_EVENT = (":kind", """FROM b JOIN claimed s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
+            JOIN the_call c ON c.id = b.call_id""")
+_REPLACED_BOOKING_EVENT = ("'booking.cancelled'", """FROM cancelled b JOIN slots s ON s.id = b.slot_id
+            JOIN sites si ON si.id = s.site_id JOIN calls c ON c.id = b.call_id""")
 
-
-def _book(claim: str, the_call: str) -> str:
-    """The whole booking in one statement: the slot ``claim`` gives, for the call ``the_call`` gives (``BOOK``)."""
+def _book(claim: str, the_call: str, *, replacing: bool = False) -> str:
+    """The whole booking in one statement: the slot ``claim`` gives, for the call ``the_call`` gives, replacing
+    the call's booking ``:replaces`` or not (``BOOK``)."""
+    events = insert_booking_events(*((_REPLACED_BOOKING_EVENT,) if replacing else ()), _NEW_BOOKING_EVENT)
     return f"""
     WITH scope AS (
         {SCOPE}
@@ -128,25 +126,14 @@ def _book(claim: str, the_call: str) -> str:
     ), b AS (
         INSERT INTO bookings (slot_id, call_id, created_by, also)
         SELECT claimed.id, the_call.id, :sub, CAST(:also AS boolean) FROM claimed CROSS JOIN the_call
-        RETURNING id, slot_id, call_id, status, created_by, created_at, cancelled_at
-    ), cancelled AS (
-        -- the booking of the call this one replaces (given ``:replaces``), cancelled with it
-        UPDATE bookings r SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub,
-                              cancel_reason = :cancel_reason
-        FROM b WHERE r.id = CAST(:replaces AS uuid) AND r.call_id = b.call_id AND r.status = 'active'
-          AND r.outcome IS NULL
-        RETURNING r.id, r.slot_id, r.call_id, r.status, r.created_at, r.cancelled_at
-    ), released AS (
-        {RELEASE_SLOT}
-    ), revoked AS (
-        {REVOKE_SLOT_DECISION}
+        RETURNING id, slot_id, call_id, status, created_by, created_at, cancelled_at{_REPLACING if replacing else ""}
     ), decision AS (
         {SLOT_DECISION}
     ), in_progress AS (
         {CALL_IN_PROGRESS}
     ), event AS (
-        -- the effector's events, in the order things happened: the replaced booking's cancellation first
-        {_EVENTS}
+        -- the effector's events, in the order things happened: a replaced booking's cancellation first
+        {events}
     ), answer AS (
         SELECT b.id, {_ANSWER} AS body FROM b JOIN claimed s ON s.id = b.slot_id
     ), k AS (
@@ -165,6 +152,21 @@ RELEASE_SLOT = """UPDATE slots s SET status = CASE WHEN s.over_capacity THEN 'wi
         FROM cancelled
         WHERE s.id = cancelled.slot_id AND s.status = 'booked' AND (s.over_capacity OR s.start_at > now())
         RETURNING s.id"""
+
+
+# What replacing a booking adds to the statement: the call's booking named by ``:replaces`` cancelled,
+# its slot released, its slot decision revoked (its effector's event comes first, below).
+_REPLACING = f"""
+    ), cancelled AS (
+        UPDATE bookings r SET status = 'cancelled', cancelled_at = now(), cancelled_by = :sub,
+                              cancel_reason = :cancel_reason
+        FROM b WHERE r.id = CAST(:replaces AS uuid) AND r.call_id = b.call_id AND r.status = 'active'
+          AND r.outcome IS NULL
+        RETURNING r.id, r.slot_id, r.call_id, r.status, r.created_at, r.cancelled_at
+    ), released AS (
+        {RELEASE_SLOT}
+    ), revoked AS (
+        {REVOKE_SLOT_DECISION}"""
 
 
 def _claim(call_condition: str) -> str:
@@ -195,13 +197,16 @@ _OVER_CAPACITY = f"""INSERT INTO slots (practitioner_id, site_id, territory_code
 # that answer kept for replays. One statement run on its own (autocommit): one round trip, committed
 # before the answer is sent. The key row is written only with a booking: a key already used fails the
 # statement on its primary key and writes nothing; a twin request still running makes it wait, then
-# fail likewise. The forms differ only in where the slot and the call come from, so that each is
-# planned once and a booking for a call never runs the (empty) insert of a call and its statistics
-# trigger.
+# fail likewise. The forms differ only in where the slot and the call come from, and whether a booking
+# is replaced, so that each is planned once and a booking never runs the (empty) writes of another
+# form, nor the statement-level statistics triggers they would fire.
 BOOK = {
     "call": _book(_claim("EXISTS (SELECT 1 FROM open_call)"), "SELECT * FROM open_call"),
     "new_call": _book(_claim("true"), NEW_DIRECT_CALL),
     "over_capacity": _book(_OVER_CAPACITY, "SELECT * FROM open_call"),
+    # the same, cancelling the call's booking ``:replaces`` in the statement (a change of slot)
+    "call_replacing": _book(_claim("EXISTS (SELECT 1 FROM open_call)"), "SELECT * FROM open_call", replacing=True),
+    "over_capacity_replacing": _book(_OVER_CAPACITY, "SELECT * FROM open_call", replacing=True),
 }
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 ACTIVE_BOOKING_CONSTRAINT = "uq_bookings_active_slot"
@@ -314,11 +319,9 @@ CANCEL = f"""
         {REVOKE_SLOT_DECISION}
     ), reoriented AS (
         {REORIENT_CALL}
-    ), notified AS (
-        {NOTIFY_REORIENT}
     )
     SELECT c.id, (SELECT count(*) FROM freed) AS freed, (SELECT count(*) FROM revoked) AS revoked,
-           (SELECT count(*) FROM reoriented) AS reoriented, (SELECT count(*) FROM notified) AS notified
+           (SELECT count(*) FROM reoriented) AS reoriented
     FROM cancelled c
 """
 

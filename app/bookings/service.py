@@ -162,7 +162,8 @@ async def book(statements: Statements, principal: Principal, data: BookingReques
     refusal = repository.OVER_CAPACITY_REFUSAL if form == "over_capacity" else repository.REFUSAL
     for _ in range(BOOKING_ATTEMPTS):
         try:
-            row = await statements.fetch_row(repository.BOOK[form], params)
+            row = await statements.fetch_row(repository.BOOK[form + ("_replacing" if params["replaces"] else "")],
+                                             params)
         except IntegrityError as exc:
             constraint = constraint_of(exc)
             if constraint == repository.ACTIVE_BOOKING_CONSTRAINT:

@@ -44,6 +44,8 @@ class Call(Base):
               postgresql_where=text("referrer_kind IS NOT NULL")),
         Index("ix_calls_referrer", "created_by", "received_at", postgresql_where=text("referrer_kind IS NOT NULL")),
         Index("ix_calls_reoriented", "territory_code", "received_at", postgresql_where=text("reorient_at IS NOT NULL")),
+        # The open calls (a small part of the table), which the live stream reads (app/live.py).
+        Index("ix_calls_open", "territory_code", postgresql_where=text("status <> 'closed'")),
     )
 
     id: Mapped[UUIDPk]

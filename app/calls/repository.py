@@ -47,15 +47,11 @@ SLOT_DECISION = """INSERT INTO decisions (call_id, kind, booking_id, decided_at,
 CALL_IN_PROGRESS = """UPDATE calls SET status = 'in_progress'
         WHERE id IN (SELECT call_id FROM b) AND status IN ('waiting', 'to_reorient')"""
 
-# The PostgreSQL notification channel of the calls' state changes that a regulator must see at once
-# (a call to re-orient). Payloads name the call, its territory and the event: never the patient.
-CALL_EVENTS_CHANNEL = "snp_calls"
-
 # What cancelling a booking ``cancelled`` (id, call_id) does to its call: the slot decision that
 # pointed at it no longer holds (revoked, kept for the record; the report's masks are recounted from
 # the decisions not revoked), and a call left without any active booking goes back to the queue as
-# ``to_reorient``, closed or not, with who cancelled and why; the regulators of its territory are
-# told on ``CALL_EVENTS_CHANNEL`` when the transaction commits.
+# ``to_reorient``, closed or not, with who cancelled and why (the live stream, app/live.py, tells the
+# territory's consoles).
 REVOKE_SLOT_DECISION = """UPDATE decisions d SET revoked_at = now(), revoked_by = :sub, revoked_reason = :cancel_reason
         FROM cancelled WHERE d.booking_id = cancelled.id AND d.revoked_at IS NULL
         RETURNING d.id"""
@@ -67,11 +63,6 @@ REORIENT_CALL = """UPDATE calls c SET status = 'to_reorient', closed_at = NULL, 
           AND NOT EXISTS (SELECT 1 FROM bookings o
                           WHERE o.call_id = c.id AND o.status = 'active' AND o.id <> cancelled.id)
         RETURNING c.id, c.territory_code, cancelled.id AS booking_id"""
-NOTIFY_REORIENT = f"""SELECT pg_notify('{CALL_EVENTS_CHANNEL}', json_build_object(
-            'event', 'call.to_reorient', 'call_id', r.id, 'territory_code', r.territory_code,
-            'booking_id', r.booking_id)::text)
-        FROM reoriented r"""
-
 # Late: not called back yet, not closed, and past the callback target of its priority.
 LATE = and_(Call.status != "closed", Call.first_callback_at.is_(None), Call.due_at < func.now())
 MINUTES_LATE = case(

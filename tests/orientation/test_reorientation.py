@@ -3,14 +3,10 @@ counting as an orientation."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
+import uuid
 
-import asyncpg
-from sqlalchemy.engine.url import make_url
-
-from app.calls.repository import CALL_EVENTS_CHANNEL
+from app.live import OpenCall, changes
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly
 
@@ -108,28 +104,23 @@ class TestReorientation:
 
 
 class TestTheTerritoryIsTold:
-    async def test_a_reorientation_is_notified_on_the_channel_without_the_patient(
-        self, committed_client, auth, database_url
-    ):
-        client = committed_client
-        w = await world(client, auth)
-        slot = await make_slot(client, auth, w)
-        call = await make_call(client, auth)
-        booking = await _book(client, auth("operator", ["36"]), slot, call["id"])
-
-        url = make_url(database_url)
-        listener = await asyncpg.connect(
-            user=url.username, password=url.password, database=url.database,
-            host=url.query.get("host") or url.host, port=int(url.query.get("port") or url.port or 5432))
-        received: asyncio.Queue[str] = asyncio.Queue()
-        await listener.add_listener(CALL_EVENTS_CHANNEL, lambda *args: received.put_nowait(args[3]))
-        try:
-            assert (await _cancel(client, auth("regulator", ["36"]), booking["id"], "annulé")).status_code == 200
-            payload = json.loads(await asyncio.wait_for(received.get(), timeout=5))
-        finally:
-            await listener.close()
-        assert payload == {"event": "call.to_reorient", "call_id": call["id"], "territory_code": "36",
-                           "booking_id": booking["id"]}
+    def test_the_live_stream_tells_a_reorientation_and_closing_without_the_patient(self):
+        """What the live stream derives from two readings of the open calls (end to end through a served
+        app: tests/console/test_live.py)."""
+        a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        booking = uuid.uuid4()
+        due = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
+        before = {a: OpenCall("36", "in_progress", "dr-x", "P2", due, None),
+                  b: OpenCall("36", "waiting", None, "P1", due, None)}
+        after = {a: OpenCall("36", "to_reorient", "dr-x", "P2", due, booking),
+                 c: OpenCall("36", "waiting", None, "P3", due, None),
+                 uuid.uuid4(): OpenCall("18", "waiting", None, None, None, None)}  # newly listened territory
+        events = changes(before, after, frozenset({"36"}))
+        assert [(e["event"], e["call_id"], e.get("status")) for e in events] == [
+            ("call.updated", str(a), "to_reorient"), ("call.to_reorient", str(a), None),
+            ("call.created", str(c), "waiting"), ("call.updated", str(b), "closed")]
+        assert events[1] == {"event": "call.to_reorient", "call_id": str(a), "territory_code": "36",
+                             "booking_id": str(booking)}
 
 
 class TestUndoADecision:

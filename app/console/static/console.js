@@ -101,7 +101,7 @@ async function follow() {
   setTimeout(() => { if (state.stream === controller) follow(); }, 2000);
 }
 let reloadTimer = null;
-function reloadSoon() { clearTimeout(reloadTimer); reloadTimer = setTimeout(loadQueue, 150); }
+function reloadSoon() { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadQueue(true), 150); }
 
 async function signIn() {
   try {
@@ -237,13 +237,14 @@ $("#publish").addEventListener("submit", async (e) => {
 
 function patientOf(call) { return call.patient || {}; }
 
-async function loadQueue() {
+// quiet: a live update does not cover the message of what the user just did.
+async function loadQueue(quiet = false) {
   try {
     const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true`);
     state.calls = Array.isArray(calls) ? calls : calls.items || [];
     renderQueue();
-    say(`${state.calls.length} appel(s) ouvert(s)`);
-  } catch (err) { say(err.message, false); }
+    if (quiet !== true) say(`${state.calls.length} appel(s) ouvert(s)`);
+  } catch (err) { if (quiet !== true) say(err.message, false); }
 }
 
 function renderQueue() {
