@@ -22,8 +22,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.config import Settings, get_settings
 from app.errors import Forbidden, Unauthorized
 
-Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin"]
-ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin")
+Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
+# platform: the national SAS platform, reading every territory's slots through the FHIR facade.
+ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin",
+                          "platform")
 # What a referrer is (a city professional referring patients to the SAS); the kind of a referrer's
 # token comes from the user's record at the identity provider (claim ``referrer_kind``).
 REFERRER_KINDS: tuple[str, ...] = ("pharmacist", "nurse", "medical_secretary", "social_worker",

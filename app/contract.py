@@ -51,8 +51,40 @@ def contract(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+    _fhir_errors(schema, components)
     app.openapi_schema = schema
     return schema
+
+
+OUTCOME = {
+    "type": "object", "required": ["resourceType", "issue"],
+    "description": "A FHIR OperationOutcome: the facade's errors (the API's ErrorBody, in FHIR's words)",
+    "properties": {
+        "resourceType": {"const": "OperationOutcome"},
+        "issue": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["severity", "code"],
+            "properties": {"severity": {"type": "string"}, "code": {"type": "string"},
+                           "diagnostics": {"type": "string"},
+                           "expression": {"type": "array", "items": {"type": "string"}}}}},
+    },
+}
+
+
+def _fhir_errors(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Under /fhir every error is an OperationOutcome (application/fhir+json), and a refused search
+    parameter is a 400."""
+    components["OperationOutcome"] = OUTCOME
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/fhir"):
+            continue
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            if method == "get" and "422" in responses:
+                responses.setdefault("400", responses.pop("422"))
+            for code, answer in responses.items():
+                if not code.startswith("2"):
+                    answer["content"] = {"application/fhir+json": {
+                        "schema": {"$ref": "#/components/schemas/OperationOutcome"}}}
 
 
 def install(app: FastAPI) -> None:

@@ -189,12 +189,17 @@ def translate_db_error(exc: DBAPIError) -> AppError | None:
 
 async def send_error(
     send: Send, status: int, error: str, detail: str, field: str | None,
-    headers: Sequence[tuple[bytes, bytes]] = (),
+    headers: Sequence[tuple[bytes, bytes]] = (), *, path: str = "",
 ) -> None:
-    """An error answer in the API's shape, sent by an ASGI middleware before the app sees the request."""
-    body = json.dumps({"error": error, "detail": detail, "field": field}).encode()
+    """An error answer in the API's shape (under /fhir, an OperationOutcome), sent by an ASGI middleware
+    before the app sees the request."""
+    content: dict[str, Any] = {"error": error, "detail": detail, "field": field}
+    media = b"application/json"
+    if path.startswith("/fhir"):
+        content, media = fhir_outcome(content, status), b"application/fhir+json"
+    body = json.dumps(content).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+        (b"content-type", media), (b"content-length", str(len(body)).encode()), *headers]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -219,26 +224,50 @@ def allowed_methods(request: Request) -> list[str]:
                    for route in request.app.router.routes)]
 
 
+# The OperationOutcome issue code of each status (FHIR answers under /fhir are OperationOutcome).
+_FHIR_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+               409: "conflict", 413: "too-long", 415: "not-supported", 422: "processing", 429: "throttled",
+               431: "too-long", 500: "exception", 503: "transient"}
+
+
+def fhir_outcome(body: dict[str, Any], status_code: int) -> dict[str, Any]:
+    """The API's error body as a FHIR OperationOutcome."""
+    issue: dict[str, Any] = {"severity": "error", "code": _FHIR_CODES.get(status_code, "processing"),
+                             "diagnostics": body.get("detail", "")}
+    if body.get("field"):
+        issue["expression"] = [body["field"]]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def _reply(request: Request, body: dict[str, Any], status_code: int,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error answer: the API's shape, or under /fhir an OperationOutcome (a search parameter FastAPI
+    refuses is a 400 there, as FHIR servers answer)."""
+    if not request.url.path.startswith("/fhir"):
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    if status_code == 422 and request.method == "GET":
+        status_code = 400
+    return JSONResponse(fhir_outcome(body, status_code), status_code=status_code, headers=headers,
+                        media_type="application/fhir+json")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=_headers(exc))
+        return _reply(request, exc.body(), exc.status_code, _headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             error = BadRequest("The body is not valid JSON", field="body")
-            return JSONResponse(error.body(), status_code=400)
+            return _reply(request, error.body(), 400)
         errors = [
             {"field": _loc_to_field(e.get("loc", ())), "reason": reason_of(e)}
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "Invalid request"
         first = errors[0]["field"] if errors else None
-        return JSONResponse(
-            {"error": "ValidationError", "detail": detail, "field": first, "errors": errors},
-            status_code=422,
-        )
+        return _reply(request, {"error": "ValidationError", "detail": detail, "field": first, "errors": errors}, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -250,20 +279,20 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             names = {404: "NotFound", 405: "MethodNotAllowed", 401: "Unauthorized", 403: "Forbidden"}
             body = {"error": names.get(exc.status_code, "HTTPError"), "detail": str(exc.detail), "field": None}
-        return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
+        return _reply(request, body, exc.status_code, headers or None)
 
     @app.exception_handler(IntegrityError)
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
         translated = translate_db_error(exc)
         if translated is not None:
-            return JSONResponse(translated.body(), status_code=translated.status_code, headers=_headers(translated))
+            return _reply(request, translated.body(), translated.status_code, _headers(translated))
         log.error("db.error", sqlstate=sqlstate_of(exc), path=request.url.path)
-        return JSONResponse({"error": "InternalError", "detail": "Database error", "field": None}, status_code=500)
+        return _reply(request, {"error": "InternalError", "detail": "Database error", "field": None}, 500)
 
     @app.exception_handler(OSError)
     async def _unreachable(request: Request, exc: OSError) -> JSONResponse:
         # A connection to PostgreSQL refused or reset: the only OSError a request meets.
         log.warning("db.unreachable", error=type(exc).__name__, path=request.url.path)
         error = unreachable()
-        return JSONResponse(error.body(), status_code=503, headers=_headers(error))
+        return _reply(request, error.body(), 503, _headers(error))

@@ -28,9 +28,9 @@ def body_limit(path: str) -> int:
     return BODY_BYTES.get(path.rstrip("/"), DEFAULT_BODY_BYTES)
 
 
-async def _refuse(send: Send, status: int, error: str, detail: str, field: str | None) -> None:
+async def _refuse(send: Send, status: int, error: str, detail: str, field: str | None, path: str = "") -> None:
     # The connection is closed after: what is left of a refused body is not read.
-    await send_error(send, status, error, detail, field, [(b"connection", b"close")])
+    await send_error(send, status, error, detail, field, [(b"connection", b"close")], path=path)
 
 
 class LimitsMiddleware:
@@ -48,13 +48,13 @@ class LimitsMiddleware:
             if size > MAX_HEADER_BYTES or total > MAX_HEADERS_BYTES:
                 await _refuse(send, 431, "HeadersTooLarge",
                               f"A header is larger than {MAX_HEADER_BYTES} bytes, or all of them than "
-                              f"{MAX_HEADERS_BYTES}", name.decode("latin-1"))
+                              f"{MAX_HEADERS_BYTES}", name.decode("latin-1"), path=scope["path"])
                 return
         limit = body_limit(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(send, 413, "PayloadTooLarge", f"The body is larger than this route takes ({limit} bytes)",
-                          "body")
+                          "body", path=scope["path"])
             return
         received = 0
         refused = False
@@ -69,7 +69,8 @@ class LimitsMiddleware:
                 if received > limit:
                     refused = True
                     await _refuse(send, 413, "PayloadTooLarge",
-                                  f"The body is larger than this route takes ({limit} bytes)", "body")
+                                  f"The body is larger than this route takes ({limit} bytes)", "body",
+                                  path=scope["path"])
                     return {"type": "http.disconnect"}
             return message
 

@@ -33,6 +33,7 @@ def routers() -> list[APIRouter]:
     from app.calls.router import self_referral_router as self_referrals
     from app.console.api import router as console_api
     from app.console.router import router as console
+    from app.fhir.router import router as fhir
     from app.notifications.router import router as notifications
     from app.practitioners.router import router as practitioners
     from app.sites.router import router as sites
@@ -42,7 +43,7 @@ def routers() -> list[APIRouter]:
     from app.territories.router import router as territories
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
-            self_referrals, notifications, stats, audit, console_api, console]
+            self_referrals, notifications, stats, audit, console_api, fhir, console]
 
 
 DESCRIPTION = """

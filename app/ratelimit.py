@@ -131,9 +131,9 @@ def _by_prefix(scope: Scope) -> str | None:
     return None
 
 
-async def _too_many(send: Send, limiter: Limiter, what: str) -> None:
+async def _too_many(send: Send, limiter: Limiter, what: str, path: str = "") -> None:
     await send_error(send, 429, "TooManyRequests", f"Too many {what} this minute: retry later", None,
-                     [(b"retry-after", str(limiter.retry_after()).encode())])
+                     [(b"retry-after", str(limiter.retry_after()).encode())], path=path)
 
 
 class RateLimitMiddleware:
@@ -149,11 +149,11 @@ class RateLimitMiddleware:
         # An address that failed to sign in too often is refused before any token is checked, except
         # for the tokens that signed in from it this minute (colleagues behind one hospital address).
         if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
-            await _too_many(send, limiter, "failed sign-ins from this address")
+            await _too_many(send, limiter, "failed sign-ins from this address", scope["path"])
             return
         budget = ROUTES.get((scope["method"], scope["path"].rstrip("/"))) or _by_prefix(scope)
         if budget is not None and not limiter.take(budget, who):
-            await _too_many(send, limiter, f"{budget} requests")
+            await _too_many(send, limiter, f"{budget} requests", scope["path"])
             return
 
         async def counted(message: Message) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ ALL = frozenset(ROLES)
 STAFF = frozenset({"operator", "regulator", "admin"})
 SEARCHERS = STAFF | {"urgences", "referrer"}
 EFFECTOR = frozenset({"effector", "admin"})
+FHIR_READERS = frozenset({"platform", "operator", "regulator", "urgences", "admin"})
 PUBLIC = None  # no token needed
 
 
@@ -49,8 +51,8 @@ TABLE: dict[str, Row] = {
     "update_my_settings": Row("PATCH", "/v1/practitioners/me", frozenset({"effector"}), {}),
     "get_practitioner": Row("GET", "/v1/practitioners/{practitioner}", SEARCHERS | {"effector"}, walled=True),
     "create_site": Row("POST", "/v1/sites", frozenset({"admin"}), {}),
-    "list_sites": Row("GET", "/v1/sites", ALL),
-    "get_site": Row("GET", "/v1/sites/{site}", ALL, walled=True),
+    "list_sites": Row("GET", "/v1/sites", ALL - {"platform"}),
+    "get_site": Row("GET", "/v1/sites/{site}", ALL - {"platform"}, walled=True),
     "search_slots": Row("GET", "/v1/slots/search?territory=36", SEARCHERS, walled=True),
     "hold_slot": Row("POST", "/v1/slots/{slot}/hold", STAFF, {"call_id": "{call}"}, walled=True),
     "release_slot_hold": Row("DELETE", "/v1/slots/{slot}/hold?call_id={call}", STAFF, walled=True),
@@ -97,6 +99,14 @@ TABLE: dict[str, Row] = {
     "list_audit": Row("GET", "/v1/audit", frozenset({"admin"})),
     "get_me": Row("GET", "/v1/me", ALL),
     "stream_calls": Row("GET", "/v1/stream", STAFF, endless=True),
+    "fhir_search_slots": Row("GET", "/fhir/Slot?status=free&schedule.actor:Practitioner.identifier="
+                                    "urn:oid:1.2.250.1.71.4.2.1|810002909371", FHIR_READERS),
+    "fhir_read_slot": Row("GET", "/fhir/Slot/{spare_slot}", FHIR_READERS, walled=True),
+    "fhir_read_schedule": Row("GET", "/fhir/Schedule/{role}", FHIR_READERS, walled=True),
+    "fhir_read_practitioner_role": Row("GET", "/fhir/PractitionerRole/{role}", FHIR_READERS, walled=True),
+    "fhir_search_practitioners": Row("GET", "/fhir/Practitioner", FHIR_READERS),
+    "fhir_read_practitioner": Row("GET", "/fhir/Practitioner/{practitioner}", FHIR_READERS, walled=True),
+    "fhir_metadata": Row("GET", "/fhir/metadata", PUBLIC),
     "health": Row("GET", "/health", PUBLIC),
     "ready": Row("GET", "/ready", PUBLIC),
     "metrics": Row("GET", "/metrics", PUBLIC),
@@ -122,7 +132,8 @@ async def place(client, auth) -> dict[str, Any]:
     cher = await world(client, auth, territory="18")
     return {"practitioner": w.practitioner_id, "site": w.site["id"], "slot": slot, "spare_slot": spare,
             "call": call["id"], "booking": booked.json()["id"], "rule": rule.json()["id"], "decision": decision["id"],
-            "cher_practitioner": cher.practitioner_id, "self_referral": link.json()["token"]}
+            "cher_practitioner": cher.practitioner_id, "self_referral": link.json()["token"],
+            "role": uuid.UUID(w.practitioner_id).hex + uuid.UUID(w.site["id"]).hex}
 
 
 def _fill(value: Any, place: dict[str, Any]) -> Any:
@@ -169,7 +180,7 @@ class TestAuthorization:
         for operation, row in TABLE.items():
             if not row.walled or row.roles is None:
                 continue
-            for role in sorted(row.roles - {"admin"}):
+            for role in sorted(row.roles - {"admin", "platform"}):  # national roles see every territory
                 status = await _call(client, row, place, _token(settings, role, "18", place))
                 if status != 404:
                     wrong.append(f"{operation} as {role} of the Cher: {status}")

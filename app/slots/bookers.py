@@ -24,9 +24,10 @@ CPTS_BIT = BOOKER_BITS["cpts"]
 EVERYONE = sum(BOOKER_BITS.values())
 ALL_BOOKERS: list[Booker] = ["regulation", "urgences", "referrers", "cpts"]
 
-# The booker class of each role that books (an admin books as any of them).
+# The booker class of each role that books (an admin books as any of them); the national platform's users
+# are regulators.
 ROLE_BOOKERS = {"operator": "regulation", "regulator": "regulation", "urgences": "urgences",
-                "referrer": "referrers"}
+                "referrer": "referrers", "platform": "regulation"}
 
 
 def mask(bookers: Iterable[str]) -> int:

@@ -23,6 +23,7 @@ class Territory(Base):
         CheckConstraint(
             "avoided_ed_method IN ('declared_intent', 'coefficients')", name="avoided_ed_method"
         ),
+        CheckConstraint("finess ~ '^([0-9]{2}|2[AB])[0-9]{7}$'", name="finess"),
     )
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -37,6 +38,8 @@ class Territory(Base):
     # The postcodes a CPTS covers, set by an administrator (a département covers those La Poste places
     # in it): the report's coverage indicator is measured over them.
     postcodes: Mapped[list[str] | None] = mapped_column(ARRAY(String(5)))
+    # A CPTS's FINESS (its juridical entity): how the national platform knows it (FHIR Organization).
+    finess: Mapped[str | None] = mapped_column(String(9))
     avoided_ed_method: Mapped[str] = mapped_column(String(32), server_default=text("'declared_intent'"))
     avoided_ed_coefficients: Mapped[dict[str, Any]] = mapped_column(
         JSONB, server_default=text(f"'{DEFAULT_COEFFICIENTS}'::jsonb")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from app.schemas import Input, Schema
-from app.validators import Postcode
+from app.validators import FINESS, Postcode
 
 
 @lru_cache
@@ -46,6 +46,7 @@ class TerritoryCreate(Input):
     kind: Literal["departement", "cpts"]
     parent_code: Code | None = None
     timezone: TimeZone = "Europe/Paris"
+    finess: FINESS | None = Field(default=None, description="a CPTS's FINESS number (the FHIR facade's Organization)")
 
     @model_validator(mode="after")
     def _parent_for_cpts(self) -> TerritoryCreate:
@@ -62,6 +63,7 @@ class TerritoryUpdate(Input):
     priority_delays: PriorityDelays | None = None
     avoided_ed_method: Literal["declared_intent", "coefficients"] | None = None
     avoided_ed_coefficients: Coefficients | None = None
+    finess: FINESS | None = Field(default=None, description="a CPTS's FINESS number (the FHIR facade's Organization)")
     postcodes: list[Postcode] | None = Field(default=None, max_length=2000, description=(
         "The postcodes a CPTS covers (a département covers those La Poste places in it): the report's share of "
         "postcodes within 30 km of a site with a slot is measured over them"))
@@ -77,4 +79,5 @@ class TerritoryRead(Schema):
     avoided_ed_method: str
     avoided_ed_coefficients: dict[str, float]
     postcodes: list[str] | None = None
+    finess: str | None = None
     created_at: dt.datetime

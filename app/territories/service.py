@@ -23,7 +23,8 @@ async def create(session: AsyncSession, data: TerritoryCreate) -> Territory:
         if parent.kind != "departement":
             raise Unprocessable("A CPTS belongs to a département, not to another CPTS", field="parent_code")
     territory = Territory(
-        code=data.code, name=data.name, kind=data.kind, parent_code=data.parent_code, timezone=data.timezone
+        code=data.code, name=data.name, kind=data.kind, parent_code=data.parent_code, timezone=data.timezone,
+        finess=data.finess,
     )
     session.add(territory)
     await session.flush()
@@ -34,7 +35,7 @@ async def create(session: AsyncSession, data: TerritoryCreate) -> Territory:
 async def update(session: AsyncSession, code: str, data: TerritoryUpdate) -> Territory:
     territory = await get(session, code)
     for name, value in data.model_dump(exclude_unset=True).items():
-        if value is None and name != "postcodes":
+        if value is None and name not in ("postcodes", "finess"):
             raise Unprocessable(f"{name} cannot be null", field=name)
         if name == "postcodes" and value is not None:
             value = sorted(set(value))
@@ -64,8 +65,9 @@ async def list_(
 
 
 async def visible_codes(session: AsyncSession, principal: Principal) -> set[str] | None:
-    """Territory codes the principal may act on; ``None`` means all (platform admin)."""
-    if principal.is_admin:
+    """Territory codes the principal may act on; ``None`` means all (the platform's administrator, and the
+    national SAS platform, which reads every territory's slots)."""
+    if principal.is_admin or principal.role == "platform":
         return None
     return await repository.with_children(session, principal.territories)
 

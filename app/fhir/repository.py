@@ -1,0 +1,98 @@
+"""The queries of the FHIR facade: the free slots of practitioners named by RPPS, with what the
+guide's includes need (schedule, practitioner, role and site, CPTS)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.slots.repository import CLAIMABLE
+from app.territories.repository import SCOPE
+
+# Everything a Slot and its included resources are built from (app/fhir/resources.py).
+_COLUMNS = """s.id, s.start_at, s.end_at, s.mode, s.bookable_by, s.territory_code, s.practitioner_id, s.site_id,
+       p.rpps, p.family_name, p.given_name, p.specialty_code,
+       si.name AS site_name, si.address AS site_address, si.postcode AS site_postcode, si.lat AS site_lat,
+       si.lon AS site_lon, split_part(pc.communes, '|', 1) AS site_city,
+       t.kind AS territory_kind, t.name AS territory_name, t.finess"""
+_JOINS = """FROM slots s
+    JOIN practitioners p ON p.id = s.practitioner_id
+    JOIN sites si ON si.id = s.site_id
+    JOIN territories t ON t.code = s.territory_code
+    LEFT JOIN postcodes pc ON pc.postcode = si.postcode"""
+
+# Free slots (claimable by this booker, for no call in particular) of these practitioners, starting in
+# the window, in the territories the user sees; soonest first, a page at a time.
+SEARCH = f"""
+WITH scope AS ({SCOPE})
+SELECT {_COLUMNS}
+{_JOINS}
+WHERE p.rpps = ANY(CAST(:rpps AS text[])) AND {CLAIMABLE}
+  AND s.territory_code IN (SELECT code FROM scope)
+  AND (CAST(:ge AS timestamptz) IS NULL OR s.start_at >= CAST(:ge AS timestamptz))
+  AND (CAST(:le AS timestamptz) IS NULL OR s.start_at <= CAST(:le AS timestamptz))
+ORDER BY s.start_at, s.id
+LIMIT :limit OFFSET :offset
+"""
+
+ONE_SLOT = f"""
+WITH scope AS ({SCOPE})
+SELECT {_COLUMNS}
+{_JOINS}
+WHERE s.id = :slot_id AND {CLAIMABLE} AND s.territory_code IN (SELECT code FROM scope)
+"""
+
+# A doctor at a site, where he has (or had) a slot in a territory the user sees.
+ROLE = f"""
+WITH scope AS ({SCOPE})
+SELECT p.id AS practitioner_id, p.rpps, p.family_name, p.given_name, si.id AS site_id, si.name AS site_name,
+       si.address AS site_address, si.postcode AS site_postcode, si.lat AS site_lat, si.lon AS site_lon,
+       split_part(pc.communes, '|', 1) AS site_city
+FROM practitioners p JOIN sites si ON si.id = :site_id
+LEFT JOIN postcodes pc ON pc.postcode = si.postcode
+WHERE p.id = :practitioner_id AND si.territory_code IN (SELECT code FROM scope)
+  AND EXISTS (SELECT 1 FROM slots s WHERE s.practitioner_id = p.id AND s.site_id = si.id)
+"""
+
+PRACTITIONERS = f"""
+WITH scope AS ({SCOPE})
+SELECT p.id AS practitioner_id, p.rpps, p.family_name, p.given_name
+FROM practitioners p
+WHERE (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])))
+  AND (CAST(:practitioner_id AS uuid) IS NULL OR p.id = CAST(:practitioner_id AS uuid))
+  AND EXISTS (SELECT 1 FROM practitioner_territories pt
+              WHERE pt.practitioner_id = p.id AND pt.territory_code IN (SELECT code FROM scope))
+ORDER BY p.rpps
+LIMIT 1000
+"""
+
+
+async def search(
+    session: AsyncSession, *, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None, limit: int,
+    offset: int, scope: dict[str, Any], booker: dict[str, Any],
+) -> list[RowMapping]:
+    params = {"rpps": rpps, "ge": ge, "le": le, "limit": limit, "offset": offset, "call_id": None, **scope,
+              **booker}
+    return list((await session.execute(text(SEARCH), params)).mappings().all())
+
+
+async def slot(session: AsyncSession, slot_id: uuid.UUID, scope: dict[str, Any],
+               booker: dict[str, Any]) -> RowMapping | None:
+    params = {"slot_id": slot_id, "call_id": None, **scope, **booker}
+    return (await session.execute(text(ONE_SLOT), params)).mappings().first()
+
+
+async def role(session: AsyncSession, practitioner_id: uuid.UUID, site_id: uuid.UUID,
+               scope: dict[str, Any]) -> RowMapping | None:
+    params = {"practitioner_id": practitioner_id, "site_id": site_id, **scope}
+    return (await session.execute(text(ROLE), params)).mappings().first()
+
+
+async def practitioners(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,
+                        scope: dict[str, Any]) -> list[RowMapping]:
+    params = {"rpps": rpps, "practitioner_id": practitioner_id, **scope}
+    return list((await session.execute(text(PRACTITIONERS), params)).mappings().all())

@@ -1,0 +1,201 @@
+"""The resources of the guide's CPTS flow (ans.fhir.fr.sas 1.2.0), built from our rows.
+
+Every system, code, profile and extension URL below is the guide's (tests/fhir/guide holds its own
+examples, which the tests compare ours with). Ids: a Slot, a Practitioner are ours; a Schedule and a
+PractitionerRole are one doctor at one site (both ids written one after the other, 64 hex digits, the
+longest id FHIR allows); a HealthcareService and an Organization are a CPTS (its territory code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from app.slots import bookers
+
+IG = "https://interop.esante.gouv.fr/ig/fhir/sas"
+PROFILES = {
+    "Bundle": f"{IG}/StructureDefinition/sas-cpts-bundle-aggregator",
+    "Slot": f"{IG}/StructureDefinition/sas-cpts-slot-aggregator",
+    "Schedule": "http://sas.fr/fhir/StructureDefinition/FrScheduleAgregateur",
+    "Practitioner": "http://sas.fr/fhir/StructureDefinition/FrPractitionerAgregateur",
+    "PractitionerRole": "http://sas.fr/fhir/StructureDefinition/FrPractitionerRoleExerciceAgregateur",
+    "Location": "http://sas.fr/fhir/StructureDefinition/FrLocationAgregateur",
+    "HealthcareService": f"{IG}/StructureDefinition/sas-cpts-healthcareservice-aggregator",
+    "Organization": f"{IG}/StructureDefinition/sas-cpts-organization-aggregator",
+}
+TYPE_CRENEAU = "https://mos.esante.gouv.fr/NOS/TRE_R314-TypeCreneau/FHIR/TRE-R314-TypeCreneau"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CATEGORIE_ETABLISSEMENT = "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement"
+CPTS_CATEGORY = "604"
+SERVICE_TYPE_R5 = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Slot.serviceType"
+SPECIALITE = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
+APPOINTMENT_REASON = "http://terminology.hl7.org/CodeSystem/v2-0276"
+IDENTIFIER_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203"
+ORGANIZATION_IDENTIFIER_TYPE = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+LOCATION_IDENTIFIER_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-location-identifier-type"
+PS_OID = "urn:oid:1.2.250.1.71.4.2.1"
+STRUCTURE_OID = "urn:oid:1.2.250.1.71.4.2.2"
+SITE_SYSTEM = "urn:snp:site"
+
+# Consultation modes as the guide codes them (v3 ActCode): at the practice, at home, by video.
+MODES = {"in_person": ("AMB", "ambulatory"), "home_visit": ("HH", "home health"), "teleconsultation": ("VR", "virtual")}
+
+
+def security(bookable_by: int) -> list[dict[str, str]]:
+    """Who may book the slot, in the guide's terms (TRE-R314): the regulation (SNP), professionals (PRO:
+    the ED and city referrers), the CPTS's own (CPTS). SNP slots are never PUBLIC."""
+    codes = []
+    if bookable_by & bookers.BOOKER_BITS["regulation"]:
+        codes.append("SNP")
+    if bookable_by & (bookers.BOOKER_BITS["urgences"] | bookers.BOOKER_BITS["referrers"]):
+        codes.append("PRO")
+    if bookable_by & bookers.CPTS_BIT:
+        codes.append("CPTS")
+    return [{"system": TYPE_CRENEAU, "code": code} for code in codes]
+
+
+def instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def role_id(practitioner_id: uuid.UUID, site_id: uuid.UUID) -> str:
+    """The Schedule and the PractitionerRole of a doctor at a site."""
+    return practitioner_id.hex + site_id.hex
+
+
+def split_role_id(value: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    if len(value) != 64:
+        return None
+    try:
+        return uuid.UUID(hex=value[:32]), uuid.UUID(hex=value[32:])
+    except ValueError:
+        return None
+
+
+def is_cpts(row: Any) -> bool:
+    """A slot of a CPTS whose FINESS is known carries its CPTS (the guide's Organization needs the FINESS)."""
+    return row["territory_kind"] == "cpts" and row["finess"] is not None
+
+
+def slot(row: Any) -> dict[str, Any]:
+    code, display = MODES[row["mode"]]
+    service_type: list[dict[str, Any]] = [{"coding": [{"system": ACT_CODE, "code": code, "display": display}]}]
+    if is_cpts(row):
+        service_type.append({
+            "extension": [{"url": SERVICE_TYPE_R5,
+                           "valueReference": {"reference": f"HealthcareService/{row['territory_code']}"}}],
+            "coding": [{"system": CATEGORIE_ETABLISSEMENT, "code": CPTS_CATEGORY}],
+        })
+    resource: dict[str, Any] = {
+        "resourceType": "Slot", "id": str(row["id"]),
+        "meta": {"profile": [PROFILES["Slot"]], "security": security(row["bookable_by"])},
+        "serviceType": service_type,
+        "appointmentType": {"coding": [{"system": APPOINTMENT_REASON, "code": "ROUTINE"}]},
+        "schedule": {"reference": f"Schedule/{role_id(row['practitioner_id'], row['site_id'])}"},
+        "status": "free", "start": instant(row["start_at"]), "end": instant(row["end_at"]),
+    }
+    if row["specialty_code"]:
+        resource["specialty"] = [{"coding": [{"system": SPECIALITE, "code": row["specialty_code"]}]}]
+    return resource
+
+
+def schedule(practitioner_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any]:
+    rid = role_id(practitioner_id, site_id)
+    return {"resourceType": "Schedule", "id": rid, "meta": {"profile": [PROFILES["Schedule"]]},
+            "actor": [{"reference": f"Practitioner/{practitioner_id}"}, {"reference": f"PractitionerRole/{rid}"}]}
+
+
+def practitioner(row: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Practitioner", "id": str(row["practitioner_id"]),
+        "meta": {"profile": [PROFILES["Practitioner"]]},
+        "identifier": [{"type": {"coding": [{"system": IDENTIFIER_TYPE, "code": "IDNPS"}]}, "system": PS_OID,
+                        "value": "8" + row["rpps"]}],
+        "name": [{"family": row["family_name"], "given": [row["given_name"]]}],
+    }
+
+
+def practitioner_role(row: Any) -> dict[str, Any]:
+    address = {"line": [row["site_address"]], "postalCode": row["site_postcode"]}
+    if row["site_city"]:
+        address["city"] = row["site_city"]
+    return {
+        "resourceType": "PractitionerRole", "id": role_id(row["practitioner_id"], row["site_id"]),
+        "meta": {"profile": [PROFILES["PractitionerRole"]]},
+        "contained": [{
+            "resourceType": "Location", "id": "site", "meta": {"profile": [PROFILES["Location"]]},
+            "identifier": [{"type": {"coding": [{"system": LOCATION_IDENTIFIER_TYPE, "code": "INTRN"}]},
+                            "system": SITE_SYSTEM, "value": str(row["site_id"])}],
+            "name": row["site_name"], "address": address,
+            "position": {"latitude": row["site_lat"], "longitude": row["site_lon"]},
+        }],
+        "practitioner": {"reference": f"Practitioner/{row['practitioner_id']}"},
+        "location": [{"reference": "#site"}],
+    }
+
+
+def healthcare_service(row: Any) -> dict[str, Any]:
+    return {"resourceType": "HealthcareService", "id": row["territory_code"],
+            "meta": {"profile": [PROFILES["HealthcareService"]]},
+            "providedBy": {"reference": f"Organization/{row['territory_code']}"}}
+
+
+def organization(row: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Organization", "id": row["territory_code"], "meta": {"profile": [PROFILES["Organization"]]},
+        "identifier": [{"type": {"coding": [{"system": ORGANIZATION_IDENTIFIER_TYPE, "code": "IDNST"}]},
+                        "system": STRUCTURE_OID, "value": "1" + row["finess"]}],
+        "name": row["territory_name"],
+    }
+
+
+def outcome(severity: str, code: str, diagnostics: str, expression: str | None = None) -> dict[str, Any]:
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = [expression]
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+GUIDE_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-CPTS"
+
+
+def capability_statement(base: str) -> dict[str, Any]:
+    """What this server serves: the guide's "gestionnaire d'agenda CPTS", and the reads around it."""
+    return {
+        "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-30", "kind": "instance",
+        "publisher": "SNP", "instantiates": [GUIDE_CAPABILITY],
+        "software": {"name": "SNP — Service d'Accès aux Soins"},
+        "implementation": {"description": "Créneaux SNP des CPTS pour la plateforme nationale du SAS", "url": base},
+        "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Mise à disposition de créneaux de disponibilité CPTS (ans.fhir.fr.sas 1.2.0)",
+            "security": {"cors": False, "description": "Bearer JWT (role platform for the national platform)",
+                         "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                                  "code": "OAuth"}]}]},
+            "resource": [
+                {"type": "Slot", "profile": PROFILES["Slot"],
+                 "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchInclude": ["Slot:schedule", "Schedule:actor", "Slot:service-type-reference",
+                                   "HealthcareService:organization"],
+                 "searchParam": [
+                     {"name": "start", "definition": f"{IG}/SearchParameter/slot-sp-start", "type": "date",
+                      "documentation": "ge and le, both"},
+                     {"name": "schedule.actor:Practitioner.identifier", "type": "token",
+                      "documentation": f"1 to 25 national identifiers {PS_OID}|8<RPPS>, comma-separated"},
+                     {"name": "status", "definition": "http://hl7.org/fhir/SearchParameter/Slot-status",
+                      "type": "token", "documentation": "free (the only status served)"},
+                     {"name": "_count", "type": "number", "documentation": "page size, 1 to 500 (100)"}]},
+                {"type": "Schedule", "profile": PROFILES["Schedule"], "interaction": [{"code": "read"}]},
+                {"type": "PractitionerRole", "profile": PROFILES["PractitionerRole"],
+                 "interaction": [{"code": "read"}]},
+                {"type": "Practitioner", "profile": PROFILES["Practitioner"],
+                 "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [{"name": "identifier",
+                                  "definition": "http://hl7.org/fhir/SearchParameter/Practitioner-identifier",
+                                  "type": "token"}]},
+            ],
+        }],
+    }

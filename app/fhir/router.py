@@ -1,0 +1,233 @@
+"""The FHIR facade of a "gestionnaire d'agenda CPTS" (ANS guide "Service d'Accès aux Soins",
+ans.fhir.fr.sas 1.2.0, R4): the national platform searches our free SNP slots of the practitioners it
+names, with the includes the guide lists, and reads them one by one. Answers are
+``application/fhir+json``; errors are OperationOutcome resources (app/errors.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from app.auth import Principal, require_roles
+from app.database import SessionDep
+from app.errors import BadRequest, NotFound, error_responses
+from app.fhir import repository
+from app.fhir import resources as r
+from app.slots import bookers
+from app.territories import service as territory_service
+from app.territories.repository import scope_params
+
+router = APIRouter(prefix="/fhir", tags=["fhir"])
+FhirReaderDep = Annotated[Principal, Depends(require_roles("platform", "operator", "regulator", "urgences", "admin"))]
+
+FHIR_JSON = "application/fhir+json"
+MAX_PRACTITIONERS = 25  # as the guide says
+INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"}
+_START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)$")
+_RPPS = re.compile(r"^8(\d{11})$")
+ID = r"^[A-Za-z0-9\-.]{1,64}$"
+_TOKEN = r"(urn:oid:1\.2\.250\.1\.71\.4\.2\.1\|)?[0-9A-Za-z]{1,20}"
+IDENTIFIERS = rf"^{_TOKEN}(,{_TOKEN}){{0,24}}$"
+Include = Literal["Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"]
+
+
+class FhirResponse(JSONResponse):
+    media_type = FHIR_JSON
+
+
+def _doc(description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}}, "description": description},
+            **error_responses(400, 401, 403, 404)}
+
+
+async def _scope(session: SessionDep, principal: Principal) -> dict[str, Any]:
+    visible = await territory_service.visible_codes(session, principal)
+    return scope_params(None if visible is None else sorted(visible))
+
+
+def _booker(principal: Principal) -> dict[str, Any]:
+    return bookers.params(principal.role, principal.territories)
+
+
+def _window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    bounds: dict[str, dt.datetime] = {}
+    for value in values:
+        match = _START.match(value)
+        if match is None:
+            raise BadRequest(f"start: {value!r} is not ge<date> or le<date> (ISO 8601)", field="start")
+        try:
+            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise BadRequest(f"start: {value!r} is not a valid date", field="start") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        if match.group(1) in bounds:
+            raise BadRequest(f"start: {match.group(1)} given twice", field="start")
+        bounds[match.group(1)] = moment
+    return bounds.get("ge"), bounds.get("le")
+
+
+def _rpps(value: str | None) -> list[str]:
+    if not value:
+        raise BadRequest("schedule.actor:Practitioner.identifier is required: 1 to 25 national identifiers "
+                         f"({r.PS_OID}|8<RPPS>), comma-separated", field="schedule.actor:Practitioner.identifier")
+    tokens = [t.strip() for t in value.split(",") if t.strip()]
+    if len(tokens) > MAX_PRACTITIONERS:
+        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request",
+                         field="schedule.actor:Practitioner.identifier")
+    found = []
+    for token in tokens:
+        system, _, identifier = token.rpartition("|")
+        if system and system != r.PS_OID:
+            raise BadRequest(f"identifier system {system!r}: only {r.PS_OID} (national PS identifiers) is served",
+                             field="schedule.actor:Practitioner.identifier")
+        match = _RPPS.match(identifier)
+        if match:  # an ADELI (0…) practitioner has no SNP slots here: it simply matches nothing
+            found.append(match.group(1))
+    return found
+
+
+def _entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
+    return {"fullUrl": f"{base}/fhir/{resource['resourceType']}/{resource['id']}", "resource": resource,
+            "search": {"mode": mode}}
+
+
+def _bundle(request: Request, entries: list[dict[str, Any]], total: int, next_url: str | None) -> dict[str, Any]:
+    links = [{"relation": "self", "url": str(request.url)}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    return {"resourceType": "Bundle", "meta": {"profile": [r.PROFILES["Bundle"]]}, "type": "searchset",
+            "total": total, "link": links, "entry": entries}
+
+
+def _includes(rows: list[Any], wanted: set[str]) -> list[dict[str, Any]]:
+    """The resources the includes ask for, each once, in the guide's example order."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if "Slot:schedule" in wanted:
+            schedule = r.schedule(row["practitioner_id"], row["site_id"])
+            out.setdefault(("Schedule", schedule["id"]), schedule)
+            if "Schedule:actor" in wanted:
+                out.setdefault(("Practitioner", str(row["practitioner_id"])), r.practitioner(row))
+                role = r.practitioner_role(row)
+                out.setdefault(("PractitionerRole", role["id"]), role)
+        if "Slot:service-type-reference" in wanted and r.is_cpts(row):
+            out.setdefault(("HealthcareService", row["territory_code"]), r.healthcare_service(row))
+            if "HealthcareService:organization" in wanted:
+                out.setdefault(("Organization", row["territory_code"]), r.organization(row))
+    return list(out.values())
+
+
+@router.get("/Slot", response_class=FhirResponse, operation_id="fhir_search_slots",
+            responses=_doc("A searchset Bundle (profile sas-cpts-bundle-aggregator)"))
+async def search_slots(
+    request: Request,
+    session: SessionDep,
+    principal: FhirReaderDep,
+    identifier: Annotated[str, Query(
+        alias="schedule.actor:Practitioner.identifier", pattern=IDENTIFIERS,
+        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS>")],
+    status: Annotated[Literal["free"], Query(description="free (the only status served)")],
+    start: Annotated[list[str] | None, Query(
+        description="ge<date> and le<date>: the window of the slots' start",
+        json_schema_extra={"items": {"type": "string", "pattern": _START.pattern}})] = None,
+    include: Annotated[list[Include] | None, Query(alias="_include")] = None,
+    include_iterate: Annotated[list[Include] | None, Query(alias="_include:iterate")] = None,
+    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(alias="_offset", ge=0, le=100_000)] = 0,
+) -> FhirResponse:
+    """The guide's search of a CPTS's free slots by the national platform."""
+    wanted: set[str] = set(include or []) | set(include_iterate or [])
+    unknown = wanted - INCLUDES
+    if unknown:
+        raise BadRequest(f"_include {sorted(unknown)[0]!r} is not supported (supported: {', '.join(sorted(INCLUDES))})",
+                         field="_include")
+    ge, le = _window(start or [])
+    rpps = _rpps(identifier)
+    rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=offset,
+                                   scope=await _scope(session, principal), booker=_booker(principal)) if rpps else []
+    page, more = rows[:count], len(rows) > count
+    total = offset + len(page) + (await _remaining(session, rpps, ge, le, offset + count, principal) if more else 0)
+    base = str(request.base_url).rstrip("/")
+    entries = [_entry(base, r.slot(row), "match") for row in page]
+    entries += [_entry(base, resource, "include") for resource in _includes(page, wanted)]
+    next_url = str(request.url.include_query_params(_offset=offset + count)) if more else None
+    return FhirResponse(_bundle(request, entries, total, next_url))
+
+
+async def _remaining(session: SessionDep, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None,
+                     offset: int, principal: Principal) -> int:
+    rest = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=100_000, offset=offset,
+                                   scope=await _scope(session, principal), booker=_booker(principal))
+    return len(rest)
+
+
+@router.get("/Slot/{slot_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_slot",
+            responses=_doc("A free Slot (profile sas-cpts-slot-aggregator)"))
+async def read_slot(slot_id: uuid.UUID, session: SessionDep, principal: FhirReaderDep) -> FhirResponse:
+    """A free slot; one booked, withdrawn, started or out of reach is 404."""
+    row = await repository.slot(session, slot_id, await _scope(session, principal), _booker(principal))
+    if row is None:
+        raise NotFound(f"Slot/{slot_id} is not a free slot here")
+    return FhirResponse(r.slot(row))
+
+
+@router.get("/Schedule/{schedule_id}", response_class=FhirResponse, operation_id="fhir_read_schedule",
+            responses=_doc("A Schedule (profile FrScheduleAgregateur): a practitioner at a site"))
+async def read_schedule(
+    schedule_id: Annotated[str, Path(pattern=ID)], session: SessionDep, principal: FhirReaderDep
+) -> FhirResponse:
+    ids = r.split_role_id(schedule_id)
+    row = None if ids is None else await repository.role(session, ids[0], ids[1], await _scope(session, principal))
+    if row is None:
+        raise NotFound(f"Schedule/{schedule_id} not found")
+    return FhirResponse(r.schedule(row["practitioner_id"], row["site_id"]))
+
+
+@router.get("/PractitionerRole/{role_id}", response_class=FhirResponse, operation_id="fhir_read_practitioner_role",
+            responses=_doc("A PractitionerRole (profile FrPractitionerRoleExerciceAgregateur), its site contained"))
+async def read_practitioner_role(
+    role_id: Annotated[str, Path(pattern=ID)], session: SessionDep, principal: FhirReaderDep
+) -> FhirResponse:
+    ids = r.split_role_id(role_id)
+    row = None if ids is None else await repository.role(session, ids[0], ids[1], await _scope(session, principal))
+    if row is None:
+        raise NotFound(f"PractitionerRole/{role_id} not found")
+    return FhirResponse(r.practitioner_role(row))
+
+
+@router.get("/Practitioner", response_class=FhirResponse, operation_id="fhir_search_practitioners",
+            responses=_doc("A searchset Bundle of Practitioner (profile FrPractitionerAgregateur)"))
+async def search_practitioners(
+    request: Request, session: SessionDep, principal: FhirReaderDep,
+    identifier: Annotated[str | None, Query(description=f"{r.PS_OID}|8<RPPS>, comma-separated",
+                                            pattern=IDENTIFIERS)] = None,
+) -> FhirResponse:
+    rpps = _rpps(identifier) if identifier is not None else None
+    rows = [] if rpps == [] else await repository.practitioners(
+        session, rpps=rpps, practitioner_id=None, scope=await _scope(session, principal))
+    base = str(request.base_url).rstrip("/")
+    return FhirResponse(_bundle(request, [_entry(base, r.practitioner(row), "match") for row in rows], len(rows),
+                                None) | {"meta": {}})
+
+
+@router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
+            responses=_doc("A Practitioner (profile FrPractitionerAgregateur)"))
+async def read_practitioner(practitioner_id: uuid.UUID, session: SessionDep, principal: FhirReaderDep) -> FhirResponse:
+    rows = await repository.practitioners(session, rpps=None, practitioner_id=practitioner_id,
+                                          scope=await _scope(session, principal))
+    if not rows:
+        raise NotFound(f"Practitioner/{practitioner_id} not found")
+    return FhirResponse(r.practitioner(rows[0]))
+
+
+@router.get("/metadata", response_class=FhirResponse, operation_id="fhir_metadata",
+            responses=_doc("The CapabilityStatement of what this server serves"))
+async def metadata(request: Request) -> FhirResponse:
+    """What we serve, as a CapabilityStatement (public, as FHIR servers do)."""
+    return FhirResponse(r.capability_statement(str(request.base_url).rstrip("/") + "/fhir"))
