@@ -106,6 +106,24 @@ async def made_by(session: AsyncSession, sub: str, *, limit: int, offset: int) -
     return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 
+async def find_recent(
+    session: AsyncSession, *, territories: set[str] | None, name: str | None, phone: str | None,
+    since: dt.datetime,
+) -> Sequence[Row[Any]]:
+    """Calls received since ``since`` whose patient's name starts with ``name`` (either name, any case) or
+    whose phone holds ``phone``; newest first, 50 at most."""
+    stmt = _with_lateness().where(Call.received_at >= since)
+    if territories is not None:
+        stmt = stmt.where(Call.territory_code.in_(territories))
+    if phone:
+        stmt = stmt.where(Call.patient_phone.contains(phone, autoescape=True))
+    else:
+        assert name is not None
+        stmt = stmt.where(or_(Call.patient_family_name.istartswith(name, autoescape=True),
+                              Call.patient_given_name.istartswith(name, autoescape=True)))
+    return (await session.execute(stmt.order_by(Call.received_at.desc()).limit(50))).all()
+
+
 async def decisions_of(session: AsyncSession, call_id: uuid.UUID) -> Sequence[Decision]:
     stmt = select(Decision).where(Decision.call_id == call_id).order_by(Decision.decided_at, Decision.created_at)
     return (await session.scalars(stmt)).all()

@@ -115,6 +115,19 @@ async def purge_calls(
     return await service.purge(session, principal, days=days)
 
 
+@router.get("/find", response_model=list[CallRead], operation_id="find_calls",
+            responses=error_responses(401, 403, 422))
+async def find_calls(
+    session: SessionDep,
+    principal: OperatorDep,
+    q: Annotated[str, Query(min_length=2, max_length=100, description="the start of the patient's family or given "
+                            "name, or digits of the phone (at least 4)")],
+) -> list[CallRead]:
+    """Today's calls (the last 24 hours) of my territories whose patient matches: a read of patient data,
+    each call found written to the audit log (the query itself is not kept)."""
+    return await service.find(session, principal, q)
+
+
 @router.get("/{call_id:uuid}", response_model=CallDetail, operation_id="get_call",
             responses=error_responses(401, 403, 404, 422))
 async def get_call(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> CallDetail:

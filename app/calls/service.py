@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -154,6 +155,20 @@ async def _read(session: AsyncSession, call_id: uuid.UUID) -> CallRead:
     row = await repository.get(session, call_id)
     assert row is not None
     return _read_model(row.Call, row.late, row.minutes_late)
+
+
+async def find(session: AsyncSession, principal: Principal, q: str) -> list[CallRead]:
+    digits = re.sub(r"\D", "", q)
+    phone = digits if len(digits) >= 4 else None
+    name = None if phone else q.strip()
+    if not phone and (name is None or len(name) < 2 or any(ch.isdigit() for ch in name)):
+        raise Unprocessable("q: at least 2 letters of a name, or 4 digits of a phone", field="q")
+    visible = await _visible_codes(session, principal)
+    rows = await repository.find_recent(session, territories=visible, name=name, phone=phone,
+                                        since=now() - dt.timedelta(hours=24))
+    for row in rows:
+        audit.record(session, principal, "call.found", call_id=row.Call.id)
+    return [_read_model(r.Call, r.late, r.minutes_late) for r in rows]
 
 
 async def summary(session: AsyncSession, call_id: uuid.UUID) -> CallSummary:

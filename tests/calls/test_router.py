@@ -403,3 +403,27 @@ class TestPatientDataStaysOutOfLogs:
         assert call["id"] in logs
         for secret in (PATIENT["family_name"], PATIENT["given_name"], "0254000000", "02 54 00 00 00"):
             assert secret not in logs
+
+
+class TestFindTodaysCalls:
+    async def test_by_name_or_phone_each_found_call_audited(self, client, auth, connection):
+        from sqlalchemy import text as sql
+
+        operator = auth("operator", ["36"], sub="osnp-find")
+        for family, phone in (("Durand", "0254111111"), ("Martin", "0254222222")):
+            response = await client.post("/v1/calls", json={"territory_code": "36", "channel": "15",
+                                          "patient": {"family_name": family, "phone": phone}}, headers=operator)
+            assert response.status_code == 201
+        found = await client.get("/v1/calls/find", params={"q": "dur"}, headers=operator)
+        assert found.status_code == 200, found.text
+        assert [c["patient"]["family_name"] for c in found.json()] == ["Durand"]
+        by_phone = await client.get("/v1/calls/find", params={"q": "02 54 22"}, headers=operator)
+        assert [c["patient"]["family_name"] for c in by_phone.json()] == ["Martin"]
+        audited = (await connection.execute(sql(
+            "SELECT count(*) FROM audit_log WHERE action = 'call.found' AND actor_sub = 'osnp-find'"))).scalar()
+        assert audited == 2
+        assert (await client.get("/v1/calls/find", params={"q": "dur"}, headers=auth("operator", ["18"]))).json() == []
+        short = await client.get("/v1/calls/find", params={"q": "d1"}, headers=operator)
+        assert short.status_code == 422 and short.json()["field"] == "q"
+        analyst = await client.get("/v1/calls/find", params={"q": "dur"}, headers=auth("analyst", ["36"]))
+        assert analyst.status_code == 403

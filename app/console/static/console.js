@@ -271,6 +271,21 @@ function renderQueue() {
 }
 setInterval(() => { if (state.calls.length) renderQueue(); }, 30000);
 guard("#refresh-queue", loadQueue);
+$("#find").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const list = $("#found"); list.replaceChildren();
+  try {
+    const calls = await api("GET", `/v1/calls/find?q=${encodeURIComponent(new FormData(e.target).get("q"))}`);
+    for (const call of calls) {
+      const p = call.patient || {};
+      const li = document.createElement("li");
+      li.textContent = `${when(call.received_at)} — ${[p.family_name, p.given_name].filter(Boolean).join(" ")} ${p.phone || ""} — ${STATUS[call.status] || call.status} `;
+      li.appendChild(button("Ouvrir", () => openCall(call.id)));
+      list.appendChild(li);
+    }
+    say(calls.length ? `${calls.length} appel(s) trouvé(s)` : "Aucun appel du jour ne correspond");
+  } catch (err) { say(err.message, false); }
+});
 
 $("#new-call").addEventListener("submit", async (e) => {
   e.preventDefault();
