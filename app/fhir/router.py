@@ -177,15 +177,21 @@ async def read_slot(slot_id: uuid.UUID, session: SessionDep, principal: FhirRead
     return FhirResponse(r.slot(row))
 
 
+async def _role(session: SessionDep, principal: Principal, kind: str, rid: str) -> Any:
+    """The practitioner at a site a Schedule or PractitionerRole id names, if the user sees it; else 404."""
+    ids = r.split_role_id(rid)
+    row = None if ids is None else await repository.role(session, ids[0], ids[1], await _scope(session, principal))
+    if row is None:
+        raise NotFound(f"{kind}/{rid} not found")
+    return row
+
+
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, operation_id="fhir_read_schedule",
             responses=_doc("A Schedule (profile FrScheduleAgregateur): a practitioner at a site"))
 async def read_schedule(
     schedule_id: Annotated[str, Path(pattern=ID)], session: SessionDep, principal: FhirReaderDep
 ) -> FhirResponse:
-    ids = r.split_role_id(schedule_id)
-    row = None if ids is None else await repository.role(session, ids[0], ids[1], await _scope(session, principal))
-    if row is None:
-        raise NotFound(f"Schedule/{schedule_id} not found")
+    row = await _role(session, principal, "Schedule", schedule_id)
     return FhirResponse(r.schedule(row["practitioner_id"], row["site_id"]))
 
 
@@ -194,11 +200,7 @@ async def read_schedule(
 async def read_practitioner_role(
     role_id: Annotated[str, Path(pattern=ID)], session: SessionDep, principal: FhirReaderDep
 ) -> FhirResponse:
-    ids = r.split_role_id(role_id)
-    row = None if ids is None else await repository.role(session, ids[0], ids[1], await _scope(session, principal))
-    if row is None:
-        raise NotFound(f"PractitionerRole/{role_id} not found")
-    return FhirResponse(r.practitioner_role(row))
+    return FhirResponse(r.practitioner_role(await _role(session, principal, "PractitionerRole", role_id)))
 
 
 @router.get("/Practitioner", response_class=FhirResponse, operation_id="fhir_search_practitioners",
