@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     report_statement_timeout_ms: int = 60_000
 
     jwt_secret: str = DEV_JWT_SECRET
+    # The key that signs self-referral links (app/calls/self_referral.py); unset: derived from the JWT secret,
+    # which production refuses when tokens come from an identity provider (that secret is then unused).
+    self_referral_secret: str | None = None
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "snp"
     jwt_audience: str | None = None
@@ -87,11 +90,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SNP_JWT_SECRET is still the development secret: refusing to start in production mode"
             )
+        if self.env == "production" and self.oidc_jwks_url is not None and not self.self_referral_secret:
+            raise ValueError("SNP_SELF_REFERRAL_SECRET is required in production mode with an identity provider: "
+                             "self-referral links would be signed with the development secret")
         if self.env == "production" and self.webhook_allowed_hosts:
             raise ValueError("SNP_WEBHOOK_ALLOWED_HOSTS must stay empty in production mode")
         if self.env == "production" and len(self.jwt_secret) < 32 and self.oidc_jwks_url is None:
             raise ValueError("SNP_JWT_SECRET must be at least 32 characters in production mode")
         return self
+
+    @property
+    def link_secret(self) -> str:
+        """The key of self-referral links."""
+        return self.self_referral_secret or self.jwt_secret
 
 
 @lru_cache

@@ -151,7 +151,9 @@ class RateLimitMiddleware:
         if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
             await _too_many(send, limiter, "failed sign-ins from this address", scope["path"])
             return
-        budget = ROUTES.get((scope["method"], scope["path"].rstrip("/"))) or _by_prefix(scope)
+        budget = ROUTES.get((scope["method"], scope["path"].rstrip("/")))
+        if budget is None and (budget := _by_prefix(scope)) is not None:
+            who = address  # a public route: any Authorization header sent there is not checked, so not trusted
         if budget is not None and not limiter.take(budget, who):
             await _too_many(send, limiter, f"{budget} requests", scope["path"])
             return

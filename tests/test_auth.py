@@ -138,3 +138,16 @@ class TestOIDCProvider:
             assert local.status_code == 401
         finally:
             server.shutdown()
+
+
+
+def test_production_with_an_identity_provider_needs_its_own_key_for_self_referral_links():
+    import pytest as _pytest
+
+    from app.config import Settings as _Settings
+
+    with _pytest.raises(ValueError, match="SNP_SELF_REFERRAL_SECRET"):
+        _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example")
+    ok = _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example",
+                   self_referral_secret="s" * 40)
+    assert ok.link_secret == "s" * 40

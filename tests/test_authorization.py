@@ -79,7 +79,7 @@ TABLE: dict[str, Row] = {
                              frozenset({"effector", "analyst", "admin"}), walled=True),
     "create_call": Row("POST", "/v1/calls", STAFF, {}),
     "list_calls": Row("GET", "/v1/calls", STAFF),
-    "find_calls": Row("GET", "/v1/calls/find?q=dur", STAFF),
+    "find_calls": Row("POST", "/v1/calls/find", STAFF, {"q": "dur"}),
     "create_referral": Row("POST", "/v1/referrals", frozenset({"referrer"}), {}),
     "list_my_referrals": Row("GET", "/v1/referrals", frozenset({"referrer"})),
     "create_referral_link": Row("POST", "/v1/referral-links", STAFF, {"territory_code": "36"}, walled=True),

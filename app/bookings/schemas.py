@@ -128,6 +128,13 @@ class OverCapacityBooking(SecondBooking):
     end: AwareDatetime
     mode: Mode = "in_person"
 
+    @field_validator("start", "end")
+    @classmethod
+    def _in_our_years(cls, value: dt.datetime) -> dt.datetime:
+        if not 2000 <= value.year <= 2099:  # the local year (converting year 9999 to UTC would overflow)
+            raise ValueError("must lie between the years 2000 and 2099")
+        return value
+
     @field_validator("end")
     @classmethod
     def _length(cls, end: dt.datetime, info: ValidationInfo) -> dt.datetime:

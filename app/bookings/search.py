@@ -180,7 +180,7 @@ async def _match(
     elif near_lat is None and near_lon is None and patient is not None and patient.postcode:
         found = await territory_repository.postcode_centroid(session, patient.postcode)
         if found is not None:
-            near = NearPoint(lat=found[0], lon=found[1], postcode=patient.postcode, source="call")
+            near = NearPoint(lat=found[0], lon=found[1], source="call")  # the patient's postcode is not shown back
     if audience is None and patient is not None and patient.birth_year is not None:
         if dt.date.today().year - patient.birth_year < CHILD_UNDER:
             audience = "children"

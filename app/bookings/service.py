@@ -27,6 +27,7 @@ from app.bookings.schemas import (
     OutcomeCreate,
     OverCapacityBooking,
 )
+from app.calls import repository as calls_repository
 from app.calls.repository import DIRECT_CALL_ORIGIN
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
@@ -143,6 +144,9 @@ def _form(principal: Principal, data: BookingRequest) -> str:
     if principal.role == "referrer":
         raise Forbidden("A referrer books for the patient in front of him: give slot_id, patient and reason, "
                         "without call_id", field="call_id")
+    if getattr(data, "replaces", None) is not None and principal.role not in OVER_CAPACITY_ROLES:
+        # replacing cancels a booking of the call: the regulation's, which the ED may not cancel
+        raise Forbidden("Only the regulation replaces a booking of a call", field="replaces")
     if isinstance(data, OverCapacityBooking):
         if principal.role not in OVER_CAPACITY_ROLES:
             raise Forbidden("Over-capacity appointments are recorded by the regulation", field="kind")
@@ -295,6 +299,9 @@ async def cancel(
     if principal.role in ("urgences", "referrer") and row["created_by"] != principal.sub:
         raise Forbidden("Only the booker, a regulator or operator of the territory, or the effector may cancel")
     reason = data.reason if data is not None else None
+    # The call is locked first: two cancellations of its bookings, or a cancellation and a new booking,
+    # then see each other, and a call is sent back to the queue exactly when no booking remains.
+    await calls_repository.lock(session, row["call_id"])
     done = await repository.cancel(session, booking_id, sub=principal.sub, role=principal.role, reason=reason)
     if done is None:
         what = "already cancelled" if row["status"] == "cancelled" else "closed by its outcome"

@@ -35,10 +35,12 @@ NEW_DIRECT_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, d
 DIRECT_CALL_ORIGIN = {"urgences": {"channel": "urgences", "intent": "urgences"},
                       "referrer": {"channel": "professionnel", "intent": "inconnu"}}
 
-# A call a booking names: visible (in ``scope``) and not closed.
+# A call a booking names: visible (in ``scope``) and not closed; locked until the booking commits, so that a
+# cancellation of another of its bookings, which locks it too (``lock``), sees this one or waits for it.
 OPEN_CALL = """SELECT id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex,
                patient_phone, patient_address
-        FROM calls WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)"""
+        FROM calls WHERE id = :call_id AND status <> 'closed' AND territory_code IN (SELECT code FROM scope)
+        FOR NO KEY UPDATE"""
 
 # What each new booking ``b`` does to its call: the decision "orientation vers un créneau", and a
 # waiting call taken in progress.

@@ -18,6 +18,7 @@ from app.calls.schemas import (
     CallSummary,
     DecisionCreate,
     DecisionRead,
+    FindIn,
     ImportResult,
     PurgeIn,
     PurgeResult,
@@ -115,17 +116,13 @@ async def purge_calls(
     return await service.purge(session, principal, days=days)
 
 
-@router.get("/find", response_model=list[CallRead], operation_id="find_calls",
-            responses=error_responses(401, 403, 422))
-async def find_calls(
-    session: SessionDep,
-    principal: OperatorDep,
-    q: Annotated[str, Query(min_length=2, max_length=100, description="the start of the patient's family or given "
-                            "name, or digits of the phone (at least 4)")],
-) -> list[CallRead]:
+@router.post("/find", response_model=list[CallRead], operation_id="find_calls",
+             responses=error_responses(401, 403, 422))
+async def find_calls(session: SessionDep, principal: OperatorDep, data: FindIn) -> list[CallRead]:
     """Today's calls (the last 24 hours) of my territories whose patient matches: a read of patient data,
-    each call found written to the audit log (the query itself is not kept)."""
-    return await service.find(session, principal, q)
+    each call found written to the audit log (the query itself is not kept). A POST, so that a name or a
+    phone never sits in a URL, where access logs and proxies would keep it."""
+    return await service.find(session, principal, data.q)
 
 
 @router.get("/{call_id:uuid}", response_model=CallDetail, operation_id="get_call",
@@ -214,7 +211,7 @@ async def create_referral_link(
     data: ReferralLinkCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
 ) -> ReferralLinkRead:
     """A signed link (for a QR code) by which patients of the territory ask to be called back."""
-    return await self_referral.create_link(session, principal, data, settings.jwt_secret)
+    return await self_referral.create_link(session, principal, data, settings.link_secret)
 
 
 @self_referral_router.post("/v1/self-referrals/{token}", status_code=201, response_model=SelfReferralReceived,
@@ -225,4 +222,4 @@ async def self_refer(
 ) -> SelfReferralReceived:
     """Public, without a token: the patient of a signed link leaves his phone number and a waiting call
     appears in the territory's queue. An unknown or expired link is 404; rate limited per address."""
-    return await self_referral.receive(session, token, data, settings.jwt_secret)
+    return await self_referral.receive(session, token, data, settings.link_secret)

@@ -142,6 +142,11 @@ class DecisionCreate(Input):
     decided_at: AwareDatetime | None = Field(default=None, description="default now")
 
 
+class FindIn(Input):
+    q: Text = Field(min_length=2, max_length=100, description="the start of the patient's family or given name, "
+                    "or digits of the phone (at least 4)")
+
+
 class RevokeIn(Input):
     reason: Text | None = Field(default=None, min_length=1, max_length=500, description="why (a mistaken click…)")
 

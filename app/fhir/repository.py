@@ -39,6 +39,16 @@ ORDER BY s.start_at, s.id
 LIMIT :limit OFFSET :offset
 """
 
+COUNT = f"""
+WITH scope AS ({SCOPE})
+SELECT count(*)
+FROM slots s JOIN practitioners p ON p.id = s.practitioner_id
+WHERE p.rpps = ANY(CAST(:rpps AS text[])) AND {CLAIMABLE}
+  AND s.territory_code IN (SELECT code FROM scope)
+  AND (CAST(:ge AS timestamptz) IS NULL OR s.start_at >= CAST(:ge AS timestamptz))
+  AND (CAST(:le AS timestamptz) IS NULL OR s.start_at <= CAST(:le AS timestamptz))
+"""
+
 ONE_SLOT = f"""
 WITH scope AS ({SCOPE})
 SELECT {_COLUMNS}
@@ -78,6 +88,14 @@ async def search(
     params = {"rpps": rpps, "ge": ge, "le": le, "limit": limit, "offset": offset, "call_id": None, **scope,
               **booker}
     return list((await session.execute(text(SEARCH), params)).mappings().all())
+
+
+async def count(
+    session: AsyncSession, *, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None,
+    scope: dict[str, Any], booker: dict[str, Any],
+) -> int:
+    params = {"rpps": rpps, "ge": ge, "le": le, "call_id": None, **scope, **booker}
+    return int((await session.execute(text(COUNT), params)).scalar_one())
 
 
 async def slot(session: AsyncSession, slot_id: uuid.UUID, scope: dict[str, Any],

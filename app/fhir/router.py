@@ -64,6 +64,10 @@ def _window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
             moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
         except ValueError as exc:
             raise BadRequest(f"start: {value!r} is not a valid date", field="start") from exc
+        if not 2000 <= moment.year <= 2099:
+            raise BadRequest(f"start: {value!r} lies outside the years 2000 to 2099", field="start")
+        if match.group(3) is None and match.group(1) == "le":
+            moment += dt.timedelta(days=1) - dt.timedelta(microseconds=1)  # a day is the whole day
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
         if match.group(1) in bounds:
@@ -152,19 +156,13 @@ async def search_slots(
     rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=offset,
                                    scope=await _scope(session, principal), booker=_booker(principal)) if rpps else []
     page, more = rows[:count], len(rows) > count
-    total = offset + len(page) + (await _remaining(session, rpps, ge, le, offset + count, principal) if more else 0)
+    total = (offset + len(page) if not more else await repository.count(
+        session, rpps=rpps, ge=ge, le=le, scope=await _scope(session, principal), booker=_booker(principal)))
     base = str(request.base_url).rstrip("/")
     entries = [_entry(base, r.slot(row), "match") for row in page]
     entries += [_entry(base, resource, "include") for resource in _includes(page, wanted)]
     next_url = str(request.url.include_query_params(_offset=offset + count)) if more else None
     return FhirResponse(_bundle(request, entries, total, next_url))
-
-
-async def _remaining(session: SessionDep, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None,
-                     offset: int, principal: Principal) -> int:
-    rest = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=100_000, offset=offset,
-                                   scope=await _scope(session, principal), booker=_booker(principal))
-    return len(rest)
 
 
 @router.get("/Slot/{slot_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_slot",

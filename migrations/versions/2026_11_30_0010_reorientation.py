@@ -86,6 +86,15 @@ def downgrade() -> None:
     op.drop_constraint(op.f("ck_decisions_revoked_whole"), "decisions", type_="check")
     op.execute(RECOUNT.replace(" AND d.revoked_at IS NULL", ""))
     op.execute(CHANGED.replace(" WHERE revoked_at IS NULL", ""))
+    # Revoked decisions count again: the masks are recounted from every decision (the guard against direct
+    # writes of the masks stands aside meanwhile; the rollup's triggers follow the change).
+    op.execute("ALTER TABLE calls DISABLE TRIGGER stats_call_facts_updated")
+    op.execute("""UPDATE calls c SET decision_kinds = f.kinds, other_reasons = f.reasons
+                  FROM (SELECT call_id, bit_or(stats_kind_bit(kind)) AS kinds,
+                               bit_or(stats_reason_bit(other_reason)) AS reasons
+                        FROM decisions GROUP BY call_id) f
+                  WHERE c.id = f.call_id AND (c.decision_kinds <> f.kinds OR c.other_reasons <> f.reasons)""")
+    op.execute("ALTER TABLE calls ENABLE TRIGGER stats_call_facts_updated")
     op.execute("UPDATE calls SET status = 'in_progress' WHERE status = 'to_reorient'")
     op.drop_constraint(op.f("ck_calls_status"), "calls", type_="check")
     op.create_check_constraint(op.f("ck_calls_status"), "calls", "status IN ('waiting', 'in_progress', 'closed')")

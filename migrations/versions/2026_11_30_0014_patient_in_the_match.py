@@ -49,6 +49,8 @@ def upgrade() -> None:
     op.bulk_insert(table, _rows())
     op.add_column("calls", sa.Column("patient_address", sa.String(300), nullable=True))
     op.add_column("bookings", sa.Column("also", sa.Boolean(), server_default=sa.text("false"), nullable=False))
+    # No booking written between the marking below and the constraint.
+    op.execute("LOCK TABLE bookings IN SHARE ROW EXCLUSIVE MODE")
     op.execute("""
         UPDATE bookings b SET also = true
         FROM (SELECT id, row_number() OVER (PARTITION BY call_id ORDER BY created_at, id) AS n

@@ -414,16 +414,16 @@ class TestFindTodaysCalls:
             response = await client.post("/v1/calls", json={"territory_code": "36", "channel": "15",
                                           "patient": {"family_name": family, "phone": phone}}, headers=operator)
             assert response.status_code == 201
-        found = await client.get("/v1/calls/find", params={"q": "dur"}, headers=operator)
+        found = await client.post("/v1/calls/find", json={"q": "dur"}, headers=operator)
         assert found.status_code == 200, found.text
         assert [c["patient"]["family_name"] for c in found.json()] == ["Durand"]
-        by_phone = await client.get("/v1/calls/find", params={"q": "02 54 22"}, headers=operator)
+        by_phone = await client.post("/v1/calls/find", json={"q": "02 54 22"}, headers=operator)
         assert [c["patient"]["family_name"] for c in by_phone.json()] == ["Martin"]
         audited = (await connection.execute(sql(
             "SELECT count(*) FROM audit_log WHERE action = 'call.found' AND actor_sub = 'osnp-find'"))).scalar()
         assert audited == 2
-        assert (await client.get("/v1/calls/find", params={"q": "dur"}, headers=auth("operator", ["18"]))).json() == []
-        short = await client.get("/v1/calls/find", params={"q": "d1"}, headers=operator)
+        assert (await client.post("/v1/calls/find", json={"q": "dur"}, headers=auth("operator", ["18"]))).json() == []
+        short = await client.post("/v1/calls/find", json={"q": "d1"}, headers=operator)
         assert short.status_code == 422 and short.json()["field"] == "q"
-        analyst = await client.get("/v1/calls/find", params={"q": "dur"}, headers=auth("analyst", ["36"]))
+        analyst = await client.post("/v1/calls/find", json={"q": "dur"}, headers=auth("analyst", ["36"]))
         assert analyst.status_code == 403

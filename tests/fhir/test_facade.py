@@ -214,6 +214,8 @@ def test_reads_and_the_capability_statement(world) -> None:
      "platform", 400, "invalid"),
     ({"schedule.actor:Practitioner.identifier": f"{PS_OID}|810002909371", "status": "free", "_include": "Slot:x"},
      "platform", 400, "invalid"),
+    ({"schedule.actor:Practitioner.identifier": f"{PS_OID}|810002909371", "status": "free",
+      "start": "ge0001-01-01T00:00:00+01:00"}, "platform", 400, "invalid"),  # out of our years: no overflow
     ({"status": "free"}, None, 401, "login"),
     ({"status": "free"}, "analyst", 403, "forbidden"),
 ])
@@ -224,3 +226,11 @@ def test_errors_are_operation_outcomes(world, params, headers, status, code) -> 
     assert response.headers["content-type"].startswith("application/fhir+json")
     outcome = OperationOutcome.model_validate(response.json())
     assert outcome.issue[0].code == code
+
+
+def test_a_day_given_without_time_is_the_whole_day(world) -> None:
+    day = (world["now"] + dt.timedelta(hours=2)).date()
+    params = {"schedule.actor:Practitioner.identifier": f"{PS_OID}|8{world['rpps']}", "status": "free",
+              "start": [f"ge{day.isoformat()}", f"le{(world['now'] + dt.timedelta(hours=3)).date().isoformat()}"]}
+    bundle = httpx.get(world["base"] + "/fhir/Slot", params=params, headers=_headers("platform", ())).json()
+    assert bundle["total"] == 2, bundle  # the two free slots of the next hours, whatever their hour

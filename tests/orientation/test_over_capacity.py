@@ -92,6 +92,9 @@ class TestOverCapacity:
         assert (await post(_body(w, call["id"], start), auth("regulator", ["18"]))).status_code == 404
         past = await post(_body(w, call["id"], now() - dt.timedelta(hours=1)), auth("regulator", ["36"]))
         assert past.status_code == 422 and past.json()["field"] == "end"
+        far = await post({**_body(w, call["id"], start), "start": "9999-12-31T23:00:00-05:00",
+                          "end": "9999-12-31T23:20:00-05:00"}, auth("regulator", ["36"]))
+        assert far.status_code == 422 and far.json()["field"] == "start", far.text
         long = await post(_body(w, call["id"], start, minutes=13 * 60), auth("regulator", ["36"]))
         assert long.status_code == 422 and long.json()["field"] == "end", long.text
         cher = await create_site(client, auth("admin", []), territory="18", postcode="18000")

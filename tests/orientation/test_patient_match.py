@@ -35,7 +35,7 @@ class TestNearThePatient:
 
         call = await make_call(client, auth, patient={"postcode": "36000", "phone": "0254000000"})
         from_call = (await _search(client, operator, call_id=call["id"])).json()
-        assert from_call["near"]["source"] == "call" and from_call["near"]["postcode"] == "36000"
+        assert from_call["near"]["source"] == "call" and from_call["near"]["postcode"] is None  # not shown back
         assert [s for s in from_call["items"] if s["id"] == slot][0]["distance_km"] < 5
         # given coordinates win over the call's postcode
         given = (await _search(client, operator, call_id=call["id"], near_lat=46.0, near_lon=1.0)).json()
@@ -132,3 +132,31 @@ class TestOneActiveBookingRace:
         assert Counter(r.status_code for r in responses) == {201: 1, 409: 9}
         assert await scalar(engine, "SELECT count(*) FROM bookings WHERE status = 'active'") == 1
         assert await scalar(engine, "SELECT count(*) FROM slots WHERE status = 'booked'") == 1
+
+
+class TestReplacingIsTheRegulations:
+    async def test_an_ed_nurse_may_not_replace_a_booking_of_the_regulation(self, client, auth, connection):
+        w = await world(client, auth)
+        first, second = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=h)) for h in (2, 4)]
+        call = await make_call(client, auth)
+        booked = (await _book(client, auth("regulator", ["36"]), first, call["id"])).json()
+        refused = await _book(client, auth("urgences", ["36"]), second, call["id"], replaces=booked["id"])
+        assert refused.status_code == 403 and refused.json()["field"] == "replaces", refused.text
+        assert await scalar(connection, "SELECT status FROM bookings WHERE id = :b", b=booked["id"]) == "active"
+
+
+class TestTwoCancellationsAtOnce:
+    async def test_the_last_booking_of_a_call_cancelled_with_another_reorients_the_call(
+        self, committed_client, auth, engine
+    ):
+        client = committed_client
+        w = await world(client, auth)
+        slots = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=h)) for h in (2, 4)]
+        call = await make_call(client, auth)
+        operator = auth("operator", ["36"])
+        one = (await _book(client, operator, slots[0], call["id"])).json()
+        two = (await _book(client, operator, slots[1], call["id"], also=True)).json()
+        cancels = await asyncio.gather(*(client.post(f"/v1/bookings/{b['id']}/cancel", headers=operator)
+                                         for b in (one, two)))
+        assert [r.status_code for r in cancels] == [200, 200]
+        assert await scalar(engine, "SELECT status FROM calls WHERE id = :c", c=call["id"]) == "to_reorient"

@@ -275,7 +275,7 @@ $("#find").addEventListener("submit", async (e) => {
   e.preventDefault();
   const list = $("#found"); list.replaceChildren();
   try {
-    const calls = await api("GET", `/v1/calls/find?q=${encodeURIComponent(new FormData(e.target).get("q"))}`);
+    const calls = await api("POST", "/v1/calls/find", { q: new FormData(e.target).get("q") });
     for (const call of calls) {
       const p = call.patient || {};
       const li = document.createElement("li");
