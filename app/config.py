@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = 15_000
     db_idle_in_transaction_timeout_ms: int = 60_000
     report_statement_timeout_ms: int = 60_000
+    # Seconds a request may take before it is cancelled and answered 503 (longer for the statistics and
+    # the imports: app/deadline.py); 0: no deadline. A request whose client has gone is cancelled too.
+    request_deadline_seconds: float = 30.0
 
     jwt_secret: str = DEV_JWT_SECRET
     # The key that signs self-referral links (app/calls/self_referral.py); unset: derived from the JWT secret,

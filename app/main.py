@@ -15,6 +15,7 @@ from sqlalchemy import text
 from app import contract, migrate
 from app.config import Settings, get_settings
 from app.database import make_engine, make_sessionmaker, resolve_database_url
+from app.deadline import DeadlineMiddleware
 from app.errors import install_error_handlers
 from app.limits import LimitsMiddleware
 from app.logging import configure_logging, log
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     contract.install(app)
     app.state.limiter = Limiter(dict(settings.rate_limits)) if settings.rate_limits_enabled else None
+    app.add_middleware(DeadlineMiddleware)  # innermost: what it cancels is the handler, with its statements
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(LimitsMiddleware)  # outermost of ours: before anything reads a header or the body
