@@ -198,3 +198,25 @@ def test_an_expired_token_and_a_refused_action_speak_french(world) -> None:
         page.click("#do-callback")  # a callback is the regulator's
         expect(page.locator("#message")).to_have_text("Votre rôle ne permet pas cette action.")
         browser.close()
+
+
+def test_the_effector_opens_a_weekly_availability(world) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    token = _token("effector", practitioner_id=world["doctor"]["id"])
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, token)
+        form = page.locator("#rule")
+        for day in ("Mardi", "Jeudi"):
+            form.get_by_label(day).check()
+        form.locator("[name=start_time]").fill("18:00")
+        form.locator("[name=end_time]").fill("19:00")
+        form.locator("[name=valid_from]").fill(tomorrow)
+        form.locator("button[type=submit]").dblclick()
+        expect(page.locator("#message")).to_contain_text("Disponibilité enregistrée")
+        expect(page.locator("#my-rules li")).to_have_count(1)
+        _accessible(page, "effector-rule")
+        browser.close()
+    rules = httpx.get(world["base"] + "/v1/availability-rules", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [(r["weekdays"], r["start_time"], r["slot_minutes"]) for r in rules] == [([2, 4], "18:00:00", 20)]

@@ -177,8 +177,23 @@ async function loadMine() {
       api("GET", "/v1/effectors/me/bookings?limit=1000"),
       api("GET", "/v1/sites?limit=200"),
       api("GET", `/v1/practitioners/${me.practitioner_id}/participation`)]);
-    const pick = $("#my-site"); pick.replaceChildren();
-    for (const site of sites) pick.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+    for (const select of [$("#my-site"), $("#rule-site")]) {
+      select.replaceChildren();
+      for (const site of sites) select.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+    }
+    const DAYS = ["", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
+    const rules = $("#my-rules"); rules.replaceChildren();
+    for (const rule of await api("GET", "/v1/availability-rules")) {
+      const li = document.createElement("li");
+      li.textContent = `${rule.weekdays.map((d) => DAYS[d]).join(", ")} de ${rule.start_time.slice(0, 5)} à ${rule.end_time.slice(0, 5)}, ` +
+        `créneaux de ${rule.slot_minutes} min, ${MODES[rule.mode] || rule.mode}, à partir du ${rule.valid_from} `;
+      li.appendChild(button("Arrêter", async () => {
+        if (!confirm("Arrêter cette disponibilité ? Ses créneaux libres à venir seront retirés.")) return;
+        try { await api("DELETE", `/v1/availability-rules/${rule.id}`); say("Disponibilité arrêtée"); await loadMine(); }
+        catch (err) { say(err.message, false); }
+      }));
+      rules.appendChild(li);
+    }
     const body = $("#my-slots tbody"); body.replaceChildren();
     const STATES = { free: "libre", held: "retenu", booked: "réservé", withdrawn: "retiré", past: "passé" };
     for (const slot of slots) {
@@ -221,6 +236,22 @@ async function loadMine() {
     }
   } catch (err) { say(err.message, false); }
 }
+$("#rule").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const submit = e.target.querySelector("button[type=submit]");
+  if (submit.disabled) return;
+  const f = new FormData(e.target);
+  const body = { site_id: f.get("site_id"), mode: f.get("mode"), weekdays: f.getAll("weekdays").map(Number),
+    start_time: f.get("start_time"), end_time: f.get("end_time"), slot_minutes: Number(f.get("slot_minutes")),
+    valid_from: f.get("valid_from") };
+  if (f.get("valid_until")) body.valid_until = f.get("valid_until");
+  if (!body.weekdays.length) { say("Cochez au moins un jour", false); return; }
+  submit.disabled = true;
+  try {
+    const rule = await api("POST", "/v1/availability-rules", body);
+    say(`Disponibilité enregistrée : ${rule.slots_created} créneau(x) publié(s)`); await loadMine();
+  } catch (err) { say(err.message, false); } finally { submit.disabled = false; }
+});
 $("#publish").addEventListener("submit", async (e) => {
   e.preventDefault();
   const submit = e.target.querySelector("button[type=submit]");
