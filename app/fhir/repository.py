@@ -25,16 +25,20 @@ _JOINS = """FROM slots s
     JOIN territories t ON t.code = s.territory_code
     LEFT JOIN postcodes pc ON pc.postcode = si.postcode"""
 
-# Free slots (claimable by this booker, for no call in particular) of these practitioners, starting in
-# the window, in the territories the user sees; soonest first, a page at a time.
+# The slots a search matches: free (claimable by this booker, for no call in particular), of these
+# practitioners, starting in the window, in the territories the user sees. Its page and its total both
+# read it.
+_MATCHING = f"""p.rpps = ANY(CAST(:rpps AS text[])) AND {CLAIMABLE}
+  AND s.territory_code IN (SELECT code FROM scope)
+  AND (CAST(:ge AS timestamptz) IS NULL OR s.start_at >= CAST(:ge AS timestamptz))
+  AND (CAST(:le AS timestamptz) IS NULL OR s.start_at <= CAST(:le AS timestamptz))"""
+
+# Soonest first, a page at a time.
 SEARCH = f"""
 WITH scope AS ({SCOPE})
 SELECT {_COLUMNS}
 {_JOINS}
-WHERE p.rpps = ANY(CAST(:rpps AS text[])) AND {CLAIMABLE}
-  AND s.territory_code IN (SELECT code FROM scope)
-  AND (CAST(:ge AS timestamptz) IS NULL OR s.start_at >= CAST(:ge AS timestamptz))
-  AND (CAST(:le AS timestamptz) IS NULL OR s.start_at <= CAST(:le AS timestamptz))
+WHERE {_MATCHING}
 ORDER BY s.start_at, s.id
 LIMIT :limit OFFSET :offset
 """
@@ -43,10 +47,7 @@ COUNT = f"""
 WITH scope AS ({SCOPE})
 SELECT count(*)
 FROM slots s JOIN practitioners p ON p.id = s.practitioner_id
-WHERE p.rpps = ANY(CAST(:rpps AS text[])) AND {CLAIMABLE}
-  AND s.territory_code IN (SELECT code FROM scope)
-  AND (CAST(:ge AS timestamptz) IS NULL OR s.start_at >= CAST(:ge AS timestamptz))
-  AND (CAST(:le AS timestamptz) IS NULL OR s.start_at <= CAST(:le AS timestamptz))
+WHERE {_MATCHING}
 """
 
 ONE_SLOT = f"""

@@ -151,13 +151,6 @@ def organization(row: Any) -> dict[str, Any]:
     }
 
 
-def outcome(severity: str, code: str, diagnostics: str, expression: str | None = None) -> dict[str, Any]:
-    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
-    if expression:
-        issue["expression"] = [expression]
-    return {"resourceType": "OperationOutcome", "issue": [issue]}
-
-
 GUIDE_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-CPTS"
 
 

@@ -101,12 +101,17 @@ def _entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
             "search": {"mode": mode}}
 
 
-def _bundle(request: Request, entries: list[dict[str, Any]], total: int, next_url: str | None) -> dict[str, Any]:
+def _bundle(request: Request, entries: list[dict[str, Any]], total: int, next_url: str | None,
+            *, slots: bool = True) -> dict[str, Any]:
+    """A searchset; the guide's Bundle profile is the slot search's (a Practitioner search has none)."""
     links = [{"relation": "self", "url": str(request.url)}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
-    return {"resourceType": "Bundle", "meta": {"profile": [r.PROFILES["Bundle"]]}, "type": "searchset",
-            "total": total, "link": links, "entry": entries}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
+                              "entry": entries}
+    if slots:
+        bundle["meta"] = {"profile": [r.PROFILES["Bundle"]]}
+    return bundle
 
 
 def _includes(rows: list[Any], wanted: set[str]) -> list[dict[str, Any]]:
@@ -212,8 +217,8 @@ async def search_practitioners(
     rows = [] if rpps == [] else await repository.practitioners(
         session, rpps=rpps, practitioner_id=None, scope=await _scope(session, principal))
     base = str(request.base_url).rstrip("/")
-    return FhirResponse(_bundle(request, [_entry(base, r.practitioner(row), "match") for row in rows], len(rows),
-                                None) | {"meta": {}})
+    entries = [_entry(base, r.practitioner(row), "match") for row in rows]
+    return FhirResponse(_bundle(request, entries, len(rows), None, slots=False))
 
 
 @router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
