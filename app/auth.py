@@ -1,9 +1,13 @@
 """Bearer JWT authentication and role checks.
 
-Claims: ``sub``, ``role``, ``territories`` (codes), ``practitioner_id`` (effectors).
-Development tokens are HS256 signed with ``SNP_JWT_SECRET`` (``snp token``); in production an
-OIDC provider (e.g. Pro Santé Connect) is configured with ``SNP_OIDC_JWKS_URL`` and its tokens are
-verified against the provider's published keys.
+Development tokens are HS256 signed with ``SNP_JWT_SECRET`` (``snp token``) and carry their rights:
+``sub``, ``role``, ``territories`` (codes), ``practitioner_id`` (effectors), ``referrer_kind``.
+
+With an identity provider (Pro Santé Connect, ``SNP_OIDC_*``), its tokens are verified against its
+published keys and prove only who the user is — the subject, and the RPPS of the national id PSC puts
+in ``SubjectNameID`` / ``preferred_username``. The rights come from the users registry
+(``app/users``), never from claims the provider does not set; an identity not registered (or
+disabled) is refused. Development tokens keep working beside the provider when ``SNP_ENV=development``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Principal:
     practitioner_id: uuid.UUID | None = None
     referrer_kind: str | None = None
     expires_at: float | None = None  # the token's exp (seconds since 1970)
+    display_name: str | None = None  # from the users registry (identity provider's users)
 
     @property
     def is_admin(self) -> bool:
@@ -87,13 +92,27 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
     return jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
 
 
-_VERIFIED: OrderedDict[tuple[str, ...], tuple[Principal, float]] = OrderedDict()
+class Unregistered(Forbidden):
+    """A valid token of the identity provider for someone the users registry does not know (or disabled)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token of the identity provider says the user is; the rights are looked up in the registry."""
+
+    subject: str
+    rpps: str | None
+    expires_at: float
+
+
+_VERIFIED: OrderedDict[tuple[str, ...], tuple[Principal | Identity, float]] = OrderedDict()
 _VERIFIED_MAX = 4096
 
 
-def decode_token(token: str, settings: Settings) -> Principal:
-    """The principal of a valid token. A token already verified is not verified again until it expires:
-    consoles send the same token on every request and a signature check costs more than the request."""
+def decode_token(token: str, settings: Settings) -> Principal | Identity:
+    """The principal of a valid development token, or the identity of a valid provider token. A token
+    already verified is not verified again until it expires: consoles send the same token on every
+    request and a signature check costs more than the request."""
     key = (token, settings.jwt_secret, settings.jwt_issuer, str(settings.jwt_audience),
            str(settings.oidc_jwks_url), str(settings.oidc_issuer), str(settings.oidc_audience))
     cached = _VERIFIED.get(key)
@@ -110,9 +129,28 @@ def decode_token(token: str, settings: Settings) -> Principal:
     return principal
 
 
-def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
+def _is_development_token(token: str, settings: Settings) -> bool:
+    """Beside an identity provider, an HS256 token of ``snp token`` is accepted in development only."""
+    if settings.env != "development":
+        return False
     try:
-        if settings.oidc_jwks_url:
+        return jwt.get_unverified_header(token).get("alg") == settings.jwt_algorithm
+    except jwt.InvalidTokenError:
+        return False
+
+
+def national_rpps(claims: dict[str, Any], names: list[str]) -> str | None:
+    """The RPPS of the national id a Pro Santé Connect token carries (``8`` + the 11 RPPS digits)."""
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str) and len(value) == 12 and value.startswith("8") and value.isdigit():
+            return value[1:]
+    return None
+
+
+def _verify(token: str, settings: Settings) -> tuple[Principal | Identity, float]:
+    try:
+        if settings.oidc_jwks_url and not _is_development_token(token, settings):
             key = _jwks_client(settings.oidc_jwks_url).get_signing_key_from_jwt(token).key
             claims = jwt.decode(
                 token,
@@ -142,6 +180,9 @@ def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 200:
         # The subject names who did what in the audit trail and on every booking: never empty.
         raise Unauthorized("Token subject (sub) must be a non-empty string of at most 200 characters")
+    if settings.oidc_jwks_url and claims.get("iss") == settings.oidc_issuer:
+        rpps = national_rpps(claims, settings.oidc_national_id_claims)
+        return Identity(subject=sub.strip(), rpps=rpps, expires_at=float(claims["exp"])), float(claims["exp"])
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthorized("Token has no valid role claim")
@@ -178,9 +219,46 @@ async def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Missing bearer token")
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
-    principal = decode_token(credentials.credentials, settings)
+    verified = decode_token(credentials.credentials, settings)
+    principal = verified if isinstance(verified, Principal) else await registered(request, verified)
     request.state.principal = principal
     return principal
+
+
+# The registry's answer for an identity, kept a few seconds: a disabled user is refused within that time.
+_REGISTERED: OrderedDict[tuple[str, str | None], tuple[Principal | None, float]] = OrderedDict()
+REGISTRY_CACHE_SECONDS = 10.0
+
+
+async def registered(request: Request, identity: Identity) -> Principal:
+    """The rights of an identity of the provider, from the users registry."""
+    key = (identity.subject, identity.rpps)
+    now = time.monotonic()
+    cached = _REGISTERED.get(key)
+    if cached is None or cached[1] < now:
+        from app.users.service import find_for_identity
+
+        async with request.app.state.sessionmaker() as session:
+            user = await find_for_identity(session, identity.subject, identity.rpps)
+        found = None if user is None else Principal(
+            sub=identity.subject, role=user.role, territories=tuple(user.territories),
+            practitioner_id=user.practitioner_id, referrer_kind=user.referrer_kind, display_name=user.display_name)
+        cached = (found, now + REGISTRY_CACHE_SECONDS)
+        _REGISTERED[key] = cached
+        if len(_REGISTERED) > _VERIFIED_MAX:
+            _REGISTERED.popitem(last=False)
+    found = cached[0]
+    if found is None:
+        raise Unregistered("This identity has no account here (or it is disabled): ask the SAS administrator "
+                           "to register it", field="sub")
+    return Principal(sub=found.sub, role=found.role, territories=found.territories,
+                     practitioner_id=found.practitioner_id, referrer_kind=found.referrer_kind,
+                     expires_at=identity.expires_at, display_name=found.display_name)
+
+
+def forget_registered() -> None:
+    """Drop the registry answers kept in this process (after a change made here, and in tests)."""
+    _REGISTERED.clear()
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -137,9 +137,10 @@ def _mount_domain_commands() -> None:
     from app.notifications import cli as notifications
     from app.slots import cli as slots
     from app.stats import cli as stats
+    from app.users import cli as users
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
-                           ("notifications", notifications), ("stats", stats)):
+                           ("notifications", notifications), ("stats", stats), ("users", users)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):

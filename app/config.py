@@ -14,7 +14,7 @@ DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
 
 
 # Requests per minute of each budget (app/ratelimit.py); a setting names only those it changes.
-RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10}
+RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10, "sign_in": 120}
 
 
 class Settings(BaseSettings):
@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    # Claims of the provider's tokens that carry the national id (8 + RPPS): the users registry finds a
+    # user by its RPPS as well as by its subject.
+    oidc_national_id_claims: list[str] = Field(default_factory=lambda: ["SubjectNameID", "preferred_username"])
+    # The console's sign-in (authorization code with PKCE; the server exchanges the code, with the
+    # client secret when the provider wants one). Endpoints: from the issuer's discovery document,
+    # unless given.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scope: str = "openid"
+    oidc_authorization_url: str | None = None
+    oidc_token_url: str | None = None
 
     hold_minutes: int = 5
     slot_horizon_days: int = 90

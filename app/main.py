@@ -42,9 +42,11 @@ def routers() -> list[APIRouter]:
     from app.slots.router import router as slots
     from app.stats.router import router as stats
     from app.territories.router import router as territories
+    from app.users.router import router as users
+    from app.users.router import signin_router as signin
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
-            self_referrals, notifications, stats, audit, console_api, fhir, console]
+            self_referrals, notifications, stats, audit, users, signin, console_api, fhir, console]
 
 
 DESCRIPTION = """

@@ -11,8 +11,9 @@ from app.sites.models import Site
 from app.slots.models import AvailabilityRule, Slot
 from app.stats import models as stats_models  # noqa: F401,I001  (indexes of the report)
 from app.territories.models import Territory
+from app.users.models import User
 
 __all__ = [
     "RATE_USAGE", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "Decision",
-    "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site", "Slot", "Territory",
+    "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site", "Slot", "Territory", "User",
 ]

@@ -39,6 +39,7 @@ ROUTES = {
     ("POST", "/v1/slots/bulk"): "import",
     ("POST", "/v1/slots/import-ics"): "import",
     ("POST", "/v1/calls/import"): "import",
+    ("POST", "/v1/auth/token"): "sign_in",
 }
 # (method, path prefix) → budget, for paths that carry a token of their own.
 PREFIXES = {("POST", "/v1/self-referrals/"): "self_referral"}

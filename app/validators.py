@@ -54,7 +54,7 @@ def finess_key_ok(value: str) -> bool:
 FINESS_PATTERN = r"(?:[0-9]{2}|2[AB])[0-9]{7}"
 
 
-RPPS = Annotated[str, AfterValidator(_rpps), Field(examples=["10000000008"])]
+RPPS = Annotated[str, AfterValidator(_rpps), Field(examples=["10000000009"])]
 FINESS = Annotated[str, AfterValidator(_finess), Field(examples=["360000012"])]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["36000"])]
 InseeCode = Annotated[str, Field(pattern=r"^[0-9][0-9AB][0-9]{3}$", examples=["36044"])]

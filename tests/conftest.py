@@ -123,7 +123,7 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 TRUNCATE = (
     "TRUNCATE audit_log, idempotency_keys, outbox_events, decisions, bookings, call_callbacks, slots, "
-    "availability_rules, calls, sites, practitioner_territories, practitioners RESTART IDENTITY CASCADE"
+    "availability_rules, calls, sites, practitioner_territories, users, practitioners RESTART IDENTITY CASCADE"
 )
 
 

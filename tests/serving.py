@@ -13,10 +13,11 @@ from tests.conftest import TEST_SECRET, reset_database
 
 
 @contextmanager
-def served(database_url: str) -> Iterator[str]:
+def served(database_url: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve the app (one worker, no relay); on exit stop it and empty what it committed."""
     # Without rate limits: the contract test sends thousands of requests (and of 401s) from one address.
-    env = {"SNP_JWT_SECRET": TEST_SECRET, "SNP_RELAY_ENABLED": "false", "SNP_RATE_LIMITS_ENABLED": "false"}
+    env = {"SNP_JWT_SECRET": TEST_SECRET, "SNP_RELAY_ENABLED": "false", "SNP_RATE_LIMITS_ENABLED": "false",
+           **(extra_env or {})}
     try:
         with served_app(database_url, workers=1, extra_env=env) as base:
             yield base

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.auth import create_token
 from app.config import DEV_JWT_SECRET, Settings
-from app.main import create_app
 
 
 class TestBearerTokens:
@@ -88,57 +83,7 @@ class TestProductionMode:
         assert Settings(env="production", jwt_secret="s" * 48).env == "production"
 
 
-class _JWKSHandler(BaseHTTPRequestHandler):
-    body = b"{}"
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class TestOIDCProvider:
-    async def test_tokens_of_the_configured_provider_are_verified_against_its_jwks(self, settings, connection):
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-        public.update(kid="k1", use="sig", alg="RS256")
-        _JWKSHandler.body = json.dumps({"keys": [public]}).encode()
-        server = HTTPServer(("127.0.0.1", 0), _JWKSHandler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            issuer = "https://auth.example.test/psc"
-            oidc = settings.model_copy(update={
-                "oidc_issuer": issuer, "oidc_audience": "snp",
-                "oidc_jwks_url": f"http://127.0.0.1:{server.server_port}/jwks",
-            })
-            from sqlalchemy.ext.asyncio import async_sessionmaker
-
-            application = create_app(oidc)
-            application.state.sessionmaker = async_sessionmaker(
-                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-            )
-            now = int(time.time())
-            claims = {"sub": "psc-1", "role": "admin", "territories": ["36"], "iss": issuer, "aud": "snp",
-                      "iat": now, "exp": now + 300}
-            good = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
-            other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            bad = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"})
-            hs = create_token(settings, role="admin")
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                ok = await c.get("/v1/territories/36", headers={"Authorization": f"Bearer {good}"})
-                forged = await c.get("/v1/territories/36", headers={"Authorization": f"Bearer {bad}"})
-                local = await c.get("/v1/territories/36", headers={"Authorization": f"Bearer {hs}"})
-            assert ok.status_code == 200, ok.text
-            assert forged.status_code == 401
-            assert local.status_code == 401
-        finally:
-            server.shutdown()
-
+# Tokens of an identity provider (Pro Santé Connect): tests/users/test_identities.py.
 
 
 def test_production_with_an_identity_provider_needs_its_own_key_for_self_referral_links():

@@ -37,6 +37,8 @@ class MyTerritory(Schema):
 class Me(Schema):
     sub: str
     role: str
+    display_name: str | None = Field(default=None, description="the name the users registry gives (identity "
+                                     "provider's users)")
     territories: list[MyTerritory] = Field(description="the territories named by the token (with their CPTS, "
                                            "visible but not listed)")
     practitioner_id: uuid.UUID | None = None
@@ -54,7 +56,7 @@ async def get_me(session: SessionDep, principal: PrincipalDep) -> Me:
             territories.append(MyTerritory(code=territory.code, name=territory.name, kind=territory.kind,
                                            timezone=territory.timezone))
     expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
-    return Me(sub=principal.sub, role=principal.role, territories=territories,
+    return Me(sub=principal.sub, role=principal.role, display_name=principal.display_name, territories=territories,
               practitioner_id=principal.practitioner_id, referrer_kind=principal.referrer_kind, expires_at=expires)
 
 

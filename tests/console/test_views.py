@@ -187,8 +187,7 @@ def test_an_expired_token_and_a_refused_action_speak_french(world) -> None:
     time.sleep(2)
     with sync_playwright() as pw:
         browser, page = _open(pw, world, expired)
-        expect(page.locator("#whoami")).to_have_text("Votre session n'est pas valide ou a expiré : collez un nouveau "
-                                                     "jeton.")
+        expect(page.locator("#whoami")).to_have_text("Votre session n'est pas valide ou a expiré : reconnectez-vous.")
         page.fill("#token", _token("operator"))
         page.click("#session button[type=submit]")
         form = page.locator("#new-call")

@@ -16,8 +16,9 @@ const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins n
   urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur" };
 // Every kind of API error, in French (the API's detail stays in English for developers).
 const ERRORS = {
-  Unauthorized: "Votre session n'est pas valide ou a expiré : collez un nouveau jeton.",
+  Unauthorized: "Votre session n'est pas valide ou a expiré : reconnectez-vous.",
   Forbidden: "Votre rôle ne permet pas cette action.",
+  Unregistered: "Votre identité est reconnue mais n'a pas de compte ici : demandez à l'administrateur du SAS de vous inscrire.",
   NotFound: "Introuvable (ou hors de vos territoires).",
   SlotTaken: "Ce créneau vient d'être pris, retenu ou retiré : choisissez-en un autre.",
   CallClosed: "Cet appel est clos.",
@@ -109,19 +110,63 @@ async function signIn() {
   } catch (err) { $("#whoami").textContent = err.message; return; }
   const me = state.me;
   const home = me.territories.find((t) => t.code === state.territory) || me.territories[0];
+  if (home && home.code !== state.territory) {  // the registry's territories, not a stale choice
+    state.territory = home.code; $("#territory").value = home.code; sessionStorage.setItem("snp.territory", home.code);
+  }
   state.timeZone = home ? home.timezone : undefined;
   fmt = new Intl.DateTimeFormat("fr-FR", { dateStyle: "short", timeStyle: "short", timeZone: state.timeZone });
   const zone = state.timeZone && state.timeZone !== BROWSER_ZONE ? ` — heures de ${state.timeZone}` : "";
   const names = me.territories.map((t) => t.name).join(", ") || "tous territoires";
-  $("#whoami").textContent = `${ROLES[me.role] || me.role} — ${names}${zone}`;
+  $("#whoami").textContent = `${me.display_name ? `${me.display_name}, ` : ""}${ROLES[me.role] || me.role} — ${names}${zone}`;
   $("#tz").textContent = zone;
   if (me.expires_at) {
     const left = new Date(me.expires_at) - Date.now();
-    if (left > 0) setTimeout(() => say("Votre session expire dans 5 minutes : préparez un nouveau jeton.", false),
+    if (left > 0) setTimeout(() => say("Votre session expire dans 5 minutes : reconnectez-vous avant la fin de l'appel en cours.", false),
       Math.max(0, left - 5 * 60000));
   }
   arrangeViews(me.role);
   if (["operator", "regulator", "admin"].includes(me.role)) { await loadQueue(); follow(); }
+}
+
+// Sign-in through the identity provider (Pro Santé Connect): authorization code with PKCE (S256). The
+// verifier stays in this tab; the server exchanges the code with the client secret, never seen here.
+const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
+const REDIRECT = `${location.origin}/console/`;
+async function startProviderSignIn(provider) {
+  const verifier = random(48), stateValue = random(24), nonce = random(24);
+  const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  sessionStorage.setItem("snp.pkce", JSON.stringify({ verifier, state: stateValue, territory: $("#territory").value.trim() }));
+  const q = new URLSearchParams({ response_type: "code", client_id: provider.client_id, redirect_uri: REDIRECT,
+    scope: provider.scope, state: stateValue, nonce, code_challenge: challenge, code_challenge_method: "S256" });
+  location.assign(`${provider.authorization_endpoint}?${q}`);
+}
+async function finishProviderSignIn(params) {
+  const pending = JSON.parse(sessionStorage.getItem("snp.pkce") || "null");
+  sessionStorage.removeItem("snp.pkce");
+  history.replaceState(null, "", "/console/");  // the code leaves the address bar at once
+  if (params.get("error")) { say("Connexion refusée par Pro Santé Connect.", false); return; }
+  if (!pending || pending.state !== params.get("state")) { say("Connexion interrompue : recommencez.", false); return; }
+  const response = await fetch("/v1/auth/token", { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ code: params.get("code"), code_verifier: pending.verifier, redirect_uri: REDIRECT }) });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) { say(new ApiError(response.status, data).message, false); return; }
+  state.token = data.access_token; state.territory = pending.territory || state.territory;
+  sessionStorage.setItem("snp.token", state.token); sessionStorage.setItem("snp.territory", state.territory);
+  $("#territory").value = state.territory;
+  await signIn();
+}
+async function prepareSignIn() {
+  let config = { provider: null, token_paste: true };
+  try { config = await (await fetch("/v1/auth/config")).json(); } catch { /* offline: paste stays */ }
+  const providerButton = $("#provider-sign-in");
+  providerButton.hidden = !config.provider;
+  $("#paste").hidden = !config.token_paste;
+  $("#token").required = !!config.token_paste;
+  if (config.provider) providerButton.onclick = () => busy(providerButton, () => startProviderSignIn(config.provider));
+  const params = new URLSearchParams(location.search);
+  if (params.has("code") || params.has("error")) await finishProviderSignIn(params);
+  else if (state.token) { $("#token").value = state.token; $("#territory").value = state.territory; signIn(); }
 }
 
 $("#session").addEventListener("submit", (e) => {
@@ -131,6 +176,10 @@ $("#session").addEventListener("submit", (e) => {
   sessionStorage.setItem("snp.token", state.token);
   sessionStorage.setItem("snp.territory", state.territory);
   signIn();
+});
+$("#territory").addEventListener("change", () => {
+  if (!state.me) return;
+  state.territory = $("#territory").value.trim(); sessionStorage.setItem("snp.territory", state.territory); signIn();
 });
 $("#sign-out").onclick = () => {
   sessionStorage.clear(); state.token = ""; state.me = null; if (state.stream) state.stream.abort();
@@ -598,4 +647,4 @@ async function download(format, extension) {
 $("#stats-csv").onclick = (e) => { e.preventDefault(); download("csv-fr", "csv"); };
 $("#stats-xlsx").onclick = (e) => { e.preventDefault(); download("xlsx", "xlsx"); };
 
-if (state.token) { $("#token").value = state.token; $("#territory").value = state.territory; signIn(); }
+prepareSignIn();

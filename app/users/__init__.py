@@ -1,0 +1,1 @@
+"""Who may sign in: the registry that gives an identity provider's users their rights."""

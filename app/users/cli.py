@@ -1,0 +1,106 @@
+"""``snp users``: register who may sign in through the identity provider, and with which rights."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import get_settings
+from app.errors import AppError
+from app.users import service
+from app.users.schemas import UserCreate, UserRead, UserUpdate
+
+cli = typer.Typer(help="The users registry: the rights of the identity provider's users", no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+
+
+async def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from app.database import make_engine, make_sessionmaker, resolve_database_url
+
+    settings = get_settings()
+    url, _ = await asyncio.to_thread(resolve_database_url, settings)
+    engine = make_engine(url, settings)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+    try:
+        return asyncio.run(_in_session(work))
+    except AppError as exc:
+        console.print(f"[red]{exc.detail}[/red]" + (f" ({exc.field})" if exc.field else ""))
+        raise typer.Exit(1) from exc
+
+
+def _show(users: list[UserRead]) -> None:
+    table = Table(title="Utilisateurs")
+    for column in ("id", "nom", "rôle", "territoires", "RPPS", "sujet", "actif"):
+        table.add_column(column)
+    for u in users:
+        table.add_row(str(u.id), u.display_name, u.role, ", ".join(u.territories), u.rpps or "—", u.subject or "—",
+                      "oui" if u.active else "non")
+    console.print(table)
+
+
+@cli.command("add")
+def add(
+    name: Annotated[str, typer.Option("--name", help="the name shown in the console")],
+    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst, admin")],
+    rpps: Annotated[str | None, typer.Option(help="the RPPS its tokens carry (11 digits)")] = None,
+    subject: Annotated[str | None, typer.Option(help="the identity provider's subject (sub)")] = None,
+    territory: Annotated[list[str] | None, typer.Option("--territory", help="repeat for several")] = None,
+    practitioner: Annotated[str | None, typer.Option(help="effectors: practitioner id (default: by RPPS)")] = None,
+    referrer_kind: Annotated[str | None, typer.Option(help="referrers: pharmacist, nurse, …")] = None,
+) -> None:
+    """Register an identity with its rights."""
+    try:
+        data = UserCreate(display_name=name, role=role, rpps=rpps, subject=subject,  # type: ignore[arg-type]
+                          territories=territory or [], referrer_kind=referrer_kind,  # type: ignore[arg-type]
+                          practitioner_id=uuid.UUID(practitioner) if practitioner else None)
+    except (ValidationError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def work(session: AsyncSession) -> UserRead:
+        return UserRead.model_validate(await service.create(session, None, data))
+
+    _show([_run(work)])
+
+
+@cli.command("list")
+def list_(role: Annotated[str | None, typer.Option()] = None,
+          territory: Annotated[str | None, typer.Option()] = None) -> None:
+    """The registered users."""
+    async def work(session: AsyncSession) -> list[UserRead]:
+        rows = await service.list_(session, role=role, territory=territory, active=None, search=None, limit=1000,
+                                   offset=0)
+        return [UserRead.model_validate(u) for u in rows]
+
+    _show(_run(work))
+
+
+@cli.command("disable")
+def disable(user_id: Annotated[str, typer.Argument(help="the user's id")]) -> None:
+    """Stop an identity from signing in (the record stays, for the audit trail)."""
+    try:
+        target = uuid.UUID(user_id)
+    except ValueError as exc:
+        console.print(f"[red]{user_id!r} is not a user id[/red]")
+        raise typer.Exit(2) from exc
+
+    async def work(session: AsyncSession) -> UserRead:
+        return UserRead.model_validate(await service.update(session, None, target, UserUpdate(active=False)))
+
+    _show([_run(work)])

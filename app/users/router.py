@@ -1,0 +1,75 @@
+"""The users registry (administrators) and the console's sign-in through the identity provider."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from app.auth import AdminDep, forget_registered
+from app.config import SettingsDep
+from app.database import SessionDep
+from app.errors import error_responses
+from app.users import service, signin
+from app.users.schemas import SignInConfig, SignInRequest, SignInToken, UserCreate, UserRead, UserRole, UserUpdate
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+signin_router = APIRouter(prefix="/v1/auth", tags=["users"])
+
+
+@router.post("", status_code=201, response_model=UserRead, operation_id="create_user",
+             responses=error_responses(401, 403, 409, 422))
+async def create_user(data: UserCreate, session: SessionDep, principal: AdminDep) -> UserRead:
+    """Register an identity of the identity provider (its subject, or the RPPS its tokens carry) with its
+    role, territories and, for an effector, the practitioner it is (found by RPPS when omitted)."""
+    return UserRead.model_validate(await service.create(session, principal, data))
+
+
+@router.get("", response_model=list[UserRead], operation_id="list_users", responses=error_responses(401, 403, 422))
+async def list_users(
+    session: SessionDep,
+    _: AdminDep,
+    role: UserRole | None = None,
+    territory: Annotated[str | None, Query(max_length=40)] = None,
+    active: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="part of the name, or an exact RPPS or subject")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[UserRead]:
+    """The registered users, by name."""
+    rows = await service.list_(session, role=role, territory=territory, active=active, search=q, limit=limit,
+                               offset=offset)
+    return [UserRead.model_validate(u) for u in rows]
+
+
+@router.get("/{user_id}", response_model=UserRead, operation_id="get_user", responses=error_responses(401, 403, 404))
+async def get_user(user_id: uuid.UUID, session: SessionDep, _: AdminDep) -> UserRead:
+    return UserRead.model_validate(await service.get(session, user_id))
+
+
+@router.patch("/{user_id}", response_model=UserRead, operation_id="update_user",
+              responses=error_responses(401, 403, 404, 422))
+async def update_user(user_id: uuid.UUID, data: UserUpdate, session: SessionDep, principal: AdminDep) -> UserRead:
+    """Change a user's rights, or disable it (`active: false`): its tokens are refused within seconds on
+    every instance (each keeps the registry's answer 10 s at most)."""
+    user = UserRead.model_validate(await service.update(session, principal, user_id, data))
+    forget_registered()
+    return user
+
+
+@signin_router.get("/config", response_model=SignInConfig, operation_id="get_sign_in_config",
+                   responses=error_responses(503))
+async def get_sign_in_config(request: Request, settings: SettingsDep) -> SignInConfig:
+    """How the console signs in: the identity provider's authorization endpoint and client (authorization
+    code with PKCE), and whether a pasted development token is accepted."""
+    return await signin.config(request.app, settings)
+
+
+@signin_router.post("/token", response_model=SignInToken, operation_id="sign_in",
+                    responses=error_responses(401, 403, 404, 422, 503))
+async def sign_in(data: SignInRequest, request: Request, settings: SettingsDep) -> SignInToken:
+    """Exchange the authorization code the provider sent back to the console (with the PKCE verifier) for
+    the user's token, the client secret staying on the server; refused (403 Unregistered) when the
+    registry does not know the identity."""
+    return await signin.exchange(request, settings, data)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from app.schemas import Input, Schema
+from app.territories.schemas import Code
+from app.validators import RPPS
+
+UserRole = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
+ReferrerKind = Literal["pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional"]
+
+
+class UserCreate(Input):
+    subject: str | None = Field(default=None, min_length=1, max_length=200,
+                                description="the identity provider's subject (claim `sub`)")
+    rpps: RPPS | None = Field(default=None, description="the RPPS the provider's tokens carry (national id 8 + "
+                              "RPPS): the usual way to name a Pro Santé Connect user before the first sign-in")
+    display_name: str = Field(min_length=1, max_length=200)
+    role: UserRole
+    territories: list[Code] = Field(default_factory=list, max_length=200)
+    practitioner_id: uuid.UUID | None = Field(default=None, description="effectors: the practitioner they are "
+                                              "(found by RPPS when omitted)")
+    referrer_kind: ReferrerKind | None = Field(default=None, description="referrers: what kind of professional")
+
+    @model_validator(mode="after")
+    def _identified(self) -> UserCreate:
+        if self.subject is None and self.rpps is None:
+            raise ValueError("subject: give the provider's subject, an RPPS, or both")
+        if self.role == "referrer" and self.referrer_kind is None:
+            raise ValueError("referrer_kind: a referrer needs its kind")
+        if self.role != "referrer" and self.referrer_kind is not None:
+            raise ValueError("referrer_kind: only a referrer has a kind")
+        return self
+
+
+class UserUpdate(Input):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: UserRole | None = None
+    territories: list[Code] | None = Field(default=None, max_length=200)
+    practitioner_id: uuid.UUID | None = None
+    referrer_kind: ReferrerKind | None = None
+    active: bool | None = Field(default=None, description="false: the identity can no longer sign in (the record "
+                                "stays, for the audit trail)")
+
+
+class UserRead(Schema):
+    id: uuid.UUID
+    subject: str | None
+    rpps: str | None
+    display_name: str
+    role: str
+    territories: list[str]
+    practitioner_id: uuid.UUID | None
+    referrer_kind: str | None
+    active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class SignInProvider(Schema):
+    issuer: str
+    authorization_endpoint: str
+    client_id: str
+    scope: str
+
+
+class SignInConfig(Schema):
+    provider: SignInProvider | None = Field(description="null: no identity provider is configured")
+    token_paste: bool = Field(description="a development token (`snp token`) may be pasted in the console")
+
+
+class SignInRequest(Input):
+    code: str = Field(min_length=1, max_length=4000, description="the authorization code the provider sent back")
+    code_verifier: str = Field(min_length=43, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$",
+                               description="the PKCE verifier (RFC 7636) whose S256 challenge started the sign-in")
+    redirect_uri: str = Field(min_length=1, max_length=2000, description="the console's address the code was sent to")
+
+
+class SignInToken(Schema):
+    access_token: str
+    token_type: str = "Bearer"
+    expires_at: dt.datetime | None
+    role: str
+    display_name: str | None

@@ -1,0 +1,117 @@
+"""The users registry: who may sign in through the identity provider, with which rights."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.auth import Principal
+from app.errors import Conflict, NotFound, Unprocessable
+from app.practitioners.models import Practitioner
+from app.territories.models import Territory
+from app.users.models import User
+from app.users.schemas import UserCreate, UserUpdate
+
+
+async def create(session: AsyncSession, principal: Principal | None, data: UserCreate) -> User:
+    for name, value in (("subject", data.subject), ("rpps", data.rpps)):
+        if value is not None and await session.scalar(select(User.id).where(getattr(User, name) == value)):
+            raise Conflict(f"A user with this {name} is already registered", field=name)
+    await _check_territories(session, data.territories)
+    practitioner_id = data.practitioner_id
+    if data.role == "effector" and practitioner_id is None and data.rpps:
+        practitioner_id = await session.scalar(select(Practitioner.id).where(Practitioner.rpps == data.rpps))
+    await _check_practitioner(session, data.role, practitioner_id)
+    user = User(subject=data.subject, rpps=data.rpps, display_name=data.display_name, role=data.role,
+                territories=sorted(set(data.territories)), practitioner_id=practitioner_id,
+                referrer_kind=data.referrer_kind)
+    session.add(user)
+    await session.flush()
+    await session.refresh(user)
+    audit.record(session, principal, "user.created", detail={"user_id": str(user.id), "role": user.role,
+                                                              "territories": user.territories})
+    return user
+
+
+async def update(session: AsyncSession, principal: Principal | None, user_id: uuid.UUID, data: UserUpdate) -> User:
+    user = await get(session, user_id, lock=True)
+    changes = data.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None and name not in ("practitioner_id", "referrer_kind"):
+            raise Unprocessable(f"{name} cannot be null", field=name)
+    if "territories" in changes:
+        await _check_territories(session, changes["territories"])
+        changes["territories"] = sorted(set(changes["territories"]))
+    role = changes.get("role", user.role)
+    kind = changes.get("referrer_kind", user.referrer_kind if role == "referrer" else None)
+    if role == "referrer" and kind is None:
+        raise Unprocessable("a referrer needs its kind", field="referrer_kind")
+    if role != "referrer" and kind is not None:
+        raise Unprocessable("only a referrer has a kind", field="referrer_kind")
+    changes["referrer_kind"] = kind
+    practitioner_id = changes.get("practitioner_id", user.practitioner_id)
+    await _check_practitioner(session, role, practitioner_id)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    user.updated_at = func.now()
+    await session.flush()
+    await session.refresh(user)
+    audit.record(session, principal, "user.updated", detail={"user_id": str(user.id), "changed": sorted(changes)})
+    return user
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    stmt = select(User).where(User.id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    user = await session.scalar(stmt)
+    if user is None:
+        raise NotFound(f"User {user_id} not found")
+    return user
+
+
+async def list_(session: AsyncSession, *, role: str | None, territory: str | None, active: bool | None,
+                search: str | None, limit: int, offset: int) -> Sequence[User]:
+    stmt = select(User).order_by(User.display_name, User.id).limit(limit).offset(offset)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if territory:
+        stmt = stmt.where(User.territories.contains([territory]))
+    if active is not None:
+        stmt = stmt.where(User.active.is_(active))
+    if search:
+        pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(User.display_name.ilike(pattern), User.rpps == search, User.subject == search))
+    return (await session.scalars(stmt)).all()
+
+
+async def find_for_identity(session: AsyncSession, subject: str, rpps: str | None) -> User | None:
+    """The active user the provider's identity names: by its subject first, else by the RPPS it carries."""
+    stmt = select(User).where(User.active.is_(True))
+    if rpps:
+        stmt = stmt.where(or_(User.subject == subject, User.rpps == rpps))
+        stmt = stmt.order_by(case((User.subject == subject, 0), else_=1))  # its own subject before its RPPS
+    else:
+        stmt = stmt.where(User.subject == subject)
+    return await session.scalar(stmt.limit(1))
+
+
+async def _check_territories(session: AsyncSession, codes: list[str]) -> None:
+    if not codes:
+        return
+    known = set((await session.scalars(select(Territory.code).where(Territory.code.in_(codes)))).all())
+    for index, code in enumerate(codes):
+        if code not in known:
+            raise Unprocessable(f"Unknown territory {code}", field=f"territories.{index}")
+
+
+async def _check_practitioner(session: AsyncSession, role: str, practitioner_id: uuid.UUID | None) -> None:
+    if role == "effector" and practitioner_id is None:
+        raise Unprocessable("an effector is a practitioner: give practitioner_id (or the RPPS of a registered "
+                            "practitioner)", field="practitioner_id")
+    if practitioner_id is not None and await session.get(Practitioner, practitioner_id) is None:
+        raise Unprocessable(f"Unknown practitioner {practitioner_id}", field="practitioner_id")

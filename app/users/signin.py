@@ -1,0 +1,98 @@
+"""The console's sign-in through the identity provider (Pro Santé Connect): authorization code with PKCE.
+
+The console sends the user to the provider with an S256 challenge; the provider sends back a code; the
+console hands the code and its verifier to ``POST /v1/auth/token``, and the server exchanges them at
+the provider's token endpoint — with the client secret, which never reaches a browser (PSC's clients
+are confidential). The token the provider returns is then checked as every request's is, and its
+identity looked up in the users registry before the console gets it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+
+from app.auth import Principal, decode_token, registered
+from app.config import Settings
+from app.errors import NotFound, Unauthorized, Unavailable
+from app.logging import log
+from app.users.schemas import SignInConfig, SignInProvider, SignInRequest, SignInToken
+
+DISCOVERY_SECONDS = 3600.0
+TIMEOUT = httpx.Timeout(10.0)
+
+
+async def _endpoints(app: FastAPI, settings: Settings) -> dict[str, str]:
+    """The authorization and token endpoints: from the settings, else the issuer's discovery document
+    (kept an hour)."""
+    given = {"authorization_endpoint": settings.oidc_authorization_url, "token_endpoint": settings.oidc_token_url}
+    if all(given.values()):
+        return {k: str(v) for k, v in given.items()}
+    cached: tuple[dict[str, Any], float] | None = getattr(app.state, "oidc_discovery", None)
+    if cached is None or cached[1] < time.monotonic():
+        url = str(settings.oidc_issuer).rstrip("/") + "/.well-known/openid-configuration"
+        try:
+            async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+                response = await client.get(url)
+                response.raise_for_status()
+                document = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("signin.discovery_failed", error=type(exc).__name__)
+            raise Unavailable("The identity provider cannot be reached: retry later") from exc
+        cached = (document, time.monotonic() + DISCOVERY_SECONDS)
+        app.state.oidc_discovery = cached
+    document = cached[0]
+    return {k: str(v or document.get(k, "")) for k, v in given.items()}
+
+
+def _configured(settings: Settings) -> bool:
+    return bool(settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_client_id)
+
+
+async def config(app: FastAPI, settings: Settings) -> SignInConfig:
+    paste = settings.env == "development" or not settings.oidc_jwks_url
+    if not _configured(settings):
+        return SignInConfig(provider=None, token_paste=paste)
+    endpoints = await _endpoints(app, settings)
+    return SignInConfig(
+        provider=SignInProvider(issuer=str(settings.oidc_issuer), client_id=str(settings.oidc_client_id),
+                                authorization_endpoint=endpoints["authorization_endpoint"], scope=settings.oidc_scope),
+        token_paste=paste)
+
+
+async def exchange(request: Request, settings: Settings, data: SignInRequest) -> SignInToken:
+    if not _configured(settings):
+        raise NotFound("No identity provider is configured: paste a token instead")
+    endpoints = await _endpoints(request.app, settings)
+    form = {"grant_type": "authorization_code", "code": data.code, "redirect_uri": data.redirect_uri,
+            "code_verifier": data.code_verifier, "client_id": str(settings.oidc_client_id)}
+    auth = httpx.BasicAuth(str(settings.oidc_client_id), settings.oidc_client_secret) \
+        if settings.oidc_client_secret else None
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, auth=auth) as client:
+            response = await client.post(endpoints["token_endpoint"], data=form,
+                                         headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        log.warning("signin.token_endpoint_unreachable", error=type(exc).__name__)
+        raise Unavailable("The identity provider cannot be reached: retry later") from exc
+    if response.status_code != 200:
+        # The provider's own error code (invalid_grant: a code used twice or too old, a wrong verifier).
+        try:
+            reason = str(response.json().get("error", response.status_code))[:100]
+        except ValueError:
+            reason = str(response.status_code)
+        raise Unauthorized(f"The identity provider refused the code ({reason})", field="code")
+    try:
+        token = str(response.json()["access_token"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unavailable("The identity provider answered without an access token") from exc
+    verified = decode_token(token, settings)
+    principal = verified if isinstance(verified, Principal) else await registered(request, verified)
+    expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
+    log.info("signin.done", role=principal.role)
+    return SignInToken(access_token=token, expires_at=expires, role=principal.role,
+                       display_name=principal.display_name)
