@@ -267,7 +267,7 @@ def booking_params(
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
             "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories),
             "channel": None, "intent": None, "referrer_kind": None, **(origin or {}),
-            "also": also, "replaces": replaces, "cancel_reason": f"replaced by a new booking ({sub})"}
+            "also": also, "replaces": replaces, "cancel_reason": "remplacé par un nouveau rendez-vous"}
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome

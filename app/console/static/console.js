@@ -400,7 +400,7 @@ async function openCall(id) {
       "Téléphone": p.phone, "Code postal": p.postcode, "Motif": call.reason, "Statut": STATUS[call.status] || call.status,
       "Premier rappel": when(call.first_callback_at), "Pris par": call.assigned_to };
     if (call.reorientation) {
-      info["À réorienter"] = `rendez-vous annulé le ${when(call.reorientation.at)} (${ROLES[call.reorientation.by_role] || ""})` +
+      info[call.status === "to_reorient" ? "À réorienter" : "Réorienté"] = `rendez-vous annulé le ${when(call.reorientation.at)} (${ROLES[call.reorientation.by_role] || ""})` +
         (call.reorientation.reason ? ` : ${call.reorientation.reason}` : "");
     }
     const dl = $("#call-info"); dl.replaceChildren();
@@ -480,7 +480,7 @@ guard("#do-no-answer", async () => {
 });
 guard("#do-close", async () => {
   if (!confirm("Clore cet appel ? Il quittera la file d'attente.")) return;
-  try { await api("POST", `/v1/calls/${state.call.id}/close`); say("Appel clos"); state.call = null; $("#call-detail").hidden = true; await loadQueue(); }
+  try { await api("POST", `/v1/calls/${state.call.id}/close`); state.call = null; $("#call-detail").hidden = true; await loadQueue(true); say("Appel clos"); }
   catch (err) { say(err.message, false); }
 });
 $("#to-slots").onclick = () => { showTab("slots"); searchSlots(); };
@@ -524,6 +524,9 @@ async function book(slot, control) {
     try {
       const hold = await api("POST", `/v1/slots/${slot.id}/hold`, { call_id: call.id });
       control.dataset.held = "yes";
+      // One key per hold: a retry of this booking replays its answer, a later booking of the same slot
+      // for the same call (after a cancellation) is a new booking.
+      control.dataset.key = crypto.randomUUID();
       const until = new Date(hold.held_until);
       const tick = () => {
         const left = Math.max(0, Math.round((until - Date.now()) / 1000));
@@ -543,9 +546,11 @@ async function book(slot, control) {
     body.also = true;
   }
   try {
-    await api("POST", "/v1/bookings", body, { "Idempotency-Key": `${call.id}:${slot.id}` });
+    await api("POST", "/v1/bookings", body, { "Idempotency-Key": control.dataset.key });
     state.replacing = null;
     await searchSlots(true); await openCall(call.id);
+    // Back on the call, where the appointment is written in full to be read back to the patient.
+    showTab("calls"); $("#call-bookings").scrollIntoView({ block: "nearest" });
     say("Créneau réservé, le médecin effecteur est prévenu");
   } catch (err) { say(err.message, false); }
 }
@@ -559,7 +564,7 @@ async function redirect(slot) {
   if (!confirm(`Réorienter le patient vers le créneau du ${when(slot.start)} ?`)) return;
   try {
     await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined },
-      { "Idempotency-Key": `${state.me.sub}:${slot.id}` });
+      { "Idempotency-Key": crypto.randomUUID() });  // this redirection only: a freed slot can take another patient
     $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
     await searchSlots(true); await myRedirections();
   } catch (err) { say(err.message, false); }
