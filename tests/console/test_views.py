@@ -219,3 +219,42 @@ def test_the_effector_opens_a_weekly_availability(world) -> None:
         browser.close()
     rules = httpx.get(world["base"] + "/v1/availability-rules", headers={"Authorization": f"Bearer {token}"}).json()
     assert [(r["weekdays"], r["start_time"], r["slot_minutes"]) for r in rules] == [([2, 4], "18:00:00", 20)]
+
+
+def test_a_time_typed_for_la_reunion_is_la_reunion_time_in_a_browser_in_paris(world) -> None:
+    """The over-capacity form: 10:00 typed by a regulator of La Réunion is 10:00 there (06:00 UTC), not
+    10:00 in Paris, where his browser is."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base = world["base"]
+    admin = {"Authorization": f"Bearer {_token('admin', ())}"}
+    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
+        "rpps": new_rpps(), "family_name": "Payet", "given_name": "Lucas", "territory_codes": ["974"],
+        "accepts_over_capacity": True})
+    assert doctor.status_code == 201, doctor.text
+    site = httpx.post(base + "/v1/sites", headers=admin, json={
+        "name": "Cabinet de Saint-Denis", "kind": "cabinet", "address": "1 rue de Paris", "postcode": "97400",
+        "lat": -20.88, "lon": 55.45, "territory_code": "974"})
+    assert site.status_code == 201, site.text
+    regulator = _token("regulator", ("974",))
+    call = httpx.post(base + "/v1/calls", headers={"Authorization": f"Bearer {regulator}"},
+                      json={"territory_code": "974", "channel": "15"}).json()
+    day = dt.date.today() + dt.timedelta(days=2)
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, regulator, zone="Europe/Paris")
+        page.fill("#territory", "974")
+        page.click("#session button[type=submit]")
+        expect(page.locator("#whoami")).to_contain_text("heures de Indian/Reunion")
+        page.locator(f'#queue tr[data-call="{call["id"]}"]').get_by_role("button", name="Ouvrir").click()
+        page.click('nav button[data-tab="slots"]')
+        form = page.locator("#over-capacity")
+        expect(form.locator("#oc-practitioner option")).to_have_count(1)
+        form.locator("[name=start]").fill(f"{day.isoformat()}T10:00")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#message")).to_contain_text("surnuméraire enregistré")
+        browser.close()
+    booked = httpx.get(f"{base}/v1/calls/{call['id']}", headers={"Authorization": f"Bearer {regulator}"}).json()
+    booking = httpx.get(f"{base}/v1/bookings/{booked['bookings'][0]['id']}",
+                        headers={"Authorization": f"Bearer {regulator}"}).json()
+    assert dt.datetime.fromisoformat(booking["slot"]["start"]) == dt.datetime.combine(
+        day, dt.time(6, 0), tzinfo=dt.UTC)

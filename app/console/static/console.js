@@ -33,6 +33,23 @@ const ERRORS = {
   Unavailable: "Service momentanément indisponible : réessayez dans un instant.",
 };
 
+// A time typed in a form ("2026-12-01T14:30") is a time of the territory, whatever the browser's zone:
+// the instant whose wall-clock time in the territory's zone is the one typed (DST included).
+function fromLocal(value) {
+  if (!value) return null;
+  const zone = state.timeZone;
+  const typed = new Date(`${value}Z`);
+  if (!zone) return new Date(value);
+  const wall = (at) => {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", year: "numeric",
+      month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      .formatToParts(at).map((x) => [x.type, x.value]));
+    return Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+  };
+  let instant = typed.getTime() - (wall(typed) - typed.getTime());
+  instant -= wall(new Date(instant)) - typed.getTime();  // a second pass when the offset changes in between
+  return new Date(instant);
+}
 function say(text, ok = true) { const m = $("#message"); m.textContent = text; m.className = ok ? "ok" : "error"; }
 function when(iso) { return iso ? fmt.format(new Date(iso)) : "—"; }
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text ?? "—"; row.appendChild(td); return td; }
@@ -306,7 +323,7 @@ $("#publish").addEventListener("submit", async (e) => {
   const submit = e.target.querySelector("button[type=submit]");
   if (submit.disabled) return;
   const f = new FormData(e.target);
-  const start = new Date(f.get("start"));
+  const start = fromLocal(f.get("start"));
   submit.disabled = true;
   try {
     await api("POST", "/v1/slots", { site_id: f.get("site_id"), start: start.toISOString(), mode: f.get("mode"),
@@ -494,7 +511,7 @@ async function searchSlots(quiet = false) {
   // For the open call: its patient's postcode gives the point, his age the children's slots.
   if (state.call) q.set("call_id", state.call.id);
   if (q.get("sort") === "distance" && !q.get("near_postcode") && !state.call?.patient?.postcode) q.delete("sort");
-  for (const k of ["start_from", "start_to"]) if (f.get(k)) q.set(k, new Date(f.get(k)).toISOString());
+  for (const k of ["start_from", "start_to"]) if (f.get(k)) q.set(k, fromLocal(f.get(k)).toISOString());
   try {
     const found = await api("GET", `/v1/slots/search?${q}`);
     const rows = Array.isArray(found) ? found : found.items || [];
@@ -601,7 +618,7 @@ $("#over-capacity").addEventListener("submit", async (e) => {
   if (submit.disabled) return;
   if (!state.call) { say("Ouvrez d'abord l'appel du patient (onglet Appels)", false); return; }
   const f = new FormData(e.target);
-  const start = new Date(f.get("start"));
+  const start = fromLocal(f.get("start"));
   const end = new Date(start.getTime() + Number(f.get("minutes")) * 60000);
   submit.disabled = true;
   try {
