@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     oidc_authorization_url: str | None = None
     oidc_token_url: str | None = None
 
+    # The national SAS platform's FHIR endpoint our bookings are declared to (FrAppointmentSAS, from the
+    # outbox: app/fhir/declare.py); unset: nothing is declared. It authenticates us by a bearer token
+    # and/or a client certificate (IGC-Santé, mutual TLS).
+    ptf_sas_fhir_url: str | None = None
+    ptf_sas_token: str | None = None
+    ptf_sas_client_cert: Path | None = None
+    ptf_sas_client_key: Path | None = None
+    ptf_sas_timeout_seconds: float = 10.0
+    ptf_sas_declare_seconds: float = 1.0
+
     hold_minutes: int = 5
     slot_horizon_days: int = 90
     clock_skew_seconds: int = 120

@@ -96,6 +96,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.notifications.relay import start_in_background
 
         stop_relay = start_in_background(app.state.sessionmaker, settings)
+    stop_declarer = None
+    if settings.ptf_sas_fhir_url:
+        from app.fhir.declare import start_in_background as start_declarer
+
+        stop_declarer = start_declarer(app.state.sessionmaker, settings)
     stop_compactor = None
     if settings.stats_compact_seconds > 0:
         from app.stats.compactor import start_in_background as start_compactor
@@ -132,6 +137,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stop_compactor()
         if stop_relay is not None:
             await stop_relay()
+        if stop_declarer is not None:
+            await stop_declarer()
         engine = getattr(app.state, "engine", None)
         if engine is not None:
             await engine.dispose()

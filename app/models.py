@@ -4,6 +4,7 @@ from app.audit.models import AuditEntry
 from app.bookings.models import Booking, IdempotencyKey
 from app.calls.models import Call, CallbackAttempt, Decision
 from app.database import Base
+from app.fhir.models import DeclarationCursor, DeclaredAppointment
 from app.notifications.models import OutboxEvent
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.ratelimit import RATE_USAGE
@@ -14,6 +15,7 @@ from app.territories.models import Territory
 from app.users.models import User
 
 __all__ = [
-    "RATE_USAGE", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "Decision",
-    "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site", "Slot", "Territory", "User",
+    "RATE_USAGE", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "DeclarationCursor",
+    "DeclaredAppointment", "Decision", "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site",
+    "Slot", "Territory", "User",
 ]

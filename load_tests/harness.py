@@ -48,9 +48,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """uvicorn serving the app on loopback; yields its base URL."""
-    port = free_port()
+def served_app(database_url: str, workers: int = 2, extra_env: dict[str, str] | None = None,
+               port: int | None = None) -> Iterator[str]:
+    """uvicorn serving the app on loopback (on ``port``, or a free one); yields its base URL."""
+    port = port or free_port()
     env = {**os.environ, "SNP_DATABASE_URL": database_url, "SNP_JWT_SECRET": SECRET,
            "SNP_LOG_LEVEL": "WARNING", "SNP_MIGRATE_ON_START": "false",
            "SNP_PURGE_INTERVAL_SECONDS": "0", "SNP_RATE_LIMITS_ENABLED": "false", **(extra_env or {})}

@@ -123,7 +123,8 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 TRUNCATE = (
     "TRUNCATE audit_log, idempotency_keys, outbox_events, decisions, bookings, call_callbacks, slots, "
-    "availability_rules, calls, sites, practitioner_territories, users, practitioners RESTART IDENTITY CASCADE"
+    "availability_rules, calls, sites, practitioner_territories, users, declared_appointments, declaration_cursors, "
+    "practitioners RESTART IDENTITY CASCADE"
 )
 
 

@@ -23,6 +23,8 @@ STAFF = frozenset({"operator", "regulator", "admin"})
 SEARCHERS = STAFF | {"urgences", "referrer"}
 EFFECTOR = frozenset({"effector", "admin"})
 FHIR_READERS = frozenset({"platform", "operator", "regulator", "urgences", "admin"})
+# Who declares appointments made on our slots (FrAppointmentSAS): a practitioner's agenda, the national systems.
+DECLARERS = frozenset({"effector", "platform", "admin"})
 PUBLIC = None  # no token needed
 
 
@@ -117,6 +119,9 @@ TABLE: dict[str, Row] = {
     "fhir_read_practitioner_role": Row("GET", "/fhir/PractitionerRole/{role}", FHIR_READERS, walled=True),
     "fhir_search_practitioners": Row("GET", "/fhir/Practitioner", FHIR_READERS),
     "fhir_read_practitioner": Row("GET", "/fhir/Practitioner/{practitioner}", FHIR_READERS, walled=True),
+    "fhir_create_appointment": Row("POST", "/fhir/Appointment", DECLARERS, {}),
+    "fhir_update_appointment": Row("PUT", "/fhir/Appointment?identifier=urn:x|1", DECLARERS, {}),
+    "fhir_read_appointment": Row("GET", "/fhir/Appointment/{booking}", DECLARERS, walled=True),
     "fhir_metadata": Row("GET", "/fhir/metadata", PUBLIC),
     "health": Row("GET", "/health", PUBLIC),
     "ready": Row("GET", "/ready", PUBLIC),

@@ -195,6 +195,41 @@ async def book(statements: Statements, principal: Principal, data: BookingReques
     raise SlotTaken("The booking cannot be made: what it needs changed meanwhile")
 
 
+# An appointment agenda software declared to us (app/fhir/appointments.py) is a new call of channel
+# ``autre``; a practitioner's own agenda takes any of his slots, the national systems book as the
+# regulation does.
+DECLARED_ORIGIN = {"channel": "autre", "intent": "inconnu", "referrer_kind": None}
+
+
+async def book_declared(statements: Statements, principal: Principal, slot_id: uuid.UUID, key: str) -> Booked:
+    """Book ``slot_id`` for a declared appointment, in the one booking statement; ``key`` (from the
+    appointment's identifier) makes a declaration sent again replay its first answer."""
+    booker = {"bookers": bookers.EVERYONE, "member_of": []} if principal.role in ("effector", "admin") \
+        else _booker(principal)
+    digest = hashlib.sha256(str(slot_id).encode()).hexdigest()
+    params = repository.booking_params(slot_id=slot_id, call_id=None, sub=principal.sub, key=key, digest=digest,
+                                       territories=None, patient={}, reason=None, booker=booker,
+                                       origin=DECLARED_ORIGIN)
+    try:
+        row = await statements.fetch_row(repository.BOOK["new_call"], params)
+    except IntegrityError as exc:
+        constraint = constraint_of(exc)
+        if constraint == repository.ACTIVE_BOOKING_CONSTRAINT:
+            raise SlotTaken(f"Slot {slot_id} already has an active booking") from exc
+        if constraint != repository.IDEMPOTENCY_KEY_CONSTRAINT:
+            raise
+        row = None
+    if row is not None:
+        log.info("booking.created", booking_id=str(row["id"]), slot_id=str(slot_id), form="declared")
+        return Booked(json.loads(row["body"]), replayed=False)
+    why = await statements.fetch_row(repository.REFUSAL, params)
+    if why["request_hash"] is not None:
+        return _replay(why, digest)
+    if not why["slot_visible"] or not why["claimable"] or not why["bookable"]:
+        raise SlotTaken(f"Slot {slot_id} cannot be booked: {WHY_TAKEN.get(why['state'], 'it changed')}")
+    raise SlotTaken("The booking cannot be made: what it needs changed meanwhile")
+
+
 def _raise_over_capacity_refusal(why: Any, data: OverCapacityBooking) -> None:
     """Raise what refused the appointment; return when nothing did (the call was closed and reopened…)."""
     if not why["call_visible"]:
@@ -325,5 +360,6 @@ async def set_outcome(
         if row["outcome"] is not None:
             raise Conflict(f"Booking {booking_id} already has its outcome ({row['outcome']})")
         raise Conflict(f"The slot of booking {booking_id} has not started yet", field="status")
+    await notifications.add_booking_event(session, booking_id, "booking.outcome")
     log.info("booking.outcome", booking_id=str(booking_id), outcome=data.status)
     return await get(session, principal, booking_id)

@@ -115,3 +115,9 @@ async def practitioners(session: AsyncSession, *, rpps: list[str] | None, practi
                         scope: dict[str, Any]) -> list[RowMapping]:
     params = {"rpps": rpps, "practitioner_id": practitioner_id, **scope}
     return list((await session.execute(text(PRACTITIONERS), params)).mappings().all())
+
+
+async def practitioner_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> uuid.UUID | None:
+    """The practitioner whose slot a booking holds."""
+    return await session.scalar(text("SELECT s.practitioner_id FROM bookings b JOIN slots s ON s.id = b.slot_id "
+                                     "WHERE b.id = :id"), {"id": booking_id})

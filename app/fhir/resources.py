@@ -152,13 +152,14 @@ def organization(row: Any) -> dict[str, Any]:
 
 
 GUIDE_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-CPTS"
+GUIDE_APPOINTMENTS_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-RDVpsindiv"
 
 
 def capability_statement(base: str) -> dict[str, Any]:
     """What this server serves: the guide's "gestionnaire d'agenda CPTS", and the reads around it."""
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-30", "kind": "instance",
-        "publisher": "SNP", "instantiates": [GUIDE_CAPABILITY],
+        "publisher": "SNP", "instantiates": [GUIDE_CAPABILITY, GUIDE_APPOINTMENTS_CAPABILITY],
         "software": {"name": "SNP — Service d'Accès aux Soins"},
         "implementation": {"description": "Créneaux SNP des CPTS pour la plateforme nationale du SAS", "url": base},
         "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
@@ -189,6 +190,13 @@ def capability_statement(base: str) -> dict[str, Any]:
                  "searchParam": [{"name": "identifier",
                                   "definition": "http://hl7.org/fhir/SearchParameter/Practitioner-identifier",
                                   "type": "token"}]},
+                # The guide's "gestionnaire d'agenda RDV": agendas declare the appointments of our slots.
+                {"type": "Appointment", "profile": "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS",
+                 "interaction": [{"code": "create"}, {"code": "update"}, {"code": "read"}],
+                 "updateCreate": True, "conditionalUpdate": True,
+                 "searchParam": [{"name": "identifier",
+                                  "definition": "http://hl7.org/fhir/SearchParameter/Appointment-identifier",
+                                  "type": "token", "documentation": "the conditional update's system|value"}]},
             ],
         }],
     }

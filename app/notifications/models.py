@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
-from app.models_common import TZ, CreatedAt, UUIDPk
+from app.models_common import TZ, XID8, CreatedAt, UUIDPk
 
 
 class OutboxEvent(Base):
@@ -25,6 +25,8 @@ class OutboxEvent(Base):
         Index("ix_outbox_events_pending", "practitioner_id", "next_attempt_at", "seq",
               postgresql_where=text("delivered_at IS NULL")),
         Index("ix_outbox_events_practitioner_seq", "practitioner_id", "seq"),
+        # The declarer to the national platform reads events in the order their transactions became final.
+        Index("ix_outbox_events_xid_seq", "xid", "seq"),
     )
 
     id: Mapped[UUIDPk]
@@ -37,3 +39,5 @@ class OutboxEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The transaction that wrote the event (app/fhir/declare.py reads the events whose transaction is final).
+    xid: Mapped[str] = mapped_column(XID8, server_default=text("pg_current_xact_id()"))

@@ -202,7 +202,8 @@ def test_reads_and_the_capability_statement(world) -> None:
     statement = httpx.get(f"{base}/metadata").json()
     CapabilityStatement.model_validate(statement)
     assert statement["instantiates"] == [
-        "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireAgenda-CPTS"]
+        "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireAgenda-CPTS",
+        "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireAgenda-RDVpsindiv"]
 
 
 @pytest.mark.parametrize(("params", "headers", "status", "code"), [

@@ -1,0 +1,263 @@
+"""Appointments as the ANS guide exchanges them (profile FrAppointmentSAS): what we declare of the
+bookings made on our slots, and what agenda software declares to us of the appointments it made on the
+slots it published here.
+
+Received (``POST /fhir/Appointment``, conditional ``PUT /fhir/Appointment?identifier=system|value``):
+an appointment ``booked`` becomes a booking of the practitioner's slot at that time — by the same one
+statement as every booking, so a slot never holds two patients — for a new call of channel ``autre``;
+``cancelled`` cancels it; ``fulfilled`` / ``noshow`` is its outcome. The identifier makes every
+declaration idempotent: the declarer may send it again (at least once), it changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.bookings import repository as bookings_repository
+from app.bookings import service as bookings_service
+from app.bookings.repository import Statements
+from app.calls import repository as calls_repository
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.fhir import resources as r
+from app.fhir.models import DeclaredAppointment
+from app.logging import log
+from app.notifications import repository as notifications
+from app.practitioners.models import Practitioner
+from app.slots.models import Slot
+
+PROFILE = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS"
+OPERATOR = "http://interopsante.org/fhir/StructureDefinition/FrAppointmentOperator"
+SAS_TECHNICAL_ID = "urn:oid:1.2.250.1.213.3.6"  # a regulator without a national id: the SAS technical id
+# Our bookings' identifiers: globally unique without an OID of our own (FHIR's RFC 3986 system).
+OUR_SYSTEM = "urn:ietf:rfc:3986"
+STATUSES = ("booked", "cancelled", "fulfilled", "noshow")
+
+
+def identifier_of(booking_id: uuid.UUID) -> dict[str, str]:
+    return {"system": OUR_SYSTEM, "value": f"urn:uuid:{booking_id}"}
+
+
+def _ps_identifier(value: str) -> dict[str, Any]:
+    return {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "IDNPS"}]}, "system": r.PS_OID, "value": value}
+
+
+def operator(rpps: str | None, sub: str) -> dict[str, Any]:
+    """Who booked: a regulator known by his RPPS (national id 8 + RPPS), else the SAS technical id."""
+    if rpps:
+        identifier = _ps_identifier("8" + rpps)
+    else:
+        technical = str(uuid.uuid5(uuid.NAMESPACE_URL, f"snp:user:{sub}"))
+        identifier = {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "INTRN"}]},
+                      "system": SAS_TECHNICAL_ID, "value": technical}
+    return {"url": OPERATOR, "valueReference": {"identifier": identifier}}
+
+
+def appointment(*, booking_id: uuid.UUID, status: str, start: dt.datetime, end: dt.datetime, created: dt.datetime,
+                practitioner_rpps: str, operator_rpps: str | None, operator_sub: str) -> dict[str, Any]:
+    """A booking as FrAppointmentSAS: no patient in it, as the guide has it."""
+    return {
+        "resourceType": "Appointment",
+        "meta": {"profile": [PROFILE]},
+        "extension": [operator(operator_rpps, operator_sub)],
+        "identifier": [identifier_of(booking_id)],
+        "status": status,
+        "start": start.isoformat(), "end": end.isoformat(), "created": created.isoformat(),
+        "participant": [{"actor": {"identifier": _ps_identifier("8" + practitioner_rpps)}, "status": "accepted"}],
+    }
+
+
+# ------------------------------------------------------------------------------------------ received
+
+
+class _Open(BaseModel):
+    """A FHIR element: members we do not read are accepted and ignored; text never holds NUL."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class Coding(_Open):
+    system: str | None = None
+    code: str | None = None
+
+
+class CodeableConcept(_Open):
+    coding: list[Coding] = Field(default_factory=list)
+
+
+class Identifier(_Open):
+    system: str | None = Field(default=None, max_length=500)
+    value: str | None = Field(default=None, max_length=200)
+    type: CodeableConcept | None = None
+
+
+class Reference(_Open):
+    identifier: Identifier | None = None
+    reference: str | None = None
+
+
+class Participant(_Open):
+    actor: Reference | None = None
+    status: str | None = None
+
+
+class Extension(_Open):
+    url: str
+    valueReference: Reference | None = None  # noqa: N815 - FHIR's name
+
+
+class AppointmentIn(_Open):
+    """The elements of a FrAppointmentSAS we read; the rest of the resource is accepted and ignored."""
+
+    resourceType: Literal["Appointment"]  # noqa: N815 - FHIR's name
+    identifier: list[Identifier] = Field(min_length=1, max_length=10)
+    status: Literal["booked", "cancelled", "fulfilled", "noshow"] = Field(
+        description="the statuses the SAS uses (others are refused)")
+    start: AwareDatetime = Field(description="the slot's start, as published")
+    end: AwareDatetime
+    participant: list[Participant] = Field(min_length=1, max_length=20)
+    extension: list[Extension] = Field(default_factory=list, max_length=50)
+
+
+def declared_identifier(data: AppointmentIn) -> tuple[str, str]:
+    identifier = data.identifier[0]
+    if not identifier.system or not identifier.value:
+        raise Unprocessable("identifier: system and value are required (FrAppointmentSAS)", field="identifier")
+    return identifier.system, identifier.value
+
+
+def _practitioner_rpps(data: AppointmentIn) -> str:
+    for index, participant in enumerate(data.participant):
+        identifier = participant.actor.identifier if participant.actor else None
+        if identifier and identifier.system == r.PS_OID and identifier.value:
+            value = identifier.value
+            if len(value) == 12 and value.startswith("8") and value.isdigit():
+                return value[1:]
+            raise Unprocessable(f"participant[{index}].actor.identifier: the national id of a practitioner with an "
+                                "RPPS is 8 followed by the 11 digits", field=f"participant[{index}].actor.identifier")
+    raise Unprocessable("participant: the practitioner's national id (IDNPS, urn:oid:1.2.250.1.71.4.2.1) is required",
+                        field="participant")
+
+
+def _check_operator(data: AppointmentIn) -> None:
+    for ext in data.extension:
+        if ext.url == OPERATOR:
+            ident = ext.valueReference.identifier if ext.valueReference else None
+            if ident and ident.system and ident.value:
+                return
+    raise Unprocessable("extension: FrAppointmentOperator (who booked, with an identifier) is required",
+                        field="extension")
+
+
+def _key(system: str, value: str) -> str:
+    return "fhir-appointment:" + hashlib.sha256(f"{system}|{value}".encode()).hexdigest()
+
+
+async def receive(session: AsyncSession, statements: Statements, principal: Principal, data: AppointmentIn,
+                  identifier: tuple[str, str] | None = None) -> tuple[uuid.UUID, bool]:
+    """Apply a declared appointment; (booking id, created now)."""
+    system, value = declared_identifier(data)
+    if identifier is not None and identifier != (system, value):
+        raise Unprocessable("identifier: the resource's identifier differs from the one of the request",
+                            field="identifier")
+    if data.end <= data.start:
+        raise Unprocessable("end: must be after start", field="end")
+    _check_operator(data)
+    known = await session.scalar(select(DeclaredAppointment).where(
+        DeclaredAppointment.system == system, DeclaredAppointment.value == value))
+    if known is not None:
+        if known.declared_by != principal.sub and not principal.is_admin:
+            raise Forbidden("This appointment was declared by another agenda", field="identifier")
+        await _apply(session, principal, known.booking_id, data.status)
+        return known.booking_id, False
+    if data.status != "booked":
+        raise Unprocessable(f"status: an appointment unknown here is declared booked first, not {data.status}",
+                            field="status")
+    rpps = _practitioner_rpps(data)
+    practitioner = await session.scalar(select(Practitioner).where(Practitioner.rpps == rpps))
+    if practitioner is None:
+        raise Unprocessable(f"participant: no practitioner with RPPS {rpps} publishes here", field="participant")
+    if principal.role == "effector" and principal.practitioner_id != practitioner.id:
+        raise Forbidden("An agenda declares the appointments of its own practitioner", field="participant")
+    slot_id = await session.scalar(select(Slot.id).where(
+        Slot.practitioner_id == practitioner.id, Slot.start_at == data.start, Slot.end_at == data.end,
+        Slot.over_capacity.is_(False)))
+    if slot_id is None:
+        raise Unprocessable("start: the practitioner has no slot published here at this start and end",
+                            field="start")
+    await session.commit()  # the booking is one statement of its own (its own connection)
+    booked = await bookings_service.book_declared(statements, principal, slot_id, _key(system, value))
+    booking_id = uuid.UUID(booked.body["id"])
+    await session.execute(insert(DeclaredAppointment).values(
+        system=system, value=value, booking_id=booking_id, declared_by=principal.sub).on_conflict_do_nothing())
+    log.info("appointment.declared", booking_id=str(booking_id), status="booked", replayed=booked.replayed)
+    return booking_id, not booked.replayed
+
+
+async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.UUID, status: str) -> None:
+    row = await bookings_repository.booking_with_slot(session, booking_id)
+    if row is None:
+        raise NotFound(f"Appointment {booking_id} not found")
+    if status == "booked":
+        if row["status"] != "active":
+            raise Conflict("The appointment was cancelled: it cannot be booked again", field="status")
+        return
+    if status == "cancelled":
+        if row["status"] == "cancelled":
+            return  # declared again: nothing changes twice
+        await calls_repository.lock(session, row["call_id"])
+        done = await bookings_repository.cancel(session, booking_id, sub=principal.sub, role=principal.role,
+                                                reason="annulé dans l'agenda du médecin")
+        if done is None:
+            raise Conflict("The appointment has its outcome already: it cannot be cancelled", field="status")
+        await notifications.add_booking_event(session, booking_id, "booking.cancelled")
+        log.info("appointment.declared", booking_id=str(booking_id), status=status)
+        return
+    if row["outcome"] == status:
+        return
+    if row["outcome"] is not None or row["status"] != "active":
+        raise Conflict(f"The appointment is {row['outcome'] or row['status']} already", field="status")
+    if not await bookings_repository.set_outcome(session, booking_id, row["practitioner_id"], status, None):
+        raise Conflict("The appointment has not started yet: its outcome comes after its start", field="status")
+    await notifications.add_booking_event(session, booking_id, "booking.outcome")
+    log.info("appointment.declared", booking_id=str(booking_id), status=status)
+
+
+async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
+    """A booking as FrAppointmentSAS (its status: booked, cancelled, or its outcome)."""
+    row = (await session.execute(text("""
+        SELECT b.id, b.status, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at, p.rpps,
+               u.rpps AS operator_rpps, d.system, d.value
+        FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
+        LEFT JOIN users u ON u.subject = b.created_by
+        LEFT JOIN declared_appointments d ON d.booking_id = b.id
+        WHERE b.id = :id"""), {"id": booking_id})).mappings().first()
+    if row is None:
+        raise NotFound(f"Appointment {booking_id} not found")
+    body = appointment(booking_id=row["id"], status=status_of(row["status"], row["outcome"]), start=row["start_at"],
+                       end=row["end_at"], created=row["created_at"], practitioner_rpps=row["rpps"],
+                       operator_rpps=row["operator_rpps"], operator_sub=row["created_by"] or "system")
+    body["id"] = str(row["id"])
+    if row["system"]:
+        body["identifier"] = [{"system": row["system"], "value": row["value"]}]
+    return body
+
+
+def status_of(status: str, outcome: str | None) -> str:
+    return "cancelled" if status == "cancelled" else (outcome or "booked")
+

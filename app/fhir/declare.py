@@ -1,0 +1,150 @@
+"""The declarer: every appointment booked on our slots is declared to the national SAS platform (the
+guide's "gestionnaire d'agenda RDV", ``SNP_PTF_SAS_FHIR_URL``) as FrAppointmentSAS — created (POST) when
+booked, updated by identifier (conditional PUT) when cancelled or when its outcome is known.
+
+It reads the transactional outbox: every booking, cancellation and outcome wrote its event in the same
+transaction, so nothing is declared that did not happen, and nothing that happened is missed. Events
+are read in the order their transactions became final — by transaction id up to the oldest one still
+running (``pg_snapshot_xmin``), then by sequence — so an event that commits late is never skipped, and
+the events of one appointment go out in the order they happened. One declarer at a time (an advisory
+lock, whichever instance gets it); the cursor moves only past what the platform accepted or refused
+for good, so a platform that is down gets everything once it is back (at least once: the identifier
+makes a repeat harmless). Appointments that an agenda declared to us are not declared again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.background import every
+from app.config import Settings
+from app.fhir import appointments
+from app.logging import log
+
+CURSOR = "ptf"
+LOCK = 0x534E5044  # one declarer across every instance
+BATCH = 50
+ROUND_SECONDS = 20.0  # stop sending well before the idle-in-transaction timeout ends the transaction
+FHIR_JSON = "application/fhir+json"
+
+_START = text("""INSERT INTO declaration_cursors (name, xid, seq)
+                 VALUES (:name, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (name) DO NOTHING""")
+_READY = text("""
+    SELECT e.xid, e.seq, e.kind, CAST(e.payload->>'booking_id' AS uuid) AS booking_id
+    FROM outbox_events e, declaration_cursors c
+    WHERE c.name = :name AND (e.xid, e.seq) > (c.xid, c.seq)
+      AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+      AND e.kind IN ('booking.created', 'booking.cancelled', 'booking.outcome')
+    ORDER BY e.xid, e.seq
+    LIMIT :limit""")
+_BOOKINGS = text("""
+    SELECT b.id, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at, p.rpps, u.rpps AS operator_rpps,
+           d.booking_id IS NOT NULL AS received
+    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
+    LEFT JOIN users u ON u.subject = b.created_by
+    LEFT JOIN declared_appointments d ON d.booking_id = b.id
+    WHERE b.id = ANY(:ids)""")
+_MOVE = text("UPDATE declaration_cursors SET xid = :xid, seq = :seq, updated_at = now() "
+             "WHERE name = :name")
+
+
+def _status(kind: str, outcome: str | None) -> str:
+    if kind == "booking.created":
+        return "booked"
+    if kind == "booking.cancelled":
+        return "cancelled"
+    return outcome or "booked"
+
+
+async def _send(client: httpx.AsyncClient, base: str, kind: str, body: dict[str, Any]) -> str | None:
+    """None when the platform took it (or refused it for good); else why to try again later."""
+    try:
+        if kind == "booking.created":
+            response = await client.post(f"{base}/Appointment", json=body)
+        else:
+            identifier = body["identifier"][0]
+            response = await client.put(f"{base}/Appointment", json=body,
+                                        params={"identifier": f"{identifier['system']}|{identifier['value']}"})
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    if response.is_success:
+        return None
+    if response.status_code in (408, 425, 429) or response.status_code >= 500:
+        return f"HTTP {response.status_code}"
+    # Refused for good (the platform does not know the practitioner, the appointment breaks a rule):
+    # told in the log, and the next appointments go on.
+    log.warning("ptf.declaration_refused", booking_id=body["identifier"][0]["value"], status=response.status_code)
+    return None
+
+
+async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, base: str) -> int:
+    """One round: the final events after the cursor, sent in order; how many were settled."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(_START, {"name": CURSOR})
+    settled = 0
+    async with sessionmaker() as session, session.begin():
+        if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK}):
+            return 0  # another instance declares
+        events = (await session.execute(_READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
+        if not events:
+            return 0
+        rows = {r["id"]: r for r in (await session.execute(
+            _BOOKINGS, {"ids": list({e["booking_id"] for e in events})})).mappings()}
+        began = time.monotonic()
+        for event in events:
+            row = rows.get(event["booking_id"])
+            if row is not None and not row["received"]:
+                body = appointments.appointment(
+                    booking_id=row["id"], status=_status(event["kind"], row["outcome"]), start=row["start_at"],
+                    end=row["end_at"], created=row["created_at"], practitioner_rpps=row["rpps"],
+                    operator_rpps=row["operator_rpps"], operator_sub=row["created_by"] or "system")
+                failure = await _send(client, base, event["kind"], body)
+                if failure is not None:
+                    log.warning("ptf.declaration_deferred", error=failure)
+                    break
+            await session.execute(_MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
+            settled += 1
+            if time.monotonic() - began > ROUND_SECONDS:
+                break
+    if settled:
+        log.info("ptf.declared", events=settled)
+    return settled
+
+
+def client_for(settings: Settings) -> httpx.AsyncClient:
+    headers = {"Accept": FHIR_JSON, "Content-Type": FHIR_JSON}
+    if settings.ptf_sas_token:
+        headers["Authorization"] = f"Bearer {settings.ptf_sas_token}"
+    cert = None
+    if settings.ptf_sas_client_cert:  # mutual TLS with an IGC-Santé certificate, as the platform asks
+        cert = (str(settings.ptf_sas_client_cert), str(settings.ptf_sas_client_key)) if settings.ptf_sas_client_key \
+            else str(settings.ptf_sas_client_cert)
+    return httpx.AsyncClient(timeout=httpx.Timeout(settings.ptf_sas_timeout_seconds), headers=headers, cert=cert,
+                             follow_redirects=False)
+
+
+def start_in_background(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> Callable[
+        [], Awaitable[None]]:
+    """Declare every ``SNP_PTF_SAS_DECLARE_SECONDS`` (and at once when a round was full)."""
+    base = str(settings.ptf_sas_fhir_url).rstrip("/")
+    client = client_for(settings)
+
+    async def job() -> None:
+        while await declare_once(sessionmaker, client, base) >= BATCH:
+            pass
+
+    stop_rounds = every(settings.ptf_sas_declare_seconds, job, "ptf.declare")
+    log.info("ptf.declarer_started")
+
+    async def stop() -> None:
+        await stop_rounds()
+        await client.aclose()
+
+    return stop
+
