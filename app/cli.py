@@ -135,12 +135,14 @@ def _mount_domain_commands() -> None:
     from app.bookings import cli as bookings
     from app.calls import cli as calls
     from app.notifications import cli as notifications
+    from app.slots import agenda_cli as agenda
     from app.slots import cli as slots
     from app.stats import cli as stats
     from app.users import cli as users
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
-                           ("notifications", notifications), ("stats", stats), ("users", users)):
+                           ("notifications", notifications), ("stats", stats), ("users", users),
+                           ("agenda", agenda)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):

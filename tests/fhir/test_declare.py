@@ -6,7 +6,6 @@ own regulators can no longer give the declared slot to another patient."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -14,14 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.auth import create_token
 from app.config import Settings
 from load_tests.harness import free_port, served_app
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
+from tests.second_instance import database, sql
 from tests.serving import served
 
 DATABASE = "snp_declared_to"
@@ -33,27 +31,11 @@ def _headers(role: str, territories=("36",), **kw) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _sql(url: str, statement: str, autocommit: bool = False, **params: Any) -> list[tuple]:
-    async def run() -> list[tuple]:
-        engine = create_async_engine(url, isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED")
-        async with engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            rows = [tuple(r) for r in result.all()] if result.returns_rows else []
-        await engine.dispose()
-        return rows
-    return asyncio.run(run())
-
-
 @pytest.fixture(scope="module")
 def receiver_database(database_url: str) -> Iterator[str]:
     """A second database on the same server: the receiving instance's own."""
-    admin = make_url(database_url).set(database="postgres").render_as_string(hide_password=False)
-    _sql(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", autocommit=True)
-    _sql(admin, f"CREATE DATABASE {DATABASE}", autocommit=True)
-    try:
-        yield make_url(database_url).set(database=DATABASE).render_as_string(hide_password=False)
-    finally:
-        _sql(admin, f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)", autocommit=True)
+    with database(database_url, DATABASE) as url:
+        yield url
 
 
 def _publish(base: str, rpps: str, starts: list[dt.datetime]) -> dict[str, Any]:
@@ -111,7 +93,7 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
 
         with served_app(receiver_database, workers=1, extra_env=ENV, port=port) as receiver:
             def there() -> list[tuple]:
-                return _sql(receiver_database, "SELECT s.start_at, b.status, b.outcome, b.created_by, c.channel "
+                return sql(receiver_database, "SELECT s.start_at, b.status, b.outcome, b.created_by, c.channel "
                                                "FROM bookings b JOIN slots s ON s.id = b.slot_id "
                                                "JOIN calls c ON c.id = b.call_id ORDER BY s.start_at")
             rows = _wait(there, lambda r: [x[1] for x in r] == ["cancelled", "active"])
@@ -131,7 +113,7 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
 
             # The patient came: the outcome follows.
             for url in (database_url, receiver_database):
-                _sql(url, "UPDATE slots SET start_at = start_at - interval '3 hours 10 minutes', "
+                sql(url, "UPDATE slots SET start_at = start_at - interval '3 hours 10 minutes', "
                           "end_at = end_at - interval '3 hours 10 minutes' WHERE start_at = :s", s=starts[1])
             effector = _headers("effector", practitioner_id=here["doctor"]["id"])
             seen = httpx.post(f"{sender}/v1/bookings/{kept.json()['id']}/outcome", json={"status": "fulfilled"},
@@ -140,4 +122,4 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
             rows = _wait(there, lambda r: any(x[2] == "fulfilled" for x in r))
             declared = sorted((x[1], x[2]) for x in rows if x[3] == "snp-36")
             assert declared == [("active", "fulfilled"), ("cancelled", None)], rows
-        _sql(receiver_database, "TRUNCATE declared_appointments, bookings, calls, slots RESTART IDENTITY CASCADE")
+        sql(receiver_database, "TRUNCATE declared_appointments, bookings, calls, slots RESTART IDENTITY CASCADE")

@@ -235,3 +235,33 @@ def test_a_day_given_without_time_is_the_whole_day(world) -> None:
               "start": [f"ge{day.isoformat()}", f"le{(world['now'] + dt.timedelta(hours=3)).date().isoformat()}"]}
     bundle = httpx.get(world["base"] + "/fhir/Slot", params=params, headers=_headers("platform", ())).json()
     assert bundle["total"] == 2, bundle  # the two free slots of the next hours, whatever their hour
+
+
+def test_an_agenda_declares_its_appointment_with_a_fhir_client(world) -> None:
+    """The doctor's agenda software, with his effector token, declares the appointment it made on a slot
+    it published here (create), then that the patient cancelled (conditional update)."""
+    from fhir.resources.R4B.appointment import Appointment
+
+    slot = world["slots"][3]
+    body = example("Appointment-1")
+    body.pop("id")
+    body["identifier"][0]["value"] = "agenda-rdv-42"
+    body["participant"][0]["actor"]["identifier"]["value"] = "8" + world["rpps"]
+    body.update(start=slot["start"], end=slot["end"])
+    agenda = _headers("effector", practitioner_id=world["doctor"]["id"])["Authorization"]
+
+    async def declare() -> tuple[dict, dict]:
+        client = AsyncFHIRClient(f"{world['base']}/fhir", authorization=agenda)
+        made = client.resource("Appointment", **body)
+        await made.save()
+        cancelled = client.resource("Appointment", **{**body, "status": "cancelled"})
+        updated, created = await client.resources("Appointment").search(
+            identifier=f"{body['identifier'][0]['system']}|agenda-rdv-42").update(cancelled)
+        assert created is False
+        return plain(made), plain(updated)
+
+    made, updated = asyncio.run(declare())
+    assert Appointment.model_validate(made).status == "booked"
+    assert (updated["id"], updated["status"]) == (made["id"], "cancelled")
+    booking = httpx.get(f"{world['base']}/v1/bookings/{made['id']}", headers=_headers("regulator")).json()
+    assert (booking["slot_id"], booking["status"]) == (slot["id"], "cancelled")
