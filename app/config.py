@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     ptf_sas_timeout_seconds: float = 10.0
     ptf_sas_declare_seconds: float = 1.0
 
+    # Seconds a SMART Scheduling Links publication (GET /fhir/$bulk-publish) is kept by an instance.
+    bulk_publish_seconds: float = 60.0
+
     hold_minutes: int = 5
     slot_horizon_days: int = 90
     clock_skew_seconds: int = 120

@@ -122,6 +122,8 @@ TABLE: dict[str, Row] = {
     "fhir_create_appointment": Row("POST", "/fhir/Appointment", DECLARERS, {}),
     "fhir_update_appointment": Row("PUT", "/fhir/Appointment?identifier=urn:x|1", DECLARERS, {}),
     "fhir_read_appointment": Row("GET", "/fhir/Appointment/{booking}", DECLARERS, walled=True),
+    "fhir_bulk_publish": Row("GET", "/fhir/$bulk-publish", FHIR_READERS),
+    "fhir_bulk_publish_file": Row("GET", "/fhir/$bulk-publish/36/slots.ndjson", FHIR_READERS, walled=True),
     "fhir_metadata": Row("GET", "/fhir/metadata", PUBLIC),
     "health": Row("GET", "/health", PUBLIC),
     "ready": Row("GET", "/ready", PUBLIC),

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text as sql_text
 
 from app.auth import Principal, require_roles
 from app.database import SessionDep, StatementsDep
 from app.errors import BadRequest, NotFound, error_responses
-from app.fhir import appointments, repository
+from app.fhir import appointments, bulk, repository
 from app.fhir import resources as r
 from app.slots import bookers
 from app.territories import service as territory_service
@@ -290,3 +292,72 @@ async def read_appointment(appointment_id: uuid.UUID, session: SessionDep, princ
         if owner != principal.practitioner_id:
             raise NotFound(f"Appointment/{appointment_id} not found")
     return FhirResponse(body)
+
+
+# ------------------------------------------------------------------------------ SMART Scheduling Links
+NDJSON = "application/fhir+ndjson"
+_PUBLICATIONS_KEPT = 64
+
+
+async def _publication(request: Request, session: SessionDep, principal: Principal) -> bulk.Publication:
+    """The caller's scope's publication: built once per scope every SNP_BULK_PUBLISH_SECONDS."""
+    visible = await territory_service.visible_codes(session, principal)
+    codes = None if visible is None else sorted(visible)
+    booker = _booker(principal)["bookers"]
+    key = (tuple(codes) if codes is not None else None, booker)
+    cache: dict[Any, bulk.Publication] = request.app.state.__dict__.setdefault("bulk_publications", {})
+    settings = request.app.state.settings
+    found = cache.get(key)
+    if found is not None and time.monotonic() - found.built < settings.bulk_publish_seconds:
+        return found
+    departements = sorted((await session.scalars(sql_text(
+        "SELECT DISTINCT coalesce(parent_code, code) FROM territories "
+        "WHERE CAST(:codes AS text[]) IS NULL AND kind = 'departement' OR code = ANY(CAST(:codes AS text[]))"),
+        {"codes": codes})).all())
+    publication = await bulk.build(session, codes=codes, departements=departements, bookers=booker,
+                                   horizon_days=settings.slot_horizon_days)
+    if len(cache) >= _PUBLICATIONS_KEPT:
+        cache.clear()
+    cache[key] = publication
+    return publication
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    wanted = request.headers.get("if-none-match", "")
+    return etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*"
+
+
+@router.get("/$bulk-publish", operation_id="fhir_bulk_publish", response_class=JSONResponse, responses={
+    200: {"description": "The SMART Scheduling Links manifest of the caller's départements",
+          "content": {"application/json": {"schema": {"type": "object"}}}},
+    304: {"description": "Unchanged since the ETag given in If-None-Match"}, **error_responses(401, 403)})
+async def bulk_publish(request: Request, session: SessionDep, principal: FhirReaderDep) -> Response:
+    """SMART Scheduling Links: the manifest of the free SNP capacity of my territories (one Location,
+    Schedule and Slot file per département), with an ETag; never anonymous."""
+    publication = await _publication(request, session, principal)
+    headers = {"ETag": publication.etag, "Cache-Control": "private, no-cache"}
+    if _not_modified(request, publication.etag):
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(bulk.manifest(publication, str(request.base_url).rstrip("/")), headers=headers)
+
+
+@router.get("/$bulk-publish/{departement}/{kind}.ndjson", operation_id="fhir_bulk_publish_file",
+            response_class=Response, responses={
+                200: {"description": "One resource per line", "content": {NDJSON: {"schema": {"type": "string"}}}},
+                304: {"description": "Unchanged since the ETag given in If-None-Match"},
+                **error_responses(401, 403, 404)})
+async def bulk_publish_file(
+    request: Request, session: SessionDep, principal: FhirReaderDep,
+    departement: Annotated[str, Path(pattern=r"^[0-9][0-9AB][0-9]?$")],
+    kind: Literal["locations", "schedules", "slots"],
+) -> Response:
+    """A file of the manifest: the Locations (sites), Schedules (a site and a mode) or Slots of a
+    département of my territories."""
+    publication = await _publication(request, session, principal)
+    found = publication.files.get((departement, kind))
+    if found is None:
+        raise NotFound(f"No publication for département {departement} in your territories")
+    headers = {"ETag": found.etag, "Cache-Control": "private, no-cache"}
+    if _not_modified(request, found.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(found.body, media_type=NDJSON, headers=headers)

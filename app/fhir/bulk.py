@@ -1,0 +1,129 @@
+"""SMART Scheduling Links: the free SNP capacity as a bulk publication an aggregator polls cheaply.
+
+``GET /fhir/$bulk-publish`` answers the manifest (``transactionTime``, ``request``, ``output``: for each
+département of the caller's territories, its Location, Schedule and Slot files in NDJSON, marked with
+the ISO 3166-2 code of the département in ``extension.state``); each file is
+``GET /fhir/$bulk-publish/{département}/{locations|schedules|slots}.ndjson``. Both carry an ETag and
+answer ``304`` to a matching ``If-None-Match``: an aggregator polling every minute downloads only what
+changed. SNP slots are for regulated patients: every file needs a token, and shows the slots the
+caller's role may book (a published slot ``free``, a booked one ``busy``), never a patient.
+
+A publication is built once per scope and kept ``SNP_BULK_PUBLISH_SECONDS`` (60) by each instance: the
+data are at most that old, and a crowd of pollers costs one query a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.fhir import resources as r
+
+KINDS = ("locations", "schedules", "slots")
+TYPES = {"locations": "Location", "schedules": "Schedule", "slots": "Slot"}
+SERVICE_TYPE = "http://terminology.hl7.org/CodeSystem/service-type"
+
+_ROWS = text("""
+    SELECT s.id, s.start_at, s.end_at, s.mode, s.status, s.site_id, si.name, si.address, si.postcode, si.lat,
+           si.lon, coalesce(t.parent_code, t.code) AS departement
+    FROM slots s
+    JOIN sites si ON si.id = s.site_id
+    JOIN territories t ON t.code = s.territory_code
+    WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity
+      AND s.start_at > now() AND s.start_at < now() + make_interval(days => :horizon_days)
+      AND (s.bookable_by & :bookers) <> 0
+      AND (CAST(:codes AS text[]) IS NULL OR s.territory_code = ANY(CAST(:codes AS text[])))
+    ORDER BY departement, s.start_at, s.id""")
+
+
+@dataclass(frozen=True)
+class File:
+    body: bytes
+    etag: str
+
+
+@dataclass(frozen=True)
+class Publication:
+    transaction_time: str
+    departements: tuple[str, ...]
+    files: dict[tuple[str, str], File]
+    built: float
+
+    @property
+    def etag(self) -> str:
+        digest = hashlib.sha256("|".join(f"{d}/{k}:{f.etag}" for (d, k), f in sorted(self.files.items())).encode())
+        return f'"{digest.hexdigest()[:32]}"'
+
+
+def _ndjson(resources: list[dict[str, Any]]) -> File:
+    body = "".join(json.dumps(x, ensure_ascii=False, separators=(",", ":")) + "\n" for x in resources).encode()
+    return File(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+
+
+def state(departement: str) -> str:
+    return f"FR-{departement}"
+
+
+def _location(row: Any) -> dict[str, Any]:
+    return {"resourceType": "Location", "id": str(row["site_id"]), "name": row["name"],
+            "address": {"line": [row["address"]], "postalCode": row["postcode"], "district": row["departement"],
+                        "state": state(row["departement"]), "country": "FR"},
+            "position": {"latitude": row["lat"], "longitude": row["lon"]},
+            "description": "Créneaux de soins non programmés du SAS : réservés par la régulation, sur appel au 15 "
+                           "ou au 116 117"}
+
+
+def _schedule_id(row: Any) -> str:
+    """A site and a mode (a FHIR id: letters, digits, '-' and '.')."""
+    return f"{row['site_id']}-{r.MODES[row['mode']][0].lower()}"
+
+
+def _schedule(row: Any) -> dict[str, Any]:
+    code, display = r.MODES[row["mode"]]
+    return {"resourceType": "Schedule", "id": _schedule_id(row),
+            "serviceType": [{"coding": [{"system": SERVICE_TYPE, "code": "124", "display": "General Practice"}]},
+                            {"coding": [{"system": r.ACT_CODE, "code": code, "display": display}]}],
+            "actor": [{"reference": f"Location/{row['site_id']}"}]}
+
+
+def _slot(row: Any) -> dict[str, Any]:
+    return {"resourceType": "Slot", "id": str(row["id"]),
+            "schedule": {"reference": f"Schedule/{_schedule_id(row)}"},
+            "status": "free" if row["status"] == "free" else "busy",
+            "start": row["start_at"].isoformat(), "end": row["end_at"].isoformat()}
+
+
+async def build(session: AsyncSession, *, codes: list[str] | None, departements: list[str], bookers: int,
+                horizon_days: int) -> Publication:
+    """Every file of the scope, from one query."""
+    grouped: dict[str, dict[str, dict[str, dict[str, Any]]]] = defaultdict(lambda: {k: {} for k in KINDS})
+    rows = (await session.execute(_ROWS, {"codes": codes, "bookers": bookers, "horizon_days": horizon_days}))
+    for row in rows.mappings():
+        files = grouped[row["departement"]]
+        files["locations"].setdefault(str(row["site_id"]), _location(row))
+        schedule = _schedule(row)
+        files["schedules"].setdefault(schedule["id"], schedule)
+        files["slots"][str(row["id"])] = _slot(row)
+    out = {(d, kind): _ndjson(list(grouped[d][kind].values()) if d in grouped else [])
+           for d in departements for kind in KINDS}
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return Publication(now, tuple(departements), out, time.monotonic())
+
+
+def manifest(publication: Publication, base: str) -> dict[str, Any]:
+    return {
+        "transactionTime": publication.transaction_time,
+        "request": f"{base}/fhir/$bulk-publish",
+        "output": [{"type": TYPES[kind], "url": f"{base}/fhir/$bulk-publish/{d}/{kind}.ndjson",
+                    "extension": {"state": [state(d)]}}
+                   for d in publication.departements for kind in KINDS],
+        "error": [],
+    }
