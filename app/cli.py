@@ -134,6 +134,7 @@ def _mount_domain_commands() -> None:
     """The commands of each domain that has some (``app/<domain>/cli.py``)."""
     from app.bookings import cli as bookings
     from app.calls import cli as calls
+    from app.calls import keys_cli as keys
     from app.notifications import cli as notifications
     from app.slots import agenda_cli as agenda
     from app.slots import cli as slots
@@ -142,7 +143,7 @@ def _mount_domain_commands() -> None:
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
                            ("notifications", notifications), ("stats", stats), ("users", users),
-                           ("agenda", agenda)):
+                           ("agenda", agenda), ("keys", keys)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):

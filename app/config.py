@@ -10,6 +10,8 @@ from fastapi import Depends, Request
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.crypto import DEV_HASH_KEY, DEV_KEY, DEV_KEY_ID
+
 DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
 
 
@@ -78,6 +80,13 @@ class Settings(BaseSettings):
     # Seconds a SMART Scheduling Links publication (GET /fhir/$bulk-publish) is kept by an instance.
     bulk_publish_seconds: float = 60.0
 
+    # Patient identity at rest (app/crypto.py): AES-256-GCM keys by id (32 bytes in base64), the id that
+    # seals new values, and the key of the hashes that find a call by name or phone. The development
+    # values are public: production refuses them.
+    identity_keys: dict[str, str] = Field(default_factory=lambda: {DEV_KEY_ID: DEV_KEY})
+    identity_key_id: str = DEV_KEY_ID
+    identity_hash_key: str = DEV_HASH_KEY
+
     hold_minutes: int = 5
     slot_horizon_days: int = 90
     clock_skew_seconds: int = 120
@@ -124,6 +133,10 @@ class Settings(BaseSettings):
             raise ValueError("SNP_WEBHOOK_ALLOWED_HOSTS must stay empty in production mode")
         if self.env == "production" and len(self.jwt_secret) < 32 and self.oidc_jwks_url is None:
             raise ValueError("SNP_JWT_SECRET must be at least 32 characters in production mode")
+        development_keys = DEV_KEY in self.identity_keys.values() or self.identity_hash_key == DEV_HASH_KEY
+        if self.env == "production" and development_keys:
+            raise ValueError("SNP_IDENTITY_KEYS / SNP_IDENTITY_HASH_KEY are still the development keys: refusing to "
+                             "start in production mode (patient identity would be sealed with a public key)")
         return self
 
     @property

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app import contract, migrate
+from app import contract, crypto, migrate
 from app.config import Settings, get_settings
 from app.database import make_engine, make_sessionmaker, resolve_database_url
 from app.deadline import DeadlineMiddleware
@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc",
     )
     app.state.settings = settings
+    crypto.use(crypto.keyring_of(settings))  # patient identity sealed with the settings' keys
     app.state.sessionmaker = None
     app.state.engine = None
     app.state.embedded = None

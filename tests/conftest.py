@@ -121,6 +121,13 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+# Keys a test running the app in production mode gives it (the development keys are refused there).
+PRODUCTION_KEYS = {"identity_keys": {"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="},
+                   "identity_key_id": "k1", "identity_hash_key": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}
+PRODUCTION_ENV = {"SNP_IDENTITY_KEYS": '{"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}',
+                  "SNP_IDENTITY_KEY_ID": "k1", "SNP_IDENTITY_HASH_KEY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}
+
+
 TRUNCATE = (
     "TRUNCATE audit_log, idempotency_keys, outbox_events, decisions, bookings, call_callbacks, slots, "
     "availability_rules, calls, sites, practitioner_territories, users, declared_appointments, declaration_cursors, "

@@ -14,6 +14,7 @@ import pytest
 
 from app.auth import create_token
 from app.config import DEV_JWT_SECRET, Settings
+from tests.conftest import PRODUCTION_KEYS
 
 
 class TestBearerTokens:
@@ -80,7 +81,11 @@ class TestProductionMode:
         assert "development secret" in result.stderr
 
     def test_production_with_a_real_secret_starts(self) -> None:
-        assert Settings(env="production", jwt_secret="s" * 48).env == "production"
+        assert Settings(env="production", jwt_secret="s" * 48, **PRODUCTION_KEYS).env == "production"
+
+    def test_production_refuses_the_development_identity_keys(self) -> None:
+        with pytest.raises(ValueError, match="development keys"):
+            Settings(env="production", jwt_secret="s" * 48)
 
 
 # Tokens of an identity provider (Pro Santé Connect): tests/users/test_identities.py.
@@ -94,5 +99,5 @@ def test_production_with_an_identity_provider_needs_its_own_key_for_self_referra
     with _pytest.raises(ValueError, match="SNP_SELF_REFERRAL_SECRET"):
         _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example")
     ok = _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example",
-                   self_referral_secret="s" * 40)
+                   self_referral_secret="s" * 40, **PRODUCTION_KEYS)
     assert ok.link_secret == "s" * 40

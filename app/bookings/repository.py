@@ -256,10 +256,11 @@ def booking_params(
     *, slot_id: uuid.UUID | None, call_id: uuid.UUID | None, sub: str, territories: list[str] | None,
     key: str | None, digest: str, patient: dict[str, Any], reason: str | None, booker: dict[str, Any],
     appointment: dict[str, Any] | None = None, origin: dict[str, Any] | None = None, also: bool = False,
-    replaces: uuid.UUID | None = None,
+    replaces: uuid.UUID | None = None, name_hashes: list[str] | None = None, phone_hashes: list[str] | None = None,
 ) -> dict[str, Any]:
     """The parameters of ``BOOK`` and its refusals (``territories`` None: every territory; ``booker``: who
-    books, ``bookers.params``; ``appointment``:
+    books, ``bookers.params``; ``patient`` and ``reason`` of a new call already sealed, with their hashes;
+    ``appointment``:
     practitioner_id, site_id, start_at, end_at, mode of an over-capacity appointment)."""
     fields = {k: patient.get(k)
               for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode", "address")}
@@ -267,7 +268,8 @@ def booking_params(
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
             "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories),
             "channel": None, "intent": None, "referrer_kind": None, **(origin or {}),
-            "also": also, "replaces": replaces, "cancel_reason": "remplacé par un nouveau rendez-vous"}
+            "also": also, "replaces": replaces, "cancel_reason": "remplacé par un nouveau rendez-vous",
+            "name_hashes": name_hashes, "phone_hashes": phone_hashes}
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome

@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.auth import Principal
 from app.bookings import repository
 from app.bookings.errors import CallBooked, CallClosed, NoOverCapacity, NotHeld, PractitionerBusy, SlotTaken
@@ -29,6 +30,7 @@ from app.bookings.schemas import (
 )
 from app.calls import repository as calls_repository
 from app.calls.repository import DIRECT_CALL_ORIGIN
+from app.calls.sealing import sealed_columns
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.logging import log
 from app.notifications import repository as notifications
@@ -121,13 +123,20 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
     appointment = None if over is None else {
         "practitioner_id": over.practitioner_id, "site_id": over.site_id, "start_at": over.start,
         "end_at": over.end, "mode": over.mode}
+    patient: dict[str, Any] = {}
+    sealed: dict[str, Any] = {}
+    if redirection is not None:  # the new call's patient, sealed as every call's (app/calls/sealing.py)
+        given = redirection.patient.model_dump() if redirection.patient else {}
+        sealed = sealed_columns(crypto.ring(), reason=redirection.reason,
+                                **{k: given.get(k) for k in ("family_name", "given_name", "phone", "address")})
+        patient = {**given, **{k: sealed[f"patient_{k}"] for k in ("family_name", "given_name", "phone", "address")}}
     return repository.booking_params(
         slot_id=None if over else data.slot_id,  # type: ignore[union-attr]
         call_id=None if redirection else data.call_id,  # type: ignore[union-attr]
         sub=principal.sub, key=key, digest=digest,
         territories=None if principal.is_admin else list(principal.territories),
-        patient=redirection.patient.model_dump() if redirection and redirection.patient else {},
-        reason=redirection.reason if redirection else None, booker=_booker(principal), appointment=appointment,
+        patient=patient, reason=sealed.get("reason"), name_hashes=sealed.get("patient_name_hashes"),
+        phone_hashes=sealed.get("patient_phone_hashes"), booker=_booker(principal), appointment=appointment,
         origin=None if redirection is None else {**DIRECT_CALL_ORIGIN[principal.role],
                                                  "referrer_kind": principal.referrer_kind},
         also=getattr(data, "also", False), replaces=getattr(data, "replaces", None),

@@ -4,6 +4,7 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -46,6 +47,8 @@ class Call(Base):
         Index("ix_calls_reoriented", "territory_code", "received_at", postgresql_where=text("reorient_at IS NOT NULL")),
         # The open calls (a small part of the table), which the live stream reads (app/live.py).
         Index("ix_calls_open", "territory_code", postgresql_where=text("status <> 'closed'")),
+        Index("ix_calls_patient_name_hashes", "patient_name_hashes", postgresql_using="gin"),
+        Index("ix_calls_patient_phone_hashes", "patient_phone_hashes", postgresql_using="gin"),
     )
 
     id: Mapped[UUIDPk]
@@ -65,13 +68,17 @@ class Call(Base):
     source: Mapped[str] = mapped_column(String(8), server_default="live")
     external_id: Mapped[str | None] = mapped_column(String(200))
     # Patient data: only what the callback needs; emptied by `snp purge` after the retention period.
-    patient_family_name: Mapped[str | None] = mapped_column(String(100))
-    patient_given_name: Mapped[str | None] = mapped_column(String(100))
+    # Sealed at rest (app/crypto.py): names, phone, address and reason are AES-GCM sealed text.
+    patient_family_name: Mapped[str | None] = mapped_column(Text)
+    patient_given_name: Mapped[str | None] = mapped_column(Text)
     patient_birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     patient_sex: Mapped[str | None] = mapped_column(String(1))
-    patient_phone: Mapped[str | None] = mapped_column(String(20))
+    patient_phone: Mapped[str | None] = mapped_column(Text)
     patient_postcode: Mapped[str | None] = mapped_column(String(5))
-    patient_address: Mapped[str | None] = mapped_column(String(300))
+    patient_address: Mapped[str | None] = mapped_column(Text)
+    # Keyed hashes that find a call without opening it: the prefixes of its names, the endings of its phone.
+    patient_name_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
+    patient_phone_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     purged_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     created_at: Mapped[CreatedAt]
     # The last time a booking this call depended on was cancelled (status to_reorient until re-oriented).

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision
 
@@ -23,10 +24,12 @@ DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE(
 # professionnel, with the kind of referrer). The booking statement embeds it as a CTE.
 NEW_DIRECT_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
                            intent_without_sas, referrer_kind, reason, patient_family_name, patient_given_name,
-                           patient_birth_year, patient_sex, patient_phone, patient_postcode, patient_address)
+                           patient_birth_year, patient_sex, patient_phone, patient_postcode, patient_address,
+                           patient_name_hashes, patient_phone_hashes)
         SELECT t.code, CAST(:channel AS text), now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress',
                'live', :sub, CAST(:intent AS text), CAST(:referrer_kind AS text), :reason, :family_name,
-               :given_name, :birth_year, :sex, :phone, :postcode, :address
+               :given_name, :birth_year, :sex, :phone, :postcode, :address,
+               CAST(:name_hashes AS varchar[]), CAST(:phone_hashes AS varchar[])
         FROM claimed JOIN territories t ON t.code = claimed.territory_code
         RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex,
                   patient_phone, patient_address"""
@@ -112,17 +115,18 @@ async def find_recent(
     session: AsyncSession, *, territories: set[str] | None, name: str | None, phone: str | None,
     since: dt.datetime,
 ) -> Sequence[Row[Any]]:
-    """Calls received since ``since`` whose patient's name starts with ``name`` (either name, any case) or
-    whose phone holds ``phone``; newest first, 50 at most."""
+    """Calls received since ``since`` whose patient's name starts with ``name`` (either name, case and
+    accents ignored) or whose phone begins or ends with ``phone`` (4 digits or more); newest first, 50 at
+    most."""
     stmt = _with_lateness().where(Call.received_at >= since)
     if territories is not None:
         stmt = stmt.where(Call.territory_code.in_(territories))
+    ring = crypto.ring()  # identity is sealed: found by the keyed hashes of its name prefixes, phone endings
     if phone:
-        stmt = stmt.where(Call.patient_phone.contains(phone, autoescape=True))
+        stmt = stmt.where(Call.patient_phone_hashes.contains([ring.phone_query(phone)]))
     else:
         assert name is not None
-        stmt = stmt.where(or_(Call.patient_family_name.istartswith(name, autoescape=True),
-                              Call.patient_given_name.istartswith(name, autoescape=True)))
+        stmt = stmt.where(Call.patient_name_hashes.contains([ring.name_query(name)]))
     return (await session.execute(stmt.order_by(Call.received_at.desc()).limit(50))).all()
 
 
@@ -167,7 +171,8 @@ async def purge_identity(session: AsyncSession, cutoff: dt.datetime) -> int:
                    Call.patient_address.is_not(None), Call.reorient_reason.is_not(None)))
         .values(
             patient_family_name=None, patient_given_name=None, patient_phone=None, patient_postcode=None,
-            patient_address=None, reason=None, reorient_reason=None, purged_at=func.now(),
+            patient_address=None, reason=None, reorient_reason=None, patient_name_hashes=None,
+            patient_phone_hashes=None, purged_at=func.now(),
         )
     )
     result = await session.execute(stmt, execution_options={"synchronize_session": False})

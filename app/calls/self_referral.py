@@ -18,10 +18,12 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.audit import service as audit
 from app.auth import Principal
 from app.calls.models import Call
 from app.calls.schemas import ReferralLinkCreate, ReferralLinkRead, SelfReferralCreate, SelfReferralReceived
+from app.calls.sealing import sealed_columns
 from app.calls.service import _visible_territory, due_at, now
 from app.errors import NotFound
 from app.logging import log
@@ -93,7 +95,8 @@ async def receive(session: AsyncSession, token: str, data: SelfReferralCreate, s
     call = Call(
         territory_code=territory.code, channel="autre", referrer_kind="self", received_at=received,
         due_at=due_at(territory, received, None), status="waiting", source="live", created_by=SUBJECT,
-        reason=data.reason, patient_phone=data.phone, patient_postcode=data.postcode,
+        patient_postcode=data.postcode,
+        **sealed_columns(crypto.ring(), phone=data.phone, reason=data.reason),
     )
     session.add(call)
     await session.flush()

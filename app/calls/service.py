@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.audit import service as audit
 from app.auth import Principal
 from app.calls import repository
@@ -30,6 +31,7 @@ from app.calls.schemas import (
     Reorientation,
     RevokeIn,
 )
+from app.calls.sealing import opened, sealed_columns
 from app.errors import Conflict, NotFound, Unprocessable
 from app.logging import log
 from app.notifications import repository as notifications
@@ -85,11 +87,11 @@ async def create(
     call = Call(
         territory_code=territory.code, channel=data.channel, referrer_kind=referrer_kind, received_at=received_at,
         priority=data.priority,
-        due_at=due_at(territory, received_at, data.priority), reason=data.reason,
+        due_at=due_at(territory, received_at, data.priority),
         intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
-        patient_family_name=patient.family_name, patient_given_name=patient.given_name,
-        patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_phone=patient.phone,
-        patient_postcode=patient.postcode, patient_address=patient.address,
+        patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_postcode=patient.postcode,
+        **sealed_columns(crypto.ring(), family_name=patient.family_name, given_name=patient.given_name,
+                         phone=patient.phone, address=patient.address, reason=data.reason),
     )
     session.add(call)
     await session.flush()
@@ -140,13 +142,14 @@ def _summary_fields(call: Call, late: bool, minutes_late: int) -> dict[str, Any]
 
 
 def _read_model(call: Call, late: bool, minutes_late: int) -> CallRead:
+    identity = opened(crypto.ring(), call)
     patient = PatientRead(
-        family_name=call.patient_family_name, given_name=call.patient_given_name,
-        birth_year=call.patient_birth_year, sex=call.patient_sex, phone=call.patient_phone,
-        postcode=call.patient_postcode, address=call.patient_address,
+        family_name=identity["family_name"], given_name=identity["given_name"],
+        birth_year=call.patient_birth_year, sex=call.patient_sex, phone=identity["phone"],
+        postcode=call.patient_postcode, address=identity["address"],
     )
     return CallRead(
-        **_summary_fields(call, late, minutes_late), reason=call.reason, created_by=call.created_by,
+        **_summary_fields(call, late, minutes_late), reason=identity["reason"], created_by=call.created_by,
         external_id=call.external_id, purged_at=call.purged_at, patient=patient,
     )
 

@@ -21,6 +21,8 @@ import httpx
 from sqlalchemy import RowMapping, Update, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import crypto
+from app.calls.sealing import present
 from app.logging import log
 from app.notifications.guard import guarded_client
 from app.notifications.models import OutboxEvent
@@ -74,9 +76,10 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def event_body(row: RowMapping) -> bytes:
+    """The event as the effector's webhook receives it: the patient opened and shown as in his feed."""
     document = {
         "id": str(row["id"]), "seq": row["seq"], "kind": row["kind"],
-        "created_at": row["created_at"].isoformat(), "payload": row["payload"],
+        "created_at": row["created_at"].isoformat(), "payload": present(crypto.ring(), row["payload"]),
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 

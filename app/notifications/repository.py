@@ -14,26 +14,22 @@ from app.calls.models import Call
 from app.database import sql
 from app.notifications.models import OutboxEvent
 
-# What the effector is told of booking ``b`` of slot ``s`` at site ``si`` for call ``c``: when, where,
-# how, why, and who is coming as initials, birth year and sex (enough to recognise the patient, never
-# the name or the phone number).
-# What the effector is told of a booking: the slot, the site, the call's channel and reason, and of the
-# patient what he needs to see him, nothing more: initials, birth year, age and sex always; for a home
-# visit also the name, address and phone; for a teleconsultation the phone. The purge removes the
-# whole ``patient`` object (and the reason) after the retention period.
+# What a booking event keeps of booking ``b`` of slot ``s`` at site ``si`` for call ``c``: when, where,
+# how, why, and the patient — his identity as the call holds it, sealed (app/crypto.py), with birth year,
+# age and sex. What the effector is shown of it (initials, age and sex always; for a home visit also the
+# name, address and phone; for a teleconsultation the phone) is decided when the event is read
+# (app/calls/sealing.present), after opening. The purge removes the whole ``patient`` object (and the
+# reason) after the retention period.
 BOOKING_PAYLOAD = """jsonb_build_object(
             'booking_id', b.id, 'status', b.status, 'slot_id', s.id, 'start', s.start_at, 'end', s.end_at,
             'mode', s.mode, 'territory_code', s.territory_code,
             'site', jsonb_build_object('id', si.id, 'name', si.name, 'address', si.address, 'postcode', si.postcode),
             'call', jsonb_build_object('channel', c.channel, 'reason', c.reason),
             'patient', jsonb_strip_nulls(jsonb_build_object(
-                'initials', nullif(upper(concat(left(c.patient_given_name, 1), left(c.patient_family_name, 1))), ''),
                 'birth_year', c.patient_birth_year, 'sex', c.patient_sex,
                 'age', CAST(EXTRACT(year FROM now()) AS integer) - c.patient_birth_year,
-                'family_name', CASE WHEN s.mode = 'home_visit' THEN c.patient_family_name END,
-                'given_name', CASE WHEN s.mode = 'home_visit' THEN c.patient_given_name END,
-                'address', CASE WHEN s.mode = 'home_visit' THEN c.patient_address END,
-                'phone', CASE WHEN s.mode IN ('home_visit', 'teleconsultation') THEN c.patient_phone END)),
+                'family_name', c.patient_family_name, 'given_name', c.patient_given_name,
+                'address', c.patient_address, 'phone', c.patient_phone)),
             'booked_at', b.created_at, 'cancelled_at', b.cancelled_at)"""
 
 

@@ -10,8 +10,10 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.audit import service as audit
 from app.auth import Principal
+from app.calls.sealing import present
 from app.notifications.models import OutboxEvent
 from app.schemas import Schema
 
@@ -45,7 +47,8 @@ async def feed(session: AsyncSession, principal: Principal, since: int, limit: i
         .order_by(OutboxEvent.seq).limit(limit)
     )
     rows = (await session.execute(stmt)).mappings().all()
-    events = [EventRead.model_validate(dict(r)) for r in rows]
+    ring = crypto.ring()
+    events = [EventRead.model_validate({**r, "payload": present(ring, r["payload"])}) for r in rows]
     identified = [e.payload.get("booking_id") for e in events
                   if any(k in (e.payload.get("patient") or {}) for k in IDENTIFYING)]
     if identified:

@@ -7,6 +7,8 @@ import uuid
 
 from sqlalchemy import text
 
+from app import crypto
+from app.calls.sealing import present
 from tests.bookings.helpers import make_call, make_slot, move_slot_to_the_past, now, scalar, world
 
 
@@ -121,8 +123,9 @@ class TestBooking:
         assert event.kind == "booking.created" and str(event.practitioner_id) == w.practitioner_id
         assert event.payload["booking_id"] == body["id"] and event.payload["slot_id"] == slot
         assert event.payload["site"]["address"] == "1 place de la République"
-        assert event.payload["call"] == {"channel": "15", "reason": "fièvre depuis deux jours"}
-        assert event.payload["patient"] == {"initials": "LD", "birth_year": 1984, "sex": "F",
+        assert present(crypto.ring(), event.payload)["call"] == {"channel": "15", "reason": "fièvre depuis deux jours"}
+        assert "fièvre" not in str(event.payload)  # sealed at rest
+        assert present(crypto.ring(), event.payload)["patient"] == {"initials": "LD", "birth_year": 1984, "sex": "F",
                                             "age": dt.date.today().year - 1984}
         assert "Durand" not in str(event.payload) and "0254000000" not in str(event.payload)
         read = await client.get(f"/v1/bookings/{body['id']}", headers=auth("operator"))
@@ -198,10 +201,12 @@ class TestUrgencesRedirection:
         assert call["source"] == "live" and call["created_by"] == "ioa-chateauroux"
         # Made like any call: due within its territory's delay for no priority (P3's, 180 min in 36).
         assert call["due_at"] - call["received_at"] == dt.timedelta(minutes=180)
-        assert call["patient_family_name"] == "Petit" and call["reason"] == "otite, vu par l'IOA"
+        ring = crypto.ring()
+        assert ring.open(call["patient_family_name"], "patient_family_name") == "Petit" != call["patient_family_name"]
+        assert ring.open(call["reason"], "reason") == "otite, vu par l'IOA"
         assert await scalar(connection, "SELECT kind FROM decisions WHERE call_id = :c", c=call["id"]) == "slot"
         payload = await scalar(connection, "SELECT payload FROM outbox_events")
-        assert payload["call"]["channel"] == "urgences" and payload["patient"]["initials"] == "JP"
+        assert payload["call"]["channel"] == "urgences" and present(ring, payload)["patient"]["initials"] == "JP"
         assert "Petit" not in str(payload) and "0611223344" not in str(payload)
 
     async def test_a_taken_slot_leaves_no_orphan_call(self, client, auth, connection):

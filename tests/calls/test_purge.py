@@ -6,6 +6,8 @@ import datetime as dt
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from app import crypto
+from app.calls.sealing import present
 from app.cli import app as cli_app
 from app.config import get_settings
 from tests.calls.helpers import PATIENT, create_call, now
@@ -92,7 +94,9 @@ class TestPurgeCommand:
             rows = dict((await conn.execute(text(
                 "SELECT id::text, patient_family_name FROM calls"))).all())
             decisions = (await conn.execute(text("SELECT count(*) FROM decisions"))).scalar_one()
-        assert rows == {old["id"]: None, recent["id"]: PATIENT["family_name"]}
+        assert rows[old["id"]] is None
+        sealed = rows[recent["id"]]  # the recent one kept, sealed at rest
+        assert sealed.startswith("e1.") and crypto.ring().open(sealed, "patient_family_name") == PATIENT["family_name"]
         assert decisions == 4
 
 
@@ -130,9 +134,16 @@ class TestPurgeReachesEverything:
                                    headers=auth("regulator"))
         assert booked.status_code == 201
         event = (await connection.execute(text("SELECT payload FROM outbox_events"))).scalar_one()
-        assert event["patient"]["initials"] == "QZ" and event["call"]["reason"] == "douleur thoracique atypique"
-        assert event["patient"]["address"] == "4 impasse Wvutskyx" and event["patient"]["phone"] == "0698765432"
-        assert await _texts_holding(connection, "Zyxwvutsky") and await _texts_holding(connection, "98765432")
+        # At rest the event keeps the identity sealed; the effector is shown it opened.
+        assert event["patient"]["family_name"].startswith("e1.") and event["call"]["reason"].startswith("e1.")
+        shown = present(crypto.ring(), event)
+        assert shown["patient"]["initials"] == "QZ" and shown["call"]["reason"] == "douleur thoracique atypique"
+        assert shown["patient"]["address"] == "4 impasse Wvutskyx" and shown["patient"]["phone"] == "0698765432"
+        for needle in ("Zyxwvutsky", "98765432", "thoracique", "Wvutskyx"):
+            assert await _texts_holding(connection, needle) == [], needle  # sealed at rest already
+        feed = await client.get("/v1/effectors/me/bookings",
+                                headers=auth("effector", practitioner_id=w.practitioner_id))
+        assert feed.json()["events"][0]["payload"]["patient"]["family_name"] == "Zyxwvutsky"
 
         assert (await client.post("/v1/calls/purge", headers=auth("admin", []))).json()["purged"] == 1
 

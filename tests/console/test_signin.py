@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import PRODUCTION_ENV
 from tests.console.test_browser import CHROMIUM
 from tests.factories import new_rpps
 from tests.identity_provider import Card, Provider, running_provider
@@ -30,7 +31,7 @@ def provider() -> Iterator[Provider]:
 @pytest.fixture(scope="module")
 def base(database_url: str, provider: Provider) -> Iterator[str]:
     # Production mode: only the provider's tokens are accepted, and only a registered identity gets in.
-    env = {**provider.environment(), "SNP_ENV": "production", "SNP_SELF_REFERRAL_SECRET": "r" * 40}
+    env = {**provider.environment(), "SNP_ENV": "production", "SNP_SELF_REFERRAL_SECRET": "r" * 40, **PRODUCTION_ENV}
     with served(database_url, env) as url:
         provider.redirect_uris.add(url + "/console/")
         yield url

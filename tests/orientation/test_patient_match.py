@@ -76,15 +76,17 @@ class TestWhatTheEffectorIsTold:
             call = await make_call(client, auth, patient=patient)
             assert (await _book(client, auth("operator", ["36"]), slot, call["id"])).status_code == 201
         for payload in (await connection.execute(text("SELECT payload FROM outbox_events ORDER BY seq"))).scalars():
-            seen[payload["mode"]] = payload["patient"]
+            assert "Moreau" not in str(payload) and "0254998877" not in str(payload)  # sealed at rest
+        me = auth("effector", practitioner_id=w.practitioner_id, sub="dr-feed")
+        feed = await client.get("/v1/effectors/me/bookings", headers=me)
+        assert feed.status_code == 200
+        for event in feed.json()["events"]:
+            seen[event["payload"]["mode"]] = event["payload"]["patient"]
         base = {"initials": "PM", "birth_year": 1950, "sex": "M", "age": dt.date.today().year - 1950}
         assert seen["home_visit"] == {**base, "family_name": "Moreau", "given_name": "Paul",
                                       "address": "7 rue des Lilas, 36000 Châteauroux", "phone": "0254998877"}
         assert seen["teleconsultation"] == {**base, "phone": "0254998877"}
         assert seen["in_person"] == base
-
-        me = auth("effector", practitioner_id=w.practitioner_id, sub="dr-feed")
-        assert (await client.get("/v1/effectors/me/bookings", headers=me)).status_code == 200
         audited = await scalar(connection, "SELECT count(*) FROM audit_log WHERE action = 'booking_events.read' "
                                            "AND actor_sub = 'dr-feed'")
         assert audited == 1

@@ -8,6 +8,7 @@ import datetime as dt
 import jwt
 from sqlalchemy import text
 
+from app import crypto
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly
 
@@ -24,7 +25,8 @@ class TestReferral:
         call = response.json()
         assert (call["channel"], call["referrer_kind"], call["status"]) == ("professionnel", "pharmacist", "waiting")
         assert "patient" not in call and "reason" not in call
-        assert await scalar(connection, "SELECT patient_phone FROM calls WHERE id = :id", id=call["id"]) == "0254112233"
+        sealed = await scalar(connection, "SELECT patient_phone FROM calls WHERE id = :id", id=call["id"])
+        assert crypto.ring().open(sealed, "patient_phone") == "0254112233" != sealed
 
         queue = await client.get("/v1/calls", params={"status": "waiting"}, headers=auth("operator", ["36"]))
         assert call["id"] in [c["id"] for c in queue.json()]

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import text
 
+from app import crypto
 from app.calls import self_referral
 from tests.test_ratelimit import client_of, instance
 
@@ -27,7 +28,8 @@ class TestSelfReferral:
         assert answer.json() == {"status": "received", "territory_code": "36", "callback_within_minutes": 180}
         call = (await connection.execute(text(
             "SELECT channel, referrer_kind, status, patient_phone, created_by FROM calls"))).one()
-        assert tuple(call) == ("autre", "self", "waiting", "0612345678", "self-referral")
+        assert (*call[:3], crypto.ring().open(call[3], "patient_phone"), call[4]) == (
+            "autre", "self", "waiting", "0612345678", "self-referral")
         queue = await client.get("/v1/calls", params={"status": "waiting"}, headers=auth("operator", ["36"]))
         assert [c["referrer_kind"] for c in queue.json()] == ["self"]
 

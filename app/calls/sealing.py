@@ -1,0 +1,157 @@
+"""Sealing a call's patient identity (app/crypto.py) where it is written, opening it where it is read,
+and sealing again every row under the current key (the migration that introduced sealing, and
+``snp keys rotate``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from app import crypto
+from app.crypto import Keyring
+
+# Patient fields (as the API names them) → the column that holds them (the associated data of the seal).
+FIELDS = {"family_name": "patient_family_name", "given_name": "patient_given_name", "phone": "patient_phone",
+          "address": "patient_address"}
+BATCH = 500
+
+
+def sealed_columns(ring: Keyring, *, family_name: str | None = None, given_name: str | None = None,
+                   phone: str | None = None, address: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """A call's identity columns as they are stored: sealed, with the hashes that find it."""
+    return {
+        "patient_family_name": ring.seal(family_name, "patient_family_name"),
+        "patient_given_name": ring.seal(given_name, "patient_given_name"),
+        "patient_phone": ring.seal(phone, "patient_phone"),
+        "patient_address": ring.seal(address, "patient_address"),
+        "reason": ring.seal(reason, "reason"),
+        "patient_name_hashes": ring.name_hashes(family_name, given_name) or None,
+        "patient_phone_hashes": ring.phone_hashes(phone) or None,
+    }
+
+
+def opened(ring: Keyring, call: Any) -> dict[str, str | None]:
+    """The identity of a call row (an ORM Call or a mapping with the columns), opened."""
+    get = (lambda name: call.get(name)) if isinstance(call, dict) else (lambda name: getattr(call, name))
+    out: dict[str, str | None] = {field: ring.open(get(column), column) for field, column in FIELDS.items()}
+    out["reason"] = ring.open(get("reason"), "reason")
+    return out
+
+
+def initials(given_name: str | None, family_name: str | None) -> str | None:
+    letters = "".join(name.strip()[0] for name in (given_name, family_name) if name and name.strip())
+    return letters.upper() or None
+
+
+def present(ring: Keyring, payload: dict[str, Any]) -> dict[str, Any]:
+    """A booking event as the effector reads it: of the patient what he needs to see him — initials,
+    birth year, age and sex always; for a home visit also the name, address and phone; for a
+    teleconsultation the phone — opened from the sealed copy the event keeps."""
+    out = dict(payload)
+    call = payload.get("call")
+    if isinstance(call, dict) and call.get("reason") is not None:
+        out["call"] = {**call, "reason": ring.open(call["reason"], "reason")}
+    patient = payload.get("patient")
+    if not isinstance(patient, dict):
+        return out
+    identity = {field: ring.open(patient.get(field), column) for field, column in FIELDS.items()}
+    mode = payload.get("mode")
+    view = {k: patient[k] for k in ("birth_year", "sex", "age") if patient.get(k) is not None}
+    short = patient.get("initials") or initials(identity["given_name"], identity["family_name"])
+    if short:
+        view["initials"] = short
+    shown = {"home_visit": ("family_name", "given_name", "address", "phone"), "teleconsultation": ("phone",)}
+    for field in shown.get(str(mode), ()):
+        if identity[field] is not None:
+            view[field] = identity[field]
+    out["patient"] = view
+    return out
+
+
+# --------------------------------------------------------------------------- every row, under one key
+
+
+def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
+    """Seal under the current key every call identity and booking event copy that is not (plaintext
+    rows, or rows sealed with an older key); recompute the hashes. Batched; returns what changed."""
+    current = f"{crypto.PREFIX}{ring.current}.%"
+    changed = {"calls": 0, "events": 0}
+    last = "00000000-0000-0000-0000-000000000000"
+    while True:
+        rows = connection.execute(text("""
+            SELECT id, patient_family_name, patient_given_name, patient_phone, patient_address, reason
+            FROM calls
+            WHERE id > CAST(:last AS uuid) AND (
+                  (patient_family_name IS NOT NULL AND patient_family_name NOT LIKE :current)
+               OR (patient_given_name IS NOT NULL AND patient_given_name NOT LIKE :current)
+               OR (patient_phone IS NOT NULL AND patient_phone NOT LIKE :current)
+               OR (patient_address IS NOT NULL AND patient_address NOT LIKE :current)
+               OR (reason IS NOT NULL AND reason NOT LIKE :current))
+            ORDER BY id LIMIT :n"""), {"last": last, "current": current, "n": BATCH}).mappings().all()
+        if not rows:
+            break
+        for row in rows:
+            identity = opened(ring, dict(row))
+            connection.execute(text("""
+                UPDATE calls SET patient_family_name = :patient_family_name,
+                    patient_given_name = :patient_given_name, patient_phone = :patient_phone,
+                    patient_address = :patient_address, reason = :reason,
+                    patient_name_hashes = :patient_name_hashes, patient_phone_hashes = :patient_phone_hashes
+                WHERE id = :id"""), {"id": row["id"], **sealed_columns(ring, **identity)})
+        changed["calls"] += len(rows)
+        last = str(rows[-1]["id"])
+    changed["events"] = _seal_events(connection, ring)
+    return changed
+
+
+def _seal_events(connection: Connection, ring: Keyring) -> int:
+    count, last = 0, 0
+    while True:
+        rows = connection.execute(text("""
+            SELECT seq, payload FROM outbox_events
+            WHERE seq > :last AND (payload ? 'patient' OR payload -> 'call' ? 'reason')
+            ORDER BY seq LIMIT :n"""), {"last": last, "n": BATCH}).mappings().all()
+        if not rows:
+            return count
+        for row in rows:
+            payload = row["payload"]
+            resealed = _reseal_payload(ring, payload)
+            if resealed != payload:
+                connection.execute(text("UPDATE outbox_events SET payload = CAST(:p AS jsonb) WHERE seq = :seq"),
+                                   {"p": json.dumps(resealed), "seq": row["seq"]})
+                count += 1
+        last = rows[-1]["seq"]
+
+
+def _reseal_payload(ring: Keyring, payload: dict[str, Any]) -> dict[str, Any]:
+    out = dict(payload)
+    call = payload.get("call")
+    if isinstance(call, dict) and call.get("reason") is not None:
+        reason = ring.open(call["reason"], "reason")
+        if ring.key_of(call["reason"]) != ring.current:
+            out["call"] = {**call, "reason": ring.seal(reason, "reason")}
+    patient = payload.get("patient")
+    if isinstance(patient, dict):
+        fresh = dict(patient)
+        for field, column in FIELDS.items():
+            value = patient.get(field)
+            if value is not None and ring.key_of(value) != ring.current:
+                fresh[field] = ring.seal(ring.open(value, column), column)
+        out["patient"] = fresh
+    return out
+
+
+def open_all(connection: Connection, ring: Keyring) -> None:
+    """Back to plaintext (the migration's downgrade)."""
+    rows = connection.execute(text("SELECT id, patient_family_name, patient_given_name, patient_phone, "
+                                   "patient_address, reason FROM calls")).mappings().all()
+    for row in rows:
+        identity = opened(ring, dict(row))
+        connection.execute(text("UPDATE calls SET patient_family_name = :family_name, "
+                                "patient_given_name = :given_name, patient_phone = :phone, "
+                                "patient_address = :address, reason = :reason WHERE id = :id"),
+                           {"id": row["id"], **identity})
+
+
