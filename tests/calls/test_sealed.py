@@ -15,13 +15,12 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from structlog.testing import capture_logs
-from typer.testing import CliRunner
 
 from app import crypto
-from app.config import get_settings
 from app.main import create_app
 from tests.bookings.helpers import make_slot, world
 from tests.calls.test_purge import _texts_holding
+from tests.command_line import snp
 from tests.conftest import reset_database
 
 PATIENT = {"family_name": "Quennevillard", "given_name": "Édouardine", "birth_year": 1947, "sex": "F",
@@ -122,14 +121,8 @@ class TestRotation:
                     "ORDER BY received_at DESC"))]
             assert keys[0] == "k2" and "k1" in keys
 
-            monkeypatch.setenv("SNP_DATABASE_URL", database_url)
-            monkeypatch.setenv("SNP_IDENTITY_KEYS", json.dumps({**K1, "k2": K2}))
-            monkeypatch.setenv("SNP_IDENTITY_KEY_ID", "k2")
-            get_settings.cache_clear()
-            try:
-                rotated = await asyncio.to_thread(CliRunner().invoke, __import__("app.cli").cli.app, ["keys", "rotate"])
-            finally:
-                get_settings.cache_clear()
+            rotated = await asyncio.to_thread(snp, database_url, monkeypatch, "keys", "rotate",
+                                              SNP_IDENTITY_KEYS=json.dumps({**K1, "k2": K2}), SNP_IDENTITY_KEY_ID="k2")
             assert rotated.exit_code == 0, rotated.output
             async with engine.connect() as conn:
                 columns = await conn.execute(text(

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from tests.command_line import snp
 from tests.conftest import PRODUCTION_ENV
 from tests.console.test_browser import CHROMIUM
 from tests.factories import new_rpps
@@ -38,15 +38,7 @@ def base(database_url: str, provider: Provider) -> Iterator[str]:
 
 
 def _register(database_url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> None:
-    from app.cli import app as snp
-    from app.config import get_settings
-
-    monkeypatch.setenv("SNP_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(snp, ["users", "add", *args])
-    finally:
-        get_settings.cache_clear()
+    result = snp(database_url, monkeypatch, "users", "add", *args)
     assert result.exit_code == 0, result.output
 
 

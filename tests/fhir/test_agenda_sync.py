@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from app.auth import create_token
 from app.config import Settings
 from load_tests.harness import served_app
+from tests.command_line import snp
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
 from tests.second_instance import database, sql
@@ -53,15 +53,7 @@ def _world(base: str, rpps: str) -> tuple[dict, dict]:
 
 
 def _sync(database_url: str, monkeypatch, *args: str) -> str:
-    from app.cli import app as snp
-    from app.config import get_settings
-
-    monkeypatch.setenv("SNP_DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(snp, ["agenda", "sync", *args])
-    finally:
-        get_settings.cache_clear()
+    result = snp(database_url, monkeypatch, "agenda", "sync", *args)
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from app.auth import create_token, forget_registered
 from app.config import Settings
 from app.main import create_app
+from tests.command_line import snp
 from tests.factories import create_practitioner, new_rpps
 from tests.identity_provider import Card, Provider, running_provider
 
@@ -209,31 +210,21 @@ class TestTheCommandLine:
     async def test_snp_users_adds_lists_and_disables(self, committed_client, auth, database_url, monkeypatch) -> None:
         import asyncio
 
-        from typer.testing import CliRunner
+        def run(*args: str):
+            return asyncio.to_thread(snp, database_url, monkeypatch, "users", *args)
 
-        from app.cli import app as snp
-        from app.config import get_settings
-
-        monkeypatch.setenv("SNP_DATABASE_URL", database_url)
-        get_settings.cache_clear()
-        try:
-            rpps = new_rpps()
-            added = await asyncio.to_thread(CliRunner().invoke, snp, [
-                "users", "add", "--name", "Dr Lambert", "--role", "regulator", "--rpps", rpps, "--territory", "36"])
-            assert added.exit_code == 0, added.output
-            twice = await asyncio.to_thread(CliRunner().invoke, snp, [
-                "users", "add", "--name", "Dr Lambert", "--role", "regulator", "--rpps", rpps])
-            assert twice.exit_code == 1 and "already registered" in twice.output
-            wrong = await asyncio.to_thread(CliRunner().invoke, snp, [
-                "users", "add", "--name", "x", "--role", "pilot", "--subject", "s"])
-            assert wrong.exit_code == 2
-            users = (await committed_client.get("/v1/users", headers=auth("admin"))).json()
-            assert [(u["display_name"], u["rpps"], u["territories"]) for u in users] == [("Dr Lambert", rpps, ["36"])]
-            listed = await asyncio.to_thread(CliRunner().invoke, snp, ["users", "list"])
-            assert "Dr Lambert" in listed.output
-            off = await asyncio.to_thread(CliRunner().invoke, snp, ["users", "disable", users[0]["id"]])
-            assert off.exit_code == 0, off.output
-            user = (await committed_client.get(f"/v1/users/{users[0]['id']}", headers=auth("admin"))).json()
-            assert user["active"] is False
-        finally:
-            get_settings.cache_clear()
+        rpps = new_rpps()
+        added = await run("add", "--name", "Dr Lambert", "--role", "regulator", "--rpps", rpps, "--territory", "36")
+        assert added.exit_code == 0, added.output
+        twice = await run("add", "--name", "Dr Lambert", "--role", "regulator", "--rpps", rpps)
+        assert twice.exit_code == 1 and "already registered" in twice.output
+        wrong = await run("add", "--name", "x", "--role", "pilot", "--subject", "s")
+        assert wrong.exit_code == 2
+        users = (await committed_client.get("/v1/users", headers=auth("admin"))).json()
+        assert [(u["display_name"], u["rpps"], u["territories"]) for u in users] == [("Dr Lambert", rpps, ["36"])]
+        listed = await run("list")
+        assert "Dr Lambert" in listed.output
+        off = await run("disable", users[0]["id"])
+        assert off.exit_code == 0, off.output
+        user = (await committed_client.get(f"/v1/users/{users[0]['id']}", headers=auth("admin"))).json()
+        assert user["active"] is False
