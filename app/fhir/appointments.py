@@ -183,7 +183,7 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
     if known is not None:
         if known.declared_by != principal.sub and not principal.is_admin:
             raise Forbidden("This appointment was declared by another agenda", field="identifier")
-        await _apply(session, principal, known.booking_id, data.status)
+        await _apply(session, principal, known.booking_id, data)
         return known.booking_id, False
     if data.status != "booked":
         raise Unprocessable(f"status: an appointment unknown here is declared booked first, not {data.status}",
@@ -209,10 +209,15 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
     return booking_id, not booked.replayed
 
 
-async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.UUID, status: str) -> None:
+async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.UUID, data: AppointmentIn) -> None:
+    status = data.status
     row = await bookings_repository.booking_with_slot(session, booking_id)
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
+    if (row["start_at"], row["end_at"]) != (data.start, data.end):
+        # A slot is the time it was published at: a moved appointment is another one.
+        raise Unprocessable("start: an appointment keeps its slot's time; to move it, cancel it and declare the "
+                            "new one", field="start")
     if status == "booked":
         if row["status"] != "active":
             raise Conflict("The appointment was cancelled: it cannot be booked again", field="status")

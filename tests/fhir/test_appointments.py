@@ -101,9 +101,15 @@ class TestDeclaredToUs:
         early = await client.put("/fhir/Appointment", params=query, json={**body, "status": "fulfilled"},
                                  headers={**w["effector"], **FHIR})
         assert early.status_code == 409
-        await connection.execute(text("UPDATE slots SET start_at = now() - interval '20 minutes', "
-                                      "end_at = now() - interval '5 minutes' WHERE id = :id"), {"id": w["slot"]["id"]})
-        body["start"] = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)).isoformat()
+        # Time passes: the appointment has begun (and ended).
+        start, end = (await connection.execute(text(
+            "UPDATE slots SET start_at = date_trunc('minute', now()) - interval '20 minutes', "
+            "end_at = date_trunc('minute', now()) - interval '5 minutes' WHERE id = :id RETURNING start_at, end_at"),
+            {"id": w["slot"]["id"]})).one()
+        moved = await client.put("/fhir/Appointment", params=query, json={**body, "status": "noshow"},
+                                 headers={**w["effector"], **FHIR})
+        assert (moved.status_code, _outcome(moved).issue[0].expression) == (422, ["start"])  # not its time
+        body.update(start=start.isoformat(), end=end.isoformat())
         seen = await client.put("/fhir/Appointment", params=query, json={**body, "status": "noshow"},
                                 headers={**w["effector"], **FHIR})
         assert (seen.status_code, seen.json()["status"]) == (200, "noshow"), seen.text
