@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -14,6 +14,7 @@ from app.config import get_settings
 from app.database import Base, resolve_database_url
 
 config = context.config
+MIGRATION_LOCK = 0x534E504D  # "SNPM"
 target_metadata = Base.metadata
 
 
@@ -51,7 +52,14 @@ async def run_async_migrations() -> None:
         return
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     async with engine.connect() as connection:
+        # One migrator at a time: the workers or instances that start together on a fresh database
+        # wait here, then find it at head (the lock is the session's: it outlives each migration's
+        # transaction, and goes with the connection).
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        await connection.commit()
         await connection.run_sync(do_run_migrations)
+        await connection.commit()
+        await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
         await connection.commit()
     await engine.dispose()
 

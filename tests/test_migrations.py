@@ -78,3 +78,22 @@ class TestMigrations:
 
     async def test_autogenerate_finds_no_drift_between_models_and_migrations(self, database_url: str) -> None:
         assert await _drift(database_url) == []
+
+
+def test_instances_that_start_together_on_a_fresh_database_migrate_one_after_the_other(database_url: str) -> None:
+    """Three processes (workers or instances) migrating an empty database at once: one migrates, the
+    others wait for it and find the database at head — none fails on a table another just created."""
+    import os
+    import subprocess
+    import sys
+
+    from app import migrate
+    from tests.second_instance import database, sql
+
+    with database(database_url, "snp_migrated_together") as url:
+        env = {**os.environ, "SNP_DATABASE_URL": url, "SNP_LOG_LEVEL": "WARNING"}
+        runs = [subprocess.Popen([sys.executable, "-m", "app.cli", "migrate"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+        outputs = [run.communicate(timeout=300)[0] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0, 0], outputs
+        assert sql(url, "SELECT version_num FROM alembic_version") == [(migrate.head_revision(),)]
