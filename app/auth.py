@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -219,10 +219,15 @@ async def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Missing bearer token")
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
-    verified = decode_token(credentials.credentials, settings)
-    principal = verified if isinstance(verified, Principal) else await registered(request, verified)
+    principal = await principal_of(request, credentials.credentials, settings)
     request.state.principal = principal
     return principal
+
+
+async def principal_of(request: Request, token: str, settings: Settings) -> Principal:
+    """Who a token is: a development token says it itself, the identity provider's through the registry."""
+    verified = decode_token(token, settings)
+    return verified if isinstance(verified, Principal) else await registered(request, verified)
 
 
 # The registry's answer for an identity, kept a few seconds: a disabled user is refused within that time.
@@ -251,9 +256,7 @@ async def registered(request: Request, identity: Identity) -> Principal:
     if found is None:
         raise Unregistered("This identity has no account here (or it is disabled): ask the SAS administrator "
                            "to register it", field="sub")
-    return Principal(sub=found.sub, role=found.role, territories=found.territories,
-                     practitioner_id=found.practitioner_id, referrer_kind=found.referrer_kind,
-                     expires_at=identity.expires_at, display_name=found.display_name)
+    return replace(found, expires_at=identity.expires_at)
 
 
 def forget_registered() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
@@ -186,3 +187,24 @@ async def fetch_row(connection: AsyncConnection, statement: str, params: dict[st
         await connection.invalidate()
         raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
 
+
+
+@asynccontextmanager
+async def command_session(url: str | None = None) -> AsyncIterator[AsyncSession]:
+    """A transaction for a command of ``snp`` on the database at ``url`` (the configured one when None,
+    the embedded server started if needed and stopped again if this started it)."""
+    from app.config import get_settings
+
+    settings = get_settings()
+    embedded = None
+    if url is None:
+        url, embedded = await asyncio.to_thread(resolve_database_url, settings)
+    assert url is not None
+    engine = make_engine(normalize_url(url), settings)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop_if_started_here)

@@ -11,21 +11,16 @@ from rich.table import Table
 
 from app.calls import service
 from app.calls.schemas import PurgeResult
-from app.config import Settings, get_settings
+from app.config import get_settings
 
 console = Console()
 
 
-async def _purge(settings: Settings, days: int) -> PurgeResult:
-    from app.database import make_engine, make_sessionmaker, resolve_database_url
+async def _purge(days: int) -> PurgeResult:
+    from app.database import command_session
 
-    url, _ = await asyncio.to_thread(resolve_database_url, settings)
-    engine = make_engine(url, settings)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            return await service.purge(session, None, days=days)
-    finally:
-        await engine.dispose()
+    async with command_session() as session:
+        return await service.purge(session, None, days=days)
 
 
 def purge(
@@ -35,7 +30,7 @@ def purge(
 ) -> None:
     """Empty names, phone, postcode and reason of calls received more than the retention ago."""
     settings = get_settings()
-    result = asyncio.run(_purge(settings, days or settings.retention_days))
+    result = asyncio.run(_purge(days or settings.retention_days))
     table = Table(title="Purge des données d'identité des patients")
     table.add_column("Rétention (jours)", justify="right")
     table.add_column("Appels reçus avant", justify="left")

@@ -17,17 +17,12 @@ console = Console()
 
 
 async def _rotate() -> dict[str, int]:
-    from app.database import make_engine, resolve_database_url
+    from app.database import command_session
 
-    settings = get_settings()
-    ring = keyring_of(settings)
-    url, _ = await asyncio.to_thread(resolve_database_url, settings)
-    engine = make_engine(url, settings)
-    try:
-        async with engine.begin() as connection:
-            return await connection.run_sync(seal_all, ring)
-    finally:
-        await engine.dispose()
+    ring = keyring_of(get_settings())
+    async with command_session() as session:
+        connection = await session.connection()
+        return await connection.run_sync(seal_all, ring)
 
 
 @cli.command("rotate")

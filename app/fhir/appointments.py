@@ -17,7 +17,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select, text
+from sqlalchemy import RowMapping, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -243,20 +243,35 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
     log.info("appointment.declared", booking_id=str(booking_id), status=status)
 
 
+# What a booking is declared with: its slot's times, the practitioner's RPPS, who booked (with the RPPS
+# the users registry knows him by), and the identifier of an appointment an agenda declared to us.
+_ROWS = text("""
+    SELECT b.id, b.status, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at, p.rpps,
+           u.rpps AS operator_rpps, d.system, d.value
+    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
+    LEFT JOIN users u ON u.subject = b.created_by
+    LEFT JOIN declared_appointments d ON d.booking_id = b.id
+    WHERE b.id = ANY(:ids)""")
+
+
+async def rows(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    """The bookings named, as ``resource`` builds them (a booking declared to us has its ``system``)."""
+    return {row["id"]: row for row in (await session.execute(_ROWS, {"ids": booking_ids})).mappings()}
+
+
+def resource(row: RowMapping, status: str) -> dict[str, Any]:
+    """A booking row (``rows``) as FrAppointmentSAS, with the status given."""
+    return appointment(booking_id=row["id"], status=status, start=row["start_at"], end=row["end_at"],
+                       created=row["created_at"], practitioner_rpps=row["rpps"], operator_rpps=row["operator_rpps"],
+                       operator_sub=row["created_by"] or "system")
+
+
 async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
     """A booking as FrAppointmentSAS (its status: booked, cancelled, or its outcome)."""
-    row = (await session.execute(text("""
-        SELECT b.id, b.status, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at, p.rpps,
-               u.rpps AS operator_rpps, d.system, d.value
-        FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
-        LEFT JOIN users u ON u.subject = b.created_by
-        LEFT JOIN declared_appointments d ON d.booking_id = b.id
-        WHERE b.id = :id"""), {"id": booking_id})).mappings().first()
+    row = (await rows(session, [booking_id])).get(booking_id)
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
-    body = appointment(booking_id=row["id"], status=status_of(row["status"], row["outcome"]), start=row["start_at"],
-                       end=row["end_at"], created=row["created_at"], practitioner_rpps=row["rpps"],
-                       operator_rpps=row["operator_rpps"], operator_sub=row["created_by"] or "system")
+    body = resource(row, status_of(row["status"], row["outcome"]))
     body["id"] = str(row["id"])
     if row["system"]:
         body["identifier"] = [{"system": row["system"], "value": row["value"]}]

@@ -43,13 +43,6 @@ _READY = text("""
       AND e.kind IN ('booking.created', 'booking.cancelled', 'booking.outcome')
     ORDER BY e.xid, e.seq
     LIMIT :limit""")
-_BOOKINGS = text("""
-    SELECT b.id, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at, p.rpps, u.rpps AS operator_rpps,
-           d.booking_id IS NOT NULL AS received
-    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
-    LEFT JOIN users u ON u.subject = b.created_by
-    LEFT JOIN declared_appointments d ON d.booking_id = b.id
-    WHERE b.id = ANY(:ids)""")
 _MOVE = text("UPDATE declaration_cursors SET xid = :xid, seq = :seq, updated_at = now() "
              "WHERE name = :name")
 
@@ -94,16 +87,12 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
         events = (await session.execute(_READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
         if not events:
             return 0
-        rows = {r["id"]: r for r in (await session.execute(
-            _BOOKINGS, {"ids": list({e["booking_id"] for e in events})})).mappings()}
+        booked = await appointments.rows(session, list({e["booking_id"] for e in events}))
         began = time.monotonic()
         for event in events:
-            row = rows.get(event["booking_id"])
-            if row is not None and not row["received"]:
-                body = appointments.appointment(
-                    booking_id=row["id"], status=_status(event["kind"], row["outcome"]), start=row["start_at"],
-                    end=row["end_at"], created=row["created_at"], practitioner_rpps=row["rpps"],
-                    operator_rpps=row["operator_rpps"], operator_sub=row["created_by"] or "system")
+            row = booked.get(event["booking_id"])
+            if row is not None and row["system"] is None:  # an appointment declared to us is its agenda's
+                body = appointments.resource(row, _status(event["kind"], row["outcome"]))
                 failure = await _send(client, base, event["kind"], body)
                 if failure is not None:
                     log.warning("ptf.declaration_deferred", error=failure)

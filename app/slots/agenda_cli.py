@@ -23,21 +23,15 @@ console = Console()
 
 
 async def _sync(source: str, practitioner: str, site: uuid.UUID | None, token: str | None) -> SyncReport:
-    from app.database import make_engine, make_sessionmaker, resolve_database_url
+    from app.database import command_session
 
-    settings = get_settings()
-    url, _ = await asyncio.to_thread(resolve_database_url, settings)
-    engine = make_engine(url, settings)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            column = "rpps" if practitioner.isdigit() else "id"
-            found = await session.scalar(text(f"SELECT id FROM practitioners WHERE {column}::text = :v"),
-                                         {"v": practitioner})
-            if found is None:
-                raise typer.BadParameter(f"no practitioner {practitioner} (give his RPPS or id)")
-            return await sync(session, settings, source=source, practitioner_id=found, site_id=site, token=token)
-    finally:
-        await engine.dispose()
+    async with command_session() as session:
+        column = "rpps" if practitioner.isdigit() else "id"
+        found = await session.scalar(text(f"SELECT id FROM practitioners WHERE {column}::text = :v"),
+                                     {"v": practitioner})
+        if found is None:
+            raise typer.BadParameter(f"no practitioner {practitioner} (give his RPPS or id)")
+        return await sync(session, get_settings(), source=source, practitioner_id=found, site_id=site, token=token)
 
 
 @cli.command("sync")

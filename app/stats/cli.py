@@ -7,17 +7,13 @@ the rights of whoever holds the database credentials, i.e. every territory, like
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.config import get_settings
 from app.errors import AppError
 from app.stats import service
 from app.stats.render_csv import to_csv
@@ -30,36 +26,18 @@ cli = typer.Typer(help="Statistiques d'activité du SAS ambulatoire", no_args_is
 LOCAL = Principal(sub="cli", role="admin")
 
 
-@asynccontextmanager
-async def _session(url: str | None) -> AsyncIterator[AsyncSession]:
-    """A transaction on the database at ``url`` (the embedded one when None, started if needed)."""
-    from app.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
-
-    settings = get_settings()
-    embedded = None
-    if url is None:
-        url, embedded = await asyncio.to_thread(resolve_database_url, settings)
-    assert url is not None
-    engine = make_engine(normalize_url(url), settings)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            yield session
-    finally:
-        await engine.dispose()
-        if embedded is not None:
-            await asyncio.to_thread(embedded.stop_if_started_here)
-
-
 async def _report(url: str | None, territory: str, first: str, last: str, method: str | None) -> MonthlyReport:
-    from app.database import Parallel, make_sessionmaker
+    from app.database import Parallel, command_session, make_sessionmaker
 
-    async with _session(url) as session:
+    async with command_session(url) as session:
         parallel = Parallel(make_sessionmaker(session.bind))  # type: ignore[arg-type]  # bound to an engine
         return await service.monthly(session, parallel, LOCAL, territory, first, last, method)
 
 
 async def _compact(url: str | None) -> int:
-    async with _session(url) as session:
+    from app.database import command_session
+
+    async with command_session(url) as session:
         return await compact_rollup(session)
 
 

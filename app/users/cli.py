@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import get_settings
 from app.errors import AppError
 from app.users import service
 from app.users.schemas import UserCreate, UserRead, UserUpdate
@@ -24,16 +23,10 @@ T = TypeVar("T")
 
 
 async def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from app.database import make_engine, make_sessionmaker, resolve_database_url
+    from app.database import command_session
 
-    settings = get_settings()
-    url, _ = await asyncio.to_thread(resolve_database_url, settings)
-    engine = make_engine(url, settings)
-    try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            return await work(session)
-    finally:
-        await engine.dispose()
+    async with command_session() as session:
+        return await work(session)
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 
-from app.auth import Principal, decode_token, registered
+from app.auth import principal_of
 from app.config import Settings
 from app.errors import NotFound, Unauthorized, Unavailable
 from app.logging import log
@@ -90,8 +90,7 @@ async def exchange(request: Request, settings: Settings, data: SignInRequest) ->
         token = str(response.json()["access_token"])
     except (ValueError, KeyError, TypeError) as exc:
         raise Unavailable("The identity provider answered without an access token") from exc
-    verified = decode_token(token, settings)
-    principal = verified if isinstance(verified, Principal) else await registered(request, verified)
+    principal = await principal_of(request, token, settings)
     expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
     log.info("signin.done", role=principal.role)
     return SignInToken(access_token=token, expires_at=expires, role=principal.role,
