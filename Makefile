@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint openapi openapi-check bench clean db-stop browser
+.PHONY: install run test lint openapi openapi-check bench clean db-stop browser broker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ browser: ## Debian's Chromium for the console's browser test (installed when mis
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: the console's browser test will be skipped"; fi; }
 
-test: install browser ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+broker: ## Debian's RabbitMQ for the Hub Santé test (installed when missing and we are root)
+	@{ command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing RabbitMQ (Debian package) for the Hub Santé test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; \
+	  else echo "rabbitmq-server is missing: the Hub Santé test will be skipped"; fi; }
+
+test: install browser broker ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/mypy app
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

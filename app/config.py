@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     ptf_sas_timeout_seconds: float = 10.0
     ptf_sas_declare_seconds: float = 1.0
 
+    # The Hub Santé (app/hub): every appointment goes to the SAMU of its département over AMQP 0-9-1;
+    # unset: nothing is sent. Published on ``hub_exchange`` with our sender id as routing key (the Hub
+    # routes by the envelope's address); final acknowledgements and errors are read from our
+    # ``<sender>.ack`` and ``<sender>.info`` queues. ``hub_samu_ids``: département code -> SAMU id, e.g.
+    # {"36": "fr.health.samu360"}; a département without one is not sent (and said in the log).
+    hub_amqp_url: str | None = None
+    hub_sender_id: str = "fr.health.snp"
+    hub_exchange: str = "hubsante"
+    hub_samu_ids: dict[str, str] = Field(default_factory=dict)
+    hub_message_ttl_seconds: int = 86400
+    hub_publish_seconds: float = 1.0
+
     # Seconds a SMART Scheduling Links publication (GET /fhir/$bulk-publish) is kept by an instance.
     bulk_publish_seconds: float = 60.0
 

@@ -101,6 +101,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.fhir.declare import start_in_background as start_declarer
 
         stop_declarer = start_declarer(app.state.sessionmaker, settings)
+    stop_hub = None
+    if settings.hub_amqp_url:
+        from app.hub.publisher import start_in_background as start_hub
+
+        stop_hub = start_hub(app.state.sessionmaker, settings)
     stop_compactor = None
     if settings.stats_compact_seconds > 0:
         from app.stats.compactor import start_in_background as start_compactor
@@ -139,6 +144,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stop_relay()
         if stop_declarer is not None:
             await stop_declarer()
+        if stop_hub is not None:
+            await stop_hub()
         engine = getattr(app.state, "engine", None)
         if engine is not None:
             await engine.dispose()

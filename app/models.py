@@ -5,6 +5,7 @@ from app.bookings.models import Booking, IdempotencyKey
 from app.calls.models import Call, CallbackAttempt, Decision
 from app.database import Base
 from app.fhir.models import DeclarationCursor, DeclaredAppointment
+from app.hub.models import HubMessage
 from app.notifications.models import OutboxEvent
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.ratelimit import RATE_USAGE
@@ -16,6 +17,6 @@ from app.users.models import User
 
 __all__ = [
     "RATE_USAGE", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "DeclarationCursor",
-    "DeclaredAppointment", "Decision", "IdempotencyKey", "OutboxEvent", "Practitioner", "PractitionerTerritory", "Site",
-    "Slot", "Territory", "User",
+    "DeclaredAppointment", "Decision", "HubMessage", "IdempotencyKey", "OutboxEvent", "Practitioner",
+    "PractitionerTerritory", "Site", "Slot", "Territory", "User",
 ]

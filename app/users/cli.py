@@ -56,10 +56,14 @@ def add(
     territory: Annotated[list[str] | None, typer.Option("--territory", help="repeat for several")] = None,
     practitioner: Annotated[str | None, typer.Option(help="effectors: practitioner id (default: by RPPS)")] = None,
     referrer_kind: Annotated[str | None, typer.Option(help="referrers: pharmacist, nurse, …")] = None,
+    family_name: Annotated[str | None, typer.Option(help="told to the SAMU of who booked (Hub Santé)")] = None,
+    given_name: Annotated[str | None, typer.Option(help="likewise")] = None,
+    email: Annotated[str | None, typer.Option(help="likewise")] = None,
 ) -> None:
     """Register an identity with its rights."""
     try:
         data = UserCreate(display_name=name, role=role, rpps=rpps, subject=subject,  # type: ignore[arg-type]
+                          family_name=family_name, given_name=given_name, email=email,
                           territories=territory or [], referrer_kind=referrer_kind,  # type: ignore[arg-type]
                           practitioner_id=uuid.UUID(practitioner) if practitioner else None)
     except (ValidationError, ValueError) as exc:

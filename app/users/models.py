@@ -33,6 +33,10 @@ class User(Base):
     subject: Mapped[str | None] = mapped_column(String(200), unique=True)
     rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    # Who booked, as the SAMU is told (Hub Santé: regulator's names and e-mail); optional.
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     territories: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("practitioners.id"))

@@ -20,6 +20,11 @@ class UserCreate(Input):
     rpps: RPPS | None = Field(default=None, description="the RPPS the provider's tokens carry (national id 8 + "
                               "RPPS): the usual way to name a Pro Santé Connect user before the first sign-in")
     display_name: str = Field(min_length=1, max_length=200)
+    family_name: str | None = Field(default=None, min_length=1, max_length=100,
+                                    description="family name, as the SAMU is told of who booked (Hub Santé)")
+    given_name: str | None = Field(default=None, min_length=1, max_length=100, description="given name, likewise")
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                              description="professional e-mail, likewise")
     role: UserRole
     territories: list[Code] = Field(default_factory=list, max_length=200)
     practitioner_id: uuid.UUID | None = Field(default=None, description="effectors: the practitioner they are "
@@ -39,6 +44,11 @@ class UserCreate(Input):
 
 class UserUpdate(Input):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    family_name: str | None = Field(default=None, min_length=1, max_length=100,
+                                    description="family name, as the SAMU is told of who booked (Hub Santé)")
+    given_name: str | None = Field(default=None, min_length=1, max_length=100, description="given name, likewise")
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                              description="professional e-mail, likewise")
     role: UserRole | None = None
     territories: list[Code] | None = Field(default=None, max_length=200)
     practitioner_id: uuid.UUID | None = None
@@ -52,6 +62,9 @@ class UserRead(Schema):
     subject: str | None
     rpps: str | None
     display_name: str
+    family_name: str | None
+    given_name: str | None
+    email: str | None
     role: str
     territories: list[str]
     practitioner_id: uuid.UUID | None

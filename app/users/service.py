@@ -26,7 +26,8 @@ async def create(session: AsyncSession, principal: Principal | None, data: UserC
     if data.role == "effector" and practitioner_id is None and data.rpps:
         practitioner_id = await session.scalar(select(Practitioner.id).where(Practitioner.rpps == data.rpps))
     await _check_practitioner(session, data.role, practitioner_id)
-    user = User(subject=data.subject, rpps=data.rpps, display_name=data.display_name, role=data.role,
+    user = User(subject=data.subject, rpps=data.rpps, display_name=data.display_name, family_name=data.family_name,
+                given_name=data.given_name, email=data.email, role=data.role,
                 territories=sorted(set(data.territories)), practitioner_id=practitioner_id,
                 referrer_kind=data.referrer_kind)
     session.add(user)
@@ -41,7 +42,7 @@ async def update(session: AsyncSession, principal: Principal | None, user_id: uu
     user = await get(session, user_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        if value is None and name not in ("practitioner_id", "referrer_kind"):
+        if value is None and name not in ("practitioner_id", "referrer_kind", "family_name", "given_name", "email"):
             raise Unprocessable(f"{name} cannot be null", field=name)
     if "territories" in changes:
         await _check_territories(session, changes["territories"])
