@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint openapi openapi-check bench clean db-stop browser broker
+.PHONY: install run demo test lint openapi openapi-check bench clean db-stop browser broker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ install: $(STAMP) ## create .venv and install the project with its development t
 
 run: install ## embedded PostgreSQL + migrations + API on http://$(HOST):$(PORT)
 	$(BIN)/snp serve --host $(HOST) --port $(PORT)
+
+demo: install ## the service with the last four weeks of the Indre, and the simulator running forward (Ctrl-C stops)
+	$(BIN)/snp demo --host $(HOST) --port $(PORT)
 
 browser: ## Debian's Chromium for the console's browser test (installed when missing and we are root)
 	@command -v chromium >/dev/null 2>&1 || { \

@@ -136,6 +136,7 @@ def _mount_domain_commands() -> None:
     from app.calls import cli as calls
     from app.calls import keys_cli as keys
     from app.notifications import cli as notifications
+    from app.simulator import cli as simulator
     from app.slots import agenda_cli as agenda
     from app.slots import cli as slots
     from app.stats import cli as stats
@@ -143,7 +144,7 @@ def _mount_domain_commands() -> None:
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
                            ("notifications", notifications), ("stats", stats), ("users", users),
-                           ("agenda", agenda), ("keys", keys)):
+                           ("agenda", agenda), ("keys", keys), ("simulator", simulator)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):

@@ -1,0 +1,200 @@
+"""``snp simulate`` (a SAS's traffic through the public API) and ``snp demo`` (the service, the last four
+weeks of the Indre, and the simulator running forward)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.config import get_settings
+from app.simulator.plan import INDRE_MIX, KINDS, PROFILES, Profile, plan
+from app.simulator.run import Simulation
+
+console = Console()
+EXPECTED = {kind: sum(n for c, n in INDRE_MIX.items() if kind in KINDS[c]) / sum(INDRE_MIX.values())
+            for kind in ("advice", "slot", "prescription", "other")}
+LABELS = {"advice": "conseils médicaux", "slot": "orientations vers un créneau", "prescription": "prescriptions",
+          "other": "autres situations"}
+
+
+def _months(zone: str, since: dt.datetime, until: dt.datetime) -> list[str]:
+    first = since.astimezone(ZoneInfo(zone))
+    last = until.astimezone(ZoneInfo(zone))
+    months = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def _territory(profile: Profile) -> str:
+    return profile.departements[0] if len(profile.departements) == 1 else "FR"
+
+
+async def simulation(url: str, profile: Profile, days: float, speed: float, seed: int, concurrency: int,
+                     history_days: float, setup: bool) -> dict[str, Any]:
+    sim = Simulation(url, get_settings(), profile, seed=seed, concurrency=concurrency)
+    try:
+        territory = _territory(profile)
+        began = dt.datetime.now(dt.UTC)
+        if setup:
+            with console.status("Médecins, sites et plages hebdomadaires…"):
+                await sim.setup()
+            console.print(f"{len(sim.effectors)} médecins, {sim.tally.slots_published} créneaux publiés")
+        imported = 0
+        if history_days > 0:
+            past = plan(profile, began - dt.timedelta(days=history_days), history_days, seed=seed + 1)
+            with console.status(f"Import des {len(past)} appels des {history_days:g} derniers jours…"):
+                imported = await sim.import_history(past)
+            console.print(f"{imported} appels passés importés")
+        months = _months(profile.timezone, began, began + dt.timedelta(days=1))
+        before = await sim.report(territory, months)
+        calls = plan(profile, began, days, seed=seed)
+        with Progress(TextColumn("[bold]Appels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            task = progress.add_task("calls", total=len(calls))
+            await sim.run(calls, speed, progress=lambda: progress.advance(task))
+        months = _months(profile.timezone, began, dt.datetime.now(dt.UTC))
+        after = await sim.report(territory, months) if before is not None else None
+        summary = {"profile": profile.name, "days": days, "speed": speed, "seed": seed, "planned": len(calls),
+                   "history_imported": imported, "territory": territory, "months": months,
+                   "expected_shares": EXPECTED, **sim.tally.as_dict()}
+        if before is not None and after is not None:
+            summary["report_delta"] = {
+                "calls": after["calls"] - before["calls"],
+                "decisions": {k: after["decisions"][k]["count"] - before["decisions"][k]["count"] for k in EXPECTED},
+                "calls_with_several_decisions": after["calls_with_several_decisions"]
+                - before["calls_with_several_decisions"]}
+        return summary
+    finally:
+        await sim.close()
+
+
+def show(summary: dict[str, Any]) -> None:
+    calls = summary["calls"] or 1
+    delta = summary.get("report_delta")
+    table = Table(title=f"Simulation « {summary['profile']} » — {summary['calls']} appels")
+    table.add_column("décision")
+    table.add_column("Indre 2022", justify="right")
+    table.add_column("simulé", justify="right")
+    table.add_column("rapport (écart)", justify="right")
+    for kind, expected in summary["expected_shares"].items():
+        count = summary["decisions"].get(kind, 0)
+        reported = ""
+        if delta:
+            n = delta["decisions"][kind]
+            reported = f"{n} ({100 * n / max(delta['calls'], 1):.1f} %)"
+        table.add_row(LABELS[kind], f"{100 * expected:.1f} %", f"{count} ({100 * count / calls:.1f} %)", reported)
+    table.add_row("appels à plusieurs décisions", f"{100 * 300 / 17232:.1f} %",
+                  str(summary["calls_with_several_decisions"]),
+                  str(delta["calls_with_several_decisions"]) if delta else "")
+    console.print(table)
+    console.print(
+        f"réservations {summary['bookings']} (dont urgences {summary['ed_redirections']}), annulations "
+        f"{summary['cancellations']} (réorientées {summary['reoriented']}), sans créneau {summary['no_slot']}, "
+        f"retours {dict(summary['outcomes']) or 0}, appels par canal {summary['by_channel']}")
+    if summary["errors"]:
+        console.print(f"[red]erreurs {summary['errors']}[/red]")
+        for line in summary["first_errors"]:
+            console.print(f"  [red]{line}[/red]")
+
+
+def simulate(
+    url: Annotated[str, typer.Option(help="the service's address")] = "http://127.0.0.1:8000",
+    profile: Annotated[str, typer.Option(help="indre (one département) or france (101)")] = "indre",
+    days: Annotated[float, typer.Option(help="simulated days of calls")] = 1.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second (0: as fast as answered)")] = 0.0,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same calls")] = 1,
+    concurrency: Annotated[int, typer.Option(help="calls handled at once")] = 8,
+    history_days: Annotated[float, typer.Option(help="past days loaded first through the calls import")] = 0.0,
+    setup: Annotated[bool, typer.Option(help="create the profile's doctors, sites and rules first")] = True,
+    summary_json: Annotated[Path | None, typer.Option(help="also write the summary here (JSON)")] = None,
+) -> None:
+    """Play a SAS's traffic through the public API: doctors publishing, calls by hour, day and season,
+    regulation with the Indre's mix, ED redirections, cancellations, outcomes. Tokens are signed with
+    SNP_JWT_SECRET: the service must share it."""
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
+    summary = asyncio.run(simulation(url, PROFILES[profile], days, speed, seed, concurrency, history_days, setup))
+    show(summary)
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    if summary["errors"]:
+        raise typer.Exit(1)
+
+
+def demo(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second, going forward")] = 60.0,
+    days: Annotated[float, typer.Option(help="simulated days going forward")] = 7.0,
+) -> None:
+    """The service with the last four weeks of Indre activity, then the simulator running forward."""
+    base = f"http://{host}:{port}"
+    began = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped from outside: stop the service too
+    env = {**os.environ, "SNP_LOG_LEVEL": os.environ.get("SNP_LOG_LEVEL", "WARNING")}
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", host, "--port", str(port)],
+                              env=env)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                console.print("[red]the service did not start[/red]")
+                raise typer.Exit(1)
+            time.sleep(0.5)
+
+        async def prepare() -> None:
+            sim = Simulation(base, get_settings(), PROFILES["indre"])
+            try:
+                await sim.setup()
+                past = plan(PROFILES["indre"], dt.datetime.now(dt.UTC) - dt.timedelta(days=28), 28, seed=2)
+                imported = await sim.import_history(past)
+                console.print(f"{len(sim.effectors)} médecins, {imported} appels des quatre dernières semaines")
+            finally:
+                await sim.close()
+
+        asyncio.run(prepare())
+        console.print(f"[bold green]Démo prête en {time.monotonic() - began:.0f} s[/bold green]: "
+                      f"console {base}/console/ — jeton de régulateur : "
+                      f"`snp token --role regulator --territory 36`; Ctrl-C pour arrêter")
+        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 4, 0, setup=False))
+        show(summary)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+COMMANDS = (simulate, demo)
