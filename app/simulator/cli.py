@@ -193,8 +193,43 @@ def demo(
                 server.kill()
 
 
+def seed(
+    profile: Annotated[str, typer.Option(help="france (101 départements) or indre")] = "france",
+    practitioners: Annotated[int | None, typer.Option(help="default: 13 000 (france), 130 (indre)")] = None,
+    free_slots: Annotated[int | None, typer.Option(help="default: 1 000 000 (france), 10 000 (indre)")] = None,
+    years: Annotated[float, typer.Option(help="years of past calls")] = 3.0,
+    scale: Annotated[float, typer.Option(help="share of the profile's call volume")] = 1.0,
+) -> None:
+    """Fill an empty database (SNP_DATABASE_URL, or the embedded one) for the benchmarks: practitioners and
+    sites, free slots to come, past years of calls with decisions, recent bookings with outcomes."""
+    from app import migrate
+    from app.database import resolve_database_url
+    from app.simulator import seed as seeding
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
+    default_doctors, default_slots = seeding.DEFAULTS[profile]
+    url, embedded = resolve_database_url(get_settings())
+    try:
+        migrate.upgrade(url)
+        started = time.monotonic()
+        console.print(f"Seeding the « {profile} » profile…")
+        try:
+            result = asyncio.run(seeding.seed(url, PROFILES[profile], practitioners=practitioners or default_doctors,
+                                              free_slots=free_slots or default_slots, years=years, scale=scale,
+                                              say=console.print))
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from exc
+        counts = ", ".join(f"{n:,} {table}" for table, n in result["counts"].items())
+        console.print(f"[bold]{counts}[/bold] in {time.monotonic() - started:.0f} s")
+    finally:
+        if embedded is not None:
+            embedded.stop_if_started_here()
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-COMMANDS = (simulate, demo)
+COMMANDS = (simulate, demo, seed)
