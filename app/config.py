@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     hub_message_ttl_seconds: int = 86400
     hub_publish_seconds: float = 1.0
 
+    # Seconds between two looks for agenda sources due (snp agenda add: a practitioner's editor pulled on a
+    # schedule); 0: never (a cron runs `snp agenda sync` instead).
+    agenda_sync_seconds: float = 30.0
+
     # Seconds a SMART Scheduling Links publication (GET /fhir/$bulk-publish) is kept by an instance.
     bulk_publish_seconds: float = 60.0
 

@@ -106,6 +106,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.hub.publisher import start_in_background as start_hub
 
         stop_hub = start_hub(app.state.sessionmaker, settings)
+    stop_agenda = None
+    if settings.agenda_sync_seconds > 0:
+        from app.slots.agenda import start_in_background as start_agenda
+
+        stop_agenda = start_agenda(app.state.sessionmaker, settings)
     stop_compactor = None
     if settings.stats_compact_seconds > 0:
         from app.stats.compactor import start_in_background as start_compactor
@@ -146,6 +151,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stop_declarer()
         if stop_hub is not None:
             await stop_hub()
+        if stop_agenda is not None:
+            await stop_agenda()
         engine = getattr(app.state, "engine", None)
         if engine is not None:
             await engine.dispose()

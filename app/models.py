@@ -10,13 +10,14 @@ from app.notifications.models import OutboxEvent
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.ratelimit import RATE_USAGE
 from app.sites.models import Site
-from app.slots.models import AvailabilityRule, Slot
+from app.slots.models import AgendaSource, AvailabilityRule, Slot
 from app.stats import models as stats_models  # noqa: F401,I001  (indexes of the report)
 from app.territories.models import Territory
 from app.users.models import User
 
 __all__ = [
-    "RATE_USAGE", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt", "DeclarationCursor",
+    "RATE_USAGE", "AgendaSource", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt",
+    "DeclarationCursor",
     "DeclaredAppointment", "Decision", "HubMessage", "IdempotencyKey", "OutboxEvent", "Practitioner",
     "PractitionerTerritory", "Site", "Slot", "Territory", "User",
 ]

@@ -10,19 +10,30 @@ second run changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import socket
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
+import aiohttp.abc
+import aiohttp.resolver
 from fhirpy import AsyncFHIRClient
+from fhirpy.base.utils import AttrDict
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.background import every
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unavailable, Unprocessable
 from app.fhir import resources as r
 from app.logging import log
+from app.notifications import guard
 from app.slots import service
 from app.slots.repository import WITHDRAWABLE
 from app.slots.schemas import Rejection
@@ -30,6 +41,7 @@ from app.slots.schemas import Rejection
 # The guide's modes (ActCode) back to ours.
 MODES = {code: mode for mode, (code, _) in r.MODES.items()}
 PAGE = 100
+MAX_PAGE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass
@@ -51,22 +63,84 @@ def _mode(slot: dict[str, Any]) -> str:
     return "in_person"
 
 
+class GuardedResolver(aiohttp.abc.AbstractResolver):
+    """aiohttp's resolver, keeping only public addresses (or every address of an allowed host): a source
+    configured for the scheduled sync, and every page it points to, is dialled as resolved here."""
+
+    def __init__(self, allowed_hosts: set[str]) -> None:
+        self.allowed = allowed_hosts
+        self.inner = aiohttp.resolver.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        found = await self.inner.resolve(host, port, family)
+        if host.lower() in self.allowed:
+            return found
+        public = [entry for entry in found if guard.is_public(entry["host"])]
+        if not public:
+            raise OSError(f"{host} resolves to no public address")
+        return public
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class GuardedFHIRClient(AsyncFHIRClient):
+    """fhirpy's client for the scheduled sync: every request — the search and each ``next`` page the editor
+    names — stays on the source's own origin and reaches public addresses only."""
+
+    def __init__(self, url: str, *, allowed_hosts: set[str], allow_plain_http: bool, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.origin = urlsplit(url)[:2]
+        self.allowed_hosts = allowed_hosts
+        self.allow_plain_http = allow_plain_http
+
+    async def _do_request(self, method: str, path: str, data: dict[str, Any] | None = None,  # type: ignore[override]
+                          params: dict[str, Any] | None = None, extra_headers: dict[str, Any] | None = None, *,
+                          returning_status: bool = False) -> Any:
+        url = self._build_request_url(path, params)
+        if urlsplit(url)[:2] != self.origin:
+            raise guard.InternalTarget(f"the agenda points outside its own origin ({urlsplit(url).netloc})")
+        guard.check_url(url, allowed_hosts=self.allowed_hosts, allow_plain_http=self.allow_plain_http)
+        headers = {**self._build_request_headers(), **(extra_headers or {})}
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allowed_hosts))
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as session, \
+                session.request(method, url, json=data, allow_redirects=False) as answer:
+            if not 200 <= answer.status < 300:
+                raise OSError(f"the agenda answered {answer.status}")
+            body = await answer.read()
+            if len(body) > MAX_PAGE_BYTES:
+                raise OSError("the agenda's page is too large")
+            found = json.loads(body, object_hook=AttrDict) if body else None
+            return (found, answer.status) if returning_status else found
+
+
 async def remote_free_slots(source: str, rpps: str, start: dt.datetime, end: dt.datetime,
-                            token: str | None) -> list[dict[str, Any]]:
-    """The editor's free slots of the practitioner, by the guide's search, every page."""
-    client = AsyncFHIRClient(source.rstrip("/"), authorization=f"Bearer {token}" if token else None)
+                            token: str | None, *, guarded: Settings | None = None) -> list[dict[str, Any]]:
+    """The editor's free slots of the practitioner, by the guide's search, every page (``guarded``: through
+    the outbound guard, with these settings' allowed hosts)."""
+    authorization = f"Bearer {token}" if token else None
+    client: AsyncFHIRClient
+    if guarded is not None:
+        client = GuardedFHIRClient(source.rstrip("/"), authorization=authorization,
+                                   allowed_hosts={h.lower() for h in guarded.webhook_allowed_hosts},
+                                   allow_plain_http=guarded.env != "production")
+    else:
+        client = AsyncFHIRClient(source.rstrip("/"), authorization=authorization)
     search = client.resources("Slot").search(
         start=[f"ge{start.isoformat()}", f"le{end.isoformat()}"], status="free",
         **{"schedule.actor:Practitioner.identifier": f"{r.PS_OID}|8{rpps}"}).limit(PAGE)
     try:
         found = await search.fetch_all()
     except Exception as exc:  # noqa: BLE001 - an editor that cannot be read is reported, nothing changes
-        raise Unavailable(f"The agenda at {source} cannot be read: {type(exc).__name__}") from exc
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}" if isinstance(exc, OSError | ValueError) \
+            else type(exc).__name__  # ours (the guard, the page's size), or the network's
+        raise Unavailable(f"The agenda at {source} cannot be read: {reason}") from exc
     return [resource.serialize() for resource in found]
 
 
 async def sync(session: AsyncSession, settings: Settings, *, source: str, practitioner_id: uuid.UUID,
-               site_id: uuid.UUID | None, token: str | None) -> SyncReport:
+               site_id: uuid.UUID | None, token: str | None, guarded: bool = False) -> SyncReport:
     """Bring the practitioner's synced slots here in line with the editor's free ones (horizon window)."""
     doctor = (await session.execute(text("SELECT id, rpps FROM practitioners WHERE id = :id"),
                                     {"id": practitioner_id})).mappings().first()
@@ -76,7 +150,7 @@ async def sync(session: AsyncSession, settings: Settings, *, source: str, practi
     await service.site_for(session, practitioner_id, site_id)
     now = service.now_utc()
     end = service.horizon_end(settings, now)
-    offered = await remote_free_slots(source, doctor["rpps"], now, end, token)
+    offered = await remote_free_slots(source, doctor["rpps"], now, end, token, guarded=settings if guarded else None)
     prefix = source.rstrip("/") + "/Slot/"
     report = SyncReport(offered=len(offered))
     keys: dict[str, dict[str, Any]] = {}
@@ -160,3 +234,48 @@ async def _only_site(session: AsyncSession, practitioner_id: uuid.UUID) -> uuid.
         raise Unprocessable("Name the site (--site) the synced slots are held at: the practitioner has "
                             f"{len(sites)} sites with slots", field="site")
     return sites[0]
+
+
+# ----------------------------------------------------------------------------------- on a schedule
+
+# Claimed by pushing their next run forward, committed: an instance takes the due sources no other one
+# has taken (SKIP LOCKED), and one that dies mid-run leaves them for their next time.
+_CLAIM = text("""
+    UPDATE agenda_sources a SET next_run_at = now() + make_interval(secs => a.every_seconds)
+    WHERE a.practitioner_id IN (SELECT practitioner_id FROM agenda_sources
+                                WHERE active AND next_run_at <= now() ORDER BY next_run_at
+                                LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING a.practitioner_id, a.source_url, a.site_id, a.token""")
+_DONE = text("""
+    UPDATE agenda_sources SET last_run_at = now(), last_report = CAST(:report AS jsonb), last_error = :error
+    WHERE practitioner_id = :p""")
+
+
+async def sync_due(sessionmaker: Any, settings: Settings, limit: int = 20) -> int:
+    """One round of the scheduled sync: the sources due, each in its own transaction, through the outbound
+    guard; what happened is kept on the source (its report, or why it failed). How many ran."""
+    async with sessionmaker() as session, session.begin():
+        due = (await session.execute(_CLAIM, {"limit": limit})).mappings().all()
+    for source in due:
+        began = time.monotonic()
+        report: SyncReport | None = None
+        error: str | None = None
+        try:
+            async with sessionmaker() as session, session.begin():
+                report = await sync(session, settings, source=source["source_url"],
+                                    practitioner_id=source["practitioner_id"], site_id=source["site_id"],
+                                    token=source["token"], guarded=True)
+        except Exception as exc:  # noqa: BLE001 - kept on the source; the next ones go on
+            error = (getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}")[:500]
+            log.warning("agenda.scheduled_sync_failed", practitioner_id=str(source["practitioner_id"]),
+                        error=type(exc).__name__)
+        body = None if report is None else json.dumps(
+            {**report.__dict__, "seconds": round(time.monotonic() - began, 3)}, default=str)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(_DONE, {"p": source["practitioner_id"], "report": body, "error": error})
+    return len(due)
+
+
+def start_in_background(sessionmaker: Any, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Look for due sources every ``SNP_AGENDA_SYNC_SECONDS``."""
+    return every(settings.agenda_sync_seconds, lambda: sync_due(sessionmaker, settings), "agenda.scheduled")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -17,7 +18,7 @@ from sqlalchemy import (
     Time,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, ExcludeConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.database import Base
@@ -122,3 +123,26 @@ class Slot(Base):
     over_capacity: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[CreatedAt]
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+
+
+class AgendaSource(Base):
+    """A practitioner's agenda editor, pulled on a schedule (app/slots/agenda.py): its FHIR base, the site his
+    synced slots are held at, the bearer token it wants, how often, and how the last run went."""
+
+    __tablename__ = "agenda_sources"
+    __table_args__ = (
+        CheckConstraint("every_seconds BETWEEN 60 AND 86400", name="every_seconds"),
+        Index("ix_agenda_sources_due", "next_run_at", postgresql_where=text("active")),
+    )
+
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"), primary_key=True)
+    source_url: Mapped[str] = mapped_column(String(500))
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"))
+    token: Mapped[str | None] = mapped_column(String(4000))
+    every_seconds: Mapped[int] = mapped_column(Integer, server_default=text("900"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    next_run_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    last_report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[CreatedAt]

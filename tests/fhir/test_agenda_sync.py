@@ -106,3 +106,67 @@ def test_snp_agenda_sync_keeps_one_agenda(database_url: str, editor, monkeypatch
         sql(editor["url"], "UPDATE slots SET status = 'free', withdrawn_at = NULL WHERE id = :id", id=there[0]["id"])
         assert _counts(_sync(database_url, monkeypatch, *args)) == [3, 0, 1, 0, 2, 1, 0]  # the booked one stays
         assert mine()[starts[0]] == "free"
+
+
+def _source(database_url: str, rpps: str) -> tuple | None:
+    rows = sql(database_url, "SELECT a.last_run_at IS NOT NULL, a.last_report, a.last_error, a.active "
+                             "FROM agenda_sources a JOIN practitioners p ON p.id = a.practitioner_id "
+                             "WHERE p.rpps = :r", r=rpps)
+    return rows[0] if rows else None
+
+
+def _wait(what, predicate, seconds: float = 20.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        value = what()
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.2)
+
+
+def test_a_practitioners_agenda_is_pulled_on_a_schedule_through_the_outbound_guard(
+    database_url: str, editor, monkeypatch
+) -> None:
+    """``snp agenda add`` configures the pull; every instance looks for the sources due and runs them, with
+    what happened kept on the source. The editor is on loopback: allowed here by name, as an operator
+    would allow a known editor; a source on a private address that is not allowed fails, and says why."""
+    rpps = new_rpps()
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    there_doctor, there_site = _world(editor["base"], rpps)
+    there = [_publish(editor["base"], there_doctor, there_site, now + dt.timedelta(hours=h)) for h in (2, 3)]
+    token = create_token(Settings(jwt_secret=TEST_SECRET), role="platform", sub="snp-36")
+    env = {"SNP_AGENDA_SYNC_SECONDS": "0.3", "SNP_WEBHOOK_ALLOWED_HOSTS": '["127.0.0.1"]'}
+    with served(database_url, env) as base:
+        doctor, site = _world(base, rpps)
+        added = snp(database_url, monkeypatch, "agenda", "add", "--source", f"{editor['base']}/fhir",
+                    "--practitioner", rpps, "--site", site["id"], "--token", token, "--every", "15m",
+                    SNP_WEBHOOK_ALLOWED_HOSTS='["127.0.0.1"]')
+        assert added.exit_code == 0, added.output
+        state = _wait(lambda: _source(database_url, rpps), lambda s: s is not None and s[0])
+        assert state[2] is None, state
+        assert (state[1]["offered"], state[1]["published"]) == (2, 2), state
+        effector = _headers("effector", practitioner_id=doctor["id"])
+        mine = httpx.get(f"{base}/v1/slots", headers=effector, params={"limit": 100}).json()
+        assert sorted(dt.datetime.fromisoformat(s["start"]) for s in mine) == [
+            now + dt.timedelta(hours=h) for h in (2, 3)]
+
+        # The doctor removes one there; at the next run (its time brought forward) it is withdrawn here.
+        assert httpx.delete(f"{editor['base']}/v1/slots/{there[0]['id']}", headers=_headers("admin", ())
+                            ).status_code == 200
+        sql(database_url, "UPDATE agenda_sources SET next_run_at = now(), last_run_at = NULL")
+        state = _wait(lambda: _source(database_url, rpps), lambda s: s[0])
+        assert (state[1]["offered"], state[1]["withdrawn"]) == (1, 1), state
+        listed = snp(database_url, monkeypatch, "agenda", "list")
+        assert rpps in listed.output and "retirés 1" in listed.output, listed.output
+
+        # A host that is not allowed is a private address: refused when configured, and refused when run.
+        elsewhere = editor["base"].replace("127.0.0.1", "127.0.0.2") + "/fhir"
+        refused = snp(database_url, monkeypatch, "agenda", "add", "--source", elsewhere, "--practitioner", rpps,
+                      "--site", site["id"], SNP_WEBHOOK_ALLOWED_HOSTS="[]")
+        assert refused.exit_code == 2 and "not a public address" in refused.output, refused.output
+        sql(database_url, "UPDATE agenda_sources SET source_url = :u, next_run_at = now(), last_run_at = NULL",
+            u=elsewhere)
+        state = _wait(lambda: _source(database_url, rpps), lambda s: s[0])
+        assert state[1] is None and "not a public address" in (state[2] or ""), state
