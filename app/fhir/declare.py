@@ -26,25 +26,13 @@ from app.background import every
 from app.config import Settings
 from app.fhir import appointments
 from app.logging import log
+from app.notifications import cursors
 
 CURSOR = "ptf"
 LOCK = 0x534E5044  # one declarer across every instance
 BATCH = 50
 ROUND_SECONDS = 20.0  # stop sending well before the idle-in-transaction timeout ends the transaction
 FHIR_JSON = "application/fhir+json"
-
-_START = text("""INSERT INTO declaration_cursors (name, xid, seq)
-                 VALUES (:name, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (name) DO NOTHING""")
-_READY = text("""
-    SELECT e.xid, e.seq, e.kind, CAST(e.payload->>'booking_id' AS uuid) AS booking_id
-    FROM outbox_events e, declaration_cursors c
-    WHERE c.name = :name AND (e.xid, e.seq) > (c.xid, c.seq)
-      AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-      AND e.kind IN ('booking.created', 'booking.cancelled', 'booking.outcome')
-    ORDER BY e.xid, e.seq
-    LIMIT :limit""")
-_MOVE = text("UPDATE declaration_cursors SET xid = :xid, seq = :seq, updated_at = now() "
-             "WHERE name = :name")
 
 
 def _status(kind: str, outcome: str | None) -> str:
@@ -79,12 +67,12 @@ async def _send(client: httpx.AsyncClient, base: str, kind: str, body: dict[str,
 async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, base: str) -> int:
     """One round: the final events after the cursor, sent in order; how many were settled."""
     async with sessionmaker() as session, session.begin():
-        await session.execute(_START, {"name": CURSOR})
+        await session.execute(cursors.START, {"name": CURSOR})
     settled = 0
     async with sessionmaker() as session, session.begin():
         if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK}):
             return 0  # another instance declares
-        events = (await session.execute(_READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
+        events = (await session.execute(cursors.READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
         if not events:
             return 0
         booked = await appointments.rows(session, list({e["booking_id"] for e in events}))
@@ -97,7 +85,7 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
                 if failure is not None:
                     log.warning("ptf.declaration_deferred", error=failure)
                     break
-            await session.execute(_MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
+            await session.execute(cursors.MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
             settled += 1
             if time.monotonic() - began > ROUND_SECONDS:
                 break

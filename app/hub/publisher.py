@@ -34,6 +34,7 @@ from app.background import every
 from app.config import Settings
 from app.hub import messages
 from app.logging import log
+from app.notifications import cursors
 
 CURSOR = "hub"
 LOCK = 0x534E5048  # one publisher across every instance
@@ -43,17 +44,6 @@ PUBLISH_TIMEOUT = 10.0
 MAX_PAUSE = 60.0
 LISTEN_MAX_PAUSE = 10.0  # answers are light: look again for the broker every 10 s at most
 
-_START = text("""INSERT INTO declaration_cursors (name, xid, seq)
-                 VALUES (:name, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (name) DO NOTHING""")
-_READY = text("""
-    SELECT e.id, e.xid, e.seq, e.kind, CAST(e.payload->>'booking_id' AS uuid) AS booking_id
-    FROM outbox_events e, declaration_cursors c
-    WHERE c.name = :name AND (e.xid, e.seq) > (c.xid, c.seq)
-      AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-      AND e.kind IN ('booking.created', 'booking.cancelled', 'booking.outcome')
-    ORDER BY e.xid, e.seq
-    LIMIT :limit""")
-_MOVE = text("UPDATE declaration_cursors SET xid = :xid, seq = :seq, updated_at = now() WHERE name = :name")
 _ROWS = text("""
     SELECT b.id, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at,
            p.rpps, p.family_name, p.given_name, p.specialty_code, p.profession_code,
@@ -121,13 +111,13 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
     """One round: the final events after the cursor, sent in order until one fails; how many were settled
     (sent and confirmed, or set aside for good). Raises when the broker failed, after keeping what went."""
     async with sessionmaker() as session, session.begin():
-        await session.execute(_START, {"name": CURSOR})
+        await session.execute(cursors.START, {"name": CURSOR})
     settled = 0
     failure: BaseException | None = None
     async with sessionmaker() as session, session.begin():
         if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK}):
             return 0  # another instance publishes
-        events = (await session.execute(_READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
+        events = (await session.execute(cursors.READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
         if not events:
             return 0
         ids = list({e["booking_id"] for e in events})
@@ -159,7 +149,7 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
                         await session.execute(_RECORD, {
                             "distribution_id": distribution, "event_id": event["id"], "booking_id": row["id"],
                             "recipient": recipient, "method": content["method"], "status": content["status"]})
-            await session.execute(_MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
+            await session.execute(cursors.MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
             settled += 1
             if time.monotonic() - began > ROUND_SECONDS:
                 break

@@ -19,6 +19,7 @@ from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
 from tests.second_instance import database, sql
 from tests.serving import served
+from tests.waiting import wait_for
 
 ENV = {"SNP_JWT_SECRET": TEST_SECRET, "SNP_RELAY_ENABLED": "false", "SNP_MIGRATE_ON_START": "true"}
 
@@ -115,17 +116,6 @@ def _source(database_url: str, rpps: str) -> tuple | None:
     return rows[0] if rows else None
 
 
-def _wait(what, predicate, seconds: float = 20.0):
-    import time
-
-    deadline = time.monotonic() + seconds
-    while True:
-        value = what()
-        if predicate(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
-
-
 def test_a_practitioners_agenda_is_pulled_on_a_schedule_through_the_outbound_guard(
     database_url: str, editor, monkeypatch
 ) -> None:
@@ -144,7 +134,7 @@ def test_a_practitioners_agenda_is_pulled_on_a_schedule_through_the_outbound_gua
                     "--practitioner", rpps, "--site", site["id"], "--token", token, "--every", "15m",
                     SNP_WEBHOOK_ALLOWED_HOSTS='["127.0.0.1"]')
         assert added.exit_code == 0, added.output
-        state = _wait(lambda: _source(database_url, rpps), lambda s: s is not None and s[0])
+        state = wait_for(lambda: _source(database_url, rpps), lambda s: s is not None and s[0], seconds=20)
         assert state[2] is None, state
         assert (state[1]["offered"], state[1]["published"]) == (2, 2), state
         effector = _headers("effector", practitioner_id=doctor["id"])
@@ -156,7 +146,7 @@ def test_a_practitioners_agenda_is_pulled_on_a_schedule_through_the_outbound_gua
         assert httpx.delete(f"{editor['base']}/v1/slots/{there[0]['id']}", headers=_headers("admin", ())
                             ).status_code == 200
         sql(database_url, "UPDATE agenda_sources SET next_run_at = now(), last_run_at = NULL")
-        state = _wait(lambda: _source(database_url, rpps), lambda s: s[0])
+        state = wait_for(lambda: _source(database_url, rpps), lambda s: s[0], seconds=20)
         assert (state[1]["offered"], state[1]["withdrawn"]) == (1, 1), state
         listed = snp(database_url, monkeypatch, "agenda", "list")
         assert rpps in listed.output and "retirés 1" in listed.output, listed.output
@@ -168,5 +158,5 @@ def test_a_practitioners_agenda_is_pulled_on_a_schedule_through_the_outbound_gua
         assert refused.exit_code == 2 and "not a public address" in refused.output, refused.output
         sql(database_url, "UPDATE agenda_sources SET source_url = :u, next_run_at = now(), last_run_at = NULL",
             u=elsewhere)
-        state = _wait(lambda: _source(database_url, rpps), lambda s: s[0])
+        state = wait_for(lambda: _source(database_url, rpps), lambda s: s[0], seconds=20)
         assert state[1] is None and "not a public address" in (state[2] or ""), state

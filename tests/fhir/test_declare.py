@@ -21,6 +21,7 @@ from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
 from tests.second_instance import database, sql
 from tests.serving import served
+from tests.waiting import wait_for
 
 DATABASE = "snp_declared_to"
 ENV = {"SNP_JWT_SECRET": TEST_SECRET, "SNP_RELAY_ENABLED": "false", "SNP_MIGRATE_ON_START": "true"}
@@ -56,15 +57,6 @@ def _publish(base: str, rpps: str, starts: list[dt.datetime]) -> dict[str, Any]:
     return {"doctor": doctor, "site": site, "slots": slots}
 
 
-def _wait(what, predicate, seconds: float = 15.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = what()
-        if predicate(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
-
-
 def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once(
     database_url: str, receiver_database: str
 ) -> None:
@@ -96,7 +88,7 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
                 return sql(receiver_database, "SELECT s.start_at, b.status, b.outcome, b.created_by, c.channel "
                                                "FROM bookings b JOIN slots s ON s.id = b.slot_id "
                                                "JOIN calls c ON c.id = b.call_id ORDER BY s.start_at")
-            rows = _wait(there, lambda r: [x[1] for x in r] == ["cancelled", "active"])
+            rows = wait_for(there, lambda r: [x[1] for x in r] == ["cancelled", "active"])
             assert [(x[0], x[1], x[3], x[4]) for x in rows] == [
                 (starts[0], "cancelled", "snp-36", "autre"), (starts[1], "active", "snp-36", "autre")], rows
 
@@ -119,7 +111,7 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
             seen = httpx.post(f"{sender}/v1/bookings/{kept.json()['id']}/outcome", json={"status": "fulfilled"},
                               headers=effector)
             assert seen.status_code == 200, seen.text
-            rows = _wait(there, lambda r: any(x[2] == "fulfilled" for x in r))
+            rows = wait_for(there, lambda r: any(x[2] == "fulfilled" for x in r))
             declared = sorted((x[1], x[2]) for x in rows if x[3] == "snp-36")
             assert declared == [("active", "fulfilled"), ("cancelled", None)], rows
         sql(receiver_database, "TRUNCATE declared_appointments, bookings, calls, slots RESTART IDENTITY CASCADE")

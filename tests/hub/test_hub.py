@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from tests.factories import new_rpps
 from tests.hub.conftest import SAMU, SENDER, HubAndLrm, example
 from tests.second_instance import sql
 from tests.serving import served
+from tests.waiting import wait_for
 
 PARIS_WINTER = "+01:00"
 
@@ -30,15 +30,6 @@ PARIS_WINTER = "+01:00"
 def _headers(role: str, territories=("36",), **kw: Any) -> dict[str, str]:
     token = create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=list(territories), **kw)
     return {"Authorization": f"Bearer {token}"}
-
-
-def _wait(what: Callable[[], Any], predicate: Callable[[Any], bool], seconds: float = 30.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = what()
-        if predicate(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def _env(rabbit: RabbitMQ) -> dict[str, str]:
@@ -98,7 +89,7 @@ def test_bookings_cancellations_and_outcomes_reach_the_samu_as_the_hub_models_th
         regulator = _headers("regulator", sub="dr-ricart")
         with httpx.Client(base_url=base, headers=regulator) as c:
             first = _book(c, world["slots"][0]["id"])
-            created = _wait(lambda: hub.messages_for(first["id"]), lambda m: len(m) >= 1)
+            created = wait_for(lambda: hub.messages_for(first["id"]), lambda m: len(m) >= 1, seconds=30)
             assert len(created) == 1, created
             envelope = created[0]
 
@@ -135,17 +126,17 @@ def test_bookings_cancellations_and_outcomes_reach_the_samu_as_the_hub_models_th
             assert "patient" not in json.dumps(envelope).lower()
 
             # The LRM's final acknowledgement is recorded on the message.
-            rows = _wait(lambda: _recorded(database_url, first["id"]), lambda r: r and r[0][3])
+            rows = wait_for(lambda: _recorded(database_url, first["id"]), lambda r: r and r[0][3], seconds=30)
             assert rows == [("CreateAppointment", "booked", SAMU, True, "INTEGRE", False, None, None)], rows
 
             # Cancelled: an update of the same appointment, after its creation; the LRM refuses it (409).
             hub.refuse.add(first["id"])
             assert c.post(f"/v1/bookings/{first['id']}/cancel", json={"reason": "rappel"}).status_code == 200
-            both = _wait(lambda: hub.messages_for(first["id"]), lambda m: len(m) >= 2)
+            both = wait_for(lambda: hub.messages_for(first["id"]), lambda m: len(m) >= 2, seconds=30)
             update = messages.content(both[1])["appointment"]
             assert (update["method"], update["status"]) == ("UpdateAppointment", "cancelled")
             assert messages.problems(both[1]) == []
-            rows = _wait(lambda: _recorded(database_url, first["id"]), lambda r: len(r) == 2 and r[1][6])
+            rows = wait_for(lambda: _recorded(database_url, first["id"]), lambda r: len(r) == 2 and r[1][6], seconds=30)
             assert rows[1][:2] == ("UpdateAppointment", "cancelled")
             assert rows[1][6:] == (409, "CONFLICT — l'identifiant du RDV à créer existe déjà"), rows
 
@@ -156,7 +147,7 @@ def test_bookings_cancellations_and_outcomes_reach_the_samu_as_the_hub_models_th
         seen = httpx.post(f"{base}/v1/bookings/{second['id']}/outcome", json={"status": "fulfilled"},
                           headers=_headers("effector", practitioner_id=doctor["id"]))
         assert seen.status_code == 200, seen.text
-        told = _wait(lambda: hub.messages_for(second["id"]), lambda m: len(m) >= 2)
+        told = wait_for(lambda: hub.messages_for(second["id"]), lambda m: len(m) >= 2, seconds=30)
         assert [(messages.content(m)["appointment"]["method"], messages.content(m)["appointment"]["status"])
                 for m in told] == [("CreateAppointment", "booked"), ("UpdateAppointment", "fulfilled")]
         assert all(messages.problems(m) == [] for m in told)
@@ -171,9 +162,9 @@ def test_bookings_cancellations_and_outcomes_reach_the_samu_as_the_hub_models_th
         assert _recorded(database_url, third["id"]) == []  # not told yet: the broker is down
         rabbit.start()
         hub.start()
-        arrived = _wait(lambda: hub.messages_for(third["id"]), lambda m: len(m) >= 1, seconds=90)
+        arrived = wait_for(lambda: hub.messages_for(third["id"]), lambda m: len(m) >= 1, seconds=90)
         assert [messages.content(m)["appointment"]["status"] for m in arrived][:1] == ["booked"], arrived
-        rows = _wait(lambda: _recorded(database_url, third["id"]), lambda r: r and r[0][3], seconds=90)
+        rows = wait_for(lambda: _recorded(database_url, third["id"]), lambda r: r and r[0][3], seconds=90)
         assert rows and rows[0][3], rows
         # Every booking was told, each as many times as it changed (a repeat would carry the same id).
         ids = {messages.content(m)["appointment"]["appointmentId"] for m in hub.received}
