@@ -14,10 +14,18 @@ from app.background import every
 from app.logging import log
 from app.stats.repository import compact_rollup
 
+CHUNK = 50_000  # deltas per transaction: a backlog of years (an import) is folded in short steps
+
 
 async def fold_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with sessionmaker() as session, session.begin():
-        folded = await compact_rollup(session)
+    """Fold every pending delta, a chunk per transaction; how many were folded."""
+    folded = 0
+    while True:
+        async with sessionmaker() as session, session.begin():
+            step = await compact_rollup(session, CHUNK)
+        folded += step
+        if step < CHUNK:
+            break
     if folded:
         log.info("stats.rollup_compacted", folded=folded)
     return folded

@@ -384,6 +384,8 @@ async def national_call_figures(
     return await _grouped(session, ROLLUP_SQL, params, first)
 
 
-async def compact_rollup(session: AsyncSession) -> int:
-    """Fold the rollup's pending deltas into its cells; how many were folded."""
-    return int((await session.execute(text("SELECT stats_compact()"))).scalar_one())
+async def compact_rollup(session: AsyncSession, max_rows: int | None = None) -> int:
+    """Fold the rollup's pending deltas into its cells (at most ``max_rows``); how many were folded."""
+    if max_rows is None:
+        return int((await session.execute(text("SELECT stats_compact()"))).scalar_one())
+    return int((await session.execute(text("SELECT stats_compact(CAST(:n AS bigint))"), {"n": max_rows})).scalar_one())
