@@ -14,17 +14,13 @@ import asyncio
 import datetime as dt
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app import migrate
 from app.auth import create_token
 from app.config import Settings
-from app.embedded import EmbeddedPostgres
-from load_tests.harness import SECRET, fresh_database, percentiles, record, served_app
+from load_tests.harness import SECRET, kept_or_fresh, percentiles, record, served_app
 
 NATIONAL_CALLS = 5_400_000
 INDRE_CALLS = 17_232
@@ -162,22 +158,6 @@ def measure(base: str, headers: dict[str, str], territory: str, rounds: int) -> 
     return percentiles(samples), body
 
 
-@contextmanager
-def database(folder: str | None) -> Iterator[EmbeddedPostgres]:
-    """A fresh cluster, or (``--data FOLDER``) the cluster kept in FOLDER, generated there the first time."""
-    if folder is None:
-        with fresh_database() as server:
-            yield server
-        return
-    server = EmbeddedPostgres(folder)
-    server.start()
-    try:
-        migrate.upgrade(server.url())
-        yield server
-    finally:
-        server.stop()
-
-
 async def is_empty(url: str) -> bool:
     engine = create_async_engine(url)
     try:
@@ -218,7 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", help="keep the generated cluster in this folder and reuse it on the next run")
     folder = parser.parse_args().data
-    with database(folder) as server:
+    with kept_or_fresh(folder) as server:
         url = server.url()
         started = time.monotonic()
         reused = folder is not None and not asyncio.run(is_empty(url))

@@ -41,6 +41,22 @@ def fresh_database(tcp: bool = False) -> Iterator[EmbeddedPostgres]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextmanager
+def kept_or_fresh(folder: str | None) -> Iterator[EmbeddedPostgres]:
+    """A fresh cluster, or (``--data FOLDER``) the cluster kept in FOLDER, made there the first time."""
+    if folder is None:
+        with fresh_database() as server:
+            yield server
+        return
+    server = EmbeddedPostgres(folder)
+    server.start()
+    try:
+        migrate.upgrade(server.url())
+        yield server
+    finally:
+        server.stop()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -179,7 +179,7 @@ def demo(
         console.print(f"[bold green]Démo prête en {time.monotonic() - began:.0f} s[/bold green]: "
                       f"console {base}/console/ — jeton de régulateur : "
                       f"`snp token --role regulator --territory 36`; Ctrl-C pour arrêter")
-        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 4, 0, setup=False))
+        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 4, 0, setup=True))  # their tokens
         show(summary)
         server.wait()
     except KeyboardInterrupt:

