@@ -137,3 +137,25 @@ class TestRollupNeverDisagrees:
         assert folded == pending
         assert (await connection.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one() == 0
         assert await monthly(client, auth("admin"), "FR", "2022-03", "2022-03") == before
+
+    async def test_a_backlog_is_folded_in_chunks_that_each_stay_short_and_leave_the_report_as_it_was(
+        self, client, connection, auth
+    ):
+        """``stats_compact(n)`` folds at most n deltas; the compactor loops until none is left (a backlog of
+        years, after an import, used to be folded in one statement that outlasted the timeout)."""
+        for day in range(1, 8):
+            await insert_call(connection, f"2022-03-{day:02d}T10:00:00+01:00", ["advice", "slot"][: 1 + day % 2],
+                              territory="36", callback_after_minutes=5 + day)
+        before = await monthly(client, auth("admin"), "FR", "2022-03", "2022-03")
+        pending = (await connection.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one()
+        assert pending > 6
+        first = (await connection.execute(text("SELECT stats_compact(3)"))).scalar_one()
+        assert first == 3
+        assert (await connection.execute(text("SELECT count(*) FROM stats_call_deltas"))).scalar_one() == pending - 3
+        assert await monthly(client, auth("admin"), "FR", "2022-03", "2022-03") == before  # exact mid-way too
+        rest = 0
+        while step := (await connection.execute(text("SELECT stats_compact(3)"))).scalar_one():
+            assert step <= 3
+            rest += step
+        assert first + rest == pending
+        assert await monthly(client, auth("admin"), "FR", "2022-03", "2022-03") == before
