@@ -80,8 +80,10 @@ class Broker:
 
     async def exchange(self) -> AbstractExchange:
         if self._exchange is None:
-            self._connection = await aio_pika.connect(self.url, timeout=PUBLISH_TIMEOUT)
-            channel = await self._connection.channel(publisher_confirms=True)
+            # Bounded by hand: a broker still starting can accept the connection and not answer it.
+            self._connection = await asyncio.wait_for(aio_pika.connect(self.url, timeout=PUBLISH_TIMEOUT),
+                                                      PUBLISH_TIMEOUT)
+            channel = await asyncio.wait_for(self._connection.channel(publisher_confirms=True), PUBLISH_TIMEOUT)
             self._exchange = (await channel.get_exchange(self.exchange_name, ensure=False) if self.exchange_name
                               else channel.default_exchange)
         return self._exchange
@@ -202,9 +204,11 @@ async def listen(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
     while not stop.is_set():
         connection: AbstractConnection | None = None
         try:
-            connection = await aio_pika.connect(str(settings.hub_amqp_url), timeout=PUBLISH_TIMEOUT)
-            channel: AbstractChannel = await connection.channel()
-            await channel.set_qos(prefetch_count=20)
+            # Every step bounded: a broker still starting can accept a connection and answer nothing.
+            connection = await asyncio.wait_for(aio_pika.connect(str(settings.hub_amqp_url), timeout=PUBLISH_TIMEOUT),
+                                                PUBLISH_TIMEOUT)
+            channel: AbstractChannel = await asyncio.wait_for(connection.channel(), PUBLISH_TIMEOUT)
+            await asyncio.wait_for(channel.set_qos(prefetch_count=20), PUBLISH_TIMEOUT)
 
             async def on_message(message: AbstractIncomingMessage) -> None:
                 try:
@@ -217,8 +221,9 @@ async def listen(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
                 await message.ack()
 
             for kind in ("ack", "info"):
-                queue = await channel.get_queue(f"{settings.hub_sender_id}.{kind}", ensure=True)
-                await queue.consume(on_message)
+                queue = await asyncio.wait_for(channel.get_queue(f"{settings.hub_sender_id}.{kind}", ensure=True),
+                                               PUBLISH_TIMEOUT)
+                await asyncio.wait_for(queue.consume(on_message), PUBLISH_TIMEOUT)
             lost = asyncio.Event()
             connection.close_callbacks.add(lambda *_, lost=lost: lost.set())
             log.info("hub.listening")
