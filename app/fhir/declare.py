@@ -14,12 +14,11 @@ makes a repeat harmless). Appointments that an agenda declared to us are not dec
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.background import every
@@ -31,7 +30,6 @@ from app.notifications import cursors
 CURSOR = "ptf"
 LOCK = 0x534E5044  # one declarer across every instance
 BATCH = 50
-ROUND_SECONDS = 20.0  # stop sending well before the idle-in-transaction timeout ends the transaction
 FHIR_JSON = "application/fhir+json"
 
 
@@ -66,29 +64,17 @@ async def _send(client: httpx.AsyncClient, base: str, kind: str, body: dict[str,
 
 async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, base: str) -> int:
     """One round: the final events after the cursor, sent in order; how many were settled."""
-    async with sessionmaker() as session, session.begin():
-        await session.execute(cursors.START, {"name": CURSOR})
-    settled = 0
-    async with sessionmaker() as session, session.begin():
-        if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK}):
-            return 0  # another instance declares
-        events = (await session.execute(cursors.READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
-        if not events:
-            return 0
-        booked = await appointments.rows(session, list({e["booking_id"] for e in events}))
-        began = time.monotonic()
-        for event in events:
-            row = booked.get(event["booking_id"])
-            if row is not None and row["system"] is None:  # an appointment declared to us is its agenda's
-                body = appointments.resource(row, _status(event["kind"], row["outcome"]))
-                failure = await _send(client, base, event["kind"], body)
-                if failure is not None:
-                    log.warning("ptf.declaration_deferred", error=failure)
-                    break
-            await session.execute(cursors.MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
-            settled += 1
-            if time.monotonic() - began > ROUND_SECONDS:
-                break
+
+    async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
+        if row is not None and row["system"] is None:  # an appointment declared to us is its agenda's
+            body = appointments.resource(row, _status(event["kind"], row["outcome"]))
+            failure = await _send(client, base, event["kind"], body)
+            if failure is not None:
+                log.warning("ptf.declaration_deferred", error=failure)
+                raise cursors.Deferred(failure)
+
+    settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=appointments.rows,
+                                       handle=handle)
     if settled:
         log.info("ptf.declared", events=settled)
     return settled

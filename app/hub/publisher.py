@@ -27,7 +27,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractIncomingMessage
 from pamqp.commands import Basic
-from sqlalchemy import text
+from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.background import every
@@ -39,7 +39,6 @@ from app.notifications import cursors
 CURSOR = "hub"
 LOCK = 0x534E5048  # one publisher across every instance
 BATCH = 50
-ROUND_SECONDS = 20.0  # well before the idle-in-transaction timeout ends the transaction
 PUBLISH_TIMEOUT = 10.0
 MAX_PAUSE = 60.0
 LISTEN_MAX_PAUSE = 10.0  # answers are light: look again for the broker every 10 s at most
@@ -112,54 +111,43 @@ class Broker:
 async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: Broker, settings: Settings) -> int:
     """One round: the final events after the cursor, sent in order until one fails; how many were settled
     (sent and confirmed, or set aside for good). Raises when the broker failed, after keeping what went."""
-    async with sessionmaker() as session, session.begin():
-        await session.execute(cursors.START, {"name": CURSOR})
-    settled = 0
-    failure: BaseException | None = None
-    async with sessionmaker() as session, session.begin():
-        if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LOCK}):
-            return 0  # another instance publishes
-        events = (await session.execute(cursors.READY, {"name": CURSOR, "limit": BATCH})).mappings().all()
-        if not events:
-            return 0
-        ids = list({e["booking_id"] for e in events})
-        booked = {row["id"]: row for row in (await session.execute(_ROWS, {"ids": ids})).mappings()}
-        began = time.monotonic()
-        ttl = dt.timedelta(seconds=settings.hub_message_ttl_seconds)
-        for event in events:
-            row = booked.get(event["booking_id"])
-            # An appointment an agenda declared to us was told to the SAMU by whoever booked it.
-            if row is not None and row["system"] is None:
-                recipient = settings.hub_samu_ids.get(row["departement"])
-                if recipient is None:
-                    log.warning("hub.no_samu", departement=row["departement"])
-                else:
-                    distribution = messages.distribution_id(settings.hub_sender_id, event["id"])
-                    content = messages.appointment(row, event["kind"])
-                    envelope = messages.report(sender=settings.hub_sender_id, recipient=recipient,
-                                               distribution=distribution, appointment=content,
-                                               sent=dt.datetime.now(dt.UTC), ttl=ttl)
-                    problems = messages.problems(envelope)
-                    if problems:  # never send what the Hub would refuse; said, and the next ones go on
-                        log.error("hub.invalid_message", booking_id=str(row["id"]), problems=problems[:3])
-                    else:
-                        try:
-                            await broker.publish(envelope)
-                        except Exception as exc:  # noqa: BLE001 - kept for the next round
-                            failure = exc
-                            break
-                        await session.execute(_RECORD, {
-                            "distribution_id": distribution, "event_id": event["id"], "booking_id": row["id"],
-                            "recipient": recipient, "method": content["method"], "status": content["status"]})
-            await session.execute(cursors.MOVE, {"name": CURSOR, "xid": event["xid"], "seq": event["seq"]})
-            settled += 1
-            if time.monotonic() - began > ROUND_SECONDS:
-                break
+    ttl = dt.timedelta(seconds=settings.hub_message_ttl_seconds)
+    failures: list[BaseException] = []
+
+    async def rows(session: AsyncSession, ids: list[Any]) -> dict[Any, RowMapping]:
+        return {row["id"]: row for row in (await session.execute(_ROWS, {"ids": ids})).mappings()}
+
+    async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
+        # An appointment an agenda declared to us was told to the SAMU by whoever booked it.
+        if row is None or row["system"] is not None:
+            return
+        recipient = settings.hub_samu_ids.get(row["departement"])
+        if recipient is None:
+            log.warning("hub.no_samu", departement=row["departement"])
+            return
+        distribution = messages.distribution_id(settings.hub_sender_id, event["id"])
+        content = messages.appointment(row, event["kind"])
+        envelope = messages.report(sender=settings.hub_sender_id, recipient=recipient, distribution=distribution,
+                                   appointment=content, sent=dt.datetime.now(dt.UTC), ttl=ttl)
+        problems = messages.problems(envelope)
+        if problems:  # never send what the Hub would refuse; said, and the next ones go on
+            log.error("hub.invalid_message", booking_id=str(row["id"]), problems=problems[:3])
+            return
+        try:
+            await broker.publish(envelope)
+        except Exception as exc:  # noqa: BLE001 - kept for the next round
+            failures.append(exc)
+            raise cursors.Deferred(type(exc).__name__) from exc
+        await session.execute(_RECORD, {
+            "distribution_id": distribution, "event_id": event["id"], "booking_id": row["id"],
+            "recipient": recipient, "method": content["method"], "status": content["status"]})
+
+    settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=rows, handle=handle)
     if settled:
         log.info("hub.published", events=settled)
-    if failure is not None:
+    if failures:
         await broker.close()
-        raise failure
+        raise failures[0]
     return settled
 
 

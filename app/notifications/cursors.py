@@ -8,7 +8,13 @@ stands when the reader first runs, and moves only past what its reader settled."
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 START = text("""INSERT INTO declaration_cursors (name, xid, seq)
                 VALUES (:name, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (name) DO NOTHING""")
@@ -22,3 +28,41 @@ READY = text("""
     ORDER BY e.xid, e.seq
     LIMIT :limit""")
 MOVE = text("UPDATE declaration_cursors SET xid = :xid, seq = :seq, updated_at = now() WHERE name = :name")
+
+ROUND_SECONDS = 20.0  # a round stops well before the idle-in-transaction timeout would end its transaction
+
+
+class Deferred(Exception):
+    """What ``handle`` raises to stop a round at this event: it is tried again next round."""
+
+
+async def read_round(
+    sessionmaker: async_sessionmaker[AsyncSession], *, name: str, lock: int, batch: int,
+    rows: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]],
+    handle: Callable[[AsyncSession, RowMapping, Any], Awaitable[None]],
+) -> int:
+    """One round of a reader: under its advisory lock (one reader of a name across every instance), the
+    final events after its cursor, each given to ``handle`` with its booking's row (``rows``), the cursor
+    moved past each in the same transaction; ``Deferred`` from ``handle`` stops the round there (what was
+    settled before stays). How many events were settled."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(START, {"name": name})
+    settled = 0
+    async with sessionmaker() as session, session.begin():
+        if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock}):
+            return 0  # another instance reads
+        events = (await session.execute(READY, {"name": name, "limit": batch})).mappings().all()
+        if not events:
+            return 0
+        booked = await rows(session, list({e["booking_id"] for e in events}))
+        began = time.monotonic()
+        for event in events:
+            try:
+                await handle(session, event, booked.get(event["booking_id"]))
+            except Deferred:
+                break
+            await session.execute(MOVE, {"name": name, "xid": event["xid"], "seq": event["seq"]})
+            settled += 1
+            if time.monotonic() - began > ROUND_SECONDS:
+                break
+    return settled
