@@ -100,18 +100,29 @@ class Simulation:
         departements = profile.departements
         self.tokens = {
             "admin": self._token("admin", []),
-            "operator": self._token("operator", departements, sub="sim-osnp"),
-            "regulator": self._token("regulator", departements, sub="sim-regulateur"),
-            "urgences": self._token("urgences", departements, sub="sim-ioa"),
             "analyst": self._token("analyst", departements, sub="sim-analyste"),
         }
+        # The people of each département's SAS and ED: one identity each, as the service's per-person limits
+        # expect (one regulator booking for all France would be stopped by them, rightly).
+        for departement in departements:
+            for role, sub in (("operator", "sim-osnp"), ("regulator", "sim-regulateur"), ("urgences", "sim-ioa")):
+                self.tokens[f"{role}-{departement}"] = self._token(role, [departement], sub=f"{sub}-{departement}")
         self.effectors: dict[str, str] = {}
 
     def _token(self, role: str, territories: list[str], **claims: Any) -> str:
         return create_token(self.settings, role=role, territories=territories, ttl_seconds=7 * 24 * 3600, **claims)
 
-    def _as(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
+    def _as(self, role: str, departement: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[f'{role}-{departement}' if departement else role]}"}
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A polite client: told to slow down (429), it waits as long as it is told, three times at most."""
+        for _ in range(3):
+            answer = await self.http.request(method, url, **kwargs)
+            if answer.status_code != 429:
+                return answer
+            await asyncio.sleep(min(float(answer.headers.get("Retry-After") or 1), 10.0))
+        return answer
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -128,7 +139,7 @@ class Simulation:
         places = POSTCODES.get(departement) or []
         if not places:
             return
-        existing = await self.http.get("/v1/practitioners", params={"territory": departement, "limit": 500},
+        existing = await self._request("GET", "/v1/practitioners", params={"territory": departement, "limit": 500},
                                        headers=admin)
         known = {p["rpps"]: p for p in existing.json()} if existing.status_code == 200 else {}
         sites: list[dict[str, Any]] = []
@@ -137,7 +148,7 @@ class Simulation:
             rpps = body + luhn_key(body)
             doctor = known.get(rpps)
             if doctor is None:
-                made = await self.http.post("/v1/practitioners", headers=admin, json={
+                made = await self._request("POST", "/v1/practitioners", headers=admin, json={
                     "rpps": rpps, "family_name": FAMILY_NAMES[(number + index) % len(FAMILY_NAMES)],
                     "given_name": GIVEN_NAMES[number % len(GIVEN_NAMES)], "specialty_code": "SM54",
                     "territory_codes": [departement]})
@@ -152,7 +163,7 @@ class Simulation:
             if number % 3 == 0:
                 postcode, lat, lon = places[(number * 7 + index) % len(places)]
                 kind = SITE_KINDS[(number // 3) % len(SITE_KINDS)]
-                site = await self.http.post("/v1/sites", headers=admin, json={
+                site = await self._request("POST", "/v1/sites", headers=admin, json={
                     "name": f"{_site_label(kind)} {postcode}", "kind": kind, "address": f"{number + 1} rue de la Gare",
                     "postcode": postcode, "lat": lat, "lon": lon, "territory_code": departement})
                 if site.status_code != 201:
@@ -162,7 +173,7 @@ class Simulation:
             if not sites:
                 continue
             for weekdays, start, end in RULES[number % 3]:
-                rule = await self.http.post("/v1/availability-rules", headers=admin, json={
+                rule = await self._request("POST", "/v1/availability-rules", headers=admin, json={
                     "practitioner_id": doctor["id"], "site_id": sites[-1]["id"], "mode": "in_person",
                     "weekdays": weekdays, "start_time": start, "end_time": end, "slot_minutes": 20,
                     "valid_from": dt.date.today().isoformat()})
@@ -205,8 +216,8 @@ class Simulation:
                 progress()
 
     async def _regulate(self, call: PlannedCall) -> None:
-        operator, regulator = self._as("operator"), self._as("regulator")
-        made = await self.http.post("/v1/calls", headers=operator, json={
+        operator, regulator = self._as("operator", call.departement), self._as("regulator", call.departement)
+        made = await self._request("POST", "/v1/calls", headers=operator, json={
             "territory_code": call.departement, "channel": call.channel, "priority": call.priority,
             "intent_without_sas": call.intent, "reason": "fièvre depuis 48 h",
             "patient": {"postcode": call.postcode, "birth_year": 1940 + call.number % 80,
@@ -218,7 +229,7 @@ class Simulation:
         self.tally.calls += 1
         self.tally.by_channel[call.channel] += 1
         answered = call.other_reason != "no_answer"
-        callback = await self.http.post(f"/v1/calls/{call_id}/callback", headers=regulator,
+        callback = await self._request("POST", f"/v1/calls/{call_id}/callback", headers=regulator,
                                         json={"answered": answered})
         if callback.status_code != 201:
             self.tally.error("callback", callback)
@@ -235,13 +246,13 @@ class Simulation:
                 body["pharmacy"] = {"name": f"Pharmacie du centre {call.postcode}"}
             if kind == "other":
                 body["other_reason"] = reason
-            decision = await self.http.post(f"/v1/calls/{call_id}/decisions", headers=regulator, json=body)
+            decision = await self._request("POST", f"/v1/calls/{call_id}/decisions", headers=regulator, json=body)
             if decision.status_code == 201:
                 decided.append(kind)
             else:
                 self.tally.error("decision", decision)
         self._count(decided)
-        closed = await self.http.post(f"/v1/calls/{call_id}/close", headers=regulator)
+        closed = await self._request("POST", f"/v1/calls/{call_id}/close", headers=regulator)
         if closed.status_code != 200:
             self.tally.error("close", closed)
 
@@ -255,7 +266,7 @@ class Simulation:
         params: dict[str, Any] = {"territory": call.departement, "near_postcode": call.postcode, "limit": 5}
         if call_id:
             params["call_id"] = call_id
-        found = await self.http.get("/v1/slots/search", params=params, headers=self._as(role))
+        found = await self._request("GET", "/v1/slots/search", params=params, headers=self._as(role, call.departement))
         if found.status_code != 200:
             self.tally.error("search", found)
             return []
@@ -264,13 +275,13 @@ class Simulation:
     async def _book(self, call: PlannedCall, call_id: str) -> bool:
         """Search, hold, book — the next slot when another regulator was quicker; then maybe cancel and book
         again (a re-orientation)."""
-        regulator = self._as("regulator")
+        regulator = self._as("regulator", call.departement)
         booking = await self._hold_and_book(call, call_id)
         if booking is None:
             self.tally.no_slot += 1
             return False
         if call.cancelled:
-            cancelled = await self.http.post(f"/v1/bookings/{booking['id']}/cancel", headers=regulator,
+            cancelled = await self._request("POST", f"/v1/bookings/{booking['id']}/cancel", headers=regulator,
                                              json={"reason": "le patient a trouvé un médecin plus près"})
             if cancelled.status_code != 200:
                 self.tally.error("cancel", cancelled)
@@ -284,17 +295,17 @@ class Simulation:
         return True
 
     async def _hold_and_book(self, call: PlannedCall, call_id: str) -> dict[str, Any] | None:
-        regulator = self._as("regulator")
+        regulator = self._as("regulator", call.departement)
         for _ in range(3):  # other regulators take slots too: look again
             for slot in await self._free_slots(call, "regulator", call_id):
-                held = await self.http.post(f"/v1/slots/{slot['id']}/hold", headers=regulator,
+                held = await self._request("POST", f"/v1/slots/{slot['id']}/hold", headers=regulator,
                                             json={"call_id": call_id})
                 if held.status_code == 409:
                     continue  # taken meanwhile: the next one
                 if held.status_code not in (200, 201):
                     self.tally.error("hold", held)
                     continue
-                made = await self.http.post("/v1/bookings", headers=regulator,
+                made = await self._request("POST", "/v1/bookings", headers=regulator,
                                             json={"slot_id": slot["id"], "call_id": call_id})
                 if made.status_code == 201:
                     self._keep(made.json(), call)
@@ -306,10 +317,10 @@ class Simulation:
     async def _redirect(self, call: PlannedCall) -> None:
         """The ED's nurse sends a patient who does not need the ED to a city slot: one request makes the
         call and the booking."""
-        urgences = self._as("urgences")
+        urgences = self._as("urgences", call.departement)
         for _ in range(3):
             for slot in await self._free_slots(call, "urgences"):
-                made = await self.http.post("/v1/bookings", headers=urgences, json={
+                made = await self._request("POST", "/v1/bookings", headers=urgences, json={
                     "slot_id": slot["id"], "reason": "entorse de cheville, pas de signe de gravité",
                     "patient": {"postcode": call.postcode, "birth_year": 1940 + call.number % 80}})
                 if made.status_code == 201:
@@ -340,7 +351,7 @@ class Simulation:
             if token is None:
                 continue
             status = "noshow" if booked.noshow else "fulfilled"
-            posted = await self.http.post(f"/v1/bookings/{booked.booking_id}/outcome",
+            posted = await self._request("POST", f"/v1/bookings/{booked.booking_id}/outcome",
                                           headers={"Authorization": f"Bearer {token}"}, json={"status": status})
             if posted.status_code == 200:
                 self.tally.outcomes[status] += 1
@@ -355,7 +366,7 @@ class Simulation:
         imported = 0
         for start in range(0, len(rows), 5000):
             body = "\n".join(json.dumps(r) for r in rows[start:start + 5000]).encode()
-            answer = await self.http.post("/v1/calls/import", headers={**self._as("admin"),
+            answer = await self._request("POST", "/v1/calls/import", headers={**self._as("admin"),
                                                                        "Content-Type": "application/x-ndjson"},
                                           content=body)
             if answer.status_code != 201:
@@ -365,7 +376,8 @@ class Simulation:
         return imported
 
     async def report(self, territory: str, months: list[str]) -> dict[str, Any] | None:
-        answer = await self.http.get("/v1/stats/monthly", headers=self._as("analyst" if territory != "FR" else "admin"),
+        reader = self._as("analyst" if territory != "FR" else "admin")
+        answer = await self._request("GET", "/v1/stats/monthly", headers=reader,
                                      params={"territory": territory, "from": months[0], "to": months[-1]})
         if answer.status_code != 200:
             self.tally.error("report", answer)
