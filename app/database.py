@@ -58,6 +58,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The URL for asyncpg itself (COPY, benchmarks): the SQLAlchemy driver prefix taken off."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 def make_engine(url: str, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,

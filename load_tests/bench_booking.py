@@ -14,7 +14,7 @@ import asyncpg
 
 from app.auth import create_token
 from app.config import Settings
-from load_tests.bench_search import _pg_dsn
+from app.database import asyncpg_dsn
 from load_tests.harness import SECRET, fresh_database, record, run_wrk, served_app
 
 PRACTITIONERS = 200
@@ -48,7 +48,7 @@ SEED_SQL = [
 
 
 async def seed(url: str, calls: int) -> tuple[list[str], list[str]]:
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for sql in SEED_SQL:
             await conn.execute(sql.replace(":n", str(PRACTITIONERS)).replace(":per", str(SLOTS_PER_PRACTITIONER))
@@ -61,7 +61,7 @@ async def seed(url: str, calls: int) -> tuple[list[str], list[str]]:
 
 
 async def verify(url: str) -> dict[str, int]:
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         doubles = await conn.fetchval(
             "SELECT count(*) FROM (SELECT slot_id FROM bookings WHERE status = 'active' "

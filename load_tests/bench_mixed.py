@@ -42,6 +42,7 @@ from app.auth import create_token
 from app.bookings import repository as bookings
 from app.bookings.search import SearchFilter, search_sql
 from app.config import Settings
+from app.database import asyncpg_dsn
 from app.embedded import EmbeddedPostgres
 from app.simulator import seed as seeding
 from app.simulator.plan import PROFILES
@@ -74,7 +75,7 @@ def _tokens(codes: list[str]) -> dict[str, str]:
 async def _prepare(url: str, kinds: dict[str, int]) -> dict[str, list[Any]]:
     """Fresh consumables: waiting calls with a free slot each (hold, book), waiting calls (decision), booked
     past slots without outcome (outcome), ``kinds[k]`` of each."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         out: dict[str, list[Any]] = {}
         for kind in ("hold", "book", "decision"):
@@ -292,7 +293,7 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
 
 
 async def _booked_pairs(url: str) -> int:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         return int(await conn.fetchval("SELECT count(*) FROM bookings b JOIN bench_pairs p ON p.slot_id = b.slot_id "
                                        "WHERE b.status = 'active'"))
@@ -301,7 +302,7 @@ async def _booked_pairs(url: str) -> int:
 
 
 async def _pairs_table(url: str, pairs: list[tuple[str, str]]) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute("DROP TABLE IF EXISTS bench_pairs; DROP SEQUENCE IF EXISTS bench_pair_seq;"
                            "CREATE TABLE bench_pairs (n bigint PRIMARY KEY, slot_id uuid, call_id uuid);"
@@ -324,7 +325,7 @@ def _closed_loop(base: str, lines: list[str], seconds: int) -> float:
 
 
 async def _ready(url: str, years: float, practitioners: int, slots: int) -> tuple[bool, dict[str, Any]]:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         seeded = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM practitioners)")
         await conn.execute("CREATE TABLE IF NOT EXISTS bench_used (slot_id uuid PRIMARY KEY);"
@@ -334,7 +335,7 @@ async def _ready(url: str, years: float, practitioners: int, slots: int) -> tupl
     if not seeded:
         result = await seeding.seed(url, PROFILES["france"], practitioners=practitioners, free_slots=slots,
                                     years=years)
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:  # the rollup folded before measuring, as the app keeps it (what a step left is folded too)
         await conn.execute("SELECT stats_compact()", timeout=None)
         await conn.execute("VACUUM (ANALYZE) calls, slots, bookings, decisions", timeout=None)

@@ -16,6 +16,7 @@ import asyncpg
 
 from app.auth import create_token
 from app.config import Settings
+from app.database import asyncpg_dsn
 from load_tests.harness import SECRET, fresh_database, record, run_wrk, served_app
 
 PRACTITIONERS = 2000
@@ -59,13 +60,9 @@ SEED_SQL = [
 ]
 
 
-def _pg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def seed(url: str) -> float:
     started = time.perf_counter()
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for sql in SEED_SQL:
             sql = sql.replace(":n", str(PRACTITIONERS)).replace(":per", str(SLOTS_PER_PRACTITIONER))
@@ -76,7 +73,7 @@ async def seed(url: str) -> float:
 
 
 async def explain(url: str) -> str:
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch(
             "EXPLAIN ANALYZE SELECT s.id FROM slots s JOIN sites si ON si.id = s.site_id "
@@ -155,7 +152,7 @@ def main() -> None:
 
 
 async def _codes(url: str) -> list[str]:
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         return [r[0] for r in await conn.fetch("SELECT code FROM territories WHERE kind = 'departement'")]
     finally:
@@ -163,7 +160,7 @@ async def _codes(url: str) -> list[str]:
 
 
 async def _count(url: str) -> int:
-    conn = await asyncpg.connect(_pg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         return int(await conn.fetchval("SELECT count(*) FROM slots"))
     finally:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -48,7 +49,9 @@ def _territory(profile: Profile) -> str:
 
 
 async def simulation(url: str, profile: Profile, days: float, speed: float, seed: int, concurrency: int,
-                     history_days: float, setup: bool) -> dict[str, Any]:
+                     history_days: float, setup: bool, ready: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Set up (doctors, sites, rules), load the past (calls import), call ``ready``, then play ``days`` of calls
+    and compare them with the report."""
     sim = Simulation(url, get_settings(), profile, seed=seed, concurrency=concurrency)
     try:
         territory = _territory(profile)
@@ -63,6 +66,8 @@ async def simulation(url: str, profile: Profile, days: float, speed: float, seed
             with console.status(f"Import des {len(past)} appels des {history_days:g} derniers jours…"):
                 imported = await sim.import_history(past)
             console.print(f"{imported} appels passés importés")
+        if ready is not None:
+            ready()
         months = _months(profile.timezone, began, began + dt.timedelta(days=1))
         before = await sim.report(territory, months)
         calls = plan(profile, began, days, seed=seed)
@@ -165,21 +170,13 @@ def demo(
                 raise typer.Exit(1)
             time.sleep(0.5)
 
-        async def prepare() -> None:
-            sim = Simulation(base, get_settings(), PROFILES["indre"])
-            try:
-                await sim.setup()
-                past = plan(PROFILES["indre"], dt.datetime.now(dt.UTC) - dt.timedelta(days=28), 28, seed=2)
-                imported = await sim.import_history(past)
-                console.print(f"{len(sim.effectors)} médecins, {imported} appels des quatre dernières semaines")
-            finally:
-                await sim.close()
+        def announce() -> None:
+            console.print(f"[bold green]Démo prête en {time.monotonic() - began:.0f} s[/bold green]: "
+                          f"console {base}/console/ — jeton de régulateur : "
+                          f"`snp token --role regulator --territory 36`; Ctrl-C pour arrêter")
 
-        asyncio.run(prepare())
-        console.print(f"[bold green]Démo prête en {time.monotonic() - began:.0f} s[/bold green]: "
-                      f"console {base}/console/ — jeton de régulateur : "
-                      f"`snp token --role regulator --territory 36`; Ctrl-C pour arrêter")
-        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 4, 0, setup=True))  # their tokens
+        # The last four weeks through the calls import, then the days to come at ``speed``.
+        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 4, 28, setup=True, ready=announce))
         show(summary)
         server.wait()
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from app.database import asyncpg_dsn
 from app.simulator.plan import POSTCODES, Profile
 from app.validators import luhn_key
 
@@ -133,7 +134,7 @@ def _statements(years: float, scale: float, free_slots: int, per_evening: int) -
 async def seed(url: str, profile: Profile, *, practitioners: int, free_slots: int, years: float, scale: float = 1.0,
                say: Callable[[str], Any] = print) -> dict[str, Any]:
     """Fill an empty database; the counts of what is there, and the seconds each step took."""
-    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    connection = await asyncpg.connect(asyncpg_dsn(url))
     timings: dict[str, float] = {}
     try:
         filled = await connection.fetchval(

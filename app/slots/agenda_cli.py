@@ -22,15 +22,19 @@ cli = typer.Typer(help="Synchronisation avec l'agenda du médecin (recherche de 
 console = Console()
 
 
+async def _practitioner(session: Any, practitioner: str) -> uuid.UUID:
+    column = "rpps" if practitioner.isdigit() else "id"
+    found = await session.scalar(text(f"SELECT id FROM practitioners WHERE {column}::text = :v"), {"v": practitioner})
+    if found is None:
+        raise typer.BadParameter(f"no practitioner {practitioner} (give his RPPS or id)")
+    return uuid.UUID(str(found))
+
+
 async def _sync(source: str, practitioner: str, site: uuid.UUID | None, token: str | None) -> SyncReport:
     from app.database import command_session
 
     async with command_session() as session:
-        column = "rpps" if practitioner.isdigit() else "id"
-        found = await session.scalar(text(f"SELECT id FROM practitioners WHERE {column}::text = :v"),
-                                     {"v": practitioner})
-        if found is None:
-            raise typer.BadParameter(f"no practitioner {practitioner} (give his RPPS or id)")
+        found = await _practitioner(session, practitioner)
         return await sync(session, get_settings(), source=source, practitioner_id=found, site_id=site, token=token)
 
 
@@ -63,14 +67,6 @@ def sync_command(
 
 
 # --------------------------------------------------------------------------------- on a schedule
-
-
-async def _practitioner(session: Any, practitioner: str) -> uuid.UUID:
-    column = "rpps" if practitioner.isdigit() else "id"
-    found = await session.scalar(text(f"SELECT id FROM practitioners WHERE {column}::text = :v"), {"v": practitioner})
-    if found is None:
-        raise typer.BadParameter(f"no practitioner {practitioner} (give his RPPS or id)")
-    return uuid.UUID(str(found))
 
 
 @cli.command("add")
