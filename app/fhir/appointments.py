@@ -278,6 +278,16 @@ async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
     return body
 
 
+def event_status(kind: str, outcome: str | None) -> str:
+    """The appointment's status as an outbox event tells it (the declarer's and the Hub's): booked when
+    created, cancelled when cancelled, else its outcome."""
+    if kind == "booking.created":
+        return "booked"
+    if kind == "booking.cancelled":
+        return "cancelled"
+    return outcome or "booked"
+
+
 def status_of(status: str, outcome: str | None) -> str:
     return "cancelled" if status == "cancelled" else (outcome or "booked")
 

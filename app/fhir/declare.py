@@ -33,14 +33,6 @@ BATCH = 50
 FHIR_JSON = "application/fhir+json"
 
 
-def _status(kind: str, outcome: str | None) -> str:
-    if kind == "booking.created":
-        return "booked"
-    if kind == "booking.cancelled":
-        return "cancelled"
-    return outcome or "booked"
-
-
 async def _send(client: httpx.AsyncClient, base: str, kind: str, body: dict[str, Any]) -> str | None:
     """None when the platform took it (or refused it for good); else why to try again later."""
     try:
@@ -67,7 +59,7 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
 
     async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
         if row is not None and row["system"] is None:  # an appointment declared to us is its agenda's
-            body = appointments.resource(row, _status(event["kind"], row["outcome"]))
+            body = appointments.resource(row, appointments.event_status(event["kind"], row["outcome"]))
             failure = await _send(client, base, event["kind"], body)
             if failure is not None:
                 log.warning("ptf.declaration_deferred", error=failure)

@@ -28,6 +28,8 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
+from app.fhir.appointments import event_status
+
 # Where the files come from: a URI that relative references join onto (nothing is fetched).
 BASE = "https://github.com/ansforge/SAMU-Hub-Modeles/src/main/resources/json-schema/"
 ENVELOPE = "EDXL-DE-full.schema.json"
@@ -36,7 +38,6 @@ PROFESSION_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_G15-ProfessionSante/FHIR
 ADDRESS_SCHEME = "Hubex"
 # The guide's orientation categories (RS-SAS-RDV ``orientationCategory``) for our kinds of site.
 ORIENTATION = {"msp": "MSP", "centre_sante": "CDS", "csnp": "CDS", "sos_medecins": "SOS"}
-STATUS = {"booking.created": "booked", "booking.cancelled": "cancelled"}
 
 
 @functools.cache
@@ -90,7 +91,7 @@ def appointment(row: Any, kind: str) -> dict[str, Any]:
         "created": timestamp(row["created_at"], zone),
         "start": timestamp(row["start_at"], zone),
         "end": timestamp(row["end_at"], zone),
-        "status": STATUS.get(kind) or row["outcome"] or "booked",
+        "status": event_status(kind, row["outcome"]),
         "orientationCategory": ORIENTATION.get(row["site_kind"]) or ("CPTS" if row["territory_kind"] == "cpts"
                                                                       else "PS"),
     }
