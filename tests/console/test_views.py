@@ -114,6 +114,38 @@ def test_the_ed_nurse_redirects_a_patient_in_one_form(world) -> None:
         browser.close()
 
 
+def test_an_older_search_answer_never_covers_a_newer_one(world) -> None:
+    """A regulator searches, changes a filter and searches again before the first answer came: the table
+    shows the second search. The page's first search request is held back 800 ms so that its answer comes
+    last, as a slow network or a busy server does."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, _token("regulator"))
+        expect(page.locator("#whoami")).to_contain_text("Médecin régulateur")
+        page.evaluate("""() => {
+          const send = window.fetch; let held = false;
+          window.fetch = (url, options) => {
+            if (!held && String(url).includes("/v1/slots/search")) {
+              held = true;
+              return new Promise((go) => setTimeout(go, 800)).then(() => send(url, options));
+            }
+            return send(url, options);
+          };
+        }""")
+        page.click('nav button[data-tab="slots"]')
+        search = page.locator("#search")
+        search.locator("[name=mode]").select_option("home_visit")  # the world's three slots
+        search.locator("button[type=submit]").click()
+        search.locator("[name=mode]").select_option("teleconsultation")  # none
+        search.locator("button[type=submit]").click()
+        expect(page.locator("#message")).to_have_text("0 créneau(x) libre(s)")
+        page.wait_for_timeout(1500)  # the held answer (three rows) has come by now, and was dropped
+        expect(page.locator("#slots tbody tr")).to_have_count(0)
+        expect(page.locator("#message")).to_have_text("0 créneau(x) libre(s)")
+        browser.close()
+
+
 def test_the_effector_sees_his_patients_and_says_whether_they_came(world) -> None:
     from playwright.sync_api import expect, sync_playwright
 

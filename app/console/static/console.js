@@ -247,6 +247,9 @@ async function loadMine() {
       select.replaceChildren();
       for (const site of sites) select.append(new Option(`${site.name}, ${site.postcode}`, site.id));
     }
+    // The forms that need a place wait for the places: a submit before they load would fail silently.
+    for (const form of [$("#publish"), $("#rule")]) form.querySelector("button[type=submit]").disabled = !sites.length;
+    if (!sites.length) say("Aucun lieu d'exercice enregistré pour vous : demandez à la coordination d'en ajouter un.", false);
     const DAYS = ["", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
     const rules = $("#my-rules"); rules.replaceChildren();
     for (const rule of await api("GET", "/v1/availability-rules")) {
@@ -316,7 +319,7 @@ $("#rule").addEventListener("submit", async (e) => {
   try {
     const rule = await api("POST", "/v1/availability-rules", body);
     say(`Disponibilité enregistrée : ${rule.slots_created} créneau(x) publié(s)`); await loadMine();
-  } catch (err) { say(err.message, false); } finally { submit.disabled = false; }
+  } catch (err) { say(err.message, false); } finally { submit.disabled = !$("#rule-site").options.length; }
 });
 $("#publish").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -329,15 +332,22 @@ $("#publish").addEventListener("submit", async (e) => {
     await api("POST", "/v1/slots", { site_id: f.get("site_id"), start: start.toISOString(), mode: f.get("mode"),
       end: new Date(start.getTime() + Number(f.get("minutes")) * 60000).toISOString() });
     say("Créneau publié"); await loadMine();
-  } catch (err) { say(err.message, false); } finally { submit.disabled = false; }
+  } catch (err) { say(err.message, false); } finally { submit.disabled = !$("#my-site").options.length; }
 });
 
 function patientOf(call) { return call.patient || {}; }
 
+// Answers can come back out of order (a live reload, then a click): only the latest request of a kind
+// is shown, never an older answer over a newer one.
+const latest = {};
+function newest(kind) { const n = (latest[kind] || 0) + 1; latest[kind] = n; return () => latest[kind] === n; }
+
 // quiet: a live update does not cover the message of what the user just did.
 async function loadQueue(quiet = false) {
+  const current = newest("queue");
   try {
     const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true`);
+    if (!current()) return;
     state.calls = Array.isArray(calls) ? calls : calls.items || [];
     renderQueue();
     if (quiet !== true) say(`${state.calls.length} appel(s) ouvert(s)`);
@@ -512,8 +522,10 @@ async function searchSlots(quiet = false) {
   if (state.call) q.set("call_id", state.call.id);
   if (q.get("sort") === "distance" && !q.get("near_postcode") && !state.call?.patient?.postcode) q.delete("sort");
   for (const k of ["start_from", "start_to"]) if (f.get(k)) q.set(k, fromLocal(f.get(k)).toISOString());
+  const current = newest("slots");
   try {
     const found = await api("GET", `/v1/slots/search?${q}`);
+    if (!current()) return;
     const rows = Array.isArray(found) ? found : found.items || [];
     const body = $("#slots tbody"); body.replaceChildren();
     for (const s of rows) {
