@@ -79,7 +79,7 @@ def migrate() -> None:
     console.print(f"schema at {migrations.head_revision()}")
 
 
-db = typer.Typer(help="The embedded PostgreSQL (when SNP_DATABASE_URL is unset)")
+db = typer.Typer(help="The embedded PostgreSQL (when SNP_DATABASE_URL is unset), its replica and their promotion")
 app.add_typer(db, name="db")
 
 
@@ -107,6 +107,77 @@ def db_status() -> None:
     running = embedded_for(get_settings()).is_running()
     print("running" if running else "stopped")
     raise typer.Exit(0 if running else 3)
+
+
+@db.command("replica")
+def db_replica(
+    primary: Annotated[str, typer.Option(help="the primary's URL (postgresql://…), as the app reaches it")],
+    data: Annotated[Path, typer.Option(help="the replica's own data folder (created)")],
+    port: Annotated[int, typer.Option(help="the loopback TCP port the replica listens on")] = 5433,
+    name: Annotated[str, typer.Option(help="the name the primary knows the standby by")] = "snp_replica",
+    synchronous: Annotated[bool, typer.Option(
+        help="the primary acknowledges a commit once the replica has it on disk: no acknowledged write is "
+             "lost when the replica is promoted, and writes wait while no standby answers")] = False,
+) -> None:
+    """Start an embedded streaming replica of PRIMARY (pg_basebackup, then hot standby); print its URL."""
+    import asyncio
+
+    from app.database import asyncpg_dsn, normalize_url
+    from app.embedded import EmbeddedPostgres
+
+    dsn = asyncpg_dsn(normalize_url(primary))
+    url = EmbeddedPostgres(data, port=port, listen_tcp=True).replicate(dsn, name)
+    if synchronous:
+        asyncio.run(_synchronous(dsn, name))
+        console.print(f"the primary now waits for {name} at each commit")
+    print(url)
+
+
+async def _synchronous(dsn: str, name: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(600):  # the standby connects within seconds of its start
+            if await conn.fetchval("SELECT count(*) FROM pg_stat_replication WHERE application_name = $1", name):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise typer.BadParameter(f"{name} does not stream from the primary", param_hint="--primary")
+        await conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '\"{name}\"'")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+@db.command("promote")
+def db_promote(
+    url: Annotated[str, typer.Option(help="the replica's URL")],
+) -> None:
+    """Make the replica the primary (after the primary died): it stops replaying and accepts writes. The
+    app finds it by itself when SNP_DATABASE_URL names both hosts with target_session_attrs=read-write."""
+    import asyncio
+
+    import asyncpg
+
+    from app.database import asyncpg_dsn, normalize_url
+
+    async def promote() -> bool:
+        conn = await asyncpg.connect(asyncpg_dsn(normalize_url(url)))
+        try:
+            if not await conn.fetchval("SELECT pg_is_in_recovery()"):
+                console.print("already a primary")
+                return True
+            return bool(await conn.fetchval("SELECT pg_promote(true, 60)"))
+        finally:
+            await conn.close()
+
+    if not asyncio.run(promote()):
+        console.print("[red]the promotion did not complete within 60 s[/red]")
+        raise typer.Exit(1)
+    console.print("promoted: this server is the primary now")
 
 
 @app.command()

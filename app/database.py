@@ -51,11 +51,24 @@ def resolve_database_url(settings: Settings, *, start_embedded: bool = True) -> 
 
 
 def normalize_url(url: str) -> str:
-    """Accept plain ``postgresql://`` URLs (as libpq tools print them) and use asyncpg."""
+    """Accept plain ``postgresql://`` URLs (as libpq tools print them) and use asyncpg.
+
+    A libpq multi-host URL (``postgresql://user@h1:5432,h2:5432/snp?target_session_attrs=read-write``,
+    a primary and its standby) becomes the form SQLAlchemy passes to asyncpg (``?host=h1:5432&host=…``):
+    asyncpg tries the hosts in turn and keeps the one that accepts writes, so after a promotion the
+    app's next connections reach the new primary by themselves."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
-    return url
+            url = "postgresql+asyncpg://" + url[len(prefix):]
+            break
+    scheme, sep, rest = url.partition("://")
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if not sep or "," not in hosts:
+        return url
+    database, question, query = tail.partition("?")
+    params = "&".join(f"host={host}" for host in hosts.split(","))
+    return f"{scheme}://{userinfo}{at}/{database}?{params}" + (f"&{query}" if question and query else "")
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -136,13 +149,6 @@ class Parallel:
         self, first: Callable[[AsyncSession], Awaitable[A]], second: Callable[[AsyncSession], Awaitable[B]]
     ) -> tuple[A, B]:
         return await asyncio.gather(self._read(first), self._read(second))
-
-
-def get_parallel(request: Request) -> Parallel:
-    return Parallel(request.app.state.sessionmaker)
-
-
-ParallelDep = Annotated[Parallel, Depends(get_parallel)]
 
 
 async def plan_for_the_values(session: AsyncSession) -> None:

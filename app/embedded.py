@@ -121,13 +121,16 @@ class EmbeddedPostgres:
             return False
         return _run("pg_ctl", ["-D", str(self.pgdata), "status"]).returncode == 0
 
-    def _initdb(self) -> None:
+    def _new_folder(self) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         if _as_root():
             entry = _ensure_system_user()
             _make_readable(self.pgdata)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
         self.pgdata.chmod(0o700)
+
+    def _initdb(self) -> None:
+        self._new_folder()
         result = _run(
             "initdb",
             ["-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", SUPERUSER],
@@ -172,6 +175,24 @@ class EmbeddedPostgres:
                 self.started_here = True
             self._create_database()
         return self.url()
+
+    def replicate(self, primary: str, name: str = "snp_replica") -> str:
+        """Make this cluster a hot standby of ``primary`` (a libpq URL) and start it; its URL.
+
+        The first time, the folder is filled by ``pg_basebackup`` (``-R``: the standby's connection to
+        the primary is written into it), and from then on it replays the primary's WAL as it streams.
+        ``name`` is the standby's ``cluster_name``, the name the primary knows it by (for
+        ``synchronous_standby_names``). Queries that replay would cancel are held back instead
+        (``hot_standby_feedback``)."""
+        with self._lock():
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._new_folder()
+                result = _run("pg_basebackup", ["-d", primary, "-D", str(self.pgdata), "-R", "-X", "stream",
+                                                "-c", "fast", "--no-password"], timeout=24 * 3600)
+                if result.returncode != 0:
+                    raise RuntimeError(f"pg_basebackup failed: {result.stderr.strip()}")
+        self.settings = {"cluster_name": f"'{name}'", "hot_standby_feedback": "on", **self.settings}
+        return self.start()
 
     def _psql(self, sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
         host = "127.0.0.1" if self.listen_tcp else str(self.socket_dir)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from app import contract, crypto, migrate
 from app.config import Settings, get_settings
-from app.database import make_engine, make_sessionmaker, resolve_database_url
+from app.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
 from app.deadline import DeadlineMiddleware
 from app.errors import install_error_handlers
 from app.limits import LimitsMiddleware
@@ -70,6 +70,13 @@ async def attach_database(app: FastAPI, settings: Settings) -> None:
     app.state.embedded = embedded
     app.state.engine = make_engine(url, settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    if settings.database_replica_url:
+        from app.replica import ReplicaMonitor
+
+        replica = make_engine(normalize_url(settings.database_replica_url), settings)
+        app.state.replica_engine = replica
+        app.state.replica_sessionmaker = make_sessionmaker(replica)
+        app.state.replica = ReplicaMonitor(app.state.engine, replica, settings.replica_max_lag_seconds)
 
 
 # Young-generation collections every 50 000 allocations instead of 700: a bulk publish of 5 000 slots
@@ -91,6 +98,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if getattr(app.state, "sessionmaker", None) is None:
         await attach_database(app, settings)
         log.info("app.started", embedded=app.state.embedded is not None)
+    stop_replica = None
+    if getattr(app.state, "replica", None) is not None:
+        from app.replica import start_monitoring
+
+        stop_replica = start_monitoring(app.state.replica, settings.replica_check_seconds)
     stop_relay = None
     if settings.relay_enabled:
         from app.notifications.relay import start_in_background
@@ -153,9 +165,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stop_hub()
         if stop_agenda is not None:
             await stop_agenda()
-        engine = getattr(app.state, "engine", None)
-        if engine is not None:
-            await engine.dispose()
+        if stop_replica is not None:
+            await stop_replica()
+        for name in ("engine", "replica_engine"):
+            engine = getattr(app.state, name, None)
+            if engine is not None:
+                await engine.dispose()
         embedded = getattr(app.state, "embedded", None)
         if embedded is not None:
             await asyncio.to_thread(embedded.stop_if_started_here)

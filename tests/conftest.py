@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from app import migrate
 from app.auth import create_token
 from app.config import Settings
-from app.database import OneStatement, Parallel, get_parallel, get_statements, normalize_url
+from app.database import OneStatement, Parallel, get_statements, normalize_url
 from app.embedded import EmbeddedPostgres
 from app.main import create_app
+from app.replica import Reads, get_reads
 
 TEST_SECRET = "test-secret-test-secret-test-secret-0123"
 
@@ -111,7 +112,7 @@ def app(settings: Settings, connection: AsyncConnection, engine: AsyncEngine) ->
     )
     application.state.sessionmaker = sessionmaker
     application.dependency_overrides[get_statements] = lambda: InSavepoints(connection)
-    application.dependency_overrides[get_parallel] = lambda: InTurn(sessionmaker)
+    application.dependency_overrides[get_reads] = lambda: Reads(sessionmaker, None, None, parallel=InTurn)
     return application
 
 

@@ -71,17 +71,19 @@ async def _book_until_answered(c: httpx.AsyncClient, slot: str, call: str, tally
             continue
         assert response.status_code == 201, response.text
         tally["acknowledged"].append(response.json()["id"])
+        if len(tally["acknowledged"]) == BOOKINGS // 6:
+            tally["some_in"].set()
         if response.headers.get("Idempotent-Replayed") == "true":
             tally["replayed"] += 1
         return
     tally["gave_up"] += 1
 
 
-def _found(data_dir: str, acknowledged: list[str]) -> tuple[int, int, int]:
+def _found(database_url: str, acknowledged: list[str]) -> tuple[int, int, int]:
     """(acknowledged bookings found, slots booked twice, events) in the database."""
 
     async def read() -> tuple[int, int, int]:
-        engine = create_async_engine(EmbeddedPostgres(data_dir).url())
+        engine = create_async_engine(database_url)
         async with engine.connect() as conn:
             ids = {str(i) for i in (await conn.execute(text("SELECT id FROM bookings"))).scalars()}
             doubles = (await conn.execute(text(
@@ -94,27 +96,31 @@ def _found(data_dir: str, acknowledged: list[str]) -> tuple[int, int, int]:
     return asyncio.run(read())
 
 
-def _book_through(base: str, data_dir: str, fault: Callable[[], None], label: str) -> None:
+def _book_through(base: str, database_url: str, fault: Callable[[], None], label: str) -> None:
     """120 clients book, ``fault`` strikes while many are in flight, every client retries with its key
     until answered; then every acknowledged booking is in the database, none twice, one event each."""
     slots, calls = asyncio.run(_seed(base))
-    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0}
+    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0,
+                   "some_in": asyncio.Event()}
 
     async def load() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=20, limits=httpx.Limits(max_connections=BOOKINGS)) as c:
             clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
                        for slot, call in zip(slots, calls, strict=True)]
-            await asyncio.sleep(0.4)  # some bookings are in, many in flight
-            fault()
+            await tally["some_in"].wait()  # some bookings are in, many in flight
+            tally["before_fault"] = len(tally["acknowledged"])
+            await asyncio.to_thread(fault)
             await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
 
     began = time.monotonic()
     asyncio.run(load())
     elapsed = time.monotonic() - began
-    present, doubles, events = _found(data_dir, tally["acknowledged"])
+    present, doubles, events = _found(database_url, tally["acknowledged"])
     print(f"{label} bookings={BOOKINGS} acknowledged={len(tally['acknowledged'])} found={present} "
           f"503={tally['503']} transport_errors={tally['transport_errors']} replayed={tally['replayed']} "
-          f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f}")
+          f"gave_up={tally['gave_up']} doubles={doubles} events={events} seconds={elapsed:.1f} "
+          f"before_fault={tally['before_fault']}")
+    assert tally["before_fault"] < BOOKINGS, "the fault struck after the load"
     assert tally["gave_up"] == 0
     assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
     assert doubles == 0 and events == BOOKINGS
@@ -134,7 +140,8 @@ def test_an_app_worker_killed_mid_request_loses_no_acknowledged_booking() -> Non
         workers = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True,
                                  text=True).stdout.splitlines()
         victim = next(int(line.split()[0]) for line in workers if "resource_tracker" not in line)
-        _book_through(f"http://127.0.0.1:{port}", data_dir, lambda: os.kill(victim, signal.SIGKILL), "WORKER FAULT")
+        _book_through(f"http://127.0.0.1:{port}", EmbeddedPostgres(data_dir).url(),
+                      lambda: os.kill(victim, signal.SIGKILL), "WORKER FAULT")
     finally:
         _stop(proc)
         EmbeddedPostgres(data_dir).stop()  # started by `snp migrate`, so no worker stops it
@@ -151,7 +158,7 @@ def test_postgresql_killed_under_booking_load_loses_no_acknowledged_booking() ->
     pidfile = Path(data_dir) / "pg" / "postmaster.pid"
     try:
         _wait_ready(port, proc)
-        _book_through(f"http://127.0.0.1:{port}", data_dir,
+        _book_through(f"http://127.0.0.1:{port}", EmbeddedPostgres(data_dir).url(),
                       lambda: os.kill(int(pidfile.read_text().splitlines()[0]), signal.SIGKILL), "FAULT")
     finally:
         _stop(proc)

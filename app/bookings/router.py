@@ -24,7 +24,8 @@ from app.bookings.schemas import (
 from app.bookings.search import CURSOR_PATTERN
 from app.config import SettingsDep
 from app.database import SessionDep, StatementsDep
-from app.errors import error_responses
+from app.errors import NotFound, error_responses
+from app.replica import ReadsDep
 from app.schemas import AwareDatetime
 from app.sites.schemas import SiteKind
 from app.territories.schemas import CODE_PATTERN
@@ -41,7 +42,7 @@ SlotEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 @slot_search_router.get("/search", response_model=SearchPage, operation_id="search_slots",
                   responses=error_responses(401, 403, 404, 422))
 async def search_slots(
-    session: SessionDep,
+    reads: ReadsDep,
     principal: SearcherDep,
     territory: Annotated[str | None, Query(
         pattern=CODE_PATTERN, description="Territory code; a département includes its CPTS")] = None,
@@ -74,12 +75,12 @@ async def search_slots(
     )] = None,
 ) -> JSONResponse:
     """Free slots (not held, booked, withdrawn or started) of a territory, soonest first, paginated."""
-    page = await search.search(
+    page = await reads.run(lambda session, _: search.search(
         session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
         audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
         cursor=cursor, near_postcode=near_postcode, call_id=call_id, profession=profession, specialty=specialty,
         language=language, site_kind=site_kind,
-    )
+    ), not_there_yet=NotFound)  # a call created a moment ago may not be on the replica yet
     # Built by the service from SQL rows already: no second validation on the hot path.
     return JSONResponse(page.model_dump(mode="json"))
 

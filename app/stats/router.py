@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.auth import AnalystDep
-from app.database import ParallelDep, SessionDep
 from app.errors import Unprocessable, error_responses
+from app.replica import ReadsDep
 from app.stats import service
 from app.stats.render_csv import to_csv, to_csv_fr
 from app.stats.render_png import png_bytes
@@ -41,8 +41,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     },
 )
 async def monthly(
-    session: SessionDep,
-    parallel: ParallelDep,
+    reads: ReadsDep,
     principal: AnalystDep,
     territory: Annotated[str, Query(
         pattern=CODE_PATTERN, description="Territory code (a département includes its CPTS); FR: national")],
@@ -60,7 +59,8 @@ async def monthly(
     """Monthly activity report of a territory, in the form of the Indre interCPTS publication."""
     if format not in FORMATS:
         raise Unprocessable(f"format must be one of {', '.join(FORMATS)}", field="format")
-    report = await service.monthly(session, parallel, principal, territory, from_, to, avoided_ed_method)
+    report = await reads.run(lambda session, parallel: service.monthly(
+        session, parallel, principal, territory, from_, to, avoided_ed_method))
     name = f"snp-stats-{report.territory}-{report.from_}-{report.to}"
     if format in ("csv", "csv-fr"):
         body = to_csv(report) if format == "csv" else to_csv_fr(report)
