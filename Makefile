@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint openapi openapi-check bench clean db-stop browser broker
+.PHONY: install run demo test lint openapi openapi-check bench clean db-stop browser broker pooler
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,14 @@ broker: ## Debian's RabbitMQ for the Hub Santé test (installed when missing and
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; \
 	  else echo "rabbitmq-server is missing: the Hub Santé test will be skipped"; fi; }
 
-test: install browser broker ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+pooler: ## Debian's PgBouncer for the several-instances test and benchmark (installed when missing and we are root)
+	@{ command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing PgBouncer (Debian package) for the several-instances test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	  else echo "pgbouncer is missing: the several-instances test will be skipped"; fi; }
+
+test: install browser broker pooler ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/mypy app
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

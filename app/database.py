@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, TextClause, text
+from sqlalchemy import MetaData, TextClause, event, text
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -77,19 +77,24 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def make_engine(url: str, settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         # No pre-ping: a round trip per request; a connection broken by a server restart is
         # discarded by SQLAlchemy on its first error instead.
-        connect_args={"server_settings": {
-            "timezone": "UTC",
-            "application_name": "snp",
-            "statement_timeout": str(settings.db_statement_timeout_ms),
-            "idle_in_transaction_session_timeout": str(settings.db_idle_in_transaction_timeout_ms),
-        }},
+        # Only the start-up parameters a pooler passes on (PgBouncer forwards these, and refuses others).
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "snp"}},
     )
+    # The time limits are set once per new connection instead, so that they hold behind PgBouncer too.
+    limits = (f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}; "
+              f"SET idle_in_transaction_session_timeout = {int(settings.db_idle_in_transaction_timeout_ms)}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _limits(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(lambda connection: connection.execute(limits))
+
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

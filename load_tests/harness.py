@@ -57,6 +57,58 @@ def kept_or_fresh(folder: str | None) -> Iterator[EmbeddedPostgres]:
         server.stop()
 
 
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None)
+
+
+@contextmanager
+def pgbouncer(folder: Path, server: EmbeddedPostgres, pool_size: int = 40) -> Iterator[str]:
+    """Debian's PgBouncer in session pooling on a loopback port in front of ``server`` (TCP); yields the
+    SQLAlchemy URL that reaches ``server``'s database through it. Session pooling: a client keeps its
+    server connection for its whole session, so prepared statements, LISTEN, session advisory locks and
+    connection settings work as they do without the pooler (1.18's transaction pooling breaks them)."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        raise RuntimeError("pgbouncer is missing: `make test` installs Debian's package")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (folder / "users.txt").write_text('"postgres" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"{server.database} = host=127.0.0.1 port={server.port} dbname={server.database}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder / 'users.txt'}\n"
+        f"pool_mode = session\ndefault_pool_size = {pool_size}\nmax_client_conn = 2000\n"
+        "server_reset_query = DISCARD ALL\n"
+        f"logfile = {folder / 'pgbouncer.log'}\n")
+    kwargs: dict = {}
+    if os.geteuid() == 0:  # PgBouncer refuses to run as root: as the embedded server's own system user
+        from app.embedded import _ensure_system_user
+
+        entry = _ensure_system_user()
+        for path in (folder, *folder.iterdir()):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+    proc = subprocess.Popen([binary, str(folder / "pgbouncer.ini")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd="/", **kwargs)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = folder / "pgbouncer.log"
+                raise RuntimeError(f"pgbouncer did not start: {log.read_text()[-2000:] if log.exists() else ''}")
+            time.sleep(0.05)
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{server.database}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
