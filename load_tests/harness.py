@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -76,7 +77,8 @@ def pgbouncer(folder: Path, server: EmbeddedPostgres, pool_size: int = 40) -> It
     (folder / "users.txt").write_text('"postgres" ""\n')
     (folder / "pgbouncer.ini").write_text(
         "[databases]\n"
-        f"{server.database} = host=127.0.0.1 port={server.port} dbname={server.database}\n"
+        f"{server.database} = host={'127.0.0.1' if server.listen_tcp else server.socket_dir} port={server.port} "
+        f"dbname={server.database}\n"
         "[pgbouncer]\n"
         f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
         f"auth_type = trust\nauth_file = {folder / 'users.txt'}\n"
@@ -85,9 +87,10 @@ def pgbouncer(folder: Path, server: EmbeddedPostgres, pool_size: int = 40) -> It
         f"logfile = {folder / 'pgbouncer.log'}\n")
     kwargs: dict = {}
     if os.geteuid() == 0:  # PgBouncer refuses to run as root: as the embedded server's own system user
-        from app.embedded import _ensure_system_user
+        from app.embedded import _ensure_system_user, _make_readable
 
         entry = _ensure_system_user()
+        _make_readable(folder)  # the folders above it must be passable to that user
         for path in (folder, *folder.iterdir()):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
@@ -154,6 +157,7 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 def record(title: str, command: str, lines: list[str]) -> None:
     """Append a dated section to load_tests/results.md (and print it)."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    command = re.sub(r"(--data[ =])\S+", r"\1FOLDER", command)  # where a cluster is kept is nobody's business
     machine = f"{os.cpu_count()} cores, Python {platform.python_version()}"
     block = [f"## {title}", "", f"- when: {stamp} ({machine})", f"- command: `{command}`", *lines, ""]
     text = "\n".join(block) + "\n"
