@@ -192,15 +192,16 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def mixed(base: str, url: str, codes: list[str], seconds: int) -> list[dict[str, Any]]:
+def mixed(base: str, url: str, codes: list[str], seconds: int, thinks: tuple[int, ...] = THINK_LADDER_MS,
+          mix: dict[str, float] | None = None) -> list[dict[str, Any]]:
     tokens = _tokens(codes)
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
     steps = []
-    for think in THINK_LADDER_MS:
+    for think in thinks:
         wanted = {k: UNIQUE_PER_STEP for k in ("hold", "book", "decision", "outcome")}
         items = asyncio.run(_prepare(url, wanted))
         running = {}
-        for kind, share in MIX.items():
+        for kind, share in (mix or MIX).items():
             lines = _lines(kind, tokens, codes, items.get(kind, []), month)
             if not lines:
                 continue
@@ -344,6 +345,14 @@ async def _ready(url: str, years: float, practitioners: int, slots: int) -> tupl
     return seeded, {} if seeded else result
 
 
+def _step_line(label: str, step: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{k} {r['rate']:.0f}/s p50 {r['p50_us'] / 1000:.0f} p95 {r['p95_us'] / 1000:.0f} "
+                      f"p99 {r['p99_us'] / 1000:.0f} ms{' ERR ' + str(r['bad']) if r['bad'] else ''}"
+                      for k, r in step["kinds"].items())
+    return (f"- {label}think {step['think_ms']} ms: {step['rate']:.0f} requests/s, worst p99 "
+            f"{step['worst_p99_ms']:.0f} ms, errors {step['bad']} — {kinds}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", help="keep the seeded cluster in this folder and reuse it")
@@ -352,7 +361,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--practitioners", type=int, default=13_000)
     parser.add_argument("--slots", type=int, default=1_000_000, help="free slots to seed")
+    parser.add_argument("--thinks", default=",".join(map(str, THINK_LADDER_MS)),
+                        help="the think times (ms) of the ladder, comma-separated")
+    parser.add_argument("--without", action="append", default=[], metavar="KIND",
+                        help="also run each step without this kind (its share left out), alternated with the whole "
+                             "mix: what the kind costs the others' tail")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the side-by-side with pgbench")
     args = parser.parse_args()
+    thinks = tuple(int(t) for t in args.thinks.split(","))
+    partial = {k: v for k, v in MIX.items() if k not in args.without} if args.without else None
     with kept_or_fresh(args.data) as server:
         url = server.url()
         started = time.monotonic()
@@ -362,12 +379,14 @@ def main() -> None:
         port = free_port()
         with served_app(url, workers=args.workers, port=port) as base:
             httpx.get(f"{base}/ready").raise_for_status()
-            steps = mixed(base, url, codes, args.seconds)
-            pairs = side_by_side(base, server, codes, args.seconds)
+            steps, without = [], []
+            for think in thinks:  # alternated, step by step, so that both meet the same machine
+                steps += mixed(base, url, codes, args.seconds, (think,))
+                if partial is not None:
+                    without += mixed(base, url, codes, args.seconds, (think,), partial)
+            pairs = {} if args.no_pgbench else side_by_side(base, server, codes, args.seconds)
             memory = [_peak_mb(pid) for pid in _workers(port)]
         versions = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    passing = [s for s in steps if s["worst_p99_ms"] <= P99_BUDGET_MS and s["bad"] == 0]
-    best = max(passing, key=lambda s: s["rate"]) if passing else None
     lines = [
         f"- data: France profile, {args.practitioners:,} practitioners, {args.slots:,} free slots, {args.years:g} "
         "year(s) of calls "
@@ -375,14 +394,15 @@ def main() -> None:
         f"- server: {args.workers} uvicorn workers; load: wrk ({versions.strip()}), one process per kind, "
         f"{CONNECTIONS} connections shared by the mix {MIX}; {args.seconds} s per step",
     ]
-    for step in steps:
-        kinds = ", ".join(f"{k} {r['rate']:.0f}/s p50 {r['p50_us'] / 1000:.0f} p95 {r['p95_us'] / 1000:.0f} "
-                          f"p99 {r['p99_us'] / 1000:.0f} ms{' ERR ' + str(r['bad']) if r['bad'] else ''}"
-                          for k, r in step["kinds"].items())
-        lines.append(f"- think {step['think_ms']} ms: {step['rate']:.0f} requests/s, worst p99 "
-                     f"{step['worst_p99_ms']:.0f} ms, errors {step['bad']} — {kinds}")
-    lines.append(f"- **highest rate with every p99 ≤ {P99_BUDGET_MS} ms and 0 errors: "
-                 + (f"{best['rate']:.0f} requests/s** (think {best['think_ms']} ms)" if best else "none**"))
+    for label, ladder in (("", steps), (f"without {', '.join(args.without)}: ", without)):
+        for step in ladder:
+            lines.append(_step_line(label, step))
+        if not ladder:
+            continue
+        ok = [s for s in ladder if s["worst_p99_ms"] <= P99_BUDGET_MS and s["bad"] == 0]
+        top = max(ok, key=lambda s: s["rate"]) if ok else None
+        lines.append(f"- **{label}highest rate with every p99 ≤ {P99_BUDGET_MS} ms and 0 errors: "
+                     + (f"{top['rate']:.0f} requests/s** (think {top['think_ms']} ms)" if top else "none**"))
     for name, (api, pg) in pairs.items():
         lines.append(f"- {name}, API vs pgbench on its own SQL ({PGBENCH_CLIENTS} clients, prepared): API "
                      f"{api:.0f}/s, pgbench {pg:.0f}/s, ratio {100 * api / pg:.0f} %")
