@@ -82,8 +82,8 @@ async def search_slots(
         language=language, site_kind=site_kind,
     ), not_there_yet=NotFound)  # a call created a moment ago may not be on the replica yet
     # Built by the service from SQL rows already: no second validation on the hot path, and the page
-    # written to JSON by pydantic's core in one step (not to a dict, then by the json module).
-    return Response(page.model_dump_json(), media_type="application/json")
+    # written to JSON by pydantic's core in one step (not to models, then a dict, then by the json module).
+    return Response(search.page_json(page), media_type="application/json")
 
 
 @slot_search_router.post("/{slot_id:uuid}/hold", response_model=HoldRead, operation_id="hold_slot",

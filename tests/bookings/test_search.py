@@ -132,6 +132,33 @@ class TestFilters:
         assert [i["id"] for i in nearest] == [c, b, a]
         assert 50 < nearest[2]["distance_km"] < 55
 
+    async def test_the_page_is_the_documented_schema_byte_for_byte(self, client, auth, connection):
+        """The page is written from the statement's rows without models: it must be exactly what the
+        SearchPage model makes of it (every field, its type, its form: instants in UTC with Z, the release
+        delay as an ISO 8601 duration, identifiers as text)."""
+        from app.bookings.schemas import SearchPage
+
+        w = await world(client, auth, lat=46.6333, lon=1.0628, postcode="36300")
+        start = now() + dt.timedelta(hours=3)
+        released = await client.post("/v1/slots", headers=auth("admin", []), json={
+            "practitioner_id": w.practitioner_id, "site_id": w.site["id"], "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=20)).isoformat(), "mode": "home_visit",
+            "bookable_by": ["regulation"], "release_before": "PT1H30M"})
+        assert released.status_code == 201, released.text
+        await make_slot(client, auth, w, start=now() + dt.timedelta(hours=1))
+        pages = ({"territory": "36", "limit": 1}, {"territory": "36", "near_postcode": "36000", "sort": "distance"})
+        for params in pages:
+            response = await search(client, auth("regulator"), **params)
+            assert response.status_code == 200, response.text
+            assert response.headers["content-type"] == "application/json"
+            assert SearchPage.model_validate_json(response.content).model_dump_json().encode() == response.content
+        page = response.json()
+        assert page["near"] == {"lat": page["near"]["lat"], "lon": page["near"]["lon"], "postcode": "36000",
+                                "source": "near_postcode"}
+        item = next(i for i in page["items"] if i["id"] == released.json()["id"])
+        assert item["release_before"] == "PT1H30M" and item["bookable_by"] == ["regulation"]
+        assert item["start"].endswith("Z") and item["site"]["lat"] == 46.6333
+
     async def test_bad_parameters_are_422_naming_the_field(self, client, auth):
         headers = auth("regulator")
         cases = [
