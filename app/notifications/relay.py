@@ -66,9 +66,11 @@ def _delivered(ids: list[uuid.UUID]) -> Update:
 
 
 def _retry(event_id: uuid.UUID, error: str, delay: float) -> Update:
+    # From the failure, not from the batch's start (now(), the transaction's instant): a receiver that
+    # took its whole timeout to fail would otherwise be tried again at once, its backoff spent waiting.
     return (update(OutboxEvent).where(OutboxEvent.id == event_id)
             .values(attempts=OutboxEvent.attempts + 1, last_error=error,
-                    next_attempt_at=func.now() + func.make_interval(0, 0, 0, 0, 0, 0, delay)))
+                    next_attempt_at=func.clock_timestamp() + func.make_interval(0, 0, 0, 0, 0, 0, delay)))
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -9,6 +9,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,14 +28,15 @@ SECRET = "a-webhook-secret-of-the-doctor"
 class Receiver:
     """A webhook receiver on 127.0.0.1: records what it gets, answers ``status``."""
 
-    def __init__(self, port: int, status: int = 200) -> None:
-        self.port, self.status, self.received = port, status, []
+    def __init__(self, port: int, status: int = 200, delay: float = 0.0) -> None:
+        self.port, self.status, self.received, self.delay = port, status, [], delay
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
+                time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.end_headers()
 
@@ -90,7 +92,7 @@ class TestRelay:
         await _bookings_and_a_cancellation(committed_client, auth, engine, w, port)
         events = await _outbox(engine)
         assert [e["kind"] for e in events] == ["booking.created"] * 3 + ["booking.cancelled"]
-        config = RelayConfig(backoff_base_seconds=0.2, timeout_seconds=2)
+        config = RelayConfig(backoff_base_seconds=1.0, timeout_seconds=2)
         sessionmaker = committed_app.state.sessionmaker
         async with httpx.AsyncClient(timeout=2) as http:
             assert await deliver_once(sessionmaker, http, config) == 4  # receiver down: connection refused
@@ -120,6 +122,19 @@ class TestRelay:
         me = auth("effector", practitioner_id=w.practitioner_id)
         feed = (await committed_client.get("/v1/effectors/me/bookings", headers=me)).json()
         assert [e["id"] for e in feed["events"]] == [str(e["id"]) for e in events]
+
+    async def test_the_backoff_counts_from_the_failure_not_from_the_batch_start(
+        self, committed_client, committed_app, auth, engine, port
+    ):
+        """A receiver that takes a second to fail: the events are not due again a second early."""
+        w = await world(committed_client, auth)
+        await _bookings_and_a_cancellation(committed_client, auth, engine, w, port)
+        config = RelayConfig(backoff_base_seconds=0.5, timeout_seconds=5, allowed_hosts=("127.0.0.1",))
+        with Receiver(port, status=503, delay=1.0):
+            async with httpx.AsyncClient(timeout=5) as http:
+                assert await deliver_once(committed_app.state.sessionmaker, http, config) == 4
+        # Each failure came a second after the batch began: its retry is still ahead.
+        assert await scalar(engine, "SELECT count(*) FROM outbox_events WHERE next_attempt_at > clock_timestamp()") == 4
 
     async def test_an_error_answer_is_retried_and_two_relays_never_send_one_event_twice_at_once(
         self, committed_client, committed_app, auth, engine, port
