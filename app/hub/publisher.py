@@ -151,8 +151,28 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
     return settled
 
 
+class NotRecordedYet(Exception):
+    """An answer to a message whose sending is not committed here yet: the LRM can acknowledge a message
+    before the round that sent it has committed its record. The answer goes back to the queue."""
+
+
+ANSWER_PATIENCE = dt.timedelta(minutes=5)  # an answer to a message still unknown after this is dropped
+ANSWER_RETRY_SECONDS = 0.5
+
+
+def _young(envelope: dict[str, Any]) -> bool:
+    try:
+        sent = dt.datetime.fromisoformat(str(envelope.get("dateTimeSent")))
+    except ValueError:
+        return False
+    if sent.tzinfo is None:
+        return False
+    return dt.datetime.now(dt.UTC) - sent < ANSWER_PATIENCE
+
+
 async def record_answer(sessionmaker: async_sessionmaker[AsyncSession], body: bytes) -> str:
-    """An answer read from our ack or info queue, recorded on the message it names; what it was."""
+    """An answer read from our ack or info queue, recorded on the message it names; what it was. Raises
+    ``NotRecordedYet`` for a recent answer to a message not recorded yet (to be read again shortly)."""
     try:
         envelope = json.loads(body)
     except ValueError:
@@ -166,23 +186,34 @@ async def record_answer(sessionmaker: async_sessionmaker[AsyncSession], body: by
     async with sessionmaker() as session, session.begin():
         if isinstance(reference, dict) and isinstance(reference.get("distributionID"), str):
             step = reference.get("step")
-            await session.execute(_ACKNOWLEDGED, {"distribution_id": reference["distributionID"],
-                                                  "step": step if isinstance(step, str) else None,
-                                                  "refused": bool(reference.get("refused", False))})
-            return "ack"
+            done = await session.execute(_ACKNOWLEDGED, {"distribution_id": reference["distributionID"],
+                                                         "step": step if isinstance(step, str) else None,
+                                                         "refused": bool(reference.get("refused", False))})
+            return _recorded(done, envelope, "ack")
         if isinstance(error, dict) and isinstance(error.get("referencedDistributionID"), str):
             code = error.get("errorCode")
             status = code.get("statusCode") if isinstance(code, dict) else None
             label = code.get("statusString") if isinstance(code, dict) else None
             cause = error.get("errorCause")
-            await session.execute(_ERROR, {
+            done = await session.execute(_ERROR, {
                 "distribution_id": error["referencedDistributionID"],
                 "code": int(status) if isinstance(status, int | float) else None,
                 "cause": " — ".join(str(x) for x in (label, cause) if x)[:2000] or None})
-            log.warning("hub.error_received", code=status, label=label)
-            return "error"
+            if _recorded(done, envelope, "error") == "error":
+                log.warning("hub.error_received", code=status, label=label)
+                return "error"
+            return "unknown_message"
     log.warning("hub.unknown_answer", kind=envelope.get("distributionKind"))
     return "unknown"
+
+
+def _recorded(done: Any, envelope: dict[str, Any], what: str) -> str:
+    if done.rowcount:
+        return what
+    if _young(envelope):
+        raise NotRecordedYet(what)
+    log.warning("hub.answer_to_unknown_message", kind=envelope.get("distributionKind"))
+    return "unknown_message"
 
 
 async def listen(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
@@ -201,6 +232,10 @@ async def listen(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
             async def on_message(message: AbstractIncomingMessage) -> None:
                 try:
                     await record_answer(sessionmaker, message.body)
+                except NotRecordedYet:  # its message's record commits in a moment: read it again then
+                    await asyncio.sleep(ANSWER_RETRY_SECONDS)
+                    await message.nack(requeue=True)
+                    return
                 except Exception as exc:  # noqa: BLE001 - the database is away: the message stays queued
                     log.error("hub.answer_not_recorded", error=type(exc).__name__)
                     await asyncio.sleep(1.0)
