@@ -102,7 +102,11 @@ class ReplicaMonitor:
         if not in_recovery:
             self.gone("not a standby (promoted?)")
             return self.state
-        if primary_at is not None and primary_at > replayed:
+        if primary_at is None:
+            # No primary to be behind: what the replica has is the freshest there is (positions seen
+            # before it went may never reach the replica — a crash loses what was not sent).
+            self.pending.clear()
+        elif primary_at > replayed:
             self.pending.append((now, primary_at))
         while self.pending and self.pending[0][1] <= replayed:
             self.pending.popleft()

@@ -9,6 +9,7 @@ itself (a multi-host URL with target_session_attrs=read-write), and no acknowled
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import re
@@ -25,7 +26,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import Settings
+from app.database import make_engine, normalize_url
 from app.embedded import EmbeddedPostgres
+from app.replica import ReplicaMonitor
 from load_tests.harness import free_port
 from tests.factories import new_rpps
 from tests.second_instance import sql
@@ -100,6 +104,19 @@ def _until(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-d
         time.sleep(0.1)
 
 
+async def _without_primary(replica_url: str) -> tuple[bool, float | None]:
+    nowhere = make_engine(normalize_url(f"postgresql://postgres@127.0.0.1:{free_port()}/snp"), Settings())
+    replica = make_engine(normalize_url(replica_url), Settings())
+    try:
+        monitor = ReplicaMonitor(nowhere, replica, max_lag_seconds=0.5)
+        monitor.pending.append((monitor.clock() - 10, 2**62))  # seen ten seconds ago, never replayed
+        state = await monitor.check()
+        return state.usable, state.lag_seconds
+    finally:
+        await nowhere.dispose()
+        await replica.dispose()
+
+
 def test_reads_go_to_the_replica_within_the_lag_and_to_the_primary_when_it_lags_or_is_gone(pair: Pair) -> None:
     primary_url, replica_url = pair.url(pair.primary), pair.url(pair.replica)
     # Two instances on the same pair: one that tolerates any lag, one that tolerates half a second.
@@ -164,6 +181,10 @@ def test_reads_go_to_the_replica_within_the_lag_and_to_the_primary_when_it_lags_
             assert found(base_b) == 2
             assert _metric(base_b, "snp_reads_total", '{target="replica"}') == before + 1
 
+            # No primary to reach: a position it reported before going (a crash loses what was not sent)
+            # cannot hold the replica back — it is the freshest copy left.
+            assert asyncio.run(_without_primary(replica_url)) == (True, 0.0)
+
             # The replica goes away: the very next search is answered, from the primary.
             pair.replica.stop()
             assert found(base_a) == 2 and found(base_b) == 2
@@ -182,6 +203,10 @@ def test_the_replica_promoted_when_the_primary_dies_under_bookings_loses_no_ackn
 
     def fail_over() -> None:
         os.kill(int((pair.primary.pgdata / "postmaster.pid").read_text().splitlines()[0]), signal.SIGKILL)
+        # Past the allowed lag (2 s) with no primary: the replica still answers the searches.
+        time.sleep(2.5)
+        searched = httpx.get(base + "/v1/slots/search", params={"territory": "36"}, headers=_admin(), timeout=10)
+        assert searched.status_code == 200, searched.text
         promoted = snp("db", "promote", "--url", pair.url(pair.replica))
         assert "promoted" in promoted.stderr
 
