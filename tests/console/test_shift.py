@@ -20,6 +20,7 @@ import pytest
 from tests.console.test_views import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
 from tests.factories import new_rpps
 from tests.serving import served
+from tests.stats.helpers import this_month
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),
@@ -66,7 +67,7 @@ def _tab_to(page, selector: str, limit: int = 80) -> None:
 
 
 def _month_row(page) -> list[str]:
-    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    month = this_month()
     page.fill("#stats [name=to]", month)  # the form opens on the last twelve whole months
     page.evaluate("document.querySelector('#stats-table tbody').replaceChildren()")  # no stale row is read
     page.locator("#stats button[type=submit]").click()

@@ -33,31 +33,45 @@ def _month():
     return (now() + dt.timedelta(hours=2)).astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
 
 
+def _four_hours_in_one_month() -> dt.datetime:
+    """A start two hours from now, or early next month when the four hours from it would cross into it
+    (in Paris): the slots of a test stay in one month whatever the hour it runs at."""
+    paris = ZoneInfo("Europe/Paris")
+    start = now() + dt.timedelta(hours=2)
+    if (start + dt.timedelta(hours=3)).astimezone(paris).month != start.astimezone(paris).month:
+        local = (start + dt.timedelta(hours=3)).astimezone(paris)
+        start = dt.datetime(local.year, local.month, 1, 2, tzinfo=paris).astimezone(dt.UTC)
+    return start
+
+
 class TestIndicators:
     async def test_effectors_coverage_and_reorientations_of_the_indre(self, client, auth):
         w = await world(client, auth)  # a site in Châteauroux, 46.8103, 1.6913
         other = await create_practitioner(client, auth("admin", []), territories=["36"])
-        await make_slot(client, auth, w)
-        await make_slot(client, auth, w, start=now() + dt.timedelta(hours=3))
+        start = _four_hours_in_one_month()
+        await make_slot(client, auth, w, start=start)
+        await make_slot(client, auth, w, start=start + dt.timedelta(hours=1))
         body = {"practitioner_id": other["id"], "site_id": w.site["id"], "mode": "in_person",
-                "start": (now() + dt.timedelta(hours=4)).isoformat(),
-                "end": (now() + dt.timedelta(hours=4, minutes=20)).isoformat()}
+                "start": (start + dt.timedelta(hours=2)).isoformat(),
+                "end": (start + dt.timedelta(hours=2, minutes=20)).isoformat()}
         assert (await client.post("/v1/slots", json=body, headers=auth("admin", []))).status_code == 201
-        slot = await make_slot(client, auth, w, start=now() + dt.timedelta(hours=5))
+        slot = await make_slot(client, auth, w, start=start + dt.timedelta(hours=3))
         call = await make_call(client, auth)
         booking = (await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call["id"]},
                                      headers=auth("operator", ["36"]))).json()
         await client.post(f"/v1/bookings/{booking['id']}/cancel", headers=auth("regulator", ["36"]))
 
-        month = _month()
-        report = await monthly(client, auth("analyst", ["36"]), first=month, last=month)
+        # From the call's month (now) to the slots' (the same, or the next one late on a month's last day).
+        month = start.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+        called = now().astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+        report = await monthly(client, auth("analyst", ["36"]), first=called, last=month)
         total = report["total"]
         assert total["slots"]["effectors_active"] == 2 and total["slots"]["published"] == 4
         assert total["calls_reoriented"] == 1
         postcodes, within = _expected("36", 46.8103, 1.6913)
         assert postcodes > 20 and 0 < within < postcodes
         assert total["coverage"] == {"postcodes": postcodes, "within_30_km": within, "share": within / postcodes}
-        assert report["months"][0]["coverage"] == total["coverage"]
+        assert report["months"][-1]["coverage"] == total["coverage"]
 
     async def test_a_cpts_is_measured_over_the_postcodes_an_admin_gave_it(self, client, auth):
         code = (await create_cpts(client, auth("admin", []), "36-val-de-l-indre", parent="36"))["code"]

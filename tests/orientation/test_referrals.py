@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app import crypto
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
-from tests.stats.helpers import monthly
+from tests.stats.helpers import monthly, this_month
 
 PATIENT = {"family_name": "Leroy", "given_name": "Anne", "birth_year": 1961, "phone": "02 54 11 22 33"}
 
@@ -83,7 +83,7 @@ class TestReferral:
                     headers=auth("referrer", ["36"], referrer_kind=kind))
                 assert response.status_code == 201
         await make_call(client, auth)
-        month = now().strftime("%Y-%m")
+        month = this_month()
         total = (await monthly(client, auth("analyst", ["36"]), first=month, last=month))["total"]
         assert total["calls"] == 4 and total["calls_by_channel"]["professionnel"] == 3
         assert total["calls_by_referrer"] == {"pharmacist": 2, "nurse": 1, "medical_secretary": 0,

@@ -8,7 +8,7 @@ import uuid
 
 from app.live import OpenCall, changes
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
-from tests.stats.helpers import monthly
+from tests.stats.helpers import monthly, this_month
 
 
 async def _book(client, headers, slot, call_id, **extra):
@@ -96,7 +96,7 @@ class TestReorientation:
         await _cancel(client, operator, replaced["id"])
         await _book(client, operator, slots[3], calls[2]["id"])
         assert kept
-        month = now().strftime("%Y-%m")
+        month = this_month()
         report = await monthly(client, auth("analyst", ["36"]), first=month, last=month)
         assert report["total"]["calls"] == 3
         assert report["total"]["decisions"]["slot"]["count"] == 2

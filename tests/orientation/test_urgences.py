@@ -7,7 +7,7 @@ import datetime as dt
 
 from app import crypto
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
-from tests.stats.helpers import monthly
+from tests.stats.helpers import monthly, this_month
 
 
 async def _redirect(client, headers, slot, **body):
@@ -24,7 +24,7 @@ class TestRedirection:
         intent = await scalar(connection, "SELECT intent_without_sas FROM calls WHERE id = :id",
                               id=response.json()["call_id"])
         assert intent == "urgences"
-        month = now().strftime("%Y-%m")
+        month = this_month()
         report = await monthly(client, auth("analyst", ["36"]), first=month, last=month,
                                avoided_ed_method="declared_intent")
         assert report["total"]["avoided_ed_visits"]["count"] == 1

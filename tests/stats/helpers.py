@@ -12,6 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 UTC = dt.UTC
 
 
+def this_month() -> str:
+    """The month now is in, in the Indre's time: the month the report counts a call received now in (late
+    on a month's last day, UTC is still in the month Paris has left)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+
+
 def at(value: str) -> dt.datetime:
     """An instant from ISO 8601 with offset."""
     parsed = dt.datetime.fromisoformat(value)
