@@ -27,15 +27,15 @@ class Settings(BaseSettings):
     database_url: str | None = None
     data_dir: Path = Path("./.data")
     migrate_on_start: bool = True
-    # Connections each worker keeps open. No overflow by default: under load, overflow connections
-    # are opened and closed over and over (a server process and re-prepared statements each time),
-    # while a request that waits a moment for a pooled connection costs nothing.
     # A hot standby of the primary (streaming replication) for the searches and the statistics
     # (app/replica.py): used while it is no more than replica_max_lag_seconds behind, measured every
     # replica_check_seconds; the primary otherwise. Unset: every read on the primary.
     database_replica_url: str | None = None
     replica_max_lag_seconds: float = Field(default=2.0, ge=0)
     replica_check_seconds: float = Field(default=0.5, gt=0)
+    # Connections each worker keeps open. No overflow by default: under load, overflow connections
+    # are opened and closed over and over (a server process and re-prepared statements each time),
+    # while a request that waits a moment for a pooled connection costs nothing.
     db_pool_size: int = 20
     db_max_overflow: int = 0
     # Every statement of the app is cancelled past this (milliseconds; 0: never), so that no request

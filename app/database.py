@@ -62,7 +62,7 @@ def normalize_url(url: str) -> str:
             url = "postgresql+asyncpg://" + url[len(prefix):]
             break
     scheme, sep, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
+    authority, _, tail = rest.partition("/")
     userinfo, at, hosts = authority.rpartition("@")
     if not sep or "," not in hosts:
         return url

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -33,32 +32,19 @@ import asyncpg
 
 from app.database import asyncpg_dsn
 from app.simulator.plan import PROFILES
-from load_tests.bench_mixed import CONNECTIONS, MIX, _finish_wrk, _lines, _prepare, _ready, _start_wrk, _tokens
+from load_tests.bench_mixed import CONNECTIONS, MIX, _ready, run_mix
 from load_tests.harness import ROOT, free_port, kept_or_fresh, pgbouncer, record, served_app
 
 THINKS_MS = (250, 0)
-UNIQUE_PER_STEP = 3000
 
 
 def step(bases: list[str], url: str, codes: list[str], seconds: int, think: int) -> dict[str, Any]:
     """The mix at ``think`` ms, its connections and consumables shared between ``bases``."""
-    tokens = _tokens(codes)
-    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
-    items = asyncio.run(_prepare(url, {k: UNIQUE_PER_STEP for k in ("hold", "book", "decision", "outcome")}))
-    running = []
-    for kind, share in MIX.items():
-        for i, base in enumerate(bases):
-            mine = items.get(kind, [])[i::len(bases)]
-            lines = _lines(kind, tokens, codes, mine, month)
-            if lines:
-                connections = max(1, round(CONNECTIONS * share / len(bases)))
-                running.append((kind, _start_wrk(base, lines, connections, seconds, think)))
-    results = [(kind, _finish_wrk(proc, path)) for kind, (proc, path) in running]
-    rate = sum(r["rate"] for _, r in results)
+    results = run_mix(bases, url, codes, seconds, think)
     by_kind: dict[str, float] = {}
     for kind, r in results:
         by_kind[kind] = max(by_kind.get(kind, 0.0), r["p99_us"] / 1000)
-    return {"think_ms": think, "rate": rate, "worst_p99_ms": max(by_kind.values()),
+    return {"think_ms": think, "rate": sum(r["rate"] for _, r in results), "worst_p99_ms": max(by_kind.values()),
             "bad": sum(r["bad"] for _, r in results), "p99_by_kind": by_kind}
 
 

@@ -192,21 +192,28 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def mixed(base: str, url: str, codes: list[str], seconds: int, thinks: tuple[int, ...] = THINK_LADDER_MS,
-          mix: dict[str, float] | None = None) -> list[dict[str, Any]]:
+def run_mix(bases: list[str], url: str, codes: list[str], seconds: int, think: int,
+            mix: dict[str, float] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """One step of the mix at ``think`` ms, each kind's connections and consumables shared between
+    ``bases`` (one wrk process per kind and base); each wrk's result, with its kind."""
     tokens = _tokens(codes)
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    items = asyncio.run(_prepare(url, {k: UNIQUE_PER_STEP for k in ("hold", "book", "decision", "outcome")}))
+    running = []
+    for kind, share in (mix or MIX).items():
+        for i, base in enumerate(bases):
+            lines = _lines(kind, tokens, codes, items.get(kind, [])[i::len(bases)], month)
+            if lines:
+                connections = max(1, round(CONNECTIONS * share / len(bases)))
+                running.append((kind, _start_wrk(base, lines, connections, seconds, think)))
+    return [(kind, _finish_wrk(proc, path)) for kind, (proc, path) in running]
+
+
+def mixed(base: str, url: str, codes: list[str], seconds: int, thinks: tuple[int, ...] = THINK_LADDER_MS,
+          mix: dict[str, float] | None = None) -> list[dict[str, Any]]:
     steps = []
     for think in thinks:
-        wanted = {k: UNIQUE_PER_STEP for k in ("hold", "book", "decision", "outcome")}
-        items = asyncio.run(_prepare(url, wanted))
-        running = {}
-        for kind, share in (mix or MIX).items():
-            lines = _lines(kind, tokens, codes, items.get(kind, []), month)
-            if not lines:
-                continue
-            running[kind] = _start_wrk(base, lines, max(1, round(CONNECTIONS * share)), seconds, think)
-        results = {kind: _finish_wrk(proc, path) for kind, (proc, path) in running.items()}
+        results = dict(run_mix([base], url, codes, seconds, think, mix))
         rate = sum(r["rate"] for r in results.values())
         worst = max(r["p99_us"] for r in results.values()) / 1000
         bad = sum(r["bad"] for r in results.values())

@@ -67,7 +67,7 @@ def pgbouncer_binary() -> str | None:
 def pgbouncer(folder: Path, server: EmbeddedPostgres, pool_size: int = 40) -> Iterator[str]:
     """Debian's PgBouncer in session pooling on a loopback port in front of ``server`` (TCP); yields the
     SQLAlchemy URL that reaches ``server``'s database through it. Session pooling: a client keeps its
-    server connection for its whole session, so prepared statements, LISTEN, session advisory locks and
+    server connection for its whole session, so prepared statements, session advisory locks and
     connection settings work as they do without the pooler (1.18's transaction pooling breaks them)."""
     binary = pgbouncer_binary()
     if binary is None:

@@ -67,6 +67,14 @@ _ERROR = text("""
     WHERE distribution_id = :distribution_id""")
 
 
+async def _open(url: str) -> tuple[AbstractConnection, AbstractChannel]:
+    """A connection and a confirming channel, each step bounded by hand: a broker still starting can
+    accept the connection and not answer it."""
+    connection = await asyncio.wait_for(aio_pika.connect(url, timeout=PUBLISH_TIMEOUT), PUBLISH_TIMEOUT)
+    channel = await asyncio.wait_for(connection.channel(publisher_confirms=True), PUBLISH_TIMEOUT)
+    return connection, channel
+
+
 class Broker:
     """One connection and confirming channel to the Hub, opened when needed and dropped on any failure."""
 
@@ -79,10 +87,7 @@ class Broker:
 
     async def exchange(self) -> AbstractExchange:
         if self._exchange is None:
-            # Bounded by hand: a broker still starting can accept the connection and not answer it.
-            self._connection = await asyncio.wait_for(aio_pika.connect(self.url, timeout=PUBLISH_TIMEOUT),
-                                                      PUBLISH_TIMEOUT)
-            channel = await asyncio.wait_for(self._connection.channel(publisher_confirms=True), PUBLISH_TIMEOUT)
+            self._connection, channel = await _open(self.url)
             self._exchange = (await channel.get_exchange(self.exchange_name, ensure=False) if self.exchange_name
                               else channel.default_exchange)
         return self._exchange
@@ -199,10 +204,10 @@ async def record_answer(sessionmaker: async_sessionmaker[AsyncSession], body: by
                 "distribution_id": error["referencedDistributionID"],
                 "code": int(status) if isinstance(status, int | float) else None,
                 "cause": " — ".join(str(x) for x in (label, cause) if x)[:2000] or None})
-            if _recorded(done, envelope, "error") == "error":
+            what = _recorded(done, envelope, "error")
+            if what == "error":
                 log.warning("hub.error_received", code=status, label=label)
-                return "error"
-            return "unknown_message"
+            return what
     log.warning("hub.unknown_answer", kind=envelope.get("distributionKind"))
     return "unknown"
 
@@ -224,9 +229,7 @@ async def listen(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
         connection: AbstractConnection | None = None
         try:
             # Every step bounded: a broker still starting can accept a connection and answer nothing.
-            connection = await asyncio.wait_for(aio_pika.connect(str(settings.hub_amqp_url), timeout=PUBLISH_TIMEOUT),
-                                                PUBLISH_TIMEOUT)
-            channel: AbstractChannel = await asyncio.wait_for(connection.channel(), PUBLISH_TIMEOUT)
+            connection, channel = await _open(str(settings.hub_amqp_url))
             await asyncio.wait_for(channel.set_qos(prefetch_count=20), PUBLISH_TIMEOUT)
 
             async def on_message(message: AbstractIncomingMessage) -> None:
