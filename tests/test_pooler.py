@@ -13,10 +13,8 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -30,7 +28,9 @@ from load_tests.harness import free_port, pgbouncer, pgbouncer_binary
 from tests.factories import new_rpps
 from tests.notifications.test_relay import Receiver
 from tests.second_instance import sql
+from tests.stats.helpers import this_month
 from tests.test_embedded import SECRET, _admin, _serve, _stop, _wait_ready
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(pgbouncer_binary() is None and not os.environ.get("SNP_REQUIRE_POOLER"),
@@ -108,20 +108,16 @@ def test_three_instances_behind_pgbouncer_share_one_database_without_doing_anyth
             assert rest == [201] * (CALLS - 1)
 
             # Every instance relays: each event leaves once.
-            deadline = time.monotonic() + 30
-            while sql(server.url(), "SELECT count(*) FROM outbox_events WHERE delivered_at IS NULL") != [(0,)]:
-                assert time.monotonic() < deadline, "the webhooks were not all delivered"
-                time.sleep(0.2)
+            undelivered = "SELECT count(*) FROM outbox_events WHERE delivered_at IS NULL"
+            assert wait_for(lambda: sql(server.url(), undelivered), lambda n: n == [(0,)], 30) == [(0,)]
             sent = [headers["X-SNP-Event-Id"] for headers, _ in receiver.received]
             assert len(sent) == len(set(sent)) == sql(server.url(), "SELECT count(*) FROM outbox_events")[0][0]
             assert len(sent) >= CALLS
 
             # Every instance folds the rollup: each call counted once, the deltas all folded.
-            deadline = time.monotonic() + 30
-            while sql(server.url(), "SELECT count(*) FROM stats_call_deltas") != [(0,)]:
-                assert time.monotonic() < deadline, "the rollup was not folded"
-                time.sleep(0.2)
-            month_text = dt.datetime.now(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
+            pending = "SELECT count(*) FROM stats_call_deltas"
+            assert wait_for(lambda: sql(server.url(), pending), lambda n: n == [(0,)], 30) == [(0,)]
+            month_text = this_month()
             analyst = {"Authorization": "Bearer " + create_token(Settings(jwt_secret=SECRET), role="analyst",
                                                                  territories=["36"])}
             report = httpx.get(bases[1] + "/v1/stats/monthly", headers=analyst,

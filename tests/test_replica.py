@@ -35,6 +35,7 @@ from tests.factories import new_rpps
 from tests.second_instance import sql
 from tests.test_embedded import ROOT, _admin, _serve, _stop, _wait_ready
 from tests.test_faults import _book_through
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -97,13 +98,6 @@ def _metric(base: str, name: str, labels: str = "") -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def _until(predicate, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.1)
-
-
 async def _without_primary(replica_url: str) -> tuple[bool, float | None]:
     nowhere = make_engine(normalize_url(f"postgresql://postgres@127.0.0.1:{free_port()}/snp"), Settings())
     replica = make_engine(normalize_url(replica_url), Settings())
@@ -146,19 +140,19 @@ def test_reads_go_to_the_replica_within_the_lag_and_to_the_primary_when_it_lags_
                 return len(response.json()["items"])
 
             publish(2)
-            _until(lambda: found(base_a) == 1 and found(base_b) == 1)
-            _until(lambda: _metric(base_b, "snp_reads_total", '{target="replica"}') > 0)
+            assert wait_for(lambda: (found(base_a), found(base_b)), lambda n: n == (1, 1), 20) == (1, 1)
+            assert wait_for(lambda: _metric(base_b, "snp_reads_total", '{target="replica"}'), lambda n: n > 0, 20) > 0
 
             # The replica stops replaying (it still receives and acknowledges the WAL): a new slot is on the
             # primary only.
-            sql(replica_url.replace("postgresql://", "postgresql+asyncpg://"), "SELECT pg_wal_replay_pause()")
+            sql(normalize_url(replica_url), "SELECT pg_wal_replay_pause()")
             publish(3)
-            assert sql(primary_url.replace("postgresql://", "postgresql+asyncpg://"),
+            assert sql(normalize_url(primary_url),
                        "SELECT count(*) FROM slots") == [(2,)]
             # Within its allowed lag, the patient instance reads the replica: one slot.
             assert found(base_a) == 1
             # The strict one sees the lag pass half a second, and reads the primary: two slots.
-            _until(lambda: found(base_b) == 2)
+            assert wait_for(lambda: found(base_b), lambda n: n == 2, 20) == 2
             assert _metric(base_b, "snp_replica_lag_seconds") > 0.5
             before = _metric(base_b, "snp_reads_total", '{target="primary"}')
             assert found(base_b) == 2
@@ -175,8 +169,8 @@ def test_reads_go_to_the_replica_within_the_lag_and_to_the_primary_when_it_lags_
             assert report.status_code == 200, report.text
 
             # Replay again: the strict instance comes back to the replica.
-            sql(replica_url.replace("postgresql://", "postgresql+asyncpg://"), "SELECT pg_wal_replay_resume()")
-            _until(lambda: _metric(base_b, "snp_replica_lag_seconds") == 0.0)
+            sql(normalize_url(replica_url), "SELECT pg_wal_replay_resume()")
+            assert wait_for(lambda: _metric(base_b, "snp_replica_lag_seconds"), lambda lag: lag == 0.0, 20) == 0.0
             before = _metric(base_b, "snp_reads_total", '{target="replica"}')
             assert found(base_b) == 2
             assert _metric(base_b, "snp_reads_total", '{target="replica"}') == before + 1
@@ -211,7 +205,7 @@ def test_the_replica_promoted_when_the_primary_dies_under_bookings_loses_no_ackn
         assert "promoted" in promoted.stderr
 
     try:
-        _book_through(base, pair.url(pair.replica).replace("postgresql://", "postgresql+asyncpg://"), fail_over,
+        _book_through(base, normalize_url(pair.url(pair.replica)), fail_over,
                       "FAILOVER")
         # The app writes to the new primary by itself, and reads there (the old replica is no standby now).
         made = httpx.post(base + "/v1/calls", headers=_admin(), json={"territory_code": "36", "channel": "15"})

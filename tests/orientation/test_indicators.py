@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from tests.bookings.helpers import make_call, make_slot, now, world
 from tests.factories import create_cpts, create_practitioner
-from tests.stats.helpers import monthly
+from tests.stats.helpers import monthly, this_month
 
 POSTCODES = Path(__file__).resolve().parents[2] / "app" / "reference" / "fr-postcodes.csv"
 
@@ -63,8 +63,7 @@ class TestIndicators:
 
         # From the call's month (now) to the slots' (the same, or the next one late on a month's last day).
         month = start.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
-        called = now().astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m")
-        report = await monthly(client, auth("analyst", ["36"]), first=called, last=month)
+        report = await monthly(client, auth("analyst", ["36"]), first=this_month(), last=month)
         total = report["total"]
         assert total["slots"]["effectors_active"] == 2 and total["slots"]["published"] == 4
         assert total["calls_reoriented"] == 1
