@@ -142,10 +142,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from app.calls.retention import start_in_background as start_purge
 
         stop_purge = start_purge(app.state.sessionmaker, settings.retention_days, settings.purge_interval_seconds)
+    from app.jobs import jobs_of
+
+    pool = jobs_of(settings)
+    warming = asyncio.create_task(pool.warm(), name="snp-jobs-warm")  # the workers start beside the serving
     tune_garbage_collector()
     try:
         yield
     finally:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
+        await asyncio.to_thread(pool.stop)
         live = getattr(app.state, "live", None)
         if live is not None:
             await live.close()

@@ -21,19 +21,25 @@ import recurring_ical_events
 KEYWORD = re.compile(r"\bSNP\b", re.IGNORECASE)
 UTC = dt.UTC
 
-# The work a calendar may ask for, checked before anything is expanded: a recurrence is walked from
-# its DTSTART, one step per period (times each BY* value), so a rule of FREQ=SECONDLY without end, or
-# an hourly rule starting in year 1, would freeze the server. Past this many steps in all, the calendar
-# is refused at once.
+# The work a calendar may ask for is decided before anything is expanded, from the rules alone
+# (``check_budget``): an upper bound of the slots it gives within the horizon, at most ``max_slots``
+# (each occurrence counts as the pieces ``slot_minutes`` cuts it into), and of the steps the recurrence
+# library walks from each DTSTART to reach the horizon (an hourly rule starting in year 1 gives few
+# slots but walks for ever). The expansion itself then stops at the horizon.
 MAX_RECURRENCE_STEPS = 200_000
 PERIOD_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86_400, "WEEKLY": 7 * 86_400,
                   "MONTHLY": 28 * 86_400, "YEARLY": 365 * 86_400}
+SUB_DAILY = ("SECONDLY", "MINUTELY", "HOURLY")
 EXPANDING = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
              "BYSETPOS")
 
 
 class CalendarError(ValueError):
     """The body is not a calendar we can read."""
+
+
+class CalendarTooLarge(CalendarError):
+    """The calendar asks for more work than one import may take."""
 
 
 @dataclass(frozen=True)
@@ -78,29 +84,44 @@ def parse(body: bytes) -> icalendar.Calendar:
 
 def occurrences(
     calendar: icalendar.Calendar, zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime,
-    slot_minutes: int | None, max_occurrences: int = 5000,
+    slot_minutes: int | None, max_slots: int = 5000,
 ) -> tuple[list[Occurrence], int]:
     """The slots of the SNP events starting in [window_start, window_end), and how many SNP events there are.
 
-    Only the SNP events are expanded, and only once the work they ask for is known to be bounded."""
+    Only the SNP events are expanded, and only once the work they ask for is known to be bounded; the
+    expansion walks the occurrences in order of start and stops at the horizon."""
     events = [e for e in calendar.walk("VEVENT") if is_snp(e)]
     snp_uids = {str(e.get("UID", "")) for e in events}
-    check_budget(events, zone, window_start, window_end, max_occurrences)
+    check_budget(events, zone, window_start, window_end, max_slots, slot_minutes)
     only_snp = icalendar.Calendar()
     for event in events:
         only_snp.add_component(event)
+    out: list[Occurrence] = []
     try:
-        found = recurring_ical_events.of(only_snp).between(window_start, window_end)
+        for event in recurring_ical_events.of(only_snp).after(window_start):
+            start = _instant(event.get("DTSTART"), zone) or _date_start(event.get("DTSTART"))
+            if start is not None and start >= window_end:
+                break
+            uid = str(event.get("UID", ""))
+            if uid not in snp_uids or not is_snp(event) or str(event.get("STATUS", "")).upper() == "CANCELLED":
+                continue
+            out.extend(_slots_of(event, uid, zone, window_start, window_end, slot_minutes))
+            if len(out) > max_slots:  # the bound above is an upper bound: this never happens, but is never trusted
+                raise CalendarTooLarge(f"the calendar gives more than {max_slots} slots within the horizon")
+    except CalendarError:
+        raise
     except Exception as exc:  # noqa: BLE001 - malformed recurrences surface here
         raise CalendarError(f"cannot expand the recurrences: {exc}") from exc
-    out: list[Occurrence] = []
-    for event in found:
-        uid = str(event.get("UID", ""))
-        if uid not in snp_uids or not is_snp(event) or str(event.get("STATUS", "")).upper() == "CANCELLED":
-            continue
-        out.extend(_slots_of(event, uid, zone, window_start, window_end, slot_minutes))
     out.sort(key=lambda o: (o.start or window_start, o.uid))
     return out, len({e.get("UID") for e in events})
+
+
+def expand(
+    body: bytes, zone_name: str, window_start: dt.datetime, window_end: dt.datetime, slot_minutes: int | None,
+    max_slots: int,
+) -> tuple[list[Occurrence], int]:
+    """Parse and expand a calendar: the whole CPU-heavy part of an import, run in a worker process."""
+    return occurrences(parse(body), ZoneInfo(zone_name), window_start, window_end, slot_minutes, max_slots)
 
 
 def _slots_of(
@@ -134,33 +155,151 @@ def _instant(prop: Any, zone: ZoneInfo) -> dt.datetime | None:
 
 
 def check_budget(
-    events: list[Any], zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime, max_occurrences: int
+    events: list[Any], zone: ZoneInfo, window_start: dt.datetime, window_end: dt.datetime, max_slots: int,
+    slot_minutes: int | None = None,
 ) -> None:
-    """Refuse (CalendarError) a calendar whose expansion would exceed the budget, before expanding it."""
-    steps, single = 0, 0
+    """Refuse (CalendarTooLarge) a calendar whose expansion would give more than ``max_slots`` slots within
+    the window or walk more than MAX_RECURRENCE_STEPS steps, from its rules alone, before expanding it."""
+    slots, steps = 0, 0
     for event in events:
         _check_times(event)
-        rule = event.get("RRULE")
-        if rule is None:
-            start = _instant(event.get("DTSTART"), zone)
-            if start is not None and window_start <= start < window_end:
-                single += 1
-            continue
-        for one in rule if isinstance(rule, list) else [rule]:
+        uid = str(event.get("UID", ""))
+        start = _instant(event.get("DTSTART"), zone) or _date_start(event.get("DTSTART"))
+        rules = event.get("RRULE")
+        count = 0
+        if start is not None and window_start <= start < window_end:
+            count += 1  # DTSTART is always an occurrence
+        for one in (rules if isinstance(rules, list) else [rules]) if rules is not None else []:
+            rule = dict(one)
             try:
-                steps += _steps(event, dict(one), zone, window_end)
+                count += occurrence_bound(rule, start, window_start, window_end, zone)
+                steps += _steps(rule, start, window_end, zone)
             except CalendarError:
                 raise
-            except (OverflowError, ValueError) as exc:
-                raise CalendarError(f"a recurring SNP event has dates out of range: {exc}") from exc
+            except (OverflowError, ValueError, TypeError) as exc:
+                raise CalendarError(f"event {uid!r}: a recurring SNP event has dates out of range: {exc}") from exc
+        count += _rdates(event)
+        slots += count * _pieces(event, slot_minutes)
         if steps > MAX_RECURRENCE_STEPS:
-            uid = str(event.get("UID", ""))
-            raise CalendarError(
+            raise CalendarTooLarge(
                 f"the recurrences would take more than {MAX_RECURRENCE_STEPS} steps to expand up to the publishing "
                 f"horizon (event {uid!r}: give the rule an UNTIL, a later DTSTART or a longer FREQ)")
-    if single > max_occurrences:
-        raise CalendarError(f"the calendar has {single} SNP events within the horizon; at most {max_occurrences} "
-                            "per import")
+        if slots > max_slots:
+            raise CalendarTooLarge(
+                f"the calendar can give more than {max_slots} slots within the publishing horizon (up to "
+                f"{slots} by event {uid!r} and those before it); at most {max_slots} per import: import fewer "
+                "events, give the rules an UNTIL or a COUNT, or cut longer slots")
+
+
+def _values(rule: dict[str, list[Any]], name: str) -> list[Any]:
+    return list(rule.get(name) or [])
+
+
+def _interval(rule: dict[str, list[Any]]) -> int:
+    try:
+        interval = int((rule.get("INTERVAL") or [1])[0])
+    except (TypeError, ValueError) as exc:
+        raise CalendarError("RRULE INTERVAL is not a number") from exc
+    if interval < 1:
+        raise CalendarError(f"RRULE INTERVAL must be 1 or more (got {interval})")
+    return interval
+
+
+def _freq(rule: dict[str, list[Any]]) -> str:
+    freq = str((rule.get("FREQ") or ["?"])[0]).upper()
+    if freq not in PERIOD_SECONDS:
+        raise CalendarError(f"RRULE has no valid FREQ ({freq})")
+    return freq
+
+
+def _until(rule: dict[str, list[Any]], zone: ZoneInfo) -> dt.datetime | None:
+    until = rule.get("UNTIL")
+    if not until:
+        return None
+    return _instant(until[0], zone) or _date_start(until[0])
+
+
+def _ordinal(day: Any) -> bool:
+    """``2MO`` (the second Monday) names one day of a month or year; ``MO`` names every Monday."""
+    return any(ch.isdigit() for ch in str(day))
+
+
+def occurrence_bound(
+    rule: dict[str, list[Any]], start: dt.datetime | None, window_start: dt.datetime, window_end: dt.datetime,
+    zone: ZoneInfo,
+) -> int:
+    """An upper bound of the occurrences a rule gives in [window_start, window_end), by arithmetic only:
+    the periods of the rule that meet the window times what its BY-lists can expand each period into
+    (RFC 5545 §3.3.10), capped by the days and times the window holds, by COUNT and by BYSETPOS."""
+    freq, interval = _freq(rule), _interval(rule)
+    if start is None:
+        raise CalendarError("a recurring SNP event needs a DTSTART")
+    low = max(window_start, start)
+    high = window_end
+    until = _until(rule, zone)
+    if until is not None:
+        high = min(high, until + dt.timedelta(seconds=1))
+    if high <= low:
+        return 0
+    span = (high - low).total_seconds()
+    days = int(span // 86_400) + 2  # calendar days the window touches
+    n = {name: len(_values(rule, name)) for name in EXPANDING}
+    if freq in SUB_DAILY:
+        periods = int(span // (PERIOD_SECONDS[freq] * interval)) + 1
+        per_period = {"HOURLY": max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1),
+                      "MINUTELY": max(n["BYSECOND"], 1), "SECONDLY": 1}[freq]
+        per_day = ((n["BYHOUR"] or 24) * (n["BYMINUTE"] or (60 if freq != "HOURLY" else 1))
+                   * (n["BYSECOND"] or (60 if freq == "SECONDLY" else 1)))
+        bound = min(periods * per_period, days * per_day)
+    else:
+        periods = int(span // (PERIOD_SECONDS[freq] * interval)) + 2  # months and years are at least 28/365 days
+        days_of_week = _values(rule, "BYDAY")
+        if freq == "DAILY":
+            dates = 1
+        elif freq == "WEEKLY":
+            dates = min(max(n["BYDAY"], 1), 7)
+        elif freq == "MONTHLY":
+            dates = n["BYMONTHDAY"] or sum(1 if _ordinal(d) else 5 for d in days_of_week) or 1
+        elif n["BYYEARDAY"]:
+            dates = n["BYYEARDAY"]
+        elif n["BYWEEKNO"]:
+            dates = 7 * n["BYWEEKNO"]
+        else:
+            months = n["BYMONTH"] or (12 if n["BYMONTHDAY"] or n["BYDAY"] else 1)
+            dates = months * (n["BYMONTHDAY"] or sum(1 if _ordinal(d) else 5 for d in days_of_week) or 1)
+        times = max(n["BYHOUR"], 1) * max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
+        bound = min(periods * min(dates, 366), days) * times
+    if n["BYSETPOS"]:
+        bound = min(bound, periods * n["BYSETPOS"])
+    count = rule.get("COUNT")
+    if count:
+        try:
+            bound = min(bound, max(int(count[0]), 0))
+        except (TypeError, ValueError) as exc:
+            raise CalendarError("RRULE COUNT is not a number") from exc
+    return bound
+
+
+def _rdates(event: Any) -> int:
+    """How many dates the event's RDATE lines add (an upper bound: all of them, wherever they fall)."""
+    raw = event.get("RDATE")
+    if raw is None:
+        return 0
+    return sum(len(getattr(item, "dts", [item])) for item in (raw if isinstance(raw, list) else [raw]))
+
+
+def _pieces(event: Any, slot_minutes: int | None) -> int:
+    """How many slots one occurrence is cut into."""
+    if slot_minutes is None:
+        return 1
+    start, end = getattr(event.get("DTSTART"), "dt", None), getattr(event.get("DTEND"), "dt", None)
+    if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and (start.tzinfo is None) == (
+            end.tzinfo is None):
+        length = end - start
+    else:
+        duration = getattr(event.get("DURATION"), "dt", None)
+        length = duration if isinstance(duration, dt.timedelta) else dt.timedelta(0)
+    return max(int(length.total_seconds() // (slot_minutes * 60)), 1)
 
 
 def _check_times(event: Any) -> None:
@@ -179,28 +318,19 @@ def _check_times(event: Any) -> None:
         raise CalendarError(f"event {uid!r} ends before it starts")
 
 
-def _steps(event: Any, rule: dict[str, list[Any]], zone: ZoneInfo, window_end: dt.datetime) -> int:
+def _steps(rule: dict[str, list[Any]], start: dt.datetime | None, window_end: dt.datetime, zone: ZoneInfo) -> int:
     """An upper bound of the steps the recurrence library walks from DTSTART to the horizon (or UNTIL)."""
-    freq = str((rule.get("FREQ") or ["?"])[0]).upper()
-    if freq not in PERIOD_SECONDS:
-        raise CalendarError(f"RRULE has no valid FREQ ({freq})")
-    start = _instant(event.get("DTSTART"), zone) or _date_start(event.get("DTSTART"))
+    freq, interval = _freq(rule), _interval(rule)
     if start is None:
         raise CalendarError("a recurring SNP event needs a DTSTART")
     end = window_end
-    until = rule.get("UNTIL")
-    if until:
-        until_at = _instant(until[0], zone) or _date_start(until[0])
-        if until_at is not None:
-            end = min(end, until_at)
-    try:
-        interval = max(int((rule.get("INTERVAL") or [1])[0]), 1)
-    except (TypeError, ValueError) as exc:
-        raise CalendarError("RRULE INTERVAL is not a number") from exc
+    until = _until(rule, zone)
+    if until is not None:
+        end = min(end, until)
     span = max((end - start).total_seconds(), 0)
     steps = int(span // (PERIOD_SECONDS[freq] * interval)) + 1
     for name in EXPANDING:
-        steps *= max(len(rule.get(name) or []), 1)
+        steps *= max(len(_values(rule, name)), 1)
     return steps
 
 

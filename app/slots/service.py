@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
@@ -15,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.config import Settings
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable, reason_of, sqlstate_of
+from app.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable, reason_of, sqlstate_of
+from app.jobs import JobOverLimit, PoolBusy, jobs_of
 from app.logging import log
 from app.slots import bookers, ics, repository
+from app.slots.errors import CalendarTooLarge
 from app.slots.repository import Batch, SiteInfo
 from app.slots.schemas import BulkResult, IcsImportResult, Rejection, SlotBulkItem, SlotCreate
 
@@ -376,16 +377,20 @@ async def import_ics(
     """Every occurrence of the calendar's SNP events up to the horizon, all or nothing, idempotent."""
     pid = practitioner_for(principal, practitioner_id)
     site = await site_for(session, pid, site_id)
+    now = now_utc()
     try:
-        calendar = ics.parse(body)
-        now = now_utc()
-        found, events = ics.occurrences(calendar, ZoneInfo(site.timezone), now, horizon_end(settings, now),
-                                        slot_minutes, MAX_ICS_SLOTS)
+        found, events = await jobs_of(settings).run(
+            ics.expand, body, site.timezone, now, horizon_end(settings, now), slot_minutes, MAX_ICS_SLOTS)
+    except ics.CalendarTooLarge as exc:
+        raise CalendarTooLarge(str(exc), field="body") from exc
     except ics.CalendarError as exc:
         raise Unprocessable(str(exc), field="body") from exc
-    if len(found) > MAX_ICS_SLOTS:
-        raise Unprocessable(f"The calendar gives {len(found)} slots within the horizon; at most {MAX_ICS_SLOTS} "
-                            "per import", field="body")
+    except JobOverLimit as exc:
+        raise CalendarTooLarge(
+            f"Reading this calendar passed its {exc.limit} limit ({_limit_text(exc.limit, settings)}): send fewer "
+            "events, or a smaller calendar", field="body") from exc
+    except PoolBusy as exc:
+        raise Unavailable("Every calendar reader is busy: retry in a few seconds") from exc
     rejected: list[Rejection] = []
     items: list[Item | None] = []
     for index, occurrence in enumerate(found):
@@ -402,6 +407,10 @@ async def import_ics(
     created = [i for i in ids if i is not None]
     log.info("slots.ics_imported", practitioner_id=str(pid), created=len(created), occurrences=len(found))
     return IcsImportResult(created=len(created), skipped=len(ids) - len(created), events=events, ids=created)
+
+
+def _limit_text(limit: str, settings: Settings) -> str:
+    return f"{settings.job_seconds:g} s" if limit == "time" else f"{settings.job_memory_mb} MB"
 
 
 def _ics_item(

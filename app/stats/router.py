@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.auth import AnalystDep
-from app.errors import Unprocessable, error_responses
+from app.config import Settings, SettingsDep
+from app.errors import Unavailable, Unprocessable, error_responses
+from app.jobs import JobOverLimit, PoolBusy, jobs_of
 from app.replica import ReadsDep
 from app.stats import service
 from app.stats.render_csv import to_csv, to_csv_fr
@@ -30,7 +32,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     operation_id="stats_monthly",
     response_model=MonthlyReport,
     responses={
-        **error_responses(401, 403, 404, 422),
+        **error_responses(401, 403, 404, 422, 503),
         200: {"content": {"text/csv": {"schema": {"type": "string"}},
                           XLSX: {"schema": {"type": "string", "format": "binary"}},
                           "image/png": {"schema": {"type": "string", "format": "binary"}}},
@@ -43,6 +45,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 async def monthly(
     reads: ReadsDep,
     principal: AnalystDep,
+    settings: SettingsDep,
     territory: Annotated[str, Query(
         pattern=CODE_PATTERN, description="Territory code (a département includes its CPTS); FR: national")],
     from_: Annotated[str, Query(alias="from", description="First month, YYYY-MM (local time)",
@@ -67,8 +70,16 @@ async def monthly(
         return Response(body, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if format == "xlsx":
-        return Response(await asyncio.to_thread(xlsx_bytes, report), media_type=XLSX,
+        return Response(await _render(settings, xlsx_bytes, report), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     if format == "png":
-        return Response(await asyncio.to_thread(png_bytes, report), media_type="image/png")
+        return Response(await _render(settings, png_bytes, report), media_type="image/png")
     return report
+
+
+async def _render(settings: Settings, render: Callable[[MonthlyReport], bytes], report: MonthlyReport) -> bytes:
+    """A workbook or a chart, drawn in a worker process (openpyxl and matplotlib hold the GIL)."""
+    try:
+        return await jobs_of(settings).run(render, report)
+    except (JobOverLimit, PoolBusy) as exc:
+        raise Unavailable("The report's file could not be drawn now: retry in a few seconds") from exc

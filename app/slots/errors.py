@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+from app.errors import Unprocessable
+
+
+class CalendarTooLarge(Unprocessable):
+    """A calendar asks for more work than one import may take (slots, recurrence steps, time or memory)."""
