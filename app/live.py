@@ -8,6 +8,12 @@ second (the partial index ``ix_calls_open`` holds them) and tells each console w
 territories: ``call.created``, ``call.updated`` (status or who has it; ``closed`` when it leaves the
 open calls) and ``call.to_reorient`` (with the cancelled booking). Never a patient's identity. A
 console that cannot keep up is dropped (it reconnects and reloads).
+
+A stream holds no database connection: a new subscriber waits for a reading that covers its
+territories (one reading serves every subscriber that arrived meanwhile, so a burst of consoles costs
+a few readings, not one each). One token keeps at most ``max_per_owner`` streams: its next one ends its
+oldest, told ``replaced`` (a console reconnecting after a blip is never refused because the server has
+not yet noticed its dead stream).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +33,8 @@ from app.logging import log
 
 QUEUE_SIZE = 500
 POLL_SECONDS = 0.5
+# How often a stream asks whether its user may still listen (a disabled account, a withdrawn role).
+RECHECK_SECONDS = 10.0
 
 _OPEN = text("""
     SELECT id, territory_code, status, assigned_to, priority, due_at, reorient_booking_id
@@ -47,7 +56,9 @@ class OpenCall:
 @dataclass(eq=False)
 class Subscriber:
     territories: frozenset[str] | None  # None: every territory
+    owner: str = ""  # the hash of the token it was opened with
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    ended: str | None = None  # why the hub ended it: "lagging", "replaced", "closing"
 
     def wants(self, event: dict[str, Any]) -> bool:
         return self.territories is None or event.get("territory_code") in self.territories
@@ -80,11 +91,18 @@ def changes(before: dict[Any, OpenCall], after: dict[Any, OpenCall], known: froz
     return events
 
 
+class Full(Exception):
+    """This instance streams to as many consoles as it may."""
+
+
 class Hub:
-    def __init__(self, engine: AsyncEngine, max_subscribers: int) -> None:
+    def __init__(self, engine: AsyncEngine, max_subscribers: int, max_per_owner: int = 3) -> None:
         self.engine = engine
         self.max_subscribers = max_subscribers
-        self.subscribers: set[Subscriber] = set()
+        self.max_per_owner = max_per_owner
+        self.subscribers: dict[Subscriber, None] = {}  # in order of arrival
+        self._arrived = 0  # subscribers that arrived so far
+        self._covered = 0  # of them, those the last reading covered
         self._task: asyncio.Task[None] | None = None
         self._open: dict[Any, OpenCall] = {}
         self._read: frozenset[str] | None = frozenset()  # the territories the last reading covered
@@ -102,6 +120,15 @@ class Hub:
             codes |= subscriber.territories
         return frozenset(codes)
 
+    def _end(self, subscriber: Subscriber, why: str) -> None:
+        self.subscribers.pop(subscriber, None)
+        subscriber.ended = why
+        try:
+            subscriber.queue.put_nowait(None)
+        except asyncio.QueueFull:  # a full queue: make room for the end
+            subscriber.queue.get_nowait()
+            subscriber.queue.put_nowait(None)
+
     def deliver(self, event: dict[str, Any]) -> None:
         for subscriber in list(self.subscribers):
             if subscriber.wants(event):
@@ -109,16 +136,21 @@ class Hub:
                     subscriber.queue.put_nowait(event)
                 except asyncio.QueueFull:
                     # too slow: its stream ends, the console reconnects and reloads
-                    self.subscribers.discard(subscriber)
-                    with contextlib.suppress(asyncio.QueueFull):
-                        subscriber.queue.put_nowait(None)
+                    self._end(subscriber, "lagging")
 
     async def poll(self) -> int:
         """Read the open calls, tell the consoles what changed; how many changes."""
         async with self._reading:
             return await self._poll()
 
+    async def _covering(self, arrival: int) -> None:
+        """Wait for a reading that began after the ``arrival``-th subscriber was added."""
+        async with self._reading:
+            if self._covered < arrival:
+                await self._poll()
+
     async def _poll(self) -> int:
+        arrived = self._arrived
         wanted = self._wanted()
         params = {"everywhere": wanted is None, "codes": sorted(wanted or ())}
         async with self.engine.connect() as connection:
@@ -128,7 +160,7 @@ class Hub:
         events = changes(self._open, now_open, self._read)
         if wanted is not None:  # a territory no longer listened to is not closing its calls
             events = [e for e in events if e["territory_code"] in wanted]
-        self._open, self._read = now_open, wanted
+        self._open, self._read, self._covered = now_open, wanted, arrived
         for event in events:
             self.deliver(event)
         return len(events)
@@ -143,32 +175,64 @@ class Hub:
         self._task = None
         self._open, self._read = {}, frozenset()
 
-    async def subscribe(self, territories: frozenset[str] | None) -> Subscriber:
-        subscriber = Subscriber(territories)
-        self.subscribers.add(subscriber)
-        await self.poll()  # its territories read now: what is already open is not news
+    async def subscribe(self, territories: frozenset[str] | None, owner: str = "") -> Subscriber:
+        """A new stream (Full when this instance has as many as it may). Its territories are read before
+        it gets anything: what is already open is not news."""
+        if owner:
+            mine = [s for s in self.subscribers if s.owner == owner]
+            for oldest in mine[: max(len(mine) - self.max_per_owner + 1, 0)]:
+                self._end(oldest, "replaced")
+        if self.full:
+            raise Full()
+        subscriber = Subscriber(territories, owner)
+        self.subscribers[subscriber] = None
+        self._arrived += 1
+        try:
+            await self._covering(self._arrived)
+        except BaseException:
+            self.unsubscribe(subscriber)
+            raise
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="snp-live")
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self.subscribers.discard(subscriber)
+        self.subscribers.pop(subscriber, None)
 
-    async def events(self, subscriber: Subscriber) -> AsyncIterator[dict[str, Any]]:
+    async def events(
+        self, subscriber: Subscriber, *, expires_at: float | None = None,
+        still_allowed: Callable[[], Awaitable[bool]] | None = None, recheck_seconds: float = RECHECK_SECONDS,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The subscriber's events, then one last ``expired`` when its token expires (``expires_at``, epoch
+        seconds) or ``still_allowed`` (asked every ``recheck_seconds``) says its user may no longer listen,
+        or ``replaced`` / ``lagging`` / ``closing`` when the hub ends it. Nothing is told after."""
         try:
             while True:
-                event = await subscriber.queue.get()
-                if event is None:
+                wait = recheck_seconds
+                if expires_at is not None:
+                    wait = min(wait, max(expires_at - time.time(), 0))
+                try:
+                    event = await asyncio.wait_for(subscriber.queue.get(), wait)
+                except TimeoutError:
+                    event = {}
+                if expires_at is not None and time.time() >= expires_at:
+                    yield {"event": "expired", "reason": "token_expired"}
                     return
+                if not event:
+                    if event is None:
+                        yield {"event": subscriber.ended or "closing", "reason": subscriber.ended or "closing"}
+                        return
+                    if still_allowed is not None and not await still_allowed():
+                        yield {"event": "expired", "reason": "access_withdrawn"}
+                        return
+                    continue
                 yield event
         finally:
             self.unsubscribe(subscriber)
 
     async def close(self) -> None:
         for subscriber in list(self.subscribers):
-            with contextlib.suppress(asyncio.QueueFull):
-                subscriber.queue.put_nowait(None)
-        self.subscribers.clear()
+            self._end(subscriber, "closing")
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

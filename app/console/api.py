@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -12,10 +13,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from sse_starlette.sse import EventSourceResponse
 
-from app.auth import Principal, PrincipalDep, require_roles
+from app.auth import Principal, PrincipalDep, principal_of, require_roles
 from app.database import SessionDep
-from app.errors import Unavailable, error_responses
-from app.live import Hub
+from app.errors import AppError, Unavailable, error_responses
+from app.live import Full, Hub
 from app.schemas import Schema
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
@@ -63,26 +64,47 @@ async def get_me(session: SessionDep, principal: PrincipalDep) -> Me:
 def hub_of(request: Request) -> Hub:
     hub: Hub | None = getattr(request.app.state, "live", None)
     if hub is None:
-        hub = request.app.state.live = Hub(request.app.state.engine, request.app.state.settings.live_max_subscribers)
+        settings = request.app.state.settings
+        hub = request.app.state.live = Hub(request.app.state.engine, settings.live_max_subscribers,
+                                           settings.live_max_per_token)
     return hub
 
 
 @router.get("/v1/stream", operation_id="stream_calls", responses={
-    200: {"description": "text/event-stream: `call.created`, `call.updated` (status or who has it), "
-                         "`call.to_reorient`; data is JSON without patient data", "content": {"text/event-stream": {}}},
+    200: {"description": "text/event-stream: `ready` first, then `call.created`, `call.updated` (status or who "
+                         "has it), `call.to_reorient`; data is JSON without patient data. The stream ends with one "
+                         "last event: `expired` when the token expires or the account may no longer listen "
+                         "(`reason`: token_expired, access_withdrawn), `replaced` when the same token opened a "
+                         "newer stream beyond its limit (`SNP_LIVE_MAX_PER_TOKEN`), `lagging` when the console "
+                         "could not keep up, `closing` when the server stops. A comment line every 15 s says the "
+                         "stream is alive.", "content": {"text/event-stream": {}}},
     **error_responses(401, 403, 503)})
-async def stream_calls(request: Request, session: SessionDep, principal: StreamerDep) -> EventSourceResponse:
+async def stream_calls(request: Request, principal: StreamerDep) -> EventSourceResponse:
     """The calls of my territories as they change, as Server-Sent Events. Authenticate with the same
     Authorization header (read the stream with fetch); the token never goes in the URL."""
-    visible = await territory_service.visible_codes(session, principal)
+    # A short session of its own, given back before the stream starts: a stream never holds a pooled
+    # connection (twenty streams opening at once used to hold the twenty while waiting for a twenty-first).
+    async with request.app.state.sessionmaker() as session:
+        visible = await territory_service.visible_codes(session, principal)
+    token = request.headers.get("authorization", "").strip().partition(" ")[2].strip()
+    settings = request.app.state.settings
     hub = hub_of(request)
-    if hub.full:
-        raise Unavailable("Too many live consoles on this instance: retry later")
-    subscriber = await hub.subscribe(None if visible is None else frozenset(visible))
+    try:
+        subscriber = await hub.subscribe(None if visible is None else frozenset(visible),
+                                         owner=hashlib.sha256(token.encode()).hexdigest())
+    except Full:
+        raise Unavailable("Too many live consoles on this instance: retry later") from None
+
+    async def still_allowed() -> bool:
+        try:
+            now = await principal_of(request, token, settings)
+        except AppError:
+            return False
+        return now.role == principal.role and now.territories == principal.territories
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         yield {"event": "ready", "data": json.dumps({"territories": sorted(visible) if visible else None})}
-        async for event in hub.events(subscriber):
+        async for event in hub.events(subscriber, expires_at=principal.expires_at, still_allowed=still_allowed):
             yield {"event": event.get("event", "call.updated"), "data": json.dumps(event)}
 
     return EventSourceResponse(events(), ping=PING_SECONDS, headers={"Cache-Control": "no-store"})
