@@ -129,8 +129,20 @@ class Settings(BaseSettings):
     def _every_budget(cls, value: dict[str, int]) -> dict[str, int]:
         return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
-    # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503.
+    # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503. One token keeps at most
+    # live_max_per_token streams: its next one ends its oldest (a console reconnecting after a blip is
+    # never refused because its dead stream is not noticed yet).
     live_max_subscribers: int = 2000
+    live_max_per_token: int = Field(default=3, ge=1)
+    # CPU-heavy work (calendars, imports, report files) runs in job_workers processes (app/jobs.py); a
+    # job is stopped past job_seconds or when it asks for job_memory_mb more memory; a job waits at most
+    # job_wait_seconds for a free worker (503 with Retry-After past that).
+    job_workers: int = Field(default=2, ge=1, le=64)
+    job_seconds: float = Field(default=10.0, gt=0)
+    job_memory_mb: int = Field(default=192, ge=0)
+    job_wait_seconds: float = Field(default=5.0, gt=0)
+    # Seconds a request waits for a pooled database connection before it is answered 503.
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;
     # a dead one is started again (0: never).
     embedded_supervise_seconds: float = 2.0

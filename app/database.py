@@ -81,6 +81,7 @@ def make_engine(url: str, settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         # No pre-ping: a round trip per request; a connection broken by a server restart is
         # discarded by SQLAlchemy on its first error instead.
         # Only the start-up parameters a pooler passes on (PgBouncer forwards these, and refuses others).

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Send
 
@@ -111,7 +112,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         431: "A header (or all of them) is larger than the service takes",
         422: "Invalid payload: the field and the reason are named",
         405: "Method not allowed on this path (the Allow header lists those that are)",
-        503: "The database could not answer in time: retry after Retry-After seconds",
+        503: "The service could not answer in time (the database, or every worker of its kind busy): retry after "
+             "Retry-After seconds",
     }
     return {code: {"model": ErrorBody, "description": text.get(code, "Error")} for code in codes}
 
@@ -289,6 +291,19 @@ def install_error_handlers(app: FastAPI) -> None:
             return _reply(request, translated.body(), translated.status_code, _headers(translated))
         log.error("db.error", sqlstate=sqlstate_of(exc), path=request.url.path)
         return _reply(request, {"error": "InternalError", "detail": "Database error", "field": None}, 500)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection busy for db_pool_timeout_seconds: a burst, answered as one.
+        log.warning("db.pool_exhausted", path=request.url.path)
+        error = Unavailable("Every database connection of this instance is busy: retry in a moment")
+        return _reply(request, error.body(), 503, _headers(error))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A defect: still an answer in the API's shape (never a plain-text 500), and a line to find it by.
+        log.error("request.failed", error=type(exc).__name__, path=request.url.path)
+        return _reply(request, {"error": "InternalError", "detail": "Internal error", "field": None}, 500)
 
     @app.exception_handler(OSError)
     async def _unreachable(request: Request, exc: OSError) -> JSONResponse:
