@@ -1,0 +1,332 @@
+"""No one can stall everyone: each input that once froze the service, or held its pool, replayed against one
+served app; during each, ``/health`` answers within a second and the memory of the server and of its job
+processes together grows by less than 200 MB.
+
+The served app runs with a job memory limit of 64 MB so that the calendar over it is answered in a few
+seconds (its time limit stays at the default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.auth import create_token
+from app.config import Settings
+from tests.conftest import TEST_SECRET
+from tests.factories import create_practitioner, create_site
+from tests.serving import served
+
+HEALTH_SECONDS = 1.0
+MEMORY_MB = 200
+STREAMS = 300
+
+
+def _headers(role: str, territory: str = "36", **kw: Any) -> dict[str, str]:
+    token = create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=[territory], **kw)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def base(database_url: str) -> Iterator[str]:
+    with served(database_url, {"SNP_JOB_MEMORY_MB": "64"}) as url:
+        yield url
+
+
+# --- measures ---------------------------------------------------------------------------------------
+
+
+def _server_pid(base: str) -> int:
+    """The uvicorn process serving ``base`` (one worker: it runs the app itself)."""
+    port = base.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"app.main:app" in argv and b"--port" in argv and argv[argv.index(b"--port") + 1] == port.encode():
+            return int(entry.name)
+    raise AssertionError(f"no server process for {base}")
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of the server and every process under it (its job workers), in MB."""
+    total = 0
+    for one in _descendants(pid):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class Watch:
+    """While a probe runs: /health every 0.1 s (its slowest answer) and the memory tree (its peak)."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.pid = _server_pid(base)
+        self.baseline = _rss_mb(self.pid)
+        self.peak = self.baseline
+        self.slowest = 0.0
+        self.failures: list[str] = []
+
+    async def _run(self, client: httpx.AsyncClient) -> None:
+        while True:
+            began = time.monotonic()
+            try:
+                response = await client.get("/health", timeout=5)
+                if response.status_code != 200:
+                    self.failures.append(f"health {response.status_code}")
+            except httpx.HTTPError as exc:
+                self.failures.append(f"health {type(exc).__name__}")
+            self.slowest = max(self.slowest, time.monotonic() - began)
+            self.peak = max(self.peak, _rss_mb(self.pid))
+            await asyncio.sleep(0.1)
+
+    def check(self, name: str) -> None:
+        assert not self.failures, (name, self.failures)
+        assert self.slowest < HEALTH_SECONDS, f"{name}: /health took {self.slowest:.2f} s"
+        grown = self.peak - self.baseline
+        assert grown < MEMORY_MB, f"{name}: the server and its workers grew by {grown:.0f} MB"
+
+
+@asynccontextmanager
+async def watched(base: str, name: str) -> AsyncIterator[Watch]:
+    watch = Watch(base)
+    async with httpx.AsyncClient(base_url=base) as client:
+        task = asyncio.create_task(watch._run(client))
+        try:
+            yield watch
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    watch.check(name)
+
+
+# --- calendars ----------------------------------------------------------------------------------------
+
+
+def _calendar(*events: str) -> bytes:
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//x//FR\r\n" + "".join(events) + "END:VCALENDAR\r\n").encode()
+
+
+def _event(uid: str, start: dt.datetime, seconds: int, rule: str = "", summary: str = "SNP") -> str:
+    end = start + dt.timedelta(seconds=seconds)
+    return (f"BEGIN:VEVENT\r\nUID:{uid}\r\nSUMMARY:{summary}\r\nDTSTART:{start:%Y%m%dT%H%M%SZ}\r\n"
+            f"DTEND:{end:%Y%m%dT%H%M%SZ}\r\n{rule}END:VEVENT\r\n")
+
+
+async def _doctor(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    admin = _headers("admin")
+    practitioner = await create_practitioner(client, admin, ["36"])
+    site = await create_site(client, admin, "36")
+    return site["id"], _headers("effector", practitioner_id=practitioner["id"])
+
+
+class TestCalendars:
+    async def test_no_calendar_stalls_the_service_and_each_is_answered_in_the_api_s_shape(self, base: str) -> None:
+        tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=8, minute=0, second=0,
+                                                                           microsecond=0)
+        big = _calendar(*(_event(f"agenda-{n}@cabinet", tomorrow, 900, summary="Consultation")
+                          for n in range(80_000)))
+        assert 9_000_000 < len(big) < 10 * 1024 * 1024  # under the route's body limit
+        probes = {
+            # a recurrence that never advances: it froze every request and grew to 12.8 GB
+            "INTERVAL=0": (_calendar(_event("zero@x", tomorrow, 600, "RRULE:FREQ=DAILY;INTERVAL=0\r\n")),
+                           "Unprocessable", "INTERVAL"),
+            # ~125 000 occurrences expanded before being refused: every request blocked 8-14 s
+            "minutely for ever": (_calendar(_event("minutely@x", tomorrow, 10,
+                                                   "RRULE:FREQ=MINUTELY;UNTIL=99991231T000000Z\r\n")),
+                                  "CalendarTooLarge", "5000"),
+            # 12-hour events cut in 5-minute slots, every day: 144 slots an occurrence
+            "pieces": (_calendar(_event("long@x", tomorrow, 12 * 3600, "RRULE:FREQ=DAILY\r\n")),
+                       "CalendarTooLarge", "5000"),
+            # within every count, but its reading asks for more memory than a job may take
+            "10 MB of events": (big, "CalendarTooLarge", "memory"),
+        }
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            site_id, doctor = await _doctor(client)
+            for name, (body, error, said) in probes.items():
+                params = {"site_id": site_id, **({"slot_minutes": 5} if name == "pieces" else {})}
+                async with watched(base, name):
+                    began = time.monotonic()
+                    response = await client.post("/v1/slots/import-ics", content=body, params=params,
+                                                 headers={**doctor, "Content-Type": "text/calendar"})
+                    took = time.monotonic() - began
+                assert response.status_code == 422, (name, response.status_code, response.text[:300])
+                answer = response.json()
+                assert answer["error"] == error and answer["field"] == "body", (name, answer)
+                assert said in answer["detail"], (name, answer)
+                if name != "10 MB of events":
+                    assert took < 1.0, (name, took)  # decided from the rule, before any expansion
+            # the pool is whole again: an ordinary calendar goes through
+            response = await client.post(
+                "/v1/slots/import-ics", params={"site_id": site_id},
+                content=_calendar(_event("weekly@x", tomorrow, 1800, "RRULE:FREQ=WEEKLY;COUNT=3\r\n")),
+                headers={**doctor, "Content-Type": "text/calendar"})
+            assert response.status_code == 201 and response.json()["created"] == 3, response.text
+
+
+# --- the live stream -------------------------------------------------------------------------------
+
+
+async def _listen(client: httpx.AsyncClient, headers: dict[str, str], events: list[tuple[str, dict]],
+                  ready: asyncio.Event, statuses: list[int]) -> None:
+    async with client.stream("GET", "/v1/stream", headers=headers) as response:
+        statuses.append(response.status_code)
+        if response.status_code != 200:
+            await response.aread()
+            ready.set()
+            return
+        kind = None
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                events.append((kind or "", json.loads(line.split(":", 1)[1])))
+                if kind == "ready":
+                    ready.set()
+    events.append(("<closed>", {}))
+
+
+class TestStreams:
+    async def test_a_burst_of_consoles_is_served_at_once_and_the_rest_of_the_api_stays_fast(self, base: str) -> None:
+        limits = httpx.Limits(max_connections=STREAMS + 20, max_keepalive_connections=STREAMS + 20)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client, watched(base, "burst"):
+            headers = [_headers("operator", sub=f"osnp-{n}") for n in range(STREAMS)]
+            readies = [asyncio.Event() for _ in range(STREAMS)]
+            statuses: list[int] = []
+            began = time.monotonic()
+            listeners = [asyncio.create_task(_listen(client, h, [], r, statuses))
+                         for h, r in zip(headers, readies, strict=True)]
+            queue_times: list[float] = []
+            regulator = _headers("regulator")
+            while not all(r.is_set() for r in readies) and time.monotonic() - began < 10:
+                sent = time.monotonic()
+                response = await client.get("/v1/calls", params={"territory": "36"}, headers=regulator)
+                queue_times.append(time.monotonic() - sent)
+                assert response.status_code == 200, response.text
+            first_events = time.monotonic() - began
+            try:
+                assert all(r.is_set() for r in readies), f"{sum(r.is_set() for r in readies)} of {STREAMS} ready"
+                assert statuses == [200] * STREAMS, sorted(set(statuses))
+                assert first_events < 5, first_events
+                queue_times.sort()
+                p99 = queue_times[min(int(len(queue_times) * 0.99), len(queue_times) - 1)]
+                assert p99 < 1.0, queue_times[-5:]
+            finally:
+                for task in listeners:
+                    task.cancel()
+                await asyncio.gather(*listeners, return_exceptions=True)
+
+    async def test_a_token_s_fourth_stream_ends_its_oldest_which_is_told(self, base: str) -> None:
+        headers = _headers("regulator", sub="dr-tabs")
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            streams = [([], asyncio.Event(), []) for _ in range(4)]
+            tasks = []
+            for events, ready, statuses in streams:
+                tasks.append(asyncio.create_task(_listen(client, headers, events, ready, statuses)))
+                await asyncio.wait_for(ready.wait(), 5)
+            try:
+                oldest = streams[0][0]
+                for _ in range(50):
+                    if oldest and oldest[-1][0] == "<closed>":
+                        break
+                    await asyncio.sleep(0.1)
+                assert [kind for kind, _ in oldest] == ["ready", "replaced", "<closed>"], oldest
+                for events, _, statuses in streams[1:]:
+                    assert statuses == [200] and events[-1][0] == "ready", events
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def test_a_stream_ends_when_its_token_expires_and_carries_nothing_after(self, base: str) -> None:
+        events: list[tuple[str, dict]] = []
+        ready = asyncio.Event()
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            listener = asyncio.create_task(_listen(client, _headers("regulator", ttl_seconds=2), events, ready, []))
+            await asyncio.wait_for(ready.wait(), 5)
+            await asyncio.wait_for(listener, 5)
+            response = await client.post("/v1/calls", headers=_headers("operator"), json={
+                "territory_code": "36", "channel": "15", "patient": {"postcode": "36000"}})
+            assert response.status_code == 201, response.text
+        kinds = [kind for kind, _ in events]
+        assert kinds == ["ready", "expired", "<closed>"], events
+        assert events[1][1]["reason"] == "token_expired"
+
+
+async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings) -> None:
+    """Every pooled connection held: the next request waits db_pool_timeout_seconds, then is told so in the
+    API's shape (it used to be a plain-text 500 after 30 s)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from app.database import make_engine
+    from app.main import create_app
+
+    tight = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.3})
+    assert tight.database_url
+    engine = make_engine(tight.database_url, tight)
+    application = create_app(tight)
+    application.state.engine = engine
+    application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    try:
+        async with engine.connect() as held:
+            await held.exec_driver_sql("SELECT 1")
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                began = time.monotonic()
+                response = await client.get("/v1/calls", params={"territory": "36"},
+                                            headers=_headers("regulator"))
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] and response.json()["error"] == "Unavailable"
+        assert time.monotonic() - began < 5
+    finally:
+        await engine.dispose()
+
+
+async def test_the_job_pool_kills_a_job_over_its_limits_and_serves_the_next() -> None:
+    from app.jobs import JobOverLimit, Jobs
+    from tests.jobs_probe import allocate, spin
+
+    pool = Jobs(workers=1, seconds=1.0, memory_mb=64, wait_seconds=2.0)
+    began = time.monotonic()
+    try:
+        assert await pool.run(spin, 0.0) == 0.0
+        with pytest.raises(JobOverLimit) as over_time:
+            await pool.run(spin, 30.0)
+        assert over_time.value.limit == "time"
+        with pytest.raises(JobOverLimit) as over_memory:
+            await pool.run(allocate, 512)
+        assert over_memory.value.limit == "memory"
+        assert await pool.run(allocate, 8) == 8  # a worker is there again, within its limits
+    finally:
+        pool.stop()
+    assert time.monotonic() - began < 10
