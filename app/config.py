@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.crypto import DEV_HASH_KEY, DEV_KEY, DEV_KEY_ID
+from app.edge import Network, parse_networks
 
 DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
 
@@ -129,6 +131,20 @@ class Settings(BaseSettings):
     def _every_budget(cls, value: dict[str, int]) -> dict[str, int]:
         return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
+    # The proxies in front of the app (addresses or CIDRs, a JSON list or comma-separated): from them only
+    # are X-Forwarded-For, X-Forwarded-Proto and X-Client-Cert believed (app/edge.py). Empty: nobody's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            parse_networks(str(v) for v in value)  # refused at start-up, not at the first request
+            return [str(v).strip() for v in value if str(v).strip()]
+        return value
+
     # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503.
     live_max_subscribers: int = 2000
     # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;
@@ -160,6 +176,10 @@ class Settings(BaseSettings):
             raise ValueError("SNP_IDENTITY_KEYS / SNP_IDENTITY_HASH_KEY are still the development keys: refusing to "
                              "start in production mode (patient identity would be sealed with a public key)")
         return self
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def link_secret(self) -> str:

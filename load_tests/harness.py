@@ -128,7 +128,7 @@ def served_app(database_url: str, workers: int = 2, extra_env: dict[str, str] | 
            "SNP_PURGE_INTERVAL_SECONDS": "0", "SNP_RATE_LIMITS_ENABLED": "false", **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--no-proxy-headers"],
         cwd=ROOT, env=env,
     )
     base = f"http://127.0.0.1:{port}"
