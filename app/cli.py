@@ -58,9 +58,13 @@ def serve(
     workers: int = 1,
 ) -> None:
     """Start the embedded database if needed, migrate, and serve the API and console."""
+    import os
+
     import uvicorn
 
     base = f"http://{host}:{port}"
+    # The links the app writes name this address unless SNP_PUBLIC_URL says otherwise (the workers read it).
+    os.environ.setdefault("SNP_PUBLIC_URL", base)
     console.print(f"[bold]SNP[/bold] starting on {base}")
     console.print(f"  console   {base}/console/")
     console.print(f"  API docs  {base}/docs  (ReDoc {base}/redoc)")

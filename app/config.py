@@ -6,6 +6,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from pydantic import Field, field_validator, model_validator
@@ -15,6 +16,8 @@ from app.crypto import DEV_HASH_KEY, DEV_KEY, DEV_KEY_ID
 from app.edge import Network, parse_networks
 
 DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
+# `snp serve`'s address with its default host and port: the public URL when none is set (development).
+DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 # Requests per minute of each budget (app/ratelimit.py); a setting names only those it changes.
@@ -145,6 +148,22 @@ class Settings(BaseSettings):
             return [str(v).strip() for v in value if str(v).strip()]
         return value
 
+    # The address the world reaches this service at (scheme, host, optional path), e.g.
+    # https://snp.example.fr: every absolute URL the app writes (FHIR links, Location, the booking page of a
+    # Slot) is built from it, never from a request's Host. Required in production; in development
+    # `snp serve` sets its own address, and DEV_PUBLIC_URL stands in when nothing did.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("SNP_PUBLIC_URL must be an http(s) URL without query or fragment, e.g. "
+                             "https://snp.example.fr")
+        return value.strip().rstrip("/")
     # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503.
     live_max_subscribers: int = 2000
     # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;
@@ -175,7 +194,15 @@ class Settings(BaseSettings):
         if self.env == "production" and development_keys:
             raise ValueError("SNP_IDENTITY_KEYS / SNP_IDENTITY_HASH_KEY are still the development keys: refusing to "
                              "start in production mode (patient identity would be sealed with a public key)")
+        if self.env == "production" and self.public_url is None:
+            raise ValueError("SNP_PUBLIC_URL is required in production mode: the links the service writes "
+                             "(FHIR, Location, booking pages) would name a development address")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Where absolute URLs start: SNP_PUBLIC_URL, else the development address."""
+        return self.public_url or DEV_PUBLIC_URL
 
     @property
     def proxy_networks(self) -> tuple[Network, ...]:

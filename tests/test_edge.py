@@ -1,4 +1,5 @@
-"""The edge layer: which headers count depends on who sent them (SNP_TRUSTED_PROXIES)."""
+"""The edge layer: which headers count depends on who sent them (SNP_TRUSTED_PROXIES), and production
+names its public address."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from app.config import Settings
 from app.edge import EdgeMiddleware, parse_networks
+from tests.conftest import PRODUCTION_KEYS
 
 
 async def _echo(scope, receive, send) -> None:
@@ -57,3 +59,11 @@ class TestSettings:
             Settings()
         monkeypatch.delenv("SNP_TRUSTED_PROXIES")
         assert Settings().trusted_proxies == []
+
+    def test_production_refuses_to_start_without_its_public_address(self) -> None:
+        keys = {k: v for k, v in PRODUCTION_KEYS.items() if k != "public_url"}
+        with pytest.raises(ValueError, match="SNP_PUBLIC_URL"):
+            Settings(env="production", jwt_secret="s" * 48, **keys)
+        assert Settings(env="production", jwt_secret="s" * 48, **PRODUCTION_KEYS).base_url == "https://snp.example.test"
+        with pytest.raises(ValueError, match="SNP_PUBLIC_URL"):
+            Settings(public_url="snp.example.test")
