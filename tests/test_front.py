@@ -134,7 +134,7 @@ class TestForwardingHeaders:
     def test_forged_addresses_share_one_budget_through_the_front_and_without_it(self, front: str,
                                                                                app_url: str) -> None:
         left = 60 - time.time() % 60
-        if left < 10:  # the budgets' minute must not turn between the two halves
+        if left < 3:  # the budgets' minute must not turn between the two halves
             time.sleep(left + 0.5)
 
         def statuses(base: str, count: int) -> list[int]:
