@@ -20,5 +20,7 @@ USER snp
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2).status == 200 else 1)"
-# SNP_DATABASE_URL and SNP_JWT_SECRET (or SNP_OIDC_*) must be given; migrations run at start-up.
-CMD ["sh", "-c", "exec uvicorn app.main:app --host $HOST --port $PORT --workers ${WORKERS:-2} --proxy-headers"]
+# SNP_DATABASE_URL, SNP_PUBLIC_URL and SNP_JWT_SECRET (or SNP_OIDC_*) must be given; migrations run at
+# start-up. uvicorn's proxy headers stay off: the app reads X-Forwarded-* from SNP_TRUSTED_PROXIES only
+# (the nginx of deploy/nginx/ in front; uvicorn is never exposed directly).
+CMD ["sh", "-c", "exec uvicorn app.main:app --host $HOST --port $PORT --workers ${WORKERS:-2} --no-proxy-headers"]

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint openapi openapi-check bench clean db-stop browser broker pooler
+.PHONY: install run demo test lint openapi openapi-check bench clean db-stop browser broker pooler nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,14 @@ pooler: ## Debian's PgBouncer for the several-instances test and benchmark (inst
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
 	  else echo "pgbouncer is missing: the several-instances test will be skipped"; fi; }
 
-test: install browser broker pooler ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+nginx: ## Debian's nginx for the front's test (deploy/nginx/; installed when missing and we are root)
+	@{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing nginx (Debian package) for the front's test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "nginx is missing: the front's test will be skipped"; fi; }
+
+test: install browser broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/mypy app
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

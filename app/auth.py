@@ -24,6 +24,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.config import Settings, get_settings
+from app.edge import bearer_token
 from app.errors import Forbidden, Unauthorized
 
 Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
@@ -209,14 +210,22 @@ def _verify(token: str, settings: Settings) -> tuple[Principal | Identity, float
     return principal, float(claims["exp"])
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT: `snp token --role R --territory 36`")
+class Bearer(HTTPBearer):
+    """The OpenAPI bearer scheme, read by ``app.edge.bearer_token``: the same reading as the rate budgets'."""
+
+    async def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:  # type: ignore[override]
+        token = bearer_token(request.headers.get("authorization"))
+        return None if token is None else HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+
+
+_bearer = Bearer(auto_error=False, scheme_name="HTTPBearer", description="JWT: `snp token --role R --territory 36`")
 
 
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+    if credentials is None:
         raise Unauthorized("Missing bearer token")
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
     principal = await principal_of(request, credentials.credentials, settings)

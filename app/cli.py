@@ -58,14 +58,20 @@ def serve(
     workers: int = 1,
 ) -> None:
     """Start the embedded database if needed, migrate, and serve the API and console."""
+    import os
+
     import uvicorn
 
     base = f"http://{host}:{port}"
+    # The links the app writes name this address unless SNP_PUBLIC_URL says otherwise (the workers read it).
+    os.environ.setdefault("SNP_PUBLIC_URL", base)
     console.print(f"[bold]SNP[/bold] starting on {base}")
     console.print(f"  console   {base}/console/")
     console.print(f"  API docs  {base}/docs  (ReDoc {base}/redoc)")
     console.print(f"  ready     {base}/ready")
-    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info")
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
+    # client address; the app applies SNP_TRUSTED_PROXIES itself (app/edge.py).
+    uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
 
 
 @app.command()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.crypto import DEV_HASH_KEY, DEV_KEY, DEV_KEY_ID
+from app.edge import Network, parse_networks
 
 DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
+# `snp serve`'s address with its default host and port: the public URL when none is set (development).
+DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 # Requests per minute of each budget (app/ratelimit.py); a setting names only those it changes.
@@ -129,6 +134,37 @@ class Settings(BaseSettings):
     def _every_budget(cls, value: dict[str, int]) -> dict[str, int]:
         return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
+    # The proxies in front of the app (addresses or CIDRs, a JSON list or comma-separated): from them only
+    # are X-Forwarded-For, X-Forwarded-Proto and X-Client-Cert believed (app/edge.py). Empty: nobody's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            parse_networks(str(v) for v in value)  # refused at start-up, not at the first request
+            return [str(v).strip() for v in value if str(v).strip()]
+        return value
+
+    # The address the world reaches this service at (scheme, host, optional path), e.g.
+    # https://snp.example.fr: every absolute URL the app writes (FHIR links, Location, the booking page of a
+    # Slot) is built from it, never from a request's Host. Required in production; in development
+    # `snp serve` sets its own address, and DEV_PUBLIC_URL stands in when nothing did.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("SNP_PUBLIC_URL must be an http(s) URL without query or fragment, e.g. "
+                             "https://snp.example.fr")
+        return value.strip().rstrip("/")
+
     # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503. One token keeps at most
     # live_max_per_token streams: its next one ends its oldest (a console reconnecting after a blip is
     # never refused because its dead stream is not noticed yet).
@@ -171,7 +207,19 @@ class Settings(BaseSettings):
         if self.env == "production" and development_keys:
             raise ValueError("SNP_IDENTITY_KEYS / SNP_IDENTITY_HASH_KEY are still the development keys: refusing to "
                              "start in production mode (patient identity would be sealed with a public key)")
+        if self.env == "production" and self.public_url is None:
+            raise ValueError("SNP_PUBLIC_URL is required in production mode: the links the service writes "
+                             "(FHIR, Location, booking pages) would name a development address")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Where absolute URLs start: SNP_PUBLIC_URL, else the development address."""
+        return self.public_url or DEV_PUBLIC_URL
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def link_secret(self) -> str:

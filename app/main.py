@@ -16,6 +16,7 @@ from app import contract, crypto, migrate
 from app.config import Settings, get_settings
 from app.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
 from app.deadline import DeadlineMiddleware
+from app.edge import EdgeMiddleware
 from app.errors import install_error_handlers
 from app.limits import LimitsMiddleware
 from app.logging import configure_logging, log
@@ -206,7 +207,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = Limiter(dict(settings.rate_limits)) if settings.rate_limits_enabled else None
     app.add_middleware(DeadlineMiddleware)  # innermost: what it cancels is the handler, with its statements
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(RateLimitMiddleware)  # keys on the client the edge found
+    app.add_middleware(EdgeMiddleware, trusted_proxies=settings.proxy_networks)
     app.add_middleware(LimitsMiddleware)  # outermost of ours: before anything reads a header or the body
     for router in routers():
         app.include_router(router)

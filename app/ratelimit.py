@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.background import every
 from app.database import Base
+from app.edge import bearer_token
 from app.errors import send_error
 from app.models_common import TZ
 
@@ -118,10 +119,14 @@ def _address(scope: Scope) -> str:
 
 
 def _who(scope: Scope) -> str:
-    """The token (hashed: never kept) or, without one, the client address."""
+    """The bearer token (hashed: never kept), however its scheme is spelt, or, without one, the client
+    address: a header that carries no bearer token is no key of its own."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return "t" + hashlib.sha256(value).hexdigest()[:24]
+            token = bearer_token(value)
+            if token is not None:
+                return "t" + hashlib.sha256(token.encode("latin-1")).hexdigest()[:24]
+            break
     return _address(scope)
 
 

@@ -125,10 +125,11 @@ def served_app(database_url: str, workers: int = 2, extra_env: dict[str, str] | 
     port = port or free_port()
     env = {**os.environ, "SNP_DATABASE_URL": database_url, "SNP_JWT_SECRET": SECRET,
            "SNP_LOG_LEVEL": "WARNING", "SNP_MIGRATE_ON_START": "false",
-           "SNP_PURGE_INTERVAL_SECONDS": "0", "SNP_RATE_LIMITS_ENABLED": "false", **(extra_env or {})}
+           "SNP_PURGE_INTERVAL_SECONDS": "0", "SNP_RATE_LIMITS_ENABLED": "false", "SNP_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           **(extra_env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--no-proxy-headers"],
         cwd=ROOT, env=env,
     )
     base = f"http://127.0.0.1:{port}"

@@ -122,11 +122,14 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-# Keys a test running the app in production mode gives it (the development keys are refused there).
+# Keys a test running the app in production mode gives it (the development keys are refused there), and
+# the public address production requires.
 PRODUCTION_KEYS = {"identity_keys": {"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="},
-                   "identity_key_id": "k1", "identity_hash_key": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}
+                   "identity_key_id": "k1", "identity_hash_key": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+                   "public_url": "https://snp.example.test"}
 PRODUCTION_ENV = {"SNP_IDENTITY_KEYS": '{"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}',
-                  "SNP_IDENTITY_KEY_ID": "k1", "SNP_IDENTITY_HASH_KEY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}
+                  "SNP_IDENTITY_KEY_ID": "k1", "SNP_IDENTITY_HASH_KEY": "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+                  "SNP_PUBLIC_URL": "https://snp.example.test"}
 
 
 TRUNCATE = (

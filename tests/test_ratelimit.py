@@ -59,3 +59,69 @@ class TestFailedSignIns:
             # The colleague already signed in from this address carries on; probes always answer.
             assert (await c.get("/v1/calls", headers=good)).status_code == 200
             assert (await c.get("/health")).status_code == 200
+
+
+def client_from(application, peer: str) -> httpx.AsyncClient:
+    """A client whose connection comes from ``peer`` (the immediate peer the app sees)."""
+    transport = httpx.ASGITransport(app=application, client=(peer, 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+class TestOneBudgetPerToken:
+    async def test_the_same_token_in_any_spelling_of_its_scheme_draws_on_one_budget(self, committed_app, settings,
+                                                                                   engine, auth):
+        application = instance(settings, engine, search=6)
+        token = auth("operator")["Authorization"].split()[1]
+        spellings = ["bearer", "BEARER", "BeArEr"]
+        async with client_of(application) as c:
+            statuses = [(await c.get("/v1/slots/search", params={"territory": "36"},
+                                     headers={"Authorization": f" {scheme}  {token} "})).status_code
+                        for scheme in spellings * 3]
+        assert statuses == [200] * 6 + [429] * 3
+
+    async def test_a_header_without_a_bearer_token_is_no_budget_of_its_own(self, committed_app, settings, engine):
+        application = instance(settings, engine, search=3)
+        async with client_of(application) as c:
+            statuses = [(await c.get("/v1/slots/search", params={"territory": "36"},
+                                     headers={"Authorization": f"Basic junk{i}"})).status_code for i in range(4)]
+        assert statuses == [401] * 3 + [429]
+
+
+class TestForwardedFor:
+    async def test_an_untrusted_peer_cannot_choose_its_address(self, committed_app, settings, engine):
+        application = instance(settings, engine, self_referral=3)
+        async with client_from(application, "192.0.2.66") as c:
+            statuses = [(await c.post("/v1/self-referrals/unknown", json={"phone": "0612345678"},
+                                      headers={"X-Forwarded-For": f"198.51.100.{i}"})).status_code for i in range(5)]
+        assert [s == 429 for s in statuses] == [False] * 3 + [True] * 2
+
+    async def test_bad_tokens_forged_from_a_colleagues_address_do_not_lock_him_out(self, committed_app, settings,
+                                                                                 engine, auth):
+        application = instance(settings, engine, auth_failure=5)
+        bad = {"Authorization": "Bearer not-a-token", "X-Forwarded-For": "192.0.2.10"}
+        async with client_from(application, "192.0.2.66") as attacker, \
+                client_from(application, "192.0.2.10") as colleague:
+            assert [(await attacker.get("/v1/calls", headers=bad)).status_code for _ in range(6)] == [401] * 5 + [429]
+            assert (await colleague.get("/v1/calls", headers=auth("operator"))).status_code == 200
+
+    async def test_behind_a_trusted_proxy_the_client_is_the_rightmost_untrusted_entry(self, committed_app, settings,
+                                                                                     engine):
+        application = create_app(settings.model_copy(update={
+            "trusted_proxies": ["10.0.0.0/8"],
+            "rate_limits": {"search": 100, "booking": 100, "import": 100, "auth_failure": 3}}))
+        application.state.engine = engine
+        application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        bad = {"Authorization": "Bearer not-a-token"}
+
+        def through(chain: str) -> dict[str, str]:
+            return {**bad, "X-Forwarded-For": chain}
+
+        async with client_from(application, "10.0.0.7") as proxy:
+            # The client forges entries on the left; the proxies (10.x) appended what they saw.
+            sent = [through(f"198.51.100.{i}, 203.0.113.5, 10.0.0.3") for i in range(4)]
+            assert [(await proxy.get("/v1/calls", headers=h)).status_code for h in sent] == [401] * 3 + [429]
+            # Another client behind the same proxies has an address of its own; so has the proxy itself.
+            assert (await proxy.get("/v1/calls", headers=through("203.0.113.6, 10.0.0.3"))).status_code == 401
+            assert (await proxy.get("/v1/calls", headers=bad)).status_code == 401
+            # The IPv4 spelt in IPv6 is the same client.
+            assert (await proxy.get("/v1/calls", headers=through("::ffff:203.0.113.5"))).status_code == 429

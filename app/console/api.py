@@ -15,6 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from app.auth import Principal, PrincipalDep, principal_of, require_roles
 from app.database import SessionDep
+from app.edge import bearer_token
 from app.errors import AppError, Unavailable, error_responses
 from app.live import Full, Hub
 from app.schemas import Schema
@@ -86,7 +87,7 @@ async def stream_calls(request: Request, principal: StreamerDep) -> EventSourceR
     # connection (twenty streams opening at once used to hold the twenty while waiting for a twenty-first).
     async with request.app.state.sessionmaker() as session:
         visible = await territory_service.visible_codes(session, principal)
-    token = request.headers.get("authorization", "").strip().partition(" ")[2].strip()
+    token = bearer_token(request.headers.get("authorization")) or ""
     settings = request.app.state.settings
     hub = hub_of(request)
     try:

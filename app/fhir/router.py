@@ -103,10 +103,22 @@ def _entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
             "search": {"mode": mode}}
 
 
+def _base(request: Request) -> str:
+    """Where our absolute URLs start: SNP_PUBLIC_URL, never the request's Host."""
+    base: str = request.app.state.settings.base_url
+    return base
+
+
+def _here(request: Request, **params: Any) -> str:
+    """This request's URL under our public address (with ``params`` replaced)."""
+    url = request.url.include_query_params(**params) if params else request.url
+    return f"{_base(request)}{url.path}" + (f"?{url.query}" if url.query else "")
+
+
 def _bundle(request: Request, entries: list[dict[str, Any]], total: int, next_url: str | None,
             *, slots: bool = True) -> dict[str, Any]:
     """A searchset; the guide's Bundle profile is the slot search's (a Practitioner search has none)."""
-    links = [{"relation": "self", "url": str(request.url)}]
+    links = [{"relation": "self", "url": _here(request)}]
     if next_url:
         links.append({"relation": "next", "url": next_url})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
@@ -165,10 +177,10 @@ async def search_slots(
     page, more = rows[:count], len(rows) > count
     total = (offset + len(page) if not more else await repository.count(
         session, rpps=rpps, ge=ge, le=le, scope=await _scope(session, principal), booker=_booker(principal)))
-    base = str(request.base_url).rstrip("/")
+    base = _base(request)
     entries = [_entry(base, r.slot(row), "match") for row in page]
     entries += [_entry(base, resource, "include") for resource in _includes(page, wanted)]
-    next_url = str(request.url.include_query_params(_offset=offset + count)) if more else None
+    next_url = _here(request, _offset=offset + count) if more else None
     return FhirResponse(_bundle(request, entries, total, next_url))
 
 
@@ -218,7 +230,7 @@ async def search_practitioners(
     rpps = _rpps(identifier) if identifier is not None else None
     rows = [] if rpps == [] else await repository.practitioners(
         session, rpps=rpps, practitioner_id=None, scope=await _scope(session, principal))
-    base = str(request.base_url).rstrip("/")
+    base = _base(request)
     entries = [_entry(base, r.practitioner(row), "match") for row in rows]
     return FhirResponse(_bundle(request, entries, len(rows), None, slots=False))
 
@@ -237,7 +249,7 @@ async def read_practitioner(practitioner_id: uuid.UUID, session: SessionDep, pri
             responses=_doc("The CapabilityStatement of what this server serves"))
 async def metadata(request: Request) -> FhirResponse:
     """What we serve, as a CapabilityStatement (public, as FHIR servers do)."""
-    return FhirResponse(r.capability_statement(str(request.base_url).rstrip("/") + "/fhir"))
+    return FhirResponse(r.capability_statement(_base(request) + "/fhir"))
 
 
 # ------------------------------------------------------------------------------------------ appointments
@@ -253,7 +265,7 @@ def _appointment_doc(description: str, code: int) -> dict[int | str, dict[str, A
 
 
 def _declared(booking_id: uuid.UUID, body: dict[str, Any], status_code: int, request: Request) -> FhirResponse:
-    location = f"{str(request.base_url).rstrip('/')}/fhir/Appointment/{booking_id}"
+    location = f"{_base(request)}/fhir/Appointment/{booking_id}"
     return FhirResponse(body, status_code=status_code, headers={"Location": location})
 
 
@@ -338,7 +350,7 @@ async def bulk_publish(request: Request, session: SessionDep, principal: FhirRea
     headers = {"ETag": publication.etag, "Cache-Control": "private, no-cache"}
     if _not_modified(request, publication.etag):
         return Response(status_code=304, headers=headers)
-    return JSONResponse(bulk.manifest(publication, str(request.base_url).rstrip("/")), headers=headers)
+    return JSONResponse(bulk.manifest(publication, _base(request)), headers=headers)
 
 
 @router.get("/$bulk-publish/{departement}/{kind}.ndjson", operation_id="fhir_bulk_publish_file",
