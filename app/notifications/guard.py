@@ -29,6 +29,14 @@ class InternalTarget(ValueError):
     """The webhook would reach a private, loopback, link-local, multicast or reserved address."""
 
 
+class Unresolved(httpcore.ConnectError):
+    """The host does not resolve (httpx reports it as its ConnectError, caused by this)."""
+
+
+class NonPublic(httpcore.ConnectError):
+    """The host resolves to an address the relay must not dial."""
+
+
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix (RFC 6052)
 # and the IPv4-compatible form (deprecated, still routed by some stacks). RFC 8215's local-use NAT64
 # prefix embeds where its operator chose: it is never public.
@@ -147,11 +155,11 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             # Said as httpx says a failed connection: the caller's one error type covers it.
-            raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from exc
+            raise Unresolved(f"{host} does not resolve: {exc}") from exc
         addresses = [str(info[4][0]) for info in infos]
         internal = [a for a in addresses if not is_public(a)]
         if not addresses or internal:
-            raise httpcore.ConnectError(f"refused: {host} resolves to a non-public address")
+            raise NonPublic(f"refused: {host} resolves to a non-public address")
         return await self.inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(
