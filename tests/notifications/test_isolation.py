@@ -122,3 +122,23 @@ class TestOneReceiverFailingIsItsOwn:
                     engine, "SELECT attempts FROM outbox_events WHERE practitioner_id = :p ORDER BY seq",
                     p=w.practitioner_id)]
                 assert attempts == [state["consecutive_failures"], 0]
+
+            # What the doctor reads of it (in French), what the administrators see, what /metrics counts.
+            me = auth("effector", practitioner_id=unresolved.practitioner_id)
+            mine = (await client.get(f"/v1/practitioners/{unresolved.practitioner_id}", headers=me)).json()
+            seen = mine["webhook_delivery"]
+            assert seen["status"] == "failing" and seen["last_error_kind"] == "dns" and seen["pending_events"] == 2
+            assert seen["consecutive_failures"] == dns["consecutive_failures"] and seen["next_attempt_at"]
+            assert "nom de domaine" in seen["message"]
+            listed = (await client.get("/v1/practitioners?limit=1000", headers=auth("admin", []))).json()
+            by_id = {p["id"]: p["webhook_delivery"] for p in listed}
+            assert by_id[hanging.practitioner_id]["last_error_kind"] == "timeout"
+            assert by_id[good.practitioner_id]["status"] == "healthy"
+            assert by_id[good.practitioner_id]["pending_events"] == 0
+            operator = (await client.get(f"/v1/practitioners/{good.practitioner_id}", headers=auth("operator"))).json()
+            assert operator["webhook_delivery"] is None  # the doctor's and the administrators' business only
+            scraped = (await client.get("/metrics")).text
+            gauges = dict(line.split(" ") for line in scraped.splitlines() if line.startswith("snp_webhook_"))
+            assert float(gauges["snp_webhook_receivers_failing"]) >= 2
+            assert float(gauges["snp_webhook_events_pending"]) >= 4
+            assert "practitioner" not in "".join(line for line in scraped.splitlines() if "snp_webhook_" in line)
