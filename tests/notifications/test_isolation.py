@@ -142,3 +142,20 @@ class TestOneReceiverFailingIsItsOwn:
             assert float(gauges["snp_webhook_receivers_failing"]) >= 2
             assert float(gauges["snp_webhook_events_pending"]) >= 4
             assert "practitioner" not in "".join(line for line in scraped.splitlines() if "snp_webhook_" in line)
+
+
+class TestRegisteringAgain:
+    async def test_a_new_webhook_clears_the_old_ones_failures_and_backoff(self, client, auth, connection):
+        w = await _doctor_with_webhook(client, auth, "https://receiver.invalid/hooks/snp")
+        await connection.execute(text(
+            "INSERT INTO webhook_receivers (practitioner_id, consecutive_failures, last_error_kind, next_attempt_at) "
+            "VALUES (:p, 9, 'dns', now() + interval '1 hour')"), {"p": w.practitioner_id})
+        me = auth("effector", practitioner_id=w.practitioner_id)
+        before = (await client.get(f"/v1/practitioners/{w.practitioner_id}", headers=me)).json()["webhook_delivery"]
+        assert before["status"] == "failing" and before["consecutive_failures"] == 9
+        response = await client.put("/v1/practitioners/me/webhook", headers=me,
+                                    json={"url": "https://hooks.example.org/snp", "secret": SECRET})
+        assert response.status_code == 200
+        assert response.json()["webhook_delivery"]["status"] == "untried"
+        assert (await connection.execute(text("SELECT count(*) FROM webhook_receivers WHERE practitioner_id = :p"),
+                                         {"p": w.practitioner_id})).scalar() == 0
