@@ -246,9 +246,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response,
              responses={200: {"description": "Prometheus text exposition format",
                               "content": {"text/plain": {"schema": {"type": "string"}}}}})
-    async def metrics() -> Any:
-        """Prometheus metrics: request counts and latencies per route."""
-        return metrics_response()
+    async def metrics(request: Request) -> Any:
+        """Prometheus metrics: request counts and latencies per route; the webhook relay's receivers (failing,
+        backing off) and pending events, counted in the database at scrape time."""
+        return await metrics_response(request.app.state.engine)
 
     return app
 

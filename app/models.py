@@ -6,7 +6,7 @@ from app.calls.models import Call, CallbackAttempt, Decision
 from app.database import Base
 from app.fhir.models import DeclarationCursor, DeclaredAppointment
 from app.hub.models import HubMessage
-from app.notifications.models import OutboxEvent
+from app.notifications.models import OutboxEvent, WebhookReceiver
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.ratelimit import RATE_USAGE
 from app.sites.models import Site
@@ -19,5 +19,5 @@ __all__ = [
     "RATE_USAGE", "AgendaSource", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt",
     "DeclarationCursor",
     "DeclaredAppointment", "Decision", "HubMessage", "IdempotencyKey", "OutboxEvent", "Practitioner",
-    "PractitionerTerritory", "Site", "Slot", "Territory", "User",
+    "PractitionerTerritory", "Site", "Slot", "Territory", "User", "WebhookReceiver",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -28,29 +29,111 @@ class InternalTarget(ValueError):
     """The webhook would reach a private, loopback, link-local, multicast or reserved address."""
 
 
+class Unresolved(httpcore.ConnectError):
+    """The host does not resolve (httpx reports it as its ConnectError, caused by this)."""
+
+
+class NonPublic(httpcore.ConnectError):
+    """The host resolves to an address the relay must not dial."""
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix (RFC 6052)
+# and the IPv4-compatible form (deprecated, still routed by some stacks). RFC 8215's local-use NAT64
+# prefix embeds where its operator chose: it is never public.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address stands for (mapped, compatible, NAT64, 6to4, Teredo), if any."""
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip in NAT64 or ip in IPV4_COMPATIBLE:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the relay server and the (de-obfuscated) client
+    return []
+
+
+def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """``host`` read as the C resolver reads a numeric IPv4 (``inet_aton``): one to four parts, each
+    decimal, octal (``0177``) or hexadecimal (``0x7f``), the last filling the remaining bytes
+    (``127.1``, ``2130706433``); None when it is not one."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = []
+    for part in parts:
+        if re.fullmatch(r"0[xX][0-9a-fA-F]*", part):
+            values.append(int(part[2:] or "0", 16))
+        elif re.fullmatch(r"0[0-7]*", part):
+            values.append(int(part, 8))
+        elif re.fullmatch(r"[1-9][0-9]*", part):
+            values.append(int(part))
+        else:
+            return None
+    *leading, last = values
+    if any(v > 0xFF for v in leading) or last >= 1 << (8 * (4 - len(leading))):
+        return None
+    number = last
+    for i, value in enumerate(leading):
+        number |= value << (8 * (3 - i))
+    return ipaddress.IPv4Address(number)
+
+
+def normal_host(host: str) -> str:
+    """A host as the resolver takes it: lower case, without brackets or trailing dots (``localhost.`` is
+    ``localhost``); an IPv4 in any numeric spelling written dotted-decimal."""
+    name = host.strip().lower().removeprefix("[").removesuffix("]").rstrip(".")
+    ipv4 = parse_ipv4(name)
+    return str(ipv4) if ipv4 is not None else name
+
+
+def is_allowed(host: str, allowed_hosts: Iterable[str]) -> bool:
+    """``host`` is one of ``SNP_WEBHOOK_ALLOWED_HOSTS``, however either is spelt."""
+    return normal_host(host) in {normal_host(h) for h in allowed_hosts}
+
+
 def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """An address (any spelling of IPv4, IPv6 with or without a zone) is on the public internet: for one
+    that embeds an IPv4, that IPv4 decides (each of them, for Teredo)."""
+    literal = normal_host(address.split("%", 1)[0])
+    ip = ipaddress.ip_address(literal)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL:
+            return False
+        inner = embedded_ipv4(ip)
+        if inner:
+            return all(v4.is_global and not v4.is_multicast for v4 in inner)
     return ip.is_global and not ip.is_multicast
+
+
+def literal_address(host: str) -> str | None:
+    """The address ``host`` spells, if it is an address rather than a name."""
+    name = normal_host(host)
+    try:
+        return str(ipaddress.ip_address(name.split("%", 1)[0]))
+    except ValueError:
+        return None
 
 
 def check_url(url: str, *, allowed_hosts: Iterable[str], allow_plain_http: bool) -> None:
     """Refuse (ValueError, said for the client) a webhook URL the relay must not post to."""
     parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    allowed = {h.lower() for h in allowed_hosts}
-    if parts.scheme != "https" and not (parts.scheme == "http" and (allow_plain_http or host in allowed)):
+    host = normal_host(parts.hostname or "")
+    allowed = is_allowed(host, allowed_hosts)
+    if parts.scheme != "https" and not (parts.scheme == "http" and (allow_plain_http or allowed)):
         raise ValueError("must be an https URL (plain http only in development)")
-    if host in allowed:
+    if allowed:
         return
-    try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = None
-    if literal is not None and not is_public(str(literal)):
+    if not host:
+        raise InternalTarget("the URL names no host")
+    if literal_address(host) is not None and not is_public(host):
         raise InternalTarget(f"{host} is not a public address")
-    if host in ("localhost",) or host.endswith((".localhost", ".local", ".internal")):
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise InternalTarget(f"{host} is not a public host")
 
 
@@ -58,7 +141,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's own backend, dialling only public addresses, resolved here and dialled as such."""
 
     def __init__(self, allowed_hosts: Iterable[str]) -> None:
-        self.allowed = {h.lower() for h in allowed_hosts}
+        self.allowed = {normal_host(h) for h in allowed_hosts}
         self.inner = AutoBackend()
 
     async def connect_tcp(
@@ -66,13 +149,17 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
-        if host.lower() in self.allowed:
+        if is_allowed(host, self.allowed):
             return await self.inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            # Said as httpx says a failed connection: the caller's one error type covers it.
+            raise Unresolved(f"{host} does not resolve: {exc}") from exc
         addresses = [str(info[4][0]) for info in infos]
         internal = [a for a in addresses if not is_public(a)]
         if not addresses or internal:
-            raise httpcore.ConnectError(f"refused: {host} resolves to a non-public address")
+            raise NonPublic(f"refused: {host} resolves to a non-public address")
         return await self.inner.connect_tcp(addresses[0], port, timeout, local_address, socket_options)
 
     async def connect_unix_socket(

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import cast, func, update
+from sqlalchemy import cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.bookings.models import Booking
 from app.calls.models import Call
 from app.database import sql
-from app.notifications.models import OutboxEvent
+from app.notifications.models import OutboxEvent, WebhookReceiver
+from app.practitioners.models import Practitioner
 
 # What a booking event keeps of booking ``b`` of slot ``s`` at site ``si`` for call ``c``: when, where,
 # how, why, and the patient — his identity as the call holds it, sealed (app/crypto.py), with birth year,
@@ -68,3 +70,51 @@ async def purge_booking_events(session: AsyncSession, received_before: dt.dateti
     )
     result = await session.execute(stmt, execution_options={"synchronize_session": False})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def receiver_states(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The webhook state of each of ``ids`` that registered one: the receiver's row (absent: never
+    failed) and how many of its events wait for delivery."""
+    if not ids:
+        return {}
+    pending = (select(func.count()).where(OutboxEvent.practitioner_id == Practitioner.id,
+                                          OutboxEvent.delivered_at.is_(None))
+               .scalar_subquery().label("pending_events"))
+    stmt = (select(Practitioner.id, WebhookReceiver.consecutive_failures, WebhookReceiver.last_error_kind,
+                   WebhookReceiver.last_error, WebhookReceiver.last_failure_at, WebhookReceiver.last_delivered_at,
+                   WebhookReceiver.next_attempt_at, pending)
+            .outerjoin(WebhookReceiver, WebhookReceiver.practitioner_id == Practitioner.id)
+            .where(Practitioner.id.in_(ids), Practitioner.webhook_url.is_not(None)))
+    return {row["id"]: dict(row) for row in (await session.execute(stmt)).mappings()}
+
+
+async def reset_receiver(session: AsyncSession, practitioner_id: uuid.UUID) -> None:
+    """A webhook (re)registered starts afresh: no backoff left from the old one, its waiting events due now."""
+    await session.execute(delete(WebhookReceiver).where(WebhookReceiver.practitioner_id == practitioner_id))
+    await session.execute(update(OutboxEvent)
+                          .where(OutboxEvent.practitioner_id == practitioner_id, OutboxEvent.delivered_at.is_(None),
+                                 OutboxEvent.next_attempt_at > func.now())
+                          .values(next_attempt_at=func.now()))
+
+
+# The relay's state across every receiver, for /metrics: how many webhooks, how many failing (their last
+# tries failed), how many backing off now, and the events they have yet to acknowledge, with the oldest's age.
+RELAY_COUNTS = """
+    SELECT count(*) AS receivers,
+           count(*) FILTER (WHERE r.consecutive_failures > 0) AS failing,
+           count(*) FILTER (WHERE r.next_attempt_at > now()) AS backing_off,
+           coalesce(sum(e.pending), 0) AS pending,
+           coalesce(extract(epoch FROM now() - min(e.oldest)), 0) AS oldest_pending_seconds
+    FROM practitioners p
+    LEFT JOIN webhook_receivers r ON r.practitioner_id = p.id
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS pending, min(d.created_at) AS oldest
+        FROM outbox_events d WHERE d.practitioner_id = p.id AND d.delivered_at IS NULL
+    ) AS e
+    WHERE p.webhook_url IS NOT NULL"""
+
+
+async def relay_counts(conn: AsyncConnection) -> dict[str, float]:
+    """The relay's counts as the database holds them now (every worker reports the same)."""
+    row = (await conn.execute(sql(RELAY_COUNTS))).mappings().one()
+    return {name: float(value) for name, value in row.items()}

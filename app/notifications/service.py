@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from app import crypto
 from app.audit import service as audit
 from app.auth import Principal
 from app.calls.sealing import present
+from app.notifications import repository
 from app.notifications.models import OutboxEvent
 from app.schemas import Schema
 
@@ -54,3 +55,62 @@ async def feed(session: AsyncSession, principal: Principal, since: int, limit: i
     if identified:
         audit.record(session, principal, "booking_events.read", detail={"bookings": identified})
     return FeedPage(events=events, next_since=events[-1].seq if events else since)
+
+
+# What the doctor reads of his receiver's last failure, by its kind.
+FAILURE_SAID = {
+    "dns": "le nom de domaine de l'adresse ne se résout pas",
+    "timeout": "pas de réponse dans le délai imparti",
+    "connect": "connexion impossible",
+    "refused": "l'adresse désigne un réseau interne, refusée",
+    "http": "le serveur a répondu par une erreur",
+    "other": "erreur inattendue",
+}
+
+
+class WebhookDelivery(Schema):
+    """How the relay fares with one practitioner's webhook (each receiver backs off on its own)."""
+
+    status: Literal["healthy", "failing", "untried"] = Field(
+        description="healthy: the last delivery succeeded; failing: the last tries failed, the relay backs off; "
+                    "untried: nothing sent yet")
+    consecutive_failures: int = Field(description="Failed deliveries since the last one that succeeded")
+    last_error_kind: Literal["dns", "timeout", "connect", "refused", "http", "other"] | None = Field(
+        default=None, description="The last failure: dns (the host does not resolve), timeout, connect (refused "
+                                  "or reset), refused (a non-public address), http (an error status), other")
+    last_error: str | None = Field(default=None, description="The last failure as the relay saw it (e.g. HTTP 503)")
+    last_failure_at: dt.datetime | None = Field(default=None, description="When the last failure happened")
+    last_delivered_at: dt.datetime | None = Field(default=None, description="When the receiver last acknowledged "
+                                                                            "an event (2xx)")
+    next_attempt_at: dt.datetime | None = Field(
+        default=None, description="Before this instant the relay sends this receiver nothing (its backoff); "
+                                  "null: no wait")
+    pending_events: int = Field(description="Events not yet acknowledged by the webhook (all are in the feed)")
+    message: str = Field(description="The state said for the doctor, in French")
+
+
+def delivery(state: dict[str, Any]) -> WebhookDelivery:
+    """A receiver's state (``repository.receiver_states``) as the doctor and the administrator see it."""
+    failures = state["consecutive_failures"] or 0
+    status: Literal["healthy", "failing", "untried"]
+    if failures:
+        status = "failing"
+        reason = FAILURE_SAID.get(state["last_error_kind"] or "other", FAILURE_SAID["other"])
+        if state["last_error_kind"] == "http" and state["last_error"]:
+            reason += f" ({state['last_error']})"
+        message = (f"Les envois vers votre webhook échouent ({failures} échec{'s' if failures > 1 else ''} de suite : "
+                   f"{reason}). Nous réessayons automatiquement, de plus en plus espacé ; vos rendez-vous restent "
+                   "visibles dans votre flux.")
+    elif state["last_delivered_at"] is not None:
+        status, message = "healthy", "Votre webhook reçoit les événements."
+    else:
+        status, message = "untried", "Aucun événement envoyé à votre webhook pour l'instant."
+    return WebhookDelivery(status=status, consecutive_failures=failures, last_error_kind=state["last_error_kind"],
+                           last_error=state["last_error"], last_failure_at=state["last_failure_at"],
+                           last_delivered_at=state["last_delivered_at"], next_attempt_at=state["next_attempt_at"],
+                           pending_events=state["pending_events"], message=message)
+
+
+async def deliveries(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, WebhookDelivery]:
+    """The webhook state of each of ``ids`` that registered a webhook."""
+    return {pid: delivery(state) for pid, state in (await repository.receiver_states(session, ids)).items()}

@@ -59,7 +59,8 @@ async def set_my_webhook(
     data: WebhookSet, session: SessionDep, principal: SelfEffectorDep, settings: SettingsDep
 ) -> PractitionerRead:
     """Register the https URL where booking events are pushed, signed with HMAC-SHA256 of the secret; a
-    private, loopback or link-local target is refused (422)."""
+    private, loopback or link-local target, however spelt, is refused (422). Registering again clears the
+    receiver's failures and backoff: its waiting events are sent at the next round."""
     return await service.set_webhook(session, principal, data, settings)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, HttpUrl, StrictBool
 
+from app.notifications.service import WebhookDelivery
 from app.reference.nomenclatures import MEDECIN, check
 from app.schemas import Input, Schema
 from app.validators import RPPS
@@ -52,6 +53,10 @@ class PractitionerRead(Schema):
     languages: list[str] = Field(default_factory=lambda: ["fr"])
     territory_codes: list[str]
     webhook_url: str | None = None
+    webhook_delivery: WebhookDelivery | None = Field(
+        default=None, description="How the relay fares with the webhook: consecutive failures, last error, next "
+                                  "attempt. Shown to the practitioner himself and to administrators, when a "
+                                  "webhook is registered")
     accepts_over_capacity: bool = Field(default=False, description=OVER_CAPACITY)
     created_at: dt.datetime
 

@@ -8,7 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.config import Settings
 from app.errors import Conflict, NotFound, Unprocessable
+from app.notifications import repository as notification_repository
+from app.notifications import service as notification_service
 from app.notifications.guard import check_url
+from app.notifications.service import WebhookDelivery
 from app.practitioners import repository
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
@@ -44,15 +47,15 @@ def _specialty_code(data: PractitionerCreate) -> str | None:
     return data.specialty_code
 
 
-def _as_read(p: Practitioner, codes: list[str]) -> PractitionerRead:
+def _as_read(p: Practitioner, codes: list[str], delivery: WebhookDelivery | None = None) -> PractitionerRead:
     return PractitionerRead(
         id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
         profession_code=p.profession_code, profession=labels("G15").get(p.profession_code),
         specialty_code=p.specialty_code,
         specialty_label=labels("R38").get(p.specialty_code) if p.specialty_code else None,
         languages=list(p.languages),
-        territory_codes=codes, webhook_url=p.webhook_url, accepts_over_capacity=p.accepts_over_capacity,
-        created_at=p.created_at,
+        territory_codes=codes, webhook_url=p.webhook_url, webhook_delivery=delivery,
+        accepts_over_capacity=p.accepts_over_capacity, created_at=p.created_at,
     )
 
 
@@ -71,7 +74,18 @@ async def get(session: AsyncSession, principal: Principal, practitioner_id: uuid
     visible = await territory_service.visible_codes(session, principal)
     if principal.role != "effector" and visible is not None and not visible.intersection(codes):
         raise NotFound(f"Practitioner {practitioner_id} not found")
-    return _as_read(practitioner, codes)
+    return _as_read(practitioner, codes, await _delivery(session, principal, practitioner))
+
+
+def _sees_delivery(principal: Principal, practitioner_id: uuid.UUID) -> bool:
+    """The webhook's state is the practitioner's own business, and the administrators'."""
+    return principal.role == "admin" or principal.practitioner_id == practitioner_id
+
+
+async def _delivery(session: AsyncSession, principal: Principal, p: Practitioner) -> WebhookDelivery | None:
+    if p.webhook_url is None or not _sees_delivery(principal, p.id):
+        return None
+    return (await notification_service.deliveries(session, [p.id])).get(p.id)
 
 
 async def list_(
@@ -84,7 +98,8 @@ async def list_(
         scope = wanted if visible is None else wanted & visible
     rows = await repository.list_(session, territories=scope, rpps=rpps, limit=limit, offset=offset)
     codes = await repository.territory_codes(session, [p.id for p in rows])
-    return [_as_read(p, codes[p.id]) for p in rows]
+    shown = await notification_service.deliveries(session, [p.id for p in rows if _sees_delivery(principal, p.id)])
+    return [_as_read(p, codes[p.id], shown.get(p.id)) for p in rows]
 
 
 async def serves(session: AsyncSession, practitioner_id: uuid.UUID) -> list[str]:
@@ -105,7 +120,9 @@ async def set_webhook(
     practitioner.webhook_url = str(data.url)
     practitioner.webhook_secret = data.secret
     await session.flush()
-    return _as_read(practitioner, await serves(session, practitioner.id))
+    await notification_repository.reset_receiver(session, practitioner.id)
+    return _as_read(practitioner, await serves(session, practitioner.id),
+                    await _delivery(session, principal, practitioner))
 
 
 async def update_me(session: AsyncSession, principal: Principal, data: PractitionerSettings) -> PractitionerRead:
@@ -118,4 +135,5 @@ async def update_me(session: AsyncSession, principal: Principal, data: Practitio
     if data.languages is not None:
         practitioner.languages = list(dict.fromkeys(data.languages))
     await session.flush()
-    return _as_read(practitioner, await serves(session, practitioner.id))
+    return _as_read(practitioner, await serves(session, practitioner.id),
+                    await _delivery(session, principal, practitioner))

@@ -73,7 +73,7 @@ class GuardedResolver(aiohttp.abc.AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
         found = await self.inner.resolve(host, port, family)
-        if host.lower() in self.allowed:
+        if guard.is_allowed(host, self.allowed):
             return found
         public = [entry for entry in found if guard.is_public(entry["host"])]
         if not public:

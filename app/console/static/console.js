@@ -238,11 +238,15 @@ async function loadMine() {
   const me = state.me; if (!me || !me.practitioner_id) return;
   const in4weeks = new Date(Date.now() + 28 * 86400000).toISOString();
   try {
-    const [slots, feed, sites, evidence] = await Promise.all([
+    const [slots, feed, sites, evidence, self] = await Promise.all([
       api("GET", `/v1/slots?from=${encodeURIComponent(new Date(Date.now() - 86400000).toISOString())}&to=${encodeURIComponent(in4weeks)}`),
       api("GET", "/v1/effectors/me/bookings?limit=1000"),
       api("GET", "/v1/sites?limit=200"),
-      api("GET", `/v1/practitioners/${me.practitioner_id}/participation`)]);
+      api("GET", `/v1/practitioners/${me.practitioner_id}/participation`),
+      api("GET", `/v1/practitioners/${me.practitioner_id}`)]);
+    // How his webhook fares (the relay backs a failing one off on its own), said by the server in French.
+    const hook = $("#my-webhook"); const delivery = self.webhook_delivery;
+    hook.hidden = !delivery; hook.textContent = delivery ? `Webhook : ${delivery.message}` : "";
     for (const select of [$("#my-site"), $("#rule-site")]) {
       select.replaceChildren();
       for (const site of sites) select.append(new Option(`${site.name}, ${site.postcode}`, site.id));
