@@ -229,6 +229,11 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
         done = await bookings_repository.cancel(session, booking_id, sub=principal.sub, role=principal.role,
                                                 reason="annulé dans l'agenda du médecin")
         if done is None:
+            # Read again behind the call's lock: the same cancellation sent at the same time has just
+            # committed (nothing to do twice), or the appointment has its outcome (a different change).
+            now = await bookings_repository.booking_with_slot(session, booking_id)
+            if now is not None and now["status"] == "cancelled":
+                return
             raise Conflict("The appointment has its outcome already: it cannot be cancelled", field="status")
         await notifications.add_booking_event(session, booking_id, "booking.cancelled")
         log.info("appointment.declared", booking_id=str(booking_id), status=status)
@@ -238,6 +243,11 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
     if row["outcome"] is not None or row["status"] != "active":
         raise Conflict(f"The appointment is {row['outcome'] or row['status']} already", field="status")
     if not await bookings_repository.set_outcome(session, booking_id, row["practitioner_id"], status, None):
+        now = await bookings_repository.booking_with_slot(session, booking_id)
+        if now is not None and now["outcome"] == status:
+            return  # the same outcome, sent at the same time, committed first
+        if now is not None and (now["outcome"] is not None or now["status"] != "active"):
+            raise Conflict(f"The appointment is {now['outcome'] or now['status']} already", field="status")
         raise Conflict("The appointment has not started yet: its outcome comes after its start", field="status")
     await notifications.add_booking_event(session, booking_id, "booking.outcome")
     log.info("appointment.declared", booking_id=str(booking_id), status=status)

@@ -170,3 +170,55 @@ class TestDeclaredToUs:
         assert mine.status_code == 200
         other = auth("effector", ["36"], practitioner_id=(await create_practitioner(client, auth("admin")))["id"])
         assert (await client.get(f"/fhir/Appointment/{ours['id']}", headers=other)).status_code == 404
+
+
+class TestSentTogether:
+    """Identical conditional updates sent at once, on real concurrent connections (a declarer that retries,
+    two relays): each answers 200 with the same state; a different change of a final state is 409."""
+
+    async def test_ten_identical_cancellations_and_outcomes_all_answer_200(
+        self, committed_client, auth, engine
+    ) -> None:
+        import asyncio
+
+        client = committed_client
+        w = await _world(client, auth)
+        platform = auth("platform", [])
+        body = declared(w["doctor"]["rpps"], w["start"], w["end"], value="together-1")
+        made = await client.post("/fhir/Appointment", json=body, headers={**platform, **FHIR})
+        assert made.status_code == 201, made.text
+        query = {"identifier": f"{body['identifier'][0]['system']}|together-1"}
+        cancelled = {**body, "status": "cancelled"}
+        answers = await asyncio.gather(*(
+            client.put("/fhir/Appointment", params=query, json=cancelled, headers={**platform, **FHIR})
+            for _ in range(10)))
+        assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers if a.status_code != 200]
+        assert {a.json()["status"] for a in answers} == {"cancelled"}
+        async with engine.connect() as conn:
+            events = await conn.scalar(text(
+                "SELECT count(*) FROM outbox_events WHERE kind = 'booking.cancelled' AND payload->>'booking_id' = :id"),
+                {"id": made.json()["id"]})
+        assert events == 1  # cancelled once
+
+        # An appointment that has begun: ten identical outcomes at once, then a different one.
+        second = declared(w["doctor"]["rpps"], w["start"], w["end"], value="together-2")
+        booked = await client.post("/fhir/Appointment", json=second, headers={**platform, **FHIR})
+        assert booked.status_code == 201, booked.text
+        async with engine.begin() as conn:
+            start, end = (await conn.execute(text(
+                "UPDATE slots SET start_at = date_trunc('minute', now()) - interval '20 minutes', "
+                "end_at = date_trunc('minute', now()) - interval '5 minutes' WHERE id = :id "
+                "RETURNING start_at, end_at"), {"id": w["slot"]["id"]})).one()
+        second.update(start=start.isoformat(), end=end.isoformat())
+        query = {"identifier": f"{second['identifier'][0]['system']}|together-2"}
+        answers = await asyncio.gather(*(
+            client.put("/fhir/Appointment", params=query, json={**second, "status": "fulfilled"},
+                       headers={**platform, **FHIR})
+            for _ in range(10)))
+        assert [a.status_code for a in answers] == [200] * 10, [a.text for a in answers if a.status_code != 200]
+        other = await client.put("/fhir/Appointment", params=query, json={**second, "status": "noshow"},
+                                 headers={**platform, **FHIR})
+        assert other.status_code == 409 and _outcome(other).issue[0].code == "conflict"
+        late = await client.put("/fhir/Appointment", params=query, json={**second, "status": "cancelled"},
+                                headers={**platform, **FHIR})
+        assert late.status_code == 409
