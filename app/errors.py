@@ -253,6 +253,15 @@ def _reply(request: Request, body: dict[str, Any], status_code: int,
                         media_type="application/fhir+json")
 
 
+def _non_json_body(request: Request) -> str | None:
+    """The media type of a request's body when it names one that is not JSON (``application/json`` or a
+    ``+json`` type such as FHIR's), else None."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind or kind == "application/json" or kind.endswith("+json"):
+        return None
+    return kind
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -260,6 +269,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        kind = _non_json_body(request)
+        if kind is not None and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+            # FastAPI hands a body of another type to the model as bytes: say what is wrong with it.
+            refused = UnsupportedMediaType(f"This route reads JSON (Content-Type: application/json), not {kind}",
+                                           field="Content-Type")
+            return _reply(request, refused.body(), 415)
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             error = BadRequest("The body is not valid JSON", field="body")
             return _reply(request, error.body(), 400)

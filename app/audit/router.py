@@ -38,7 +38,7 @@ async def list_audit(
                           pattern=r"^[a-z_.]+$")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AuditRead]:
     """The audit trail, newest first: who read which call's patient data, purges and imports."""
     rows = await service.list_(session, call_id=call_id, actor=actor, action=action, limit=limit, offset=offset)

@@ -111,13 +111,14 @@ async def create_booking(
     data: BookingCreate,
     statements: StatementsDep,
     principal: SearcherDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", min_length=1, max_length=200,
         description="Same key and body → the first answer again; same key, other body → 422",
     )] = None,
 ) -> JSONResponse:
     """Book a slot for a call (or, for role urgences, for a redirected patient); a taken slot is 409 SlotTaken."""
-    booked = await service.book(statements, principal, data, idempotency_key)
+    booked = await service.book(statements, principal, data, idempotency_key, settings.slot_horizon_days)
     headers = {"Idempotent-Replayed": "true"} if booked.replayed else None
     return JSONResponse(booked.body, status_code=201, headers=headers)
 

@@ -143,7 +143,7 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
     )
 
 
-def _form(principal: Principal, data: BookingRequest) -> str:
+def _form(principal: Principal, data: BookingRequest, horizon_days: int) -> str:
     """Which form of the booking statement, once the role may use it."""
     if isinstance(data, EdRedirection):
         if principal.role not in DIRECT_CALL_ORIGIN:
@@ -159,17 +159,23 @@ def _form(principal: Principal, data: BookingRequest) -> str:
     if isinstance(data, OverCapacityBooking):
         if principal.role not in OVER_CAPACITY_ROLES:
             raise Forbidden("Over-capacity appointments are recorded by the regulation", field="kind")
-        if data.end <= dt.datetime.now(dt.UTC):
+        now = dt.datetime.now(dt.UTC)
+        if data.end <= now:
             raise Unprocessable("end: the appointment is over already", field="end")
+        if data.start > now + dt.timedelta(days=horizon_days):
+            raise Unprocessable(f"start: is more than {horizon_days} days ahead (the publishing horizon, as for "
+                                "slots)", field="start")
         return "over_capacity"
     return "call"
 
 
-async def book(statements: Statements, principal: Principal, data: BookingRequest, key: str | None) -> Booked:
+async def book(
+    statements: Statements, principal: Principal, data: BookingRequest, key: str | None, horizon_days: int,
+) -> Booked:
     """Book in one statement (the slot for the call named, a slot for a new ED call, or an over-capacity
     appointment for the call named); when nothing was booked, one read says why: a replay of the key's
     first answer, or the refusal."""
-    form = _form(principal, data)
+    form = _form(principal, data, horizon_days)
     digest = request_hash(data) if key is not None else ""
     params = _params(principal, data, key, digest)
     refusal = repository.OVER_CAPACITY_REFUSAL if form == "over_capacity" else repository.REFUSAL

@@ -63,7 +63,7 @@ async def list_calls(
     open_only: Annotated[bool, Query(alias="open", description="every call not closed (waiting, in progress, to "
                                      "re-orient): the live queue")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[CallSummary]:
     """The queue, soonest due first, with late calls flagged (no patient identity in the list)."""
     return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset,

@@ -50,7 +50,7 @@ def _birth_year(value: int) -> int:
 PHONE_PATTERN = r"^[\s.()-]*\+?(?:[\s.()-]*[0-9]){6,19}[\s.()-]*$"
 Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"],
                                                      json_schema_extra={"pattern": PHONE_PATTERN})]
-BirthYear = Annotated[int, Field(ge=1900), AfterValidator(_birth_year)]
+BirthYear = Annotated[int, Field(ge=1900, le=2100), AfterValidator(_birth_year)]
 
 
 class PatientIn(Input):

@@ -15,6 +15,22 @@ class TestErrorModel:
             assert response.status_code == 400, response.text
             assert response.json() == {"error": "BadRequest", "detail": response.json()["detail"], "field": "body"}
 
+    async def test_a_body_of_another_type_on_a_json_route_is_415_naming_the_content_type(self, client, auth):
+        body = b'{"territory_code": "36", "channel": "15", "patient": {}}'
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "text/csv; charset=utf-8"):
+            response = await client.post("/v1/calls", content=body, headers={**auth("operator"), "Content-Type": kind})
+            assert response.status_code == 415, (kind, response.text)
+            assert response.json()["error"] == "UnsupportedMediaType"
+            assert response.json()["field"] == "Content-Type"
+        as_json = await client.post("/v1/calls", content=body, headers={**auth("operator"),
+                                                                       "Content-Type": "application/json"})
+        assert as_json.status_code == 201, as_json.text
+
+    async def test_an_offset_past_its_bound_is_refused_before_the_database(self, client, auth):
+        for path, role in (("/v1/calls", "operator"), ("/v1/audit", "admin")):
+            response = await client.get(path, params={"offset": "1" * 23}, headers=auth(role))
+            assert response.status_code == 422 and response.json()["field"] == "query.offset", (path, response.text)
+
     async def test_every_error_names_its_field_or_says_null(self, client, auth):
         unknown = await client.get(f"/v1/calls/{uuid.uuid4()}", headers=auth("operator"))
         assert unknown.status_code == 404 and unknown.json()["field"] is None

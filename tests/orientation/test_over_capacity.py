@@ -62,6 +62,21 @@ class TestOverCapacity:
         read = await client.get(f"/v1/bookings/{booking['id']}", headers=regulator)
         assert read.json()["kind"] == "over_capacity"
 
+    async def test_only_within_the_publishing_horizon_like_slots(self, client, auth, settings):
+        w = await world(client, auth)
+        await _consent(client, auth, w)
+        call = await make_call(client, auth)
+        regulator = auth("regulator", ["36"])
+        far = now() + dt.timedelta(days=settings.slot_horizon_days, hours=2)
+        refused = await client.post("/v1/bookings", json=_body(w, call["id"], far), headers=regulator)
+        assert refused.status_code == 422 and refused.json()["field"] == "start", refused.text
+        in_2099 = now().replace(year=2099)
+        assert (await client.post("/v1/bookings", json=_body(w, call["id"], in_2099),
+                                  headers=regulator)).status_code == 422
+        near = far - dt.timedelta(days=2)
+        assert (await client.post("/v1/bookings", json=_body(w, call["id"], near),
+                                  headers=regulator)).status_code == 201
+
     async def test_refused_when_the_doctor_has_a_slot_or_an_appointment_then(self, client, auth):
         w = await world(client, auth)
         await _consent(client, auth, w)
