@@ -330,3 +330,32 @@ async def test_the_job_pool_kills_a_job_over_its_limits_and_serves_the_next() ->
     finally:
         pool.stop()
     assert time.monotonic() - began < 10
+
+
+async def test_a_stream_ends_once_its_account_may_no_longer_listen(engine) -> None:
+    """A disabled account (or a withdrawn role) ends its streams at the next check, told ``expired``."""
+    from app.live import Hub
+
+    hub = Hub(engine, max_subscribers=10, max_per_owner=3)
+    subscriber = await hub.subscribe(frozenset({"36"}), owner="a-token")
+    allowed = True
+
+    async def still_allowed() -> bool:
+        return allowed
+
+    told: list[dict] = []
+
+    async def read() -> None:
+        async for event in hub.events(subscriber, still_allowed=still_allowed, recheck_seconds=0.1):
+            told.append(event)
+
+    try:
+        reading = asyncio.create_task(read())
+        await asyncio.sleep(0.35)
+        assert not reading.done()
+        allowed = False
+        await asyncio.wait_for(reading, 2)
+        assert told == [{"event": "expired", "reason": "access_withdrawn"}]
+        assert subscriber not in hub.subscribers
+    finally:
+        await hub.close()

@@ -102,7 +102,7 @@ async function follow() {
     if (!response.ok) { live.textContent = "hors ligne"; return; }
     live.textContent = "en direct"; live.className = "on";
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
+    let buffer = "", last = "";
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -111,8 +111,19 @@ async function follow() {
       while ((end = buffer.indexOf("\n\n")) >= 0) {
         const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
         const event = /^event: ?(.*)$/m.exec(block)?.[1];
+        if (event) last = event;
         if (event && event.startsWith("call.")) reloadSoon();
       }
+    }
+    // The server ended the stream for a reason that another connection would not change.
+    if (last === "expired") {
+      live.textContent = "hors ligne"; live.className = "";
+      say("Votre session a expiré : la file n'est plus à jour. Reconnectez-vous.", false); return;
+    }
+    if (last === "replaced") {
+      live.textContent = "hors ligne"; live.className = "";
+      say("La file est suivie dans un autre onglet ouvert avec la même session : celui-ci n'est plus à jour.", false);
+      return;
     }
   } catch (err) { if (err.name === "AbortError") return; }
   live.textContent = "reconnexion…"; live.className = "";
