@@ -177,6 +177,10 @@ class Settings(BaseSettings):
     job_seconds: float = Field(default=10.0, gt=0)
     job_memory_mb: int = Field(default=192, ge=0)
     job_wait_seconds: float = Field(default=5.0, gt=0)
+    # A calls import (up to 64 MB of CSV or NDJSON) is read in a job with limits of its own: 750 000 rows
+    # take some 12 s and 1.1 GB to read.
+    import_job_seconds: float = Field(default=60.0, gt=0)
+    import_job_memory_mb: int = Field(default=1536, ge=0)
     # Seconds a request waits for a pooled database connection before it is answered 503.
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     # Seconds between two checks that the embedded PostgreSQL (when the app started it) still runs;

@@ -34,6 +34,14 @@ class AppError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": type(self).__name__, "detail": self.detail, "field": self.field, **self.extra}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a worker process (app/jobs.py), it comes back whole: field and extra members too.
+        return _rebuild, (type(self), self.detail, self.field, self.extra)
+
+
+def _rebuild(cls: type[AppError], detail: str, field: str | None, extra: dict[str, Any]) -> AppError:
+    return cls(detail, field=field, **extra)
+
 
 class BadRequest(AppError):
     status_code = 400

@@ -89,8 +89,9 @@ def _rss_mb(pid: int) -> float:
 class Watch:
     """While a probe runs: /health every 0.1 s (its slowest answer) and the memory tree (its peak)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, memory_mb: float | None = MEMORY_MB) -> None:
         self.base = base
+        self.memory_mb = memory_mb
         self.pid = _server_pid(base)
         self.baseline = _rss_mb(self.pid)
         self.peak = self.baseline
@@ -114,12 +115,13 @@ class Watch:
         assert not self.failures, (name, self.failures)
         assert self.slowest < HEALTH_SECONDS, f"{name}: /health took {self.slowest:.2f} s"
         grown = self.peak - self.baseline
-        assert grown < MEMORY_MB, f"{name}: the server and its workers grew by {grown:.0f} MB"
+        assert self.memory_mb is None or grown < self.memory_mb, f"{name}: the server and its workers grew by " \
+            f"{grown:.0f} MB"
 
 
 @asynccontextmanager
-async def watched(base: str, name: str) -> AsyncIterator[Watch]:
-    watch = Watch(base)
+async def watched(base: str, name: str, memory_mb: float | None = MEMORY_MB) -> AsyncIterator[Watch]:
+    watch = Watch(base, memory_mb)
     async with httpx.AsyncClient(base_url=base) as client:
         task = asyncio.create_task(watch._run(client))
         try:
@@ -192,6 +194,22 @@ class TestCalendars:
                 content=_calendar(_event("weekly@x", tomorrow, 1800, "RRULE:FREQ=WEEKLY;COUNT=3\r\n")),
                 headers={**doctor, "Content-Type": "text/calendar"})
             assert response.status_code == 201 and response.json()["created"] == 3, response.text
+
+
+class TestImports:
+    async def test_a_large_calls_import_is_read_off_the_event_loop(self, base: str) -> None:
+        header = ("external_id,territory_code,channel,received_at,priority,intent_without_sas,first_callback_at,"
+                  "decisions")
+        rows = [f"H-{n},36,15,2025-01-06T10:00:00+01:00,P2,urgences,2025-01-06T10:20:00+01:00,advice"
+                for n in range(40_000)]
+        body = ("\n".join([header, *rows]) + "\n").encode()
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            # an ordinary file: its memory is its own limit's business (import_job_memory_mb), not this check's
+            async with watched(base, "calls import", memory_mb=None):
+                response = await client.post("/v1/calls/import", content=body,
+                                             headers={**_headers("admin"), "Content-Type": "text/csv"})
+            assert response.status_code == 201, response.text[:300]
+            assert response.json()["imported"] == 40_000
 
 
 # --- the live stream -------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ async def import_calls(
     """Import historical calls (CSV or NDJSON), all or nothing; re-importing the same file adds nothing."""
     body = await _read_body(request)
     return await importer.run(
-        session, principal, body, request.headers.get("content-type"), skew_seconds=settings.clock_skew_seconds
+        session, principal, body, request.headers.get("content-type"), skew_seconds=settings.clock_skew_seconds,
+        settings=settings,
     )
 
 
