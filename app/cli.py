@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,20 +10,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.config import get_settings
+from app.platform.commands import parse_ttl
+from app.platform.config import get_settings
 
 app = typer.Typer(help="SNP — soins non programmés du Service d'Accès aux Soins", no_args_is_help=True)
 console = Console(stderr=True)
 
-_TTL = re.compile(r"^(\d+)([smhd]?)$")
-
-
-def parse_ttl(value: str) -> int:
-    match = _TTL.match(value.strip())
-    if not match:
-        raise typer.BadParameter("use e.g. 900, 15m, 8h or 7d")
-    number, unit = int(match.group(1)), match.group(2) or "s"
-    return number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
 
 
 @app.command()
@@ -38,7 +29,7 @@ def token(
         help="referrers: pharmacist, nurse, medical_secretary, social_worker or other_professional")] = None,
 ) -> None:
     """Print a development JWT signed with SNP_JWT_SECRET."""
-    from app.auth import create_token
+    from app.auth.tokens import create_token
 
     try:
         print(
@@ -70,15 +61,15 @@ def serve(
     console.print(f"  API docs  {base}/docs  (ReDoc {base}/redoc)")
     console.print(f"  ready     {base}/ready")
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
-    # client address; the app applies SNP_TRUSTED_PROXIES itself (app/edge.py).
+    # client address; the app applies SNP_TRUSTED_PROXIES itself (app/http/edge.py).
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
 
 
 @app.command()
 def migrate() -> None:
     """Apply the migrations to SNP_DATABASE_URL (or the embedded database)."""
-    from app import migrate as migrations
-    from app.database import resolve_database_url
+    from app.platform import migrate as migrations
+    from app.platform.database import resolve_database_url
 
     url, _ = resolve_database_url(get_settings())
     migrations.upgrade(url)
@@ -92,7 +83,7 @@ app.add_typer(db, name="db")
 @db.command("start")
 def db_start() -> None:
     """Start the embedded server (it keeps running) and print its URL."""
-    from app.database import embedded_for
+    from app.platform.database import embedded_for
 
     print(embedded_for(get_settings()).start())
 
@@ -100,7 +91,7 @@ def db_start() -> None:
 @db.command("stop")
 def db_stop() -> None:
     """Stop the embedded server cleanly."""
-    from app.database import embedded_for
+    from app.platform.database import embedded_for
 
     embedded_for(get_settings()).stop()
 
@@ -108,7 +99,7 @@ def db_stop() -> None:
 @db.command("status")
 def db_status() -> None:
     """Say whether the embedded server runs."""
-    from app.database import embedded_for
+    from app.platform.database import embedded_for
 
     running = embedded_for(get_settings()).is_running()
     print("running" if running else "stopped")
@@ -128,8 +119,8 @@ def db_replica(
     """Start an embedded streaming replica of PRIMARY (pg_basebackup, then hot standby); print its URL."""
     import asyncio
 
-    from app.database import asyncpg_dsn, normalize_url
-    from app.embedded import EmbeddedPostgres
+    from app.platform.database import asyncpg_dsn, normalize_url
+    from app.platform.embedded import EmbeddedPostgres
 
     dsn = asyncpg_dsn(normalize_url(primary))
     url = EmbeddedPostgres(data, port=port, listen_tcp=True).replicate(dsn, name)
@@ -168,7 +159,7 @@ def db_promote(
 
     import asyncpg
 
-    from app.database import asyncpg_dsn, normalize_url
+    from app.platform.database import asyncpg_dsn, normalize_url
 
     async def promote() -> bool:
         conn = await asyncpg.connect(asyncpg_dsn(normalize_url(url)))
@@ -211,7 +202,7 @@ def _mount_domain_commands() -> None:
     """The commands of each domain that has some (``app/<domain>/cli.py``)."""
     from app.bookings import cli as bookings
     from app.calls import cli as calls
-    from app.calls import keys_cli as keys
+    from app.identity import cli as keys
     from app.notifications import cli as notifications
     from app.simulator import cli as simulator
     from app.slots import agenda_cli as agenda

@@ -5,23 +5,27 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app import contract, crypto, migrate
-from app.config import Settings, get_settings
-from app.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
-from app.deadline import DeadlineMiddleware
-from app.edge import EdgeMiddleware
-from app.errors import install_error_handlers
-from app.limits import LimitsMiddleware
-from app.logging import configure_logging, log
-from app.metrics import MetricsMiddleware, metrics_response
-from app.ratelimit import Limiter, RateLimitMiddleware, start_syncing
+from app import workers
+from app.http import contract
+from app.http.deadline import DeadlineMiddleware
+from app.http.edge import EdgeMiddleware
+from app.http.errors import install_error_handlers
+from app.http.limits import LimitsMiddleware
+from app.http.metrics import MetricsMiddleware, metrics_response
+from app.http.ratelimit import Limiter, RateLimitMiddleware
+from app.identity import crypto
+from app.notifications.metrics import relay_metrics
+from app.platform import migrate
+from app.platform.config import Settings, get_settings
+from app.platform.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
+from app.platform.logging import configure_logging, log
 
 
 def routers() -> list[APIRouter]:
@@ -72,7 +76,7 @@ async def attach_database(app: FastAPI, settings: Settings) -> None:
     app.state.engine = make_engine(url, settings)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     if settings.database_replica_url:
-        from app.replica import ReplicaMonitor
+        from app.platform.replica import ReplicaMonitor
 
         replica = make_engine(normalize_url(settings.database_replica_url), settings)
         app.state.replica_engine = replica
@@ -99,82 +103,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if getattr(app.state, "sessionmaker", None) is None:
         await attach_database(app, settings)
         log.info("app.started", embedded=app.state.embedded is not None)
-    stop_replica = None
-    if getattr(app.state, "replica", None) is not None:
-        from app.replica import start_monitoring
-
-        stop_replica = start_monitoring(app.state.replica, settings.replica_check_seconds)
-    stop_relay = None
-    if settings.relay_enabled:
-        from app.notifications.relay import start_in_background
-
-        stop_relay = start_in_background(app.state.sessionmaker, settings)
-    stop_declarer = None
-    if settings.ptf_sas_fhir_url:
-        from app.fhir.declare import start_in_background as start_declarer
-
-        stop_declarer = start_declarer(app.state.sessionmaker, settings)
-    stop_hub = None
-    if settings.hub_amqp_url:
-        from app.hub.publisher import start_in_background as start_hub
-
-        stop_hub = start_hub(app.state.sessionmaker, settings)
-    stop_agenda = None
-    if settings.agenda_sync_seconds > 0:
-        from app.slots.agenda import start_in_background as start_agenda
-
-        stop_agenda = start_agenda(app.state.sessionmaker, settings)
-    stop_compactor = None
-    if settings.stats_compact_seconds > 0:
-        from app.stats.compactor import start_in_background as start_compactor
-
-        stop_compactor = start_compactor(app.state.sessionmaker, settings.stats_compact_seconds)
-    stop_supervisor = None
-    embedded = getattr(app.state, "embedded", None)
-    if embedded is not None and embedded.started_here and settings.embedded_supervise_seconds > 0:
-        from app.supervisor import start_supervising
-
-        stop_supervisor = start_supervising(embedded, settings.embedded_supervise_seconds)
-    stop_limits = None
-    if app.state.limiter is not None:
-        stop_limits = start_syncing(app.state.limiter, app.state.engine, settings.rate_limit_sync_seconds)
-    stop_purge = None
-    if settings.purge_interval_seconds > 0:
-        from app.calls.retention import start_in_background as start_purge
-
-        stop_purge = start_purge(app.state.sessionmaker, settings.retention_days, settings.purge_interval_seconds)
-    from app.jobs import jobs_of
-
-    pool = jobs_of(settings)
-    warming = asyncio.create_task(pool.warm(), name="snp-jobs-warm")  # the workers start beside the serving
-    tune_garbage_collector()
     try:
-        yield
+        async with AsyncExitStack() as stack:
+            workers.enter(stack, app.state, settings)
+            tune_garbage_collector()
+            yield
     finally:
-        warming.cancel()
-        await asyncio.gather(warming, return_exceptions=True)
-        await asyncio.to_thread(pool.stop)
-        live = getattr(app.state, "live", None)
-        if live is not None:
-            await live.close()
-        if stop_purge is not None:
-            await stop_purge()
-        if stop_limits is not None:
-            await stop_limits()
-        if stop_supervisor is not None:
-            await stop_supervisor()
-        if stop_compactor is not None:
-            await stop_compactor()
-        if stop_relay is not None:
-            await stop_relay()
-        if stop_declarer is not None:
-            await stop_declarer()
-        if stop_hub is not None:
-            await stop_hub()
-        if stop_agenda is not None:
-            await stop_agenda()
-        if stop_replica is not None:
-            await stop_replica()
         for name in ("engine", "replica_engine"):
             engine = getattr(app.state, name, None)
             if engine is not None:
@@ -249,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics(request: Request) -> Any:
         """Prometheus metrics: request counts and latencies per route; the webhook relay's receivers (failing,
         backing off) and pending events, counted in the database at scrape time."""
-        return await metrics_response(request.app.state.engine)
+        return await metrics_response(request.app.state.engine, [relay_metrics])
 
     return app
 

@@ -1,19 +1,19 @@
 """Every table, imported once so that alembic and the mappers see the whole schema."""
 
 from app.audit.models import AuditEntry
+from app.auth.models import User
 from app.bookings.models import Booking, IdempotencyKey
 from app.calls.models import Call, CallbackAttempt, Decision
-from app.database import Base
 from app.fhir.models import DeclarationCursor, DeclaredAppointment
+from app.http.ratelimit import RATE_USAGE
 from app.hub.models import HubMessage
 from app.notifications.models import OutboxEvent, WebhookReceiver
+from app.platform.database import Base
 from app.practitioners.models import Practitioner, PractitionerTerritory
-from app.ratelimit import RATE_USAGE
 from app.sites.models import Site
 from app.slots.models import AgendaSource, AvailabilityRule, Slot
 from app.stats import models as stats_models  # noqa: F401,I001  (indexes of the report)
 from app.territories.models import Territory
-from app.users.models import User
 
 __all__ = [
     "RATE_USAGE", "AgendaSource", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt",

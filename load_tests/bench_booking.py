@@ -12,9 +12,9 @@ import random
 
 import asyncpg
 
-from app.auth import create_token
-from app.config import Settings
-from app.database import asyncpg_dsn
+from app.auth.tokens import create_token
+from app.platform.config import Settings
+from app.platform.database import asyncpg_dsn
 from load_tests.harness import SECRET, fresh_database, record, run_wrk, served_app
 
 PRACTITIONERS = 200

@@ -14,8 +14,8 @@ import time
 
 import httpx
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from load_tests.harness import SECRET, fresh_database, percentiles, record, served_app
 
 CSV_ROWS = 10_000

@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from app.database import asyncpg_dsn
+from app.platform.database import asyncpg_dsn
 from app.simulator.plan import PROFILES
 from load_tests.bench_mixed import CONNECTIONS, MIX, _ready, run_mix
 from load_tests.harness import ROOT, free_port, kept_or_fresh, pgbouncer, record, served_app
@@ -52,7 +52,7 @@ def step(bases: list[str], url: str, codes: list[str], seconds: int, think: int)
 def replica_of(url: str, folder: Path) -> Iterator[str]:
     """A synchronous streaming replica of ``url`` in ``folder``, made with the command an operator types;
     on exit it is stopped and removed, and the primary commits without waiting for it again."""
-    from app.embedded import EmbeddedPostgres
+    from app.platform.embedded import EmbeddedPostgres
 
     port = free_port()
     replica = EmbeddedPostgres(folder, port=port, listen_tcp=True)

@@ -38,12 +38,12 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.auth import create_token
+from app.auth.tokens import create_token
 from app.bookings import repository as bookings
 from app.bookings.search import SearchFilter, search_sql
-from app.config import Settings
-from app.database import asyncpg_dsn
-from app.embedded import EmbeddedPostgres
+from app.platform.config import Settings
+from app.platform.database import asyncpg_dsn
+from app.platform.embedded import EmbeddedPostgres
 from app.simulator import seed as seeding
 from app.simulator.plan import PROFILES
 from app.slots import bookers

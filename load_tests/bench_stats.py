@@ -18,8 +18,8 @@ import time
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from load_tests.harness import SECRET, kept_or_fresh, percentiles, record, served_app
 
 NATIONAL_CALLS = 5_400_000
@@ -179,7 +179,7 @@ async def compact(url: str) -> int:
 
 async def rollup_agrees(url: str) -> bool:
     """The national year from the rollup equals the same year read call by call, figure for figure."""
-    from app.auth import Principal
+    from app.auth.principal import Principal
     from app.stats import repository, service
 
     engine = create_async_engine(url)

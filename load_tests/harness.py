@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from app import migrate
-from app.embedded import EmbeddedPostgres
+from app.platform import migrate
+from app.platform.embedded import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -87,7 +87,7 @@ def pgbouncer(folder: Path, server: EmbeddedPostgres, pool_size: int = 40) -> It
         f"logfile = {folder / 'pgbouncer.log'}\n")
     kwargs: dict = {}
     if os.geteuid() == 0:  # PgBouncer refuses to run as root: as the embedded server's own system user
-        from app.embedded import _ensure_system_user, _make_readable
+        from app.platform.embedded import _ensure_system_user, _make_readable
 
         entry = _ensure_system_user()
         _make_readable(folder)  # the folders above it must be passable to that user

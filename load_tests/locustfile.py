@@ -18,8 +18,8 @@ from pathlib import Path
 
 from locust import HttpUser, between, task
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 
 TERRITORY = os.environ.get("LOCUST_TERRITORY", "36")
 _CALLS_FILE = os.environ.get("LOCUST_CALLS")

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401  (registers every table)
-from app.config import get_settings
-from app.database import Base, resolve_database_url
+from app.platform.config import get_settings
+from app.platform.database import Base, resolve_database_url
 
 config = context.config
 MIGRATION_LOCK = 0x534E504D  # "SNPM"

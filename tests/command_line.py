@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 def snp(database_url: str, monkeypatch: pytest.MonkeyPatch, *args: str, **env: str) -> Result:
     """``snp *args`` with SNP_DATABASE_URL (and ``env``) set, settings read afresh before and after."""
     from app.cli import app
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     monkeypatch.setenv("SNP_DATABASE_URL", database_url)
     for name, value in env.items():

@@ -20,13 +20,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 
-from app import migrate
-from app.auth import create_token
-from app.config import Settings
-from app.database import OneStatement, Parallel, get_statements, normalize_url
-from app.embedded import EmbeddedPostgres
+from app.auth.tokens import create_token
+from app.http.dependencies import get_reads, get_statements
 from app.main import create_app
-from app.replica import Reads, get_reads
+from app.platform import migrate
+from app.platform.config import Settings
+from app.platform.database import OneStatement, Parallel, normalize_url
+from app.platform.embedded import EmbeddedPostgres
+from app.platform.replica import Reads
 
 TEST_SECRET = "test-secret-test-secret-test-secret-0123"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from app.validators import luhn_key
+from app.reference.identifiers import luhn_key
 
 _counter = itertools.count(1)
 

@@ -12,8 +12,8 @@ import httpx
 import jwt
 import pytest
 
-from app.auth import create_token
-from app.config import DEV_JWT_SECRET, Settings
+from app.auth.tokens import create_token
+from app.platform.config import DEV_JWT_SECRET, Settings
 from tests.conftest import PRODUCTION_KEYS
 
 
@@ -94,7 +94,7 @@ class TestProductionMode:
 def test_production_with_an_identity_provider_needs_its_own_key_for_self_referral_links():
     import pytest as _pytest
 
-    from app.config import Settings as _Settings
+    from app.platform.config import Settings as _Settings
 
     with _pytest.raises(ValueError, match="SNP_SELF_REFERRAL_SECRET"):
         _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example")

@@ -15,7 +15,8 @@ from typing import Any
 import jwt
 import pytest
 
-from app.auth import ROLES, create_token
+from app.auth.principal import ROLES
+from app.auth.tokens import create_token
 from tests.bookings.helpers import make_call, make_slot, world
 
 ALL = frozenset(ROLES)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from app.config import Settings
-from app.database import make_engine
-from app.errors import Unavailable, translate_db_error
+from app.platform.config import Settings
+from app.platform.database import make_engine
+from app.platform.errors import Unavailable, translate_db_error
 
 
 class TestStatementBudget:
@@ -46,8 +46,8 @@ class TestDatabaseDown:
 
         import httpx
 
-        from app.database import make_sessionmaker
         from app.main import create_app
+        from app.platform.database import make_sessionmaker
 
         with socket.socket() as probe:  # a port nothing listens on
             probe.bind(("127.0.0.1", 0))
@@ -101,7 +101,7 @@ class TestLimitsAtTheDoor:
         assert response.status_code == 413 and response.json()["error"] == "PayloadTooLarge"
 
     async def test_the_bulk_publish_and_the_imports_take_more_than_plain_json(self):
-        from app.limits import DEFAULT_BODY_BYTES, body_limit
+        from app.http.limits import DEFAULT_BODY_BYTES, body_limit
 
         assert body_limit("/v1/calls") == DEFAULT_BODY_BYTES
         assert body_limit("/v1/slots/bulk") > DEFAULT_BODY_BYTES

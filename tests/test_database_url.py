@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.database import normalize_url
+from app.platform.database import normalize_url
 
 
 @pytest.mark.parametrize(("given", "used"), [

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy.engine.url import make_url
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.serving import served
 from tests.test_ratelimit import client_of, instance

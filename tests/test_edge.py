@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.config import Settings
-from app.edge import EdgeMiddleware, parse_networks
+from app.http.edge import EdgeMiddleware
+from app.platform.addresses import parse_networks
+from app.platform.config import Settings
 from tests.conftest import PRODUCTION_KEYS
 
 

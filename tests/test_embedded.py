@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.auth import create_token
-from app.config import Settings
-from app.embedded import EmbeddedPostgres
+from app.auth.tokens import create_token
+from app.platform.config import Settings
+from app.platform.embedded import EmbeddedPostgres
 from load_tests.harness import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.embedded import EmbeddedPostgres
+from app.platform.embedded import EmbeddedPostgres
 from load_tests.harness import free_port
 from tests.factories import create_practitioner, create_site
 from tests.test_embedded import _admin, _serve, _stop, _wait_ready

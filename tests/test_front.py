@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
 from app.console.api import PING_SECONDS
+from app.platform.config import Settings
 from load_tests.harness import free_port
 from tests.conftest import TEST_SECRET
 from tests.front import nginx, nginx_binary, render

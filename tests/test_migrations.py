@@ -11,8 +11,8 @@ from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import app.models  # noqa: F401
-from app import migrate
-from app.database import Base
+from app.platform import migrate
+from app.platform.database import Base
 
 SCRATCH = "snp_migrations_roundtrip"
 
@@ -87,7 +87,7 @@ def test_instances_that_start_together_on_a_fresh_database_migrate_one_after_the
     import subprocess
     import sys
 
-    from app import migrate
+    from app.platform import migrate
     from tests.second_instance import database, sql
 
     with database(database_url, "snp_migrated_together") as url:

@@ -20,10 +20,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app.auth import create_token
-from app.config import Settings
-from app.database import make_engine
-from app.embedded import EmbeddedPostgres
+from app.auth.tokens import create_token
+from app.platform.config import Settings
+from app.platform.database import make_engine
+from app.platform.embedded import EmbeddedPostgres
 from load_tests.harness import free_port, pgbouncer, pgbouncer_binary
 from tests.factories import new_rpps
 from tests.notifications.test_relay import Receiver

@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.config import Settings
-from app.database import make_engine, normalize_url
-from app.embedded import EmbeddedPostgres
-from app.replica import ReplicaMonitor
+from app.platform.config import Settings
+from app.platform.database import make_engine, normalize_url
+from app.platform.embedded import EmbeddedPostgres
+from app.platform.replica import ReplicaMonitor
 from load_tests.harness import free_port
 from tests.factories import new_rpps
 from tests.second_instance import sql

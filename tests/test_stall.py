@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.factories import create_practitioner, create_site
 from tests.serving import served
@@ -306,8 +306,8 @@ async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings)
     API's shape (it used to be a plain-text 500 after 30 s)."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from app.database import make_engine
     from app.main import create_app
+    from app.platform.database import make_engine
 
     tight = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.3})
     assert tight.database_url
@@ -331,7 +331,7 @@ async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings)
 
 
 async def test_the_job_pool_kills_a_job_over_its_limits_and_serves_the_next() -> None:
-    from app.jobs import JobOverLimit, Jobs
+    from app.platform.jobs import JobOverLimit, Jobs
     from tests.jobs_probe import allocate, spin
 
     pool = Jobs(workers=1, seconds=1.0, memory_mb=64, wait_seconds=2.0)
@@ -352,7 +352,7 @@ async def test_the_job_pool_kills_a_job_over_its_limits_and_serves_the_next() ->
 
 async def test_a_stream_ends_once_its_account_may_no_longer_listen(engine) -> None:
     """A disabled account (or a withdrawn role) ends its streams at the next check, told ``expired``."""
-    from app.live import Hub
+    from app.calls.live import Hub
 
     hub = Hub(engine, max_subscribers=10, max_per_owner=3)
     subscriber = await hub.subscribe(frozenset({"36"}), owner="a-token")

@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, DateTime, Identity, String, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
+from app.platform.database import Base
 
 
 class AuditEntry(Base):

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from app.audit import service
-from app.auth import AdminDep
-from app.database import SessionDep
-from app.errors import error_responses
-from app.schemas import Schema
+from app.auth.dependencies import AdminDep
+from app.http.dependencies import SessionDep
+from app.http.errors import error_responses
+from app.http.schemas import Schema
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

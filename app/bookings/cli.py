@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.config import get_settings
+from app.platform.config import get_settings
 
 cli = typer.Typer(help="Réservations de créneaux SNP", no_args_is_help=True)
 console = Console()
@@ -21,7 +21,7 @@ def purge_keys(
     """Forget the stored answers of Idempotency-Keys older than DAYS."""
     from sqlalchemy import text
 
-    from app.database import make_engine, resolve_database_url
+    from app.platform.database import make_engine, resolve_database_url
 
     settings = get_settings()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.errors import Conflict
+from app.platform.errors import Conflict
 
 
 class SlotTaken(Conflict):

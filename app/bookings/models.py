@@ -8,8 +8,8 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ, CreatedAt, UUIDPk
+from app.platform.columns import TZ, CreatedAt, UUIDPk
+from app.platform.database import Base
 
 
 class Booking(Base):

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
-from app.auth import OperatorDep, Principal, SearcherDep, require_roles
+from app.auth.dependencies import OperatorDep, SearcherDep, require_roles
+from app.auth.principal import Principal
 from app.bookings import search, service
 from app.bookings.schemas import (
     Audience,
@@ -22,11 +23,10 @@ from app.bookings.schemas import (
     SearchPage,
 )
 from app.bookings.search import CURSOR_PATTERN
-from app.config import SettingsDep
-from app.database import SessionDep, StatementsDep
-from app.errors import NotFound, error_responses
-from app.replica import ReadsDep
-from app.schemas import AwareDatetime
+from app.http.dependencies import ReadsDep, SessionDep, SettingsDep, StatementsDep
+from app.http.errors import error_responses
+from app.http.schemas import AwareDatetime
+from app.platform.errors import NotFound
 from app.sites.schemas import SiteKind
 from app.territories.schemas import CODE_PATTERN
 

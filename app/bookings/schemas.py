@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Discriminator, Field, StrictBool, Tag, ValidationInfo, field_validator
 
 from app.calls.schemas import PatientIn
-from app.schemas import AwareDatetime, Input, Schema
+from app.http.schemas import AwareDatetime, Input, Schema
 from app.slots.bookers import Booker
 
 Mode = Literal["in_person", "home_visit", "teleconsultation"]

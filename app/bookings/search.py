@@ -18,12 +18,12 @@ from pydantic_core import to_json
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.bookings.schemas import NearPoint
 from app.calls import repository as calls_repository
-from app.database import plan_for_the_values, sql
-from app.errors import NotFound, Unprocessable
-from app.geo import KM_PER_DEGREE_LAT, haversine_km
+from app.platform.database import plan_for_the_values, sql
+from app.platform.errors import NotFound, Unprocessable
+from app.platform.geo import KM_PER_DEGREE_LAT, haversine_km
 from app.slots import bookers
 from app.slots.repository import CLAIMABLE
 from app.territories import repository as territory_repository

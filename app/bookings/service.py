@@ -13,8 +13,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crypto
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.bookings import repository
 from app.bookings.errors import CallBooked, CallClosed, NoOverCapacity, NotHeld, PractitionerBusy, SlotTaken
 from app.bookings.repository import Statements
@@ -30,10 +29,11 @@ from app.bookings.schemas import (
 )
 from app.calls import repository as calls_repository
 from app.calls.repository import DIRECT_CALL_ORIGIN
-from app.calls.sealing import sealed_columns
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
-from app.logging import log
+from app.identity import crypto
+from app.identity.sealing import sealed_columns
 from app.notifications import repository as notifications
+from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
+from app.platform.logging import log
 from app.slots import bookers
 from app.territories import service as territory_service
 
@@ -125,7 +125,7 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
         "end_at": over.end, "mode": over.mode}
     patient: dict[str, Any] = {}
     sealed: dict[str, Any] = {}
-    if redirection is not None:  # the new call's patient, sealed as every call's (app/calls/sealing.py)
+    if redirection is not None:  # the new call's patient, sealed as every call's (app/identity/sealing.py)
         given = redirection.patient.model_dump() if redirection.patient else {}
         sealed = sealed_columns(crypto.ring(), reason=redirection.reason,
                                 **{k: given.get(k) for k in ("family_name", "given_name", "phone", "address")})

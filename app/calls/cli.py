@@ -11,13 +11,13 @@ from rich.table import Table
 
 from app.calls import service
 from app.calls.schemas import PurgeResult
-from app.config import get_settings
+from app.platform.config import get_settings
 
 console = Console()
 
 
 async def _purge(days: int) -> PurgeResult:
-    from app.database import command_session
+    from app.platform.database import command_session
 
     async with command_session() as session:
         return await service.purge(session, None, days=days)

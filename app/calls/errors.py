@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.errors import Unprocessable
+from app.platform.errors import Unprocessable
 
 
 class ImportRejected(Unprocessable):

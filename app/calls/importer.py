@@ -21,18 +21,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.calls.errors import ImportRejected
 from app.calls.models import CHANNELS, DECISION_KINDS, INTENTS, OTHER_REASONS, PRIORITIES
 from app.calls.repository import DUE_DELAY
 from app.calls.schemas import ImportResult, no_nul
-from app.config import Settings
-from app.errors import NotFound, Unavailable, UnsupportedMediaType
-from app.jobs import JobOverLimit, PoolBusy, jobs_of
-from app.logging import log
+from app.platform.config import Settings
+from app.platform.errors import NotFound, Unavailable, UnsupportedMediaType
+from app.platform.jobs import JobOverLimit, PoolBusy, jobs_of
+from app.platform.logging import log
+from app.reference.identifiers import FINESS_PATTERN, finess_key_ok
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
-from app.validators import FINESS_PATTERN, finess_key_ok
 
 MAX_REPORTED = 1000
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -379,7 +379,7 @@ def _as_text(value: Any) -> str:
 
 
 def read_file(body: bytes, kind: str, skew_seconds: int) -> Parsed:
-    """Read and check a whole file (in a worker process: app/jobs.py)."""
+    """Read and check a whole file (in a worker process: app/platform/jobs.py)."""
     rows, errors = parse(body, kind, skew_seconds=skew_seconds)
     clean: list[Row] = []
     for row in rows:  # a value holding SEP would shift every column after it

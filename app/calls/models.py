@@ -7,8 +7,8 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ, CreatedAt, UUIDPk
+from app.platform.columns import TZ, CreatedAt, UUIDPk
+from app.platform.database import Base
 
 CHANNELS = ("15", "116117", "urgences", "professionnel", "autre")
 INTENTS = ("urgences", "medecin", "pharmacie", "rien", "inconnu")
@@ -45,7 +45,7 @@ class Call(Base):
               postgresql_where=text("referrer_kind IS NOT NULL")),
         Index("ix_calls_referrer", "created_by", "received_at", postgresql_where=text("referrer_kind IS NOT NULL")),
         Index("ix_calls_reoriented", "territory_code", "received_at", postgresql_where=text("reorient_at IS NOT NULL")),
-        # The open calls (a small part of the table), which the live stream reads (app/live.py).
+        # The open calls (a small part of the table), which the live stream reads (app/calls/live.py).
         Index("ix_calls_open", "territory_code", postgresql_where=text("status <> 'closed'")),
         Index("ix_calls_patient_name_hashes", "patient_name_hashes", postgresql_using="gin"),
         Index("ix_calls_patient_phone_hashes", "patient_phone_hashes", postgresql_using="gin"),
@@ -68,7 +68,7 @@ class Call(Base):
     source: Mapped[str] = mapped_column(String(8), server_default="live")
     external_id: Mapped[str | None] = mapped_column(String(200))
     # Patient data: only what the callback needs; emptied by `snp purge` after the retention period.
-    # Sealed at rest (app/crypto.py): names, phone, address and reason are AES-GCM sealed text.
+    # Sealed at rest (app/identity/crypto.py): names, phone, address and reason are AES-GCM sealed text.
     patient_family_name: Mapped[str | None] = mapped_column(Text)
     patient_given_name: Mapped[str | None] = mapped_column(Text)
     patient_birth_year: Mapped[int | None] = mapped_column(SmallInteger)

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crypto
 from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision
+from app.identity import crypto
 
 # The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: P3's).
 DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE({priority}, 'P3') AS int), 180))"
@@ -55,7 +55,7 @@ CALL_IN_PROGRESS = """UPDATE calls SET status = 'in_progress'
 # What cancelling a booking ``cancelled`` (id, call_id) does to its call: the slot decision that
 # pointed at it no longer holds (revoked, kept for the record; the report's masks are recounted from
 # the decisions not revoked), and a call left without any active booking goes back to the queue as
-# ``to_reorient``, closed or not, with who cancelled and why (the live stream, app/live.py, tells the
+# ``to_reorient``, closed or not, with who cancelled and why (the live stream, app/calls/live.py, tells the
 # territory's consoles).
 REVOKE_SLOT_DECISION = """UPDATE decisions d SET revoked_at = now(), revoked_by = :sub, revoked_reason = :cancel_reason
         FROM cancelled WHERE d.booking_id = cancelled.id AND d.revoked_at IS NULL

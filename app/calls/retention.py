@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.background import every
 from app.calls import service
+from app.platform.periodic import every
 
 PURGE_LOCK = 70070011  # advisory lock key of the scheduled purge
 

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.auth import AdminDep, OperatorDep, Principal, ReferrerDep, RegulatorDep, require_roles
+from app.auth.dependencies import AdminDep, OperatorDep, ReferrerDep, RegulatorDep, require_roles
+from app.auth.principal import Principal
 from app.calls import importer, self_referral, service
 from app.calls.schemas import (
     AssignIn,
@@ -29,9 +30,9 @@ from app.calls.schemas import (
     SelfReferralCreate,
     SelfReferralReceived,
 )
-from app.config import SettingsDep
-from app.database import SessionDep
-from app.errors import ErrorBody, PayloadTooLarge, error_responses
+from app.http.dependencies import SessionDep, SettingsDep
+from app.http.errors import ErrorBody, error_responses
+from app.platform.errors import PayloadTooLarge
 from app.territories.schemas import CODE_PATTERN
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])

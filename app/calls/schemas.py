@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictBool
 
-from app.schemas import AwareDatetime, Input, Schema
+from app.http.schemas import AwareDatetime, Input, Schema
+from app.reference.identifiers import FINESS, Postcode
 from app.territories.schemas import Code
-from app.validators import FINESS, Postcode
 
 Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
 Intent = Literal["urgences", "medecin", "pharmacie", "rien", "inconnu"]

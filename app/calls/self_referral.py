@@ -18,15 +18,15 @@ import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crypto
 from app.audit import service as audit
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.calls.models import Call
 from app.calls.schemas import ReferralLinkCreate, ReferralLinkRead, SelfReferralCreate, SelfReferralReceived
-from app.calls.sealing import sealed_columns
 from app.calls.service import _visible_territory, due_at, now
-from app.errors import NotFound
-from app.logging import log
+from app.identity import crypto
+from app.identity.sealing import sealed_columns
+from app.platform.errors import NotFound
+from app.platform.logging import log
 from app.territories import service as territory_service
 
 PATH = "/v1/self-referrals/"

@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crypto
 from app.audit import service as audit
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.calls import repository
 from app.calls.models import Call, CallbackAttempt, Decision
 from app.calls.schemas import (
@@ -31,10 +30,11 @@ from app.calls.schemas import (
     Reorientation,
     RevokeIn,
 )
-from app.calls.sealing import opened, sealed_columns
-from app.errors import Conflict, NotFound, Unprocessable
-from app.logging import log
+from app.identity import crypto
+from app.identity.sealing import opened, sealed_columns
 from app.notifications import repository as notifications
+from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.logging import log
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 from app.territories.models import Territory

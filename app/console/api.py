@@ -13,12 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from sse_starlette.sse import EventSourceResponse
 
-from app.auth import Principal, PrincipalDep, principal_of, require_roles
-from app.database import SessionDep
-from app.edge import bearer_token
-from app.errors import AppError, Unavailable, error_responses
-from app.live import Full, Hub
-from app.schemas import Schema
+from app.auth.dependencies import PrincipalDep, principal_of, require_roles
+from app.auth.principal import Principal
+from app.calls.live import Full, Hub
+from app.http.dependencies import SessionDep
+from app.http.edge import bearer_token
+from app.http.errors import error_responses
+from app.http.schemas import Schema
+from app.platform.errors import AppError, Unavailable
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 

@@ -48,7 +48,7 @@ async def console_asset(name: str) -> FileResponse:
     """Console assets (script, style)."""
     path = (STATIC / name).resolve()
     if path.parent != STATIC or not path.is_file():
-        from app.errors import NotFound
+        from app.platform.errors import NotFound
 
         raise NotFound(f"No console asset {name}")
     return FileResponse(path, media_type=_TYPES.get(path.suffix, "application/octet-stream"),

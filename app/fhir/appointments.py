@@ -21,16 +21,16 @@ from sqlalchemy import RowMapping, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.bookings import repository as bookings_repository
 from app.bookings import service as bookings_service
 from app.bookings.repository import Statements
 from app.calls import repository as calls_repository
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
-from app.logging import log
 from app.notifications import repository as notifications
+from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.platform.logging import log
 from app.practitioners.models import Practitioner
 from app.slots.models import Slot
 

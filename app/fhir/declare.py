@@ -21,11 +21,11 @@ import httpx
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.background import every
-from app.config import Settings
 from app.fhir import appointments
-from app.logging import log
 from app.notifications import cursors
+from app.platform.config import Settings
+from app.platform.logging import log
+from app.platform.periodic import every
 
 CURSOR = "ptf"
 LOCK = 0x534E5044  # one declarer across every instance

@@ -9,8 +9,8 @@ import uuid
 from sqlalchemy import BigInteger, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ, XID8, CreatedAt
+from app.platform.columns import TZ, XID8, CreatedAt
+from app.platform.database import Base
 
 
 class DeclarationCursor(Base):

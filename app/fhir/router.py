@@ -1,7 +1,7 @@
 """The FHIR facade of a "gestionnaire d'agenda CPTS" (ANS guide "Service d'Accès aux Soins",
 ans.fhir.fr.sas 1.2.0, R4): the national platform searches our free SNP slots of the practitioners it
 names, with the includes the guide lists, and reads them one by one. Answers are
-``application/fhir+json``; errors are OperationOutcome resources (app/errors.py)."""
+``application/fhir+json``; errors are OperationOutcome resources (app/http/errors.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text as sql_text
 
-from app.auth import Principal, require_roles
-from app.database import SessionDep, StatementsDep
-from app.errors import BadRequest, NotFound, error_responses
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal
 from app.fhir import appointments, bulk, repository
 from app.fhir import resources as r
+from app.http.dependencies import SessionDep, StatementsDep
+from app.http.errors import error_responses
+from app.platform.errors import BadRequest, NotFound
 from app.slots import bookers
 from app.territories import service as territory_service
 from app.territories.repository import scope_params

@@ -8,8 +8,8 @@ import uuid
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ
+from app.platform.columns import TZ
+from app.platform.database import Base
 
 
 class HubMessage(Base):

@@ -30,11 +30,11 @@ from pamqp.commands import Basic
 from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.background import every
-from app.config import Settings
 from app.hub import messages
-from app.logging import log
 from app.notifications import cursors
+from app.platform.config import Settings
+from app.platform.logging import log
+from app.platform.periodic import every
 
 CURSOR = "hub"
 LOCK = 0x534E5048  # one publisher across every instance

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.config import get_settings
+from app.platform.config import get_settings
 
 console = Console(stderr=True)
 
@@ -20,8 +20,8 @@ def relay(
     batch: Annotated[int, typer.Option(min=1, max=1000, help="events per batch")] = 50,
 ) -> None:
     """Push pending booking events to the effectors' webhooks (signed, retried with backoff)."""
-    from app.database import make_engine, make_sessionmaker, resolve_database_url
     from app.notifications.relay import RelayConfig, run
+    from app.platform.database import make_engine, make_sessionmaker, resolve_database_url
 
     settings = get_settings()
     config = RelayConfig(batch_size=batch, interval_seconds=interval or settings.relay_interval_seconds,

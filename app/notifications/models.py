@@ -8,8 +8,8 @@ from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, String,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ, XID8, CreatedAt, UUIDPk
+from app.platform.columns import TZ, XID8, CreatedAt, UUIDPk
+from app.platform.database import Base
 
 
 class OutboxEvent(Base):

@@ -32,11 +32,11 @@ from sqlalchemy import RowMapping, Update, func, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import crypto
-from app.calls.sealing import present
-from app.logging import log
-from app.notifications.guard import NonPublic, Unresolved, guarded_client
+from app.identity import crypto
+from app.identity.sealing import present
 from app.notifications.models import OutboxEvent, WebhookReceiver
+from app.platform.logging import log
+from app.platform.outbound import NonPublic, Unresolved, guarded_client
 
 
 @dataclass(frozen=True)

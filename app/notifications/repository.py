@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.bookings.models import Booking
 from app.calls.models import Call
-from app.database import sql
 from app.notifications.models import OutboxEvent, WebhookReceiver
+from app.platform.database import sql
 from app.practitioners.models import Practitioner
 
 # What a booking event keeps of booking ``b`` of slot ``s`` at site ``si`` for call ``c``: when, where,
-# how, why, and the patient — his identity as the call holds it, sealed (app/crypto.py), with birth year,
+# how, why, and the patient — his identity as the call holds it, sealed (app/identity/crypto.py), with birth year,
 # age and sex. What the effector is shown of it (initials, age and sex always; for a home visit also the
 # name, address and phone; for a teleconsultation the phone) is decided when the event is read
 # (app/calls/sealing.present), after opening. The purge removes the whole ``patient`` object (and the

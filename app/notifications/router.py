@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth import Principal, require_roles
-from app.database import SessionDep
-from app.errors import error_responses
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal
+from app.http.dependencies import SessionDep
+from app.http.errors import error_responses
 from app.notifications import service
 from app.notifications.service import FeedPage
 

@@ -10,13 +10,13 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crypto
 from app.audit import service as audit
-from app.auth import Principal
-from app.calls.sealing import present
+from app.auth.principal import Principal
+from app.http.schemas import Schema
+from app.identity import crypto
+from app.identity.sealing import present
 from app.notifications import repository
 from app.notifications.models import OutboxEvent
-from app.schemas import Schema
 
 
 class EventRead(Schema):

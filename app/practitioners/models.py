@@ -6,8 +6,8 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import CreatedAt, UUIDPk
+from app.platform.columns import CreatedAt, UUIDPk
+from app.platform.database import Base
 
 
 class Practitioner(Base):

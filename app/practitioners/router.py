@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from app.auth import AdminDep, Principal, PrincipalDep, require_roles
-from app.config import SettingsDep
-from app.database import SessionDep
-from app.errors import error_responses
+from app.auth.dependencies import AdminDep, PrincipalDep, require_roles
+from app.auth.principal import Principal
+from app.http.dependencies import SessionDep, SettingsDep
+from app.http.errors import error_responses
 from app.practitioners import service
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
 from app.territories import repository as territory_repository

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, HttpUrl, StrictBool
 
+from app.http.schemas import Input, Schema
 from app.notifications.service import WebhookDelivery
+from app.reference.identifiers import RPPS
 from app.reference.nomenclatures import MEDECIN, check
-from app.schemas import Input, Schema
-from app.validators import RPPS
 
 PROFESSION = "ANS nomenclature TRE-G15 (10 médecin, 40 chirurgien-dentiste, 50 sage-femme, 60 infirmier, " \
              "70 masseur-kinésithérapeute…)"

@@ -5,13 +5,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.config import Settings
-from app.errors import Conflict, NotFound, Unprocessable
+from app.auth.principal import Principal
 from app.notifications import repository as notification_repository
 from app.notifications import service as notification_service
-from app.notifications.guard import check_url
 from app.notifications.service import WebhookDelivery
+from app.platform.config import Settings
+from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.outbound import check_url
 from app.practitioners import repository
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.config import get_settings
+from app.platform.config import get_settings
 from app.simulator.plan import INDRE_MIX, KINDS, PROFILES, Profile, plan
 from app.simulator.run import Simulation
 
@@ -199,8 +199,8 @@ def seed(
 ) -> None:
     """Fill an empty database (SNP_DATABASE_URL, or the embedded one) for the benchmarks: practitioners and
     sites, free slots to come, past years of calls with decisions, recent bookings with outcomes."""
-    from app import migrate
-    from app.database import resolve_database_url
+    from app.platform import migrate
+    from app.platform.database import resolve_database_url
     from app.simulator import seed as seeding
 
     if profile not in PROFILES:

@@ -25,10 +25,10 @@ from typing import Any
 
 import httpx
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
+from app.reference.identifiers import luhn_key
 from app.simulator.plan import KINDS, POSTCODES, PlannedCall, Profile, plan
-from app.validators import luhn_key
 
 SITE_KINDS = ("msp", "cabinet", "centre_sante", "sos_medecins")
 FAMILY_NAMES = ("Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent",

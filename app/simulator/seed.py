@@ -22,9 +22,9 @@ from typing import Any
 
 import asyncpg
 
-from app.database import asyncpg_dsn
+from app.platform.database import asyncpg_dsn
+from app.reference.identifiers import luhn_key
 from app.simulator.plan import POSTCODES, Profile
-from app.validators import luhn_key
 
 SITE_KINDS = ("msp", "cabinet", "centre_sante", "sos_medecins")
 # What a profile seeds unless told otherwise: the national platform's 13 000 professionals and a million

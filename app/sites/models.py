@@ -3,8 +3,8 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import CreatedAt, UUIDPk
+from app.platform.columns import CreatedAt, UUIDPk
+from app.platform.database import Base
 
 
 class Site(Base):

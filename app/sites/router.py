@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.auth import AdminDep, StaffDep
-from app.database import SessionDep
-from app.errors import error_responses
+from app.auth.dependencies import AdminDep, StaffDep
+from app.http.dependencies import SessionDep
+from app.http.errors import error_responses
 from app.sites import service
 from app.sites.schemas import SiteCreate, SiteRead
 from app.territories.schemas import CODE_PATTERN

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from app.schemas import Input, Schema
-from app.validators import InseeCode, Postcode
+from app.http.schemas import Input, Schema
+from app.reference.identifiers import InseeCode, Postcode
 
 # The organisation a site belongs to: cabinet, maison de santé pluriprofessionnelle, centre de soins non
 # programmés, centre de santé, SOS Médecins, maison médicale de garde.

@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import NotFound, Unprocessable
+from app.auth.principal import Principal
+from app.platform.errors import NotFound, Unprocessable
 from app.sites import repository
 from app.sites.models import Site
 from app.sites.schemas import SiteCreate

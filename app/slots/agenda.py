@@ -28,12 +28,12 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.background import every
-from app.config import Settings
-from app.errors import Conflict, NotFound, Unavailable, Unprocessable
 from app.fhir import resources as r
-from app.logging import log
-from app.notifications import guard
+from app.platform import outbound
+from app.platform.config import Settings
+from app.platform.errors import Conflict, NotFound, Unavailable, Unprocessable
+from app.platform.logging import log
+from app.platform.periodic import every
 from app.slots import service
 from app.slots.repository import WITHDRAWABLE
 from app.slots.schemas import Rejection
@@ -73,9 +73,9 @@ class GuardedResolver(aiohttp.abc.AbstractResolver):
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
         found = await self.inner.resolve(host, port, family)
-        if guard.is_allowed(host, self.allowed):
+        if outbound.is_allowed(host, self.allowed):
             return found
-        public = [entry for entry in found if guard.is_public(entry["host"])]
+        public = [entry for entry in found if outbound.is_public(entry["host"])]
         if not public:
             raise OSError(f"{host} resolves to no public address")
         return public
@@ -99,8 +99,8 @@ class GuardedFHIRClient(AsyncFHIRClient):
                           returning_status: bool = False) -> Any:
         url = self._build_request_url(path, params)
         if urlsplit(url)[:2] != self.origin:
-            raise guard.InternalTarget(f"the agenda points outside its own origin ({urlsplit(url).netloc})")
-        guard.check_url(url, allowed_hosts=self.allowed_hosts, allow_plain_http=self.allow_plain_http)
+            raise outbound.InternalTarget(f"the agenda points outside its own origin ({urlsplit(url).netloc})")
+        outbound.check_url(url, allowed_hosts=self.allowed_hosts, allow_plain_http=self.allow_plain_http)
         headers = {**self._build_request_headers(), **(extra_headers or {})}
         connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allowed_hosts))
         timeout = aiohttp.ClientTimeout(total=30)

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
-from app.config import get_settings
-from app.errors import AppError
+from app.platform.config import get_settings
+from app.platform.errors import AppError
 from app.slots.agenda import SyncReport, sync
 
 NAME = "agenda"
@@ -31,7 +31,7 @@ async def _practitioner(session: Any, practitioner: str) -> uuid.UUID:
 
 
 async def _sync(source: str, practitioner: str, site: uuid.UUID | None, token: str | None) -> SyncReport:
-    from app.database import command_session
+    from app.platform.database import command_session
 
     async with command_session() as session:
         found = await _practitioner(session, practitioner)
@@ -79,9 +79,9 @@ def add_command(
 ) -> None:
     """Pull this practitioner's editor on a schedule (every instance looks for the sources due every
     SNP_AGENDA_SYNC_SECONDS); public https addresses only, each page on the source's own origin."""
-    from app.cli import parse_ttl
-    from app.database import command_session
-    from app.notifications import guard
+    from app.platform import outbound
+    from app.platform.commands import parse_ttl
+    from app.platform.database import command_session
     from app.slots.agenda import _only_site
 
     seconds = parse_ttl(every)
@@ -89,7 +89,7 @@ def add_command(
         raise typer.BadParameter("every: between 1 minute and 1 day")
     settings = get_settings()
     try:
-        guard.check_url(source, allowed_hosts=settings.webhook_allowed_hosts,
+        outbound.check_url(source, allowed_hosts=settings.webhook_allowed_hosts,
                         allow_plain_http=settings.env != "production")
     except ValueError as exc:
         raise typer.BadParameter(f"source {exc}") from exc
@@ -117,7 +117,7 @@ def add_command(
 @cli.command("list")
 def list_command() -> None:
     """The practitioners whose agenda is pulled on a schedule, and how the last run went."""
-    from app.database import command_session
+    from app.platform.database import command_session
 
     async def work() -> list[Any]:
         async with command_session() as session:
@@ -138,7 +138,7 @@ def list_command() -> None:
 @cli.command("remove")
 def remove_command(practitioner: Annotated[str, typer.Option(help="the practitioner's RPPS (or id here)")]) -> None:
     """Stop pulling this practitioner's editor (the slots already synced stay)."""
-    from app.database import command_session
+    from app.platform.database import command_session
 
     async def work() -> int:
         async with command_session() as session:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.config import Settings
-from app.errors import Conflict, NotFound, Unprocessable
-from app.logging import log
+from app.auth.principal import Principal
+from app.platform.config import Settings
+from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.logging import log
 from app.slots import bookers, repository, rules
 from app.slots import service as slots
 from app.slots.models import AvailabilityRule

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from app.errors import Unprocessable
+from app.platform.errors import Unprocessable
 
 
 class CalendarTooLarge(Unprocessable):

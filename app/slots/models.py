@@ -21,8 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ, CreatedAt, UUIDPk
+from app.platform.columns import TZ, CreatedAt, UUIDPk
+from app.platform.database import Base
 
 
 class AvailabilityRule(Base):

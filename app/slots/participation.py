@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import NotFound, Unprocessable
+from app.auth.principal import Principal
+from app.platform.errors import NotFound, Unprocessable
 from app.practitioners import repository as practitioner_repository
 from app.slots import repository
 from app.slots.schemas import Participation, ParticipationTotal, ParticipationWeek

@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from app.auth import EffectorDep, Principal, require_roles
-from app.config import SettingsDep
-from app.database import SessionDep
-from app.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, error_responses
-from app.schemas import AwareDatetime
+from app.auth.dependencies import EffectorDep, require_roles
+from app.auth.principal import Principal
+from app.http.dependencies import SessionDep, SettingsDep
+from app.http.errors import error_responses
+from app.http.schemas import AwareDatetime
+from app.platform.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from app.slots import availability, participation, service
 from app.slots.schemas import (
     Audience,

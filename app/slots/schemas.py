@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from app.schemas import AwareDatetime, Input, Schema
+from app.http.schemas import AwareDatetime, Input, Schema
 from app.slots.bookers import ALL_BOOKERS, Booker, names
 
 Mode = Literal["in_person", "home_visit", "teleconsultation"]

@@ -12,11 +12,11 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.config import Settings
-from app.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable, reason_of, sqlstate_of
-from app.jobs import JobOverLimit, PoolBusy, jobs_of
-from app.logging import log
+from app.auth.principal import Principal
+from app.platform.config import Settings
+from app.platform.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable, reason_of, sqlstate_of
+from app.platform.jobs import JobOverLimit, PoolBusy, jobs_of
+from app.platform.logging import log
 from app.slots import bookers, ics, repository
 from app.slots.errors import CalendarTooLarge
 from app.slots.repository import Batch, SiteInfo

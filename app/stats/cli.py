@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.auth import Principal
-from app.errors import AppError
+from app.auth.principal import Principal
+from app.platform.errors import AppError
 from app.stats import service
 from app.stats.render_csv import to_csv
 from app.stats.render_table import render
@@ -27,7 +27,7 @@ LOCAL = Principal(sub="cli", role="admin")
 
 
 async def _report(url: str | None, territory: str, first: str, last: str, method: str | None) -> MonthlyReport:
-    from app.database import Parallel, command_session, make_sessionmaker
+    from app.platform.database import Parallel, command_session, make_sessionmaker
 
     async with command_session(url) as session:
         parallel = Parallel(make_sessionmaker(session.bind))  # type: ignore[arg-type]  # bound to an engine
@@ -35,7 +35,7 @@ async def _report(url: str | None, territory: str, first: str, last: str, method
 
 
 async def _compact(url: str | None) -> int:
-    from app.database import command_session
+    from app.platform.database import command_session
 
     async with command_session(url) as session:
         return await compact_rollup(session)

@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.background import every
-from app.logging import log
+from app.platform.logging import log
+from app.platform.periodic import every
 from app.stats.repository import compact_rollup
 
 CHUNK = 50_000  # deltas per transaction: a backlog of years (an import) is folded in short steps

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, text
 
 from app.calls.models import Call
-from app.database import Base
+from app.platform.database import Base
 from app.slots.models import Slot
 from app.stats.facts import COUNTERS, delay_minute
 

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import get_settings
-from app.database import plan_for_the_values
-from app.geo import haversine_km
+from app.platform.config import get_settings
+from app.platform.database import plan_for_the_values
+from app.platform.geo import haversine_km
 from app.stats.facts import COUNTERS, delay_minute
 
 WORK_MEM = "256MB"

@@ -6,11 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from app.auth import AnalystDep
-from app.config import Settings, SettingsDep
-from app.errors import Unavailable, Unprocessable, error_responses
-from app.jobs import JobOverLimit, PoolBusy, jobs_of
-from app.replica import ReadsDep
+from app.auth.dependencies import AnalystDep
+from app.http.dependencies import ReadsDep, SettingsDep
+from app.http.errors import error_responses
+from app.platform.config import Settings
+from app.platform.errors import Unavailable, Unprocessable
+from app.platform.jobs import JobOverLimit, PoolBusy, jobs_of
 from app.stats import service
 from app.stats.render_csv import to_csv, to_csv_fr
 from app.stats.render_png import png_bytes

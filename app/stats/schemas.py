@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from app.schemas import Schema
+from app.http.schemas import Schema
 
 AvoidedEdMethod = Literal["declared_intent", "coefficients"]
 ReportFormat = Literal["json", "csv"]

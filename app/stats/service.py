@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.calls.models import DECISION_KINDS
-from app.database import Parallel
-from app.errors import NotFound, Unprocessable
+from app.platform.database import Parallel
+from app.platform.errors import NotFound, Unprocessable
 from app.stats import repository
 from app.stats.facts import COUNTERS, NOT_AVOIDED_REASONS
 from app.stats.repository import ScopeRow

@@ -6,8 +6,8 @@ from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import CreatedAt
+from app.platform.columns import CreatedAt
+from app.platform.database import Base
 
 DEFAULT_PRIORITY_DELAYS = '{"P1": 20, "P2": 60, "P3": 180}'
 DEFAULT_COEFFICIENTS = '{"advice": 0.1, "slot": 0.3, "prescription": 0.1, "other": 0.0}'

@@ -4,9 +4,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.auth import AdminDep, PrincipalDep
-from app.database import SessionDep
-from app.errors import error_responses
+from app.auth.dependencies import AdminDep, PrincipalDep
+from app.http.dependencies import SessionDep
+from app.http.errors import error_responses
 from app.territories import service
 from app.territories.schemas import TerritoryCreate, TerritoryRead, TerritoryUpdate
 

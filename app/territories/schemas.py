@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from app.schemas import Input, Schema
-from app.validators import FINESS, Postcode
+from app.http.schemas import Input, Schema
+from app.reference.identifiers import FINESS, Postcode
 
 
 @lru_cache

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, NotFound, Unprocessable
+from app.auth.principal import Principal
+from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.territories import repository
 from app.territories.models import Territory
 from app.territories.schemas import TerritoryCreate, TerritoryUpdate

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import AppError
+from app.platform.errors import AppError
 from app.users import service
 from app.users.schemas import UserCreate, UserRead, UserUpdate
 
@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 async def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    from app.database import command_session
+    from app.platform.database import command_session
 
     async with command_session() as session:
         return await work(session)

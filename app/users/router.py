@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from app.auth import AdminDep, forget_registered
-from app.config import SettingsDep
-from app.database import SessionDep
-from app.errors import error_responses
+from app.auth.dependencies import AdminDep
+from app.auth.registry import forget_registered
+from app.http.dependencies import SessionDep, SettingsDep
+from app.http.errors import error_responses
 from app.users import service, signin
 from app.users.schemas import SignInConfig, SignInRequest, SignInToken, UserCreate, UserRead, UserRole, UserUpdate
 

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from app.schemas import Input, Schema
+from app.http.schemas import Input, Schema
+from app.reference.identifiers import RPPS
 from app.territories.schemas import Code
-from app.validators import RPPS
 
 UserRole = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
 ReferrerKind = Literal["pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth import Principal
-from app.errors import Conflict, NotFound, Unprocessable
+from app.auth.models import User
+from app.auth.principal import Principal
+from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.practitioners.models import Practitioner
 from app.territories.models import Territory
-from app.users.models import User
 from app.users.schemas import UserCreate, UserUpdate
 
 
@@ -88,17 +88,6 @@ async def list_(session: AsyncSession, *, role: str | None, territory: str | Non
         pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(User.display_name.ilike(pattern), User.rpps == search, User.subject == search))
     return (await session.scalars(stmt)).all()
-
-
-async def find_for_identity(session: AsyncSession, subject: str, rpps: str | None) -> User | None:
-    """The active user the provider's identity names: by its subject first, else by the RPPS it carries."""
-    stmt = select(User).where(User.active.is_(True))
-    if rpps:
-        stmt = stmt.where(or_(User.subject == subject, User.rpps == rpps))
-        stmt = stmt.order_by(case((User.subject == subject, 0), else_=1))  # its own subject before its RPPS
-    else:
-        stmt = stmt.where(User.subject == subject)
-    return await session.scalar(stmt.limit(1))
 
 
 async def _check_territories(session: AsyncSession, codes: list[str]) -> None:

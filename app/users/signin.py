@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 
-from app.auth import principal_of
-from app.config import Settings
-from app.errors import NotFound, Unauthorized, Unavailable
-from app.logging import log
+from app.auth.dependencies import principal_of
+from app.platform.config import Settings
+from app.platform.errors import NotFound, Unauthorized, Unavailable
+from app.platform.logging import log
 from app.users.schemas import SignInConfig, SignInProvider, SignInRequest, SignInToken
 
 DISCOVERY_SECONDS = 3600.0

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.migrate import sql_statements
+from app.platform.migrate import sql_statements
 
 revision: str = "0005"
 down_revision: str | None = "0003"

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from app.migrate import sql_statements
+from app.platform.migrate import sql_statements
 
 revision: str = "0007"
 down_revision: str | None = "0006"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models_common import XID8
+from app.platform.columns import XID8
 
 revision: str = "0021"
 down_revision: str | None = "0020"

@@ -30,17 +30,17 @@ def upgrade() -> None:
     op.add_column("calls", sa.Column("patient_phone_hashes", postgresql.ARRAY(sa.String(32)), nullable=True))
     op.create_index("ix_calls_patient_name_hashes", "calls", ["patient_name_hashes"], postgresql_using="gin")
     op.create_index("ix_calls_patient_phone_hashes", "calls", ["patient_phone_hashes"], postgresql_using="gin")
-    from app.calls.sealing import seal_all  # the same code as `snp keys rotate`
-    from app.config import get_settings
-    from app.crypto import keyring_of
+    from app.identity.crypto import keyring_of
+    from app.identity.sealing import seal_all  # the same code as `snp keys rotate`
+    from app.platform.config import get_settings
 
     seal_all(op.get_bind(), keyring_of(get_settings()))
 
 
 def downgrade() -> None:
-    from app.calls.sealing import open_all
-    from app.config import get_settings
-    from app.crypto import keyring_of
+    from app.identity.crypto import keyring_of
+    from app.identity.sealing import open_all
+    from app.platform.config import get_settings
 
     open_all(op.get_bind(), keyring_of(get_settings()))
     op.drop_index("ix_calls_patient_phone_hashes", table_name="calls")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from app.cli import app as snp
-from app.config import get_settings
+from app.platform.config import get_settings
 
 
 async def _sql(url: str, sql: str) -> list:

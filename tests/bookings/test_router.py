@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy import text
 
-from app import crypto
-from app.calls.sealing import present
+from app.identity import crypto
+from app.identity.sealing import present
 from tests.bookings.helpers import make_call, make_slot, move_slot_to_the_past, now, scalar, world
 
 

@@ -6,10 +6,10 @@ import datetime as dt
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from app import crypto
-from app.calls.sealing import present
 from app.cli import app as cli_app
-from app.config import get_settings
+from app.identity import crypto
+from app.identity.sealing import present
+from app.platform.config import get_settings
 from tests.calls.helpers import PATIENT, create_call, now
 
 

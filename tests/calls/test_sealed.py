@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from structlog.testing import capture_logs
 
-from app import crypto
+from app.identity import crypto
 from app.main import create_app
 from tests.bookings.helpers import make_slot, world
 from tests.calls.test_purge import _texts_holding

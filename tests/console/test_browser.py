@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
 from tests.serving import served

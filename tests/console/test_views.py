@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
 from tests.serving import served

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app.auth import ROLES, create_token
-from app.config import Settings
+from app.auth.principal import ROLES
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.serving import served
 

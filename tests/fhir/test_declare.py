@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from load_tests.harness import free_port, served_app
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps

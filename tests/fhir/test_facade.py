@@ -21,8 +21,8 @@ from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
 from fhirpy import AsyncFHIRClient
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
+from app.platform.config import Settings
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps
 from tests.serving import served

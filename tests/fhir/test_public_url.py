@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from app.config import DEV_PUBLIC_URL
+from app.platform.config import DEV_PUBLIC_URL
 from tests.fhir.test_appointments import FHIR, _world, declared
 
 PUBLIC = "https://snp.example.test/sas"

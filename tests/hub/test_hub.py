@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from app.auth import create_token
-from app.config import Settings
+from app.auth.tokens import create_token
 from app.hub import messages
+from app.platform.config import Settings
 from tests.broker import RabbitMQ
 from tests.conftest import TEST_SECRET
 from tests.factories import new_rpps

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.notifications.guard import InternalTarget, check_url, guarded_client, is_public, normal_host
+from app.platform.outbound import InternalTarget, check_url, guarded_client, is_public, normal_host
 
 # Each spelling of an internal IPv4 (loopback, private, link-local) the guard must see through.
 INTERNAL = [

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from app.notifications.guard import guarded_client
 from app.notifications.relay import RelayConfig, deliver_once
+from app.platform.outbound import guarded_client
 from tests.bookings.helpers import make_call, make_slot, now, world
 from tests.notifications.test_relay import SECRET, Receiver
 

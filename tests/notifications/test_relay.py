@@ -231,7 +231,7 @@ class TestNoInternalTargets:
         assert ok.status_code == 200, ok.text
 
     async def test_the_relay_refuses_to_connect_to_an_internal_address_whatever_the_name(self, port):
-        from app.notifications.guard import guarded_client
+        from app.platform.outbound import guarded_client
 
         with Receiver(port) as receiver:
             # A name (or a number) that resolves to loopback is refused after resolution, at connect time.
@@ -247,7 +247,7 @@ class TestNoInternalTargets:
             assert len(receiver.received) == 1
 
     def test_the_allow_list_stays_empty_in_production(self):
-        from app.config import Settings
+        from app.platform.config import Settings
 
         with pytest.raises(ValueError, match="WEBHOOK_ALLOWED_HOSTS"):
             Settings(env="production", jwt_secret="x" * 40, webhook_allowed_hosts=["127.0.0.1"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app import migrate
 from app.main import create_app
+from app.platform import migrate
 
 
 class TestHealthAndReadiness:

@@ -8,7 +8,7 @@ import datetime as dt
 import jwt
 from sqlalchemy import text
 
-from app import crypto
+from app.identity import crypto
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly, this_month
 

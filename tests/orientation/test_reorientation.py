@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from app.live import OpenCall, changes
+from app.calls.live import OpenCall, changes
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly, this_month
 

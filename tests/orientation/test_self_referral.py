@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy import text
 
-from app import crypto
 from app.calls import self_referral
+from app.identity import crypto
 from tests.test_ratelimit import client_of, instance
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app import crypto
+from app.identity import crypto
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly, this_month
 

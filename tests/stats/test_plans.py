@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.stats import repository, service
 from app.stats.facts import COUNTERS
 

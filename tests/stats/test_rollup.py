@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
+from app.auth.principal import Principal
 from app.stats import repository, service
 from tests.factories import create_cpts
 from tests.stats.helpers import insert_call, monthly

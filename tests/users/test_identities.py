@@ -13,9 +13,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
-from app.auth import create_token, forget_registered
-from app.config import Settings
+from app.auth.registry import forget_registered
+from app.auth.tokens import create_token
 from app.main import create_app
+from app.platform.config import Settings
 from tests.command_line import snp
 from tests.factories import create_practitioner, new_rpps
 from tests.identity_provider import Card, Provider, running_provider

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import send_error
+from app.http.errors import send_error
 
 # Bytes of one header line (name and value), and of all of them together.
 MAX_HEADER_BYTES = 8 * 1024

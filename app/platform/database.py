@@ -10,19 +10,18 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
-from fastapi import Depends, Request
 from sqlalchemy import MetaData, TextClause, event, text
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
-from app.config import Settings
-from app.embedded import EmbeddedPostgres
-from app.errors import connection_lost
+from app.platform.config import Settings
+from app.platform.embedded import EmbeddedPostgres
+from app.platform.errors import connection_lost
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -102,20 +101,6 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
 class OneStatement:
     """Runs statements one at a time straight on a pooled connection, outside any transaction: each
     commits by itself, in one round trip (the booking's write path)."""
@@ -126,15 +111,6 @@ class OneStatement:
     async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
         return await fetch_row(self.connection, statement, params)
 
-
-async def get_statements(request: Request) -> AsyncIterator[OneStatement]:
-    engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as connection:
-        yield OneStatement(connection)
-
-
-# Released before the response is sent, like the session: the statement has committed by then.
-StatementsDep = Annotated[OneStatement, Depends(get_statements, scope="function")]
 
 A = TypeVar("A")
 B = TypeVar("B")
@@ -210,7 +186,7 @@ async def fetch_row(connection: AsyncConnection, statement: str, params: dict[st
 async def command_session(url: str | None = None) -> AsyncIterator[AsyncSession]:
     """A transaction for a command of ``snp`` on the database at ``url`` (the configured one when None,
     the embedded server started if needed and stopped again if this started it)."""
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     settings = get_settings()
     embedded = None

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from app.logging import log
+from app.platform.logging import log
 
 
 def every(

@@ -24,17 +24,16 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
-from fastapi import Depends, Request
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.background import every
-from app.database import Parallel, sql
-from app.errors import connection_lost, sqlstate_of
-from app.logging import log
+from app.platform.database import Parallel, sql
+from app.platform.errors import connection_lost, sqlstate_of
+from app.platform.logging import log
+from app.platform.periodic import every
 
 A = TypeVar("A")
 
@@ -159,14 +158,6 @@ class Reads:
                 return result
         READS.labels("primary").inc()
         return await self._on(self.primary, read)
-
-
-def get_reads(request: Request) -> Reads:
-    state = request.app.state
-    return Reads(state.sessionmaker, getattr(state, "replica_sessionmaker", None), getattr(state, "replica", None))
-
-
-ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 
 def start_monitoring(monitor: ReplicaMonitor, interval_seconds: float) -> Callable[[], Awaitable[None]]:

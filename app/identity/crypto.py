@@ -28,6 +28,8 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from app.platform.config import Settings
+
 PREFIX = "e1."
 # The columns of a call that hold identity (each sealed with its own name as associated data).
 SEALED = ("patient_family_name", "patient_given_name", "patient_phone", "patient_address", "reason")
@@ -115,12 +117,6 @@ def normalise_name(name: str | None) -> str:
     return " ".join(re.sub(r"[^a-z]+", " ", plain.casefold()).split())
 
 
-# The development keyring: fixed, public, refused in production (app/config.py).
-DEV_KEY_ID = "dev"
-DEV_KEY = base64.b64encode(hashlib.sha256(b"snp development identity key").digest()).decode()
-DEV_HASH_KEY = base64.b64encode(hashlib.sha256(b"snp development identity hash key").digest()).decode()
-
-
 @lru_cache(maxsize=8)
 def _keyring(keys: tuple[tuple[str, str], ...], current: str, hash_key: str) -> Keyring:
     ring = {key_id: _key(value) for key_id, value in keys}
@@ -129,11 +125,10 @@ def _keyring(keys: tuple[tuple[str, str], ...], current: str, hash_key: str) -> 
     return Keyring(ring, current, _key(hash_key))
 
 
-def keyring_of(settings: object) -> Keyring:
+def keyring_of(settings: Settings) -> Keyring:
     """The keyring the settings describe."""
-    keys = getattr(settings, "identity_keys")  # noqa: B009 - settings of any shape with these three
-    return _keyring(tuple(sorted(keys.items())), getattr(settings, "identity_key_id"),  # noqa: B009
-                    getattr(settings, "identity_hash_key"))  # noqa: B009
+    return _keyring(tuple(sorted(settings.identity_keys.items())), settings.identity_key_id,
+                    settings.identity_hash_key)
 
 
 _IN_USE: Keyring | None = None
@@ -149,6 +144,6 @@ def ring() -> Keyring:
     """The keyring in use: the app's, else the one the environment's settings describe."""
     if _IN_USE is not None:
         return _IN_USE
-    from app.config import get_settings
+    from app.platform.config import get_settings
 
     return keyring_of(get_settings())

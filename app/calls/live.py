@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.logging import log
+from app.platform.logging import log
 
 QUEUE_SIZE = 500
 POLL_SECONDS = 0.5

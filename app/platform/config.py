@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.crypto import DEV_HASH_KEY, DEV_KEY, DEV_KEY_ID
-from app.edge import Network, parse_networks
+from app.platform.addresses import Network, parse_networks
 
+# The development keyring of the patient's identity (app/identity/crypto.py): fixed, public, refused in production.
+DEV_KEY_ID = "dev"
+DEV_KEY = base64.b64encode(hashlib.sha256(b"snp development identity key").digest()).decode()
+DEV_HASH_KEY = base64.b64encode(hashlib.sha256(b"snp development identity hash key").digest()).decode()
 DEV_JWT_SECRET = "dev-secret-change-me-dev-secret-change-me"
 # `snp serve`'s address with its default host and port: the public URL when none is set (development).
 DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-# Requests per minute of each budget (app/ratelimit.py); a setting names only those it changes.
+# Requests per minute of each budget (app/http/ratelimit.py); a setting names only those it changes.
 RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10, "sign_in": 120}
 
 
@@ -33,7 +37,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./.data")
     migrate_on_start: bool = True
     # A hot standby of the primary (streaming replication) for the searches and the statistics
-    # (app/replica.py): used while it is no more than replica_max_lag_seconds behind, measured every
+    # (app/platform/replica.py): used while it is no more than replica_max_lag_seconds behind, measured every
     # replica_check_seconds; the primary otherwise. Unset: every read on the primary.
     database_replica_url: str | None = None
     replica_max_lag_seconds: float = Field(default=2.0, ge=0)
@@ -51,7 +55,7 @@ class Settings(BaseSettings):
     db_idle_in_transaction_timeout_ms: int = 60_000
     report_statement_timeout_ms: int = 60_000
     # Seconds a request may take before it is cancelled and answered 503 (longer for the statistics and
-    # the imports: app/deadline.py); 0: no deadline. A request whose client has gone is cancelled too.
+    # the imports: app/http/deadline.py); 0: no deadline. A request whose client has gone is cancelled too.
     request_deadline_seconds: float = 30.0
 
     jwt_secret: str = DEV_JWT_SECRET
@@ -107,7 +111,7 @@ class Settings(BaseSettings):
     # Seconds a SMART Scheduling Links publication (GET /fhir/$bulk-publish) is kept by an instance.
     bulk_publish_seconds: float = 60.0
 
-    # Patient identity at rest (app/crypto.py): AES-256-GCM keys by id (32 bytes in base64), the id that
+    # Patient identity at rest (app/identity/crypto.py): AES-256-GCM keys by id (32 bytes in base64), the id that
     # seals new values, and the key of the hashes that find a call by name or phone. The development
     # values are public: production refuses them.
     identity_keys: dict[str, str] = Field(default_factory=lambda: {DEV_KEY_ID: DEV_KEY})
@@ -125,7 +129,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     relay_enabled: bool = True
     # Requests per minute for each token (each client address without one) on the expensive routes,
-    # and failed sign-ins per client address; shared by every instance (app/ratelimit.py).
+    # and failed sign-ins per client address; shared by every instance (app/http/ratelimit.py).
     rate_limits_enabled: bool = True
     rate_limits: dict[str, int] = Field(default_factory=lambda: dict(RATE_LIMITS))
 
@@ -135,7 +139,7 @@ class Settings(BaseSettings):
         return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
     # The proxies in front of the app (addresses or CIDRs, a JSON list or comma-separated): from them only
-    # are X-Forwarded-For, X-Forwarded-Proto and X-Client-Cert believed (app/edge.py). Empty: nobody's.
+    # are X-Forwarded-For, X-Forwarded-Proto and X-Client-Cert believed (app/http/edge.py). Empty: nobody's.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
@@ -170,7 +174,7 @@ class Settings(BaseSettings):
     # never refused because its dead stream is not noticed yet).
     live_max_subscribers: int = 2000
     live_max_per_token: int = Field(default=3, ge=1)
-    # CPU-heavy work (calendars, imports, report files) runs in job_workers processes (app/jobs.py); a
+    # CPU-heavy work (calendars, imports, report files) runs in job_workers processes (app/platform/jobs.py); a
     # job is stopped past job_seconds or when it asks for job_memory_mb more memory; a job waits at most
     # job_wait_seconds for a free worker (503 with Retry-After past that).
     job_workers: int = Field(default=2, ge=1, le=64)
@@ -187,7 +191,7 @@ class Settings(BaseSettings):
     # a dead one is started again (0: never).
     embedded_supervise_seconds: float = 2.0
     # Hosts a webhook may target although they are internal (loopback, private): for tests and local
-    # receivers only; empty by default, and refused in production (app/notifications/guard.py).
+    # receivers only; empty by default, and refused in production (app/platform/outbound.py).
     webhook_allowed_hosts: list[str] = Field(default_factory=list)
     relay_interval_seconds: float = 1.0
     # Seconds between two foldings of the national statistics rollup (0: never, e.g. when a cron runs
@@ -234,11 +238,3 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-
-
-def settings_of(request: Request) -> Settings:
-    """The settings the running app was created with (tests create apps with their own)."""
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]

@@ -1,4 +1,5 @@
-"""A registered user: an identity of the identity provider (Pro Santé Connect) and the rights it has here."""
+"""A registered user: an identity of the identity provider (Pro Santé Connect) and the rights it has here
+(the registry authentication reads; ``app/users`` administers it)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import Base
-from app.models_common import TZ, CreatedAt, UUIDPk
+from app.platform.columns import TZ, CreatedAt, UUIDPk
+from app.platform.database import Base
 
 
 class User(Base):

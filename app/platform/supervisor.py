@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from app.background import every
-from app.embedded import EmbeddedPostgres
-from app.logging import log
+from app.platform.embedded import EmbeddedPostgres
+from app.platform.logging import log
+from app.platform.periodic import every
 
 
 async def check_once(embedded: EmbeddedPostgres) -> bool:

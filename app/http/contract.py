@@ -2,7 +2,7 @@
 
 FastAPI documents every 422 as its own ``HTTPValidationError``, which this API never sends, and knows
 nothing of the answers its handlers give to an unreadable body (400), a body or headers too large for
-the door (413, 431: app/limits.py) or an unreachable database (503).
+the door (413, 431: app/http/limits.py) or an unreachable database (503).
 The document is generated as usual, then each operation's error answers are pointed at ``ErrorBody``.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.errors import error_responses
-from app.ratelimit import UNLIMITED
+from app.http.errors import error_responses
+from app.http.ratelimit import UNLIMITED
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 # Answers that come before any database work: no 503 documented for them.

@@ -7,9 +7,9 @@ import asyncio
 import typer
 from rich.console import Console
 
-from app.calls.sealing import seal_all
-from app.config import get_settings
-from app.crypto import IdentityKeyError, keyring_of
+from app.identity.crypto import IdentityKeyError, keyring_of
+from app.identity.sealing import seal_all
+from app.platform.config import get_settings
 
 NAME = "keys"
 cli = typer.Typer(help="Clés de chiffrement de l'identité des patients", no_args_is_help=True)
@@ -17,7 +17,7 @@ console = Console()
 
 
 async def _rotate() -> dict[str, int]:
-    from app.database import command_session
+    from app.platform.database import command_session
 
     ring = keyring_of(get_settings())
     async with command_session() as session:

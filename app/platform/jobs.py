@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import pebble
 
-from app.config import Settings
-from app.logging import log
+from app.platform.config import Settings
+from app.platform.logging import log
 
 T = TypeVar("T")
 

@@ -1,4 +1,4 @@
-"""Sealing a call's patient identity (app/crypto.py) where it is written, opening it where it is read,
+"""Sealing a call's patient identity (app/identity/crypto.py) where it is written, opening it where it is read,
 and sealing again every row under the current key (the migration that introduced sealing, and
 ``snp keys rotate``)."""
 
@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from app import crypto
-from app.crypto import Keyring
+from app.identity import crypto
+from app.identity.crypto import Keyring
 
 # Patient fields (as the API names them) → the column that holds them (the associated data of the seal).
 FIELDS = {"family_name": "patient_family_name", "given_name": "patient_given_name", "phone": "patient_phone",

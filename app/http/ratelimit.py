@@ -18,11 +18,11 @@ from sqlalchemy import Column, Integer, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.background import every
-from app.database import Base
-from app.edge import bearer_token
-from app.errors import send_error
-from app.models_common import TZ
+from app.http.edge import bearer_token
+from app.http.errors import send_error
+from app.platform.columns import TZ
+from app.platform.database import Base
+from app.platform.periodic import every
 
 WINDOW_SECONDS = 60
 

@@ -15,8 +15,8 @@ import contextlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import send_error
-from app.logging import log
+from app.http.errors import send_error
+from app.platform.logging import log
 
 # Paths whose work is longer than a question's: their own deadline (seconds), by prefix.
 LONGER = {"/v1/stats/": 120.0, "/v1/calls/import": 600.0, "/v1/slots/bulk": 300.0, "/v1/slots/import-ics": 300.0,

@@ -1,4 +1,5 @@
-"""No internal targets: webhooks reach the public internet only.
+"""No internal targets: what the service calls out to (webhooks, agenda editors, the national platform)
+is on the public internet only.
 
 An effector chooses the URL the relay posts signed events to; without this guard it could be
 ``http://127.0.0.1:5432``, the cloud metadata address ``169.254.169.254``, or a name that resolves to

@@ -1,0 +1,72 @@
+"""The FastAPI dependencies of authentication: the bearer token read once (``app.http.edge.bearer_token``,
+the same reading as the rate budgets'), the principal it is, and the role checks routes declare."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.principal import Principal
+from app.auth.registry import registered
+from app.auth.tokens import decode_token
+from app.http.edge import bearer_token
+from app.platform.config import Settings, get_settings
+from app.platform.errors import Forbidden, Unauthorized
+
+
+class Bearer(HTTPBearer):
+    """The OpenAPI bearer scheme, read by ``app.http.edge.bearer_token``: the same reading as the rate budgets'."""
+
+    async def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:  # type: ignore[override]
+        token = bearer_token(request.headers.get("authorization"))
+        return None if token is None else HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+
+
+_bearer = Bearer(auto_error=False, scheme_name="HTTPBearer", description="JWT: `snp token --role R --territory 36`")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("Missing bearer token")
+    settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
+    principal = await principal_of(request, credentials.credentials, settings)
+    request.state.principal = principal
+    return principal
+
+
+async def principal_of(request: Request, token: str, settings: Settings) -> Principal:
+    """Who a token is: a development token says it itself, the identity provider's through the registry."""
+    verified = decode_token(token, settings)
+    return verified if isinstance(verified, Principal) else await registered(request.app.state.sessionmaker, verified)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: str):  # noqa: ANN201 - a FastAPI dependency factory
+    allowed = frozenset(roles)
+
+    async def _check(principal: PrincipalDep) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"Role {principal.role!r} may not do this (allowed: {', '.join(sorted(allowed))})")
+        return principal
+
+    return _check
+
+
+AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
+EffectorDep = Annotated[Principal, Depends(require_roles("effector", "admin"))]
+OperatorDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "admin"))]
+RegulatorDep = Annotated[Principal, Depends(require_roles("regulator", "admin"))]
+SearcherDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "urgences", "referrer", "admin"))]
+ReferrerDep = Annotated[Principal, Depends(require_roles("referrer"))]
+AnalystDep = Annotated[Principal, Depends(require_roles("analyst", "admin"))]
+StaffDep = Annotated[
+    Principal,
+    Depends(require_roles("operator", "regulator", "urgences", "referrer", "analyst", "admin", "effector")),
+]

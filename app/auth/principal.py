@@ -1,0 +1,41 @@
+"""Who is asking: the roles, and the principal a request acts as. A value type every layer may name: it
+imports no FastAPI and no JWT library."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
+# platform: the national SAS platform, reading every territory's slots through the FHIR facade.
+ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin",
+                          "platform")
+# What a referrer is (a city professional referring patients to the SAS); the kind of a referrer's
+# token comes from the user's record at the identity provider (claim ``referrer_kind``).
+REFERRER_KINDS: tuple[str, ...] = ("pharmacist", "nurse", "medical_secretary", "social_worker",
+                                   "other_professional")
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    role: str
+    territories: tuple[str, ...] = field(default_factory=tuple)
+    practitioner_id: uuid.UUID | None = None
+    referrer_kind: str | None = None
+    expires_at: float | None = None  # the token's exp (seconds since 1970)
+    display_name: str | None = None  # from the users registry (identity provider's users)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a token of the identity provider says the user is; the rights are looked up in the registry."""
+
+    subject: str
+    rpps: str | None
+    expires_at: float

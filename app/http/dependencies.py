@@ -1,0 +1,55 @@
+"""The FastAPI dependencies every router injects: the settings, the request's session (one request = one
+transaction, committed before the response is sent), the one-statement connection of the booking path,
+and the reads that may go to a replica."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.platform.config import Settings
+from app.platform.database import OneStatement
+from app.platform.replica import Reads
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the running app was created with (tests create apps with their own)."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(settings_of)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_statements(request: Request) -> AsyncIterator[OneStatement]:
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.connect() as connection:
+        yield OneStatement(connection)
+
+
+# Released before the response is sent, like the session: the statement has committed by then.
+StatementsDep = Annotated[OneStatement, Depends(get_statements, scope="function")]
+
+
+def get_reads(request: Request) -> Reads:
+    state = request.app.state
+    return Reads(state.sessionmaker, getattr(state, "replica_sessionmaker", None), getattr(state, "replica", None))
+
+
+ReadsDep = Annotated[Reads, Depends(get_reads)]

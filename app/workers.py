@@ -1,0 +1,138 @@
+"""Every background activity of an instance, listed once (as ``main.routers()`` lists the routes).
+
+Each entry starts its activity when the settings ask for it and gives back the function that stops it;
+the lifespan enters them in this order with one exit stack, so they stop in the reverse order, before
+the database they use is closed. A reader finds here what runs beside the requests, and where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+from app.platform.config import Settings
+
+Stop = Callable[[], Awaitable[None]]
+
+
+def _replica(state: Any, settings: Settings) -> Stop | None:
+    """The replica's lag, measured for the reads that may go there (app/platform/replica.py)."""
+    if getattr(state, "replica", None) is None:
+        return None
+    from app.platform.replica import start_monitoring
+
+    return start_monitoring(state.replica, settings.replica_check_seconds)
+
+
+def _relay(state: Any, settings: Settings) -> Stop | None:
+    """The effectors' webhooks, from the outbox (app/notifications/relay.py)."""
+    if not settings.relay_enabled:
+        return None
+    from app.notifications.relay import start_in_background
+
+    return start_in_background(state.sessionmaker, settings)
+
+
+def _declarer(state: Any, settings: Settings) -> Stop | None:
+    """Appointments declared to the national platform, from the outbox (app/fhir/declare.py)."""
+    if not settings.ptf_sas_fhir_url:
+        return None
+    from app.fhir.declare import start_in_background
+
+    return start_in_background(state.sessionmaker, settings)
+
+
+def _hub(state: Any, settings: Settings) -> Stop | None:
+    """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py)."""
+    if not settings.hub_amqp_url:
+        return None
+    from app.hub.publisher import start_in_background
+
+    return start_in_background(state.sessionmaker, settings)
+
+
+def _agenda(state: Any, settings: Settings) -> Stop | None:
+    """Practitioners' agenda editors pulled on a schedule (app/slots/agenda.py)."""
+    if settings.agenda_sync_seconds <= 0:
+        return None
+    from app.slots.agenda import start_in_background
+
+    return start_in_background(state.sessionmaker, settings)
+
+
+def _compactor(state: Any, settings: Settings) -> Stop | None:
+    """The national statistics rollup folded (app/stats/compactor.py)."""
+    if settings.stats_compact_seconds <= 0:
+        return None
+    from app.stats.compactor import start_in_background
+
+    return start_in_background(state.sessionmaker, settings.stats_compact_seconds)
+
+
+def _supervisor(state: Any, settings: Settings) -> Stop | None:
+    """The embedded PostgreSQL started again if it died (app/platform/supervisor.py)."""
+    embedded = getattr(state, "embedded", None)
+    if embedded is None or not embedded.started_here or settings.embedded_supervise_seconds <= 0:
+        return None
+    from app.platform.supervisor import start_supervising
+
+    return start_supervising(embedded, settings.embedded_supervise_seconds)
+
+
+def _rate_limits(state: Any, settings: Settings) -> Stop | None:
+    """The rate budgets shared with the other instances (app/http/ratelimit.py)."""
+    if state.limiter is None:
+        return None
+    from app.http.ratelimit import start_syncing
+
+    return start_syncing(state.limiter, state.engine, settings.rate_limit_sync_seconds)
+
+
+def _purge(state: Any, settings: Settings) -> Stop | None:
+    """Patient identity purged past its retention (app/calls/retention.py)."""
+    if settings.purge_interval_seconds <= 0:
+        return None
+    from app.calls.retention import start_in_background
+
+    return start_in_background(state.sessionmaker, settings.retention_days, settings.purge_interval_seconds)
+
+
+def _jobs(state: Any, settings: Settings) -> Stop | None:
+    """The worker processes of the CPU-heavy jobs, started beside the serving (app/platform/jobs.py)."""
+    from app.platform.jobs import jobs_of
+
+    pool = jobs_of(settings)
+    warming = asyncio.create_task(pool.warm(), name="snp-jobs-warm")
+
+    async def stop() -> None:
+        warming.cancel()
+        await asyncio.gather(warming, return_exceptions=True)
+        await asyncio.to_thread(pool.stop)
+
+    return stop
+
+
+def _live(state: Any, settings: Settings) -> Stop | None:
+    """The live queue's streams, ended first so that consoles reconnect elsewhere (app/calls/live.py)."""
+
+    async def stop() -> None:
+        live = getattr(state, "live", None)
+        if live is not None:
+            await live.close()
+
+    return stop
+
+
+WORKERS: tuple[Callable[[Any, Settings], Stop | None], ...] = (
+    _replica, _relay, _declarer, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge, _jobs, _live,
+)
+
+
+def enter(stack: AsyncExitStack, state: Any, settings: Settings) -> None:
+    """Start every worker the settings ask for; the stack stops them, last started first."""
+    for start in WORKERS:
+        stop = start(state, settings)
+        if stop is not None:
+            stack.push_async_callback(stop)
