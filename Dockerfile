@@ -3,10 +3,10 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md alembic.ini constraints.txt ./
 COPY app ./app
 COPY migrations ./migrations
-RUN python -m venv /venv && /venv/bin/pip install --upgrade pip && /venv/bin/pip install .
+RUN python -m venv /venv && /venv/bin/pip install --upgrade pip && /venv/bin/pip install -c constraints.txt .
 
 FROM python:3.11-slim
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 SNP_ENV=production HOST=0.0.0.0 PORT=8000

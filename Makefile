@@ -6,17 +6,24 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint openapi openapi-check bench clean db-stop browser broker pooler nginx
+.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser broker pooler nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with its development tools
+install: $(STAMP) ## create .venv and install the project with its development tools, at the versions of constraints.txt
+
+lock: ## refresh constraints.txt: the newest versions pyproject.toml admits, installed in a throw-away venv
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ echo "# Every package make install installs, at the version CI tested: refreshed by \`make lock\`."; \
+	  .lock-venv/bin/pip freeze --exclude-editable; } > constraints.txt
+	rm -rf .lock-venv
 
 run: install ## embedded PostgreSQL + migrations + API on http://$(HOST):$(PORT)
 	$(BIN)/snp serve --host $(HOST) --port $(PORT)
@@ -55,11 +62,13 @@ nginx: ## Debian's nginx for the front's test (deploy/nginx/; installed when mis
 test: install browser broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/mypy app
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/mypy app
+	$(BIN)/lint-imports --no-cache
 
 openapi: install ## regenerate openapi/openapi.json from the app
 	$(BIN)/snp openapi --out openapi/openapi.json
