@@ -55,7 +55,8 @@ export function liveStream({ url = "/v1/stream", token, onLive, onRefused, onEve
       if (FINAL_ENDS.includes(last)) { onEnd(last); return; }
     } catch (err) { if (err.name === "AbortError") return; }
     onRetry();
-    later(() => { if (current === controller) open(); }, RETRY_MS);
+    // The reconnection's promise is given back so that a test's clock can wait for it.
+    later(() => (current === controller ? open() : undefined), RETRY_MS);
   }
   return { open, abort() { if (current) current.abort(); } };
 }
