@@ -40,9 +40,10 @@ export async function readEvents(body, onEvent) {
 //   onEvent(name)      an event arrived
 //   onEnd(name)        it ended with one of FINAL_ENDS (no reconnection)
 //   onRetry()          it ended or broke otherwise: a new connection in RETRY_MS
-// fetch and later (setTimeout) are the page's unless a test gives its own.
+// fetch and later (setTimeout) are the page's, looked up at each use as a plain call would, unless a
+// test gives its own.
 export function liveStream({ url = "/v1/stream", token, onLive, onRefused, onEvent, onEnd, onRetry,
-  fetch = globalThis.fetch, later = globalThis.setTimeout }) {
+  fetch = (...args) => globalThis.fetch(...args), later = (...args) => globalThis.setTimeout(...args) }) {
   let current = null;
   async function open() {
     if (current) current.abort();
