@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser broker pooler nginx
+.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ browser: ## Debian's Chromium for the console's browser test (installed when mis
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Chromium is missing: the console's browser test will be skipped"; fi; }
 
+node: ## Debian's Node.js for the console modules' unit tests (installed when missing and we are root)
+	@{ command -v node >/dev/null 2>&1 || command -v nodejs >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Node.js (Debian package) for the console modules' unit tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null; \
+	  else echo "node is missing: the console modules' unit tests will be skipped"; fi; }
+
 broker: ## Debian's RabbitMQ for the Hub Santé test (installed when missing and we are root)
 	@{ command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -59,7 +66,7 @@ nginx: ## Debian's nginx for the front's test (deploy/nginx/; installed when mis
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	  else echo "nginx is missing: the front's test will be skipped"; fi; }
 
-test: install browser broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+test: install browser node broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests
 	$(BIN)/mypy app
 	$(BIN)/lint-imports --no-cache

@@ -1,4 +1,4 @@
-"""The operator console: a French single page served with the API (no build step, no framework)."""
+"""The operator console: a French single page served with the API (ES modules, no build step, no framework)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,13 @@ async def console() -> FileResponse:
                         headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
 
-@router.get("/console/{name}", operation_id="console_asset")
+@router.get("/console/{name:path}", operation_id="console_asset")
 async def console_asset(name: str) -> FileResponse:
-    """Console assets (script, style)."""
+    """Console assets (script modules, style)."""
+    # The script is ES modules importing each other by relative paths (views/): any depth under
+    # the folder, nothing above it (a resolved `..` or a link out is refused).
     path = (STATIC / name).resolve()
-    if path.parent != STATIC or not path.is_file():
+    if not path.is_relative_to(STATIC) or not path.is_file():
         from app.platform.errors import NotFound
 
         raise NotFound(f"No console asset {name}")

@@ -1,0 +1,31 @@
+// The few helpers every view uses to write the page.
+import { state } from "./state.js";
+
+export const $ = (sel) => document.querySelector(sel);
+export function say(text, ok = true) { const m = $("#message"); m.textContent = text; m.className = ok ? "ok" : "error"; }
+export function when(iso) { return iso ? state.format.format(new Date(iso)) : "—"; }
+export function cell(row, text) { const td = document.createElement("td"); td.textContent = text ?? "—"; row.appendChild(td); return td; }
+export function item(text) { const li = document.createElement("li"); li.textContent = text; return li; }
+export function button(label, onclick) {
+  const b = document.createElement("button"); b.type = "button"; b.textContent = label;
+  b.onclick = () => busy(b, onclick); return b;
+}
+// A button does nothing more while its request is in flight: a double click never writes twice.
+export async function busy(element, action) {
+  if (element.disabled) return;
+  element.disabled = true;
+  try { await action(); } finally { element.disabled = false; }
+}
+export function guard(selector, action) { const el = $(selector); el.onclick = () => busy(el, action); }
+
+// A form's submit does nothing more while its request is in flight; `after` says whether the button
+// comes back (a form whose choices are missing stays disabled).
+export function onSubmit(selector, action, after = () => false) {
+  $(selector).addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const submit = e.target.querySelector("button[type=submit]");
+    if (submit.disabled) return;
+    submit.disabled = true;
+    try { await action(new FormData(e.target), e.target); } finally { submit.disabled = after(); }
+  });
+}

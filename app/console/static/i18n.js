@@ -1,0 +1,53 @@
+// The console's French: labels of the API's codes and the phrases computed from data. Pure (no page,
+// no clock of its own), so that node tests it without a browser.
+export const MODES = { in_person: "Au cabinet", home_visit: "Visite à domicile", teleconsultation: "Téléconsultation" };
+export const KINDS = { advice: "Conseil médical", slot: "Orientation vers un créneau", prescription: "Prescription", other: "Autre situation" };
+export const REASONS = { no_answer: "pas de réponse", redirected_15: "réorienté vers le 15", redirected_ed: "adressé aux urgences", other: "autre" };
+export const STATUS = { waiting: "En attente", in_progress: "En cours", to_reorient: "À réorienter", closed: "Clos" };
+export const CHANNELS = { "15": "15 (SAMU)", "116117": "116 117", urgences: "Urgences", professionnel: "Professionnel de santé", autre: "Autre" };
+export const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins non programmés", regulator: "Médecin régulateur",
+  urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur" };
+export const SLOT_STATES = { free: "libre", held: "retenu", booked: "réservé", withdrawn: "retiré", past: "passé" };
+export const DAYS = ["", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
+export const METHODS = { declared_intent: "de l'intention déclarée", coefficients: "des coefficients" };
+// Every kind of API error, in French (the API's detail stays in English for developers).
+export const ERRORS = {
+  Unauthorized: "Votre session n'est pas valide ou a expiré : reconnectez-vous.",
+  Forbidden: "Votre rôle ne permet pas cette action.",
+  Unregistered: "Votre identité est reconnue mais n'a pas de compte ici : demandez à l'administrateur du SAS de vous inscrire.",
+  NotFound: "Introuvable (ou hors de vos territoires).",
+  SlotTaken: "Ce créneau vient d'être pris, retenu ou retiré : choisissez-en un autre.",
+  CallClosed: "Cet appel est clos.",
+  CallBooked: "Cet appel a déjà un rendez-vous : annulez-le ou confirmez un second rendez-vous.",
+  NotHeld: "Ce créneau n'est plus retenu pour cet appel.",
+  PractitionerBusy: "Le médecin a déjà un créneau ou un rendez-vous à cette heure.",
+  NoOverCapacity: "Ce médecin n'accepte pas de rendez-vous en surnuméraire.",
+  Conflict: "Action impossible dans l'état actuel.",
+  ValidationError: "Un champ est invalide.",
+  Unprocessable: "Demande refusée.",
+  TooManyRequests: "Trop de demandes : réessayez dans un instant.",
+  Unavailable: "Service momentanément indisponible : réessayez dans un instant.",
+};
+
+// An API error body ({"error", "detail", "field"}) as the user reads it; an unknown kind shows its status.
+export function errorMessage(status, body) {
+  const kind = body && body.error;
+  const field = body && body.field ? ` (champ ${body.field})` : "";
+  return (ERRORS[kind] || `Erreur ${status}`) + field;
+}
+
+// A code's French label, or the code itself when a newer API sends one this page does not know yet.
+export function label(table, code) { return table[code] || code; }
+
+// Due in 12 min / late by 33 min, from the due time, ticking.
+export function lateness(call, now = Date.now()) {
+  if (!call.due_at || call.status === "closed") return "—";
+  if (call.first_callback_at) return "rappelé";
+  const minutes = Math.round((new Date(call.due_at) - now) / 60000);
+  return minutes >= 0 ? `dans ${minutes} min` : `en retard de ${-minutes} min`;
+}
+
+// French decimals: a comma, not a point.
+export function decimal(value) { return String(value).replace(".", ","); }
+
+export function patientName(patient) { return [patient.family_name, patient.given_name].filter(Boolean).join(" "); }

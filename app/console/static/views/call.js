@@ -1,0 +1,106 @@
+// The open call: what the patient said, the decisions, the appointments read back in full, and the
+// regulator's actions on it.
+import { api } from "../api.js";
+import { $, button, guard, say, when } from "../dom.js";
+import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName } from "../i18n.js";
+import { state } from "../state.js";
+import { loadQueue } from "./queue.js";
+import { searchSlots } from "./slots.js";
+import { showTab } from "./tabs.js";
+
+export async function openCall(id) {
+  try {
+    const call = await api("GET", `/v1/calls/${id}`);
+    state.call = call;
+    $("#current-call").textContent = `${call.id.slice(0, 8)} — ${call.reason || "sans motif"}`;
+    $("#call-detail").hidden = false; $("#call-id").textContent = call.id.slice(0, 8);
+    const p = call.patient || {};
+    const info = { "Reçu": when(call.received_at), "Canal": label(CHANNELS, call.channel), "Priorité": call.priority,
+      "Patient": patientName(p) || "—", "Naissance": p.birth_year,
+      "Téléphone": p.phone, "Code postal": p.postcode, "Motif": call.reason, "Statut": label(STATUS, call.status),
+      "Premier rappel": when(call.first_callback_at), "Pris par": call.assigned_to };
+    if (call.reorientation) {
+      info[call.status === "to_reorient" ? "À réorienter" : "Réorienté"] = `rendez-vous annulé le ${when(call.reorientation.at)} (${ROLES[call.reorientation.by_role] || ""})` +
+        (call.reorientation.reason ? ` : ${call.reorientation.reason}` : "");
+    }
+    const dl = $("#call-info"); dl.replaceChildren();
+    for (const [k, v] of Object.entries(info)) {
+      const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v ?? "—";
+      dl.append(dt, dd);
+    }
+    const active = new Set((call.bookings || []).filter((b) => b.status === "active").map((b) => b.id));
+    const ul = $("#call-decisions"); ul.replaceChildren();
+    for (const d of call.decisions || []) {
+      const li = document.createElement("li");
+      li.textContent = `${when(d.decided_at)} — ${label(KINDS, d.kind)}${d.other_reason ? ` (${label(REASONS, d.other_reason)})` : ""}` +
+        `${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}${d.revoked_at ? " — annulée" : ""}`;
+      if (d.revoked_at) li.className = "revoked";
+      else if (!d.booking_id || !active.has(d.booking_id)) {
+        li.append(" ", button("Annuler cette décision", async () => {
+          if (!confirm("Annuler cette décision ? Elle restera visible, barrée, et ne sera plus comptée.")) return;
+          try { await api("POST", `/v1/calls/${call.id}/decisions/${d.id}/revoke`, { reason: "erreur de saisie" }); say("Décision annulée"); await openCall(call.id); }
+          catch (err) { say(err.message, false); }
+        }));
+      }
+      ul.appendChild(li);
+    }
+    await showAppointments(call);
+  } catch (err) { say(err.message, false); }
+}
+
+// The call's appointments, in full, to read back to the patient: local time, doctor, address, mode.
+async function showAppointments(call) {
+  const list = $("#call-bookings"); list.replaceChildren();
+  const bookings = [...(call.bookings || [])].sort((x, y) => (x.status === "active" ? -1 : 1) - (y.status === "active" ? -1 : 1));
+  for (const b of bookings) {
+    const li = document.createElement("li");
+    try {
+      const booking = await api("GET", `/v1/bookings/${b.id}`);
+      const [doctor, site] = await Promise.all([
+        api("GET", `/v1/practitioners/${booking.slot.practitioner_id}`), api("GET", `/v1/sites/${booking.slot.site_id}`)]);
+      const what = booking.kind === "over_capacity" ? " (en surnuméraire)" : "";
+      li.textContent = `${when(booking.slot.start)} — Dr ${doctor.family_name} ${doctor.given_name} — ${site.name}, ` +
+        `${site.address} ${site.postcode} — ${label(MODES, booking.slot.mode)}${what}` +
+        (booking.status === "cancelled" ? ` — annulé${booking.cancel_reason ? ` (${booking.cancel_reason})` : ""}` : "");
+      if (booking.status === "cancelled") li.className = "revoked";
+      if (booking.status === "active" && !booking.outcome) {
+        li.append(" ", button("Annuler le rendez-vous", async () => {
+          const reason = prompt("Motif de l'annulation (sans nom du patient) :");
+          if (reason === null) return;
+          try { await api("POST", `/v1/bookings/${b.id}/cancel`, reason ? { reason } : {}); say("Rendez-vous annulé"); await openCall(call.id); }
+          catch (err) { say(err.message, false); }
+        }), " ", button("Changer de créneau", async () => {
+          state.replacing = b.id; say("Choisissez le nouveau créneau : l'ancien sera annulé en même temps.");
+          document.querySelector('nav button[data-tab="slots"]').click(); await searchSlots(true);
+        }));
+      }
+    } catch (err) { li.textContent = err.message; }
+    list.appendChild(li);
+  }
+  $("#call-bookings-title").hidden = bookings.length === 0;
+}
+
+async function decide(body) {
+  if (!state.call) return;
+  try { await api("POST", `/v1/calls/${state.call.id}/decisions`, body); say("Décision enregistrée"); await openCall(state.call.id); }
+  catch (err) { say(err.message, false); }
+}
+guard('[data-decision="advice"]', () => decide({ kind: "advice" }));
+guard('[data-decision="other"]', () => decide({ kind: "other", other_reason: $("#other-reason").value }));
+guard("#do-prescription", async () => {
+  const name = prompt("Pharmacie choisie par le patient :"); if (name) await decide({ kind: "prescription", pharmacy: { name } });
+});
+guard("#do-callback", async () => {
+  try { await api("POST", `/v1/calls/${state.call.id}/callback`, {}); say("Rappel enregistré"); await openCall(state.call.id); }
+  catch (err) { say(err.message, false); }
+});
+guard("#do-no-answer", async () => {
+  try { await api("POST", `/v1/calls/${state.call.id}/callback`, { answered: false }); say("Rappel sans réponse enregistré"); await openCall(state.call.id); }
+  catch (err) { say(err.message, false); }
+});
+guard("#do-close", async () => {
+  if (!confirm("Clore cet appel ? Il quittera la file d'attente.")) return;
+  try { await api("POST", `/v1/calls/${state.call.id}/close`); state.call = null; $("#call-detail").hidden = true; await loadQueue(true); say("Appel clos"); }
+  catch (err) { say(err.message, false); }
+});
+$("#to-slots").onclick = () => { showTab("slots"); searchSlots(); };

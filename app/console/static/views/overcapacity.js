@@ -1,0 +1,32 @@
+// Nothing fits: an over-capacity appointment with a doctor who agreed on the phone, for the open call.
+import { api } from "../api.js";
+import { $, onSubmit, say } from "../dom.js";
+import { state } from "../state.js";
+import { fromLocal } from "../time.js";
+import { openCall } from "./call.js";
+import { whenShown } from "./tabs.js";
+
+async function loadOverCapacityChoices() {
+  try {
+    const [doctors, sites] = await Promise.all([
+      api("GET", `/v1/practitioners?territory=${encodeURIComponent(state.territory)}&limit=200`),
+      api("GET", `/v1/sites?territory=${encodeURIComponent(state.territory)}&limit=200`)]);
+    const pick = $("#oc-practitioner"); pick.replaceChildren();
+    for (const d of doctors) pick.append(new Option(`Dr ${d.family_name} ${d.given_name}${d.accepts_over_capacity ? "" : " (n'accepte pas)"}`, d.id));
+    const where = $("#oc-site"); where.replaceChildren();
+    for (const site of sites) where.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+  } catch (err) { say(err.message, false); }
+}
+// The form is the regulation's only (hidden for the other roles): its choices load with the tab.
+whenShown("slots", () => { if (!$("#over-capacity").hidden) loadOverCapacityChoices(); });
+
+onSubmit("#over-capacity", async (f) => {
+  if (!state.call) { say("Ouvrez d'abord l'appel du patient (onglet Appels)", false); return; }
+  const start = fromLocal(f.get("start"), state.timeZone);
+  const end = new Date(start.getTime() + Number(f.get("minutes")) * 60000);
+  try {
+    await api("POST", "/v1/bookings", { kind: "over_capacity", call_id: state.call.id, practitioner_id: f.get("practitioner_id"),
+      site_id: f.get("site_id"), start: start.toISOString(), end: end.toISOString(), mode: f.get("mode") });
+    say("Rendez-vous en surnuméraire enregistré, le médecin est prévenu"); await openCall(state.call.id);
+  } catch (err) { say(err.message, false); }
+});

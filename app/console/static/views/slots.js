@@ -1,0 +1,81 @@
+// The free slots: searched for the open call (its patient's postcode and age), held, then booked.
+import { api } from "../api.js";
+import { $, busy, cell, say, when } from "../dom.js";
+import { MODES, label } from "../i18n.js";
+import { newest, state } from "../state.js";
+import { fromLocal } from "../time.js";
+import { openCall } from "./call.js";
+import { redirect } from "./redirection.js";
+import { DIRECT, showTab } from "./tabs.js";
+
+$("#search").addEventListener("submit", (e) => { e.preventDefault(); searchSlots(); });
+
+export async function searchSlots(quiet = false) {
+  const f = new FormData($("#search"));
+  const q = new URLSearchParams({ territory: state.territory, limit: "50" });
+  for (const k of ["mode", "near_postcode", "radius_km", "sort"]) if (f.get(k)) q.set(k, f.get(k));
+  // For the open call: its patient's postcode gives the point, his age the children's slots.
+  if (state.call) q.set("call_id", state.call.id);
+  if (q.get("sort") === "distance" && !q.get("near_postcode") && !state.call?.patient?.postcode) q.delete("sort");
+  for (const k of ["start_from", "start_to"]) if (f.get(k)) q.set(k, fromLocal(f.get(k), state.timeZone).toISOString());
+  const current = newest("slots");
+  try {
+    const found = await api("GET", `/v1/slots/search?${q}`);
+    if (!current()) return;
+    const rows = Array.isArray(found) ? found : found.items || [];
+    const body = $("#slots tbody"); body.replaceChildren();
+    for (const s of rows) {
+      const tr = document.createElement("tr");
+      const doctor = s.practitioner ? `Dr ${s.practitioner.family_name} ${s.practitioner.given_name || ""}` : "";
+      const site = s.site ? `${s.site.name}, ${s.site.address || ""} ${s.site.postcode || ""}` : "";
+      cell(tr, when(s.start)); cell(tr, when(s.end)); cell(tr, doctor); cell(tr, site); cell(tr, label(MODES, s.mode));
+      cell(tr, s.distance_km != null ? `${Number(s.distance_km).toFixed(1)} km` : "—");
+      const control = document.createElement("button"); control.type = "button";
+      control.textContent = DIRECT.includes(state.me?.role) ? "Réorienter ici" : "Retenir";
+      control.onclick = () => busy(control, () => book(s, control));
+      cell(tr, "").appendChild(control);
+      body.appendChild(tr);
+    }
+    if (!quiet) say(`${rows.length} créneau(x) libre(s)`);
+  } catch (err) { say(err.message, false); }
+}
+
+// First click holds the slot (a countdown shows how long), second click books it.
+async function book(slot, control) {
+  if (DIRECT.includes(state.me?.role)) return redirect(slot, control);
+  if (!state.call) { say("Ouvrez d'abord l'appel du patient (onglet Appels)", false); return; }
+  const call = state.call;
+  if (control.dataset.held !== "yes") {
+    try {
+      const hold = await api("POST", `/v1/slots/${slot.id}/hold`, { call_id: call.id });
+      control.dataset.held = "yes";
+      // One key per hold: a retry of this booking replays its answer, a later booking of the same slot
+      // for the same call (after a cancellation) is a new booking.
+      control.dataset.key = crypto.randomUUID();
+      const until = new Date(hold.held_until);
+      const tick = () => {
+        const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+        control.textContent = `Réserver (${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")})`;
+        if (left === 0) { clearInterval(timer); control.dataset.held = ""; control.textContent = "Retenir"; }
+      };
+      const timer = setInterval(tick, 1000); tick();
+      say(`Créneau du ${when(slot.start)} retenu : confirmez avec le patient puis cliquez « Réserver ».`);
+    } catch (err) { say(err.message, false); }
+    return;
+  }
+  const body = { slot_id: slot.id, call_id: call.id };
+  const active = (call.bookings || []).filter((x) => x.status === "active");
+  if (state.replacing) body.replaces = state.replacing;
+  else if (active.length) {
+    if (!confirm("Cet appel a déjà un rendez-vous actif. Ajouter un second rendez-vous ?")) return;
+    body.also = true;
+  }
+  try {
+    await api("POST", "/v1/bookings", body, { "Idempotency-Key": control.dataset.key });
+    state.replacing = null;
+    await searchSlots(true); await openCall(call.id);
+    // Back on the call, where the appointment is written in full to be read back to the patient.
+    showTab("calls"); $("#call-bookings").scrollIntoView({ block: "nearest" });
+    say("Créneau réservé, le médecin effecteur est prévenu");
+  } catch (err) { say(err.message, false); }
+}

@@ -1,0 +1,53 @@
+// The console's French, computed from the API's data.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { CHANNELS, ERRORS, MODES, decimal, errorMessage, label, lateness, patientName }
+  from "../../../app/console/static/i18n.js";
+
+describe("an API error is told in French", () => {
+  it("by its kind, naming the field at fault", () => {
+    assert.equal(errorMessage(409, { error: "SlotTaken", detail: "slot taken", field: null }), ERRORS.SlotTaken);
+    assert.equal(errorMessage(422, { error: "ValidationError", field: "birth_year" }),
+      "Un champ est invalide. (champ birth_year)");
+  });
+
+  it("by its status when the kind is unknown or the body is not JSON", () => {
+    assert.equal(errorMessage(418, { error: "Teapot" }), "Erreur 418");
+    assert.equal(errorMessage(502, "<html>Bad gateway</html>"), "Erreur 502");
+    assert.equal(errorMessage(500, null), "Erreur 500");
+  });
+});
+
+describe("a call's callback time", () => {
+  const now = Date.parse("2026-12-01T10:00:00Z");
+  const due = (minutes) => new Date(now + minutes * 60000).toISOString();
+
+  it("counts down to the due time, then counts the lateness", () => {
+    assert.equal(lateness({ status: "waiting", due_at: due(12) }, now), "dans 12 min");
+    assert.equal(lateness({ status: "waiting", due_at: due(0) }, now), "dans 0 min");
+    assert.equal(lateness({ status: "in_progress", due_at: due(-33) }, now), "en retard de 33 min");
+  });
+
+  it("stops once the patient was called back, and says nothing without a due time or once closed", () => {
+    assert.equal(lateness({ status: "in_progress", due_at: due(-5), first_callback_at: due(-10) }, now), "rappelé");
+    assert.equal(lateness({ status: "waiting", due_at: null }, now), "—");
+    assert.equal(lateness({ status: "closed", due_at: due(-90) }, now), "—");
+  });
+});
+
+describe("labels", () => {
+  it("translate the API's codes, and show a code this page does not know yet as it is", () => {
+    assert.equal(label(MODES, "home_visit"), "Visite à domicile");
+    assert.equal(label(CHANNELS, "15"), "15 (SAMU)");
+    assert.equal(label(MODES, "drone"), "drone");
+  });
+
+  it("write decimals with a comma and a patient by family name then given name", () => {
+    assert.equal(decimal(2.5), "2,5");
+    assert.equal(decimal(12), "12");
+    assert.equal(patientName({ family_name: "Durand", given_name: "Louise" }), "Durand Louise");
+    assert.equal(patientName({ given_name: "Louise" }), "Louise");
+    assert.equal(patientName({}), "");
+  });
+});
