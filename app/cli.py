@@ -202,10 +202,10 @@ def _mount_domain_commands() -> None:
     """The commands of each domain that has some (``app/<domain>/cli.py``)."""
     from app.bookings import cli as bookings
     from app.calls import cli as calls
+    from app.fhir import agenda_cli as agenda
     from app.identity import cli as keys
     from app.notifications import cli as notifications
     from app.simulator import cli as simulator
-    from app.slots import agenda_cli as agenda
     from app.slots import cli as slots
     from app.stats import cli as stats
     from app.users import cli as users

@@ -4,10 +4,11 @@ from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.bookings.models import Booking, IdempotencyKey
 from app.calls.models import Call, CallbackAttempt, Decision
-from app.fhir.models import DeclarationCursor, DeclaredAppointment
+from app.fhir.models import DeclaredAppointment
 from app.http.ratelimit import RATE_USAGE
 from app.hub.models import HubMessage
-from app.notifications.models import OutboxEvent, WebhookReceiver
+from app.notifications.models import WebhookReceiver
+from app.outbox.models import DeclarationCursor, OutboxEvent
 from app.platform.database import Base
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.sites.models import Site

@@ -54,10 +54,10 @@ def _hub(state: Any, settings: Settings) -> Stop | None:
 
 
 def _agenda(state: Any, settings: Settings) -> Stop | None:
-    """Practitioners' agenda editors pulled on a schedule (app/slots/agenda.py)."""
+    """Practitioners' agenda editors pulled on a schedule (app/fhir/agenda.py)."""
     if settings.agenda_sync_seconds <= 0:
         return None
-    from app.slots.agenda import start_in_background
+    from app.fhir.agenda import start_in_background
 
     return start_in_background(state.sessionmaker, settings)
 

@@ -34,8 +34,8 @@ class TestEachRuleOnce:
         seed = "simulator/seed.py"
         assert files_with(r"INSERT INTO decisions") == ["calls/importer.py", "calls/repository.py", seed, seed]
         assert files_with(r"INSERT INTO calls") == ["calls/importer.py", "calls/repository.py", seed]
-        assert files_with(r"INSERT INTO outbox_events") == ["notifications/repository.py"]
-        assert files_with(r"'booking_id', b\.id") == ["notifications/repository.py"]
+        assert files_with(r"INSERT INTO outbox_events") == ["outbox/events.py"]
+        assert files_with(r"'booking_id', b\.id") == ["outbox/events.py"]
 
     def test_the_report_counters_and_the_callback_delay_are_defined_once(self):
         assert files_with(r"ceil\(EXTRACT\(epoch FROM") == ["stats/facts.py"]

@@ -25,7 +25,7 @@ from app.calls.repository import (
     REVOKE_SLOT_DECISION,
     SLOT_DECISION,
 )
-from app.notifications.repository import insert_booking_events
+from app.outbox.events import insert_booking_events
 from app.slots.models import Slot
 from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_TARGET, STATE_SQL
 from app.territories.repository import SCOPE, scope_params

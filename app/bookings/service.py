@@ -31,7 +31,7 @@ from app.calls import repository as calls_repository
 from app.calls.repository import DIRECT_CALL_ORIGIN
 from app.identity import crypto
 from app.identity.sealing import sealed_columns
-from app.notifications import repository as notifications
+from app.outbox import events as outbox
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.platform.logging import log
 from app.slots import bookers
@@ -356,7 +356,7 @@ async def cancel(
     if done is None:
         what = "already cancelled" if row["status"] == "cancelled" else "closed by its outcome"
         raise Conflict(f"Booking {booking_id} is {what}")
-    await notifications.add_booking_event(session, booking_id, "booking.cancelled")
+    await outbox.add_booking_event(session, booking_id, "booking.cancelled")
     log.info("booking.cancelled", booking_id=str(booking_id), slot_freed=bool(done["freed"]),
              call_to_reorient=bool(done["reoriented"]))
     return await get(session, principal, booking_id)
@@ -375,6 +375,6 @@ async def set_outcome(
         if row["outcome"] is not None:
             raise Conflict(f"Booking {booking_id} already has its outcome ({row['outcome']})")
         raise Conflict(f"The slot of booking {booking_id} has not started yet", field="status")
-    await notifications.add_booking_event(session, booking_id, "booking.outcome")
+    await outbox.add_booking_event(session, booking_id, "booking.outcome")
     log.info("booking.outcome", booking_id=str(booking_id), outcome=data.status)
     return await get(session, principal, booking_id)

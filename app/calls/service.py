@@ -32,7 +32,7 @@ from app.calls.schemas import (
 )
 from app.identity import crypto
 from app.identity.sealing import opened, sealed_columns
-from app.notifications import repository as notifications
+from app.outbox import events as outbox
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
 from app.territories import repository as territory_repository
@@ -339,7 +339,7 @@ async def purge(session: AsyncSession, principal: Principal | None, *, days: int
     cutoff = now() - dt.timedelta(days=days)
     count = await repository.purge_identity(session, cutoff)
     # What other tables copied of these patients goes too: the effectors' booking events.
-    events = await notifications.purge_booking_events(session, cutoff)
+    events = await outbox.purge_booking_events(session, cutoff)
     audit.record(session, principal, "calls.purge", detail={"purged": count, "events": events, "days": days,
                                                              "cutoff": cutoff.isoformat()})
     await session.flush()

@@ -28,7 +28,7 @@ from app.bookings.repository import Statements
 from app.calls import repository as calls_repository
 from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
-from app.notifications import repository as notifications
+from app.outbox import events as outbox
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners.models import Practitioner
@@ -235,7 +235,7 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
             if now is not None and now["status"] == "cancelled":
                 return
             raise Conflict("The appointment has its outcome already: it cannot be cancelled", field="status")
-        await notifications.add_booking_event(session, booking_id, "booking.cancelled")
+        await outbox.add_booking_event(session, booking_id, "booking.cancelled")
         log.info("appointment.declared", booking_id=str(booking_id), status=status)
         return
     if row["outcome"] == status:
@@ -249,7 +249,7 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
         if now is not None and (now["outcome"] is not None or now["status"] != "active"):
             raise Conflict(f"The appointment is {now['outcome'] or now['status']} already", field="status")
         raise Conflict("The appointment has not started yet: its outcome comes after its start", field="status")
-    await notifications.add_booking_event(session, booking_id, "booking.outcome")
+    await outbox.add_booking_event(session, booking_id, "booking.outcome")
     log.info("appointment.declared", booking_id=str(booking_id), status=status)
 
 
@@ -281,23 +281,10 @@ async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
     row = (await rows(session, [booking_id])).get(booking_id)
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
-    body = resource(row, status_of(row["status"], row["outcome"]))
+    body = resource(row, outbox.status_of(row["status"], row["outcome"]))
     body["id"] = str(row["id"])
     if row["system"]:
         body["identifier"] = [{"system": row["system"], "value": row["value"]}]
     return body
 
-
-def event_status(kind: str, outcome: str | None) -> str:
-    """The appointment's status as an outbox event tells it (the declarer's and the Hub's): booked when
-    created, cancelled when cancelled, else its outcome."""
-    if kind == "booking.created":
-        return "booked"
-    if kind == "booking.cancelled":
-        return "cancelled"
-    return outcome or "booked"
-
-
-def status_of(status: str, outcome: str | None) -> str:
-    return "cancelled" if status == "cancelled" else (outcome or "booked")
 

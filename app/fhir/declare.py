@@ -22,7 +22,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.fhir import appointments
-from app.notifications import cursors
+from app.outbox import cursors, events
 from app.platform.config import Settings
 from app.platform.logging import log
 from app.platform.periodic import every
@@ -59,7 +59,7 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
 
     async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
         if row is not None and row["system"] is None:  # an appointment declared to us is its agenda's
-            body = appointments.resource(row, appointments.event_status(event["kind"], row["outcome"]))
+            body = appointments.resource(row, events.event_status(event["kind"], row["outcome"]))
             failure = await _send(client, base, event["kind"], body)
             if failure is not None:
                 log.warning("ptf.declaration_deferred", error=failure)

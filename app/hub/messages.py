@@ -28,7 +28,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from app.fhir.appointments import event_status
+from app.outbox.events import event_status
 
 # Where the files come from: a URI that relative references join onto (nothing is fetched).
 BASE = "https://github.com/ansforge/SAMU-Hub-Modeles/src/main/resources/json-schema/"

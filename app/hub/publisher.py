@@ -31,7 +31,7 @@ from sqlalchemy import RowMapping, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.hub import messages
-from app.notifications import cursors
+from app.outbox import cursors
 from app.platform.config import Settings
 from app.platform.logging import log
 from app.platform.periodic import every

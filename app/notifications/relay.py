@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.identity import crypto
 from app.identity.sealing import present
-from app.notifications.models import OutboxEvent, WebhookReceiver
+from app.notifications.models import WebhookReceiver
+from app.outbox.models import OutboxEvent
 from app.platform.logging import log
 from app.platform.outbound import NonPublic, Unresolved, guarded_client
 

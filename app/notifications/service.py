@@ -16,7 +16,7 @@ from app.http.schemas import Schema
 from app.identity import crypto
 from app.identity.sealing import present
 from app.notifications import repository
-from app.notifications.models import OutboxEvent
+from app.outbox.models import OutboxEvent
 
 
 class EventRead(Schema):
@@ -112,5 +112,5 @@ def delivery(state: dict[str, Any]) -> WebhookDelivery:
 
 
 async def deliveries(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, WebhookDelivery]:
-    """The webhook state of each of ``ids`` that registered a webhook."""
+    """The webhook state of each of ``ids`` (practitioners that registered a webhook)."""
     return {pid: delivery(state) for pid, state in (await repository.receiver_states(session, ids)).items()}

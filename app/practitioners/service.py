@@ -98,7 +98,8 @@ async def list_(
         scope = wanted if visible is None else wanted & visible
     rows = await repository.list_(session, territories=scope, rpps=rpps, limit=limit, offset=offset)
     codes = await repository.territory_codes(session, [p.id for p in rows])
-    shown = await notification_service.deliveries(session, [p.id for p in rows if _sees_delivery(principal, p.id)])
+    shown = await notification_service.deliveries(
+        session, [p.id for p in rows if p.webhook_url is not None and _sees_delivery(principal, p.id)])
     return [_as_read(p, codes[p.id], shown.get(p.id)) for p in rows]
 
 

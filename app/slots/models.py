@@ -126,7 +126,7 @@ class Slot(Base):
 
 
 class AgendaSource(Base):
-    """A practitioner's agenda editor, pulled on a schedule (app/slots/agenda.py): its FHIR base, the site his
+    """A practitioner's agenda editor, pulled on a schedule (app/fhir/agenda.py): its FHIR base, the site his
     synced slots are held at, the bearer token it wants, how often, and how the last run went."""
 
     __tablename__ = "agenda_sources"

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import text
 
+from app.fhir.agenda import SyncReport, sync
 from app.platform.config import get_settings
 from app.platform.errors import AppError
-from app.slots.agenda import SyncReport, sync
 
 NAME = "agenda"
 cli = typer.Typer(help="Synchronisation avec l'agenda du médecin (recherche de créneaux FHIR du guide ANS)",
@@ -79,10 +79,10 @@ def add_command(
 ) -> None:
     """Pull this practitioner's editor on a schedule (every instance looks for the sources due every
     SNP_AGENDA_SYNC_SECONDS); public https addresses only, each page on the source's own origin."""
+    from app.fhir.agenda import _only_site
     from app.platform import outbound
     from app.platform.commands import parse_ttl
     from app.platform.database import command_session
-    from app.slots.agenda import _only_site
 
     seconds = parse_ttl(every)
     if not 60 <= seconds <= 86400:
