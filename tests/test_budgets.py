@@ -101,7 +101,10 @@ class TestLimitsAtTheDoor:
         assert response.status_code == 413 and response.json()["error"] == "PayloadTooLarge"
 
     async def test_the_bulk_publish_and_the_imports_take_more_than_plain_json(self):
-        from app.http.limits import DEFAULT_BODY_BYTES, body_limit
+        from app.http.routes import DEFAULT_BODY_BYTES, policy_for
+
+        def body_limit(path: str) -> int:
+            return policy_for("POST", path).body_bytes
 
         assert body_limit("/v1/calls") == DEFAULT_BODY_BYTES
         assert body_limit("/v1/slots/bulk") > DEFAULT_BODY_BYTES

@@ -32,6 +32,7 @@ from app.calls.schemas import (
 )
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import ErrorBody, error_responses
+from app.http.routes import POLICIES
 from app.platform.errors import PayloadTooLarge
 from app.territories.schemas import CODE_PATTERN
 
@@ -40,7 +41,7 @@ referral_router = APIRouter(prefix="/v1/referrals", tags=["calls"])
 self_referral_router = APIRouter(tags=["calls"])
 
 ImporterDep = Annotated[Principal, Depends(require_roles("admin", "analyst"))]
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_IMPORT_BYTES = POLICIES[("POST", "/v1/calls/import")].body_bytes
 
 
 @router.post("", status_code=201, response_model=CallRead, operation_id="create_call",

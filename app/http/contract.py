@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.http.errors import error_responses
-from app.http.ratelimit import UNLIMITED
+from app.http.routes import policy_for
 
 ERROR_REF = "#/components/schemas/ErrorBody"
 # Answers that come before any database work: no 503 documented for them.
@@ -33,7 +33,7 @@ def contract(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     for path, operations in schema.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             if "422" in responses:
                 described = responses["422"].get("description")
@@ -44,7 +44,7 @@ def contract(app: FastAPI) -> dict[str, Any]:
                 responses.setdefault("400", _error(400))
                 responses.setdefault("413", _error(413))
             responses.setdefault("431", _error(431))
-            if path not in UNLIMITED:
+            if policy_for(method.upper(), path).limited:
                 responses.setdefault("429", _error(429))
             if path not in WITHOUT_DATABASE and path != "/ready":
                 responses.setdefault("503", _error(503))

@@ -16,18 +16,8 @@ import contextlib
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.errors import send_error
+from app.http.routes import policy_of
 from app.platform.logging import log
-
-# Paths whose work is longer than a question's: their own deadline (seconds), by prefix.
-LONGER = {"/v1/stats/": 120.0, "/v1/calls/import": 600.0, "/v1/slots/bulk": 300.0, "/v1/slots/import-ics": 300.0,
-          "/v1/calls/purge": 600.0}
-LEFT_ALONE = ("/v1/stream", "/console", "/health", "/metrics", "/docs", "/redoc", "/openapi.json")
-
-
-def deadline_for(path: str, default: float) -> float | None:
-    if path == "/" or path.startswith(LEFT_ALONE):
-        return None
-    return next((seconds for prefix, seconds in LONGER.items() if path.startswith(prefix)), default)
 
 
 class DeadlineMiddleware:
@@ -37,7 +27,10 @@ class DeadlineMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
         default = getattr(settings, "request_deadline_seconds", 0.0)
-        budget = deadline_for(scope["path"], default) if scope["type"] == "http" and default > 0 else None
+        budget = None
+        if scope["type"] == "http" and default > 0:
+            policy = policy_of(scope)
+            budget = (policy.deadline or default) if policy.timed else None
         if budget is None:
             await self.app(scope, receive, send)
             return

@@ -11,23 +11,11 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.errors import send_error
+from app.http.routes import policy_of
 
 # Bytes of one header line (name and value), and of all of them together.
 MAX_HEADER_BYTES = 8 * 1024
 MAX_HEADERS_BYTES = 32 * 1024
-# Bytes of a body, by path; every other route takes JSON of at most DEFAULT_BODY_BYTES.
-DEFAULT_BODY_BYTES = 1024 * 1024
-BODY_BYTES = {
-    "/v1/slots/bulk": 16 * 1024 * 1024,  # 5 000 slots
-    "/v1/slots/import-ics": 10 * 1024 * 1024,
-    "/v1/calls/import": 64 * 1024 * 1024,
-}
-
-
-def body_limit(path: str) -> int:
-    return BODY_BYTES.get(path.rstrip("/"), DEFAULT_BODY_BYTES)
-
-
 async def _refuse(send: Send, status: int, error: str, detail: str, field: str | None, path: str = "") -> None:
     # The connection is closed after: what is left of a refused body is not read.
     await send_error(send, status, error, detail, field, [(b"connection", b"close")], path=path)
@@ -50,7 +38,7 @@ class LimitsMiddleware:
                               f"A header is larger than {MAX_HEADER_BYTES} bytes, or all of them than "
                               f"{MAX_HEADERS_BYTES}", name.decode("latin-1"), path=scope["path"])
                 return
-        limit = body_limit(scope["path"])
+        limit = policy_of(scope).body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(send, 413, "PayloadTooLarge", f"The body is larger than this route takes ({limit} bytes)",

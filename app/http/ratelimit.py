@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.edge import bearer_token
 from app.http.errors import send_error
+from app.http.routes import policy_of
 from app.platform.columns import TZ
 from app.platform.database import Base
 from app.platform.periodic import every
@@ -33,20 +34,7 @@ RATE_USAGE = Table(
     prefixes=["UNLOGGED"],
 )
 
-# (method, path) → the budget a request draws on.
-ROUTES = {
-    ("GET", "/v1/slots/search"): "search",
-    ("POST", "/v1/bookings"): "booking",
-    ("POST", "/v1/slots/bulk"): "import",
-    ("POST", "/v1/slots/import-ics"): "import",
-    ("POST", "/v1/calls/import"): "import",
-    ("POST", "/v1/auth/token"): "sign_in",
-}
-# (method, path prefix) → budget, for paths that carry a token of their own.
-PREFIXES = {("POST", "/v1/self-referrals/"): "self_referral"}
 AUTH_FAILURE = "auth_failure"
-# Probes answer whatever an address did before.
-UNLIMITED = frozenset({"/health", "/ready", "/metrics"})
 
 
 @dataclass
@@ -130,13 +118,6 @@ def _who(scope: Scope) -> str:
     return _address(scope)
 
 
-def _by_prefix(scope: Scope) -> str | None:
-    for (method, prefix), budget in PREFIXES.items():
-        if scope["method"] == method and scope["path"].startswith(prefix):
-            return budget
-    return None
-
-
 async def _too_many(send: Send, limiter: Limiter, what: str, path: str = "") -> None:
     await send_error(send, 429, "TooManyRequests", f"Too many {what} this minute: retry later", None,
                      [(b"retry-after", str(limiter.retry_after()).encode())], path=path)
@@ -148,7 +129,8 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limiter: Limiter | None = getattr(getattr(scope.get("app"), "state", None), "limiter", None)
-        if scope["type"] != "http" or limiter is None or scope["path"] in UNLIMITED:
+        policy = policy_of(scope) if scope["type"] == "http" else None
+        if policy is None or limiter is None or not policy.limited:
             await self.app(scope, receive, send)
             return
         address, who = _address(scope), _who(scope)
@@ -157,8 +139,8 @@ class RateLimitMiddleware:
         if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
             await _too_many(send, limiter, "failed sign-ins from this address", scope["path"])
             return
-        budget = ROUTES.get((scope["method"], scope["path"].rstrip("/")))
-        if budget is None and (budget := _by_prefix(scope)) is not None:
+        budget = policy.budget
+        if policy.by_address:
             who = address  # a public route: any Authorization header sent there is not checked, so not trusted
         if budget is not None and not limiter.take(budget, who):
             await _too_many(send, limiter, f"{budget} requests", scope["path"])

@@ -11,6 +11,7 @@ from app.auth.dependencies import EffectorDep, require_roles
 from app.auth.principal import Principal
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_responses
+from app.http.routes import POLICIES
 from app.http.schemas import AwareDatetime
 from app.platform.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from app.slots import availability, participation, service
@@ -35,7 +36,7 @@ router = APIRouter(tags=["slots"])
 participation_router = APIRouter(prefix="/v1/practitioners", tags=["participation"])
 
 RULES = "/v1/availability-rules"
-MAX_ICS_BYTES = 10 * 1024 * 1024
+MAX_ICS_BYTES = POLICIES[("POST", "/v1/slots/import-ics")].body_bytes
 EvidenceReaderDep = Annotated[Principal, Depends(require_roles("effector", "analyst", "admin"))]
 
 
