@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -40,3 +41,17 @@ def purge_keys(
 
     removed = asyncio.run(_purge())
     console.print(f"{removed} clé(s) d'idempotence supprimée(s) (plus de {days} jours)")
+
+
+SQL_FOLDER = Path(__file__).resolve().parent / "sql"
+
+
+@cli.command("render-sql")
+def render_sql() -> None:
+    """Write the booking path's statements, whole, into app/bookings/sql/ (a test fails when they drift)."""
+    from app.bookings.repository import rendered
+
+    SQL_FOLDER.mkdir(exist_ok=True)
+    for name, statement in rendered().items():
+        (SQL_FOLDER / f"{name}.sql").write_text(statement)
+    console.print(f"wrote {len(rendered())} statements into {SQL_FOLDER}")

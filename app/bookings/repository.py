@@ -9,6 +9,7 @@ slot (slots), the ED call, the slot decision and the call in progress (calls), t
 
 from __future__ import annotations
 
+import textwrap
 import uuid
 from typing import Any, Protocol, cast
 
@@ -208,6 +209,22 @@ BOOK = {
     "call_replacing": _book(_claim("EXISTS (SELECT 1 FROM open_call)"), "SELECT * FROM open_call", replacing=True),
     "over_capacity_replacing": _book(_OVER_CAPACITY, "SELECT * FROM open_call", replacing=True),
 }
+# Each statement above, written whole in bookings/sql/<name>.sql (``snp bookings render-sql``; a test fails
+# when a file drifts from what the code runs): a reader opens one file and can run it in psql.
+def rendered() -> dict[str, str]:
+    """The booking path's statements as the app runs them, by file name."""
+    statements = {f"book_{form}": text_ for form, text_ in BOOK.items()}
+    statements.update(refusal=REFUSAL, over_capacity_refusal=OVER_CAPACITY_REFUSAL, cancel=CANCEL)
+    return {name: _as_file(name, statement) for name, statement in statements.items()}
+
+
+def _as_file(name: str, statement: str) -> str:
+    lines = textwrap.dedent(statement.strip("\n")).rstrip().splitlines()
+    header = [f"-- {name}: rendered from app/bookings/repository.py by `snp bookings render-sql`; do not edit.",
+              "-- Parameters are :names (psql: \\set name value)."]
+    return "\n".join(header + [line.rstrip() for line in lines]) + ";\n"
+
+
 IDEMPOTENCY_KEY_CONSTRAINT = "pk_idempotency_keys"
 ACTIVE_BOOKING_CONSTRAINT = "uq_bookings_active_slot"
 PRACTITIONER_OVERLAP_CONSTRAINT = "ex_slots_practitioner_overlap"
