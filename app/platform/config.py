@@ -179,7 +179,7 @@ class Settings(BaseSettings):
     # job_wait_seconds for a free worker (503 with Retry-After past that).
     job_workers: int = Field(default=2, ge=1, le=64)
     job_seconds: float = Field(default=10.0, gt=0)
-    job_memory_mb: int = Field(default=192, ge=0)
+    job_memory_mb: int = Field(default=160, ge=0)
     job_wait_seconds: float = Field(default=5.0, gt=0)
     # A calls import (up to 64 MB of CSV or NDJSON) is read in a job with limits of its own: 750 000 rows
     # take some 12 s and 1.1 GB to read.

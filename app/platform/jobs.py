@@ -166,7 +166,7 @@ _jobs: Jobs | None = None
 _guard = threading.Lock()
 
 
-def jobs(workers: int = 2, seconds: float = 10.0, memory_mb: int = 256, wait_seconds: float = 5.0) -> Jobs:
+def jobs(workers: int = 2, seconds: float = 10.0, memory_mb: int = 160, wait_seconds: float = 5.0) -> Jobs:
     """This process's pool (made with these settings the first time)."""
     global _jobs
     with _guard:
