@@ -205,14 +205,13 @@ def _mount_domain_commands() -> None:
     from app.fhir import agenda_cli as agenda
     from app.identity import cli as keys
     from app.notifications import cli as notifications
-    from app.simulator import cli as simulator
     from app.slots import cli as slots
     from app.stats import cli as stats
     from app.users import cli as users
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
                            ("notifications", notifications), ("stats", stats), ("users", users),
-                           ("agenda", agenda), ("keys", keys), ("simulator", simulator)):
+                           ("agenda", agenda), ("keys", keys)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):
