@@ -220,5 +220,22 @@ def _mount_domain_commands() -> None:
 
 _mount_domain_commands()
 
+# The simulator mints its own tokens with the development secret: it left the installed package for the
+# repository's tools/simulator/, which the production image does not carry. Its old names say where it went.
+MOVED = ("simulate", "demo", "seed")
+
+
+def _moved(name: str) -> None:
+    @app.command(name, hidden=True, add_help_option=False,
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def moved() -> None:
+        console.print(f"`snp {name}` is a development tool now: from a checkout of the repository, "
+                      f"`python -m tools.simulator {name}`", soft_wrap=True)  # one line, to be copied whole
+        raise typer.Exit(2)
+
+
+for _name in MOVED:
+    _moved(_name)
+
 if __name__ == "__main__":
     sys.exit(app())
