@@ -29,7 +29,7 @@ run: install ## embedded PostgreSQL + migrations + API on http://$(HOST):$(PORT)
 	$(BIN)/snp serve --host $(HOST) --port $(PORT)
 
 demo: install ## the service with the last four weeks of the Indre, and the simulator running forward (Ctrl-C stops)
-	$(BIN)/snp demo --host $(HOST) --port $(PORT)
+	$(BIN)/python -m tools.simulator demo --host $(HOST) --port $(PORT)
 
 browser: ## Debian's Chromium for the console's browser test (installed when missing and we are root)
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -67,14 +67,14 @@ nginx: ## Debian's nginx for the front's test (deploy/nginx/; installed when mis
 	  else echo "nginx is missing: the front's test will be skipped"; fi; }
 
 test: install browser node broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
-	$(BIN)/ruff check app tests migrations load_tests
-	$(BIN)/mypy app
+	$(BIN)/ruff check app tests migrations load_tests tools
+	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check app tests migrations load_tests
-	$(BIN)/mypy app
+	$(BIN)/ruff check app tests migrations load_tests tools
+	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache
 
 openapi: install ## regenerate openapi/openapi.json from the app

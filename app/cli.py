@@ -205,14 +205,13 @@ def _mount_domain_commands() -> None:
     from app.fhir import agenda_cli as agenda
     from app.identity import cli as keys
     from app.notifications import cli as notifications
-    from app.simulator import cli as simulator
     from app.slots import cli as slots
     from app.stats import cli as stats
     from app.users import cli as users
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
                            ("notifications", notifications), ("stats", stats), ("users", users),
-                           ("agenda", agenda), ("keys", keys), ("simulator", simulator)):
+                           ("agenda", agenda), ("keys", keys)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):
@@ -220,6 +219,23 @@ def _mount_domain_commands() -> None:
 
 
 _mount_domain_commands()
+
+# The simulator mints its own tokens with the development secret: it left the installed package for the
+# repository's tools/simulator/, which the production image does not carry. Its old names say where it went.
+MOVED = ("simulate", "demo", "seed")
+
+
+def _moved(name: str) -> None:
+    @app.command(name, hidden=True, add_help_option=False,
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def moved() -> None:
+        console.print(f"`snp {name}` is a development tool now: from a checkout of the repository, "
+                      f"`python -m tools.simulator {name}`", soft_wrap=True)  # one line, to be copied whole
+        raise typer.Exit(2)
+
+
+for _name in MOVED:
+    _moved(_name)
 
 if __name__ == "__main__":
     sys.exit(app())

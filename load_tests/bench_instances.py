@@ -31,9 +31,9 @@ from typing import Any
 import asyncpg
 
 from app.platform.database import asyncpg_dsn
-from app.simulator.plan import PROFILES
 from load_tests.bench_mixed import CONNECTIONS, MIX, _ready, run_mix
 from load_tests.harness import ROOT, free_port, kept_or_fresh, pgbouncer, record, served_app
+from tools.simulator.plan import PROFILES
 
 THINKS_MS = (250, 0)
 

@@ -1,8 +1,8 @@
 """The operators' mixed load on national data, and PostgreSQL's own limit on the same statements.
 
-Data: ``snp seed --profile france`` (13 000 practitioners, 1 000 000 free slots, ``--years`` of calls at
-France's rate with decisions, recent bookings with outcomes), made once per cluster (``--data FOLDER``
-keeps it for the next run).
+Data: ``python -m tools.simulator seed --profile france`` (13 000 practitioners, 1 000 000 free slots,
+``--years`` of calls at France's rate with decisions, recent bookings with outcomes), made once per cluster
+(``--data FOLDER`` keeps it for the next run).
 
 1. Mixed load: 200 connections (simulated users) doing, by their number, search 60 %, call creation 10 %,
    queue 10 %, hold 4 % + booking 4 %, decisions 8 %, statistics 2 %, outcomes 2 %. One wrk process per
@@ -44,8 +44,6 @@ from app.bookings.search import SearchFilter, search_sql
 from app.platform.config import Settings
 from app.platform.database import asyncpg_dsn
 from app.platform.embedded import EmbeddedPostgres
-from app.simulator import seed as seeding
-from app.simulator.plan import PROFILES
 from app.slots import bookers
 from load_tests.harness import (
     SECRET,
@@ -56,6 +54,8 @@ from load_tests.harness import (
     record,
     served_app,
 )
+from tools.simulator import seed as seeding
+from tools.simulator.plan import PROFILES
 
 CONNECTIONS = 200
 MIX = {"search": 0.60, "call": 0.10, "queue": 0.10, "hold": 0.04, "book": 0.04, "decision": 0.08, "stats": 0.02,

@@ -29,11 +29,11 @@ class TestEachRuleOnce:
             "territories/repository.py"]
 
     def test_the_writes_of_a_booking_come_from_the_domains_that_own_the_tables(self):
-        # Besides them, only the benchmark seed (snp seed) writes calls and decisions: by the set, what years of
-        # the service would have written, held to the same rules by the schema's constraints and triggers.
-        seed = "simulator/seed.py"
-        assert files_with(r"INSERT INTO decisions") == ["calls/importer.py", "calls/repository.py", seed, seed]
-        assert files_with(r"INSERT INTO calls") == ["calls/importer.py", "calls/repository.py", seed]
+        # Outside app/, only the benchmark seed (tools/simulator/seed.py) writes calls and decisions: by the set,
+        # what years of the service would have written, held to the same rules by the schema's constraints and
+        # triggers.
+        assert files_with(r"INSERT INTO decisions") == ["calls/importer.py", "calls/repository.py"]
+        assert files_with(r"INSERT INTO calls") == ["calls/importer.py", "calls/repository.py"]
         assert files_with(r"INSERT INTO outbox_events") == ["outbox/events.py"]
         assert files_with(r"'booking_id', b\.id") == ["outbox/events.py"]
 

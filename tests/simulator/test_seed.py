@@ -1,12 +1,13 @@
-"""``snp seed`` fills an empty database with a territory's years: practitioners and sites (COPY), free
-slots to come that never overlap, past calls in the Indre's mix, recent bookings with outcomes, every
-constraint and trigger of the schema holding; and refuses a database that already holds data."""
+"""``python -m tools.simulator seed`` fills an empty database with a territory's years: practitioners and
+sites (COPY), free slots to come that never overlap, past calls in the Indre's mix, recent bookings with
+outcomes, every constraint and trigger of the schema holding; and refuses a database that already holds
+data."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.command_line import snp
+from tests.command_line import simulator
 from tests.second_instance import database, sql
 
 
@@ -14,8 +15,8 @@ def test_seed_fills_an_empty_database_the_way_the_service_would_have(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with database(database_url, "snp_seeded") as url:
-        result = snp(url, monkeypatch, "seed", "--profile", "indre", "--practitioners", "40", "--free-slots",
-                     "3000", "--years", "0.5")
+        result = simulator(url, monkeypatch, "seed", "--profile", "indre", "--practitioners", "40",
+                           "--free-slots", "3000", "--years", "0.5")
         assert result.exit_code == 0, result.output
         [(doctors, free, calls)] = sql(url, "SELECT (SELECT count(*) FROM practitioners), "
                                             "(SELECT count(*) FROM slots WHERE status = 'free' AND start_at > now() "
@@ -36,5 +37,5 @@ def test_seed_fills_an_empty_database_the_way_the_service_would_have(
                    count(b.outcome) FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN calls c ON c.id = b.call_id
             LEFT JOIN decisions d ON d.booking_id = b.id AND d.kind = 'slot'""")
         assert booked > 500 and linked == booked and outside == 0 and outcomes > 0.8 * booked
-        again = snp(url, monkeypatch, "seed", "--profile", "indre", "--practitioners", "5", "--years", "0.1")
+        again = simulator(url, monkeypatch, "seed", "--profile", "indre", "--practitioners", "5", "--years", "0.1")
         assert again.exit_code == 2 and "empty" in again.output

@@ -1,6 +1,7 @@
-"""``snp simulate`` plays two days of the Indre through the public API of a served instance: the
-report's shares fall within a few points of the Indre's 42 / 37 / 14 / 8, and the report counts exactly
-what the simulator says it did (the report read before and after, so that nothing else counts)."""
+"""``python -m tools.simulator simulate`` plays two days of the Indre through the public API of a served
+instance: the report's shares fall within a few points of the Indre's 42 / 37 / 14 / 8, and the report
+counts exactly what the simulator says it did (the report read before and after, so that nothing else
+counts)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.command_line import snp
+from tests.command_line import simulator
 from tests.conftest import TEST_SECRET
 from tests.serving import served
 
@@ -21,8 +22,8 @@ def test_two_days_of_the_indre_give_its_mix_and_the_report_counts_what_the_simul
 ) -> None:
     out = tmp_path / "summary.json"
     with served(database_url) as base:
-        result = snp(database_url, monkeypatch, "simulate", "--url", base, "--profile", "indre", "--days", "2",
-                     "--summary-json", str(out), SNP_JWT_SECRET=TEST_SECRET)
+        result = simulator(database_url, monkeypatch, "simulate", "--url", base, "--profile", "indre", "--days",
+                           "2", "--summary-json", str(out), SNP_JWT_SECRET=TEST_SECRET)
         assert result.exit_code == 0, result.output
     summary = json.loads(out.read_text())
     assert summary["errors"] == {}, summary["first_errors"]
@@ -40,3 +41,4 @@ def test_two_days_of_the_indre_give_its_mix_and_the_report_counts_what_the_simul
     assert summary["decisions"]["slot"] == summary["bookings"] - summary["reoriented"]
     assert summary["ed_redirections"] >= 1 and summary["by_channel"]["urgences"] == summary["ed_redirections"]
     assert "Simulation « indre »" in result.output and "conseils médicaux" in result.output
+

@@ -1,7 +1,7 @@
 """The simulator at work: a SAS's traffic played through the public API, as its users would.
 
 Doctors (one practitioner each, a site for every three) publish weekly rules with evening and weekend
-hours; operators take the calls of the plan (app/simulator/plan.py) with the patient's postcode,
+hours; operators take the calls of the plan (tools/simulator/plan.py) with the patient's postcode,
 priority and intent; regulators call back and decide — advice, a prescription sent to a pharmacy, an
 "other" with its reason, or a slot: search, hold, book (which records the decision); the ED redirects
 its share of the slot orientations itself; some bookings are cancelled and booked again (a
@@ -28,7 +28,7 @@ import httpx
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 from app.reference.identifiers import luhn_key
-from app.simulator.plan import KINDS, POSTCODES, PlannedCall, Profile, plan
+from tools.simulator.plan import KINDS, POSTCODES, PlannedCall, Profile, plan
 
 SITE_KINDS = ("msp", "cabinet", "centre_sante", "sos_medecins")
 FAMILY_NAMES = ("Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent",

@@ -1,5 +1,7 @@
-"""``snp simulate`` (a SAS's traffic through the public API) and ``snp demo`` (the service, the last four
-weeks of the Indre, and the simulator running forward)."""
+"""The simulator's command line, ``python -m tools.simulator`` from the repository: ``simulate`` (a SAS's
+traffic through the public API), ``demo`` (the service, the last four weeks of the Indre, and the simulator
+running forward) and ``seed`` (a database the size of France for the benchmarks). A development tool: it
+mints its own tokens with the development secret, so it lives outside app/ and the production image."""
 
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.platform.config import get_settings
-from app.simulator.plan import INDRE_MIX, KINDS, PROFILES, Profile, plan
-from app.simulator.run import Simulation
+from tools.simulator.plan import INDRE_MIX, KINDS, PROFILES, Profile, plan
+from tools.simulator.run import Simulation
 
 console = Console()
 EXPECTED = {kind: sum(n for c, n in INDRE_MIX.items() if kind in KINDS[c]) / sum(INDRE_MIX.values())
@@ -201,7 +203,7 @@ def seed(
     sites, free slots to come, past years of calls with decisions, recent bookings with outcomes."""
     from app.platform import migrate
     from app.platform.database import resolve_database_url
-    from app.simulator import seed as seeding
+    from tools.simulator import seed as seeding
 
     if profile not in PROFILES:
         raise typer.BadParameter(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
@@ -229,4 +231,7 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-COMMANDS = (simulate, demo, seed)
+app = typer.Typer(help="The simulator: a SAS's traffic through the public API, the demo, the benchmarks' seed",
+                  no_args_is_help=True)
+for command in (simulate, demo, seed):
+    app.command()(command)

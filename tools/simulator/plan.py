@@ -1,5 +1,5 @@
-"""What a SAS's days look like, as numbers: the profiles of ``snp simulate`` and the plan of calls they
-give, deterministic for a seed.
+"""What a SAS's days look like, as numbers: the simulator's profiles and the plan of calls they give,
+deterministic for a seed.
 
 The Indre's 2022 figures (DOMAIN.md): 17 232 calls, 1 436 a month; per call, advice 7 297, slot 6 438,
 prescription 2 353, other 1 444 — 300 more decisions than calls, so 300 calls carry two kinds (here:

@@ -1,4 +1,4 @@
-"""``snp seed``: a database the size of France for the benchmarks, in minutes.
+"""``python -m tools.simulator seed``: a database the size of France for the benchmarks, in minutes.
 
 Practitioners and their sites (small, made here with their RPPS keys) go in by COPY; the bulk — the
 free slots to come, the past years of calls with their decisions, the recent bookings with outcomes —
@@ -24,7 +24,7 @@ import asyncpg
 
 from app.platform.database import asyncpg_dsn
 from app.reference.identifiers import luhn_key
-from app.simulator.plan import POSTCODES, Profile
+from tools.simulator.plan import POSTCODES, Profile
 
 SITE_KINDS = ("msp", "cabinet", "centre_sante", "sos_medecins")
 # What a profile seeds unless told otherwise: the national platform's 13 000 professionals and a million
