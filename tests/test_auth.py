@@ -14,7 +14,7 @@ import pytest
 
 from app.auth.tokens import create_token
 from app.platform.config import DEV_JWT_SECRET, Settings
-from tests.conftest import PRODUCTION_KEYS
+from tests.support.database import PRODUCTION_KEYS
 
 
 class TestBearerTokens:

@@ -13,9 +13,9 @@ from sqlalchemy.engine.url import make_url
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.serving import served
-from tests.test_ratelimit import client_of, instance
+from tests.support.database import TEST_SECRET
+from tests.support.instances import client_of, instance
+from tests.support.serving import served
 
 WAITING = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
 

@@ -9,7 +9,7 @@ import pytest
 from app.http.edge import EdgeMiddleware
 from app.platform.addresses import parse_networks
 from app.platform.config import Settings
-from tests.conftest import PRODUCTION_KEYS
+from tests.support.database import PRODUCTION_KEYS
 
 
 async def _echo(scope, receive, send) -> None:

@@ -19,10 +19,10 @@ import pytest
 from app.auth.tokens import create_token
 from app.console.api import PING_SECONDS
 from app.platform.config import Settings
-from load_tests.harness import free_port
-from tests.conftest import TEST_SECRET
-from tests.front import nginx, nginx_binary, render
-from tests.serving import served
+from tests.support.database import TEST_SECRET
+from tests.support.front import nginx, nginx_binary, render
+from tests.support.processes import free_port
+from tests.support.serving import served
 
 pytestmark = pytest.mark.skipif(nginx_binary() is None and not os.environ.get("SNP_REQUIRE_NGINX"),
                                 reason="nginx is installed by `make test`")

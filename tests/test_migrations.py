@@ -88,7 +88,7 @@ def test_instances_that_start_together_on_a_fresh_database_migrate_one_after_the
     import sys
 
     from app.platform import migrate
-    from tests.second_instance import database, sql
+    from tests.support.second_instance import database, sql
 
     with database(database_url, "snp_migrated_together") as url:
         env = {**os.environ, "SNP_DATABASE_URL": url, "SNP_LOG_LEVEL": "WARNING"}

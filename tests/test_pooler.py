@@ -24,13 +24,13 @@ from app.auth.tokens import create_token
 from app.platform.config import Settings
 from app.platform.database import make_engine
 from app.platform.embedded import EmbeddedPostgres
-from load_tests.harness import free_port, pgbouncer, pgbouncer_binary
-from tests.factories import new_rpps
-from tests.notifications.test_relay import Receiver
-from tests.second_instance import sql
+from tests.notifications.helpers import Receiver
 from tests.stats.helpers import this_month
-from tests.test_embedded import SECRET, _admin, _serve, _stop, _wait_ready
-from tests.waiting import wait_for
+from tests.support.factories import new_rpps
+from tests.support.processes import free_port, pgbouncer, pgbouncer_binary
+from tests.support.second_instance import sql
+from tests.support.snp_process import SECRET, _admin, _serve, _stop, _wait_ready
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(pgbouncer_binary() is None and not os.environ.get("SNP_REQUIRE_POOLER"),

@@ -30,12 +30,12 @@ from app.platform.config import Settings
 from app.platform.database import make_engine, normalize_url
 from app.platform.embedded import EmbeddedPostgres
 from app.platform.replica import ReplicaMonitor
-from load_tests.harness import free_port
-from tests.factories import new_rpps
-from tests.second_instance import sql
-from tests.test_embedded import ROOT, _admin, _serve, _stop, _wait_ready
-from tests.test_faults import _book_through
-from tests.waiting import wait_for
+from tests.support.factories import new_rpps
+from tests.support.faults import _book_through
+from tests.support.processes import free_port
+from tests.support.second_instance import sql
+from tests.support.snp_process import ROOT, _admin, _serve, _stop, _wait_ready
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

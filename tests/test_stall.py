@@ -22,9 +22,9 @@ import pytest
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.factories import create_practitioner, create_site
-from tests.serving import served
+from tests.support.database import TEST_SECRET
+from tests.support.factories import create_practitioner, create_site
+from tests.support.serving import served
 
 HEALTH_SECONDS = 1.0
 MEMORY_MB = 200
@@ -332,7 +332,7 @@ async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings)
 
 async def test_the_job_pool_kills_a_job_over_its_limits_and_serves_the_next() -> None:
     from app.platform.jobs import JobOverLimit, Jobs
-    from tests.jobs_probe import allocate, spin
+    from tests.support.jobs_probe import allocate, spin
 
     pool = Jobs(workers=1, seconds=1.0, memory_mb=64, wait_seconds=2.0)
     began = time.monotonic()

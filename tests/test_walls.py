@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factories import create_cpts, create_practitioner, create_site
+from tests.support.factories import create_cpts, create_practitioner, create_site
 
 
 class TestWalls:

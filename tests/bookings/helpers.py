@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tests.factories import create_practitioner, create_site
+from tests.support.factories import create_practitioner, create_site
 
 Db = AsyncConnection | AsyncEngine
 

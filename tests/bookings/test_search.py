@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app.bookings import search as slot_search
 from app.bookings.search import SearchFilter
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
-from tests.factories import create_cpts
+from tests.support.factories import create_cpts
 
 SEARCH = "/v1/slots/search"
 

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.factories import create_practitioner, create_site
+from tests.support.factories import create_practitioner, create_site
 
 PATIENT = {"family_name": "Durand", "given_name": "Louise", "birth_year": 1950, "sex": "F",
            "phone": "02 54 00 00 00", "postcode": "36000"}
@@ -46,3 +46,30 @@ async def make_booking(
         "INSERT INTO bookings (slot_id, call_id, status) VALUES (:slot, :call, 'active') RETURNING id"
     ), {"slot": slot_id, "call": uuid.UUID(call_id)})).scalar()
     return str(booking_id)
+
+
+async def _texts_holding(connection, needle: str) -> list[str]:
+    """Every table.column of text or JSON that holds ``needle`` anywhere in the database."""
+    columns = (await connection.execute(text(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb', 'json') "
+        # public reference data: La Poste's commune names (a patient may be called Quentin, a town too)
+        "AND table_name <> 'postcodes'"
+    ))).all()
+    found = []
+    for table, column in columns:
+        hit = await connection.execute(text(
+            f'SELECT 1 FROM "{table}" WHERE CAST("{column}" AS text) ILIKE :needle LIMIT 1'), {"needle": f"%{needle}%"})
+        if hit.first():
+            found.append(f"{table}.{column}")
+    return found
+
+
+HEADER = "external_id,territory_code,channel,received_at,priority,intent_without_sas,first_callback_at,decisions"
+CSV = "text/csv; charset=utf-8"
+
+
+def csv_body(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+

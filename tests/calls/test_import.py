@@ -6,15 +6,12 @@ import time
 
 from sqlalchemy import text
 
-from tests.factories import create_cpts
+from tests.calls.helpers import CSV, HEADER, csv_body
+from tests.support.factories import create_cpts
 
-HEADER = "external_id,territory_code,channel,received_at,priority,intent_without_sas,first_callback_at,decisions"
-CSV = "text/csv; charset=utf-8"
 NDJSON = "application/x-ndjson"
 
 
-def csv_body(*rows: str, header: str = HEADER) -> bytes:
-    return ("\n".join([header, *rows]) + "\n").encode()
 
 
 ROWS = (

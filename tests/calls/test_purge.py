@@ -10,7 +10,7 @@ from app.cli import app as cli_app
 from app.identity import crypto
 from app.identity.sealing import present
 from app.platform.config import get_settings
-from tests.calls.helpers import PATIENT, create_call, now
+from tests.calls.helpers import PATIENT, _texts_holding, create_call, now
 
 
 async def old_decided_call(client, auth, days_ago: int) -> dict:
@@ -100,21 +100,6 @@ class TestPurgeCommand:
         assert decisions == 4
 
 
-async def _texts_holding(connection, needle: str) -> list[str]:
-    """Every table.column of text or JSON that holds ``needle`` anywhere in the database."""
-    columns = (await connection.execute(text(
-        "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb', 'json') "
-        # public reference data: La Poste's commune names (a patient may be called Quentin, a town too)
-        "AND table_name <> 'postcodes'"
-    ))).all()
-    found = []
-    for table, column in columns:
-        hit = await connection.execute(text(
-            f'SELECT 1 FROM "{table}" WHERE CAST("{column}" AS text) ILIKE :needle LIMIT 1'), {"needle": f"%{needle}%"})
-        if hit.first():
-            found.append(f"{table}.{column}")
-    return found
 
 
 class TestPurgeReachesEverything:

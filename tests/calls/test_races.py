@@ -8,9 +8,8 @@ import uuid
 
 from sqlalchemy import text
 
-from tests.calls.helpers import create_call, now
-from tests.calls.test_import import CSV, csv_body
-from tests.factories import create_practitioner, create_site
+from tests.calls.helpers import CSV, create_call, csv_body, now
+from tests.support.factories import create_practitioner, create_site
 
 
 class TestConcurrentWrites:

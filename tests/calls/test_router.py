@@ -5,7 +5,7 @@ import datetime as dt
 from structlog.testing import capture_logs
 
 from tests.calls.helpers import PATIENT, create_call, make_booking, now
-from tests.factories import create_cpts
+from tests.support.factories import create_cpts
 
 
 def iso(value: dt.datetime) -> str:

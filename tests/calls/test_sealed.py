@@ -19,9 +19,9 @@ from structlog.testing import capture_logs
 from app.identity import crypto
 from app.main import create_app
 from tests.bookings.helpers import make_slot, world
-from tests.calls.test_purge import _texts_holding
-from tests.command_line import snp
-from tests.conftest import reset_database
+from tests.calls.helpers import _texts_holding
+from tests.support.command_line import snp
+from tests.support.database import reset_database
 
 PATIENT = {"family_name": "Quennevillard", "given_name": "Édouardine", "birth_year": 1947, "sex": "F",
            "phone": "06 47 38 29 10", "postcode": "36000", "address": "12 ruelle Xylophagie"}

@@ -13,9 +13,9 @@ import pytest
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.factories import new_rpps
-from tests.serving import served
+from tests.support.database import TEST_SECRET
+from tests.support.factories import new_rpps
+from tests.support.serving import served
 
 
 def _headers(role: str, territory: str = "36", **kw) -> dict[str, str]:

@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.console.test_views import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
-from tests.factories import new_rpps
-from tests.serving import served
+from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
 from tests.stats.helpers import this_month
+from tests.support.factories import new_rpps
+from tests.support.serving import served
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.command_line import snp
-from tests.conftest import PRODUCTION_ENV
-from tests.console.test_browser import CHROMIUM
-from tests.factories import new_rpps
-from tests.identity_provider import Card, Provider, running_provider
-from tests.serving import served
+from tests.console.helpers import CHROMIUM
+from tests.support.command_line import snp
+from tests.support.database import PRODUCTION_ENV
+from tests.support.factories import new_rpps
+from tests.support.identity_provider import Card, Provider, running_provider
+from tests.support.serving import served
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),

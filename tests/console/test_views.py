@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +15,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth.tokens import create_token
-from app.platform.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.factories import new_rpps
-from tests.serving import served
+from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
+from tests.support.factories import new_rpps
+from tests.support.serving import served
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(os.environ.get("SNP_SCREENSHOTS", "/tmp"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 WIDTHS = (1440, 1024, 768, 375)
 
 pytestmark = [pytest.mark.slow,
@@ -33,8 +26,6 @@ pytestmark = [pytest.mark.slow,
                                  reason="Chromium is installed by `make test`")]
 
 
-def _token(role: str, territories=("36",), **kw) -> str:
-    return create_token(Settings(jwt_secret=TEST_SECRET), role=role, territories=list(territories), **kw)
 
 
 def _sql(url: str, statement: str, **params) -> None:
@@ -75,13 +66,6 @@ def _open(pw, world, token: str, width: int = 1440, zone: str = "Europe/Paris"):
     return browser, page
 
 
-def _accessible(page, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]
-           if v["impact"] in ("serious", "critical")]
-    assert bad == [], (name, bad)
 
 
 def _shoot(page, name: str, widths=WIDTHS) -> None:

@@ -19,8 +19,8 @@ import pytest
 from app.auth.principal import ROLES
 from app.auth.tokens import create_token
 from app.platform.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.serving import served
+from tests.support.database import TEST_SECRET
+from tests.support.serving import served
 
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

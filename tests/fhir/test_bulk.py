@@ -11,7 +11,7 @@ from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
 
-from tests.factories import create_practitioner, create_site
+from tests.support.factories import create_practitioner, create_site
 
 
 async def _slot(client, auth, doctor, site, hours: int, **extra) -> dict:

@@ -16,12 +16,12 @@ import pytest
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
-from load_tests.harness import free_port, served_app
-from tests.conftest import TEST_SECRET
-from tests.factories import new_rpps
-from tests.second_instance import database, sql
-from tests.serving import served
-from tests.waiting import wait_for
+from tests.support.database import TEST_SECRET
+from tests.support.factories import new_rpps
+from tests.support.processes import free_port, served_app
+from tests.support.second_instance import database, sql
+from tests.support.serving import served
+from tests.support.waiting import wait_for
 
 DATABASE = "snp_declared_to"
 ENV = {"SNP_JWT_SECRET": TEST_SECRET, "SNP_RELAY_ENABLED": "false", "SNP_MIGRATE_ON_START": "true"}

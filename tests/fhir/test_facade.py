@@ -23,9 +23,9 @@ from fhirpy import AsyncFHIRClient
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
-from tests.conftest import TEST_SECRET
-from tests.factories import new_rpps
-from tests.serving import served
+from tests.support.database import TEST_SECRET
+from tests.support.factories import new_rpps
+from tests.support.serving import served
 
 GUIDE = Path(__file__).parent / "guide"
 PS_OID = "urn:oid:1.2.250.1.71.4.2.1"

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from app.platform.config import DEV_PUBLIC_URL
-from tests.fhir.test_appointments import FHIR, _world, declared
+from tests.fhir.helpers import FHIR, _world, declared
 
 PUBLIC = "https://snp.example.test/sas"
 FORGED = {"Host": "attacker.example", "X-Forwarded-Host": "attacker.example", "X-Forwarded-Proto": "http"}

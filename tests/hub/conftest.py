@@ -13,7 +13,7 @@ import aio_pika
 import pytest
 
 from app.hub import messages
-from tests.broker import RabbitMQ, server_binary
+from tests.support.broker import RabbitMQ, server_binary
 
 SENDER = "fr.health.snp"
 SAMU = "fr.health.samu360"  # the Indre's SAMU, as the tests configure it

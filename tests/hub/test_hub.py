@@ -16,13 +16,13 @@ import httpx
 from app.auth.tokens import create_token
 from app.hub import messages
 from app.platform.config import Settings
-from tests.broker import RabbitMQ
-from tests.conftest import TEST_SECRET
-from tests.factories import new_rpps
 from tests.hub.conftest import SAMU, SENDER, HubAndLrm, example
-from tests.second_instance import sql
-from tests.serving import served
-from tests.waiting import wait_for
+from tests.support.broker import RabbitMQ
+from tests.support.database import TEST_SECRET
+from tests.support.factories import new_rpps
+from tests.support.second_instance import sql
+from tests.support.serving import served
+from tests.support.waiting import wait_for
 
 PARIS_WINTER = "+01:00"
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from app.notifications.relay import RelayConfig, deliver_once
 from app.platform.outbound import guarded_client
 from tests.bookings.helpers import make_call, make_slot, now, world
-from tests.notifications.test_relay import SECRET, Receiver
+from tests.notifications.helpers import SECRET, Receiver
 
 CONFIG = RelayConfig(timeout_seconds=0.5, round_seconds=1.0, backoff_base_seconds=0.5, interval_seconds=0.05,
                      allowed_hosts=("127.0.0.1",))

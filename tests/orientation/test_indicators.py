@@ -10,8 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tests.bookings.helpers import make_call, make_slot, now, world
-from tests.factories import create_cpts, create_practitioner
 from tests.stats.helpers import monthly, this_month
+from tests.support.factories import create_cpts, create_practitioner
 
 POSTCODES = Path(__file__).resolve().parents[2] / "app" / "reference" / "fr-postcodes.csv"
 

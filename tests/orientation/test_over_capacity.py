@@ -9,8 +9,8 @@ from collections import Counter
 from zoneinfo import ZoneInfo
 
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
-from tests.factories import create_site
 from tests.stats.helpers import monthly
+from tests.support.factories import create_site
 
 
 def _body(w, call_id, start, minutes=20, **extra):

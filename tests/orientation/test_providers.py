@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.bookings.helpers import now
-from tests.factories import create_practitioner, create_site
+from tests.support.factories import create_practitioner, create_site
 
 
 async def _slot(client, auth, practitioner, site, hours):

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from app.calls import self_referral
 from app.identity import crypto
-from tests.test_ratelimit import client_of, instance
+from tests.support.instances import client_of, instance
 
 
 async def _link(client, auth, territory="36", **body):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.factories import create_cpts, create_practitioner, new_rpps
+from tests.support.factories import create_cpts, create_practitioner, new_rpps
 
 
 class TestCreatePractitioner:

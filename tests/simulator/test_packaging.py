@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import setuptools
 
-from tests.command_line import snp
+from tests.support.command_line import snp
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.command_line import simulator
-from tests.second_instance import database, sql
+from tests.support.command_line import simulator
+from tests.support.second_instance import database, sql
 
 
 def test_seed_fills_an_empty_database_the_way_the_service_would_have(

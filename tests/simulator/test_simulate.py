@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.command_line import simulator
-from tests.conftest import TEST_SECRET
-from tests.serving import served
+from tests.support.command_line import simulator
+from tests.support.database import TEST_SECRET
+from tests.support.serving import served
 
 INDRE = {"advice": 0.42, "slot": 0.37, "prescription": 0.14, "other": 0.08}
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.factories import create_site
+from tests.support.factories import create_site
 
 
 class TestSites:

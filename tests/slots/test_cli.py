@@ -8,10 +8,9 @@ from typer.testing import CliRunner
 
 from app.cli import app as snp
 from app.slots.cli import CsvError, chunks, read_csv
-from load_tests.harness import served_app
-from tests.conftest import TEST_SECRET
-from tests.slots.helpers import at, doctor
-from tests.slots.test_ics import calendar, monday_in
+from tests.slots.helpers import at, calendar, doctor, monday_in
+from tests.support.database import TEST_SECRET
+from tests.support.processes import served_app
 
 
 def write_csv(path: Path, site_id: str, count: int, delimiter: str = ",") -> Path:

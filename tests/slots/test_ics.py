@@ -5,35 +5,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.slots.helpers import doctor, slot
+from tests.slots.helpers import calendar, doctor, monday_in, slot, stamp
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def monday_in(weeks: int) -> dt.date:
-    today = dt.date.today()
-    return today + dt.timedelta(days=7 - today.weekday() + 7 * (weeks - 1))
 
 
-def stamp(day: dt.date, hour: int, minute: int = 0) -> str:
-    return f"{day:%Y%m%d}T{hour:02d}{minute:02d}00"
 
 
-def calendar(first: dt.date, *, exdate: dt.date | None = None, extra: str = "") -> str:
-    """A weekly SNP event (4 occurrences, one removed by EXDATE), a private event, and an SNP summary event."""
-    ex = f"EXDATE;TZID=Europe/Paris:{stamp(exdate, 18)}\r\n" if exdate else ""
-    once = first + dt.timedelta(days=2)
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Cabinet//Agenda//FR\r\n"
-        "BEGIN:VEVENT\r\nUID:weekly-snp@cabinet\r\nSUMMARY:Créneaux SAS\r\nCATEGORIES:SNP,SAS\r\n"
-        f"DTSTART;TZID=Europe/Paris:{stamp(first, 18)}\r\nDTEND;TZID=Europe/Paris:{stamp(first, 18, 30)}\r\n"
-        f"RRULE:FREQ=WEEKLY;COUNT=4\r\n{ex}END:VEVENT\r\n"
-        "BEGIN:VEVENT\r\nUID:dentist@private\r\nSUMMARY:Dentiste\r\n"
-        f"DTSTART;TZID=Europe/Paris:{stamp(first, 9)}\r\nDTEND;TZID=Europe/Paris:{stamp(first, 10)}\r\nEND:VEVENT\r\n"
-        "BEGIN:VEVENT\r\nUID:once@cabinet\r\nSUMMARY:Permanence snp du mercredi\r\n"
-        f"DTSTART:{stamp(once, 12)}Z\r\nDTEND:{stamp(once, 13)}Z\r\nEND:VEVENT\r\n"
-        f"{extra}END:VCALENDAR\r\n"
-    )
 
 
 async def _import(client, doc, body: str, **params) -> httpx.Response:

@@ -6,8 +6,8 @@ import datetime as dt
 import httpx
 from sqlalchemy import text
 
-from tests.factories import create_cpts, create_site
 from tests.slots.helpers import at, doctor, slot
+from tests.support.factories import create_cpts, create_site
 
 
 class TestPublishOneSlot:

@@ -8,8 +8,8 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from app.cli import app as snp
-from tests.factories import create_cpts
-from tests.stats.test_indre_2022 import CPTS, build_csv, reference
+from tests.stats.helpers import CPTS, build_csv, reference
+from tests.support.factories import create_cpts
 
 
 async def invoke(*args: str):

@@ -2,95 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import json
-import random
 import statistics
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.factories import create_cpts
-from tests.stats.helpers import monthly
-
-REFERENCE = Path(__file__).resolve().parent / "data" / "indre-2022.json"
-PARIS = ZoneInfo("Europe/Paris")
-# Calls per month: a winter peak and a summer peak, summing to the published year.
-MONTHS = [1562, 1371, 1420, 1398, 1441, 1355, 1508, 1560, 1380, 1402, 1395, 1440]
-CPTS = ["36-chateauroux", "36-boischaut-nord", "36-mille-etangs", "36-boischaut-sud", "36-val-de-creuse",
-        "36-issoudun"]
-OTHER_REASONS = ["no_answer"] * 800 + ["redirected_15"] * 400 + ["redirected_ed"] * 144 + ["other"] * 100
-TWO_KINDS = 300
-URGENCES_SENT_ON = 150  # calls that declared the ED but were sent to the ED or the 15: not avoided
-
-
-def reference() -> dict:
-    return json.loads(REFERENCE.read_text())
-
-
-def decision_lists(published: dict) -> list[str]:
-    """One decisions string per call: 300 advice|prescription, the rest one kind each."""
-    counts = {k: published[k]["count"] for k in ("advice", "slot", "prescription", "other")}
-    lists = ["advice|prescription"] * TWO_KINDS
-    lists += ["advice"] * (counts["advice"] - TWO_KINDS) + ["prescription"] * (counts["prescription"] - TWO_KINDS)
-    lists += ["slot"] * counts["slot"]
-    lists += [f"other:{reason}" for reason in OTHER_REASONS]
-    assert len(OTHER_REASONS) == counts["other"]
-    return lists
-
-
-def intents(decisions: list[str], avoided: int, rng: random.Random) -> list[str]:
-    """``urgences`` on exactly ``avoided`` calls not sent to the ED/15, and on some that were."""
-    sent_on = [i for i, d in enumerate(decisions) if d in ("other:redirected_15", "other:redirected_ed")]
-    kept = [i for i, d in enumerate(decisions) if d not in ("other:redirected_15", "other:redirected_ed")]
-    chosen = set(rng.sample(kept, avoided)) | set(rng.sample(sent_on, URGENCES_SENT_ON))
-    return ["urgences" if i in chosen else rng.choice(["medecin", "pharmacie", "rien", "inconnu"])
-            for i in range(len(decisions))]
-
-
-def received_instants(rng: random.Random) -> list[dt.datetime]:
-    """Local instants in each month of 2022, some just after local midnight on the 1st."""
-    instants = []
-    for month, count in enumerate(MONTHS, start=1):
-        days = (dt.date(2022 + month // 12, month % 12 + 1, 1) - dt.date(2022, month, 1)).days
-        for n in range(count):
-            if n < 5:  # 00:30 on the 1st in Paris is the previous UTC day
-                local = dt.datetime(2022, month, 1, 0, 30, tzinfo=PARIS)
-            else:
-                local = dt.datetime(2022, month, rng.randint(1, days), rng.randint(6, 23), rng.randint(0, 59),
-                                    tzinfo=PARIS)
-            instants.append(local)
-    return instants
-
-
-def build_csv(published: dict) -> tuple[str, list[float]]:
-    """The year as the import's CSV (instants written in UTC) and the callback delays in minutes."""
-    rng = random.Random(2022)
-    decisions = decision_lists(published)
-    rng.shuffle(decisions)
-    wanted_intents = intents(decisions, published_avoided(published), rng)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["external_id", "territory_code", "channel", "received_at", "priority", "intent_without_sas",
-                     "first_callback_at", "decisions"])
-    delays: list[float] = []
-    for n, local in enumerate(received_instants(rng)):
-        received = local.astimezone(dt.UTC)
-        delay = rng.randint(3, 150)
-        delays.append(float(delay))
-        writer.writerow([
-            f"indre-2022-{n:05d}", rng.choice(["36", *CPTS]), rng.choice(["15", "15", "15", "116117"]),
-            received.isoformat(), rng.choice(["", "P2", "P3"]), wanted_intents[n],
-            (received + dt.timedelta(minutes=delay)).isoformat(), decisions[n],
-        ])
-    return out.getvalue(), delays
-
-
-def published_avoided(published: dict) -> int:
-    return published["avoided_ed_visits_estimated"]
+from tests.stats.helpers import (
+    CPTS,
+    MONTHS,
+    URGENCES_SENT_ON,
+    build_csv,
+    monthly,
+    reference,
+)
+from tests.support.factories import create_cpts
 
 
 def percentile(values: list[float], fraction: float) -> float:

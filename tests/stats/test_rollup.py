@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.stats import repository, service
-from tests.factories import create_cpts
 from tests.stats.helpers import insert_call, monthly
+from tests.support.factories import create_cpts
 
 TERRITORIES = ("36", "18", "974", "971", "75")
 KINDS = ("advice", "slot", "prescription", "other:no_answer", "other:redirected_15", "other:redirected_ed")

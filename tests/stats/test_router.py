@@ -7,8 +7,8 @@ import random
 import httpx
 import pytest
 
-from tests.factories import create_cpts
 from tests.stats.helpers import insert_call, insert_slot, monthly
+from tests.support.factories import create_cpts
 
 ZERO_DECISION = {"count": 0, "share": 0.0}
 

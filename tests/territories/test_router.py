@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.factories import create_cpts
+from tests.support.factories import create_cpts
 
 
 class TestSeededDepartements:

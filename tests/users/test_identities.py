@@ -17,9 +17,9 @@ from app.auth.registry import forget_registered
 from app.auth.tokens import create_token
 from app.main import create_app
 from app.platform.config import Settings
-from tests.command_line import snp
-from tests.factories import create_practitioner, new_rpps
-from tests.identity_provider import Card, Provider, running_provider
+from tests.support.command_line import snp
+from tests.support.factories import create_practitioner, new_rpps
+from tests.support.identity_provider import Card, Provider, running_provider
 
 
 @pytest.fixture(scope="module")

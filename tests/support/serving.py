@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from load_tests.harness import served_app
-from tests.conftest import TEST_SECRET, reset_database
+from tests.support.database import TEST_SECRET, reset_database
+from tests.support.processes import served_app
 
 
 @contextmanager

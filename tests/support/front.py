@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from string import Template
 
-from load_tests.harness import free_port
+from tests.support.processes import free_port
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "snp.conf.template"
 

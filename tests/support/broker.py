@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from load_tests.harness import free_port
+from tests.support.processes import free_port
 
 # Debian's wrapper switches to the rabbitmq user; the script behind it runs as whoever starts it.
 CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server", shutil.which("rabbitmq-server") or "")
