@@ -15,7 +15,7 @@ from string import Template
 
 from tests.support.processes import free_port
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "snp.conf.template"
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "snp.conf.template"
 
 
 def nginx_binary() -> str | None:

@@ -14,7 +14,7 @@ import httpx
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _serve(env: dict[str, str], port: int, output: Path | None = None, workers: int = 1) -> subprocess.Popen:
