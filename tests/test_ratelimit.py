@@ -67,6 +67,16 @@ class TestOneBudgetPerToken:
                         for scheme in spellings * 3]
         assert statuses == [200] * 6 + [429] * 3
 
+    async def test_a_padded_spelling_of_the_token_is_the_same_token(self, committed_app, settings, engine, auth):
+        # The JWT library accepts a signature padded with '=': it must not be a second budget.
+        application = instance(settings, engine, search=4)
+        token = auth("operator")["Authorization"].split()[1]
+        async with client_of(application) as c:
+            statuses = [(await c.get("/v1/slots/search", params={"territory": "36"},
+                                     headers={"Authorization": f"Bearer {spelt}"})).status_code
+                        for spelt in (token, token + "=", token + "==", token.replace(".", "=.", 1)) * 2]
+        assert statuses == [200] * 4 + [429] * 4
+
     async def test_a_header_without_a_bearer_token_is_no_budget_of_its_own(self, committed_app, settings, engine):
         application = instance(settings, engine, search=3)
         async with client_of(application) as c:

@@ -482,7 +482,7 @@ async def run(
     kind = media_type(content_type)
     try:
         parsed = await jobs_of(settings).run(read_file, body, kind, skew_seconds, seconds=settings.import_job_seconds,
-                                             memory_mb=settings.import_job_memory_mb)
+                                             memory_mb=settings.import_job_memory_mb, owner=principal.sub)
     except JobOverLimit as exc:
         limit = f"{settings.import_job_seconds:g} s" if exc.limit == "time" else f"{settings.import_job_memory_mb} MB"
         raise ImportRejected(f"Reading this file passed its {exc.limit} limit ({limit}): send it in smaller parts",

@@ -77,8 +77,9 @@ def hub_of(request: Request) -> Hub:
     200: {"description": "text/event-stream: `ready` first, then `call.created`, `call.updated` (status or who "
                          "has it), `call.to_reorient`; data is JSON without patient data. The stream ends with one "
                          "last event: `expired` when the token expires or the account may no longer listen "
-                         "(`reason`: token_expired, access_withdrawn), `replaced` when the same token opened a "
-                         "newer stream beyond its limit (`SNP_LIVE_MAX_PER_TOKEN`), `lagging` when the console "
+                         "(`reason`: token_expired, access_withdrawn), `replaced` when the same account (any of its "
+                         "tokens) opened a newer stream beyond its limit (`SNP_LIVE_MAX_PER_TOKEN`), `lagging` when "
+                         "the console "
                          "could not keep up, `closing` when the server stops. A comment line every 15 s says the "
                          "stream is alive.", "content": {"text/event-stream": {}}},
     **error_responses(401, 403, 503)})
@@ -93,8 +94,9 @@ async def stream_calls(request: Request, principal: StreamerDep) -> EventSourceR
     settings = request.app.state.settings
     hub = hub_of(request)
     try:
-        subscriber = await hub.subscribe(None if visible is None else frozenset(visible),
-                                         owner=hashlib.sha256(token.encode()).hexdigest())
+        # The cap is the person's, not the token's: a new sign-in (a new token) does not add streams.
+        owner = hashlib.sha256(f"{principal.role}:{principal.sub}".encode()).hexdigest()
+        subscriber = await hub.subscribe(None if visible is None else frozenset(visible), owner=owner)
     except Full:
         raise Unavailable("Too many live consoles on this instance: retry later") from None
 

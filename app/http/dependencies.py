@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.platform.config import Settings
-from app.platform.database import OneStatement
+from app.platform.database import OnDemand, OneStatement
 from app.platform.replica import Reads
 
 
@@ -37,14 +37,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_statements(request: Request) -> AsyncIterator[OneStatement]:
-    engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as connection:
-        yield OneStatement(connection)
+def get_statements(request: Request) -> OneStatement | OnDemand:
+    """Each statement on a connection of its own, taken when it runs (tests give a connection instead)."""
+    return OnDemand(request.app.state.engine)
 
 
-# Released before the response is sent, like the session: the statement has committed by then.
-StatementsDep = Annotated[OneStatement, Depends(get_statements, scope="function")]
+StatementsDep = Annotated[OneStatement | OnDemand, Depends(get_statements)]
 
 
 def get_reads(request: Request) -> Reads:

@@ -38,7 +38,9 @@ def bearer_token(value: str | bytes | None) -> str | None:
     parts = text.split()
     if len(parts) != 2 or parts[0].lower() != "bearer":
         return None
-    return parts[1]
+    # A JWT's segments are base64url without padding; the JWT library accepts them padded too, so a
+    # padded spelling would be another budget for the same token: the padding is never part of it.
+    return ".".join(segment.rstrip("=") for segment in parts[1].split("."))
 
 
 def _trusted(address: Address | None, networks: Sequence[Network]) -> bool:

@@ -169,9 +169,9 @@ class Settings(BaseSettings):
                              "https://snp.example.fr")
         return value.strip().rstrip("/")
 
-    # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503. One token keeps at most
-    # live_max_per_token streams: its next one ends its oldest (a console reconnecting after a blip is
-    # never refused because its dead stream is not noticed yet).
+    # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503. One account (its tokens
+    # together) keeps at most live_max_per_token streams: its next one ends its oldest (a console
+    # reconnecting after a blip is never refused because its dead stream is not noticed yet).
     live_max_subscribers: int = 2000
     live_max_per_token: int = Field(default=3, ge=1)
     # CPU-heavy work (calendars, imports, report files) runs in job_workers processes (app/platform/jobs.py); a

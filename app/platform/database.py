@@ -112,6 +112,19 @@ class OneStatement:
         return await fetch_row(self.connection, statement, params)
 
 
+class OnDemand:
+    """Runs each statement on a pooled connection taken for that statement alone and given back at once
+    (autocommit): a request never holds one while it waits for another (a burst of requests that each
+    held one and waited for a session's once took every connection of the pool)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
+        async with self.engine.connect() as connection:
+            return await fetch_row(connection, statement, params)
+
+
 A = TypeVar("A")
 B = TypeVar("B")
 

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import resource
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -103,6 +104,7 @@ class Jobs:
         self._pool: pebble.ProcessPool | None = None
         self._lock = threading.Lock()
         self._free: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+        self._owners: set[str] = set()  # who has a job running or waiting for a worker
 
     def _started(self) -> pebble.ProcessPool:
         with self._lock:
@@ -121,12 +123,29 @@ class Jobs:
 
     async def run(
         self, function: Callable[..., T], *args: Any, seconds: float | None = None, memory_mb: int | None = None,
+        owner: str | None = None,
     ) -> T:
         """``function(*args)`` in a worker process, within ``seconds`` and ``memory_mb`` (the pool's limits by
-        default); PoolBusy, JobOverLimit, or what the function raised."""
+        default); PoolBusy, JobOverLimit, or what the function raised. An ``owner`` (who asks) has one job
+        at a time: one party never holds every worker, whatever it sends."""
+        began = time.monotonic()
+        if owner is not None:
+            while owner in self._owners:
+                if time.monotonic() - began > self.wait_seconds:
+                    raise PoolBusy()
+                await asyncio.sleep(0.05)
+            self._owners.add(owner)
+        try:
+            return await self._run(function, args, seconds, memory_mb, self.wait_seconds - (time.monotonic() - began))
+        finally:
+            if owner is not None:
+                self._owners.discard(owner)
+
+    async def _run(self, function: Callable[..., T], args: tuple[Any, ...], seconds: float | None,
+                   memory_mb: int | None, wait_seconds: float) -> T:
         free = self._semaphore()
         try:
-            await asyncio.wait_for(free.acquire(), self.wait_seconds)
+            await asyncio.wait_for(free.acquire(), max(wait_seconds, 0.01))
         except TimeoutError:
             raise PoolBusy() from None
         try:

@@ -30,6 +30,10 @@ MAX_RECURRENCE_STEPS = 200_000
 PERIOD_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86_400, "WEEKLY": 7 * 86_400,
                   "MONTHLY": 28 * 86_400, "YEARLY": 365 * 86_400}
 SUB_DAILY = ("SECONDLY", "MINUTELY", "HOURLY")
+# An SNP event longer than a slot may last is refused whole, never cut first.
+MAX_EVENT = dt.timedelta(hours=12)
+# Days each month may have (February's leap day included).
+MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 EXPANDING = ("BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
              "BYSETPOS")
 
@@ -90,6 +94,7 @@ def occurrences(
 
     Only the SNP events are expanded, and only once the work they ask for is known to be bounded; the
     expansion walks the occurrences in order of start and stops at the horizon."""
+    _check_timezones(calendar)
     events = [e for e in calendar.walk("VEVENT") if is_snp(e)]
     snp_uids = {str(e.get("UID", "")) for e in events}
     check_budget(events, zone, window_start, window_end, max_slots, slot_minutes)
@@ -120,8 +125,15 @@ def expand(
     body: bytes, zone_name: str, window_start: dt.datetime, window_end: dt.datetime, slot_minutes: int | None,
     max_slots: int,
 ) -> tuple[list[Occurrence], int]:
-    """Parse and expand a calendar: the whole CPU-heavy part of an import, run in a worker process."""
-    return occurrences(parse(body), ZoneInfo(zone_name), window_start, window_end, slot_minutes, max_slots)
+    """Parse and expand a calendar: the whole CPU-heavy part of an import, run in a worker process. Whatever
+    the libraries raise on a malformed value (a broken property, a rule they cannot build) is the
+    calendar's fault: a CalendarError, never an error of the service."""
+    try:
+        return occurrences(parse(body), ZoneInfo(zone_name), window_start, window_end, slot_minutes, max_slots)
+    except (CalendarError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - untrusted input: the parser and the recurrence library raise anything
+        raise CalendarError(f"cannot read the calendar ({type(exc).__name__}: {exc})") from None
 
 
 def _slots_of(
@@ -135,8 +147,8 @@ def _slots_of(
         return [Occurrence(uid, None, None, "an all-day event or an event without an end time is not a slot")]
     if not window_start <= start < window_end:
         return []
-    if slot_minutes is None:
-        return [Occurrence(uid, start, end)]
+    if slot_minutes is None or end - start > MAX_EVENT:
+        return [Occurrence(uid, start, end)]  # one slot, refused as too long by the publishing rules
     step = dt.timedelta(minutes=slot_minutes)
     pieces, cursor = [], start
     while cursor + step <= end:
@@ -179,7 +191,7 @@ def check_budget(
             except (OverflowError, ValueError, TypeError) as exc:
                 raise CalendarError(f"event {uid!r}: a recurring SNP event has dates out of range: {exc}") from exc
         count += _rdates(event)
-        slots += count * _pieces(event, slot_minutes)
+        slots += count * _pieces(event, zone, slot_minutes)
         if steps > MAX_RECURRENCE_STEPS:
             raise CalendarTooLarge(
                 f"the recurrences would take more than {MAX_RECURRENCE_STEPS} steps to expand up to the publishing "
@@ -234,6 +246,7 @@ def occurrence_bound(
     freq, interval = _freq(rule), _interval(rule)
     if start is None:
         raise CalendarError("a recurring SNP event needs a DTSTART")
+    _never_occurs(rule, freq)
     low = max(window_start, start)
     high = window_end
     until = _until(rule, zone)
@@ -280,6 +293,45 @@ def occurrence_bound(
     return bound
 
 
+def _never_occurs(rule: dict[str, list[Any]], freq: str) -> None:
+    """Refuse a rule whose filters no date can meet (the 30th of February, a 6th Monday): the recurrence
+    library would walk day after day up to the year 9999 looking for its next occurrence."""
+    try:
+        months = [int(m) for m in _values(rule, "BYMONTH")] or list(MONTH_DAYS)
+        days = [int(d) for d in _values(rule, "BYMONTHDAY")]
+    except (TypeError, ValueError) as exc:
+        raise CalendarError("RRULE BYMONTH and BYMONTHDAY are numbers") from exc
+    longest = max((MONTH_DAYS.get(m, 0) for m in months), default=0)
+    if days and all(abs(d) > longest for d in days):
+        raise CalendarError(f"RRULE {_text_of(rule)} never occurs (no such day in its months)")
+    positions = _values(rule, "BYSETPOS")
+    if positions:
+        try:
+            largest = max(abs(int(p)) for p in positions)
+        except (TypeError, ValueError) as exc:
+            raise CalendarError("RRULE BYSETPOS is a number") from exc
+        if largest > _set_size(rule, freq):
+            raise CalendarError(f"RRULE {_text_of(rule)} never occurs (BYSETPOS beyond the dates of a period)")
+
+
+def _set_size(rule: dict[str, list[Any]], freq: str) -> int:
+    """An upper bound of the occurrences one period of the rule holds, before BYSETPOS picks among them."""
+    n = {name: len(_values(rule, name)) for name in EXPANDING}
+    times = max(n["BYHOUR"], 1) * max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
+    dates = {"YEARLY": 366, "MONTHLY": 31, "WEEKLY": 7}.get(freq, 1)
+    if freq == "HOURLY":
+        times = max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
+    elif freq == "MINUTELY":
+        times = max(n["BYSECOND"], 1)
+    elif freq == "SECONDLY":
+        times = 1
+    return dates * times
+
+
+def _text_of(rule: dict[str, list[Any]]) -> str:
+    return ";".join(f"{k}={','.join(str(v) for v in values)}" for k, values in rule.items())
+
+
 def _rdates(event: Any) -> int:
     """How many dates the event's RDATE lines add (an upper bound: all of them, wherever they fall)."""
     raw = event.get("RDATE")
@@ -288,18 +340,36 @@ def _rdates(event: Any) -> int:
     return sum(len(getattr(item, "dts", [item])) for item in (raw if isinstance(raw, list) else [raw]))
 
 
-def _pieces(event: Any, slot_minutes: int | None) -> int:
-    """How many slots one occurrence is cut into."""
+def _pieces(event: Any, zone: ZoneInfo, slot_minutes: int | None) -> int:
+    """How many slots one occurrence is cut into (its times read as the expansion reads them)."""
     if slot_minutes is None:
         return 1
-    start, end = getattr(event.get("DTSTART"), "dt", None), getattr(event.get("DTEND"), "dt", None)
-    if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) and (start.tzinfo is None) == (
-            end.tzinfo is None):
+    start, end = _instant(event.get("DTSTART"), zone), _instant(event.get("DTEND"), zone)
+    if start is not None and end is not None:
         length = end - start
     else:
         duration = getattr(event.get("DURATION"), "dt", None)
         length = duration if isinstance(duration, dt.timedelta) else dt.timedelta(0)
     return max(int(length.total_seconds() // (slot_minutes * 60)), 1)
+
+
+# A time zone's changes recur once a year: a VTIMEZONE of another rhythm (or of thousands of dates) is no
+# time zone, and expanding it would walk its rule from its DTSTART to the horizon.
+MAX_ZONE_PARTS = 200
+
+
+def _check_timezones(calendar: icalendar.Calendar) -> None:
+    parts = [part for zone in calendar.walk("VTIMEZONE") for part in zone.subcomponents]
+    if len(parts) > MAX_ZONE_PARTS:
+        raise CalendarTooLarge(f"the calendar's time zones have {len(parts)} parts; at most {MAX_ZONE_PARTS}")
+    for part in parts:
+        rules = part.get("RRULE")
+        for one in (rules if isinstance(rules, list) else [rules]) if rules is not None else []:
+            freq = str((dict(one).get("FREQ") or ["?"])[0]).upper()
+            if freq != "YEARLY":
+                raise CalendarError(f"a VTIMEZONE rule recurs {freq.lower()}: a time zone's changes recur yearly")
+        if _rdates(part) > MAX_ZONE_PARTS:
+            raise CalendarTooLarge(f"a VTIMEZONE lists more than {MAX_ZONE_PARTS} dates")
 
 
 def _check_times(event: Any) -> None:
@@ -316,6 +386,9 @@ def _check_times(event: Any) -> None:
     if isinstance(start, dt.datetime) and isinstance(end, dt.datetime) \
             and (start.tzinfo is None) == (end.tzinfo is None) and end < start:
         raise CalendarError(f"event {uid!r} ends before it starts")
+    duration = getattr(event.get("DURATION"), "dt", None)
+    if isinstance(duration, dt.timedelta) and duration < dt.timedelta(0):
+        raise CalendarError(f"event {uid!r} ends before it starts (a negative DURATION)")
 
 
 def _steps(rule: dict[str, list[Any]], start: dt.datetime | None, window_end: dt.datetime, zone: ZoneInfo) -> int:

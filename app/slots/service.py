@@ -377,10 +377,14 @@ async def import_ics(
     """Every occurrence of the calendar's SNP events up to the horizon, all or nothing, idempotent."""
     pid = practitioner_for(principal, practitioner_id)
     site = await site_for(session, pid, site_id)
+    # What was read is plain values: the connection goes back to the pool while a worker reads the
+    # calendar (seconds, or a wait for a free worker), and is taken again to publish.
+    await session.rollback()
     now = now_utc()
     try:
         found, events = await jobs_of(settings).run(
-            ics.expand, body, site.timezone, now, horizon_end(settings, now), slot_minutes, MAX_ICS_SLOTS)
+            ics.expand, body, site.timezone, now, horizon_end(settings, now), slot_minutes, MAX_ICS_SLOTS,
+            owner=principal.sub)
     except ics.CalendarTooLarge as exc:
         raise CalendarTooLarge(str(exc), field="body") from exc
     except ics.CalendarError as exc:

@@ -71,16 +71,18 @@ async def monthly(
         return Response(body, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if format == "xlsx":
-        return Response(await _render(settings, xlsx_bytes, report), media_type=XLSX,
+        return Response(await _render(settings, xlsx_bytes, report, principal.sub), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     if format == "png":
-        return Response(await _render(settings, png_bytes, report), media_type="image/png")
+        return Response(await _render(settings, png_bytes, report, principal.sub), media_type="image/png")
     return report
 
 
-async def _render(settings: Settings, render: Callable[[MonthlyReport], bytes], report: MonthlyReport) -> bytes:
+async def _render(
+    settings: Settings, render: Callable[[MonthlyReport], bytes], report: MonthlyReport, owner: str,
+) -> bytes:
     """A workbook or a chart, drawn in a worker process (openpyxl and matplotlib hold the GIL)."""
     try:
-        return await jobs_of(settings).run(render, report)
+        return await jobs_of(settings).run(render, report, owner=owner)
     except (JobOverLimit, PoolBusy) as exc:
         raise Unavailable("The report's file could not be drawn now: retry in a few seconds") from exc

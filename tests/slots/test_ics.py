@@ -163,3 +163,41 @@ class TestStrictCalendars:
         response = await client.post("/v1/slots/import-ics", content=body, params={"site_id": doc.site_id},
                                      headers={**doc.headers, "Content-Type": "application/json"})
         assert response.status_code == 415 and response.json()["field"] == "Content-Type"
+
+
+class TestWhatAHostileRunFound:
+    """Each answered 422 at once, naming the body; before, some froze a worker for seconds, some were 500."""
+
+    async def test_rules_that_never_occur_malformed_values_and_odd_zones_are_refused_at_once(
+        self, client: httpx.AsyncClient, auth
+    ):
+        import time
+
+        doc = await doctor(client, auth)
+        day = monday_in(1)
+        start, end = stamp(day, 9) + "Z", stamp(day, 9, 20) + "Z"
+        evil_zone = ("BEGIN:VTIMEZONE\r\nTZID:Evil\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\n"
+                     "RRULE:FREQ=SECONDLY\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n")
+        cases = {
+            "the 30th of February, daily": _hostile("RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n", start, end),
+            "a 6th Monday": _hostile("RRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=40\r\n", start, end),
+            "an interval of 26 digits": _hostile("RRULE:FREQ=DAILY;INTERVAL=" + "9" * 26 + "\r\n", start, end),
+            "a count of 24 digits": _hostile("RRULE:FREQ=DAILY;COUNT=" + "9" * 24 + "\r\n", start, end),
+            "no such frequency": _hostile("RRULE:FREQ=FORTNIGHTLY\r\n", start, end),
+            "no such week start": _hostile("RRULE:FREQ=WEEKLY;WKST=XX;BYDAY=MO\r\n", start, end),
+            "an RDATE that is no date": _hostile("RDATE:notadate\r\n", start, end),
+            "a negative duration": _hostile("", start, end).replace(f"DTEND:{end}", "DURATION:-PT20M"),
+            "a floating start, an end 20 years on": _hostile("", stamp(day, 8), "20461220T080000Z"),
+            "a time zone recurring every second": _hostile("", start, end).replace(
+                "BEGIN:VEVENT", evil_zone + "BEGIN:VEVENT", 1).replace(
+                f"DTSTART:{start}", f"DTSTART;TZID=Evil:{stamp(day, 9)}").replace(
+                f"DTEND:{end}", f"DTEND;TZID=Evil:{stamp(day, 9, 20)}"),
+        }
+        for name, body in cases.items():
+            began = time.monotonic()
+            response = await _import(client, doc, body, slot_minutes=5)
+            took = time.monotonic() - began
+            assert response.status_code == 422, (name, response.status_code, response.text)
+            assert response.json()["field"] == "body", (name, response.text)
+            assert took < 2, (name, took)
+        assert (await client.get("/v1/slots", headers=doc.headers)).json() == []
