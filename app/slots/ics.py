@@ -66,12 +66,8 @@ def is_snp(event: Any) -> bool:
 
 
 def _categories(event: Any) -> list[str]:
-    raw = event.get("CATEGORIES")
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, list) else [raw]
     names: list[str] = []
-    for item in items:
+    for item in _listed(event.get("CATEGORIES")):
         names.extend(str(c) for c in getattr(item, "cats", [item]))
     return names
 
@@ -104,7 +100,7 @@ def occurrences(
     out: list[Occurrence] = []
     try:
         for event in recurring_ical_events.of(only_snp).after(window_start):
-            start = _instant(event.get("DTSTART"), zone) or _date_start(event.get("DTSTART"))
+            start = _moment(event.get("DTSTART"), zone)
             if start is not None and start >= window_end:
                 break
             uid = str(event.get("UID", ""))
@@ -157,6 +153,18 @@ def _slots_of(
     return pieces or [Occurrence(uid, start, end, f"shorter than slot_minutes={slot_minutes}")]
 
 
+def _listed(prop: Any) -> list[Any]:
+    """A property that may appear once or several times (icalendar gives one value, or a list)."""
+    if prop is None:
+        return []
+    return prop if isinstance(prop, list) else [prop]
+
+
+def _moment(prop: Any, zone: ZoneInfo) -> dt.datetime | None:
+    """A date-time (floating ones in the site's zone), or a date as its midnight UTC."""
+    return _instant(prop, zone) or _date_start(prop)
+
+
 def _instant(prop: Any, zone: ZoneInfo) -> dt.datetime | None:
     value = getattr(prop, "dt", prop)
     if not isinstance(value, dt.datetime):
@@ -176,16 +184,15 @@ def check_budget(
     for event in events:
         _check_times(event)
         uid = str(event.get("UID", ""))
-        start = _instant(event.get("DTSTART"), zone) or _date_start(event.get("DTSTART"))
-        rules = event.get("RRULE")
+        start = _moment(event.get("DTSTART"), zone)
         count = 0
         if start is not None and window_start <= start < window_end:
             count += 1  # DTSTART is always an occurrence
-        for one in (rules if isinstance(rules, list) else [rules]) if rules is not None else []:
-            rule = dict(one)
+        for one in _listed(event.get("RRULE")):
             try:
-                count += occurrence_bound(rule, start, window_start, window_end, zone)
-                steps += _steps(rule, start, window_end, zone)
+                rule = Rule.read(dict(one), start, zone)
+                count += rule.occurrences(window_start, window_end)
+                steps += rule.steps(window_end)
             except CalendarError:
                 raise
             except (OverflowError, ValueError, TypeError) as exc:
@@ -207,137 +214,125 @@ def _values(rule: dict[str, list[Any]], name: str) -> list[Any]:
     return list(rule.get(name) or [])
 
 
-def _interval(rule: dict[str, list[Any]]) -> int:
-    try:
-        interval = int((rule.get("INTERVAL") or [1])[0])
-    except (TypeError, ValueError) as exc:
-        raise CalendarError("RRULE INTERVAL is not a number") from exc
-    if interval < 1:
-        raise CalendarError(f"RRULE INTERVAL must be 1 or more (got {interval})")
-    return interval
-
-
-def _freq(rule: dict[str, list[Any]]) -> str:
-    freq = str((rule.get("FREQ") or ["?"])[0]).upper()
-    if freq not in PERIOD_SECONDS:
-        raise CalendarError(f"RRULE has no valid FREQ ({freq})")
-    return freq
-
-
-def _until(rule: dict[str, list[Any]], zone: ZoneInfo) -> dt.datetime | None:
-    until = rule.get("UNTIL")
-    if not until:
-        return None
-    return _instant(until[0], zone) or _date_start(until[0])
-
-
 def _ordinal(day: Any) -> bool:
     """``2MO`` (the second Monday) names one day of a month or year; ``MO`` names every Monday."""
     return any(ch.isdigit() for ch in str(day))
 
 
-def occurrence_bound(
-    rule: dict[str, list[Any]], start: dt.datetime | None, window_start: dt.datetime, window_end: dt.datetime,
-    zone: ZoneInfo,
-) -> int:
-    """An upper bound of the occurrences a rule gives in [window_start, window_end), by arithmetic only:
-    the periods of the rule that meet the window times what its BY-lists can expand each period into
-    (RFC 5545 §3.3.10), capped by the days and times the window holds, by COUNT and by BYSETPOS."""
-    freq, interval = _freq(rule), _interval(rule)
-    if start is None:
-        raise CalendarError("a recurring SNP event needs a DTSTART")
-    _never_occurs(rule, freq)
-    low = max(window_start, start)
-    high = window_end
-    until = _until(rule, zone)
-    if until is not None:
-        high = min(high, until + dt.timedelta(seconds=1))
-    if high <= low:
-        return 0
-    span = (high - low).total_seconds()
-    days = int(span // 86_400) + 2  # calendar days the window touches
-    n = {name: len(_values(rule, name)) for name in EXPANDING}
-    if freq in SUB_DAILY:
-        periods = int(span // (PERIOD_SECONDS[freq] * interval)) + 1
-        per_period = {"HOURLY": max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1),
-                      "MINUTELY": max(n["BYSECOND"], 1), "SECONDLY": 1}[freq]
-        per_day = ((n["BYHOUR"] or 24) * (n["BYMINUTE"] or (60 if freq != "HOURLY" else 1))
-                   * (n["BYSECOND"] or (60 if freq == "SECONDLY" else 1)))
-        bound = min(periods * per_period, days * per_day)
-    else:
-        periods = int(span // (PERIOD_SECONDS[freq] * interval)) + 2  # months and years are at least 28/365 days
-        days_of_week = _values(rule, "BYDAY")
-        if freq == "DAILY":
+@dataclass(frozen=True)
+class Rule:
+    """One RRULE of an SNP event, read and checked once: what the budget's arithmetic needs of it."""
+
+    text: str
+    freq: str
+    interval: int
+    start: dt.datetime
+    until: dt.datetime | None
+    count: int | None
+    n: dict[str, int]  # how many values each BY-list has
+    days_of_week: list[Any]
+
+    @classmethod
+    def read(cls, rule: dict[str, list[Any]], start: dt.datetime | None, zone: ZoneInfo) -> Rule:
+        freq = str((rule.get("FREQ") or ["?"])[0]).upper()
+        if freq not in PERIOD_SECONDS:
+            raise CalendarError(f"RRULE has no valid FREQ ({freq})")
+        try:
+            interval = int((rule.get("INTERVAL") or [1])[0])
+        except (TypeError, ValueError) as exc:
+            raise CalendarError("RRULE INTERVAL is not a number") from exc
+        if interval < 1:
+            raise CalendarError(f"RRULE INTERVAL must be 1 or more (got {interval})")
+        if start is None:
+            raise CalendarError("a recurring SNP event needs a DTSTART")
+        try:
+            count = max(int(rule["COUNT"][0]), 0) if rule.get("COUNT") else None
+        except (TypeError, ValueError) as exc:
+            raise CalendarError("RRULE COUNT is not a number") from exc
+        until = _moment(rule["UNTIL"][0], zone) if rule.get("UNTIL") else None
+        read = cls(";".join(f"{k}={','.join(str(v) for v in values)}" for k, values in rule.items()), freq,
+                   interval, start, until, count, {name: len(_values(rule, name)) for name in EXPANDING},
+                   _values(rule, "BYDAY"))
+        read.check_it_occurs(rule)
+        return read
+
+    def per_period(self) -> int:
+        """An upper bound of the occurrences one period holds (what BYSETPOS then picks among): the dates
+        its BY-lists can expand the period into, times the times of day (RFC 5545 §3.3.10)."""
+        n = self.n
+        if self.freq == "SECONDLY":
+            return 1
+        if self.freq == "MINUTELY":
+            return max(n["BYSECOND"], 1)
+        if self.freq == "HOURLY":
+            return max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
+        if self.freq == "DAILY":
             dates = 1
-        elif freq == "WEEKLY":
+        elif self.freq == "WEEKLY":
             dates = min(max(n["BYDAY"], 1), 7)
-        elif freq == "MONTHLY":
-            dates = n["BYMONTHDAY"] or sum(1 if _ordinal(d) else 5 for d in days_of_week) or 1
+        elif self.freq == "MONTHLY":
+            dates = n["BYMONTHDAY"] or sum(1 if _ordinal(d) else 5 for d in self.days_of_week) or 1
         elif n["BYYEARDAY"]:
             dates = n["BYYEARDAY"]
         elif n["BYWEEKNO"]:
             dates = 7 * n["BYWEEKNO"]
         else:
             months = n["BYMONTH"] or (12 if n["BYMONTHDAY"] or n["BYDAY"] else 1)
-            dates = months * (n["BYMONTHDAY"] or sum(1 if _ordinal(d) else 5 for d in days_of_week) or 1)
-        times = max(n["BYHOUR"], 1) * max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
-        bound = min(periods * min(dates, 366), days) * times
-    if n["BYSETPOS"]:
-        bound = min(bound, periods * n["BYSETPOS"])
-    count = rule.get("COUNT")
-    if count:
+            dates = months * (n["BYMONTHDAY"] or sum(1 if _ordinal(d) else 5 for d in self.days_of_week) or 1)
+        return min(dates, 366) * max(n["BYHOUR"], 1) * max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
+
+    def check_it_occurs(self, rule: dict[str, list[Any]]) -> None:
+        """Refuse a rule whose filters no date can meet (the 30th of February, a 6th Monday): the recurrence
+        library would walk day after day up to the year 9999 looking for its next occurrence."""
         try:
-            bound = min(bound, max(int(count[0]), 0))
+            months = [int(m) for m in _values(rule, "BYMONTH")] or list(MONTH_DAYS)
+            days = [int(d) for d in _values(rule, "BYMONTHDAY")]
+            positions = [abs(int(p)) for p in _values(rule, "BYSETPOS")]
         except (TypeError, ValueError) as exc:
-            raise CalendarError("RRULE COUNT is not a number") from exc
-    return bound
+            raise CalendarError("RRULE BYMONTH, BYMONTHDAY and BYSETPOS are numbers") from exc
+        longest = max((MONTH_DAYS.get(m, 0) for m in months), default=0)
+        if days and all(abs(d) > longest for d in days):
+            raise CalendarError(f"RRULE {self.text} never occurs (no such day in its months)")
+        if positions and max(positions) > self.per_period():
+            raise CalendarError(f"RRULE {self.text} never occurs (BYSETPOS beyond the dates of a period)")
 
+    def occurrences(self, window_start: dt.datetime, window_end: dt.datetime) -> int:
+        """An upper bound of the occurrences in [window_start, window_end), by arithmetic only: the periods
+        that meet the window times what each holds, capped by the days and times the window holds, by
+        COUNT and by BYSETPOS."""
+        low = max(window_start, self.start)
+        high = window_end if self.until is None else min(window_end, self.until + dt.timedelta(seconds=1))
+        if high <= low:
+            return 0
+        span = (high - low).total_seconds()
+        days = int(span // 86_400) + 2  # calendar days the window touches
+        n = self.n
+        if self.freq in SUB_DAILY:
+            periods = int(span // (PERIOD_SECONDS[self.freq] * self.interval)) + 1
+            per_day = ((n["BYHOUR"] or 24) * (n["BYMINUTE"] or (60 if self.freq != "HOURLY" else 1))
+                       * (n["BYSECOND"] or (60 if self.freq == "SECONDLY" else 1)))
+            bound = min(periods * self.per_period(), days * per_day)
+        else:
+            periods = int(span // (PERIOD_SECONDS[self.freq] * self.interval)) + 2  # months, years: ≥ 28, 365 days
+            times = max(n["BYHOUR"], 1) * max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
+            bound = min(periods * (self.per_period() // times), days) * times
+        if n["BYSETPOS"]:
+            bound = min(bound, periods * n["BYSETPOS"])
+        return bound if self.count is None else min(bound, self.count)
 
-def _never_occurs(rule: dict[str, list[Any]], freq: str) -> None:
-    """Refuse a rule whose filters no date can meet (the 30th of February, a 6th Monday): the recurrence
-    library would walk day after day up to the year 9999 looking for its next occurrence."""
-    try:
-        months = [int(m) for m in _values(rule, "BYMONTH")] or list(MONTH_DAYS)
-        days = [int(d) for d in _values(rule, "BYMONTHDAY")]
-    except (TypeError, ValueError) as exc:
-        raise CalendarError("RRULE BYMONTH and BYMONTHDAY are numbers") from exc
-    longest = max((MONTH_DAYS.get(m, 0) for m in months), default=0)
-    if days and all(abs(d) > longest for d in days):
-        raise CalendarError(f"RRULE {_text_of(rule)} never occurs (no such day in its months)")
-    positions = _values(rule, "BYSETPOS")
-    if positions:
-        try:
-            largest = max(abs(int(p)) for p in positions)
-        except (TypeError, ValueError) as exc:
-            raise CalendarError("RRULE BYSETPOS is a number") from exc
-        if largest > _set_size(rule, freq):
-            raise CalendarError(f"RRULE {_text_of(rule)} never occurs (BYSETPOS beyond the dates of a period)")
-
-
-def _set_size(rule: dict[str, list[Any]], freq: str) -> int:
-    """An upper bound of the occurrences one period of the rule holds, before BYSETPOS picks among them."""
-    n = {name: len(_values(rule, name)) for name in EXPANDING}
-    times = max(n["BYHOUR"], 1) * max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
-    dates = {"YEARLY": 366, "MONTHLY": 31, "WEEKLY": 7}.get(freq, 1)
-    if freq == "HOURLY":
-        times = max(n["BYMINUTE"], 1) * max(n["BYSECOND"], 1)
-    elif freq == "MINUTELY":
-        times = max(n["BYSECOND"], 1)
-    elif freq == "SECONDLY":
-        times = 1
-    return dates * times
-
-
-def _text_of(rule: dict[str, list[Any]]) -> str:
-    return ";".join(f"{k}={','.join(str(v) for v in values)}" for k, values in rule.items())
+    def steps(self, window_end: dt.datetime) -> int:
+        """An upper bound of the steps the recurrence library walks from DTSTART to the horizon (or UNTIL)."""
+        end = window_end if self.until is None else min(window_end, self.until)
+        span = max((end - self.start).total_seconds(), 0)
+        steps = int(span // (PERIOD_SECONDS[self.freq] * self.interval)) + 1
+        for value in self.n.values():
+            steps *= max(value, 1)
+        return steps
 
 
 def _rdates(event: Any) -> int:
     """How many dates the event's RDATE lines add (an upper bound: all of them, wherever they fall)."""
-    raw = event.get("RDATE")
-    if raw is None:
-        return 0
-    return sum(len(getattr(item, "dts", [item])) for item in (raw if isinstance(raw, list) else [raw]))
+    return sum(len(getattr(item, "dts", [item])) for item in _listed(event.get("RDATE")))
 
 
 def _pieces(event: Any, zone: ZoneInfo, slot_minutes: int | None) -> int:
@@ -363,8 +358,7 @@ def _check_timezones(calendar: icalendar.Calendar) -> None:
     if len(parts) > MAX_ZONE_PARTS:
         raise CalendarTooLarge(f"the calendar's time zones have {len(parts)} parts; at most {MAX_ZONE_PARTS}")
     for part in parts:
-        rules = part.get("RRULE")
-        for one in (rules if isinstance(rules, list) else [rules]) if rules is not None else []:
+        for one in _listed(part.get("RRULE")):
             freq = str((dict(one).get("FREQ") or ["?"])[0]).upper()
             if freq != "YEARLY":
                 raise CalendarError(f"a VTIMEZONE rule recurs {freq.lower()}: a time zone's changes recur yearly")
@@ -389,22 +383,6 @@ def _check_times(event: Any) -> None:
     duration = getattr(event.get("DURATION"), "dt", None)
     if isinstance(duration, dt.timedelta) and duration < dt.timedelta(0):
         raise CalendarError(f"event {uid!r} ends before it starts (a negative DURATION)")
-
-
-def _steps(rule: dict[str, list[Any]], start: dt.datetime | None, window_end: dt.datetime, zone: ZoneInfo) -> int:
-    """An upper bound of the steps the recurrence library walks from DTSTART to the horizon (or UNTIL)."""
-    freq, interval = _freq(rule), _interval(rule)
-    if start is None:
-        raise CalendarError("a recurring SNP event needs a DTSTART")
-    end = window_end
-    until = _until(rule, zone)
-    if until is not None:
-        end = min(end, until)
-    span = max((end - start).total_seconds(), 0)
-    steps = int(span // (PERIOD_SECONDS[freq] * interval)) + 1
-    for name in EXPANDING:
-        steps *= max(len(_values(rule, name)), 1)
-    return steps
 
 
 def _date_start(prop: Any) -> dt.datetime | None:
