@@ -185,17 +185,14 @@ _jobs: Jobs | None = None
 _guard = threading.Lock()
 
 
-def jobs(workers: int = 2, seconds: float = 10.0, memory_mb: int = 160, wait_seconds: float = 5.0) -> Jobs:
+def jobs_of(settings: Settings) -> Jobs:
     """This process's pool (made with these settings the first time)."""
     global _jobs
     with _guard:
         if _jobs is None:
-            _jobs = Jobs(workers, seconds, memory_mb, wait_seconds)
+            _jobs = Jobs(settings.job_workers, settings.job_seconds, settings.job_memory_mb,
+                         settings.job_wait_seconds)
         return _jobs
-
-
-def jobs_of(settings: Settings) -> Jobs:
-    return jobs(settings.job_workers, settings.job_seconds, settings.job_memory_mb, settings.job_wait_seconds)
 
 
 @atexit.register
