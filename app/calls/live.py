@@ -11,9 +11,9 @@ console that cannot keep up is dropped (it reconnects and reloads).
 
 A stream holds no database connection: a new subscriber waits for a reading that covers its
 territories (one reading serves every subscriber that arrived meanwhile, so a burst of consoles costs
-a few readings, not one each). One token keeps at most ``max_per_owner`` streams: its next one ends its
-oldest, told ``replaced`` (a console reconnecting after a blip is never refused because the server has
-not yet noticed its dead stream).
+a few readings, not one each). One account (its tokens together) keeps at most ``max_per_owner``
+streams: its next one ends its oldest, told ``replaced`` (a console reconnecting after a blip is never
+refused because the server has not yet noticed its dead stream).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class OpenCall:
 @dataclass(eq=False)
 class Subscriber:
     territories: frozenset[str] | None  # None: every territory
-    owner: str = ""  # the hash of the token it was opened with
+    owner: str = ""  # who opened it: the account (role and subject), whatever its token
     queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     ended: str | None = None  # why the hub ended it: "lagging", "replaced", "closing"
 
