@@ -335,7 +335,6 @@ def parse(body: bytes, kind: str, *, skew_seconds: int) -> tuple[list[Row], list
 # splits a few long strings instead of unpickling a million objects (measured on 750 000 rows: 13 s to
 # unpickle the rows, 0.5 s to split the columns).
 SEP = "\x1f"
-TIMES = ("received_at", "first_callback_at", "closed_at")
 NULLABLE = ("priority", "first_callback_at", "postcode", "birth_year", "sex", "d_other_reason",
             "d_pharmacy_name", "d_pharmacy_finess")
 MAX_ERRORS_KEPT = 10 * MAX_REPORTED
@@ -484,8 +483,7 @@ async def run(
         parsed = await jobs_of(settings).run(read_file, body, kind, skew_seconds, seconds=settings.import_job_seconds,
                                              memory_mb=settings.import_job_memory_mb, owner=principal.sub)
     except JobOverLimit as exc:
-        limit = f"{settings.import_job_seconds:g} s" if exc.limit == "time" else f"{settings.import_job_memory_mb} MB"
-        raise ImportRejected(f"Reading this file passed its {exc.limit} limit ({limit}): send it in smaller parts",
+        raise ImportRejected(f"Reading this file passed its {exc.limit} limit ({exc.amount}): send it in smaller parts",
                              rows=[{"row": 0, "field": None, "reason": f"over the {exc.limit} limit"}]) from exc
     except PoolBusy as exc:
         raise Unavailable("Every file reader is busy: retry in a few seconds") from exc

@@ -45,9 +45,10 @@ class PoolBusy(Exception):
 class JobOverLimit(Exception):
     """The job passed its time or memory limit and was stopped."""
 
-    def __init__(self, limit: str) -> None:
+    def __init__(self, limit: str, amount: str) -> None:
         super().__init__(limit)
         self.limit = limit  # "time" or "memory"
+        self.amount = amount  # the limit it passed, as people read it: "10 s", "160 MB"
 
 
 def _mapped_bytes() -> int:
@@ -150,19 +151,19 @@ class Jobs:
             raise PoolBusy() from None
         try:
             megabytes = self.memory_mb if memory_mb is None else memory_mb
-            future = self._started().schedule(_limited, args=(function, megabytes, *args),
-                                              timeout=seconds or self.seconds)
+            timeout = seconds or self.seconds
+            future = self._started().schedule(_limited, args=(function, megabytes, *args), timeout=timeout)
             try:
                 return await asyncio.wrap_future(future)
             except FutureTimeout:
                 log.warning("jobs.over_time", job=getattr(function, "__name__", "?"))
-                raise JobOverLimit("time") from None
+                raise JobOverLimit("time", f"{timeout:g} s") from None
             except MemoryError:
                 log.warning("jobs.over_memory", job=getattr(function, "__name__", "?"))
-                raise JobOverLimit("memory") from None
+                raise JobOverLimit("memory", f"{megabytes} MB") from None
             except pebble.ProcessExpired as exc:  # killed from outside (the kernel's OOM killer, a signal)
                 log.warning("jobs.worker_died", job=getattr(function, "__name__", "?"), code=exc.exitcode)
-                raise JobOverLimit("memory") from None
+                raise JobOverLimit("memory", f"{megabytes} MB") from None
             except FutureCancelled:
                 raise asyncio.CancelledError() from None
         finally:

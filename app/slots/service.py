@@ -391,7 +391,7 @@ async def import_ics(
         raise Unprocessable(str(exc), field="body") from exc
     except JobOverLimit as exc:
         raise CalendarTooLarge(
-            f"Reading this calendar passed its {exc.limit} limit ({_limit_text(exc.limit, settings)}): send fewer "
+            f"Reading this calendar passed its {exc.limit} limit ({exc.amount}): send fewer "
             "events, or a smaller calendar", field="body") from exc
     except PoolBusy as exc:
         raise Unavailable("Every calendar reader is busy: retry in a few seconds") from exc
@@ -411,10 +411,6 @@ async def import_ics(
     created = [i for i in ids if i is not None]
     log.info("slots.ics_imported", practitioner_id=str(pid), created=len(created), occurrences=len(found))
     return IcsImportResult(created=len(created), skipped=len(ids) - len(created), events=events, ids=created)
-
-
-def _limit_text(limit: str, settings: Settings) -> str:
-    return f"{settings.job_seconds:g} s" if limit == "time" else f"{settings.job_memory_mb} MB"
 
 
 def _ics_item(
