@@ -61,7 +61,7 @@ def serve(
     console.print(f"  API docs  {base}/docs  (ReDoc {base}/redoc)")
     console.print(f"  ready     {base}/ready")
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and rewrite the
-    # client address; the app applies SNP_TRUSTED_PROXIES itself (app/http/edge.py).
+    # client address; the app applies SNP_TRUSTED_PROXIES itself (app/http/proxies.py).
     uvicorn.run("app.main:app", host=host, port=port, workers=workers, log_level="info", proxy_headers=False)
 
 

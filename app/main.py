@@ -14,12 +14,10 @@ from sqlalchemy import text
 
 from app import workers
 from app.http import contract
-from app.http.deadline import DeadlineMiddleware
-from app.http.edge import EdgeMiddleware
+from app.http.edge import Edge
 from app.http.errors import install_error_handlers
-from app.http.limits import LimitsMiddleware
-from app.http.metrics import MetricsMiddleware, metrics_response
-from app.http.ratelimit import Limiter, RateLimitMiddleware
+from app.http.metrics import metrics_response
+from app.http.ratelimit import Limiter
 from app.identity import crypto
 from app.notifications.metrics import relay_metrics
 from app.platform import migrate
@@ -139,11 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     contract.install(app)
     app.state.limiter = Limiter(dict(settings.rate_limits)) if settings.rate_limits_enabled else None
-    app.add_middleware(DeadlineMiddleware)  # innermost: what it cancels is the handler, with its statements
-    app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RateLimitMiddleware)  # keys on the client the edge found
-    app.add_middleware(EdgeMiddleware, trusted_proxies=settings.proxy_networks)
-    app.add_middleware(LimitsMiddleware)  # outermost of ours: before anything reads a header or the body
+    app.add_middleware(Edge, trusted_proxies=settings.proxy_networks)  # limits, proxies, budgets, deadline, metrics
     for router in routers():
         app.include_router(router)
 

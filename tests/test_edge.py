@@ -6,7 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.http.edge import EdgeMiddleware
+from app.http import routes
+from app.http.edge import Edge
+from app.http.proxies import Proxies
 from app.platform.addresses import parse_networks
 from app.platform.config import Settings
 from tests.support.database import PRODUCTION_KEYS
@@ -24,7 +26,12 @@ async def _echo(scope, receive, send) -> None:
 
 
 async def _seen(peer: str, headers: dict[str, str], trusted: tuple[str, ...] = ("10.0.0.0/8", "::1")) -> dict:
-    edge = EdgeMiddleware(_echo, parse_networks(trusted))
+    proxies = Proxies(parse_networks(trusted))
+
+    async def edge(scope, receive, send) -> None:
+        proxies.apply(scope)
+        await _echo(scope, receive, send)
+
     transport = httpx.ASGITransport(app=edge, client=(peer, 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return (await client.get("/", headers=headers)).json()
@@ -68,3 +75,21 @@ class TestSettings:
         assert Settings(env="production", jwt_secret="s" * 48, **PRODUCTION_KEYS).base_url == "https://snp.example.test"
         with pytest.raises(ValueError, match="SNP_PUBLIC_URL"):
             Settings(public_url="snp.example.test")
+
+
+class TestOneLayer:
+    def test_the_app_has_one_layer_of_its_own_before_the_routes(self, app) -> None:
+        assert [layer.cls for layer in app.user_middleware] == [Edge]
+
+    async def test_a_request_reads_its_route_row_once_for_every_step_of_the_edge(self, client, auth, monkeypatch):
+        looked_up: list[tuple[str, str]] = []
+        real = routes.policy_for
+
+        def counted(method: str, path: str) -> routes.Policy:
+            looked_up.append((method, path))
+            return real(method, path)
+
+        monkeypatch.setattr(routes, "policy_for", counted)
+        response = await client.get("/v1/slots/search", params={"territory_code": "36"}, headers=auth("operator"))
+        assert response.status_code == 200, response.text
+        assert looked_up == [("GET", "/v1/slots/search")]

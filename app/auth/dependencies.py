@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.principal import Principal
 from app.auth.registry import registered
 from app.auth.tokens import decode_token
-from app.http.edge import bearer_token
+from app.http.proxies import bearer_token
 from app.platform.config import Settings, get_settings
 from app.platform.errors import Forbidden, Unauthorized
 

@@ -16,8 +16,8 @@ from app.auth.dependencies import PrincipalDep, principal_of, require_roles
 from app.auth.principal import Principal
 from app.calls.live import Full, Hub
 from app.http.dependencies import SessionDep
-from app.http.edge import bearer_token
 from app.http.errors import error_responses
+from app.http.proxies import bearer_token
 from app.http.schemas import Schema
 from app.platform.errors import AppError, Unavailable
 from app.territories import repository as territory_repository

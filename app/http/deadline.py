@@ -12,69 +12,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive
 
-from app.http.errors import send_error
-from app.http.routes import policy_of
 from app.platform.logging import log
 
 
-class DeadlineMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+async def client_gone(receive: Receive, read_all: asyncio.Event) -> None:
+    """Returns when the client disconnects. The body is the handler's to read; after it, only a
+    disconnect comes."""
+    await read_all.wait()
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        settings = getattr(getattr(scope.get("app"), "state", None), "settings", None)
-        default = getattr(settings, "request_deadline_seconds", 0.0)
-        budget = None
-        if scope["type"] == "http" and default > 0:
-            policy = policy_of(scope)
-            budget = (policy.deadline or default) if policy.timed else None
-        if budget is None:
-            await self.app(scope, receive, send)
+
+async def run_within(seconds: float, handler: Awaitable[None], gone: Coroutine[Any, Any, None],
+                     late: Callable[[], Awaitable[None]], path: str) -> None:
+    """Run ``handler`` for at most ``seconds``, and no longer than its client stays (``gone``); past the
+    deadline it is cancelled and ``late`` answers, if it still can."""
+    handling = asyncio.ensure_future(handler)  # an ASGI app's call: an awaitable, a coroutine in practice
+    watcher = asyncio.create_task(gone)
+    try:
+        done, _ = await asyncio.wait({handling, watcher}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        if handling in done:
+            handling.result()  # its own error, if any, goes on as before
             return
-        started = False
-        read_all = asyncio.Event()
-
-        async def reading() -> Message:
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                read_all.set()
-            return message
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        async def client_gone() -> None:
-            await read_all.wait()  # the body is the handler's to read; after it, only a disconnect comes
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
-        async def handle() -> None:
-            await self.app(scope, reading, sending)
-
-        handler = asyncio.create_task(handle())
-        watcher = asyncio.create_task(client_gone())
-        try:
-            done, _ = await asyncio.wait({handler, watcher}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
-            if handler in done:
-                handler.result()  # its own error, if any, goes on as before
-                return
-            handler.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await handler
-            if watcher in done:
-                log.info("request.abandoned", path=scope["path"])
-                return
-            log.warning("request.deadline", path=scope["path"], seconds=budget)
-            if not started:
-                await send_error(send, 503, "Unavailable", f"The request took longer than {budget:g} s: retry "
-                                 "shortly", None, [(b"retry-after", b"1")], path=scope["path"])
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        handling.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await handling
+        if watcher in done:
+            log.info("request.abandoned", path=path)
+            return
+        log.warning("request.deadline", path=path, seconds=seconds)
+        await late()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher

@@ -1,103 +1,118 @@
-"""The edge: who is asking, read once, from what this deployment trusts.
+"""The edge: the one layer every request crosses before the app, reading its route's row of
+``http/routes.py`` once.
 
-A request reaches the app straight from its client or through the proxies of ``SNP_TRUSTED_PROXIES``
-(addresses or networks). ``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``X-Client-Cert`` mean something
-only when the immediate peer is one of them: anyone else could write them. uvicorn runs with its own
-proxy-header handling off (``snp serve``, the Dockerfile, the served test apps), because once it has
-rewritten the client address nobody could tell a trusted proxy from a forger any more.
-
-``EdgeMiddleware`` keeps the immediate peer in ``scope["state"]["peer"]`` (``request.state.peer``) and
-whether it is trusted in ``peer_trusted``; behind a trusted proxy the client becomes the rightmost
-``X-Forwarded-For`` entry that is not itself a trusted proxy, and the scheme ``X-Forwarded-Proto``'s.
-A client-certificate header from an untrusted peer is dropped before anything reads it.
-
-``bearer_token`` is the one reading of an ``Authorization`` header: authentication and the rate budgets
-both key on what it returns, so a token has one budget whatever the spelling of its scheme.
+In order, for an HTTP request:
+1. headers past their limits: 431; a body announced larger than the route takes: 413 (``limits``);
+2. who is asking, from what this deployment trusts (``proxies``);
+3. the rate budgets: 429 with ``Retry-After`` (``ratelimit``);
+4. the handler runs, its body counted as it arrives (413 at once past the limit, the handler then told
+   the client went away), within its deadline (503) and no longer than its client stays (``deadline``);
+5. the answer is counted and logged under the route's template (``metrics``).
+Refusals of steps 1 and 3 cost no more than the check; websockets only get step 2.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.platform.addresses import Address, Network, normalise
-
-CLIENT_CERT_HEADER = b"x-client-cert"
-# X-Forwarded-Proto → the scope's scheme, by kind of scope.
-_SCHEMES = {"http": {"http": "http", "https": "https"},
-            "websocket": {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}}
-
-
-def bearer_token(value: str | bytes | None) -> str | None:
-    """The token of ``Bearer <token>``: the scheme in any case, surrounding whitespace ignored; None for
-    anything else (no header, another scheme, no token, a token with whitespace inside)."""
-    if value is None:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    parts = text.split()
-    if len(parts) != 2 or parts[0].lower() != "bearer":
-        return None
-    # A JWT's segments are base64url without padding; the JWT library accepts them padded too, so a
-    # padded spelling would be another budget for the same token: the padding is never part of it.
-    return ".".join(segment.rstrip("=") for segment in parts[1].split("."))
+from app.http.deadline import client_gone, run_within
+from app.http.errors import send_error
+from app.http.limits import declared_too_large, header_refusal, refuse_body, refuse_headers
+from app.http.metrics import observe
+from app.http.proxies import Proxies
+from app.http.ratelimit import Admitted, Limiter, admit, answered, too_many
+from app.http.routes import policy_of
+from app.platform.addresses import Network
 
 
-def _trusted(address: Address | None, networks: Sequence[Network]) -> bool:
-    return address is not None and any(address in network for network in networks)
-
-
-def _header_values(scope: Scope, name: bytes) -> list[str]:
-    """Every comma-separated entry of every ``name`` header, in the order they came."""
-    entries: list[str] = []
-    for key, value in scope["headers"]:
-        if key == name:
-            entries += [part.strip() for part in value.decode("latin-1").split(",")]
-    return entries
-
-
-def forwarded_client(peer: Address, forwarded_for: list[str], networks: Sequence[Network]) -> str:
-    """The client behind a trusted ``peer``: the rightmost ``X-Forwarded-For`` entry that is not a trusted
-    proxy. An entry that is not an address stops the walk at the last trusted hop (the proxy that passed it
-    on is all we know); a chain of trusted proxies only gives its leftmost one."""
-    hop: Address = peer
-    for entry in reversed([e for e in forwarded_for if e]):
-        address = normalise(entry)
-        if address is None:
-            return str(hop)
-        if not _trusted(address, networks):
-            return str(address)
-        hop = address
-    return str(hop)
-
-
-class EdgeMiddleware:
-    """Applies ``SNP_TRUSTED_PROXIES`` to each request (see the module's text)."""
-
+class Edge:
     def __init__(self, app: ASGIApp, trusted_proxies: Sequence[Network] = ()) -> None:
         self.app = app
-        self.networks = tuple(trusted_proxies)
+        self.proxies = Proxies(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in _SCHEMES:
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "websocket":
+                self.proxies.apply(scope)
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        peer = normalise(client[0]) if client else None
-        trusted = _trusted(peer, self.networks)
-        state = scope.setdefault("state", {})
-        state["peer"], state["peer_trusted"] = (str(peer) if peer else None), trusted
-        if peer is not None and client is not None:
-            scope["client"] = (str(peer), client[1])
-        if not trusted:
-            if any(name == CLIENT_CERT_HEADER for name, _ in scope["headers"]):
-                scope["headers"] = [(n, v) for n, v in scope["headers"] if n != CLIENT_CERT_HEADER]
-        elif peer is not None and client is not None:
-            forwarded = _header_values(scope, b"x-forwarded-for")
-            if forwarded:
-                scope["client"] = (forwarded_client(peer, forwarded, self.networks), 0)
-            proto = _header_values(scope, b"x-forwarded-proto")
-            scheme = _SCHEMES[scope["type"]].get(proto[-1].lower()) if proto else None
-            if scheme is not None:
-                scope["scheme"] = scheme
-        await self.app(scope, receive, send)
+        path = scope["path"]
+        too_large = header_refusal(scope)
+        if too_large is not None:
+            await refuse_headers(send, too_large, path)
+            return
+        policy = policy_of(scope)
+        limit = policy.body_bytes
+        if declared_too_large(scope, limit):
+            await refuse_body(send, limit, path)
+            return
+        self.proxies.apply(scope)
+        state = getattr(scope.get("app"), "state", None)
+        limiter: Limiter | None = getattr(state, "limiter", None)
+        admitted: Admitted | None = None
+        if limiter is not None and policy.limited:
+            admission = admit(limiter, scope, policy)
+            if isinstance(admission, str):
+                await too_many(send, limiter, admission, path)
+                return
+            admitted = admission
+        deadline: float | None = None
+        if policy.timed:
+            default = getattr(getattr(state, "settings", None), "request_deadline_seconds", 0.0)
+            if default > 0:
+                deadline = policy.deadline or default
+
+        status, started, refused, received = 500, False, False, 0
+        read_all = asyncio.Event()
+
+        async def reading() -> Message:
+            # The body passes through as it comes; past the limit, the client is answered 413 at once
+            # and the app is told the client went away (whatever it answers then is not sent).
+            nonlocal received, refused, status
+            message = await receive()
+            if message["type"] == "http.request":
+                if not message.get("more_body", False):
+                    read_all.set()
+                if not refused:
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        refused, status = True, 413
+                        await refuse_body(send, limit, path)
+                        read_all.set()
+                        return {"type": "http.disconnect"}
+            else:
+                read_all.set()
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal status, started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                status, started = message["status"], True
+                if admitted is not None and limiter is not None:
+                    answered(limiter, admitted, status)
+            await send(message)
+
+        async def late() -> None:
+            if not started:
+                await send_error(sending, 503, "Unavailable", f"The request took longer than {deadline:g} s: "
+                                 "retry shortly", None, [(b"retry-after", b"1")], path=path)
+
+        start = time.perf_counter()
+        try:
+            if deadline is None:
+                await self.app(scope, reading, sending)
+            else:
+                await run_within(deadline, self.app(scope, reading, sending), client_gone(reading, read_all),
+                                 late, path)
+        except Exception:
+            if not refused:
+                raise
+        finally:
+            observe(scope, status, time.perf_counter() - start)

@@ -3,13 +3,12 @@ the domains count in the database at scrape time (the same from every worker).""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.platform.logging import log
 
@@ -22,34 +21,14 @@ LATENCY = Histogram(
 )
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def _send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, _send)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            elapsed = time.perf_counter() - start
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
-            # The route template, never the raw path or query: no identifier of a person in logs.
-            log.info("http.request", method=scope["method"], route=template, status=status,
-                     ms=round(elapsed * 1000, 2))
+def observe(scope: Scope, status: int, elapsed: float) -> None:
+    """Count a request under its route's template, and write its log line."""
+    route = scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    REQUESTS.labels(scope["method"], template, str(status)).inc()
+    LATENCY.labels(scope["method"], template).observe(elapsed)
+    # The route template, never the raw path or query: no identifier of a person in logs.
+    log.info("http.request", method=scope["method"], route=template, status=status, ms=round(elapsed * 1000, 2))
 
 
 # Gauges counted in the database at scrape time (the same from every worker), each a domain's: given by

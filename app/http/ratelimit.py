@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Integer, String, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope, Send
 
-from app.http.edge import bearer_token
 from app.http.errors import send_error
-from app.http.routes import policy_of
+from app.http.proxies import bearer_token
+from app.http.routes import Policy
 from app.platform.columns import TZ
 from app.platform.database import Base
 from app.platform.periodic import every
@@ -118,43 +118,41 @@ def _who(scope: Scope) -> str:
     return _address(scope)
 
 
-async def _too_many(send: Send, limiter: Limiter, what: str, path: str = "") -> None:
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request within its budgets: who it counts for, to learn from its answer (``Limiter.answered``)."""
+
+    address: str
+    who: str
+
+
+def admit(limiter: Limiter, scope: Scope, policy: Policy) -> Admitted | str:
+    """Count the request against its route's budget: who it counts for, or what was spent (a 429's text).
+
+    An address that failed to sign in too often is refused before any token is checked, except for the
+    tokens that signed in from it this minute (colleagues behind one hospital address)."""
+    address, who = _address(scope), _who(scope)
+    if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
+        return "failed sign-ins from this address"
+    if policy.by_address:
+        who = address  # a public route: any Authorization header sent there is not checked, so not trusted
+    if policy.budget is not None and not limiter.take(policy.budget, who):
+        return f"{policy.budget} requests"
+    return Admitted(address, who)
+
+
+def answered(limiter: Limiter, admitted: Admitted, status: int) -> None:
+    """What an answer teaches: a 401 is a failed sign-in from the address; any other answer to a token
+    means it signed in from there."""
+    if status == 401:
+        limiter.take(AUTH_FAILURE, admitted.address)
+    elif admitted.who.startswith("t") and status not in (429, 431):
+        limiter.signed_in.setdefault(admitted.address, set()).add(admitted.who)
+
+
+async def too_many(send: Send, limiter: Limiter, what: str, path: str = "") -> None:
     await send_error(send, 429, "TooManyRequests", f"Too many {what} this minute: retry later", None,
                      [(b"retry-after", str(limiter.retry_after()).encode())], path=path)
-
-
-class RateLimitMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter: Limiter | None = getattr(getattr(scope.get("app"), "state", None), "limiter", None)
-        policy = policy_of(scope) if scope["type"] == "http" else None
-        if policy is None or limiter is None or not policy.limited:
-            await self.app(scope, receive, send)
-            return
-        address, who = _address(scope), _who(scope)
-        # An address that failed to sign in too often is refused before any token is checked, except
-        # for the tokens that signed in from it this minute (colleagues behind one hospital address).
-        if limiter.exhausted(AUTH_FAILURE, address) and who not in limiter.signed_in.get(address, set()):
-            await _too_many(send, limiter, "failed sign-ins from this address", scope["path"])
-            return
-        budget = policy.budget
-        if policy.by_address:
-            who = address  # a public route: any Authorization header sent there is not checked, so not trusted
-        if budget is not None and not limiter.take(budget, who):
-            await _too_many(send, limiter, f"{budget} requests", scope["path"])
-            return
-
-        async def counted(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                if message["status"] == 401:
-                    limiter.take(AUTH_FAILURE, address)
-                elif who.startswith("t") and message["status"] not in (429, 431):
-                    limiter.signed_in.setdefault(address, set()).add(who)
-            await send(message)
-
-        await self.app(scope, receive, counted)
 
 
 def start_syncing(limiter: Limiter, engine: AsyncEngine, interval_seconds: float) -> Callable[[], Awaitable[None]]:

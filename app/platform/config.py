@@ -139,7 +139,7 @@ class Settings(BaseSettings):
         return {**RATE_LIMITS, **value}
     rate_limit_sync_seconds: float = 1.0
     # The proxies in front of the app (addresses or CIDRs, a JSON list or comma-separated): from them only
-    # are X-Forwarded-For, X-Forwarded-Proto and X-Client-Cert believed (app/http/edge.py). Empty: nobody's.
+    # are X-Forwarded-For, X-Forwarded-Proto and X-Client-Cert believed (app/http/proxies.py). Empty: nobody's.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")
