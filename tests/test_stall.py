@@ -407,7 +407,7 @@ async def test_a_stream_ends_once_its_account_may_no_longer_listen(engine) -> No
     told: list[dict] = []
 
     async def read() -> None:
-        async for event in hub.events(subscriber, still_allowed=still_allowed, recheck_seconds=0.1):
+        async for _, event in hub.events(subscriber, still_allowed=still_allowed, recheck_seconds=0.1):
             told.append(event)
 
     try:

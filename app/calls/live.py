@@ -14,6 +14,13 @@ territories (one reading serves every subscriber that arrived meanwhile, so a bu
 a few readings, not one each). One account (its tokens together) keeps at most ``max_per_owner``
 streams: its next one ends its oldest, told ``replaced`` (a console reconnecting after a blip is never
 refused because the server has not yet noticed its dead stream).
+
+Each event has an id, ``<worker>-<sequence>`` (the worker: this hub, a random name per process). The
+hub keeps its last ``RING_SIZE`` events; a console reconnecting with the id of the last event it saw
+(``Last-Event-ID``) is told what it missed when this same hub still has all of it and read its
+territories without a break meanwhile; otherwise ``reload`` (another worker or instance, too old, or a
+territory nobody listened to for a while): what it shows may be stale, it reads the queue again.
+Nothing of this is written to PostgreSQL.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import secrets
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.platform.logging import log
 
 QUEUE_SIZE = 500
+# Events kept for the consoles that reconnect (a few minutes of a busy département's changes).
+RING_SIZE = 2000
 POLL_SECONDS = 0.5
 # How often a stream asks whether its user may still listen (a disabled account, a withdrawn role).
 RECHECK_SECONDS = 10.0
@@ -57,8 +68,11 @@ class OpenCall:
 class Subscriber:
     territories: frozenset[str] | None  # None: every territory
     owner: str = ""  # who opened it: the account (role and subject), whatever its token
-    queue: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue: asyncio.Queue[tuple[int, dict[str, Any]] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     ended: str | None = None  # why the hub ended it: "lagging", "replaced", "closing"
+    # What it missed since the event it named on reconnection, when the hub could say; None: reload.
+    missed: list[tuple[int, dict[str, Any]]] | None = None
 
     def wants(self, event: dict[str, Any]) -> bool:
         return self.territories is None or event.get("territory_code") in self.territories
@@ -107,6 +121,43 @@ class Hub:
         self._open: dict[Any, OpenCall] = {}
         self._read: frozenset[str] | None = frozenset()  # the territories the last reading covered
         self._reading = asyncio.Lock()
+        self.worker = secrets.token_hex(4)
+        self._sequence = 0  # of the last event delivered
+        self._ring: deque[tuple[int, dict[str, Any]]] = deque(maxlen=RING_SIZE)
+        # Since which event the changes of a territory are all known (read without a break since), and
+        # of every territory (while a console of all of them listens).
+        self._since: dict[str, int] = {}
+        self._all_since: int | None = None
+
+    def event_id(self, sequence: int) -> str:
+        return f"{self.worker}-{sequence}"
+
+    def _sequence_of(self, event_id: str | None) -> int | None:
+        worker, _, number = (event_id or "").partition("-")
+        if worker != self.worker or not number.isdigit():
+            return None
+        sequence = int(number)
+        return sequence if sequence <= self._sequence else None
+
+    def _known_since(self, territories: frozenset[str] | None) -> int | None:
+        """The event since which every change of ``territories`` is known (None: not all are)."""
+        if territories is None:
+            return self._all_since
+        since = 0
+        for code in territories:
+            known = self._since.get(code, self._all_since)
+            if known is None:
+                return None
+            since = max(since, known)
+        return since
+
+    def _missed(self, territories: frozenset[str] | None, after: int) -> list[tuple[int, dict[str, Any]]] | None:
+        """The events after ``after`` that a subscriber of ``territories`` wants, if the hub has them all."""
+        oldest = self._ring[0][0] if self._ring else self._sequence + 1
+        if after + 1 < oldest:
+            return None
+        wanted = Subscriber(territories)
+        return [(n, event) for n, event in self._ring if n > after and wanted.wants(event)]
 
     @property
     def full(self) -> bool:
@@ -130,10 +181,13 @@ class Hub:
             subscriber.queue.put_nowait(None)
 
     def deliver(self, event: dict[str, Any]) -> None:
+        self._sequence += 1
+        delivered = (self._sequence, event)
+        self._ring.append(delivered)
         for subscriber in list(self.subscribers):
             if subscriber.wants(event):
                 try:
-                    subscriber.queue.put_nowait(event)
+                    subscriber.queue.put_nowait(delivered)
                 except asyncio.QueueFull:
                     # too slow: its stream ends, the console reconnects and reloads
                     self._end(subscriber, "lagging")
@@ -160,10 +214,36 @@ class Hub:
         events = changes(self._open, now_open, self._read)
         if wanted is not None:  # a territory no longer listened to is not closing its calls
             events = [e for e in events if e["territory_code"] in wanted]
+        previous = self._read
         self._open, self._read, self._covered = now_open, wanted, arrived
         for event in events:
             self.deliver(event)
+        self._cover(previous, wanted)
         return len(events)
+
+    def _cover(self, previous: frozenset[str] | None, wanted: frozenset[str] | None) -> None:
+        """After a reading of ``wanted`` (the one before read ``previous``): a territory read for the
+        first time is known from now on; one read before too keeps its date; one no longer read is not."""
+        # A number of its own marks where the new knowledge starts: a console that saw the last event
+        # before it did not see what changed while nobody read its territory.
+        if wanted is None:
+            if previous is not None:
+                self._sequence += 1
+                self._all_since = self._sequence
+                self._since = {code: since for code, since in self._since.items() if code in previous}
+            return
+        since: dict[str, int] = {}
+        fresh = []
+        for code in wanted:
+            kept = self._since.get(code, self._all_since) if previous is None or code in previous else None
+            if kept is None:
+                fresh.append(code)
+            else:
+                since[code] = kept
+        if fresh:
+            self._sequence += 1
+            since.update(dict.fromkeys(fresh, self._sequence))
+        self._since, self._all_since = since, None
 
     async def _run(self) -> None:
         while self.subscribers:
@@ -173,11 +253,15 @@ class Hub:
             except Exception as exc:  # noqa: BLE001 - the next poll tries again
                 log.error("live.poll_failed", error=type(exc).__name__)
         self._task = None
-        self._open, self._read = {}, frozenset()
+        # Nobody listened: nothing is known any more of what changes next.
+        self._open, self._read, self._since, self._all_since = {}, frozenset(), {}, None
+        self._ring.clear()
 
-    async def subscribe(self, territories: frozenset[str] | None, owner: str = "") -> Subscriber:
+    async def subscribe(self, territories: frozenset[str] | None, owner: str = "",
+                        last_event_id: str | None = None) -> Subscriber:
         """A new stream (Full when this instance has as many as it may). Its territories are read before
-        it gets anything: what is already open is not news."""
+        it gets anything: what is already open is not news. With the id of the last event a console saw,
+        ``missed`` is what it missed since, when this hub can tell (None otherwise: it must reload)."""
         if owner:
             mine = [s for s in self.subscribers if s.owner == owner]
             for oldest in mine[: max(len(mine) - self.max_per_owner + 1, 0)]:
@@ -185,6 +269,9 @@ class Hub:
         if self.full:
             raise Full()
         subscriber = Subscriber(territories, owner)
+        after = self._sequence_of(last_event_id)
+        # Taken with the registration, no await between: every later event goes to its queue.
+        missed = None if after is None else self._missed(territories, after)
         self.subscribers[subscriber] = None
         self._arrived += 1
         try:
@@ -192,6 +279,9 @@ class Hub:
         except BaseException:
             self.unsubscribe(subscriber)
             raise
+        known = self._known_since(territories)
+        if missed is not None and after is not None and known is not None and known <= after:
+            subscriber.missed = missed
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="snp-live")
         return subscriber
@@ -202,31 +292,35 @@ class Hub:
     async def events(
         self, subscriber: Subscriber, *, expires_at: float | None = None,
         still_allowed: Callable[[], Awaitable[bool]] | None = None, recheck_seconds: float = RECHECK_SECONDS,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """The subscriber's events, then one last ``expired`` when its token expires (``expires_at``, epoch
-        seconds) or ``still_allowed`` (asked every ``recheck_seconds``) says its user may no longer listen,
-        or ``replaced`` / ``lagging`` / ``closing`` when the hub ends it. Nothing is told after."""
+    ) -> AsyncIterator[tuple[str | None, dict[str, Any]]]:
+        """The subscriber's events with their ids (what it missed first), then one last ``expired`` when its
+        token expires (``expires_at``, epoch seconds) or ``still_allowed`` (asked every ``recheck_seconds``)
+        says its user may no longer listen, or ``replaced`` / ``lagging`` / ``closing`` when the hub ends it.
+        Nothing is told after."""
         try:
+            for sequence, missed in subscriber.missed or ():
+                yield self.event_id(sequence), missed
             while True:
                 wait = recheck_seconds
                 if expires_at is not None:
                     wait = min(wait, max(expires_at - time.time(), 0))
                 try:
-                    event = await asyncio.wait_for(subscriber.queue.get(), wait)
+                    item = await asyncio.wait_for(subscriber.queue.get(), wait)
                 except TimeoutError:
-                    event = {}
+                    item = (0, {})
                 if expires_at is not None and time.time() >= expires_at:
-                    yield {"event": "expired", "reason": "token_expired"}
+                    yield None, {"event": "expired", "reason": "token_expired"}
                     return
+                if item is None:
+                    yield None, {"event": subscriber.ended or "closing", "reason": subscriber.ended or "closing"}
+                    return
+                sequence, event = item
                 if not event:
-                    if event is None:
-                        yield {"event": subscriber.ended or "closing", "reason": subscriber.ended or "closing"}
-                        return
                     if still_allowed is not None and not await still_allowed():
-                        yield {"event": "expired", "reason": "access_withdrawn"}
+                        yield None, {"event": "expired", "reason": "access_withdrawn"}
                         return
                     continue
-                yield event
+                yield self.event_id(sequence), event
         finally:
             self.unsubscribe(subscriber)
 

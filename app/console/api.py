@@ -73,8 +73,12 @@ def hub_of(request: Request) -> Hub:
 
 
 @router.get("/v1/stream", operation_id="stream_calls", responses={
-    200: {"description": "text/event-stream: `ready` first, then `call.created`, `call.updated` (status or who "
-                         "has it), `call.to_reorient`; data is JSON without patient data. The stream ends with one "
+    200: {"description": "text/event-stream: `ready` first (`resumed`: whether what was missed follows), then "
+                         "`call.created`, `call.updated` (status or who has it), `call.to_reorient`; data is JSON "
+                         "without patient data. Each of these has an id (`<worker>-<sequence>`): a console that "
+                         "reconnects with the last one it saw in `Last-Event-ID` is sent what it missed when the "
+                         "same worker still has all of it, and `reload` right after `ready` otherwise (what it "
+                         "shows may be stale: read the queue again). The stream ends with one "
                          "last event: `expired` when the token expires or the account may no longer listen "
                          "(`reason`: token_expired, access_withdrawn), `replaced` when the same account (any of its "
                          "tokens) opened a newer stream beyond its limit (`SNP_LIVE_MAX_PER_TOKEN`), `lagging` when "
@@ -93,8 +97,9 @@ async def stream_calls(request: Request, principal: StreamerDep) -> EventSourceR
     hub = hub_of(request)
     try:
         # The cap is the person's, not the token's: a new sign-in (a new token) does not add streams.
+        last_event_id = request.headers.get("last-event-id")
         subscriber = await hub.subscribe(None if visible is None else frozenset(visible),
-                                         owner=f"{principal.role}:{principal.sub}")
+                                         owner=f"{principal.role}:{principal.sub}", last_event_id=last_event_id)
     except Full:
         raise Unavailable("Too many live consoles on this instance: retry later") from None
 
@@ -106,8 +111,14 @@ async def stream_calls(request: Request, principal: StreamerDep) -> EventSourceR
         return now.role == principal.role and now.territories == principal.territories
 
     async def events() -> AsyncIterator[dict[str, Any]]:
-        yield {"event": "ready", "data": json.dumps({"territories": sorted(visible) if visible else None})}
-        async for event in hub.events(subscriber, expires_at=principal.expires_at, still_allowed=still_allowed):
-            yield {"event": event.get("event", "call.updated"), "data": json.dumps(event)}
+        resumed = subscriber.missed is not None
+        yield {"event": "ready", "data": json.dumps({"territories": sorted(visible) if visible else None,
+                                                     "resumed": resumed})}
+        if last_event_id is not None and not resumed:
+            yield {"event": "reload", "data": json.dumps({"reason": "missed_events_unknown"})}
+        async for event_id, event in hub.events(subscriber, expires_at=principal.expires_at,
+                                                still_allowed=still_allowed):
+            yield {"event": event.get("event", "call.updated"), "data": json.dumps(event),
+                   **({"id": event_id} if event_id else {})}
 
     return EventSourceResponse(events(), ping=PING_SECONDS, headers={"Cache-Control": "no-store"})

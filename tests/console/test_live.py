@@ -110,3 +110,107 @@ async def test_who_may_listen(base: str) -> None:
         assert me["territories"] == [{"code": "974", "name": me["territories"][0]["name"], "kind": "departement",
                                       "timezone": "Indian/Reunion"}]
         assert me["expires_at"]
+
+
+async def _raw(client: httpx.AsyncClient, headers: dict[str, str], into: list[tuple[str | None, str, dict]],
+               ready: asyncio.Event) -> None:
+    """Every event as (id, name, data), ``ready`` included."""
+    async with client.stream("GET", "/v1/stream", headers=headers) as response:
+        assert response.status_code == 200
+        event_id, kind = None, None
+        async for line in response.aiter_lines():
+            if line.startswith("id:"):
+                event_id = line.split(":", 1)[1].strip()
+            elif line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                into.append((event_id, kind or "", json.loads(line.split(":", 1)[1])))
+                if kind == "ready":
+                    ready.set()
+            elif line == "":
+                event_id, kind = None, None
+
+
+async def _listen(client, headers, into) -> asyncio.Task:
+    ready = asyncio.Event()
+    task = asyncio.create_task(_raw(client, headers, into, ready))
+    await asyncio.wait_for(ready.wait(), 5)
+    return task
+
+
+async def _stop(*tasks: asyncio.Task) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _new_call(client, territory: str = "36") -> str:
+    response = await client.post("/v1/calls", headers=_headers("operator", territory), json={
+        "territory_code": territory, "channel": "15", "priority": "P1", "patient": {"phone": "0611111111"}})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def _seen(events: list, predicate, seconds: float = 3.0):
+    for _ in range(int(seconds / 0.05)):
+        found = [e for e in events if predicate(e)]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no such event in {events}")
+
+
+async def test_a_console_that_reconnects_is_told_what_it_missed_or_to_reload(base: str) -> None:
+    """Events have ids; with the last one seen, a reconnection to the same worker gets what it missed
+    while its territory was read without a break (another console kept it), ``reload`` otherwise."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        keeper: list = []
+        keeping = await _listen(client, _headers("regulator", "36", sub="keeper"), keeper)
+        first: list = []
+        listening = await _listen(client, _headers("operator", "36", sub="blip"), first)
+        try:
+            before = await _new_call(client)
+            seen = await _seen(first, lambda e: e[1] == "call.created" and e[2]["call_id"] == before)
+            last_id = seen[0]
+            assert last_id and last_id.rsplit("-", 1)[1].isdigit()
+            await _stop(listening)  # the network drops
+            missed = await _new_call(client)
+            await _seen(keeper, lambda e: e[1] == "call.created" and e[2]["call_id"] == missed)
+
+            again: list = []
+            back = await _listen(client, {**_headers("operator", "36", sub="blip"), "Last-Event-ID": last_id}, again)
+            await _seen(again, lambda e: e[1] == "call.created" and e[2]["call_id"] == missed)
+            assert again[0][1:] == ("ready", {"territories": ["36"], "resumed": True})
+            assert not [e for e in again if e[1] == "reload"]
+            assert [e[2]["call_id"] for e in again if e[1] == "call.created"] == [missed]  # nothing twice
+            await _stop(back)
+
+            stranger: list = []
+            other = await _listen(client, {**_headers("operator", "36", sub="blip"), "Last-Event-ID": "elsewhere-3"},
+                                  stranger)
+            await _seen(stranger, lambda e: e[1] == "reload")
+            assert stranger[0][1:] == ("ready", {"territories": ["36"], "resumed": False})
+            assert stranger[1][1] == "reload"
+            await _stop(other)
+        finally:
+            await _stop(keeping, listening)
+
+
+async def test_a_territory_nobody_listened_to_meanwhile_means_reload(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        first: list = []
+        cher = _headers("regulator", "18", sub="alone")
+        listening = await _listen(client, cher, first)
+        try:
+            call = await _new_call(client, "18")
+            last_id = (await _seen(first, lambda e: e[1] == "call.created" and e[2]["call_id"] == call))[0]
+            await _stop(listening)
+            await asyncio.sleep(1.2)  # nobody reads the Cher any more: its changes are not followed
+            await _new_call(client, "18")
+            again: list = []
+            back = await _listen(client, {**cher, "Last-Event-ID": last_id}, again)
+            await _seen(again, lambda e: e[1] == "reload")
+            assert again[0][2]["resumed"] is False
+            await _stop(back)
+        finally:
+            await _stop(listening)
