@@ -1,6 +1,7 @@
 // Console of the SAS ambulatoire: the entry module. It signs the user in (a pasted token, or Pro Santé
 // Connect) and shows the views of his role; each view is its own module under views/.
 import { ApiError, api } from "./api.js";
+import { clearBanner } from "./banner.js";
 import { $, busy, say } from "./dom.js";
 import { ROLES } from "./i18n.js";
 import { remember, state } from "./state.js";
@@ -8,7 +9,8 @@ import { BROWSER_ZONE, formatter } from "./time.js";
 import "./views/call.js";
 import "./views/mine.js";
 import "./views/overcapacity.js";
-import { live, loadQueue } from "./views/queue.js";
+import { live, stopFollowing, warnBeforeExpiry } from "./views/live.js";
+import { loadQueue } from "./views/queue.js";
 import { myRedirections } from "./views/redirection.js";
 import "./views/slots.js";
 import { defaultMonths } from "./views/stats.js";
@@ -22,6 +24,7 @@ async function signIn() {
   try {
     state.me = await api("GET", "/v1/me");
   } catch (err) { $("#whoami").textContent = err.message; return; }
+  clearBanner();
   const me = state.me;
   const home = me.territories.find((t) => t.code === state.territory) || me.territories[0];
   if (home && home.code !== state.territory) {  // the registry's territories, not a stale choice
@@ -33,11 +36,7 @@ async function signIn() {
   const names = me.territories.map((t) => t.name).join(", ") || "tous territoires";
   $("#whoami").textContent = `${me.display_name ? `${me.display_name}, ` : ""}${ROLES[me.role] || me.role} — ${names}${zone}`;
   $("#tz").textContent = zone;
-  if (me.expires_at) {
-    const left = new Date(me.expires_at) - Date.now();
-    if (left > 0) setTimeout(() => say("Votre session expire dans 5 minutes : reconnectez-vous avant la fin de l'appel en cours.", false),
-      Math.max(0, left - 5 * 60000));
-  }
+  warnBeforeExpiry(me.expires_at, state.format);
   arrangeTabs(me.role);
   if (DIRECT.includes(me.role)) myRedirections();
   if (me.role === "analyst") defaultMonths();
@@ -94,10 +93,11 @@ $("#session").addEventListener("submit", (e) => {
 });
 $("#territory").addEventListener("change", () => {
   if (!state.me) return;
-  state.territory = $("#territory").value.trim(); sessionStorage.setItem("snp.territory", state.territory); signIn();
+  state.territory = $("#territory").value.trim(); sessionStorage.setItem("snp.territory", state.territory);
+  live.forget(); signIn();
 });
 $("#sign-out").onclick = () => {
-  sessionStorage.clear(); state.token = ""; state.me = null; live.abort();
+  sessionStorage.clear(); state.token = ""; state.me = null; stopFollowing(); clearBanner();
   $("#token").value = ""; $("#whoami").textContent = "déconnecté"; $("#queue tbody").replaceChildren();
 };
 

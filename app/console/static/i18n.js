@@ -51,3 +51,10 @@ export function lateness(call, now = Date.now()) {
 export function decimal(value) { return String(value).replace(".", ","); }
 
 export function patientName(patient) { return [patient.family_name, patient.given_name].filter(Boolean).join(" "); }
+
+// The live badge: "en direct" only while the stream is connected and the last reading of the queue
+// succeeded; anything else means the queue shown may be stale.
+export function liveState(streaming, fresh) {
+  if (streaming && fresh) return { text: "en direct", className: "on" };
+  return { text: "Hors ligne — la file n'est plus à jour", className: "off" };
+}

@@ -2,33 +2,44 @@
 // Nothing here touches the page: what to show is the caller's, through the handlers, so that node tests
 // the reading and the reconnection without a browser.
 
-export const RETRY_MS = 2000;
+// Reconnection after a break: 1 s, then twice as long each time up to MAX_RETRY_MS, back to 1 s once
+// a stream is accepted.
+export const RETRY_MS = 1000;
+export const MAX_RETRY_MS = 5000;
+// The server writes at least a comment line every 15 s: a stream silent for this long is dead (a network
+// that drops without closing), and is treated as broken.
+export const SILENCE_MS = 30000;
 // Ends the server gives for a reason another connection would not change: no reconnection after them.
 export const FINAL_ENDS = ["expired", "replaced"];
 
-// Splits what has arrived into whole events (their names; a block without a name, as the keep-alive
-// comment, gives none) and what is left for the next chunk.
+export function retryDelay(attempt) { return Math.min(RETRY_MS * 2 ** attempt, MAX_RETRY_MS); }
+
+// Splits what has arrived into whole events (their names and ids; a block without a name, as the
+// keep-alive comment, gives none) and what is left for the next chunk.
 export function splitEvents(buffer) {
-  const names = [];
+  const events = [];
   let end;
   while ((end = buffer.indexOf("\n\n")) >= 0) {
     const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
     const name = /^event: ?(.*)$/m.exec(block)?.[1];
-    if (name) names.push(name);
+    const id = /^id: ?(.*)$/m.exec(block)?.[1];
+    if (name) events.push({ name, id: id || null });
   }
-  return { names, rest: buffer };
+  return { events, rest: buffer };
 }
 
-// Reads a response body to its end, telling each event's name; returns the last one.
-export async function readEvents(body, onEvent) {
+// Reads a response body to its end, telling each event (name, id) and each chunk (a sign of life);
+// returns the last event's name.
+export async function readEvents(body, onEvent, onChunk = () => {}) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "", last = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    const { names, rest } = splitEvents(buffer + value.replace(/\r\n?/g, "\n"));
+    onChunk();
+    const { events, rest } = splitEvents(buffer + value.replace(/\r\n?/g, "\n"));
     buffer = rest;
-    for (const name of names) { last = name; onEvent(name); }
+    for (const event of events) { last = event.name; onEvent(event.name, event.id); }
   }
   return last;
 }
@@ -39,25 +50,47 @@ export async function readEvents(body, onEvent) {
 //   onRefused(status)  it did not (no reconnection: signing in again opens a new one)
 //   onEvent(name)      an event arrived
 //   onEnd(name)        it ended with one of FINAL_ENDS (no reconnection)
-//   onRetry()          it ended or broke otherwise: a new connection in RETRY_MS
-// fetch and later (setTimeout) are the page's, looked up at each use as a plain call would, unless a
-// test gives its own.
+//   onRetry(ms)        it ended, broke or fell silent: a new connection in ms
+// A reconnection names the last event seen (Last-Event-ID): the server sends what was missed, or
+// `reload`. fetch, later and cancel (setTimeout, clearTimeout) are the page's, looked up at each use as
+// a plain call would, unless a test gives its own.
 export function liveStream({ url = "/v1/stream", token, onLive, onRefused, onEvent, onEnd, onRetry,
-  fetch = (...args) => globalThis.fetch(...args), later = (...args) => globalThis.setTimeout(...args) }) {
-  let current = null;
+  fetch = (...args) => globalThis.fetch(...args), later = (...args) => globalThis.setTimeout(...args),
+  cancel = (...args) => globalThis.clearTimeout(...args), silenceMs = SILENCE_MS }) {
+  let current = null, lastId = null, attempt = 0;
   async function open() {
     if (current) current.abort();
     const controller = new AbortController(); current = controller;
+    let silent = false, watchdog = null;
+    const alive = () => {
+      if (watchdog !== null) cancel(watchdog);
+      watchdog = later(() => { silent = true; controller.abort(); }, silenceMs);
+    };
     try {
-      const response = await fetch(url, { headers: { Authorization: `Bearer ${token()}` }, signal: controller.signal });
+      const headers = { Authorization: `Bearer ${token()}` };
+      if (lastId) headers["Last-Event-ID"] = lastId;
+      const response = await fetch(url, { headers, signal: controller.signal });
       if (!response.ok) { onRefused(response.status); return; }
+      attempt = 0;
+      alive();
       onLive();
-      const last = await readEvents(response.body, onEvent);
+      const last = await readEvents(response.body, (name, id) => { if (id) lastId = id; onEvent(name); }, alive);
       if (FINAL_ENDS.includes(last)) { onEnd(last); return; }
-    } catch (err) { if (err.name === "AbortError") return; }
-    onRetry();
+    } catch (err) {
+      if (err.name === "AbortError" && !silent) return;  // closed on purpose: signing out, a newer stream
+    } finally {
+      if (watchdog !== null) cancel(watchdog);
+    }
+    if (current !== controller) return;
+    const delay = retryDelay(attempt++);
+    onRetry(delay);
     // The reconnection's promise is given back so that a test's clock can wait for it.
-    later(() => (current === controller ? open() : undefined), RETRY_MS);
+    later(() => (current === controller ? open() : undefined), delay);
   }
-  return { open, abort() { if (current) current.abort(); } };
+  return {
+    open,
+    abort() { if (current) current.abort(); current = null; },
+    // A new session (another user, another territory): what was seen before says nothing of it.
+    forget() { lastId = null; },
+  };
 }

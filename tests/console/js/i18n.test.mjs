@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { CHANNELS, ERRORS, MODES, decimal, errorMessage, label, lateness, patientName }
+import { CHANNELS, ERRORS, MODES, decimal, errorMessage, label, lateness, liveState, patientName }
   from "../../../app/console/static/i18n.js";
 
 describe("an API error is told in French", () => {
@@ -49,5 +49,14 @@ describe("labels", () => {
     assert.equal(patientName({ family_name: "Durand", given_name: "Louise" }), "Durand Louise");
     assert.equal(patientName({ given_name: "Louise" }), "Louise");
     assert.equal(patientName({}), "");
+  });
+});
+
+describe("the live badge", () => {
+  it("says en direct only while the stream is connected and the last reading succeeded", () => {
+    assert.deepEqual(liveState(true, true), { text: "en direct", className: "on" });
+    for (const [streaming, fresh] of [[true, false], [false, true], [false, false]]) {
+      assert.deepEqual(liveState(streaming, fresh), { text: "Hors ligne — la file n'est plus à jour", className: "off" });
+    }
   });
 });

@@ -1,9 +1,12 @@
 // The live stream's reading and reconnection, with a fake server and a fake clock: after `expired` or
-// `replaced` the console stays offline; after any other end or a network failure it reconnects.
+// `replaced` the console stays offline; after any other end, a network failure or a silence it
+// reconnects, later each time, naming the last event it saw.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { FINAL_ENDS, RETRY_MS, liveStream, readEvents, splitEvents } from "../../../app/console/static/stream.js";
+import {
+  FINAL_ENDS, MAX_RETRY_MS, RETRY_MS, SILENCE_MS, liveStream, readEvents, retryDelay, splitEvents,
+} from "../../../app/console/static/stream.js";
 
 function body(...chunks) {
   const encoder = new TextEncoder();
@@ -15,7 +18,7 @@ function body(...chunks) {
 function server(...answers) {
   const requests = [];
   async function fetch(url, init) {
-    requests.push({ url, authorization: init.headers.Authorization });
+    requests.push({ url, authorization: init.headers.Authorization, lastEventId: init.headers["Last-Event-ID"] });
     const answer = answers.shift();
     if (answer instanceof Error) throw answer;
     if (typeof answer === "number") return { ok: false, status: answer };
@@ -32,21 +35,31 @@ function server(...answers) {
   return { fetch, requests };
 }
 
+// The fake clock: `timers` are the reconnections waiting, `watchdogs` the silence timers running.
 function console_(fake, token = "t1") {
-  const seen = [], timers = [];
+  const seen = [], pending = new Map();
+  let next = 0;
   const stream = liveStream({
     url: "/v1/stream", token: () => token,
     onLive: () => seen.push("live"), onRefused: (status) => seen.push(`refused ${status}`),
     onEvent: (name) => seen.push(name), onEnd: (name) => seen.push(`end ${name}`), onRetry: () => seen.push("retry"),
-    fetch: fake.fetch, later: (run, ms) => timers.push({ run, ms }),
+    fetch: fake.fetch,
+    later: (run, ms) => {
+      const id = ++next;
+      pending.set(id, { run: () => { pending.delete(id); return run(); }, ms });
+      return id;
+    },
+    cancel: (id) => pending.delete(id),
   });
-  return { stream, seen, timers, setToken: (t) => { token = t; } };
+  const timers = () => [...pending.values()].filter((t) => t.ms !== SILENCE_MS);
+  const watchdogs = () => [...pending.values()].filter((t) => t.ms === SILENCE_MS);
+  return { stream, seen, get timers() { return timers(); }, watchdogs, setToken: (t) => { token = t; } };
 }
 
 describe("reading Server-Sent Events", () => {
   it("names each whole event, ignores the keep-alive comment and keeps a partial one for later", () => {
-    assert.deepEqual(splitEvents("event: ready\ndata: {}\n\n: keep-alive\n\nevent:call.created\ndata: {}\n\nevent: call.upd"),
-      { names: ["ready", "call.created"], rest: "event: call.upd" });
+    assert.deepEqual(splitEvents("event: ready\ndata: {}\n\n: keep-alive\n\nid: w-7\nevent:call.created\ndata: {}\n\nevent: call.upd"),
+      { events: [{ name: "ready", id: null }, { name: "call.created", id: "w-7" }], rest: "event: call.upd" });
   });
 
   it("joins events cut across chunks and reads CRLF line ends", async () => {
@@ -62,7 +75,7 @@ describe("the live stream", () => {
   it("sends the token in a header, never in the address", async () => {
     const fake = server(["event: ready\n\n", "event: expired\n\n"]);
     await console_(fake, "secret").stream.open();
-    assert.deepEqual(fake.requests, [{ url: "/v1/stream", authorization: "Bearer secret" }]);
+    assert.deepEqual(fake.requests, [{ url: "/v1/stream", authorization: "Bearer secret", lastEventId: undefined }]);
   });
 
   for (const end of FINAL_ENDS) {
@@ -81,6 +94,7 @@ describe("the live stream", () => {
       await c.stream.open();
       assert.deepEqual(c.seen, ["live", "ready", end, "retry"]);
       assert.deepEqual(c.timers.map((t) => t.ms), [RETRY_MS]);
+      assert.equal(c.watchdogs().length, 0, "a stream that ended watches nothing");
       c.setToken("t2");
       await c.timers[0].run();
       assert.deepEqual(fake.requests.map((r) => r.authorization), ["Bearer t1", "Bearer t2"]);
@@ -133,5 +147,55 @@ describe("the live stream", () => {
     const before = fake.requests.length;
     await retry.run();
     assert.equal(fake.requests.length, before);
+  });
+
+  it("names the last event it saw when it reconnects, and forgets it for a new session", async () => {
+    const fake = server(["event: ready\n\n", "id: w-4\nevent: call.created\n\n", "id: w-5\nevent: call.updated\n\n"],
+      ["event: ready\n\n"], ["event: ready\n\n"]);
+    const c = console_(fake);
+    await c.stream.open();
+    await c.timers[0].run();
+    assert.deepEqual(fake.requests.map((r) => r.lastEventId), [undefined, "w-5"]);
+    c.stream.forget();
+    await c.stream.open();
+    assert.equal(fake.requests.at(-1).lastEventId, undefined);
+  });
+
+  it("waits longer after each failed attempt, up to a bound, and starts again once accepted", async () => {
+    assert.deepEqual([0, 1, 2, 3, 4, 9].map(retryDelay), [1000, 2000, 4000, MAX_RETRY_MS, MAX_RETRY_MS, MAX_RETRY_MS]);
+    const down = new TypeError("network error");
+    const fake = server(down, down, down, down, ["event: ready\n\n"]);
+    const c = console_(fake);
+    await c.stream.open();
+    const delays = [];
+    for (let i = 0; i < 4; i++) {
+      const [retry] = c.timers;
+      delays.push(retry.ms);
+      await retry.run();
+    }
+    assert.deepEqual(delays, [1000, 2000, 4000, 5000]);
+    assert.deepEqual(c.seen, ["retry", "retry", "retry", "retry", "live", "ready", "retry"]);
+    assert.equal(c.timers[0].ms, 1000, "the accepted stream set the count back");
+  });
+
+  it("treats a stream silent for 30 s as broken: it aborts it and reconnects", async () => {
+    const fake = server("hang", ["event: ready\n\n"]);
+    const c = console_(fake);
+    const reading = c.stream.open();
+    await new Promise((go) => setTimeout(go, 10));
+    const [watchdog] = c.watchdogs();
+    assert.equal(watchdog.ms, SILENCE_MS);
+    watchdog.run();  // 30 s without a line, not even the keep-alive comment
+    await reading;
+    assert.deepEqual(c.seen, ["live", "retry"]);
+    await c.timers[0].run();
+    assert.equal(fake.requests.length, 2);
+  });
+
+  it("counts every chunk, the keep-alive comment included, as a sign of life", async () => {
+    const c = console_(server([": ping\n\n", ": ping\n\n"]));
+    await c.stream.open();
+    assert.deepEqual(c.seen, ["live", "retry"]);
+    assert.equal(c.watchdogs().length, 0);
   });
 });

@@ -4,20 +4,23 @@ import { api } from "../api.js";
 import { $, button, cell, guard, item, onSubmit, say, when } from "../dom.js";
 import { CHANNELS, STATUS, label, lateness, patientName } from "../i18n.js";
 import { newest, state } from "../state.js";
-import { liveStream } from "../stream.js";
 import { openCall } from "./call.js";
+import { follow } from "./live.js";
 
-// quiet: a live update does not cover the message of what the user just did.
+// quiet: a live update does not cover the message of what the user just did. Whether the queue could
+// be read (an answer overtaken by a newer request counts as read: the newer one tells).
 export async function loadQueue(quiet = false) {
   const current = newest("queue");
   try {
     const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true`);
-    if (!current()) return;
+    if (!current()) return true;
     state.calls = Array.isArray(calls) ? calls : calls.items || [];
     renderQueue();
     if (quiet !== true) say(`${state.calls.length} appel(s) ouvert(s)`);
-  } catch (err) { if (quiet !== true) say(err.message, false); }
+    return true;
+  } catch (err) { if (quiet !== true) say(err.message, false); return false; }
 }
+follow(loadQueue);
 
 function renderQueue() {
   const body = $("#queue tbody"); body.replaceChildren();
@@ -43,27 +46,6 @@ function renderQueue() {
 }
 // The lateness column ticks without asking the server again.
 setInterval(() => { if (state.calls.length) renderQueue(); }, 30000);
-
-// A burst of events (a booking moves a call twice) reloads the queue once.
-let reloadTimer = null;
-function reloadSoon() { clearTimeout(reloadTimer); reloadTimer = setTimeout(() => loadQueue(true), 150); }
-
-function showLive(text, className) {
-  const live = $("#live"); live.textContent = text;
-  if (className !== undefined) live.className = className;
-}
-export const live = liveStream({
-  token: () => state.token,
-  onLive: () => showLive("en direct", "on"),
-  onRefused: () => showLive("hors ligne"),
-  onEvent: (name) => { if (name.startsWith("call.")) reloadSoon(); },
-  onEnd: (name) => {
-    showLive("hors ligne", "");
-    if (name === "expired") say("Votre session a expiré : la file n'est plus à jour. Reconnectez-vous.", false);
-    else say("La file est suivie dans un autre onglet ouvert avec la même session : celui-ci n'est plus à jour.", false);
-  },
-  onRetry: () => showLive("reconnexion…", ""),
-});
 
 guard("#refresh-queue", loadQueue);
 

@@ -1,0 +1,145 @@
+"""A queue a regulator can trust, in a real Chromium: never silently stale. A network drop shows the
+offline state and, once the network is back, the call created meanwhile within seconds; a call
+created before the stream connects is shown; a token that expires ends the stream, leaves a banner no
+message covers, and nothing more arrives."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.console.helpers import ARGS, CHROMIUM, _token
+from tests.support.cable import cable
+from tests.support.serving import served
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is installed by `make test` (Debian package)"),
+]
+
+OFFLINE = "Hors ligne — la file n'est plus à jour"
+
+
+@pytest.fixture(scope="module")
+def base(database_url: str) -> Iterator[str]:
+    with served(database_url) as url:
+        yield url
+
+
+def _sign_in(page, base: str, token: str) -> None:
+    page.goto(base + "/console/")
+    page.fill("#token", token)
+    page.fill("#territory", "36")
+    page.click("#session button[type=submit]")
+
+
+def _new_call(base: str, priority: str = "P1") -> str:
+    response = httpx.post(f"{base}/v1/calls", headers={"Authorization": f"Bearer {_token('operator')}"},
+                          json={"territory_code": "36", "channel": "15", "priority": priority,
+                                "patient": {"phone": "0611223344"}, "reason": "douleur thoracique atypique"})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _streams(page) -> list[str]:
+    opened: list[str] = []
+    page.on("request", lambda request: opened.append(request.url) if "/v1/stream" in request.url else None)
+    return opened
+
+
+def test_a_call_created_during_a_network_drop_is_on_screen_within_5_s_of_reconnection(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with cable(base) as line, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        opened = _streams(page)
+        _sign_in(page, line.url, _token("operator", sub="osnp-drop"))
+        live = page.locator("#live")
+        expect(live).to_have_text("en direct")
+        assert len(opened) == 1
+
+        line.cut()  # the network drops for 5 s: the open stream is cut with it
+        dropped = time.monotonic()
+        expect(live).to_have_text(OFFLINE, timeout=3000)
+        call_id = _new_call(base)  # meanwhile, the 15 transfers a P1
+        time.sleep(max(0.0, 5 - (time.monotonic() - dropped)))
+        line.mend()
+        back = time.monotonic()
+
+        expect(page.locator(f'#queue tr[data-call="{call_id}"]')).to_be_visible(timeout=5000)
+        shown_after = time.monotonic() - back
+        expect(live).to_have_text("en direct")
+        assert len(opened) >= 2, "a new stream followed the drop"
+        assert shown_after < 5, shown_after
+        print(f"drop: the P1 shown {shown_after:.1f} s after the network came back, {len(opened)} stream requests")
+        browser.close()
+
+
+def test_a_call_created_before_the_stream_connects_is_shown(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    created: list[str] = []
+
+    def late_stream(route) -> None:
+        # The queue is read, then a call arrives before the stream is open: nothing will ever tell it.
+        if not created:
+            created.append(_new_call(base, "P2"))
+        route.continue_()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.route("**/v1/stream", late_stream)
+        _sign_in(page, base, _token("operator", sub="osnp-late"))
+        expect(page.locator("#live")).to_have_text("en direct")
+        expect(page.locator(f'#queue tr[data-call="{created[0]}"]')).to_be_visible(timeout=3000)
+        browser.close()
+
+
+def test_an_expired_token_leaves_a_banner_that_no_message_covers_and_nothing_more_arrives(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    token = _token("regulator", sub="dr-short", ttl_seconds=6)
+    # The raw stream, with the same token: it ends with `expired` and says nothing after.
+    names: list[str] = []
+    with httpx.stream("GET", f"{base}/v1/stream", headers={"Authorization": f"Bearer {token}"}, timeout=20) as raw:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page()
+            opened = _streams(page)
+            _sign_in(page, base, token)
+            expect(page.locator("#live")).to_have_text("en direct")
+            banner = page.locator("#banner")
+            expect(banner).to_be_visible(timeout=5000)  # the warning: less than 5 minutes are left
+            expect(banner).to_contain_text("Votre session expire à")
+            expect(banner).to_contain_text("Votre session a expiré", timeout=6000 + 5000)
+            expect(page.locator("#live")).to_have_text(OFFLINE)
+            streams = len(opened)
+            after = _new_call(base)
+            page.click("#refresh-queue")  # an action's message does not cover the banner
+            expect(page.locator("#message")).to_contain_text("reconnectez-vous")
+            expect(banner).to_contain_text("Votre session a expiré")
+            page.wait_for_timeout(2500)
+            assert len(opened) == streams, "no new stream after `expired`"
+            assert page.locator(f'#queue tr[data-call="{after}"]').count() == 0
+            expect(page.locator("#banner-action")).to_have_text("Se reconnecter")
+            page.click("#banner-action")
+            expect(page.locator("#token")).to_be_focused()
+            # Signing in again in place: the banner goes, the stream comes back, the new call shows.
+            page.fill("#token", _token("regulator", sub="dr-short"))
+            page.click("#session button[type=submit]")
+            expect(banner).to_be_hidden()
+            expect(page.locator("#live")).to_have_text("en direct")
+            expect(page.locator(f'#queue tr[data-call="{after}"]')).to_be_visible()
+            browser.close()
+        for line in raw.iter_lines():
+            if line.startswith("event:"):
+                names.append(line.split(":", 1)[1].strip())
+    assert names[0] == "ready" and names[-1] == "expired", names
+    assert json.dumps(names).count("expired") == 1
