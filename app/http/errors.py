@@ -146,6 +146,11 @@ def _reply(request: Request, body: dict[str, Any], status_code: int,
                         media_type="application/fhir+json")
 
 
+def error_response(request: Request, exc: AppError) -> JSONResponse:
+    """The answer the app gives for ``exc``, for a route that must add to it (a cookie to forget)."""
+    return _reply(request, exc.body(), exc.status_code, _headers(exc))
+
+
 def _non_json_body(request: Request) -> str | None:
     """The media type of a request's body when it names one that is not JSON (``application/json`` or a
     ``+json`` type such as FHIR's), else None."""
@@ -158,7 +163,7 @@ def _non_json_body(request: Request) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return _reply(request, exc.body(), exc.status_code, _headers(exc))
+        return error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -58,6 +58,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     # sign-in
     ("GET", "/v1/auth/config"): DEFAULT,
     ("POST", "/v1/auth/token"): Policy(budget="sign_in"),
+    ("POST", "/v1/auth/refresh"): Policy(budget="sign_in"),
+    ("POST", "/v1/auth/sign-out"): DEFAULT,
     # reference data
     ("GET", "/v1/territories"): DEFAULT,
     ("POST", "/v1/territories"): DEFAULT,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import AdminDep
 from app.auth.registry import forget_registered
 from app.http.dependencies import SessionDep, SettingsDep
-from app.http.errors import error_responses
+from app.http.errors import error_response, error_responses
+from app.platform.errors import Forbidden, Unauthorized
 from app.users import service, signin
 from app.users.schemas import SignInConfig, SignInRequest, SignInToken, UserCreate, UserRead, UserRole, UserUpdate
 
@@ -68,8 +70,34 @@ async def get_sign_in_config(request: Request, settings: SettingsDep) -> SignInC
 
 @signin_router.post("/token", response_model=SignInToken, operation_id="sign_in",
                     responses=error_responses(401, 403, 404, 422, 503))
-async def sign_in(data: SignInRequest, request: Request, settings: SettingsDep) -> SignInToken:
+async def sign_in(data: SignInRequest, request: Request, response: Response, settings: SettingsDep) -> SignInToken:
     """Exchange the authorization code the provider sent back to the console (with the PKCE verifier) for
     the user's token, the client secret staying on the server; refused (403 Unregistered) when the
-    registry does not know the identity."""
-    return await signin.exchange(request, settings, data)
+    registry does not know the identity. The provider's refresh token, if any, is kept in an httpOnly
+    cookie (`snp_refresh`, SameSite=Strict, path `/v1/auth`) that JavaScript never reads."""
+    grant = await signin.exchange(request, settings, data)
+    signin.keep(response, request, grant)
+    return grant.token
+
+
+@signin_router.post("/refresh", response_model=SignInToken, operation_id="renew_session",
+                    responses=error_responses(401, 403, 503))
+async def renew_session(request: Request, response: Response, settings: SettingsDep) -> SignInToken | JSONResponse:
+    """A new token for the session signed in through the provider, before the current one expires, from the
+    refresh token kept in the `snp_refresh` cookie (no body; 401 naming `refresh_token` when there is none or
+    the provider refuses it, 403 when the registry no longer lets the identity in)."""
+    try:
+        grant = await signin.refresh(request, settings)
+    except (Unauthorized, Forbidden) as refused:
+        # Refused once, refused for good: sign in again (a provider out of reach keeps the session).
+        answer = error_response(request, refused)
+        signin.forget(answer, request)
+        return answer
+    signin.keep(response, request, grant)
+    return grant.token
+
+
+@signin_router.post("/sign-out", status_code=204, operation_id="sign_out")
+async def sign_out(request: Request, response: Response) -> None:
+    """Forget the session's refresh token (the `snp_refresh` cookie); the access token ends by itself."""
+    signin.forget(response, request)

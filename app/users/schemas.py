@@ -99,3 +99,5 @@ class SignInToken(Schema):
     expires_at: dt.datetime | None
     role: str
     display_name: str | None
+    renewable: bool = Field(default=False, description="the server keeps a refresh token for this session (an "
+                            "httpOnly cookie): `POST /v1/auth/refresh` gives a new token before this one expires")

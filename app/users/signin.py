@@ -5,16 +5,22 @@ console hands the code and its verifier to ``POST /v1/auth/token``, and the serv
 the provider's token endpoint — with the client secret, which never reaches a browser (PSC's clients
 are confidential). The token the provider returns is then checked as every request's is, and its
 identity looked up in the users registry before the console gets it.
+
+A shift is longer than a token. The provider's refresh token never reaches JavaScript: the server keeps
+it in an httpOnly, SameSite=Strict cookie scoped to ``/v1/auth`` (Secure over HTTPS), and
+``POST /v1/auth/refresh`` exchanges it for a new access token — checked, and looked up in the registry,
+as at sign-in: a disabled account renews nothing. ``POST /v1/auth/sign-out`` forgets it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 
 from app.auth.dependencies import principal_of
 from app.platform.config import Settings
@@ -64,12 +70,26 @@ async def config(app: FastAPI, settings: Settings) -> SignInConfig:
         token_paste=paste)
 
 
-async def exchange(request: Request, settings: Settings, data: SignInRequest) -> SignInToken:
-    if not _configured(settings):
-        raise NotFound("No identity provider is configured: paste a token instead")
+REFRESH_COOKIE = "snp_refresh"
+REFRESH_PATH = "/v1/auth"
+# How long the cookie lives when the provider does not say how long its refresh token does.
+REFRESH_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What the provider gave: the console's token, and the refresh token the server keeps for it."""
+
+    token: SignInToken
+    refresh_token: str | None
+    refresh_seconds: int
+
+
+async def _grant(request: Request, settings: Settings, form: dict[str, str], field: str) -> Grant:
+    """Ask the provider's token endpoint for a token (with the client secret) and check it as every
+    request's token is checked."""
     endpoints = await _endpoints(request.app, settings)
-    form = {"grant_type": "authorization_code", "code": data.code, "redirect_uri": data.redirect_uri,
-            "code_verifier": data.code_verifier, "client_id": str(settings.oidc_client_id)}
+    form = {**form, "client_id": str(settings.oidc_client_id)}
     auth = httpx.BasicAuth(str(settings.oidc_client_id), settings.oidc_client_secret) \
         if settings.oidc_client_secret else None
     try:
@@ -80,18 +100,60 @@ async def exchange(request: Request, settings: Settings, data: SignInRequest) ->
         log.warning("signin.token_endpoint_unreachable", error=type(exc).__name__)
         raise Unavailable("The identity provider cannot be reached: retry later") from exc
     if response.status_code != 200:
-        # The provider's own error code (invalid_grant: a code used twice or too old, a wrong verifier).
+        # The provider's own error code (invalid_grant: a code used twice or too old, a wrong verifier, a
+        # refresh token revoked or past its life).
         try:
             reason = str(response.json().get("error", response.status_code))[:100]
         except ValueError:
             reason = str(response.status_code)
-        raise Unauthorized(f"The identity provider refused the code ({reason})", field="code")
+        raise Unauthorized(f"The identity provider refused the {field.replace('_', ' ')} ({reason})", field=field)
     try:
-        token = str(response.json()["access_token"])
+        answer = response.json()
+        token = str(answer["access_token"])
     except (ValueError, KeyError, TypeError) as exc:
         raise Unavailable("The identity provider answered without an access token") from exc
     principal = await principal_of(request, token, settings)
     expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
-    log.info("signin.done", role=principal.role)
-    return SignInToken(access_token=token, expires_at=expires, role=principal.role,
-                       display_name=principal.display_name)
+    refresh = answer.get("refresh_token")
+    try:
+        lifetime = int(answer.get("refresh_expires_in") or REFRESH_SECONDS)
+    except (TypeError, ValueError):
+        lifetime = REFRESH_SECONDS
+    return Grant(SignInToken(access_token=token, expires_at=expires, role=principal.role,
+                             display_name=principal.display_name, renewable=bool(refresh)),
+                 str(refresh) if isinstance(refresh, str) and refresh else None, max(lifetime, 0))
+
+
+async def exchange(request: Request, settings: Settings, data: SignInRequest) -> Grant:
+    if not _configured(settings):
+        raise NotFound("No identity provider is configured: paste a token instead")
+    grant = await _grant(request, settings, {"grant_type": "authorization_code", "code": data.code,
+                                             "redirect_uri": data.redirect_uri,
+                                             "code_verifier": data.code_verifier}, "code")
+    log.info("signin.done", role=grant.token.role)
+    return grant
+
+
+async def refresh(request: Request, settings: Settings) -> Grant:
+    kept = request.cookies.get(REFRESH_COOKIE)
+    if not _configured(settings) or not kept:
+        raise Unauthorized("Nothing to renew: sign in again", field="refresh_token")
+    grant = await _grant(request, settings, {"grant_type": "refresh_token", "refresh_token": kept},
+                         "refresh_token")
+    log.info("signin.renewed", role=grant.token.role)
+    # A provider that does not rotate its refresh tokens keeps the one it gave.
+    return grant if grant.refresh_token else Grant(grant.token, kept, grant.refresh_seconds)
+
+
+def keep(response: Response, request: Request, grant: Grant) -> None:
+    """The refresh token, where only this server's sign-in routes read it."""
+    if grant.refresh_token is None:
+        forget(response, request)
+        return
+    response.set_cookie(REFRESH_COOKIE, grant.refresh_token, max_age=grant.refresh_seconds, path=REFRESH_PATH,
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+
+
+def forget(response: Response, request: Request) -> None:
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")

@@ -48,6 +48,10 @@ class Provider:
     card: Card = field(default_factory=Card)
     redirect_uris: set[str] = field(default_factory=set)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Refresh tokens given and not yet used (each is used once: the provider rotates them), and how long
+    # its access tokens live.
+    refresh_tokens: dict[str, Card] = field(default_factory=dict)
+    access_ttl: int = 600
 
     @property
     def issuer(self) -> str:
@@ -58,7 +62,7 @@ class Provider:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer, "sub": card.subject, "aud": CLIENT_ID, "azp": CLIENT_ID, "typ": "Bearer",
-            "iat": now, "exp": now + ttl, "scope": "openid scope_all", "acr": "eidas1",
+            "iat": now, "exp": now + ttl, "jti": secrets.token_hex(8), "scope": "openid scope_all", "acr": "eidas1",
             # What the service must not trust: a provider that does not set rights cannot grant them.
             "role": "admin", "territories": ["36", "18", "974"],
         }
@@ -66,6 +70,13 @@ class Provider:
             claims["preferred_username"] = "8" + card.rpps
         claims.update(extra)
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def _tokens(self, card: Card) -> dict[str, Any]:
+        refresh = secrets.token_urlsafe(32)
+        self.refresh_tokens[refresh] = card
+        return {"access_token": self.token(card, ttl=self.access_ttl), "token_type": "Bearer",
+                "expires_in": self.access_ttl, "id_token": self.token(card), "refresh_token": refresh,
+                "refresh_expires_in": 1800}
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
@@ -106,6 +117,11 @@ class Provider:
             if request.headers.get("authorization") != expected:
                 return JSONResponse({"error": "invalid_client"}, status_code=401)
             form = await request.form()
+            if form.get("grant_type") == "refresh_token":
+                card = self.refresh_tokens.pop(str(form.get("refresh_token")), None)
+                if card is None:
+                    return JSONResponse({"error": "invalid_grant"}, status_code=400)
+                return JSONResponse(self._tokens(card))
             grant = self.codes.pop(str(form.get("code")), None)  # a code is used once
             if form.get("grant_type") != "authorization_code" or grant is None:
                 return JSONResponse({"error": "invalid_grant"}, status_code=400)
@@ -116,8 +132,7 @@ class Provider:
             if challenge != grant["challenge"]:
                 return JSONResponse({"error": "invalid_grant", "error_description": "PKCE verification failed"},
                                     status_code=400)
-            return JSONResponse({"access_token": self.token(grant["card"]), "token_type": "Bearer",
-                                 "expires_in": 600, "id_token": self.token(grant["card"])})
+            return JSONResponse(self._tokens(grant["card"]))
 
         return Starlette(routes=[
             Route("/auth/realms/esante-wallet/.well-known/openid-configuration", discovery),

@@ -199,6 +199,57 @@ class TestSignIn:
                                                           "redirect_uri": self.REDIRECT})
         assert (stranger.status_code, stranger.json()["error"]) == (403, "Unregistered")
 
+    async def test_a_shift_outlives_a_token_through_a_refresh_token_javascript_never_sees(
+        self, psc, client, auth, provider
+    ) -> None:
+        provider.card = Card(rpps=new_rpps())
+        user = (await client.post("/v1/users", json={"rpps": provider.card.rpps, "display_name": "Dr Nuit",
+                                                    "role": "regulator", "territories": ["36"]},
+                                  headers=auth("admin"))).json()
+        verifier, challenge = _pkce()
+        code = await self._code(provider, challenge)
+        signed = await psc.post("/v1/auth/token", json={"code": code, "code_verifier": verifier,
+                                                        "redirect_uri": self.REDIRECT})
+        assert signed.status_code == 200, signed.text
+        assert signed.json()["renewable"] is True
+        cookie = signed.headers["set-cookie"]
+        kept = psc.cookies["snp_refresh"]
+        assert kept in provider.refresh_tokens and kept not in signed.text  # never in what a script reads
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/v1/auth" in cookie
+
+        renewed = await psc.post("/v1/auth/refresh")
+        assert renewed.status_code == 200, renewed.text
+        token = renewed.json()["access_token"]
+        assert token != signed.json()["access_token"] and renewed.json()["display_name"] == "Dr Nuit"
+        assert (await psc.get("/v1/me", headers=bearer(token))).json()["role"] == "regulator"
+        assert psc.cookies["snp_refresh"] != kept  # the provider rotated it
+
+        replayed = await psc.post("/v1/auth/refresh", cookies={"snp_refresh": kept})
+        assert (replayed.status_code, replayed.json()["field"]) == (401, "refresh_token")
+        assert 'snp_refresh=""' in replayed.headers["set-cookie"]  # refused once, forgotten
+
+        verifier, challenge = _pkce()
+        code = await self._code(provider, challenge)
+        await psc.post("/v1/auth/token", json={"code": code, "code_verifier": verifier, "redirect_uri": self.REDIRECT})
+        await client.patch(f"/v1/users/{user['id']}", json={"active": False}, headers=auth("admin"))
+        disabled = await psc.post("/v1/auth/refresh")
+        assert (disabled.status_code, disabled.json()["error"]) == (403, "Unregistered")
+        assert "snp_refresh" not in psc.cookies
+
+    async def test_signing_out_forgets_the_refresh_token(self, psc, client, auth, provider) -> None:
+        provider.card = Card(rpps=new_rpps())
+        await client.post("/v1/users", json={"rpps": provider.card.rpps, "display_name": "Opé de nuit",
+                                             "role": "operator", "territories": ["36"]},
+                          headers=auth("admin"))
+        verifier, challenge = _pkce()
+        code = await self._code(provider, challenge)
+        await psc.post("/v1/auth/token", json={"code": code, "code_verifier": verifier, "redirect_uri": self.REDIRECT})
+        assert "snp_refresh" in psc.cookies
+        out = await psc.post("/v1/auth/sign-out")
+        assert out.status_code == 204 and "snp_refresh" not in psc.cookies
+        nothing = await psc.post("/v1/auth/refresh")
+        assert (nothing.status_code, nothing.json()["field"]) == (401, "refresh_token")
+
     async def test_without_a_provider_the_console_pastes_a_token(self, client) -> None:
         config = await client.get("/v1/auth/config")
         assert config.json() == {"provider": None, "token_paste": True}
