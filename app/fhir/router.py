@@ -5,8 +5,6 @@ names, with the includes the guide lists, and reads them one by one. Answers are
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import time
 import uuid
 from typing import Annotated, Any, Literal
@@ -17,11 +15,11 @@ from sqlalchemy import text as sql_text
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
-from app.fhir import appointments, bulk, repository
+from app.fhir import appointments, bulk, params, repository
 from app.fhir import resources as r
 from app.http.dependencies import SessionDep, StatementsDep
 from app.http.errors import error_responses
-from app.platform.errors import BadRequest, NotFound
+from app.platform.errors import NotFound
 from app.slots import bookers
 from app.territories import service as territory_service
 from app.territories.repository import scope_params
@@ -30,14 +28,6 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 FhirReaderDep = Annotated[Principal, Depends(require_roles("platform", "operator", "regulator", "urgences", "admin"))]
 
 FHIR_JSON = "application/fhir+json"
-MAX_PRACTITIONERS = 25  # as the guide says
-INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"}
-_START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)$")
-_RPPS = re.compile(r"^8(\d{11})$")
-ID = r"^[A-Za-z0-9\-.]{1,64}$"
-_TOKEN = r"(urn:oid:1\.2\.250\.1\.71\.4\.2\.1\|)?[0-9A-Za-z]{1,20}"
-IDENTIFIERS = rf"^{_TOKEN}(,{_TOKEN}){{0,24}}$"
-Include = Literal["Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"]
 
 
 class FhirResponse(JSONResponse):
@@ -58,53 +48,6 @@ def _booker(principal: Principal) -> dict[str, Any]:
     return bookers.params(principal.role, principal.territories)
 
 
-def _window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
-    bounds: dict[str, dt.datetime] = {}
-    for value in values:
-        match = _START.match(value)
-        if match is None:
-            raise BadRequest(f"start: {value!r} is not ge<date> or le<date> (ISO 8601)", field="start")
-        try:
-            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise BadRequest(f"start: {value!r} is not a valid date", field="start") from exc
-        if not 2000 <= moment.year <= 2099:
-            raise BadRequest(f"start: {value!r} lies outside the years 2000 to 2099", field="start")
-        if match.group(3) is None and match.group(1) == "le":
-            moment += dt.timedelta(days=1) - dt.timedelta(microseconds=1)  # a day is the whole day
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
-        if match.group(1) in bounds:
-            raise BadRequest(f"start: {match.group(1)} given twice", field="start")
-        bounds[match.group(1)] = moment
-    return bounds.get("ge"), bounds.get("le")
-
-
-def _rpps(value: str | None) -> list[str]:
-    if not value:
-        raise BadRequest("schedule.actor:Practitioner.identifier is required: 1 to 25 national identifiers "
-                         f"({r.PS_OID}|8<RPPS>), comma-separated", field="schedule.actor:Practitioner.identifier")
-    tokens = [t.strip() for t in value.split(",") if t.strip()]
-    if len(tokens) > MAX_PRACTITIONERS:
-        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request",
-                         field="schedule.actor:Practitioner.identifier")
-    found = []
-    for token in tokens:
-        system, _, identifier = token.rpartition("|")
-        if system and system != r.PS_OID:
-            raise BadRequest(f"identifier system {system!r}: only {r.PS_OID} (national PS identifiers) is served",
-                             field="schedule.actor:Practitioner.identifier")
-        match = _RPPS.match(identifier)
-        if match:  # an ADELI (0…) practitioner has no SNP slots here: it simply matches nothing
-            found.append(match.group(1))
-    return found
-
-
-def _entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
-    return {"fullUrl": f"{base}/fhir/{resource['resourceType']}/{resource['id']}", "resource": resource,
-            "search": {"mode": mode}}
-
-
 def _base(request: Request) -> str:
     """Where our absolute URLs start: SNP_PUBLIC_URL, never the request's Host."""
     base: str = request.app.state.settings.base_url
@@ -117,37 +60,6 @@ def _here(request: Request, **params: Any) -> str:
     return f"{_base(request)}{url.path}" + (f"?{url.query}" if url.query else "")
 
 
-def _bundle(request: Request, entries: list[dict[str, Any]], total: int, next_url: str | None,
-            *, slots: bool = True) -> dict[str, Any]:
-    """A searchset; the guide's Bundle profile is the slot search's (a Practitioner search has none)."""
-    links = [{"relation": "self", "url": _here(request)}]
-    if next_url:
-        links.append({"relation": "next", "url": next_url})
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                              "entry": entries}
-    if slots:
-        bundle["meta"] = {"profile": [r.PROFILES["Bundle"]]}
-    return bundle
-
-
-def _includes(rows: list[Any], wanted: set[str]) -> list[dict[str, Any]]:
-    """The resources the includes ask for, each once, in the guide's example order."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in rows:
-        if "Slot:schedule" in wanted:
-            schedule = r.schedule(row["practitioner_id"], row["site_id"])
-            out.setdefault(("Schedule", schedule["id"]), schedule)
-            if "Schedule:actor" in wanted:
-                out.setdefault(("Practitioner", str(row["practitioner_id"])), r.practitioner(row))
-                role = r.practitioner_role(row)
-                out.setdefault(("PractitionerRole", role["id"]), role)
-        if "Slot:service-type-reference" in wanted and r.is_cpts(row):
-            out.setdefault(("HealthcareService", row["territory_code"]), r.healthcare_service(row))
-            if "HealthcareService:organization" in wanted:
-                out.setdefault(("Organization", row["territory_code"]), r.organization(row))
-    return list(out.values())
-
-
 @router.get("/Slot", response_class=FhirResponse, operation_id="fhir_search_slots",
             responses=_doc("A searchset Bundle (profile sas-cpts-bundle-aggregator)"))
 async def search_slots(
@@ -155,35 +67,31 @@ async def search_slots(
     session: SessionDep,
     principal: FhirReaderDep,
     identifier: Annotated[str, Query(
-        alias="schedule.actor:Practitioner.identifier", pattern=IDENTIFIERS,
+        alias="schedule.actor:Practitioner.identifier", pattern=params.IDENTIFIERS,
         description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS>")],
     status: Annotated[Literal["free"], Query(description="free (the only status served)")],
     start: Annotated[list[str] | None, Query(
         description="ge<date> and le<date>: the window of the slots' start",
-        json_schema_extra={"items": {"type": "string", "pattern": _START.pattern}})] = None,
-    include: Annotated[list[Include] | None, Query(alias="_include")] = None,
-    include_iterate: Annotated[list[Include] | None, Query(alias="_include:iterate")] = None,
+        json_schema_extra={"items": {"type": "string", "pattern": params.START.pattern}})] = None,
+    include: Annotated[list[params.Include] | None, Query(alias="_include")] = None,
+    include_iterate: Annotated[list[params.Include] | None, Query(alias="_include:iterate")] = None,
     count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
     offset: Annotated[int, Query(alias="_offset", ge=0, le=100_000)] = 0,
 ) -> FhirResponse:
     """The guide's search of a CPTS's free slots by the national platform."""
-    wanted: set[str] = set(include or []) | set(include_iterate or [])
-    unknown = wanted - INCLUDES
-    if unknown:
-        raise BadRequest(f"_include {sorted(unknown)[0]!r} is not supported (supported: {', '.join(sorted(INCLUDES))})",
-                         field="_include")
-    ge, le = _window(start or [])
-    rpps = _rpps(identifier)
+    wanted = params.includes(include, include_iterate)
+    ge, le = params.window(start or [])
+    rpps = params.rpps(identifier)
     rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=offset,
                                    scope=await _scope(session, principal), booker=_booker(principal)) if rpps else []
     page, more = rows[:count], len(rows) > count
     total = (offset + len(page) if not more else await repository.count(
         session, rpps=rpps, ge=ge, le=le, scope=await _scope(session, principal), booker=_booker(principal)))
     base = _base(request)
-    entries = [_entry(base, r.slot(row), "match") for row in page]
-    entries += [_entry(base, resource, "include") for resource in _includes(page, wanted)]
+    entries = [r.entry(base, r.slot(row), "match") for row in page]
+    entries += [r.entry(base, resource, "include") for resource in r.included(page, wanted)]
     next_url = _here(request, _offset=offset + count) if more else None
-    return FhirResponse(_bundle(request, entries, total, next_url))
+    return FhirResponse(r.bundle(_here(request), entries, total, next_url))
 
 
 @router.get("/Slot/{slot_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_slot",
@@ -208,7 +116,7 @@ async def _role(session: SessionDep, principal: Principal, kind: str, rid: str) 
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, operation_id="fhir_read_schedule",
             responses=_doc("A Schedule (profile FrScheduleAgregateur): a practitioner at a site"))
 async def read_schedule(
-    schedule_id: Annotated[str, Path(pattern=ID)], session: SessionDep, principal: FhirReaderDep
+    schedule_id: Annotated[str, Path(pattern=params.ID)], session: SessionDep, principal: FhirReaderDep
 ) -> FhirResponse:
     row = await _role(session, principal, "Schedule", schedule_id)
     return FhirResponse(r.schedule(row["practitioner_id"], row["site_id"]))
@@ -217,7 +125,7 @@ async def read_schedule(
 @router.get("/PractitionerRole/{role_id}", response_class=FhirResponse, operation_id="fhir_read_practitioner_role",
             responses=_doc("A PractitionerRole (profile FrPractitionerRoleExerciceAgregateur), its site contained"))
 async def read_practitioner_role(
-    role_id: Annotated[str, Path(pattern=ID)], session: SessionDep, principal: FhirReaderDep
+    role_id: Annotated[str, Path(pattern=params.ID)], session: SessionDep, principal: FhirReaderDep
 ) -> FhirResponse:
     return FhirResponse(r.practitioner_role(await _role(session, principal, "PractitionerRole", role_id)))
 
@@ -227,14 +135,14 @@ async def read_practitioner_role(
 async def search_practitioners(
     request: Request, session: SessionDep, principal: FhirReaderDep,
     identifier: Annotated[str | None, Query(description=f"{r.PS_OID}|8<RPPS>, comma-separated",
-                                            pattern=IDENTIFIERS)] = None,
+                                            pattern=params.IDENTIFIERS)] = None,
 ) -> FhirResponse:
-    rpps = _rpps(identifier) if identifier is not None else None
+    rpps = params.rpps(identifier) if identifier is not None else None
     rows = [] if rpps == [] else await repository.practitioners(
         session, rpps=rpps, practitioner_id=None, scope=await _scope(session, principal))
     base = _base(request)
-    entries = [_entry(base, r.practitioner(row), "match") for row in rows]
-    return FhirResponse(_bundle(request, entries, len(rows), None, slots=False))
+    entries = [r.entry(base, r.practitioner(row), "match") for row in rows]
+    return FhirResponse(r.bundle(_here(request), entries, len(rows), None, slots=False))
 
 
 @router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
@@ -258,7 +166,6 @@ async def metadata(request: Request) -> FhirResponse:
 # Agenda software (with its practitioner's token) and national systems (role platform) declare the
 # appointments they made on slots published here (FrAppointmentSAS: create, conditional update).
 DeclarerDep = Annotated[Principal, Depends(require_roles("effector", "platform", "admin"))]
-_APPOINTMENT_IDENTIFIER = r"^[^|\s\x00]{1,500}\|[^|\s\x00]{1,200}$"
 
 
 def _appointment_doc(description: str, code: int) -> dict[int | str, dict[str, Any]]:
@@ -287,12 +194,13 @@ async def create_appointment(request: Request, data: appointments.AppointmentIn,
 async def update_appointment(
     request: Request, data: appointments.AppointmentIn, session: SessionDep, statements: StatementsDep,
     principal: DeclarerDep,
-    identifier: Annotated[str, Query(pattern=_APPOINTMENT_IDENTIFIER, description="system|value of the appointment")],
+    identifier: Annotated[str, Query(pattern=params.APPOINTMENT_IDENTIFIER,
+                                     description="system|value of the appointment")],
 ) -> FhirResponse:
     """Conditional update by identifier: cancelled, fulfilled or noshow (an unknown identifier declared
     booked is created, as the guide's updateCreate allows)."""
-    system, _, value = identifier.partition("|")
-    booking_id, created = await appointments.receive(session, statements, principal, data, (system, value))
+    booking_id, created = await appointments.receive(session, statements, principal, data,
+                                                     params.appointment_identifier(identifier))
     return _declared(booking_id, await appointments.read(session, booking_id), 201 if created else 200, request)
 
 
