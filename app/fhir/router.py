@@ -5,13 +5,11 @@ names, with the includes the guide lists, and reads them one by one. Answers are
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text as sql_text
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
@@ -218,30 +216,15 @@ async def read_appointment(appointment_id: uuid.UUID, session: SessionDep, princ
 
 # ------------------------------------------------------------------------------ SMART Scheduling Links
 NDJSON = "application/fhir+ndjson"
-_PUBLICATIONS_KEPT = 64
 
 
 async def _publication(request: Request, session: SessionDep, principal: Principal) -> bulk.Publication:
-    """The caller's scope's publication: built once per scope every SNP_BULK_PUBLISH_SECONDS."""
+    """The caller's scope's publication, from this instance's cache (app.state)."""
     visible = await territory_service.visible_codes(session, principal)
     codes = None if visible is None else sorted(visible)
-    booker = _booker(principal)["bookers"]
-    key = (tuple(codes) if codes is not None else None, booker)
-    cache: dict[Any, bulk.Publication] = request.app.state.__dict__.setdefault("bulk_publications", {})
-    settings = request.app.state.settings
-    found = cache.get(key)
-    if found is not None and time.monotonic() - found.built < settings.bulk_publish_seconds:
-        return found
-    departements = sorted((await session.scalars(sql_text(
-        "SELECT DISTINCT coalesce(parent_code, code) FROM territories "
-        "WHERE CAST(:codes AS text[]) IS NULL AND kind = 'departement' OR code = ANY(CAST(:codes AS text[]))"),
-        {"codes": codes})).all())
-    publication = await bulk.build(session, codes=codes, departements=departements, bookers=booker,
-                                   horizon_days=settings.slot_horizon_days)
-    if len(cache) >= _PUBLICATIONS_KEPT:
-        cache.clear()
-    cache[key] = publication
-    return publication
+    cache: dict[bulk.Key, bulk.Publication] = request.app.state.__dict__.setdefault("bulk_publications", {})
+    return await bulk.publication(session, cache, request.app.state.settings, codes=codes,
+                                  bookers=_booker(principal)["bookers"])
 
 
 def _not_modified(request: Request, etag: str) -> bool:
