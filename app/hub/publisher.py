@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.hub import answers, messages
 from app.hub.broker import Broker
+from app.outbox import appointments as projection
 from app.outbox import cursors
 from app.platform.config import Settings
 from app.platform.logging import log
@@ -35,18 +36,6 @@ LOCK = 0x534E5048  # one publisher across every instance
 BATCH = 50
 MAX_PAUSE = 60.0
 
-_ROWS = text("""
-    SELECT b.id, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at,
-           p.rpps, p.family_name, p.given_name, p.specialty_code, p.profession_code,
-           si.kind AS site_kind, t.kind AS territory_kind, t.name AS territory_name, t.finess, t.timezone,
-           COALESCE(t.parent_code, t.code) AS departement,
-           u.family_name AS operator_family_name, u.given_name AS operator_given_name, u.email AS operator_email,
-           u.display_name AS operator_display_name, d.system
-    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
-    JOIN sites si ON si.id = s.site_id JOIN territories t ON t.code = s.territory_code
-    LEFT JOIN users u ON u.subject = b.created_by
-    LEFT JOIN declared_appointments d ON d.booking_id = b.id
-    WHERE b.id = ANY(:ids)""")
 _RECORD = text("""
     INSERT INTO hub_messages (distribution_id, event_id, booking_id, recipient, method, status, sent_at)
     VALUES (:distribution_id, :event_id, :booking_id, :recipient, :method, :status, now())
@@ -59,24 +48,23 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
     ttl = dt.timedelta(seconds=settings.hub_message_ttl_seconds)
     failures: list[BaseException] = []
 
-    async def rows(session: AsyncSession, ids: list[Any]) -> dict[Any, RowMapping]:
-        return {row["id"]: row for row in (await session.execute(_ROWS, {"ids": ids})).mappings()}
-
     async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
-        # An appointment an agenda declared to us was told to the SAMU by whoever booked it.
-        if row is None or row["system"] is not None:
+        if row is None:
             return
-        recipient = settings.hub_samu_ids.get(row["departement"])
+        appointment = projection.told(row, event["kind"])
+        if not appointment.ours_to_tell:  # an appointment an agenda declared to us: whoever booked it told the SAMU
+            return
+        recipient = settings.hub_samu_ids.get(appointment.departement)
         if recipient is None:
-            log.warning("hub.no_samu", departement=row["departement"])
+            log.warning("hub.no_samu", departement=appointment.departement)
             return
         distribution = messages.distribution_id(settings.hub_sender_id, event["id"])
-        content = messages.appointment(row, event["kind"])
+        content = messages.appointment(appointment)
         envelope = messages.report(sender=settings.hub_sender_id, recipient=recipient, distribution=distribution,
                                    appointment=content, sent=dt.datetime.now(dt.UTC), ttl=ttl)
         problems = messages.problems(envelope)
         if problems:  # never send what the Hub would refuse; said, and the next ones go on
-            log.error("hub.invalid_message", booking_id=str(row["id"]), problems=problems[:3])
+            log.error("hub.invalid_message", booking_id=str(appointment.booking_id), problems=problems[:3])
             return
         try:
             await broker.publish(envelope)
@@ -84,10 +72,11 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
             failures.append(exc)
             raise cursors.Deferred(type(exc).__name__) from exc
         await session.execute(_RECORD, {
-            "distribution_id": distribution, "event_id": event["id"], "booking_id": row["id"],
+            "distribution_id": distribution, "event_id": event["id"], "booking_id": appointment.booking_id,
             "recipient": recipient, "method": content["method"], "status": content["status"]})
 
-    settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=rows, handle=handle)
+    settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
+                                       handle=handle)
     if settled:
         log.info("hub.published", events=settled)
     if failures:
