@@ -37,7 +37,10 @@ def routers() -> list[APIRouter]:
     from app.calls.router import self_referral_router as self_referrals
     from app.console.api import router as console_api
     from app.console.router import router as console
-    from app.fhir.router import router as fhir
+    from app.fhir.routers.appointments import router as fhir_appointments
+    from app.fhir.routers.bulk import router as fhir_bulk
+    from app.fhir.routers.metadata import router as fhir_metadata
+    from app.fhir.routers.slots import router as fhir_slots
     from app.notifications.router import router as notifications
     from app.practitioners.router import router as practitioners
     from app.sites.router import router as sites
@@ -49,7 +52,8 @@ def routers() -> list[APIRouter]:
     from app.users.router import signin_router as signin
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
-            self_referrals, notifications, stats, audit, users, signin, console_api, fhir, console]
+            self_referrals, notifications, stats, audit, users, signin, console_api, fhir_slots, fhir_metadata,
+            fhir_appointments, fhir_bulk, console]
 
 
 DESCRIPTION = """

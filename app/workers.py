@@ -45,7 +45,7 @@ def _declarer(state: Any, settings: Settings) -> Stop | None:
 
 
 def _hub(state: Any, settings: Settings) -> Stop | None:
-    """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py)."""
+    """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py, app/hub/answers.py)."""
     if not settings.hub_amqp_url:
         return None
     from app.hub.publisher import start_in_background

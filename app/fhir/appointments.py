@@ -11,13 +11,12 @@ declaration idempotent: the declarer may send it again (at least once), it chang
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import RowMapping, select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +27,7 @@ from app.bookings.repository import Statements
 from app.calls import repository as calls_repository
 from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
+from app.outbox import appointments as projection
 from app.outbox import events as outbox
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
@@ -50,10 +50,10 @@ def _ps_identifier(value: str) -> dict[str, Any]:
     return {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "IDNPS"}]}, "system": r.PS_OID, "value": value}
 
 
-def operator(rpps: str | None, sub: str) -> dict[str, Any]:
-    """Who booked: a regulator known by his RPPS (national id 8 + RPPS), else the SAS technical id."""
-    if rpps:
-        identifier = _ps_identifier("8" + rpps)
+def operator(national_id: str | None, sub: str) -> dict[str, Any]:
+    """Who booked: a regulator known by his national id (8 + RPPS), else the SAS technical id."""
+    if national_id:
+        identifier = _ps_identifier(national_id)
     else:
         technical = str(uuid.uuid5(uuid.NAMESPACE_URL, f"snp:user:{sub}"))
         identifier = {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "INTRN"}]},
@@ -61,17 +61,17 @@ def operator(rpps: str | None, sub: str) -> dict[str, Any]:
     return {"url": OPERATOR, "valueReference": {"identifier": identifier}}
 
 
-def appointment(*, booking_id: uuid.UUID, status: str, start: dt.datetime, end: dt.datetime, created: dt.datetime,
-                practitioner_rpps: str, operator_rpps: str | None, operator_sub: str) -> dict[str, Any]:
-    """A booking as FrAppointmentSAS: no patient in it, as the guide has it."""
+def resource(appointment: projection.Appointment) -> dict[str, Any]:
+    """An appointment (app/outbox/appointments.py) as FrAppointmentSAS: no patient in it, as the guide has it."""
     return {
         "resourceType": "Appointment",
         "meta": {"profile": [PROFILE]},
-        "extension": [operator(operator_rpps, operator_sub)],
-        "identifier": [identifier_of(booking_id)],
-        "status": status,
-        "start": start.isoformat(), "end": end.isoformat(), "created": created.isoformat(),
-        "participant": [{"actor": {"identifier": _ps_identifier("8" + practitioner_rpps)}, "status": "accepted"}],
+        "extension": [operator(appointment.operator_id, appointment.booked_by)],
+        "identifier": [identifier_of(appointment.booking_id)],
+        "status": appointment.status,
+        "start": appointment.start.isoformat(), "end": appointment.end.isoformat(),
+        "created": appointment.created.isoformat(),
+        "participant": [{"actor": {"identifier": _ps_identifier(appointment.practitioner_id)}, "status": "accepted"}],
     }
 
 
@@ -253,38 +253,15 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
     log.info("appointment.declared", booking_id=str(booking_id), status=status)
 
 
-# What a booking is declared with: its slot's times, the practitioner's RPPS, who booked (with the RPPS
-# the users registry knows him by), and the identifier of an appointment an agenda declared to us.
-_ROWS = text("""
-    SELECT b.id, b.status, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at, p.rpps,
-           u.rpps AS operator_rpps, d.system, d.value
-    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
-    LEFT JOIN users u ON u.subject = b.created_by
-    LEFT JOIN declared_appointments d ON d.booking_id = b.id
-    WHERE b.id = ANY(:ids)""")
-
-
-async def rows(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
-    """The bookings named, as ``resource`` builds them (a booking declared to us has its ``system``)."""
-    return {row["id"]: row for row in (await session.execute(_ROWS, {"ids": booking_ids})).mappings()}
-
-
-def resource(row: RowMapping, status: str) -> dict[str, Any]:
-    """A booking row (``rows``) as FrAppointmentSAS, with the status given."""
-    return appointment(booking_id=row["id"], status=status, start=row["start_at"], end=row["end_at"],
-                       created=row["created_at"], practitioner_rpps=row["rpps"], operator_rpps=row["operator_rpps"],
-                       operator_sub=row["created_by"] or "system")
-
-
 async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
     """A booking as FrAppointmentSAS (its status: booked, cancelled, or its outcome)."""
-    row = (await rows(session, [booking_id])).get(booking_id)
+    row = (await projection.rows(session, [booking_id])).get(booking_id)
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
-    body = resource(row, outbox.status_of(row["status"], row["outcome"]))
-    body["id"] = str(row["id"])
-    if row["system"]:
-        body["identifier"] = [{"system": row["system"], "value": row["value"]}]
+    appointment = projection.as_it_stands(row)
+    body = resource(appointment)
+    body["id"] = str(appointment.booking_id)
+    if appointment.declared is not None:
+        system, value = appointment.declared
+        body["identifier"] = [{"system": system, "value": value}]
     return body
-
-

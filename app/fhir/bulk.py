@@ -22,26 +22,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.fhir import repository
 from app.fhir import resources as r
+from app.platform.config import Settings
 
 KINDS = ("locations", "schedules", "slots")
 TYPES = {"locations": "Location", "schedules": "Schedule", "slots": "Slot"}
 SERVICE_TYPE = "http://terminology.hl7.org/CodeSystem/service-type"
-
-_ROWS = text("""
-    SELECT s.id, s.start_at, s.end_at, s.mode, s.status, s.site_id, si.name, si.address, si.postcode, si.lat,
-           si.lon, coalesce(t.parent_code, t.code) AS departement
-    FROM slots s
-    JOIN sites si ON si.id = s.site_id
-    JOIN territories t ON t.code = s.territory_code
-    WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity
-      AND s.start_at > now() AND s.start_at < now() + make_interval(days => :horizon_days)
-      AND (s.bookable_by & :bookers) <> 0
-      AND (CAST(:codes AS text[]) IS NULL OR s.territory_code = ANY(CAST(:codes AS text[])))
-    ORDER BY departement, s.start_at, s.id""")
+KEPT = 64  # the scopes a cache holds; one more and it starts again
+# A scope: the territories the caller sees (None: every one), sorted, and the bookers he books as.
+Key = tuple[tuple[str, ...] | None, int]
 
 
 @dataclass(frozen=True)
@@ -105,8 +97,7 @@ async def build(session: AsyncSession, *, codes: list[str] | None, departements:
                 horizon_days: int) -> Publication:
     """Every file of the scope, from one query."""
     grouped: dict[str, dict[str, dict[str, dict[str, Any]]]] = defaultdict(lambda: {k: {} for k in KINDS})
-    rows = (await session.execute(_ROWS, {"codes": codes, "bookers": bookers, "horizon_days": horizon_days}))
-    for row in rows.mappings():
+    for row in await repository.published(session, codes=codes, bookers=bookers, horizon_days=horizon_days):
         files = grouped[row["departement"]]
         files["locations"].setdefault(str(row["site_id"]), _location(row))
         schedule = _schedule(row)
@@ -116,6 +107,21 @@ async def build(session: AsyncSession, *, codes: list[str] | None, departements:
            for d in departements for kind in KINDS}
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return Publication(now, tuple(departements), out, time.monotonic())
+
+
+async def publication(session: AsyncSession, cache: dict[Key, Publication], settings: Settings, *,
+                      codes: list[str] | None, bookers: int) -> Publication:
+    """The publication of a scope from ``cache``: built once per scope every SNP_BULK_PUBLISH_SECONDS."""
+    key = (tuple(codes) if codes is not None else None, bookers)
+    found = cache.get(key)
+    if found is not None and time.monotonic() - found.built < settings.bulk_publish_seconds:
+        return found
+    built = await build(session, codes=codes, departements=await repository.departements(session, codes),
+                        bookers=bookers, horizon_days=settings.slot_horizon_days)
+    if len(cache) >= KEPT:
+        cache.clear()
+    cache[key] = built
+    return built
 
 
 def manifest(publication: Publication, base: str) -> dict[str, Any]:

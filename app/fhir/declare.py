@@ -22,7 +22,8 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.fhir import appointments
-from app.outbox import cursors, events
+from app.outbox import appointments as projection
+from app.outbox import cursors
 from app.platform.config import Settings
 from app.platform.logging import log
 from app.platform.periodic import every
@@ -33,10 +34,10 @@ BATCH = 50
 FHIR_JSON = "application/fhir+json"
 
 
-async def _send(client: httpx.AsyncClient, base: str, kind: str, body: dict[str, Any]) -> str | None:
+async def _send(client: httpx.AsyncClient, base: str, creates: bool, body: dict[str, Any]) -> str | None:
     """None when the platform took it (or refused it for good); else why to try again later."""
     try:
-        if kind == "booking.created":
+        if creates:
             response = await client.post(f"{base}/Appointment", json=body)
         else:
             identifier = body["identifier"][0]
@@ -58,14 +59,16 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
     """One round: the final events after the cursor, sent in order; how many were settled."""
 
     async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
-        if row is not None and row["system"] is None:  # an appointment declared to us is its agenda's
-            body = appointments.resource(row, events.event_status(event["kind"], row["outcome"]))
-            failure = await _send(client, base, event["kind"], body)
+        if row is None:
+            return
+        appointment = projection.told(row, event["kind"])
+        if appointment.ours_to_tell:  # an appointment declared to us is its agenda's
+            failure = await _send(client, base, appointment.creates, appointments.resource(appointment))
             if failure is not None:
                 log.warning("ptf.declaration_deferred", error=failure)
                 raise cursors.Deferred(failure)
 
-    settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=appointments.rows,
+    settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
                                        handle=handle)
     if settled:
         log.info("ptf.declared", events=settled)

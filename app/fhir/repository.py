@@ -1,5 +1,6 @@
 """The queries of the FHIR facade: the free slots of practitioners named by RPPS, with what the
-guide's includes need (schedule, practitioner, role and site, CPTS)."""
+guide's includes need (schedule, practitioner, role and site, CPTS); and what the bulk publication
+(app/fhir/bulk.py) is built from."""
 
 from __future__ import annotations
 
@@ -81,6 +82,27 @@ ORDER BY p.rpps
 LIMIT 1000
 """
 
+# The slots of a bulk publication: published or booked, within the horizon, that these bookers may
+# book, in these territories (None: every one), each with its site and its département.
+PUBLISHED = """
+SELECT s.id, s.start_at, s.end_at, s.mode, s.status, s.site_id, si.name, si.address, si.postcode, si.lat,
+       si.lon, coalesce(t.parent_code, t.code) AS departement
+FROM slots s
+JOIN sites si ON si.id = s.site_id
+JOIN territories t ON t.code = s.territory_code
+WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity
+  AND s.start_at > now() AND s.start_at < now() + make_interval(days => :horizon_days)
+  AND (s.bookable_by & :bookers) <> 0
+  AND (CAST(:codes AS text[]) IS NULL OR s.territory_code = ANY(CAST(:codes AS text[])))
+ORDER BY departement, s.start_at, s.id
+"""
+
+# The départements of these territories (None: every département); a CPTS's is its parent's.
+DEPARTEMENTS = """
+SELECT DISTINCT coalesce(parent_code, code) FROM territories
+WHERE CAST(:codes AS text[]) IS NULL AND kind = 'departement' OR code = ANY(CAST(:codes AS text[]))
+"""
+
 
 async def search(
     session: AsyncSession, *, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None, limit: int,
@@ -121,3 +143,14 @@ async def practitioner_of_booking(session: AsyncSession, booking_id: uuid.UUID) 
     """The practitioner whose slot a booking holds."""
     return await session.scalar(text("SELECT s.practitioner_id FROM bookings b JOIN slots s ON s.id = b.slot_id "
                                      "WHERE b.id = :id"), {"id": booking_id})
+
+
+async def published(session: AsyncSession, *, codes: list[str] | None, bookers: int,
+                    horizon_days: int) -> list[RowMapping]:
+    params = {"codes": codes, "bookers": bookers, "horizon_days": horizon_days}
+    return list((await session.execute(text(PUBLISHED), params)).mappings().all())
+
+
+async def departements(session: AsyncSession, codes: list[str] | None) -> list[str]:
+    """Sorted."""
+    return sorted((await session.scalars(text(DEPARTEMENTS), {"codes": codes})).all())

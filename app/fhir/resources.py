@@ -151,6 +151,42 @@ def organization(row: Any) -> dict[str, Any]:
     }
 
 
+def included(rows: list[Any], wanted: set[str]) -> list[dict[str, Any]]:
+    """The resources the includes ask for, each once, in the guide's example order."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if "Slot:schedule" in wanted:
+            found = schedule(row["practitioner_id"], row["site_id"])
+            out.setdefault(("Schedule", found["id"]), found)
+            if "Schedule:actor" in wanted:
+                out.setdefault(("Practitioner", str(row["practitioner_id"])), practitioner(row))
+                role = practitioner_role(row)
+                out.setdefault(("PractitionerRole", role["id"]), role)
+        if "Slot:service-type-reference" in wanted and is_cpts(row):
+            out.setdefault(("HealthcareService", row["territory_code"]), healthcare_service(row))
+            if "HealthcareService:organization" in wanted:
+                out.setdefault(("Organization", row["territory_code"]), organization(row))
+    return list(out.values())
+
+
+def entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
+    return {"fullUrl": f"{base}/fhir/{resource['resourceType']}/{resource['id']}", "resource": resource,
+            "search": {"mode": mode}}
+
+
+def bundle(self_url: str, entries: list[dict[str, Any]], total: int, next_url: str | None,
+           *, slots: bool = True) -> dict[str, Any]:
+    """A searchset; the guide's Bundle profile is the slot search's (a Practitioner search has none)."""
+    links = [{"relation": "self", "url": self_url}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
+                             "entry": entries}
+    if slots:
+        found["meta"] = {"profile": [PROFILES["Bundle"]]}
+    return found
+
+
 GUIDE_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-CPTS"
 GUIDE_APPOINTMENTS_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-RDVpsindiv"
 

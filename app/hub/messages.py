@@ -28,7 +28,7 @@ from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from app.outbox.events import event_status
+from app.outbox.appointments import Appointment
 
 # Where the files come from: a URI that relative references join onto (nothing is fetched).
 BASE = "https://github.com/ansforge/SAMU-Hub-Modeles/src/main/resources/json-schema/"
@@ -82,39 +82,40 @@ def distribution_id(sender: str, event_id: uuid.UUID) -> str:
     return f"{sender}_{event_id}"
 
 
-def appointment(row: Any, kind: str) -> dict[str, Any]:
-    """An RS-SAS-RDV ``appointment`` from a booking row (see ``publisher._ROWS``) and its outbox event."""
-    zone = row["timezone"]
+def appointment(appointment: Appointment) -> dict[str, Any]:
+    """An RS-SAS-RDV ``appointment`` from an appointment as its outbox event tells it (app/outbox/appointments.py)."""
+    zone = appointment.timezone
     body: dict[str, Any] = {
-        "appointmentId": str(row["id"]),
-        "method": "CreateAppointment" if kind == "booking.created" else "UpdateAppointment",
-        "created": timestamp(row["created_at"], zone),
-        "start": timestamp(row["start_at"], zone),
-        "end": timestamp(row["end_at"], zone),
-        "status": event_status(kind, row["outcome"]),
-        "orientationCategory": ORIENTATION.get(row["site_kind"]) or ("CPTS" if row["territory_kind"] == "cpts"
-                                                                      else "PS"),
+        "appointmentId": str(appointment.booking_id),
+        "method": "CreateAppointment" if appointment.creates else "UpdateAppointment",
+        "created": timestamp(appointment.created, zone),
+        "start": timestamp(appointment.start, zone),
+        "end": timestamp(appointment.end, zone),
+        "status": appointment.status,
+        "orientationCategory": ORIENTATION.get(appointment.site_kind) or ("CPTS" if appointment.territory_kind == "cpts"
+                                                                           else "PS"),
     }
-    practitioner: dict[str, Any] = {"rppsId": "8" + row["rpps"], "lastName": row["family_name"],
-                                    "firstName": row["given_name"]}
-    if row["specialty_code"]:
-        practitioner |= {"specialityCode": row["specialty_code"], "specialityUrl": SPECIALTY_SYSTEM}
-    practitioner |= {"professionCode": row["profession_code"], "professionUrl": PROFESSION_SYSTEM}
+    practitioner: dict[str, Any] = {"rppsId": appointment.practitioner_id,
+                                    "lastName": appointment.practitioner_family_name,
+                                    "firstName": appointment.practitioner_given_name}
+    if appointment.specialty_code:
+        practitioner |= {"specialityCode": appointment.specialty_code, "specialityUrl": SPECIALTY_SYSTEM}
+    practitioner |= {"professionCode": appointment.profession_code, "professionUrl": PROFESSION_SYSTEM}
     body["practitioner"] = practitioner
-    if row["finess"]:  # the CPTS (its FINESS, prefixed 1 as national structure ids are)
-        body["organization"] = {"organizationId": "1" + row["finess"], "name": row["territory_name"]}
-    body["regulator"] = regulator(row)
+    if appointment.finess:  # the CPTS (its FINESS, prefixed 1 as national structure ids are)
+        body["organization"] = {"organizationId": "1" + appointment.finess, "name": appointment.territory_name}
+    body["regulator"] = regulator(appointment)
     return body
 
 
-def regulator(row: Any) -> dict[str, Any]:
+def regulator(appointment: Appointment) -> dict[str, Any]:
     """Who booked: the users registry's names and e-mail when known, else the identity's subject (a
     development identity, or the national platform's user) so that the SAMU can still ask who it was."""
-    subject = row["created_by"] or "system"
+    subject = appointment.booked_by
     person: dict[str, Any] = {"regulatorId": subject}
-    person["regulatorName"] = row["operator_family_name"] or row["operator_display_name"] or subject
-    person["regulatorFirstname"] = row["operator_given_name"] or ""
-    person["regulatorEmail"] = row["operator_email"] or ""
+    person["regulatorName"] = appointment.operator_family_name or appointment.operator_display_name or subject
+    person["regulatorFirstname"] = appointment.operator_given_name or ""
+    person["regulatorEmail"] = appointment.operator_email or ""
     return person
 
 

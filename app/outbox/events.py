@@ -1,5 +1,6 @@
 """The booking events of the outbox: what one keeps of a booking, how it is written (by the booking's own
-statement, or after a change), what the purge leaves of it, and the appointment status it tells."""
+statement, or after a change), and what the purge leaves of it. The appointment a booking event tells is
+app/outbox/appointments.py."""
 
 from __future__ import annotations
 
@@ -66,16 +67,3 @@ async def purge_booking_events(session: AsyncSession, received_before: dt.dateti
     result = await session.execute(_PURGE, {"before": received_before})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-
-def event_status(kind: str, outcome: str | None) -> str:
-    """The appointment's status as an outbox event tells it (the declarer's and the Hub's): booked when
-    created, cancelled when cancelled, else its outcome."""
-    if kind == "booking.created":
-        return "booked"
-    if kind == "booking.cancelled":
-        return "cancelled"
-    return outcome or "booked"
-
-
-def status_of(status: str, outcome: str | None) -> str:
-    return "cancelled" if status == "cancelled" else (outcome or "booked")

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from app.hub import messages
-from app.hub.publisher import NotRecordedYet, record_answer
+from app.hub.answers import NotRecordedYet, record_answer
 from tests.bookings.helpers import make_call, make_slot, world
 
 SENDER, SAMU = "fr.health.snp", "fr.health.samu360"

@@ -1,0 +1,83 @@
+"""The FHIR search parameters the facade reads: the patterns its routes declare (the OpenAPI document
+shows them), and the parsing the patterns cannot do — a window of ``ge``/``le`` dates, the practitioners'
+national identifiers, the includes, an appointment's ``system|value``. A value that does not parse is a
+BadRequest naming the parameter (an OperationOutcome, app/http/errors.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from app.fhir import resources as r
+from app.platform.errors import BadRequest
+
+MAX_PRACTITIONERS = 25  # as the guide says
+INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"}
+START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)$")
+_RPPS = re.compile(r"^8(\d{11})$")
+ID = r"^[A-Za-z0-9\-.]{1,64}$"
+_TOKEN = r"(urn:oid:1\.2\.250\.1\.71\.4\.2\.1\|)?[0-9A-Za-z]{1,20}"
+IDENTIFIERS = rf"^{_TOKEN}(,{_TOKEN}){{0,24}}$"
+Include = Literal["Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"]
+APPOINTMENT_IDENTIFIER = r"^[^|\s\x00]{1,500}\|[^|\s\x00]{1,200}$"
+
+
+def includes(include: list[Include] | None, include_iterate: list[Include] | None) -> set[str]:
+    """The includes asked for, ``_include`` and ``_include:iterate`` alike."""
+    wanted: set[str] = set(include or []) | set(include_iterate or [])
+    unknown = wanted - INCLUDES
+    if unknown:
+        raise BadRequest(f"_include {sorted(unknown)[0]!r} is not supported (supported: {', '.join(sorted(INCLUDES))})",
+                         field="_include")
+    return wanted
+
+
+def window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The bounds of ``start`` (``ge<date>``, ``le<date>``, each at most once); a date alone is its whole day."""
+    bounds: dict[str, dt.datetime] = {}
+    for value in values:
+        match = START.match(value)
+        if match is None:
+            raise BadRequest(f"start: {value!r} is not ge<date> or le<date> (ISO 8601)", field="start")
+        try:
+            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise BadRequest(f"start: {value!r} is not a valid date", field="start") from exc
+        if not 2000 <= moment.year <= 2099:
+            raise BadRequest(f"start: {value!r} lies outside the years 2000 to 2099", field="start")
+        if match.group(3) is None and match.group(1) == "le":
+            moment += dt.timedelta(days=1) - dt.timedelta(microseconds=1)  # a day is the whole day
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        if match.group(1) in bounds:
+            raise BadRequest(f"start: {match.group(1)} given twice", field="start")
+        bounds[match.group(1)] = moment
+    return bounds.get("ge"), bounds.get("le")
+
+
+def rpps(value: str | None) -> list[str]:
+    """The RPPS numbers of the national identifiers given (``8<RPPS>``, the system optional)."""
+    if not value:
+        raise BadRequest("schedule.actor:Practitioner.identifier is required: 1 to 25 national identifiers "
+                         f"({r.PS_OID}|8<RPPS>), comma-separated", field="schedule.actor:Practitioner.identifier")
+    tokens = [t.strip() for t in value.split(",") if t.strip()]
+    if len(tokens) > MAX_PRACTITIONERS:
+        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request",
+                         field="schedule.actor:Practitioner.identifier")
+    found = []
+    for token in tokens:
+        system, _, identifier = token.rpartition("|")
+        if system and system != r.PS_OID:
+            raise BadRequest(f"identifier system {system!r}: only {r.PS_OID} (national PS identifiers) is served",
+                             field="schedule.actor:Practitioner.identifier")
+        match = _RPPS.match(identifier)
+        if match:  # an ADELI (0…) practitioner has no SNP slots here: it simply matches nothing
+            found.append(match.group(1))
+    return found
+
+
+def appointment_identifier(value: str) -> tuple[str, str]:
+    """The ``system|value`` of a conditional update (its pattern, APPOINTMENT_IDENTIFIER, holds one ``|``)."""
+    system, _, identifier = value.partition("|")
+    return system, identifier
