@@ -9,7 +9,8 @@ import { BROWSER_ZONE, formatter } from "./time.js";
 import "./views/call.js";
 import "./views/mine.js";
 import "./views/overcapacity.js";
-import { live, stopFollowing, warnBeforeExpiry } from "./views/live.js";
+import { endSession, keepSession } from "./session.js";
+import { live, signInAgain, stopFollowing } from "./views/live.js";
 import { loadQueue } from "./views/queue.js";
 import { myRedirections } from "./views/redirection.js";
 import "./views/slots.js";
@@ -36,7 +37,8 @@ async function signIn() {
   const names = me.territories.map((t) => t.name).join(", ") || "tous territoires";
   $("#whoami").textContent = `${me.display_name ? `${me.display_name}, ` : ""}${ROLES[me.role] || me.role} — ${names}${zone}`;
   $("#tz").textContent = zone;
-  warnBeforeExpiry(me.expires_at, state.format);
+  keepSession(me.expires_at, { renewable: sessionStorage.getItem("snp.renewable") === "1", onRenewed: () => live.open(),
+    signInAgain, format: state.format });
   arrangeTabs(me.role);
   if (DIRECT.includes(me.role)) myRedirections();
   if (me.role === "analyst") defaultMonths();
@@ -68,6 +70,7 @@ async function finishProviderSignIn(params) {
   if (!response.ok) { say(new ApiError(response.status, data).message, false); return; }
   state.token = data.access_token; state.territory = pending.territory || state.territory;
   remember();
+  sessionStorage.setItem("snp.renewable", data.renewable ? "1" : "0");
   $("#territory").value = state.territory;
   await signIn();
 }
@@ -89,6 +92,7 @@ $("#session").addEventListener("submit", (e) => {
   state.token = $("#token").value.trim();
   state.territory = $("#territory").value.trim();
   remember();
+  sessionStorage.setItem("snp.renewable", "0");  // a pasted token has no refresh token behind it
   signIn();
 });
 $("#territory").addEventListener("change", () => {
@@ -97,7 +101,7 @@ $("#territory").addEventListener("change", () => {
   live.forget(); signIn();
 });
 $("#sign-out").onclick = () => {
-  sessionStorage.clear(); state.token = ""; state.me = null; stopFollowing(); clearBanner();
+  sessionStorage.clear(); state.token = ""; state.me = null; stopFollowing(); clearBanner(); endSession();
   $("#token").value = ""; $("#whoami").textContent = "déconnecté"; $("#queue tbody").replaceChildren();
 };
 

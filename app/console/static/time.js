@@ -36,3 +36,8 @@ export function lastTwelveMonths(now = new Date()) {
   const first = new Date(last.getFullYear(), last.getMonth() - 11, 1);
   return { from: monthValue(first), to: monthValue(last) };
 }
+
+// When to renew a token that has `leftMs` to live: a minute before its end, or halfway through a
+// shorter life.
+export const RENEW_BEFORE_MS = 60000;
+export function renewIn(leftMs) { return Math.max(leftMs / 2, leftMs - RENEW_BEFORE_MS); }

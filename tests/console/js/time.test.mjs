@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { formatter, fromLocal, lastTwelveMonths, monthValue } from "../../../app/console/static/time.js";
+import { formatter, fromLocal, lastTwelveMonths, monthValue, renewIn } from "../../../app/console/static/time.js";
 
 const utc = (value, zone) => fromLocal(value, zone).toISOString();
 
@@ -55,5 +55,14 @@ describe("an analyst's first months", () => {
 
   it("are written as an <input type=month> reads them", () => {
     assert.equal(monthValue(new Date(2026, 8, 1)), "2026-09");
+  });
+});
+
+describe("renewing a session", () => {
+  it("asks for a new token a minute before the end, or halfway through a shorter life", () => {
+    assert.equal(renewIn(10 * 60000), 9 * 60000);
+    assert.equal(renewIn(8 * 3600000), 8 * 3600000 - 60000);
+    assert.equal(renewIn(60000), 30000);
+    assert.equal(renewIn(8000), 4000);
   });
 });

@@ -33,7 +33,7 @@ async function reload() {
 function reloadSoon() { clearTimeout(soonTimer); soonTimer = setTimeout(reload, 150); }
 
 // Signing in again (the form or the button of the banner) opens a new stream with the new token.
-function signInAgain() { const paste = $("#token"); if (!$("#paste").hidden) { paste.focus(); paste.select(); } else $("#provider-sign-in").click(); }
+export function signInAgain() { const paste = $("#token"); if (!$("#paste").hidden) { paste.focus(); paste.select(); } else $("#provider-sign-in").click(); }
 
 function offline() { streaming = false; clearTimeout(retryTimer); show(); }
 
@@ -53,16 +53,4 @@ export const live = liveStream({
   onRetry: offline,
 });
 
-// Five minutes before the token ends, a banner asks to sign in again (it goes once the user has).
-let expiryTimer = null;
-export function warnBeforeExpiry(expiresAt, format) {
-  clearTimeout(expiryTimer);
-  if (!expiresAt) return;
-  const left = new Date(expiresAt) - Date.now();
-  if (left <= 0) return;
-  expiryTimer = setTimeout(() => showBanner(
-    `Votre session expire à ${format.format(new Date(expiresAt))} : reconnectez-vous avant la fin de l'appel en cours.`,
-    "Se reconnecter", signInAgain), Math.max(0, left - 5 * 60000));
-}
-
-export function stopFollowing() { live.abort(); live.forget(); offline(); fresh = false; clearTimeout(expiryTimer); }
+export function stopFollowing() { live.abort(); live.forget(); offline(); fresh = false; }
