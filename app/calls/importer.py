@@ -1,9 +1,9 @@
 """Import of historical regulation records (CSV or NDJSON), validated row by row, all or nothing.
 
 One call per row with its decisions. Rows are checked in Python (cheap, no database round trip per
-row), then written by one set-based statement: the calls with ``ON CONFLICT (territory_code,
-external_id) DO NOTHING`` and, in the same statement, the decisions of the calls just inserted only,
-so that importing a file twice writes nothing the second time.
+row), then written by one set-based statement (repository.IMPORT_CLOSED_CALLS): the calls with ``ON CONFLICT
+(territory_code, external_id) DO NOTHING`` and, in the same statement, the decisions of the calls just
+inserted only, so that importing a file twice writes nothing the second time.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
+from app.calls import repository
 from app.calls.errors import ImportRejected
 from app.calls.models import CHANNELS, DECISION_KINDS, INTENTS, OTHER_REASONS, PRIORITIES
-from app.calls.repository import DUE_DELAY
 from app.calls.schemas import ImportResult, no_nul
 from app.platform.config import Settings
 from app.platform.errors import NotFound, Unavailable, UnsupportedMediaType
@@ -388,8 +387,8 @@ def read_file(body: bytes, kind: str, skew_seconds: int) -> Parsed:
             clean.append(row)
     rejected = len({e["row"] for e in errors})
     errors.sort(key=lambda e: e["row"])
-    params = _parameters(clean, "")
-    columns = {name: SEP.join(_as_text(v) for v in params[name]) for name in params if name != "actor"}
+    params = _parameters(clean)
+    columns = {name: SEP.join(_as_text(v) for v in values) for name, values in params.items()}
     return Parsed(rows=len(clean), numbers=SEP.join(str(r.number) for r in clean), columns=columns,
                   errors=errors[:MAX_ERRORS_KEPT], rejected=rejected)
 
@@ -424,48 +423,15 @@ def _reject(errors: list[dict[str, Any]], rejected: int) -> ImportRejected:
     return ImportRejected(f"{rejected} rows rejected", rows=errors[:MAX_REPORTED])
 
 
-INSERT = text(f"""
-WITH input AS (
-    SELECT * FROM unnest(
-        CAST(:territory_code AS text[]), CAST(:external_id AS text[]), CAST(:channel AS text[]),
-        CAST(CAST(:received_at AS text[]) AS timestamptz[]), CAST(:priority AS text[]), CAST(:intent AS text[]),
-        CAST(CAST(:first_callback_at AS text[]) AS timestamptz[]), CAST(CAST(:closed_at AS text[]) AS timestamptz[]),
-        CAST(:postcode AS text[]), CAST(CAST(:birth_year AS text[]) AS int[]), CAST(:sex AS text[])
-    ) AS i(territory_code, external_id, channel, received_at, priority, intent, first_callback_at, closed_at,
-           postcode, birth_year, sex)
-), inserted AS (
-    INSERT INTO calls (territory_code, external_id, channel, received_at, priority, due_at, intent_without_sas,
-                       status, first_callback_at, closed_at, source, created_by,
-                       patient_postcode, patient_birth_year, patient_sex)
-    SELECT i.territory_code, i.external_id, i.channel, i.received_at, i.priority,
-           i.received_at + {DUE_DELAY.format(priority="i.priority")},
-           i.intent, 'closed', i.first_callback_at, i.closed_at, 'import', :actor,
-           i.postcode, i.birth_year, i.sex
-    FROM input i JOIN territories t ON t.code = i.territory_code
-    ON CONFLICT (territory_code, external_id) DO NOTHING
-    RETURNING id, territory_code, external_id, closed_at
-), decided AS (
-    INSERT INTO decisions (call_id, kind, other_reason, pharmacy_name, pharmacy_finess, decided_at, created_by)
-    SELECT c.id, d.kind, d.other_reason, d.pharmacy_name, d.pharmacy_finess, c.closed_at, :actor
-    FROM unnest(
-        CAST(:d_territory_code AS text[]), CAST(:d_external_id AS text[]), CAST(:d_kind AS text[]),
-        CAST(:d_other_reason AS text[]), CAST(:d_pharmacy_name AS text[]), CAST(:d_pharmacy_finess AS text[])
-    ) AS d(territory_code, external_id, kind, other_reason, pharmacy_name, pharmacy_finess)
-    JOIN inserted c ON c.territory_code = d.territory_code AND c.external_id = d.external_id
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM inserted) AS imported, (SELECT count(*) FROM decided) AS decisions
-""")
-
-
-def _parameters(rows: list[Row], actor: str) -> dict[str, Any]:
+def _parameters(rows: list[Row]) -> dict[str, Any]:
+    """The arrays of repository.IMPORT_CLOSED_CALLS, by name."""
     params: dict[str, Any] = {
         "territory_code": [r.territory_code for r in rows], "external_id": [r.external_id for r in rows],
         "channel": [r.channel for r in rows], "received_at": [r.received_at for r in rows],
         "priority": [r.priority for r in rows], "intent": [r.intent for r in rows],
         "first_callback_at": [r.first_callback_at for r in rows], "closed_at": [r.closed_at for r in rows],
         "postcode": [r.postcode for r in rows], "birth_year": [r.birth_year for r in rows],
-        "sex": [r.sex for r in rows], "actor": actor,
+        "sex": [r.sex for r in rows],
     }
     decisions = [(r.territory_code, r.external_id, *d) for r in rows for d in r.decisions]
     names = ("territory_code", "external_id", "kind", "other_reason", "pharmacy_name", "pharmacy_finess")
@@ -493,10 +459,8 @@ async def run(
     if parsed.errors or unknown:
         rejected = parsed.rejected + len({e["row"] for e in unknown} - {e["row"] for e in parsed.errors})
         raise _reject(parsed.errors + unknown, rejected)
-    params: dict[str, Any] = {name: parsed.column(name) for name in parsed.columns}
-    params["actor"] = principal.sub
-    result = (await session.execute(INSERT, params)).one()
-    imported, decisions = int(result.imported), int(result.decisions)
+    columns = {name: parsed.column(name) for name in parsed.columns}
+    imported, decisions = await repository.import_closed_calls(session, columns, actor=principal.sub)
     summary = ImportResult(imported=imported, already_present=parsed.rows - imported, decisions=decisions)
     audit.record(session, principal, "calls.import", detail={"format": kind, **summary.model_dump()})
     await session.flush()
