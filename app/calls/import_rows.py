@@ -31,14 +31,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
+from app.calls.models import DECISION_KINDS, OTHER_REASONS
 from app.calls.schemas import (
     EARLIEST,
     BirthYear,
     Channel,
-    DecisionKind,
     DecisionMisfit,
     Intent,
-    OtherReason,
     Priority,
     Sex,
     decision_misfit,
@@ -55,8 +54,6 @@ IDENTITY = frozenset(
 )
 KNOWN = frozenset(COLUMNS)
 DECISION_KEYS = ("kind", "other_reason", "pharmacy_name", "pharmacy_finess")
-DECISION_KINDS: tuple[str, ...] = get_args(DecisionKind)
-OTHER_REASONS: tuple[str, ...] = get_args(OtherReason)
 FINESS_RE = re.compile(FINESS_PATTERN)
 UNKNOWN_INTENT: Intent = "inconnu"
 

@@ -12,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision
+from app.calls.schemas import NO_PRIORITY
 from app.identity import crypto
+from app.territories.models import DEFAULT_DELAYS
 
-# The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: P3's).
-DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE({priority}, 'P3') AS int), 180))"
+# The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: NO_PRIORITY's), in SQL
+# (service.due_at says it in Python, for a call the API creates).
+DUE_DELAY = ("make_interval(mins => COALESCE(CAST(t.priority_delays ->> "
+             f"COALESCE({{priority}}, '{NO_PRIORITY}') AS int), {DEFAULT_DELAYS[NO_PRIORITY]}))")
 
 # The call a booking without one creates, in the territory of the slot just claimed (``claimed``), in
 # progress at once, with its due time: an ED redirection (channel urgences; the patient was at the

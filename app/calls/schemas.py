@@ -14,6 +14,7 @@ from app.territories.schemas import Code
 Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
 Intent = Literal["urgences", "medecin", "pharmacie", "rien", "inconnu"]
 Priority = Literal["P1", "P2", "P3"]
+NO_PRIORITY: Priority = "P3"  # a call without a priority is called back within this priority's delay
 DecisionKind = Literal["advice", "slot", "prescription", "other"]
 OtherReason = Literal["no_answer", "redirected_15", "redirected_ed", "other"]
 CallStatus = Literal["waiting", "in_progress", "to_reorient", "closed"]

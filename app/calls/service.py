@@ -15,6 +15,7 @@ from app.calls import repository
 from app.calls.models import Call, CallbackAttempt, Decision
 from app.calls.schemas import (
     EARLIEST,
+    NO_PRIORITY,
     AssignIn,
     BookingBrief,
     CallbackIn,
@@ -40,9 +41,7 @@ from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
-from app.territories.models import Territory
-
-DEFAULT_DELAYS = {"P1": 20, "P2": 60, "P3": 180}
+from app.territories.models import DEFAULT_DELAYS, Territory
 
 
 def now() -> dt.datetime:
@@ -50,9 +49,9 @@ def now() -> dt.datetime:
 
 
 def due_at(territory: Territory, received_at: dt.datetime, priority: str | None) -> dt.datetime:
-    """received_at + the territory's delay for the priority (no priority: P3's delay)."""
+    """received_at + the territory's delay for the priority (no priority: NO_PRIORITY's delay)."""
     delays = territory.priority_delays or DEFAULT_DELAYS
-    key = priority or "P3"
+    key = priority or NO_PRIORITY
     minutes = int(delays.get(key) or DEFAULT_DELAYS[key])
     return received_at + dt.timedelta(minutes=minutes)
 
