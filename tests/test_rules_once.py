@@ -32,8 +32,8 @@ class TestEachRuleOnce:
         # Outside app/, only the benchmark seed (tools/simulator/seed.py) writes calls and decisions: by the set,
         # what years of the service would have written, held to the same rules by the schema's constraints and
         # triggers.
-        assert files_with(r"INSERT INTO decisions") == ["calls/importer.py", "calls/repository.py"]
-        assert files_with(r"INSERT INTO calls") == ["calls/importer.py", "calls/repository.py"]
+        assert files_with(r"INSERT INTO decisions") == ["calls/repository.py"] * 2  # a slot's, the import's
+        assert files_with(r"INSERT INTO calls") == ["calls/repository.py"] * 2  # a direct call, the import
         assert files_with(r"INSERT INTO outbox_events") == ["outbox/events.py"]
         assert files_with(r"'booking_id', b\.id") == ["outbox/events.py"]
 
@@ -42,3 +42,24 @@ class TestEachRuleOnce:
         assert files_with(r"^COUNTERS = ") == ["stats/facts.py"]
         # The definition of a counter (its condition), not the reads of its value.
         assert files_with(r"AS avoided_declared|\"avoided_declared\":") == ["stats/facts.py"]
+
+    def test_the_callback_delay_of_a_call_from_one_set_of_defaults_and_one_fallback(self):
+        # The territory's delay for the call's priority, NO_PRIORITY's when it has none: the service says it in
+        # Python (a call the API creates), the repository in SQL (an imported call, the call a booking makes); both
+        # read the defaults of territories/models.py and the fallback of calls/schemas.py, written nowhere else.
+        assert files_with(r'"P1": 20, "P2": 60, "P3": 180') == ["territories/models.py"]
+        assert files_with(r"^NO_PRIORITY\b") == ["calls/schemas.py"]
+        assert files_with(r"""(\bor |COALESCE\(.*)["']P[123]["']""") == []
+        assert files_with(r"def due_at\(") == ["calls/service.py"]
+        assert files_with(r"priority_delays ->>") == ["calls/repository.py"]
+
+    def test_the_decision_rules_in_one_place_owned_by_the_call_schemas(self):
+        # What a decision of each kind carries, for the API (service.decide) and the import alike; the database's
+        # CHECK constraints aside. The kinds and reasons are the schemas' Literals, which the models' tuples read.
+        assert files_with(r"""kind [!=]= ["']other["']|kind != ["']prescription["']""") == ["calls/schemas.py"] * 3
+        assert files_with(r"def decision_misfit\(") == ["calls/schemas.py"]
+        assert files_with(r"""["']advice["'], ["']slot["'], ["']prescription["'], ["']other["']""") == [
+            "calls/schemas.py"]
+        assert files_with(r"""["']no_answer["'], ["']redirected_15["']""") == ["calls/schemas.py"]
+        # Each rule's words: the API's (service.MISFITS) and the import's (import_rows.MISFITS), keyed by the rule.
+        assert files_with(r"^MISFITS\b") == ["calls/import_rows.py", "calls/service.py"]

@@ -1,9 +1,10 @@
 """Import of historical regulation records (CSV or NDJSON), validated row by row, all or nothing.
 
-One call per row with its decisions. Rows are checked in Python (cheap, no database round trip per
-row), then written by one set-based statement: the calls with ``ON CONFLICT (territory_code,
-external_id) DO NOTHING`` and, in the same statement, the decisions of the calls just inserted only,
-so that importing a file twice writes nothing the second time.
+One call per row with its decisions. Rows are checked in Python by the row model of import_rows.py
+(cheap, no database round trip per row), then written by one set-based statement
+(repository.IMPORT_CLOSED_CALLS): the calls with ``ON CONFLICT (territory_code, external_id) DO NOTHING``
+and, in the same statement, the decisions of the calls just inserted only, so that importing a file twice
+writes nothing the second time.
 """
 
 from __future__ import annotations
@@ -12,67 +13,28 @@ import csv
 import datetime as dt
 import io
 import json
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import Principal
+from app.calls import repository
 from app.calls.errors import ImportRejected
-from app.calls.models import CHANNELS, DECISION_KINDS, INTENTS, OTHER_REASONS, PRIORITIES
-from app.calls.repository import DUE_DELAY
-from app.calls.schemas import ImportResult, no_nul
+from app.calls.import_rows import COLUMNS, IDENTITY, KNOWN, Row, RowError, check
+from app.calls.import_rows import context as row_context
+from app.calls.schemas import ImportResult
 from app.platform.config import Settings
 from app.platform.errors import NotFound, Unavailable, UnsupportedMediaType
 from app.platform.jobs import JobOverLimit, PoolBusy, jobs_of
 from app.platform.logging import log
-from app.reference.identifiers import FINESS_PATTERN, finess_key_ok
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 
 MAX_REPORTED = 1000
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-COLUMNS = (
-    "external_id", "territory_code", "channel", "received_at", "priority", "intent_without_sas",
-    "first_callback_at", "closed_at", "decisions", "patient_postcode", "patient_birth_year", "patient_sex",
-)
-KNOWN = frozenset(COLUMNS)
 REQUIRED = ("external_id", "territory_code", "channel", "received_at", "decisions")
-IDENTITY = frozenset(
-    ("patient_family_name", "patient_given_name", "patient_phone", "family_name", "given_name", "phone")
-)
-DECISION_KEYS = ("kind", "other_reason", "pharmacy_name", "pharmacy_finess")
-NUMERIC_TEXT = ("external_id", "territory_code", "patient_postcode")
-FINESS_RE = re.compile(FINESS_PATTERN)
-POSTCODE_RE = re.compile(r"[0-9]{5}")
-
-
-class RowError(Exception):
-    def __init__(self, field: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
-@dataclass
-class Row:
-    number: int
-    external_id: str
-    territory_code: str
-    channel: str
-    received_at: dt.datetime
-    priority: str | None
-    intent: str
-    first_callback_at: dt.datetime | None
-    closed_at: dt.datetime
-    postcode: str | None
-    birth_year: int | None
-    sex: str | None
-    decisions: list[tuple[str, str | None, str | None, str | None]] = field(default_factory=list)
 
 
 # --- reading the body -------------------------------------------------------------------------
@@ -159,165 +121,19 @@ def ndjson_records(body: bytes) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, value if isinstance(value, dict) else {"__error__": "each line is one JSON object"}
 
 
-# --- validating one row ------------------------------------------------------------------------
-
-
-def _text(fields: dict[str, Any], name: str, *, required: bool = False, max_len: int = 200) -> str | None:
-    value = fields.get(name)
-    if isinstance(value, int) and not isinstance(value, bool) and name in NUMERIC_TEXT:
-        value = str(value)
-    if value is not None and not isinstance(value, str):
-        raise RowError(name, "must be a string")
-    value = value.strip() if value else None
-    if value:
-        try:
-            no_nul(value)
-        except ValueError as exc:
-            raise RowError(name, str(exc)) from exc
-    if not value:
-        if required:
-            raise RowError(name, "required")
-        return None
-    if len(value) > max_len:
-        raise RowError(name, f"longer than {max_len} characters")
-    return value
-
-
-def _choice(fields: dict[str, Any], name: str, allowed: tuple[str, ...], *, required: bool = False) -> str | None:
-    value = _text(fields, name, required=required)
-    if value is not None and value not in allowed:
-        raise RowError(name, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _instant(fields: dict[str, Any], name: str, limit: dt.datetime, *, required: bool = False) -> dt.datetime | None:
-    value = _text(fields, name, required=required, max_len=64)
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise RowError(name, f"{value!r} is not an ISO 8601 date-time") from exc
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise RowError(name, "must carry a UTC offset (e.g. 2022-03-01T18:00:00+01:00)")
-    if parsed > limit:
-        raise RowError(name, "lies in the future")
-    if parsed < EARLIEST:
-        raise RowError(name, f"before {EARLIEST.year}")
-    return parsed
-
-
-def _birth_year(fields: dict[str, Any]) -> int | None:
-    value = fields.get("patient_birth_year")
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        year = int(value) if not isinstance(value, bool | float) else None
-    except ValueError:
-        year = None
-    if year is None or not 1900 <= year <= dt.date.today().year:
-        raise RowError("patient_birth_year", f"{value!r} is not a birth year")
-    return year
-
-
-def _decision_token(token: str) -> tuple[str, str | None, str | None, str | None]:
-    kind, colon, reason = token.strip().partition(":")
-    if colon and not reason:
-        raise RowError("decisions", f"{token.strip()!r} has an empty reason after ':'")
-    if kind not in DECISION_KINDS:
-        raise RowError("decisions", f"{kind!r} is not a decision kind ({', '.join(DECISION_KINDS)})")
-    return _decision(kind, reason or None, None, None)
-
-
-def _decision(kind: str, reason: str | None, name: str | None, finess: str | None) -> tuple[Any, ...]:
-    if kind == "other" and reason is None:
-        raise RowError("decisions", "an other decision needs its reason (other:no_answer ...)")
-    if kind != "other" and reason is not None:
-        raise RowError("decisions", f"a reason belongs to other decisions only (got {kind}:{reason})")
-    if reason is not None and reason not in OTHER_REASONS:
-        raise RowError("decisions", f"{reason!r} is not an other reason ({', '.join(OTHER_REASONS)})")
-    if kind != "prescription" and (name or finess):
-        raise RowError("decisions", "a pharmacy belongs to prescription decisions only")
-    if finess is not None and not (FINESS_RE.fullmatch(finess) and finess_key_ok(finess)):
-        raise RowError("decisions", f"{finess!r} is not a FINESS number (9 characters, Luhn key last)")
-    return (kind, reason, name, finess)
-
-
-def _decision_object(item: Any) -> tuple[Any, ...]:
-    if not isinstance(item, dict):
-        raise RowError("decisions", "each decision is an object with a kind")
-    unknown = set(item) - set(DECISION_KEYS)
-    if unknown:
-        raise RowError("decisions", f"unknown decision field {sorted(unknown)[0]!r}")
-    kind = _choice(item, "kind", DECISION_KINDS, required=True)
-    values = [_text(item, key) for key in ("other_reason", "pharmacy_name", "pharmacy_finess")]
-    return _decision(str(kind), *values)
-
-
-def _decisions(fields: dict[str, Any]) -> list[tuple[Any, ...]]:
-    value = fields.get("decisions")
-    if isinstance(value, str):
-        tokens = [t for t in value.split("|") if t.strip()]
-        decisions = [_decision_token(t) for t in tokens]
-    elif isinstance(value, list):
-        decisions = [_decision_object(item) for item in value]
-    elif value is None:
-        decisions = []
-    else:
-        raise RowError("decisions", "a string such as advice|prescription, or a list of objects")
-    if not decisions:
-        raise RowError("decisions", "at least one decision is required")
-    return decisions
-
-
-def parse_row(number: int, fields: dict[str, Any], future_limit: dt.datetime) -> Row:
-    if "__error__" in fields:
-        raise RowError(None, fields["__error__"])
-    for name in sorted(fields.keys() - KNOWN):
-        if name in IDENTITY:
-            raise RowError(name, "patient names and phones are never imported")
-        raise RowError(name, "unknown field")
-    received_at = _instant(fields, "received_at", future_limit, required=True)
-    assert received_at is not None
-    first_callback_at = _instant(fields, "first_callback_at", future_limit)
-    closed_at = _instant(fields, "closed_at", future_limit)
-    if first_callback_at is not None and first_callback_at < received_at:
-        raise RowError("first_callback_at", "before received_at")
-    if closed_at is not None and closed_at < received_at:
-        raise RowError("closed_at", "before received_at")
-    postcode = _text(fields, "patient_postcode", max_len=5)
-    if postcode is not None and not POSTCODE_RE.fullmatch(postcode):
-        raise RowError("patient_postcode", f"{postcode!r} is not a 5-digit postcode")
-    return Row(
-        number=number,
-        external_id=str(_text(fields, "external_id", required=True)),
-        territory_code=str(_text(fields, "territory_code", required=True, max_len=40)),
-        channel=str(_choice(fields, "channel", CHANNELS, required=True)),
-        received_at=received_at,
-        priority=_choice(fields, "priority", PRIORITIES),
-        intent=_choice(fields, "intent_without_sas", INTENTS) or "inconnu",
-        first_callback_at=first_callback_at,
-        closed_at=closed_at or first_callback_at or received_at,
-        postcode=postcode,
-        birth_year=_birth_year(fields),
-        sex=_choice(fields, "patient_sex", ("F", "M", "U")),
-        decisions=_decisions(fields),
-    )
-
-
 # --- the whole file ----------------------------------------------------------------------------
 
 
 def parse(body: bytes, kind: str, *, skew_seconds: int) -> tuple[list[Row], list[dict[str, Any]]]:
     """Valid rows and the list of rejected rows (row, field, reason)."""
-    future_limit = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew_seconds)
+    limits = row_context(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=skew_seconds))
     records = csv_records(body) if kind == "csv" else ndjson_records(body)
     rows: list[Row] = []
     errors: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], int] = {}
     for number, fields in records:
         try:
-            row = parse_row(number, fields, future_limit)
+            row = check(number, fields, limits)
         except RowError as exc:
             errors.append({"row": number, "field": exc.field, "reason": exc.reason})
             continue
@@ -388,8 +204,8 @@ def read_file(body: bytes, kind: str, skew_seconds: int) -> Parsed:
             clean.append(row)
     rejected = len({e["row"] for e in errors})
     errors.sort(key=lambda e: e["row"])
-    params = _parameters(clean, "")
-    columns = {name: SEP.join(_as_text(v) for v in params[name]) for name in params if name != "actor"}
+    params = _parameters(clean)
+    columns = {name: SEP.join(_as_text(v) for v in values) for name, values in params.items()}
     return Parsed(rows=len(clean), numbers=SEP.join(str(r.number) for r in clean), columns=columns,
                   errors=errors[:MAX_ERRORS_KEPT], rejected=rejected)
 
@@ -424,48 +240,15 @@ def _reject(errors: list[dict[str, Any]], rejected: int) -> ImportRejected:
     return ImportRejected(f"{rejected} rows rejected", rows=errors[:MAX_REPORTED])
 
 
-INSERT = text(f"""
-WITH input AS (
-    SELECT * FROM unnest(
-        CAST(:territory_code AS text[]), CAST(:external_id AS text[]), CAST(:channel AS text[]),
-        CAST(CAST(:received_at AS text[]) AS timestamptz[]), CAST(:priority AS text[]), CAST(:intent AS text[]),
-        CAST(CAST(:first_callback_at AS text[]) AS timestamptz[]), CAST(CAST(:closed_at AS text[]) AS timestamptz[]),
-        CAST(:postcode AS text[]), CAST(CAST(:birth_year AS text[]) AS int[]), CAST(:sex AS text[])
-    ) AS i(territory_code, external_id, channel, received_at, priority, intent, first_callback_at, closed_at,
-           postcode, birth_year, sex)
-), inserted AS (
-    INSERT INTO calls (territory_code, external_id, channel, received_at, priority, due_at, intent_without_sas,
-                       status, first_callback_at, closed_at, source, created_by,
-                       patient_postcode, patient_birth_year, patient_sex)
-    SELECT i.territory_code, i.external_id, i.channel, i.received_at, i.priority,
-           i.received_at + {DUE_DELAY.format(priority="i.priority")},
-           i.intent, 'closed', i.first_callback_at, i.closed_at, 'import', :actor,
-           i.postcode, i.birth_year, i.sex
-    FROM input i JOIN territories t ON t.code = i.territory_code
-    ON CONFLICT (territory_code, external_id) DO NOTHING
-    RETURNING id, territory_code, external_id, closed_at
-), decided AS (
-    INSERT INTO decisions (call_id, kind, other_reason, pharmacy_name, pharmacy_finess, decided_at, created_by)
-    SELECT c.id, d.kind, d.other_reason, d.pharmacy_name, d.pharmacy_finess, c.closed_at, :actor
-    FROM unnest(
-        CAST(:d_territory_code AS text[]), CAST(:d_external_id AS text[]), CAST(:d_kind AS text[]),
-        CAST(:d_other_reason AS text[]), CAST(:d_pharmacy_name AS text[]), CAST(:d_pharmacy_finess AS text[])
-    ) AS d(territory_code, external_id, kind, other_reason, pharmacy_name, pharmacy_finess)
-    JOIN inserted c ON c.territory_code = d.territory_code AND c.external_id = d.external_id
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM inserted) AS imported, (SELECT count(*) FROM decided) AS decisions
-""")
-
-
-def _parameters(rows: list[Row], actor: str) -> dict[str, Any]:
+def _parameters(rows: list[Row]) -> dict[str, Any]:
+    """The arrays of repository.IMPORT_CLOSED_CALLS, by name."""
     params: dict[str, Any] = {
         "territory_code": [r.territory_code for r in rows], "external_id": [r.external_id for r in rows],
         "channel": [r.channel for r in rows], "received_at": [r.received_at for r in rows],
         "priority": [r.priority for r in rows], "intent": [r.intent for r in rows],
         "first_callback_at": [r.first_callback_at for r in rows], "closed_at": [r.closed_at for r in rows],
         "postcode": [r.postcode for r in rows], "birth_year": [r.birth_year for r in rows],
-        "sex": [r.sex for r in rows], "actor": actor,
+        "sex": [r.sex for r in rows],
     }
     decisions = [(r.territory_code, r.external_id, *d) for r in rows for d in r.decisions]
     names = ("territory_code", "external_id", "kind", "other_reason", "pharmacy_name", "pharmacy_finess")
@@ -493,10 +276,8 @@ async def run(
     if parsed.errors or unknown:
         rejected = parsed.rejected + len({e["row"] for e in unknown} - {e["row"] for e in parsed.errors})
         raise _reject(parsed.errors + unknown, rejected)
-    params: dict[str, Any] = {name: parsed.column(name) for name in parsed.columns}
-    params["actor"] = principal.sub
-    result = (await session.execute(INSERT, params)).one()
-    imported, decisions = int(result.imported), int(result.decisions)
+    columns = {name: parsed.column(name) for name in parsed.columns}
+    imported, decisions = await repository.import_closed_calls(session, columns, actor=principal.sub)
     summary = ImportResult(imported=imported, already_present=parsed.rows - imported, decisions=decisions)
     audit.record(session, principal, "calls.import", detail={"format": kind, **summary.model_dump()})
     await session.flush()

@@ -2,20 +2,23 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import get_args
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.calls.schemas import CallStatus, Channel, DecisionKind, Intent, OtherReason, Priority
 from app.platform.columns import TZ, CreatedAt, UUIDPk
 from app.platform.database import Base
 
-CHANNELS = ("15", "116117", "urgences", "professionnel", "autre")
-INTENTS = ("urgences", "medecin", "pharmacie", "rien", "inconnu")
-DECISION_KINDS = ("advice", "slot", "prescription", "other")
-OTHER_REASONS = ("no_answer", "redirected_15", "redirected_ed", "other")
-PRIORITIES = ("P1", "P2", "P3")
-CALL_STATUSES = ("waiting", "in_progress", "to_reorient", "closed")
+# The values the API accepts (the schemas' Literals), which the database's CHECK constraints hold too.
+CHANNELS: tuple[str, ...] = get_args(Channel)
+INTENTS: tuple[str, ...] = get_args(Intent)
+DECISION_KINDS: tuple[str, ...] = get_args(DecisionKind)
+OTHER_REASONS: tuple[str, ...] = get_args(OtherReason)
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+CALL_STATUSES: tuple[str, ...] = get_args(CallStatus)
 # Who referred a call: a city professional (role referrer, channel professionnel), or ``self``, the patient himself
 # through a signed link (channel autre).
 REFERRER_KINDS = ("pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional", "self")

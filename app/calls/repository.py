@@ -7,15 +7,19 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, update
+from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision
+from app.calls.schemas import NO_PRIORITY
 from app.identity import crypto
+from app.territories.models import DEFAULT_DELAYS
 
-# The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: P3's).
-DUE_DELAY = "make_interval(mins => COALESCE(CAST(t.priority_delays ->> COALESCE({priority}, 'P3') AS int), 180))"
+# The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: NO_PRIORITY's), in SQL
+# (service.due_at says it in Python, for a call the API creates).
+DUE_DELAY = ("make_interval(mins => COALESCE(CAST(t.priority_delays ->> "
+             f"COALESCE({{priority}}, '{NO_PRIORITY}') AS int), {DEFAULT_DELAYS[NO_PRIORITY]}))")
 
 # The call a booking without one creates, in the territory of the slot just claimed (``claimed``), in
 # progress at once, with its due time: an ED redirection (channel urgences; the patient was at the
@@ -68,6 +72,50 @@ REORIENT_CALL = """UPDATE calls c SET status = 'to_reorient', closed_at = NULL, 
           AND NOT EXISTS (SELECT 1 FROM bookings o
                           WHERE o.call_id = c.id AND o.status = 'active' AND o.id <> cancelled.id)
         RETURNING c.id, c.territory_code, cancelled.id AS booking_id"""
+# The import of past calls (app/calls/importer.py), in one statement: the calls, each column an array, with
+# ``ON CONFLICT (territory_code, external_id) DO NOTHING``, and the decisions of the calls just inserted only
+# (each closed when its call was), so that importing a file twice writes nothing the second time.
+IMPORT_CLOSED_CALLS = text(f"""
+WITH input AS (
+    SELECT * FROM unnest(
+        CAST(:territory_code AS text[]), CAST(:external_id AS text[]), CAST(:channel AS text[]),
+        CAST(CAST(:received_at AS text[]) AS timestamptz[]), CAST(:priority AS text[]), CAST(:intent AS text[]),
+        CAST(CAST(:first_callback_at AS text[]) AS timestamptz[]), CAST(CAST(:closed_at AS text[]) AS timestamptz[]),
+        CAST(:postcode AS text[]), CAST(CAST(:birth_year AS text[]) AS int[]), CAST(:sex AS text[])
+    ) AS i(territory_code, external_id, channel, received_at, priority, intent, first_callback_at, closed_at,
+           postcode, birth_year, sex)
+), inserted AS (
+    INSERT INTO calls (territory_code, external_id, channel, received_at, priority, due_at, intent_without_sas,
+                       status, first_callback_at, closed_at, source, created_by,
+                       patient_postcode, patient_birth_year, patient_sex)
+    SELECT i.territory_code, i.external_id, i.channel, i.received_at, i.priority,
+           i.received_at + {DUE_DELAY.format(priority="i.priority")},
+           i.intent, 'closed', i.first_callback_at, i.closed_at, 'import', :actor,
+           i.postcode, i.birth_year, i.sex
+    FROM input i JOIN territories t ON t.code = i.territory_code
+    ON CONFLICT (territory_code, external_id) DO NOTHING
+    RETURNING id, territory_code, external_id, closed_at
+), decided AS (
+    INSERT INTO decisions (call_id, kind, other_reason, pharmacy_name, pharmacy_finess, decided_at, created_by)
+    SELECT c.id, d.kind, d.other_reason, d.pharmacy_name, d.pharmacy_finess, c.closed_at, :actor
+    FROM unnest(
+        CAST(:d_territory_code AS text[]), CAST(:d_external_id AS text[]), CAST(:d_kind AS text[]),
+        CAST(:d_other_reason AS text[]), CAST(:d_pharmacy_name AS text[]), CAST(:d_pharmacy_finess AS text[])
+    ) AS d(territory_code, external_id, kind, other_reason, pharmacy_name, pharmacy_finess)
+    JOIN inserted c ON c.territory_code = d.territory_code AND c.external_id = d.external_id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS imported, (SELECT count(*) FROM decided) AS decisions
+""")
+
+
+async def import_closed_calls(session: AsyncSession, columns: dict[str, list[Any]], *, actor: str) -> tuple[int, int]:
+    """Write the imported calls and their decisions (``columns``: IMPORT_CLOSED_CALLS's arrays); how many calls
+    and how many decisions were written (a call already there is skipped with its decisions)."""
+    result = (await session.execute(IMPORT_CLOSED_CALLS, {**columns, "actor": actor})).one()
+    return int(result.imported), int(result.decisions)
+
+
 # Late: not called back yet, not closed, and past the callback target of its priority.
 LATE = and_(Call.status != "closed", Call.first_callback_at.is_(None), Call.due_at < func.now())
 MINUTES_LATE = case(

@@ -14,9 +14,28 @@ from app.territories.schemas import Code
 Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
 Intent = Literal["urgences", "medecin", "pharmacie", "rien", "inconnu"]
 Priority = Literal["P1", "P2", "P3"]
+NO_PRIORITY: Priority = "P3"  # a call without a priority is called back within this priority's delay
 DecisionKind = Literal["advice", "slot", "prescription", "other"]
 OtherReason = Literal["no_answer", "redirected_15", "redirected_ed", "other"]
 CallStatus = Literal["waiting", "in_progress", "to_reorient", "closed"]
+Sex = Literal["F", "M", "U"]
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no call, callback or decision is dated before
+
+# A decision's kind decides what it carries, in a decision the API takes (service.decide) as in an imported one:
+# the reason of an `other` decision and only of it, a pharmacy for a `prescription` only. (The booking of a `slot`
+# decision is the API's alone: an imported slot decision names none.)
+DecisionMisfit = Literal["other_needs_reason", "reason_only_for_other", "pharmacy_only_for_prescription"]
+
+
+def decision_misfit(kind: str, *, other_reason: bool, pharmacy: bool) -> DecisionMisfit | None:
+    """The first rule a decision of this kind breaks, given whether it has an other_reason and a pharmacy."""
+    if kind == "other" and not other_reason:
+        return "other_needs_reason"
+    if kind != "other" and other_reason:
+        return "reason_only_for_other"
+    if kind != "prescription" and pharmacy:
+        return "pharmacy_only_for_prescription"
+    return None
 
 
 def no_nul(value: str) -> str:
@@ -59,7 +78,7 @@ class PatientIn(Input):
     family_name: Text | None = Field(default=None, min_length=1, max_length=100)
     given_name: Text | None = Field(default=None, min_length=1, max_length=100)
     birth_year: BirthYear | None = None
-    sex: Literal["F", "M", "U"] | None = None
+    sex: Sex | None = None
     phone: Phone | None = None
     postcode: Postcode | None = None
     address: Text | None = Field(default=None, min_length=1, max_length=300,

@@ -14,6 +14,8 @@ from app.auth.principal import Principal
 from app.calls import repository
 from app.calls.models import Call, CallbackAttempt, Decision
 from app.calls.schemas import (
+    EARLIEST,
+    NO_PRIORITY,
     AssignIn,
     BookingBrief,
     CallbackIn,
@@ -23,12 +25,14 @@ from app.calls.schemas import (
     CallRead,
     CallSummary,
     DecisionCreate,
+    DecisionMisfit,
     DecisionRead,
     PatientRead,
     PurgeResult,
     ReferralCreate,
     Reorientation,
     RevokeIn,
+    decision_misfit,
 )
 from app.identity import crypto
 from app.identity.sealing import opened, sealed_columns
@@ -37,9 +41,7 @@ from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
-from app.territories.models import Territory
-
-DEFAULT_DELAYS = {"P1": 20, "P2": 60, "P3": 180}
+from app.territories.models import DEFAULT_DELAYS, Territory
 
 
 def now() -> dt.datetime:
@@ -47,14 +49,11 @@ def now() -> dt.datetime:
 
 
 def due_at(territory: Territory, received_at: dt.datetime, priority: str | None) -> dt.datetime:
-    """received_at + the territory's delay for the priority (no priority: P3's delay)."""
+    """received_at + the territory's delay for the priority (no priority: NO_PRIORITY's delay)."""
     delays = territory.priority_delays or DEFAULT_DELAYS
-    key = priority or "P3"
+    key = priority or NO_PRIORITY
     minutes = int(delays.get(key) or DEFAULT_DELAYS[key])
     return received_at + dt.timedelta(minutes=minutes)
-
-
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def check_not_future(value: dt.datetime, field: str, skew_seconds: int) -> None:
@@ -255,13 +254,19 @@ async def callback(
     return attempt
 
 
+# What the API says of each decision_misfit: its message and the field at fault.
+MISFITS: dict[DecisionMisfit, tuple[str, str]] = {
+    "other_needs_reason": ("An `other` decision needs its other_reason", "other_reason"),
+    "reason_only_for_other": ("other_reason belongs to `other` decisions only", "other_reason"),
+    "pharmacy_only_for_prescription": ("pharmacy belongs to `prescription` decisions only", "pharmacy"),
+}
+
+
 async def _check_decision(session: AsyncSession, call: Call, data: DecisionCreate) -> None:
-    if data.kind == "other" and data.other_reason is None:
-        raise Unprocessable("An `other` decision needs its other_reason", field="other_reason")
-    if data.kind != "other" and data.other_reason is not None:
-        raise Unprocessable("other_reason belongs to `other` decisions only", field="other_reason")
-    if data.kind != "prescription" and data.pharmacy is not None:
-        raise Unprocessable("pharmacy belongs to `prescription` decisions only", field="pharmacy")
+    misfit = decision_misfit(data.kind, other_reason=data.other_reason is not None, pharmacy=data.pharmacy is not None)
+    if misfit is not None:
+        message, field = MISFITS[misfit]
+        raise Unprocessable(message, field=field)
     if data.kind != "slot":
         if data.booking_id is not None:
             raise Unprocessable("booking_id belongs to `slot` decisions only", field="booking_id")

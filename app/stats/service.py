@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
-from app.calls.models import DECISION_KINDS
+from app.calls.models import CHANNELS, DECISION_KINDS, OTHER_REASONS
 from app.platform.database import Parallel
 from app.platform.errors import NotFound, Unprocessable
 from app.stats import repository
@@ -140,11 +140,10 @@ def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject,
     """One month's (or the period's) figures from its two aggregate rows."""
     calls = c["calls"]
     decisions = {k: {"count": c[k], "share": share(c[k], calls)} for k in DECISION_KINDS}
-    decisions["other"]["by_reason"] = {r: c[f"other_{r}"] for r in
-                                       ("no_answer", "redirected_15", "redirected_ed", "other")}
+    decisions["other"]["by_reason"] = {r: c[f"other_{r}"] for r in OTHER_REASONS}
     return {
         "calls": calls,
-        "calls_by_channel": {ch: c[f"channel_{ch}"] for ch in ("15", "116117", "urgences", "professionnel", "autre")},
+        "calls_by_channel": {ch: c[f"channel_{ch}"] for ch in CHANNELS},
         "decisions": decisions,
         "calls_with_several_decisions": c["several"],
         "calls_without_decision": c["without_decision"],

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, text
@@ -9,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.platform.columns import CreatedAt
 from app.platform.database import Base
 
-DEFAULT_PRIORITY_DELAYS = '{"P1": 20, "P2": 60, "P3": 180}'
+# A territory's callback target by priority, in minutes, until it sets its own.
+DEFAULT_DELAYS = {"P1": 20, "P2": 60, "P3": 180}
+DEFAULT_PRIORITY_DELAYS = json.dumps(DEFAULT_DELAYS)
 DEFAULT_COEFFICIENTS = '{"advice": 0.1, "slot": 0.3, "prescription": 0.1, "other": 0.0}'
 
 
