@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 
 import asyncpg
@@ -21,7 +22,7 @@ PRACTITIONERS = 200
 SLOTS_PER_PRACTITIONER = 100  # 20 000 slots
 CLIENTS = 200
 CONTENDED_SHARE = 0.1  # this share of the requests aims at a slot another request also aims at
-SECONDS = 20
+SECONDS = int(os.environ.get("SNP_BENCH_SECONDS", "20"))
 
 SEED_SQL = [
     """

@@ -1,6 +1,10 @@
 """The FastAPI dependencies every router injects: the settings, the request's session (one request = one
 transaction, committed before the response is sent), the one-statement connection of the booking path,
-and the reads that may go to a replica."""
+and the reads that may go to a replica.
+
+Every dependency is ``async def``, even one that awaits nothing: FastAPI runs a plain ``def`` in its
+thread pool, a hand-off per request that cost the booking path a third of one worker's throughput
+(``tests/http/test_dependencies.py`` holds it)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from app.platform.database import OnDemand, OneStatement
 from app.platform.replica import Reads
 
 
-def settings_of(request: Request) -> Settings:
+async def settings_of(request: Request) -> Settings:
     """The settings the running app was created with (tests create apps with their own)."""
     return request.app.state.settings
 
@@ -37,7 +41,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_statements(request: Request) -> OneStatement | OnDemand:
+async def get_statements(request: Request) -> OneStatement | OnDemand:
     """Each statement on a connection of its own, taken when it runs (tests give a connection instead)."""
     return OnDemand(request.app.state.engine)
 
@@ -45,7 +49,7 @@ def get_statements(request: Request) -> OneStatement | OnDemand:
 StatementsDep = Annotated[OneStatement | OnDemand, Depends(get_statements)]
 
 
-def get_reads(request: Request) -> Reads:
+async def get_reads(request: Request) -> Reads:
     state = request.app.state
     return Reads(state.sessionmaker, getattr(state, "replica_sessionmaker", None), getattr(state, "replica", None))
 
