@@ -35,7 +35,7 @@ def routers() -> list[APIRouter]:
     from app.calls.router import referral_router as referrals
     from app.calls.router import router as calls
     from app.calls.router import self_referral_router as self_referrals
-    from app.console.api import router as console_api
+    from app.console.api_router import router as console_api
     from app.console.router import router as console
     from app.fhir.routers.appointments import router as fhir_appointments
     from app.fhir.routers.bulk import router as fhir_bulk

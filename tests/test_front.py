@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from app.auth.tokens import create_token
-from app.console.api import PING_SECONDS
+from app.console.api_router import PING_SECONDS
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
 from tests.support.front import nginx, nginx_binary, render

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AdminDep
+from app.auth.dependencies import AdminDep, principal_of
 from app.auth.registry import forget_registered
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_response, error_responses
+from app.platform.config import Settings
 from app.platform.errors import Forbidden, Unauthorized
 from app.users import service, signin
 from app.users.schemas import SignInConfig, SignInRequest, SignInToken, UserCreate, UserRead, UserRole, UserUpdate
@@ -65,7 +66,7 @@ async def update_user(user_id: uuid.UUID, data: UserUpdate, session: SessionDep,
 async def get_sign_in_config(request: Request, settings: SettingsDep) -> SignInConfig:
     """How the console signs in: the identity provider's authorization endpoint and client (authorization
     code with PKCE), and whether a pasted development token is accepted."""
-    return await signin.config(request.app, settings)
+    return await signin.config(request.app.state, settings)
 
 
 @signin_router.post("/token", response_model=SignInToken, operation_id="sign_in",
@@ -75,8 +76,8 @@ async def sign_in(data: SignInRequest, request: Request, response: Response, set
     the user's token, the client secret staying on the server; refused (403 Unregistered) when the
     registry does not know the identity. The provider's refresh token, if any, is kept in an httpOnly
     cookie (`snp_refresh`, SameSite=Strict, path `/v1/auth`) that JavaScript never reads."""
-    grant = await signin.exchange(request, settings, data)
-    signin.keep(response, request, grant)
+    grant = await signin.exchange(_checker(request, settings), request.app.state, settings, data)
+    _keep(response, request, grant)
     return grant.token
 
 
@@ -87,17 +88,38 @@ async def renew_session(request: Request, response: Response, settings: Settings
     refresh token kept in the `snp_refresh` cookie (no body; 401 naming `refresh_token` when there is none or
     the provider refuses it, 403 when the registry no longer lets the identity in)."""
     try:
-        grant = await signin.refresh(request, settings)
+        grant = await signin.refresh(_checker(request, settings), request.app.state, settings,
+                                     request.cookies.get(signin.REFRESH_COOKIE))
     except (Unauthorized, Forbidden) as refused:
         # Refused once, refused for good: sign in again (a provider out of reach keeps the session).
         answer = error_response(request, refused)
-        signin.forget(answer, request)
+        _forget(answer, request)
         return answer
-    signin.keep(response, request, grant)
+    _keep(response, request, grant)
     return grant.token
 
 
 @signin_router.post("/sign-out", status_code=204, operation_id="sign_out")
 async def sign_out(request: Request, response: Response) -> None:
     """Forget the session's refresh token (the `snp_refresh` cookie); the access token ends by itself."""
-    signin.forget(response, request)
+    _forget(response, request)
+
+
+def _checker(request: Request, settings: Settings) -> signin.Check:
+    """A token the provider gave, checked as every request's is."""
+    return lambda token: principal_of(request, token, settings)
+
+
+def _keep(response: Response, request: Request, grant: signin.Grant) -> None:
+    """The refresh token, where only this server's sign-in routes read it (Secure over HTTPS)."""
+    if grant.refresh_token is None:
+        _forget(response, request)
+        return
+    response.set_cookie(signin.REFRESH_COOKIE, grant.refresh_token, max_age=grant.refresh_seconds,
+                        path=signin.REFRESH_PATH, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
+def _forget(response: Response, request: Request) -> None:
+    response.delete_cookie(signin.REFRESH_COOKIE, path=signin.REFRESH_PATH, httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")

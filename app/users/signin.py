@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request, Response
 
-from app.auth.dependencies import principal_of
+from app.auth.principal import Principal
 from app.platform.config import Settings
 from app.platform.errors import NotFound, Unauthorized, Unavailable
 from app.platform.logging import log
@@ -32,13 +32,17 @@ DISCOVERY_SECONDS = 3600.0
 TIMEOUT = httpx.Timeout(10.0)
 
 
-async def _endpoints(app: FastAPI, settings: Settings) -> dict[str, str]:
+# How a token the provider gave is checked: as every request's (signature, audience, the registry).
+Check = Callable[[str], Awaitable[Principal]]
+
+
+async def _endpoints(state: Any, settings: Settings) -> dict[str, str]:
     """The authorization and token endpoints: from the settings, else the issuer's discovery document
     (kept an hour)."""
     given = {"authorization_endpoint": settings.oidc_authorization_url, "token_endpoint": settings.oidc_token_url}
     if all(given.values()):
         return {k: str(v) for k, v in given.items()}
-    cached: tuple[dict[str, Any], float] | None = getattr(app.state, "oidc_discovery", None)
+    cached: tuple[dict[str, Any], float] | None = getattr(state, "oidc_discovery", None)
     if cached is None or cached[1] < time.monotonic():
         url = str(settings.oidc_issuer).rstrip("/") + "/.well-known/openid-configuration"
         try:
@@ -50,7 +54,7 @@ async def _endpoints(app: FastAPI, settings: Settings) -> dict[str, str]:
             log.warning("signin.discovery_failed", error=type(exc).__name__)
             raise Unavailable("The identity provider cannot be reached: retry later") from exc
         cached = (document, time.monotonic() + DISCOVERY_SECONDS)
-        app.state.oidc_discovery = cached
+        state.oidc_discovery = cached
     document = cached[0]
     return {k: str(v or document.get(k, "")) for k, v in given.items()}
 
@@ -59,11 +63,11 @@ def _configured(settings: Settings) -> bool:
     return bool(settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_client_id)
 
 
-async def config(app: FastAPI, settings: Settings) -> SignInConfig:
+async def config(state: Any, settings: Settings) -> SignInConfig:
     paste = settings.env == "development" or not settings.oidc_jwks_url
     if not _configured(settings):
         return SignInConfig(provider=None, token_paste=paste)
-    endpoints = await _endpoints(app, settings)
+    endpoints = await _endpoints(state, settings)
     return SignInConfig(
         provider=SignInProvider(issuer=str(settings.oidc_issuer), client_id=str(settings.oidc_client_id),
                                 authorization_endpoint=endpoints["authorization_endpoint"], scope=settings.oidc_scope),
@@ -85,10 +89,9 @@ class Grant:
     refresh_seconds: int
 
 
-async def _grant(request: Request, settings: Settings, form: dict[str, str], field: str) -> Grant:
-    """Ask the provider's token endpoint for a token (with the client secret) and check it as every
-    request's token is checked."""
-    endpoints = await _endpoints(request.app, settings)
+async def _grant(check: Check, state: Any, settings: Settings, form: dict[str, str], field: str) -> Grant:
+    """Ask the provider's token endpoint for a token (with the client secret) and ``check`` it."""
+    endpoints = await _endpoints(state, settings)
     form = {**form, "client_id": str(settings.oidc_client_id)}
     auth = httpx.BasicAuth(str(settings.oidc_client_id), settings.oidc_client_secret) \
         if settings.oidc_client_secret else None
@@ -112,7 +115,7 @@ async def _grant(request: Request, settings: Settings, form: dict[str, str], fie
         token = str(answer["access_token"])
     except (ValueError, KeyError, TypeError) as exc:
         raise Unavailable("The identity provider answered without an access token") from exc
-    principal = await principal_of(request, token, settings)
+    principal = await check(token)
     expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
     refresh = answer.get("refresh_token")
     try:
@@ -124,36 +127,22 @@ async def _grant(request: Request, settings: Settings, form: dict[str, str], fie
                  str(refresh) if isinstance(refresh, str) and refresh else None, max(lifetime, 0))
 
 
-async def exchange(request: Request, settings: Settings, data: SignInRequest) -> Grant:
+async def exchange(check: Check, state: Any, settings: Settings, data: SignInRequest) -> Grant:
     if not _configured(settings):
         raise NotFound("No identity provider is configured: paste a token instead")
-    grant = await _grant(request, settings, {"grant_type": "authorization_code", "code": data.code,
+    grant = await _grant(check, state, settings, {"grant_type": "authorization_code", "code": data.code,
                                              "redirect_uri": data.redirect_uri,
                                              "code_verifier": data.code_verifier}, "code")
     log.info("signin.done", role=grant.token.role)
     return grant
 
 
-async def refresh(request: Request, settings: Settings) -> Grant:
-    kept = request.cookies.get(REFRESH_COOKIE)
+async def refresh(check: Check, state: Any, settings: Settings, kept: str | None) -> Grant:
+    """A new token from the refresh token ``kept`` (the cookie's)."""
     if not _configured(settings) or not kept:
         raise Unauthorized("Nothing to renew: sign in again", field="refresh_token")
-    grant = await _grant(request, settings, {"grant_type": "refresh_token", "refresh_token": kept},
+    grant = await _grant(check, state, settings, {"grant_type": "refresh_token", "refresh_token": kept},
                          "refresh_token")
     log.info("signin.renewed", role=grant.token.role)
     # A provider that does not rotate its refresh tokens keeps the one it gave.
     return grant if grant.refresh_token else Grant(grant.token, kept, grant.refresh_seconds)
-
-
-def keep(response: Response, request: Request, grant: Grant) -> None:
-    """The refresh token, where only this server's sign-in routes read it."""
-    if grant.refresh_token is None:
-        forget(response, request)
-        return
-    response.set_cookie(REFRESH_COOKIE, grant.refresh_token, max_age=grant.refresh_seconds, path=REFRESH_PATH,
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
-
-
-def forget(response: Response, request: Request) -> None:
-    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")

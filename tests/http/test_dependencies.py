@@ -37,7 +37,7 @@ def test_no_route_waits_on_the_thread_pool_for_a_dependency() -> None:
     sync = set()
     for route in routes:
         for call in _calls(route.dependant):
-            target = call if inspect.isfunction(call) or inspect.ismethod(call) else getattr(call, "__call__", call)
+            target = call if inspect.isroutine(call) else call.__call__
             if not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)):
                 sync.add(f"{route.path}: {getattr(call, '__qualname__', call)}")
     assert sync == set()
