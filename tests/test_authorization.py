@@ -112,6 +112,8 @@ TABLE: dict[str, Row] = {
     "get_sign_in_config": Row("GET", "/v1/auth/config", PUBLIC),
     "sign_in": Row("POST", "/v1/auth/token", PUBLIC, {"code": "c", "code_verifier": "v" * 43,
                                                       "redirect_uri": "http://t/console/"}, unconfigured=True),
+    "renew_session": Row("POST", "/v1/auth/refresh", PUBLIC, unconfigured=True),
+    "sign_out": Row("POST", "/v1/auth/sign-out", PUBLIC),
     "stream_calls": Row("GET", "/v1/stream", STAFF, endless=True),
     "fhir_search_slots": Row("GET", "/fhir/Slot?status=free&schedule.actor:Practitioner.identifier="
                                     "urn:oid:1.2.250.1.71.4.2.1|810002909371", FHIR_READERS),

@@ -82,11 +82,11 @@ async def sign_in(data: SignInRequest, request: Request, response: Response, set
 
 
 @signin_router.post("/refresh", response_model=SignInToken, operation_id="renew_session",
-                    responses=error_responses(401, 403, 503))
+                    responses=error_responses(401, 403, 404, 503))
 async def renew_session(request: Request, response: Response, settings: SettingsDep) -> SignInToken | JSONResponse:
     """A new token for the session signed in through the provider, before the current one expires, from the
     refresh token kept in the `snp_refresh` cookie (no body; 401 naming `refresh_token` when there is none or
-    the provider refuses it, 403 when the registry no longer lets the identity in)."""
+    the provider refuses it, 403 when the registry no longer lets the identity in, 404 without a provider)."""
     try:
         grant = await signin.refresh(_checker(request, settings), request.app.state, settings,
                                      request.cookies.get(signin.REFRESH_COOKIE))

@@ -139,7 +139,9 @@ async def exchange(check: Check, state: Any, settings: Settings, data: SignInReq
 
 async def refresh(check: Check, state: Any, settings: Settings, kept: str | None) -> Grant:
     """A new token from the refresh token ``kept`` (the cookie's)."""
-    if not _configured(settings) or not kept:
+    if not _configured(settings):
+        raise NotFound("No identity provider is configured: there is no session to renew")
+    if not kept:
         raise Unauthorized("Nothing to renew: sign in again", field="refresh_token")
     grant = await _grant(check, state, settings, {"grant_type": "refresh_token", "refresh_token": kept},
                          "refresh_token")
