@@ -91,12 +91,13 @@ def _rate_limits(state: Any, settings: Settings) -> Stop | None:
 
 
 def _purge(state: Any, settings: Settings) -> Stop | None:
-    """Patient identity purged past its retention (app/calls/retention.py)."""
+    """Patient identity purged past its retention, the regulation's record past its own (app/calls/retention.py)."""
     if settings.purge_interval_seconds <= 0:
         return None
     from app.calls.retention import start_in_background
 
-    return start_in_background(state.sessionmaker, settings.retention_days, settings.purge_interval_seconds)
+    return start_in_background(state.sessionmaker, settings.retention_days, settings.purge_interval_seconds,
+                               settings.record_retention_days)
 
 
 def _jobs(state: Any, settings: Settings) -> Stop | None:

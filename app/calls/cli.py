@@ -16,11 +16,11 @@ from app.platform.config import get_settings
 console = Console()
 
 
-async def _purge(days: int) -> PurgeResult:
+async def _purge(days: int, record_days: int) -> PurgeResult:
     from app.platform.database import command_session
 
     async with command_session() as session:
-        return await service.purge(session, None, days=days)
+        return await service.purge(session, None, days=days, record_days=record_days)
 
 
 def purge(
@@ -30,7 +30,7 @@ def purge(
 ) -> None:
     """Empty names, phone, postcode and reason of calls received more than the retention ago."""
     settings = get_settings()
-    result = asyncio.run(_purge(days or settings.retention_days))
+    result = asyncio.run(_purge(days or settings.retention_days, settings.record_retention_days))
     table = Table(title="Purge des données d'identité des patients")
     table.add_column("Rétention (jours)", justify="right")
     table.add_column("Appels reçus avant", justify="left")

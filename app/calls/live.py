@@ -48,7 +48,7 @@ POLL_SECONDS = 0.5
 RECHECK_SECONDS = 10.0
 
 _OPEN = text("""
-    SELECT id, territory_code, status, assigned_to, priority, due_at, reorient_booking_id
+    SELECT id, territory_code, status, assigned_to, assigned_name, priority, due_at, reorient_booking_id
     FROM calls
     WHERE status <> 'closed' AND (CAST(:everywhere AS boolean) OR territory_code = ANY(CAST(:codes AS text[])))
 """)
@@ -59,6 +59,7 @@ class OpenCall:
     territory_code: str
     status: str
     assigned_to: str | None
+    assigned_name: str | None
     priority: str | None
     due_at: dt.datetime | None
     reorient_booking_id: Any
@@ -80,7 +81,8 @@ class Subscriber:
 
 def _event(kind: str, call_id: Any, call: OpenCall, status: str | None = None) -> dict[str, Any]:
     return {"event": kind, "call_id": str(call_id), "territory_code": call.territory_code,
-            "status": status or call.status, "assigned_to": call.assigned_to, "priority": call.priority,
+            "status": status or call.status, "assigned_to": call.assigned_to, "assigned_name": call.assigned_name,
+            "priority": call.priority,
             "due_at": call.due_at.isoformat() if call.due_at else None}
 
 
@@ -209,7 +211,7 @@ class Hub:
         params = {"everywhere": wanted is None, "codes": sorted(wanted or ())}
         async with self.engine.connect() as connection:
             rows = (await connection.execute(_OPEN, params)).all()
-        now_open = {r.id: OpenCall(r.territory_code, r.status, r.assigned_to, r.priority, r.due_at,
+        now_open = {r.id: OpenCall(r.territory_code, r.status, r.assigned_to, r.assigned_name, r.priority, r.due_at,
                                    r.reorient_booking_id) for r in rows}
         events = changes(self._open, now_open, self._read)
         if wanted is not None:  # a territory no longer listened to is not closing its calls

@@ -52,6 +52,7 @@ class Call(Base):
         Index("ix_calls_open", "territory_code", postgresql_where=text("status <> 'closed'")),
         Index("ix_calls_patient_name_hashes", "patient_name_hashes", postgresql_using="gin"),
         Index("ix_calls_patient_phone_hashes", "patient_phone_hashes", postgresql_using="gin"),
+        Index("ix_calls_samu_case_id", "samu_case_id", postgresql_where=text("samu_case_id IS NOT NULL")),
     )
 
     id: Mapped[UUIDPk]
@@ -65,6 +66,10 @@ class Call(Base):
     intent_without_sas: Mapped[str] = mapped_column(String(16), server_default="inconnu")
     status: Mapped[str] = mapped_column(String(16), server_default="waiting")
     assigned_to: Mapped[str | None] = mapped_column(String(200))
+    # Who that is, as people read it: the registry's display name, the subject otherwise.
+    assigned_name: Mapped[str | None] = mapped_column(String(200))
+    # The SAMU's own file number for this patient (dossier de régulation), given by the 15 when it transfers.
+    samu_case_id: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(200))
     first_callback_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     closed_at: Mapped[dt.datetime | None] = mapped_column(TZ)
@@ -137,3 +142,23 @@ class Decision(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Observation(Base):
+    """What a regulator noted during the regulation, signed and dated: the regulation's medical record.
+    Append-only (a trigger holds it): a correction is a new observation naming the one it corrects. The
+    text is sealed at rest like the call's reason, and emptied at the end of ``SNP_RECORD_RETENTION_DAYS``."""
+
+    __tablename__ = "call_observations"
+    __table_args__ = (Index("ix_call_observations_call_id_at", "call_id", "at"),)
+
+    id: Mapped[UUIDPk]
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    # The instant it was written (not its transaction's start: two in one transaction keep their order).
+    at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("clock_timestamp()"))
+    author: Mapped[str] = mapped_column(String(200))
+    author_role: Mapped[str] = mapped_column(String(20))
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+    corrects: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("call_observations.id"))
+    purged_at: Mapped[dt.datetime | None] = mapped_column(TZ)

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.models import User
 from app.bookings.models import Booking
-from app.calls.models import Call, CallbackAttempt, Decision
+from app.calls.models import Call, CallbackAttempt, Decision, Observation
 from app.calls.schemas import NO_PRIORITY
 from app.identity import crypto
 from app.territories.models import DEFAULT_DELAYS
@@ -127,6 +128,11 @@ def _with_lateness() -> Any:
     return select(Call, LATE.label("late"), MINUTES_LATE.label("minutes_late"))
 
 
+async def display_name(session: AsyncSession, subject: str) -> str | None:
+    """The registry's name of the user with this subject, if it knows one."""
+    return await session.scalar(select(User.display_name).where(User.subject == subject, User.active.is_(True)))
+
+
 async def get(session: AsyncSession, call_id: uuid.UUID) -> Row[Any] | None:
     """The call with its lateness columns."""
     return (await session.execute(_with_lateness().where(Call.id == call_id))).first()
@@ -140,11 +146,13 @@ async def lock(session: AsyncSession, call_id: uuid.UUID) -> Call | None:
 
 async def queue(
     session: AsyncSession, *, territories: set[str] | None, status: str | None, limit: int, offset: int,
-    open_only: bool = False,
+    open_only: bool = False, samu_case_id: str | None = None,
 ) -> Sequence[Row[Any]]:
     stmt = _with_lateness().order_by(Call.due_at.asc().nulls_last(), Call.received_at, Call.id)
     if territories is not None:
         stmt = stmt.where(Call.territory_code.in_(territories))
+    if samu_case_id:
+        stmt = stmt.where(Call.samu_case_id == samu_case_id)
     if status:
         stmt = stmt.where(Call.status == status)
     if open_only:
@@ -236,3 +244,29 @@ async def call_place(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | 
     """A call's territory, and where and how old its patient is (what a search for it matches on)."""
     stmt = select(Call.territory_code, Call.patient_postcode, Call.patient_birth_year).where(Call.id == call_id)
     return (await session.execute(stmt)).mappings().first()
+
+
+async def active_bookings_of(session: AsyncSession, call_id: uuid.UUID) -> list[uuid.UUID]:
+    """The call's active bookings (their effectors hold a copy of the patient's identity)."""
+    stmt = select(Booking.id).where(Booking.call_id == call_id, Booking.status == "active")
+    return list((await session.scalars(stmt)).all())
+
+
+async def observations_of(session: AsyncSession, call_id: uuid.UUID) -> Sequence[Observation]:
+    """A call's observations, in the order they were written."""
+    stmt = select(Observation).where(Observation.call_id == call_id).order_by(Observation.at, Observation.id)
+    return (await session.scalars(stmt)).all()
+
+
+async def observation_of_call(session: AsyncSession, call_id: uuid.UUID, observation_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(Observation.id).where(Observation.id == observation_id,
+                                                              Observation.call_id == call_id))
+    return found is not None
+
+
+async def purge_observations(session: AsyncSession, cutoff: dt.datetime) -> int:
+    """Empty the text of observations written before ``cutoff`` (the record's retention), dated."""
+    result = await session.execute(
+        update(Observation).where(Observation.at < cutoff, Observation.text.is_not(None))
+        .values(text=None, purged_at=func.now()))
+    return int(getattr(result, "rowcount", 0) or 0)

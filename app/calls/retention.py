@@ -18,16 +18,18 @@ from app.platform.periodic import every
 PURGE_LOCK = 70070011  # advisory lock key of the scheduled purge
 
 
-async def purge_once(sessionmaker: async_sessionmaker[AsyncSession], retention_days: int) -> int | None:
+async def purge_once(sessionmaker: async_sessionmaker[AsyncSession], retention_days: int,
+                     record_days: int = 7305) -> int | None:
     """Purge if no other instance is purging; how many calls were purged, or None when skipped."""
     async with sessionmaker() as session, session.begin():
         if not await session.scalar(select(func.pg_try_advisory_xact_lock(PURGE_LOCK))):
             return None
-        result = await service.purge(session, None, days=retention_days)
+        result = await service.purge(session, None, days=retention_days, record_days=record_days)
         return result.purged
 
 
 def start_in_background(
-    sessionmaker: async_sessionmaker[AsyncSession], retention_days: int, interval_seconds: float
+    sessionmaker: async_sessionmaker[AsyncSession], retention_days: int, interval_seconds: float, record_days: int,
 ) -> Callable[[], Awaitable[None]]:
-    return every(interval_seconds, lambda: purge_once(sessionmaker, retention_days), "calls.scheduled_purge")
+    return every(interval_seconds, lambda: purge_once(sessionmaker, retention_days, record_days),
+                 "calls.scheduled_purge")

@@ -9,11 +9,13 @@ from app.auth.dependencies import AdminDep, OperatorDep, ReferrerDep, RegulatorD
 from app.auth.principal import Principal
 from app.calls import importer, self_referral, service
 from app.calls.schemas import (
+    SAMU_CASE_PATTERN,
     AssignIn,
     CallbackIn,
     CallbackRead,
     CallCreate,
     CallDetail,
+    CallPatch,
     CallRead,
     CallStatus,
     CallSummary,
@@ -21,6 +23,8 @@ from app.calls.schemas import (
     DecisionRead,
     FindIn,
     ImportResult,
+    ObservationIn,
+    ObservationRead,
     PurgeIn,
     PurgeResult,
     ReferralCreate,
@@ -66,10 +70,12 @@ async def list_calls(
                                      "re-orient): the live queue")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    samu_case_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=SAMU_CASE_PATTERN,
+                                              description="the calls of this SAMU file number")] = None,
 ) -> list[CallSummary]:
     """The queue, soonest due first, with late calls flagged (no patient identity in the list)."""
     return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset,
-                               open_only=open_only)
+                               open_only=open_only, samu_case_id=samu_case_id)
 
 
 @router.post(
@@ -116,7 +122,7 @@ async def purge_calls(
 ) -> PurgeResult:
     """Empty the patient identity of calls older than the retention period; counts and decisions stay."""
     days = data.days if data and data.days else settings.retention_days
-    return await service.purge(session, principal, days=days)
+    return await service.purge(session, principal, days=days, record_days=settings.record_retention_days)
 
 
 @router.post("/find", response_model=list[CallRead], operation_id="find_calls",
@@ -142,6 +148,33 @@ async def assign_call(
 ) -> CallSummary:
     """Assign the call to a regulator (yourself by default); a waiting call becomes in progress."""
     return await service.assign(session, principal, call_id, data or AssignIn())
+
+
+@router.patch("/{call_id:uuid}", response_model=CallRead, operation_id="correct_call",
+              responses=error_responses(401, 403, 404, 422))
+async def correct_call(call_id: uuid.UUID, data: CallPatch, session: SessionDep, principal: OperatorDep) -> CallRead:
+    """Correct a call after its entry: the patient's fields sent, the reason, the priority (its due time moves),
+    the SAMU file number. Each change is audited with its old and new values; a corrected name, phone or
+    address of a call with an active booking is told to its effector (`booking.updated`)."""
+    return await service.correct(session, principal, call_id, data)
+
+
+@router.post("/{call_id:uuid}/observations", status_code=201, response_model=ObservationRead,
+             operation_id="add_observation", responses=error_responses(401, 403, 404, 422))
+async def add_observation(
+    call_id: uuid.UUID, data: ObservationIn, session: SessionDep, principal: OperatorDep
+) -> ObservationRead:
+    """Add a timestamped, signed observation to the call's record (sealed at rest). Never changed afterwards:
+    a correction is a new observation naming the one it corrects (`corrects`), and both stay."""
+    return await service.observe(session, principal, call_id, data)
+
+
+@router.get("/{call_id:uuid}/observations", response_model=list[ObservationRead], operation_id="list_observations",
+            responses=error_responses(401, 403, 404, 422))
+async def list_observations(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> list[ObservationRead]:
+    """The call's observations in the order they were written, each with those that correct it; every read is
+    audited."""
+    return await service.observations(session, principal, call_id)
 
 
 @router.post("/{call_id:uuid}/callback", status_code=201, response_model=CallbackRead, operation_id="record_callback",

@@ -85,9 +85,17 @@ class PatientIn(Input):
                                  description="where a home visit goes (given to the effector of a home visit only)")
 
 
+# The SAMU's file number (dossier de régulation) as its software writes it: letters, digits, dots, dashes.
+SAMU_CASE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
+SamuCaseId = Annotated[str, Field(min_length=1, max_length=64, pattern=SAMU_CASE_PATTERN, examples=["DRFR15360000123"],
+                                  description="the SAMU's file number of this patient (dossier de régulation), "
+                                  "given by the 15 when it transfers the call")]
+
+
 class CallCreate(Input):
     territory_code: Code
     channel: Channel
+    samu_case_id: SamuCaseId | None = None
     received_at: AwareDatetime | None = Field(default=None, description="default now; never in the future")
     patient: PatientIn = Field(default_factory=PatientIn)
     reason: Text | None = Field(default=None, max_length=2000)
@@ -141,6 +149,8 @@ class AssignIn(Input):
     assigned_to: Text | None = Field(
         default=None, min_length=1, max_length=200, description="the regulator's user id; default yourself"
     )
+    take_over: StrictBool = Field(default=False, description="take the call from whoever has it; without it, "
+                                  "a call someone else has is refused (409 CallHeld naming the holder)")
 
 
 class CallbackIn(Input):
@@ -210,6 +220,9 @@ class CallSummary(Schema):
     status: str = Field(description="waiting, in_progress, to_reorient (a booking it depended on was "
                         "cancelled: orient the patient again), closed")
     assigned_to: str | None
+    assigned_name: str | None = Field(default=None, description="who has it, by name: the users registry's "
+                                      "display name, the subject otherwise")
+    samu_case_id: str | None = Field(default=None, description="the SAMU's file number (dossier de régulation)")
     intent_without_sas: str
     first_callback_at: dt.datetime | None
     closed_at: dt.datetime | None
@@ -270,9 +283,38 @@ class PurgeResult(Schema):
     purged: int = Field(description="calls whose patient identity was emptied now")
     days: int
     cutoff: dt.datetime
+    observations_purged: int = Field(default=0, description="observations whose text was emptied now, written "
+                                     "more than SNP_RECORD_RETENTION_DAYS ago (the regulation's record)")
 
 
 class ImportResult(Schema):
     imported: int
     already_present: int = Field(description="rows whose territory_code + external_id were already there")
     decisions: int
+
+
+class CallPatch(Input):
+    """What may be corrected on a call after its entry: only the fields sent change (null clears one)."""
+
+    patient: PatientIn | None = Field(default=None, description="the patient's fields sent change, the others stay")
+    reason: Text | None = Field(default=None, min_length=1, max_length=2000)
+    priority: Priority | None = Field(default=None, description="a new priority moves the due time")
+    samu_case_id: SamuCaseId | None = None
+
+
+class ObservationIn(Input):
+    text: Text = Field(min_length=1, max_length=4000, description="what the regulator notes (sealed at rest)")
+    corrects: uuid.UUID | None = Field(default=None, description="the observation of this call this one corrects "
+                                       "(both stay visible)")
+
+
+class ObservationRead(Schema):
+    id: uuid.UUID
+    call_id: uuid.UUID
+    at: dt.datetime
+    author: str = Field(description="the subject of who wrote it")
+    author_role: str
+    author_name: str | None = Field(description="the registry's display name of who wrote it, when known")
+    text: str | None = Field(description="null once the record's retention (SNP_RECORD_RETENTION_DAYS) has passed")
+    corrects: uuid.UUID | None
+    corrected_by: list[uuid.UUID] = Field(default_factory=list, description="the observations that correct this one")

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.calls import repository
-from app.calls.models import Call, CallbackAttempt, Decision
+from app.calls.errors import CallHeld
+from app.calls.models import Call, CallbackAttempt, Decision, Observation
 from app.calls.schemas import (
     EARLIEST,
     NO_PRIORITY,
@@ -22,11 +23,14 @@ from app.calls.schemas import (
     CallbackRead,
     CallCreate,
     CallDetail,
+    CallPatch,
     CallRead,
     CallSummary,
     DecisionCreate,
     DecisionMisfit,
     DecisionRead,
+    ObservationIn,
+    ObservationRead,
     PatientRead,
     PurgeResult,
     ReferralCreate,
@@ -85,7 +89,7 @@ async def create(
     patient = data.patient
     call = Call(
         territory_code=territory.code, channel=data.channel, referrer_kind=referrer_kind, received_at=received_at,
-        priority=data.priority,
+        priority=data.priority, samu_case_id=data.samu_case_id,
         due_at=due_at(territory, received_at, data.priority),
         intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
         patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_postcode=patient.postcode,
@@ -199,7 +203,7 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
 
 async def queue(
     session: AsyncSession, principal: Principal, *, territory: str | None, status: str | None, limit: int,
-    offset: int, open_only: bool = False,
+    offset: int, open_only: bool = False, samu_case_id: str | None = None,
 ) -> list[CallSummary]:
     scope = await _visible_codes(session, principal)
     if territory:
@@ -207,7 +211,7 @@ async def queue(
         wanted = await territory_repository.with_children(session, [territory])
         scope = wanted if scope is None else wanted & scope
     rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset,
-                                  open_only=open_only)
+                                  open_only=open_only, samu_case_id=samu_case_id)
     return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
 
 
@@ -225,15 +229,124 @@ def _start(call: Call) -> None:
 
 
 async def assign(session: AsyncSession, principal: Principal, call_id: uuid.UUID, data: AssignIn) -> CallSummary:
+    """Give the call to a regulator (yourself by default). A call someone else has is taken over only when
+    the request says so: two regulators on one patient, unknowingly, is what this prevents."""
     call = await _open_call_for_write(session, principal, call_id)
     target = data.assigned_to or (principal.sub if principal.role in ("regulator", "admin") else None)
     if target is None:
         raise Unprocessable("Name the regulator the call is assigned to", field="assigned_to")
+    holder = call.assigned_to
+    if holder is not None and holder != target and not data.take_over:
+        name = call.assigned_name or holder
+        raise CallHeld(f"{name} has this call: say take_over to take it", field="take_over", holder=holder,
+                       holder_name=name)
     call.assigned_to = target
+    mine = principal.display_name if target == principal.sub else None
+    call.assigned_name = mine or await repository.display_name(session, target) or target
     _start(call)
     await session.flush()
-    log.info("call.assigned", call_id=str(call.id))
+    if holder is not None and holder != target:
+        audit.record(session, principal, "call.taken_over", call_id=call.id,
+                     detail={"from": holder, "to": target})
+    log.info("call.assigned", call_id=str(call.id), taken_over=holder is not None and holder != target)
     return await summary(session, call.id)
+
+
+# The patient's fields a correction may change → the call's column (the sealed ones are opened and sealed
+# again; what changed is audited with its old and new values, sealed as the call's are).
+_PLAIN_PATIENT = {"birth_year": "patient_birth_year", "sex": "patient_sex", "postcode": "patient_postcode"}
+# What the effector of an active booking is told again when it changes (he calls or visits the patient).
+_TOLD_TO_EFFECTOR = {"patient.family_name", "patient.given_name", "patient.phone", "patient.address"}
+
+
+async def correct(
+    session: AsyncSession, principal: Principal, call_id: uuid.UUID, data: CallPatch
+) -> CallRead:
+    """Correct a call after its entry (patient fields, reason, priority, SAMU file number). Each change is
+    audited with its old and new values (sealed); a new priority moves the due time; a corrected name,
+    phone or address of a call with an active booking reaches its effector (``booking.updated``)."""
+    call = await _ensure_call_visible(session, principal, await repository.lock(session, call_id), call_id)
+    ring = crypto.ring()
+    identity = opened(ring, call)
+    changes: dict[str, tuple[Any, Any]] = {}
+    sent = data.model_fields_set
+    if "patient" in sent and data.patient is not None:
+        for name in data.patient.model_fields_set:
+            new = getattr(data.patient, name)
+            old = identity[name] if name in identity else getattr(call, _PLAIN_PATIENT[name])
+            if new != old:
+                changes[f"patient.{name}"] = (old, new)
+                if name in identity:
+                    identity[name] = new
+                else:
+                    setattr(call, _PLAIN_PATIENT[name], new)
+    if "reason" in sent and data.reason != identity["reason"]:
+        changes["reason"] = (identity["reason"], data.reason)
+        identity["reason"] = data.reason
+    for name in ("priority", "samu_case_id"):
+        if name in sent and getattr(data, name) != getattr(call, name):
+            changes[name] = (getattr(call, name), getattr(data, name))
+            setattr(call, name, getattr(data, name))
+    if not changes:
+        return await _read(session, call.id)
+    for column, value in sealed_columns(ring, **identity).items():
+        setattr(call, column, value)
+    if "priority" in changes:
+        territory = await territory_repository.get(session, call.territory_code)
+        assert territory is not None
+        call.due_at = due_at(territory, call.received_at, call.priority)
+    audit.record(session, principal, "call.corrected", call_id=call.id, detail={
+        name: {"old": ring.seal(_text(old), "audit"), "new": ring.seal(_text(new), "audit")}
+        for name, (old, new) in changes.items()})
+    await session.flush()
+    if _TOLD_TO_EFFECTOR & changes.keys():
+        for booking_id in await repository.active_bookings_of(session, call.id):
+            await outbox.add_booking_event(session, booking_id, "booking.updated")
+    log.info("call.corrected", call_id=str(call.id), fields=sorted(changes))
+    return await _read(session, call.id)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _observation(row: Observation, corrected_by: list[uuid.UUID]) -> ObservationRead:
+    return ObservationRead(
+        id=row.id, call_id=row.call_id, at=row.at, author=row.author, author_role=row.author_role,
+        author_name=row.author_name, text=crypto.ring().open(row.text, "observation"), corrects=row.corrects,
+        corrected_by=corrected_by)
+
+
+async def observe(
+    session: AsyncSession, principal: Principal, call_id: uuid.UUID, data: ObservationIn
+) -> ObservationRead:
+    """Add an observation to the call's record (a closed call's too: a note may come after the end). It is
+    never changed: a correction names the observation it corrects, and both stay."""
+    call = await _ensure_call_visible(session, principal, await repository.lock(session, call_id), call_id)
+    if data.corrects is not None and not await repository.observation_of_call(session, call.id, data.corrects):
+        raise Unprocessable(f"Observation {data.corrects} is not one of this call's", field="corrects")
+    name = principal.display_name or await repository.display_name(session, principal.sub)
+    row = Observation(call_id=call.id, author=principal.sub, author_role=principal.role, author_name=name,
+                      text=crypto.ring().seal(data.text, "observation"), corrects=data.corrects)
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    log.info("call.observed", call_id=str(call.id), correction=data.corrects is not None)
+    return _observation(row, [])
+
+
+async def observations(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> list[ObservationRead]:
+    """The call's record in the order written, each with the observations that correct it; the read is
+    audited (it is the patient's medical record)."""
+    found = await repository.get(session, call_id)
+    call = await _ensure_call_visible(session, principal, found.Call if found else None, call_id)
+    rows = await repository.observations_of(session, call.id)
+    audit.record(session, principal, "call.observations.read", call_id=call.id)
+    corrections: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for row in rows:
+        if row.corrects is not None:
+            corrections.setdefault(row.corrects, []).append(row.id)
+    return [_observation(row, corrections.get(row.id, [])) for row in rows]
 
 
 async def callback(
@@ -338,15 +451,18 @@ async def close(session: AsyncSession, principal: Principal, call_id: uuid.UUID)
     return await summary(session, call.id)
 
 
-async def purge(session: AsyncSession, principal: Principal | None, *, days: int) -> PurgeResult:
+async def purge(session: AsyncSession, principal: Principal | None, *, days: int, record_days: int) -> PurgeResult:
     """Empty names, phone, postcode and reason of calls received more than ``days`` ago, and what
-    their booking events copied (initials, birth year, sex, reason)."""
+    their booking events copied (initials, birth year, sex, reason); and the text of the regulation's
+    observations written more than ``record_days`` ago (the medical record keeps its own retention)."""
     cutoff = now() - dt.timedelta(days=days)
     count = await repository.purge_identity(session, cutoff)
     # What other tables copied of these patients goes too: the effectors' booking events.
     events = await outbox.purge_booking_events(session, cutoff)
+    observations = await repository.purge_observations(session, now() - dt.timedelta(days=record_days))
     audit.record(session, principal, "calls.purge", detail={"purged": count, "events": events, "days": days,
-                                                             "cutoff": cutoff.isoformat()})
+                                                             "cutoff": cutoff.isoformat(),
+                                                             "observations": observations, "record_days": record_days})
     await session.flush()
-    log.info("calls.purged", purged=count, events=events, days=days)
-    return PurgeResult(purged=count, days=days, cutoff=cutoff)
+    log.info("calls.purged", purged=count, events=events, days=days, observations=observations)
+    return PurgeResult(purged=count, days=days, cutoff=cutoff, observations_purged=observations)

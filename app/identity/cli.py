@@ -28,12 +28,12 @@ async def _rotate() -> dict[str, int]:
 @cli.command("rotate")
 def rotate() -> None:
     """After adding a key to SNP_IDENTITY_KEYS and naming it in SNP_IDENTITY_KEY_ID (the old keys stay
-    listed until this has run): every call's identity, and every booking event's copy, sealed again
-    under it; the hashes recomputed. Safe to run again; one transaction."""
+    listed until this has run): every call's identity, every booking event's copy and every observation
+    of the regulation, sealed again under it; the hashes recomputed. Safe to run again; one transaction."""
     try:
         changed = asyncio.run(_rotate())
     except IdentityKeyError as exc:
         console.print(f"[red]{exc}[/red]: keep every key still in use in SNP_IDENTITY_KEYS")
         raise typer.Exit(1) from exc
     console.print(f"clé {get_settings().identity_key_id} : {changed['calls']} appel(s), "
-                  f"{changed['events']} événement(s) scellés à nouveau")
+                  f"{changed['events']} événement(s), {changed['observations']} observation(s) scellés à nouveau")

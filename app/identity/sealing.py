@@ -77,7 +77,7 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
     """Seal under the current key every call identity and booking event copy that is not (plaintext
     rows, or rows sealed with an older key); recompute the hashes. Batched; returns what changed."""
     current = f"{crypto.PREFIX}{ring.current}.%"
-    changed = {"calls": 0, "events": 0}
+    changed = {"calls": 0, "events": 0, "observations": 0}
     last = "00000000-0000-0000-0000-000000000000"
     while True:
         rows = connection.execute(text("""
@@ -103,7 +103,29 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
         changed["calls"] += len(rows)
         last = str(rows[-1]["id"])
     changed["events"] = _seal_events(connection, ring)
+    changed["observations"] = _seal_observations(connection, ring, current)
     return changed
+
+
+def _seal_observations(connection: Connection, ring: Keyring, current: str) -> int:
+    """The regulation's observations (their text sealed as the reason is), under the current key. The
+    migration that first sealed identities runs this code before the observations' table exists."""
+    if connection.execute(text("SELECT to_regclass('call_observations')")).scalar() is None:
+        return 0
+    count, last = 0, "00000000-0000-0000-0000-000000000000"
+    while True:
+        rows = connection.execute(text("""
+            SELECT id, text FROM call_observations
+            WHERE id > CAST(:last AS uuid) AND text IS NOT NULL AND text NOT LIKE :current
+            ORDER BY id LIMIT :n"""), {"last": last, "current": current, "n": BATCH}).mappings().all()
+        if not rows:
+            return count
+        for row in rows:
+            resealed = ring.seal(ring.open(row["text"], "observation"), "observation")
+            connection.execute(text("UPDATE call_observations SET text = :text WHERE id = :id"),
+                               {"id": row["id"], "text": resealed})
+        count += len(rows)
+        last = str(rows[-1]["id"])
 
 
 def _seal_events(connection: Connection, ring: Keyring) -> int:

@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     slot_horizon_days: int = 90
     clock_skew_seconds: int = 120
     retention_days: int = 90
+    # Days the regulation's record (the observations of a call) is kept before its text is emptied: the
+    # medical record's own rule, 20 years (Code de la santé publique, art. R1112-7), not the identity's 90.
+    record_retention_days: int = Field(default=7305, ge=1)
     # Seconds between two scheduled purges of patient identity older than retention_days (0: never,
     # when a cron runs ``snp purge`` instead).
     purge_interval_seconds: float = 3600.0

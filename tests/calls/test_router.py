@@ -230,6 +230,35 @@ class TestFullFlow:
         assert response.status_code == 422 and response.json()["field"] == "assigned_to"
 
 
+    async def test_taking_a_call_someone_else_has_must_be_said_and_names_the_holder(self, client, auth):
+        call = await create_call(client, auth("operator"))
+        url = f"/v1/calls/{call['id']}/assign"
+        await client.post("/v1/users", json={"subject": "dr-house", "display_name": "Dr Gregory House",
+                                             "role": "regulator", "territories": ["36"]}, headers=auth("admin"))
+        first = await client.post(url, headers=auth("regulator", sub="dr-house"))
+        assert first.json()["assigned_name"] == "Dr Gregory House"
+        again = await client.post(url, headers=auth("regulator", sub="dr-house"))  # his own: no question
+        assert again.status_code == 200
+
+        refused = await client.post(url, headers=auth("regulator", sub="dr-wilson"))
+        assert refused.status_code == 409
+        assert refused.json() | {"detail": None} == {
+            "error": "CallHeld", "detail": None, "field": "take_over", "holder": "dr-house",
+            "holder_name": "Dr Gregory House"}
+        detail = (await client.get(f"/v1/calls/{call['id']}", headers=auth("regulator"))).json()
+        assert detail["assigned_to"] == "dr-house"  # nothing changed
+
+        taken = await client.post(url, json={"take_over": True}, headers=auth("regulator", sub="dr-wilson"))
+        assert taken.status_code == 200 and taken.json()["assigned_to"] == "dr-wilson"
+        assert taken.json()["assigned_name"] == "dr-wilson"  # not in the registry: the subject
+        audit = (await client.get("/v1/audit", params={"call_id": call["id"]}, headers=auth("admin"))).json()
+        over = [e for e in audit if e["action"] == "call.taken_over"]
+        assert over and over[0]["detail"] == {"from": "dr-house", "to": "dr-wilson"}
+
+        # An operator hands it to a colleague by subject: the registry names him.
+        handed = await client.post(url, json={"assigned_to": "dr-house", "take_over": True}, headers=auth("operator"))
+        assert handed.json()["assigned_name"] == "Dr Gregory House"
+
 class TestCallbacks:
     async def test_every_attempt_is_kept_and_the_first_sets_first_callback_at(self, client, auth):
         regulator = auth("regulator")

@@ -105,6 +105,9 @@ class TestRotation:
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_with(first)), base_url="http://t") as c:
                 old = (await _whole_flow(c, auth))["call"]
+                noted = await c.post(f"/v1/calls/{old['id']}/observations", json={"text": "Allergie à l'aspirine"},
+                                     headers=auth("regulator", ["36"]))
+                assert noted.status_code == 201, noted.text
             async with engine.connect() as conn:
                 keys = {crypto.ring().key_of(v) for (v,) in await conn.execute(text(
                     "SELECT patient_phone FROM calls WHERE patient_phone IS NOT NULL"))}
@@ -130,7 +133,9 @@ class TestRotation:
                     "FROM calls"))
                 sealed = {crypto.ring().key_of(v) for row in columns for v in row if v is not None}
                 events = [p for (p,) in await conn.execute(text("SELECT payload FROM outbox_events"))]
-            assert sealed == {"k2"}
+                notes = {crypto.ring().key_of(v) for (v,) in await conn.execute(text(
+                    "SELECT text FROM call_observations"))}
+            assert sealed == {"k2"} and notes == {"k2"}
             assert {crypto.ring().key_of(e["patient"]["phone"]) for e in events if "patient" in e} == {"k2"}
             # The old key can now go: everything opens with the new one alone.
             only_new = settings.model_copy(update={"identity_keys": {"k2": K2}, "identity_key_id": "k2"})
@@ -138,6 +143,8 @@ class TestRotation:
                                          base_url="http://t") as c:
                 read = (await c.get(f"/v1/calls/{old['id']}", headers=auth("regulator", ["36"]))).json()
                 assert read["patient"]["address"] == "12 ruelle Xylophagie"
+                record = (await c.get(f"/v1/calls/{old['id']}/observations", headers=auth("regulator", ["36"]))).json()
+                assert [o["text"] for o in record] == ["Allergie à l'aspirine"]
                 found = await c.post("/v1/calls/find", json={"q": "0647"}, headers=auth("operator", ["36"]))
                 assert len(found.json()) >= 3
         finally:

@@ -143,3 +143,73 @@ def test_an_expired_token_leaves_a_banner_that_no_message_covers_and_nothing_mor
                 names.append(line.split(":", 1)[1].strip())
     assert names[0] == "ready" and names[-1] == "expired", names
     assert json.dumps(names).count("expired") == 1
+
+
+def test_taking_over_a_call_asks_first_names_the_holder_and_tells_him_at_once(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    admin = {"Authorization": f"Bearer {_token('admin')}"}
+    for subject, name in (("dr-anne", "Dr Anne Aubry"), ("dr-bruno", "Dr Bruno Berger")):
+        created = httpx.post(f"{base}/v1/users", headers=admin, json={
+            "subject": subject, "display_name": name, "role": "regulator", "territories": ["36"]})
+        assert created.status_code in (201, 409), created.text
+    call_id = _new_call(base, "P2")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        anne, bruno = browser.new_context().new_page(), browser.new_context().new_page()
+        _sign_in(anne, base, _token("regulator", sub="dr-anne"))
+        _sign_in(bruno, base, _token("regulator", sub="dr-bruno"))
+        for page in (anne, bruno):
+            expect(page.locator("#live")).to_have_text("en direct")
+        row_a = anne.locator(f'#queue tr[data-call="{call_id}"]')
+        row_a.get_by_role("button", name="Prendre l'appel").click()
+        row_a.get_by_role("button", name="Ouvrir").click()
+        expect(anne.locator("#call-info")).to_contain_text("Dr Anne Aubry")
+
+        row_b = bruno.locator(f'#queue tr[data-call="{call_id}"]')
+        expect(row_b.locator(".taker")).to_have_text("Dr Anne Aubry")
+        row_b.get_by_role("button", name="Reprendre l'appel").click()
+        expect(row_b).to_contain_text("Pris par Dr Anne Aubry. Le reprendre ?")
+        confirm = row_b.get_by_role("button", name="Confirmer la reprise")
+        expect(confirm).to_be_focused()
+        assert httpx.get(f"{base}/v1/calls/{call_id}", headers=admin).json()["assigned_to"] == "dr-anne"
+        confirm.click()
+        expect(anne.locator("#call-holder")).to_have_text("Repris par Dr Bruno Berger", timeout=2000)
+        expect(row_a.locator(".taker")).to_have_text("Dr Bruno Berger")
+        browser.close()
+
+
+def test_the_record_of_the_regulation_observations_and_a_correction_both_shown(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        _sign_in(page, base, _token("regulator", sub="dr-record"))
+        expect(page.locator("#live")).to_have_text("en direct")
+        form = page.locator("#new-call")
+        form.locator("[name=phone]").fill("0611223344")
+        form.locator("[name=samu_case_id]").fill("DRFR15-36-0042")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#call-detail")).to_be_visible()
+        call_id = page.evaluate("state.call.id")
+        expect(page.locator("#call-info")).to_contain_text("DRFR15-36-0042")
+        expect(page.locator(f'#queue tr[data-call="{call_id}"]')).to_contain_text("SAMU DRFR15-36-0042")
+
+        observe = page.locator("#observe")
+        observe.locator("textarea").fill("Douleur abdominale depuis 2 h")
+        observe.get_by_role("button", name="Ajouter l'observation").click()
+        first = page.locator("#call-observations li").first
+        expect(first).to_contain_text("Douleur abdominale depuis 2 h")
+        expect(first).to_contain_text("dr-record (Médecin régulateur)")
+        first.get_by_role("button", name="Corriger").click()
+        expect(page.locator("#observe-corrects")).to_contain_text("Correction de l'observation de")
+        expect(observe.locator("textarea")).to_be_focused()
+        observe.locator("textarea").fill("Depuis 2 jours, et non 2 h")
+        observe.get_by_role("button", name="Ajouter l'observation").click()
+        items = page.locator("#call-observations li")
+        expect(items).to_have_count(2)
+        expect(items.nth(0)).to_have_class("corrected")
+        expect(items.nth(0)).to_contain_text("Douleur abdominale depuis 2 h")  # the corrected one stays
+        expect(items.nth(1)).to_contain_text("corrige l'observation de")
+        browser.close()

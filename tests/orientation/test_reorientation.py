@@ -110,11 +110,11 @@ class TestTheTerritoryIsTold:
         a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         booking = uuid.uuid4()
         due = dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC)
-        before = {a: OpenCall("36", "in_progress", "dr-x", "P2", due, None),
-                  b: OpenCall("36", "waiting", None, "P1", due, None)}
-        after = {a: OpenCall("36", "to_reorient", "dr-x", "P2", due, booking),
-                 c: OpenCall("36", "waiting", None, "P3", due, None),
-                 uuid.uuid4(): OpenCall("18", "waiting", None, None, None, None)}  # newly listened territory
+        before = {a: OpenCall("36", "in_progress", "dr-x", "Dr X", "P2", due, None),
+                  b: OpenCall("36", "waiting", None, None, "P1", due, None)}
+        after = {a: OpenCall("36", "to_reorient", "dr-x", "Dr X", "P2", due, booking),
+                 c: OpenCall("36", "waiting", None, None, "P3", due, None),
+                 uuid.uuid4(): OpenCall("18", "waiting", None, None, None, None, None)}  # newly listened territory
         events = changes(before, after, frozenset({"36"}))
         assert [(e["event"], e["call_id"], e.get("status")) for e in events] == [
             ("call.updated", str(a), "to_reorient"), ("call.to_reorient", str(a), None),

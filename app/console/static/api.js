@@ -5,7 +5,7 @@ import { state } from "./state.js";
 export class ApiError extends Error {
   constructor(status, body) {
     super(errorMessage(status, body));
-    this.status = status; this.kind = body && body.error;
+    this.status = status; this.kind = body && body.error; this.body = body;
   }
 }
 

@@ -32,6 +32,7 @@ export const ERRORS = {
 // An API error body ({"error", "detail", "field"}) as the user reads it; an unknown kind shows its status.
 export function errorMessage(status, body) {
   const kind = body && body.error;
+  if (kind === "CallHeld") return `Cet appel est pris par ${body.holder_name || body.holder} : confirmez pour le reprendre.`;
   const field = body && body.field ? ` (champ ${body.field})` : "";
   return (ERRORS[kind] || `Erreur ${status}`) + field;
 }

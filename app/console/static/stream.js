@@ -14,8 +14,8 @@ export const FINAL_ENDS = ["expired", "replaced"];
 
 export function retryDelay(attempt) { return Math.min(RETRY_MS * 2 ** attempt, MAX_RETRY_MS); }
 
-// Splits what has arrived into whole events (their names and ids; a block without a name, as the
-// keep-alive comment, gives none) and what is left for the next chunk.
+// Splits what has arrived into whole events (their names, ids and JSON data; a block without a name, as
+// the keep-alive comment, gives none) and what is left for the next chunk.
 export function splitEvents(buffer) {
   const events = [];
   let end;
@@ -23,7 +23,10 @@ export function splitEvents(buffer) {
     const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
     const name = /^event: ?(.*)$/m.exec(block)?.[1];
     const id = /^id: ?(.*)$/m.exec(block)?.[1];
-    if (name) events.push({ name, id: id || null });
+    const text = [...block.matchAll(/^data: ?(.*)$/gm)].map((m) => m[1]).join("\n");
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (name) events.push({ name, id: id || null, data });
   }
   return { events, rest: buffer };
 }
@@ -39,7 +42,7 @@ export async function readEvents(body, onEvent, onChunk = () => {}) {
     onChunk();
     const { events, rest } = splitEvents(buffer + value.replace(/\r\n?/g, "\n"));
     buffer = rest;
-    for (const event of events) { last = event.name; onEvent(event.name, event.id); }
+    for (const event of events) { last = event.name; onEvent(event.name, event.id, event.data); }
   }
   return last;
 }
@@ -48,7 +51,7 @@ export async function readEvents(body, onEvent, onChunk = () => {}) {
 //   token()            the token of the moment (a reconnection takes the current one)
 //   onLive()           the server accepted the stream
 //   onRefused(status)  it did not (no reconnection: signing in again opens a new one)
-//   onEvent(name)      an event arrived
+//   onEvent(name, data) an event arrived (data: its JSON)
 //   onEnd(name)        it ended with one of FINAL_ENDS (no reconnection)
 //   onRetry(ms)        it ended, broke or fell silent: a new connection in ms
 // A reconnection names the last event seen (Last-Event-ID): the server sends what was missed, or
@@ -74,7 +77,8 @@ export function liveStream({ url = "/v1/stream", token, onLive, onRefused, onEve
       attempt = 0;
       alive();
       onLive();
-      const last = await readEvents(response.body, (name, id) => { if (id) lastId = id; onEvent(name); }, alive);
+      const last = await readEvents(response.body, (name, id, data) => { if (id) lastId = id; onEvent(name, data); },
+        alive);
       if (FINAL_ENDS.includes(last)) { onEnd(last); return; }
     } catch (err) {
       if (err.name === "AbortError" && !silent) return;  // closed on purpose: signing out, a newer stream

@@ -59,7 +59,13 @@ function console_(fake, token = "t1") {
 describe("reading Server-Sent Events", () => {
   it("names each whole event, ignores the keep-alive comment and keeps a partial one for later", () => {
     assert.deepEqual(splitEvents("event: ready\ndata: {}\n\n: keep-alive\n\nid: w-7\nevent:call.created\ndata: {}\n\nevent: call.upd"),
-      { events: [{ name: "ready", id: null }, { name: "call.created", id: "w-7" }], rest: "event: call.upd" });
+      { events: [{ name: "ready", id: null, data: {} }, { name: "call.created", id: "w-7", data: {} }],
+        rest: "event: call.upd" });
+  });
+
+  it("reads each event's JSON data, on one line or several, and survives data that is not JSON", () => {
+    const { events } = splitEvents('event: call.updated\ndata: {"call_id": "c1",\ndata:  "assigned_name": "Dr B"}\n\nevent: x\ndata: {oops\n\n');
+    assert.deepEqual(events.map((e) => e.data), [{ call_id: "c1", assigned_name: "Dr B" }, null]);
   });
 
   it("joins events cut across chunks and reads CRLF line ends", async () => {

@@ -4,7 +4,9 @@ import { api } from "../api.js";
 import { $, button, guard, say, when } from "../dom.js";
 import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
+import { watch } from "./live.js";
 import { loadQueue } from "./queue.js";
+import { showRecord } from "./record.js";
 import { searchSlots } from "./slots.js";
 import { showTab } from "./tabs.js";
 
@@ -14,11 +16,13 @@ export async function openCall(id) {
     state.call = call;
     $("#current-call").textContent = `${call.id.slice(0, 8)} — ${call.reason || "sans motif"}`;
     $("#call-detail").hidden = false; $("#call-id").textContent = call.id.slice(0, 8);
+    $("#call-holder").hidden = true;
     const p = call.patient || {};
     const info = { "Reçu": when(call.received_at), "Canal": label(CHANNELS, call.channel), "Priorité": call.priority,
       "Patient": patientName(p) || "—", "Naissance": p.birth_year,
       "Téléphone": p.phone, "Code postal": p.postcode, "Motif": call.reason, "Statut": label(STATUS, call.status),
-      "Premier rappel": when(call.first_callback_at), "Pris par": call.assigned_to };
+      "Premier rappel": when(call.first_callback_at), "Pris par": call.assigned_name || call.assigned_to,
+      "Dossier SAMU": call.samu_case_id };
     if (call.reorientation) {
       info[call.status === "to_reorient" ? "À réorienter" : "Réorienté"] = `rendez-vous annulé le ${when(call.reorientation.at)} (${ROLES[call.reorientation.by_role] || ""})` +
         (call.reorientation.reason ? ` : ${call.reorientation.reason}` : "");
@@ -45,8 +49,21 @@ export async function openCall(id) {
       ul.appendChild(li);
     }
     await showAppointments(call);
+    await showRecord(call);
   } catch (err) { say(err.message, false); }
 }
+
+// The call on screen taken by someone else meanwhile: said at once, where the user is looking.
+watch((name, data) => {
+  const call = state.call, me = state.me?.sub;
+  if (name !== "call.updated" || !call || data.call_id !== call.id || !me) return;
+  if (call.assigned_to === me && data.assigned_to && data.assigned_to !== me) {
+    const notice = $("#call-holder");
+    notice.textContent = `Repris par ${data.assigned_name || data.assigned_to}`;
+    notice.hidden = false;
+  }
+  call.assigned_to = data.assigned_to; call.assigned_name = data.assigned_name;
+});
 
 // The call's appointments, in full, to read back to the patient: local time, doctor, address, mode.
 async function showAppointments(call) {

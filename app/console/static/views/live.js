@@ -10,10 +10,13 @@ import { liveStream } from "../stream.js";
 // A failed reading is tried again, later each time, up to this.
 const MAX_RELOAD_MS = 30000;
 let loadQueue = async () => true;
+const watchers = [];
 let streaming = false, fresh = false, failures = 0, retryTimer = null, soonTimer = null;
 
 // The queue's loader (the queue view's), given rather than imported: that view imports this one.
 export function follow(loader) { loadQueue = loader; }
+// What a view wants to know of each change of a call as it comes (the open call taken over elsewhere).
+export function watch(watcher) { watchers.push(watcher); }
 
 function show() {
   const { text, className } = liveState(streaming, fresh);
@@ -44,7 +47,10 @@ export const live = liveStream({
     offline();
     if (status === 401) showBanner("Votre session a expiré : la file n'est plus à jour. Reconnectez-vous.", "Se reconnecter", signInAgain);
   },
-  onEvent: (name) => { if (name.startsWith("call.") || name === "reload") reloadSoon(); },
+  onEvent: (name, data) => {
+    if (name.startsWith("call.") || name === "reload") reloadSoon();
+    if (name.startsWith("call.") && data) for (const watcher of watchers) watcher(name, data);
+  },
   onEnd: (name) => {
     offline();
     if (name === "expired") showBanner("Votre session a expiré : la file n'est plus à jour. Reconnectez-vous.", "Se reconnecter", signInAgain);

@@ -30,19 +30,43 @@ function renderQueue() {
     if (call.late) tr.className = "late";
     if (call.status === "to_reorient") tr.className = "reorient";
     cell(tr, when(call.received_at)); cell(tr, call.priority || "P3"); cell(tr, lateness(call));
-    cell(tr, label(CHANNELS, call.channel));
+    cell(tr, label(CHANNELS, call.channel) + (call.samu_case_id ? ` — SAMU ${call.samu_case_id}` : ""));
     cell(tr, label(STATUS, call.status));
-    cell(tr, call.assigned_to || "—").className = "taker";
+    cell(tr, call.assigned_name || call.assigned_to || "—").className = "taker";
     const actions = cell(tr, "");
     actions.appendChild(button("Ouvrir", () => openCall(call.id)));
     if (call.assigned_to !== state.me?.sub) {
-      actions.appendChild(button("Prendre l'appel", async () => {
-        try { await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub }); say("Appel pris"); await loadQueue(); }
-        catch (err) { say(err.message, false); }
-      }));
+      const holder = call.assigned_to ? call.assigned_name || call.assigned_to : null;
+      actions.appendChild(button(holder ? "Reprendre l'appel" : "Prendre l'appel", () => take(call, actions, holder)));
     }
     body.appendChild(tr);
   }
+}
+
+// Taking a call someone has is confirmed first, naming him; the server refuses a silent take-over
+// too (409 CallHeld), when he took it a moment ago.
+async function take(call, actions, holder) {
+  if (holder) { confirmTakeOver(call, actions, holder); return; }
+  try { await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub }); say("Appel pris"); await loadQueue(); }
+  catch (err) {
+    if (err.kind === "CallHeld") confirmTakeOver(call, actions, err.body.holder_name || err.body.holder);
+    else say(err.message, false);
+  }
+}
+
+function confirmTakeOver(call, actions, holder) {
+  actions.querySelector(".confirm-take")?.remove();
+  const box = document.createElement("span"); box.className = "confirm-take"; box.setAttribute("role", "group");
+  box.textContent = `Pris par ${holder}. Le reprendre ?`;
+  const yes = button("Confirmer la reprise", async () => {
+    try {
+      await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub, take_over: true });
+      say(`Appel repris à ${holder}`); await loadQueue();
+    } catch (err) { say(err.message, false); }
+  });
+  box.append(" ", yes, " ", button("Annuler", () => box.remove()));
+  actions.appendChild(box);
+  yes.focus();
 }
 // The lateness column ticks without asking the server again.
 setInterval(() => { if (state.calls.length) renderQueue(); }, 30000);
@@ -72,6 +96,7 @@ onSubmit("#new-call", async (f, form) => {
     const call = await api("POST", "/v1/calls", {
       territory_code: state.territory, channel: f.get("channel"), patient, reason: f.get("reason") || undefined,
       priority: f.get("priority"), intent_without_sas: f.get("intent_without_sas"),
+      samu_case_id: f.get("samu_case_id") || undefined,
     });
     form.reset(); say("Appel enregistré"); await loadQueue(); await openCall(call.id);
   } catch (err) { say(err.message, false); }
