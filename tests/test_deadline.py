@@ -14,6 +14,7 @@ from sqlalchemy.engine.url import make_url
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
+from tests.support.factories import NEW_CALL
 from tests.support.instances import client_of, instance
 from tests.support.serving import served
 
@@ -37,7 +38,7 @@ async def _until(connection: asyncpg.Connection, expected: int, seconds: float =
 
 
 async def _locked_call(client: httpx.AsyncClient, headers: dict, database_url: str) -> tuple[str, asyncpg.Connection]:
-    call = (await client.post("/v1/calls", json={"territory_code": "36", "channel": "15"}, headers=headers)).json()
+    call = (await client.post("/v1/calls", json=NEW_CALL, headers=headers)).json()
     holder = await _connect(database_url)
     await holder.execute("BEGIN")
     await holder.execute("SELECT 1 FROM calls WHERE id = $1 FOR UPDATE", call["id"])  # someone else is on it

@@ -20,6 +20,7 @@ from app.auth.tokens import create_token
 from app.console.api_router import PING_SECONDS
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
+from tests.support.factories import NEW_CALL
 from tests.support.front import nginx, nginx_binary, render
 from tests.support.processes import free_port
 from tests.support.serving import served
@@ -162,7 +163,7 @@ class TestLiveStream:
             lines = stream.iter_lines()
             assert next(line for line in lines if line.startswith("event:")) == "event: ready"
             started = time.monotonic()
-            made = client.post("/v1/calls", json={"territory_code": "36", "channel": "15"})
+            made = client.post("/v1/calls", json=NEW_CALL)
             assert made.status_code == 201, made.text
             assert next(line for line in lines if line.startswith("event:")) == "event: call.created"
             assert time.monotonic() - started < 5

@@ -26,7 +26,7 @@ from app.platform.database import make_engine
 from app.platform.embedded import EmbeddedPostgres
 from tests.notifications.helpers import Receiver
 from tests.stats.helpers import this_month
-from tests.support.factories import new_rpps
+from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.processes import free_port, pgbouncer, pgbouncer_binary
 from tests.support.second_instance import sql
 from tests.support.snp_process import SECRET, _admin, _serve, _stop, _wait_ready
@@ -87,7 +87,7 @@ def test_three_instances_behind_pgbouncer_share_one_database_without_doing_anyth
                      "start": (start + dt.timedelta(minutes=20 * i)).isoformat(),
                      "end": (start + dt.timedelta(minutes=20 * i + 20)).isoformat()} for i in range(CALLS)]})
                 assert slots.status_code == 201, slots.text
-                calls = [c.post(bases[i % INSTANCES] + "/v1/calls", json={"territory_code": "36", "channel": "15"})
+                calls = [c.post(bases[i % INSTANCES] + "/v1/calls", json=NEW_CALL)
                          .json()["id"] for i in range(CALLS)]
 
             # Every call races for the first slot, through the three instances at once.

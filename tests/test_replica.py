@@ -30,7 +30,7 @@ from app.platform.config import Settings
 from app.platform.database import make_engine, normalize_url
 from app.platform.embedded import EmbeddedPostgres
 from app.platform.replica import ReplicaMonitor
-from tests.support.factories import new_rpps
+from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.faults import _book_through
 from tests.support.processes import free_port
 from tests.support.second_instance import sql
@@ -160,7 +160,7 @@ def test_reads_go_to_the_replica_within_the_lag_and_to_the_primary_when_it_lags_
 
             # A call taken a moment ago is not on the replica yet: its search is answered from the primary.
             call = c.post(base_a + "/v1/calls", json={"territory_code": "36", "channel": "15",
-                                                     "patient": {"postcode": "36300"}})
+                                                     "patient": {"postcode": "36300", "phone": "0611223344"}})
             assert call.status_code == 201, call.text
             assert found(base_a, call_id=call.json()["id"]) == 2
             # The statistics read there too, and answer.
@@ -208,7 +208,7 @@ def test_the_replica_promoted_when_the_primary_dies_under_bookings_loses_no_ackn
         _book_through(base, normalize_url(pair.url(pair.replica)), fail_over,
                       "FAILOVER")
         # The app writes to the new primary by itself, and reads there (the old replica is no standby now).
-        made = httpx.post(base + "/v1/calls", headers=_admin(), json={"territory_code": "36", "channel": "15"})
+        made = httpx.post(base + "/v1/calls", headers=_admin(), json=NEW_CALL)
         assert made.status_code == 201, made.text
     finally:
         _stop(proc)

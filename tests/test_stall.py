@@ -295,7 +295,7 @@ class TestStreams:
             await asyncio.wait_for(ready.wait(), 5)
             await asyncio.wait_for(listener, 5)
             response = await client.post("/v1/calls", headers=_headers("operator"), json={
-                "territory_code": "36", "channel": "15", "patient": {"postcode": "36000"}})
+                "territory_code": "36", "channel": "15", "patient": {"postcode": "36000", "phone": "0611223344"}})
             assert response.status_code == 201, response.text
         kinds = [kind for kind, _ in events]
         assert kinds == ["ready", "expired", "<closed>"], events

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, StrictBool, Tag, ValidationInfo, field_validator
 
-from app.calls.schemas import PatientIn
+from app.calls.schemas import BirthYear, PatientIn, Text
 from app.http.schemas import AwareDatetime, Input, Schema
 from app.slots.bookers import Booker
 
@@ -105,14 +105,25 @@ class BookingForCall(SecondBooking):
     call_id: uuid.UUID
 
 
+class RedirectedPatient(PatientIn):
+    """The effector must know whom he sees: the family name and the birth year are required."""
+
+    family_name: Text = Field(min_length=1, max_length=100)
+    birth_year: BirthYear
+
+
 class EdRedirection(Input):
     """Role `urgences`: a patient redirected from the emergency department (the call, channel `urgences`,
     is made with the booking). Role `referrer`: a patient a city professional refers (channel
-    `professionnel`, with the referrer's kind)."""
+    `professionnel`, with the referrer's kind). The patient's phone is required (if the doctor cancels, the
+    call goes back to the regulation, which must call the patient back) unless `no_phone_reason` says why
+    there is none."""
 
     slot_id: uuid.UUID
-    patient: PatientIn | None = Field(default=None, description="The patient of the new call")
+    patient: RedirectedPatient | None = Field(default=None, description="The patient of the new call (required)")
     reason: str | None = Field(default=None, max_length=2000, description="Why the patient is redirected")
+    no_phone_reason: Text | None = Field(default=None, min_length=1, max_length=300,
+                                         description="why the patient has no phone (kept with the call's reason)")
 
 
 class OverCapacityBooking(SecondBooking):

@@ -127,7 +127,11 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
     sealed: dict[str, Any] = {}
     if redirection is not None:  # the new call's patient, sealed as every call's (app/identity/sealing.py)
         given = redirection.patient.model_dump() if redirection.patient else {}
-        sealed = sealed_columns(crypto.ring(), reason=redirection.reason,
+        reason = redirection.reason
+        if redirection.no_phone_reason is not None:  # kept where whoever calls the patient back reads
+            reason = f"{reason}\n" if reason else ""
+            reason += f"Pas de téléphone : {redirection.no_phone_reason}"
+        sealed = sealed_columns(crypto.ring(), reason=reason,
                                 **{k: given.get(k) for k in ("family_name", "given_name", "phone", "address")})
         patient = {**given, **{k: sealed[f"patient_{k}"] for k in ("family_name", "given_name", "phone", "address")}}
     return repository.booking_params(
@@ -169,6 +173,22 @@ def _form(principal: Principal, data: BookingRequest, horizon_days: int) -> str:
     return "call"
 
 
+_POSTCODE_EXISTS = "SELECT 1 AS found FROM postcodes WHERE postcode = :postcode"
+
+
+async def _check_redirected(statements: Statements, data: EdRedirection) -> None:
+    """A redirected patient can be called back (a phone, or why there is none) and his postcode exists."""
+    if data.patient is None:
+        raise Unprocessable("Name the patient the doctor will see: family name and birth year",
+                            field="patient.family_name")
+    if data.patient.phone is None and data.no_phone_reason is None:
+        raise Unprocessable("Give the patient's phone (if the doctor cancels, the regulation calls him back), or "
+                            "no_phone_reason saying why there is none", field="patient.phone")
+    postcode = data.patient.postcode
+    if postcode is not None and await statements.fetch_row(_POSTCODE_EXISTS, {"postcode": postcode}) is None:
+        raise Unprocessable(f"Postcode {postcode} does not exist (La Poste)", field="patient.postcode")
+
+
 async def book(
     statements: Statements, principal: Principal, data: BookingRequest, key: str | None, horizon_days: int,
 ) -> Booked:
@@ -176,6 +196,8 @@ async def book(
     appointment for the call named); when nothing was booked, one read says why: a replay of the key's
     first answer, or the refusal."""
     form = _form(principal, data, horizon_days)
+    if isinstance(data, EdRedirection):
+        await _check_redirected(statements, data)
     digest = request_hash(data) if key is not None else ""
     params = _params(principal, data, key, digest)
     refusal = repository.OVER_CAPACITY_REFUSAL if form == "over_capacity" else repository.REFUSAL

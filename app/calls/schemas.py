@@ -92,10 +92,21 @@ SamuCaseId = Annotated[str, Field(min_length=1, max_length=64, pattern=SAMU_CASE
                                   "given by the 15 when it transfers the call")]
 
 
+# A call entered this long after it was received is entered after the fact: no phone needed then.
+LIVE_ENTRY_MINUTES = 15
+OUT_OF_TERRITORY = ("the patient is outside the call's territory (the console asks 'Patient hors territoire ?'): "
+                    "without it, a postcode the territory does not serve is refused")
+
+
 class CallCreate(Input):
+    """A call entered live needs a way to reach the patient (`patient.phone`) unless it is entered after the
+    fact (`received_at` more than 15 minutes ago); its postcode must exist (La Poste) and be one the territory
+    serves unless `out_of_territory` says otherwise."""
+
     territory_code: Code
     channel: Channel
     samu_case_id: SamuCaseId | None = None
+    out_of_territory: StrictBool = Field(default=False, description=OUT_OF_TERRITORY)
     received_at: AwareDatetime | None = Field(default=None, description="default now; never in the future")
     patient: PatientIn = Field(default_factory=PatientIn)
     reason: Text | None = Field(default=None, max_length=2000)
@@ -300,6 +311,7 @@ class CallPatch(Input):
     reason: Text | None = Field(default=None, min_length=1, max_length=2000)
     priority: Priority | None = Field(default=None, description="a new priority moves the due time")
     samu_case_id: SamuCaseId | None = None
+    out_of_territory: StrictBool = Field(default=False, description=OUT_OF_TERRITORY)
 
 
 class ObservationIn(Input):

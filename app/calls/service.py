@@ -16,6 +16,7 @@ from app.calls.errors import CallHeld
 from app.calls.models import Call, CallbackAttempt, Decision, Observation
 from app.calls.schemas import (
     EARLIEST,
+    LIVE_ENTRY_MINUTES,
     NO_PRIORITY,
     AssignIn,
     BookingBrief,
@@ -60,6 +61,26 @@ def due_at(territory: Territory, received_at: dt.datetime, priority: str | None)
     return received_at + dt.timedelta(minutes=minutes)
 
 
+async def _check_postcode(
+    session: AsyncSession, territory: Territory, postcode: str | None, out_of_territory: bool
+) -> None:
+    """A patient's postcode exists (La Poste), and is one the call's territory serves unless the call says
+    the patient is out of it: an Indre call with a Paris postcode sent a doctor 198 km away."""
+    if postcode is None:
+        return
+    if await territory_repository.unknown_postcodes(session, [postcode]):
+        raise Unprocessable(f"Postcode {postcode} does not exist (La Poste)", field="patient.postcode")
+    if out_of_territory:
+        return
+    area = await territory_repository.area_postcodes(session, territory)
+    if not area and territory.parent_code:  # a CPTS without its own list: its département's
+        parent = await territory_repository.get(session, territory.parent_code)
+        area = await territory_repository.area_postcodes(session, parent) if parent else []
+    if area and postcode not in area:
+        raise Unprocessable(f"Postcode {postcode} is outside territory {territory.code}: say out_of_territory if "
+                            "the patient is elsewhere", field="patient.postcode")
+
+
 def check_not_future(value: dt.datetime, field: str, skew_seconds: int) -> None:
     if value > now() + dt.timedelta(seconds=skew_seconds):
         raise Unprocessable(f"{field} lies in the future", field=field)
@@ -87,6 +108,11 @@ async def create(
     received_at = data.received_at or now()
     check_not_future(received_at, "received_at", skew_seconds)
     patient = data.patient
+    if patient.phone is None and received_at > now() - dt.timedelta(minutes=LIVE_ENTRY_MINUTES):
+        raise Unprocessable("A call entered live needs a way to reach the patient: his phone (a call entered "
+                            f"after the fact, received more than {LIVE_ENTRY_MINUTES} minutes ago, may go without)",
+                            field="patient.phone")
+    await _check_postcode(session, territory, patient.postcode, data.out_of_territory)
     call = Call(
         territory_code=territory.code, channel=data.channel, referrer_kind=referrer_kind, received_at=received_at,
         priority=data.priority, samu_case_id=data.samu_case_id,
@@ -289,6 +315,10 @@ async def correct(
             setattr(call, name, getattr(data, name))
     if not changes:
         return await _read(session, call.id)
+    if "patient.postcode" in changes:
+        territory = await territory_repository.get(session, call.territory_code)
+        assert territory is not None
+        await _check_postcode(session, territory, call.patient_postcode, data.out_of_territory)
     for column, value in sealed_columns(ring, **identity).items():
         setattr(call, column, value)
     if "priority" in changes:

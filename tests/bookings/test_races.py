@@ -8,6 +8,7 @@ from collections import Counter
 from sqlalchemy import text
 
 from tests.bookings.helpers import make_call, make_slot, scalar, world
+from tests.support.factories import REDIRECTED
 
 
 class TestBookingRace:
@@ -106,7 +107,8 @@ class TestUrgencesRace:
         slot = await make_slot(committed_client, auth, w)
         responses = await asyncio.gather(*(
             committed_client.post("/v1/bookings", headers=auth("urgences", sub=f"ioa-{n}"),
-                                  json={"slot_id": slot, "patient": {"birth_year": 1990 + n}, "reason": "entorse"})
+                                  json={"slot_id": slot, "patient": {**REDIRECTED, "birth_year": 1990 + n},
+                                        "reason": "entorse"})
             for n in range(30)
         ))
         statuses = Counter(r.status_code for r in responses)
@@ -123,7 +125,7 @@ class TestUrgencesRace:
         w = await world(committed_client, auth)
         slot = await make_slot(committed_client, auth, w)
         headers = {**auth("urgences", sub="ioa-retry"), "Idempotency-Key": "redirect-1"}
-        body = {"slot_id": slot, "patient": {"family_name": "Petit", "birth_year": 2019}}
+        body = {"slot_id": slot, "patient": {"family_name": "Petit", "birth_year": 2019, "phone": "0611223344"}}
         responses = await asyncio.gather(*(
             committed_client.post("/v1/bookings", json=body, headers=headers) for _ in range(5)
         ))

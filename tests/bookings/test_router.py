@@ -10,6 +10,7 @@ from sqlalchemy import text
 from app.identity import crypto
 from app.identity.sealing import present
 from tests.bookings.helpers import make_call, make_slot, move_slot_to_the_past, now, scalar, world
+from tests.support.factories import REDIRECTED
 
 
 async def book(client, headers, slot_id, call_id=None, key=None, **extra):
@@ -175,7 +176,7 @@ class TestBooking:
         headers = auth("operator")
         no_call = await book(client, headers, slot)
         assert no_call.status_code == 422 and no_call.json()["field"] == "call_id"
-        both = await book(client, headers, slot, call["id"], patient={"birth_year": 1990})
+        both = await book(client, headers, slot, call["id"], patient={**REDIRECTED, "birth_year": 1990})
         assert both.status_code == 422
         unknown = await book(client, headers, slot, call["id"], colour="red")
         assert unknown.status_code == 422 and unknown.json()["field"] == "colour"
@@ -212,8 +213,9 @@ class TestUrgencesRedirection:
     async def test_a_taken_slot_leaves_no_orphan_call(self, client, auth, connection):
         w = await world(client, auth)
         slot = await make_slot(client, auth, w)
-        assert (await book(client, auth("urgences"), slot, patient={"birth_year": 1950})).status_code == 201
-        assert (await book(client, auth("urgences"), slot, patient={"birth_year": 1951})).status_code == 409
+        nurse = auth("urgences")
+        assert (await book(client, nurse, slot, patient={**REDIRECTED, "birth_year": 1950})).status_code == 201
+        assert (await book(client, nurse, slot, patient={**REDIRECTED, "birth_year": 1951})).status_code == 409
         assert await scalar(connection, "SELECT count(*) FROM calls WHERE channel = 'urgences'") == 1
 
 
@@ -301,8 +303,8 @@ class TestCancel:
     async def test_who_may_cancel(self, client, auth, connection):
         w, other = await world(client, auth), await world(client, auth)
         slots = [await make_slot(client, auth, w, start=now() + dt.timedelta(hours=2 + i)) for i in range(3)]
-        ids = [(await book(client, auth("urgences", sub="ioa"), s, patient={"birth_year": 1970})).json()["id"]
-               for s in slots]
+        nurse = auth("urgences", sub="ioa")
+        ids = [(await book(client, nurse, s, patient={**REDIRECTED, "birth_year": 1970})).json()["id"] for s in slots]
         cancel = lambda i, h: client.post(f"/v1/bookings/{ids[i]}/cancel", headers=h)  # noqa: E731
         assert (await cancel(0, auth("urgences", sub="another-ioa"))).status_code == 403
         assert (await cancel(0, auth("regulator", ["18"]))).status_code == 404

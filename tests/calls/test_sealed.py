@@ -155,7 +155,8 @@ class TestRotation:
 async def test_a_name_that_looks_sealed_is_sealed_like_any_other(client, auth) -> None:
     operator = auth("operator", ["36"])
     made = await client.post("/v1/calls", json={"territory_code": "36", "channel": "15", "patient": {
-        "family_name": "e1.dev.AAAA", "given_name": "e1.nokey.x"}, "reason": "e1."}, headers=operator)
+        "family_name": "e1.dev.AAAA", "given_name": "e1.nokey.x", "phone": "0611223344"}, "reason": "e1."},
+        headers=operator)
     assert made.status_code == 201, made.text
     read = await client.get(f"/v1/calls/{made.json()['id']}", headers=auth("regulator", ["36"]))
     assert read.status_code == 200

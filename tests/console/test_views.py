@@ -208,6 +208,7 @@ def test_an_expired_token_and_a_refused_action_speak_french(world) -> None:
         page.click("#session button[type=submit]")
         form = page.locator("#new-call")
         form.locator("[name=reason]").fill("douleur")
+        form.locator("[name=phone]").fill("0611223344")
         form.locator("button[type=submit]").click()
         expect(page.locator("#call-detail")).to_be_visible()
         page.click("#do-callback")  # a callback is the regulator's
@@ -254,7 +255,7 @@ def test_a_time_typed_for_la_reunion_is_la_reunion_time_in_a_browser_in_paris(wo
     assert site.status_code == 201, site.text
     regulator = _token("regulator", ("974",))
     call = httpx.post(base + "/v1/calls", headers={"Authorization": f"Bearer {regulator}"},
-                      json={"territory_code": "974", "channel": "15"}).json()
+                      json={"territory_code": "974", "channel": "15", "patient": {"phone": "0262000000"}}).json()
     day = dt.date.today() + dt.timedelta(days=2)
     with sync_playwright() as pw:
         browser, page = _open(pw, world, regulator, zone="Europe/Paris")

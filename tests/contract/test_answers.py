@@ -16,7 +16,7 @@ class TestErrorModel:
             assert response.json() == {"error": "BadRequest", "detail": response.json()["detail"], "field": "body"}
 
     async def test_a_body_of_another_type_on_a_json_route_is_415_naming_the_content_type(self, client, auth):
-        body = b'{"territory_code": "36", "channel": "15", "patient": {}}'
+        body = b'{"territory_code": "36", "channel": "15", "patient": {"phone": "0611223344"}}'
         for kind in ("text/plain", "application/x-www-form-urlencoded", "text/csv; charset=utf-8"):
             response = await client.post("/v1/calls", content=body, headers={**auth("operator"), "Content-Type": kind})
             assert response.status_code == 415, (kind, response.text)
@@ -78,4 +78,7 @@ class TestBookingShapes:
             assert response.status_code == 422 and response.json()["field"] == field, (body, response.text)
         without_call = await client.post("/v1/bookings", json={"slot_id": slot}, headers=auth("regulator"))
         assert without_call.status_code == 422 and without_call.json()["field"] == "call_id"
-        assert (await client.post("/v1/bookings", json={"slot_id": slot}, headers=ed)).status_code == 201
+        nobody = await client.post("/v1/bookings", json={"slot_id": slot}, headers=ed)
+        assert nobody.status_code == 422 and nobody.json()["field"] == "patient.family_name"  # whom does he see?
+        redirected = {"slot_id": slot, "patient": {"family_name": "Petit", "birth_year": 1990, "phone": "0611223344"}}
+        assert (await client.post("/v1/bookings", json=redirected, headers=ed)).status_code == 201

@@ -15,7 +15,7 @@ from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.command_line import snp
 from tests.support.database import TEST_SECRET
-from tests.support.factories import new_rpps
+from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.processes import served_app
 from tests.support.second_instance import database, sql
 from tests.support.serving import served
@@ -89,7 +89,7 @@ def test_snp_agenda_sync_keeps_one_agenda(database_url: str, editor, monkeypatch
 
         # Here, the 3 h slot is booked; there, the doctor removes the 2 h and 3 h slots and opens a 5 h one.
         regulator = _headers("regulator")
-        call = httpx.post(f"{base}/v1/calls", headers=regulator, json={"territory_code": "36", "channel": "15"}).json()
+        call = httpx.post(f"{base}/v1/calls", headers=regulator, json=NEW_CALL).json()
         ours = listed()
         booked = httpx.post(f"{base}/v1/bookings", headers=regulator,
                             json={"slot_id": ours[starts[1]]["id"], "call_id": call["id"]})

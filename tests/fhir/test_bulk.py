@@ -11,7 +11,7 @@ from fhir.resources.R4B.location import Location
 from fhir.resources.R4B.schedule import Schedule
 from fhir.resources.R4B.slot import Slot
 
-from tests.support.factories import create_practitioner, create_site
+from tests.support.factories import NEW_CALL, create_practitioner, create_site
 
 
 async def _slot(client, auth, doctor, site, hours: int, **extra) -> dict:
@@ -38,7 +38,7 @@ async def test_an_aggregator_polls_the_capacity_of_its_territories(client, auth,
     cher = await create_site(client, admin, "18")
     cher_doctor = await create_practitioner(client, admin, ["18"])
     await _slot(client, auth, cher_doctor, cher, 2)
-    call = (await client.post("/v1/calls", json={"territory_code": "36", "channel": "15"},
+    call = (await client.post("/v1/calls", json=NEW_CALL,
                               headers=auth("regulator", ["36"]))).json()
     assert (await client.post("/v1/bookings", json={"slot_id": taken["id"], "call_id": call["id"]},
                               headers=auth("regulator", ["36"]))).status_code == 201

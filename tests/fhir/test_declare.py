@@ -17,7 +17,7 @@ import pytest
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
-from tests.support.factories import new_rpps
+from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.processes import free_port, served_app
 from tests.support.second_instance import database, sql
 from tests.support.serving import served
@@ -74,11 +74,11 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
         here = _publish(sender, rpps, starts)
         regulator = _headers("regulator", sub="dr-bernard")
         with httpx.Client(base_url=sender, headers=regulator) as c:
-            first = c.post("/v1/calls", json={"territory_code": "36", "channel": "15"}).json()
+            first = c.post("/v1/calls", json=NEW_CALL).json()
             booked = c.post("/v1/bookings", json={"slot_id": here["slots"][0]["id"], "call_id": first["id"]})
             assert booked.status_code == 201, booked.text
             assert c.post(f"/v1/bookings/{booked.json()['id']}/cancel", json={"reason": "rappel"}).status_code == 200
-            second = c.post("/v1/calls", json={"territory_code": "36", "channel": "15"}).json()
+            second = c.post("/v1/calls", json=NEW_CALL).json()
             kept = c.post("/v1/bookings", json={"slot_id": here["slots"][1]["id"], "call_id": second["id"]})
             assert kept.status_code == 201, kept.text
         time.sleep(1.0)  # the declarer meets a closed door, and keeps its place
@@ -95,7 +95,7 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
             # The declared slot holds its patient there too: the receiver's own regulators cannot give it away.
             local = _headers("regulator")
             with httpx.Client(base_url=receiver, headers=local) as c:
-                call = c.post("/v1/calls", json={"territory_code": "36", "channel": "15"}).json()
+                call = c.post("/v1/calls", json=NEW_CALL).json()
                 taken = c.post("/v1/bookings", json={"slot_id": published_there["slots"][1]["id"],
                                                      "call_id": call["id"]})
                 assert taken.status_code == 409, taken.text

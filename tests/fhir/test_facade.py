@@ -24,7 +24,7 @@ from fhirpy import AsyncFHIRClient
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
-from tests.support.factories import new_rpps
+from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.serving import served
 
 GUIDE = Path(__file__).parent / "guide"
@@ -64,7 +64,7 @@ def world(database_url: str) -> Iterator[dict]:
                                                     "end": (start + dt.timedelta(minutes=20)).isoformat()})
                 assert created.status_code == 201, created.text
                 slots.append(created.json())
-            call = c.post("/v1/calls", json={"territory_code": "36", "channel": "15"}).json()
+            call = c.post("/v1/calls", json=NEW_CALL).json()
             booked = c.post("/v1/bookings", json={"slot_id": slots[2]["id"], "call_id": call["id"]})
             assert booked.status_code == 201, booked.text
         yield {"base": base, "rpps": rpps, "doctor": doctor, "site": site, "slots": slots, "now": now}

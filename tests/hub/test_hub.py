@@ -19,7 +19,7 @@ from app.platform.config import Settings
 from tests.hub.conftest import SAMU, SENDER, HubAndLrm, example
 from tests.support.broker import RabbitMQ
 from tests.support.database import TEST_SECRET
-from tests.support.factories import new_rpps
+from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.second_instance import sql
 from tests.support.serving import served
 from tests.support.waiting import wait_for
@@ -62,7 +62,7 @@ def _setting_up(base: str, starts: list[dt.datetime]) -> dict[str, Any]:
 
 
 def _book(c: httpx.Client, slot_id: str) -> dict[str, Any]:
-    call = c.post("/v1/calls", json={"territory_code": "36", "channel": "15"})
+    call = c.post("/v1/calls", json=NEW_CALL)
     assert call.status_code == 201, call.text
     booked = c.post("/v1/bookings", json={"slot_id": slot_id, "call_id": call.json()["id"]})
     assert booked.status_code == 201, booked.text

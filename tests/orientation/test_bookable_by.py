@@ -7,6 +7,7 @@ import datetime as dt
 from collections import Counter
 
 from tests.bookings.helpers import make_call, now, scalar, world
+from tests.support.factories import REDIRECTED
 
 
 async def _publish(client, auth, w, start, **fields):
@@ -39,8 +40,8 @@ class TestBookableBy:
         refused = await client.post("/v1/bookings", json={"slot_id": slot["id"], "call_id": call["id"]},
                                     headers=regulator)
         assert refused.status_code == 404 and refused.json()["field"] == "slot_id", refused.text
-        booked = await client.post("/v1/bookings", json={"slot_id": slot["id"], "patient": {"birth_year": 1970}},
-                                   headers=nurse)
+        booked = await client.post("/v1/bookings", headers=nurse,
+                                   json={"slot_id": slot["id"], "patient": {**REDIRECTED, "birth_year": 1970}})
         assert booked.status_code == 201, booked.text
 
     async def test_release_before_opens_the_slot_to_everyone_near_its_start(self, client, auth):
@@ -98,7 +99,8 @@ class TestBookableByRace:
         responses = await asyncio.gather(
             *(client.post("/v1/bookings", json={"slot_id": slot["id"], "call_id": c["id"]}, headers=regulator)
               for c in calls),
-            client.post("/v1/bookings", json={"slot_id": slot["id"], "patient": {"birth_year": 1980}}, headers=nurse),
+            client.post("/v1/bookings", headers=nurse,
+                        json={"slot_id": slot["id"], "patient": {**REDIRECTED, "birth_year": 1980}}),
         )
         statuses = Counter(r.status_code for r in responses)
         assert statuses == {404: 20, 201: 1}, statuses

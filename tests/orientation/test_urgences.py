@@ -8,9 +8,11 @@ import datetime as dt
 from app.identity import crypto
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly, this_month
+from tests.support.factories import REDIRECTED
 
 
 async def _redirect(client, headers, slot, **body):
+    body = {"patient": {**REDIRECTED, "birth_year": 1990}, **body}
     response = await client.post("/v1/bookings", json={"slot_id": slot, **body}, headers=headers)
     return response
 
@@ -19,7 +21,7 @@ class TestRedirection:
     async def test_a_redirection_is_counted_as_an_avoided_ed_visit(self, client, auth, connection):
         w = await world(client, auth)
         slot = await make_slot(client, auth, w)
-        response = await _redirect(client, auth("urgences", ["36"]), slot, patient={"birth_year": 1990})
+        response = await _redirect(client, auth("urgences", ["36"]), slot, patient={**REDIRECTED, "birth_year": 1990})
         assert response.status_code == 201, response.text
         intent = await scalar(connection, "SELECT intent_without_sas FROM calls WHERE id = :id",
                               id=response.json()["call_id"])
@@ -32,13 +34,15 @@ class TestRedirection:
     async def test_the_phone_is_normalised_as_in_calls(self, client, auth, connection):
         w = await world(client, auth)
         slot = await make_slot(client, auth, w)
-        response = await _redirect(client, auth("urgences", ["36"]), slot, patient={"phone": "06 11.22-33 44"})
+        response = await _redirect(client, auth("urgences", ["36"]), slot,
+            patient={**REDIRECTED, "birth_year": 1990, "phone": "06 11.22-33 44"})
         assert response.status_code == 201, response.text
         phone = await scalar(connection, "SELECT patient_phone FROM calls WHERE id = :id",
                              id=response.json()["call_id"])
         assert crypto.ring().open(phone, "patient_phone") == "0611223344" != phone
         other = await make_slot(client, auth, w, start=now() + dt.timedelta(hours=5))
-        bad = await _redirect(client, auth("urgences", ["36"]), other, patient={"phone": "appelez-moi"})
+        bad = await _redirect(client, auth("urgences", ["36"]), other,
+            patient={**REDIRECTED, "birth_year": 1990, "phone": "appelez-moi"})
         assert bad.status_code == 422 and bad.json()["field"] == "patient.phone", bad.text
 
     async def test_mine_lists_my_redirections_newest_first_and_nobody_elses(self, committed_client, auth):

@@ -48,7 +48,7 @@ class Writer:
         return list((await self.connection.execute(text("SELECT id FROM calls ORDER BY id"))).scalars())
 
     async def api_call(self) -> None:
-        body = {"territory_code": "36", "channel": "15", "patient": {"birth_year": 1980}}
+        body = {"territory_code": "36", "channel": "15", "patient": {"birth_year": 1980, "phone": "0611223344"}}
         response = await self.client.post("/v1/calls", json=body, headers=self.headers)
         assert response.status_code == 201, response.text
 

@@ -49,3 +49,10 @@ async def create_cpts(
     response = await client.post("/v1/territories", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+# What an ED redirection must name of its patient besides his birth year: the effector must know whom he
+# sees, and the regulation must reach him if the doctor cancels.
+REDIRECTED = {"family_name": "Petit", "phone": "0611223344"}
+# The least a call entered live carries: the patient's phone.
+NEW_CALL = {"territory_code": "36", "channel": "15", "patient": {"phone": "0611223344"}}

@@ -12,7 +12,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.support.factories import create_practitioner, create_site
+from tests.support.factories import NEW_CALL, create_practitioner, create_site
 from tests.support.snp_process import _admin
 
 
@@ -62,7 +62,7 @@ async def _seed(base: str) -> tuple[list[str], list[str]]:
         assert published.status_code == 201, published.text
         calls = []
         for _ in range(BOOKINGS):
-            made = await c.post("/v1/calls", headers=admin, json={"territory_code": "36", "channel": "15"})
+            made = await c.post("/v1/calls", headers=admin, json=NEW_CALL)
             assert made.status_code == 201, made.text
             calls.append(made.json()["id"])
         return published.json()["ids"], calls

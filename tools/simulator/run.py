@@ -221,7 +221,7 @@ class Simulation:
             "territory_code": call.departement, "channel": call.channel, "priority": call.priority,
             "intent_without_sas": call.intent, "reason": "fièvre depuis 48 h",
             "patient": {"postcode": call.postcode, "birth_year": 1940 + call.number % 80,
-                        "sex": "F" if call.number % 2 else "M"}})
+                        "sex": "F" if call.number % 2 else "M", "phone": _phone(call)}})
         if made.status_code != 201:
             self.tally.error("call", made)
             return
@@ -322,7 +322,8 @@ class Simulation:
             for slot in await self._free_slots(call, "urgences"):
                 made = await self._request("POST", "/v1/bookings", headers=urgences, json={
                     "slot_id": slot["id"], "reason": "entorse de cheville, pas de signe de gravité",
-                    "patient": {"postcode": call.postcode, "birth_year": 1940 + call.number % 80}})
+                    "patient": {"postcode": call.postcode, "birth_year": 1940 + call.number % 80,
+                                "family_name": f"Patient {call.number}", "phone": _phone(call)}})
                 if made.status_code == 201:
                     self._keep(made.json(), call)
                     self.tally.calls += 1
@@ -411,3 +412,8 @@ def _history_row(call: PlannedCall) -> dict[str, Any]:
 
 
 __all__ = ["Simulation", "Tally", "plan"]
+
+
+def _phone(call: PlannedCall) -> str:
+    """A made-up mobile number for the simulated patient: a call entered live needs a way to reach him."""
+    return f"06{call.number % 10**8:08d}"

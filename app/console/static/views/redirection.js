@@ -12,7 +12,8 @@ export async function redirect(slot) {
   if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
   if (!confirm(`Réorienter le patient vers le créneau du ${when(slot.start)} ?`)) return;
   try {
-    await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined },
+    await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined,
+      no_phone_reason: f.get("no_phone_reason") || undefined },
       { "Idempotency-Key": crypto.randomUUID() });  // this redirection only: a freed slot can take another patient
     $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
     await searchSlots(true); await myRedirections();
