@@ -125,8 +125,9 @@ def _lines(kind: str, tokens: dict[str, str], codes: list[str], items: list[Any]
     if kind == "stats":
         return [f"GET\t/v1/stats/monthly?territory={c}&from={month}&to={month}\t{analyst}\t\t" for c in codes]
     if kind == "call":
-        return [f"POST\t/v1/calls\t{operator}\t\t" + json.dumps({"territory_code": c, "channel": "15", "priority": "P2",
-                                                                 "reason": "fièvre"}) for c in codes * 30]
+        return [f"POST\t/v1/calls\t{operator}\t\t" + json.dumps({
+            "territory_code": c, "channel": "15", "priority": "P2", "reason": "fièvre",
+            "patient": {"phone": "0254000000"}}) for c in codes * 30]
     if kind == "hold":
         return [f"POST\t/v1/slots/{s}/hold\t{regulator}\t\t" + json.dumps({"call_id": c}) for s, c in items]
     if kind == "book":
