@@ -213,3 +213,32 @@ def test_the_record_of_the_regulation_observations_and_a_correction_both_shown(b
         expect(items.nth(0)).to_contain_text("Douleur abdominale depuis 2 h")  # the corrected one stays
         expect(items.nth(1)).to_contain_text("corrige l'observation de")
         browser.close()
+
+
+def test_a_postcode_of_elsewhere_is_asked_about_and_one_that_does_not_exist_is_said_so(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        _sign_in(page, base, _token("operator", sub="osnp-postcode"))
+        expect(page.locator("#live")).to_have_text("en direct")
+        form = page.locator("#new-call")
+        form.locator("[name=phone]").fill("0611223344")
+        form.locator("[name=reason]").fill("Fièvre, de passage chez sa fille")
+        form.locator("[name=postcode]").fill("36999")
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#message")).to_have_text("Le code postal 36999 n'existe pas")
+        expect(form.locator("[name=postcode]")).to_be_focused()
+        expect(form.locator("[name=reason]")).to_have_value("Fièvre, de passage chez sa fille")  # nothing lost
+
+        form.locator("[name=postcode]").fill("75001")
+        form.locator("button[type=submit]").click()
+        ask = page.locator("#out-of-territory")
+        expect(ask).to_contain_text("Le code postal 75001 n'est pas du territoire : patient hors territoire ?")
+        expect(page.locator("#call-detail")).to_be_hidden()
+        ask.get_by_role("button", name="Oui, enregistrer").click()
+        expect(page.locator("#call-detail")).to_be_visible()
+        expect(page.locator("#call-info")).to_contain_text("75001")
+        expect(ask).to_be_hidden()
+        browser.close()

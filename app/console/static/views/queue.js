@@ -1,7 +1,7 @@
 // The regulation's queue (operators, regulators): the open calls, live; a new call; a call of the day
 // found again by the patient's name or phone.
 import { api } from "../api.js";
-import { $, button, cell, guard, item, onSubmit, say, when } from "../dom.js";
+import { $, busy, button, cell, guard, item, onSubmit, say, when } from "../dom.js";
 import { CHANNELS, STATUS, label, lateness, patientName } from "../i18n.js";
 import { newest, state } from "../state.js";
 import { openCall } from "./call.js";
@@ -92,12 +92,34 @@ onSubmit("#new-call", async (f, form) => {
   const patient = {};
   for (const k of ["family_name", "given_name", "sex", "phone", "postcode"]) if (f.get(k)) patient[k] = f.get(k);
   if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
-  try {
-    const call = await api("POST", "/v1/calls", {
-      territory_code: state.territory, channel: f.get("channel"), patient, reason: f.get("reason") || undefined,
-      priority: f.get("priority"), intent_without_sas: f.get("intent_without_sas"),
-      samu_case_id: f.get("samu_case_id") || undefined,
-    });
-    form.reset(); say("Appel enregistré"); await loadQueue(); await openCall(call.id);
-  } catch (err) { say(err.message, false); }
+  const body = {
+    territory_code: state.territory, channel: f.get("channel"), patient, reason: f.get("reason") || undefined,
+    priority: f.get("priority"), intent_without_sas: f.get("intent_without_sas"),
+    samu_case_id: f.get("samu_case_id") || undefined,
+  };
+  $("#out-of-territory").hidden = true;
+  await enterCall(body, form);
 });
+
+async function enterCall(body, form) {
+  try {
+    const call = await api("POST", "/v1/calls", body);
+    form.reset(); $("#out-of-territory").hidden = true; say("Appel enregistré"); await loadQueue(); await openCall(call.id);
+  } catch (err) {
+    const postcode = body.patient.postcode;
+    if (err.body?.field === "patient.postcode" && /out_of_territory/.test(err.body.detail || "")) {
+      // A postcode of elsewhere: said on purpose, or a typing slip? The operator says which.
+      const ask = $("#out-of-territory");
+      ask.querySelector("span").textContent = `Le code postal ${postcode} n'est pas du territoire : patient hors territoire ?`;
+      ask.hidden = false;
+      ask.querySelector("button.yes").onclick = () => busy(ask.querySelector("button.yes"),
+        () => enterCall({ ...body, out_of_territory: true }, form));
+      ask.querySelector("button.no").onclick = () => { ask.hidden = true; form.querySelector("[name=postcode]").focus(); };
+      ask.querySelector("button.yes").focus();
+      return;
+    }
+    if (err.body?.field === "patient.postcode") { say(`Le code postal ${postcode} n'existe pas`, false); form.querySelector("[name=postcode]").focus(); return; }
+    if (err.body?.field === "patient.phone") { say("Le téléphone du patient est nécessaire pour le rappeler", false); form.querySelector("[name=phone]").focus(); return; }
+    say(err.message, false);
+  }
+}
