@@ -134,6 +134,8 @@ class Decision(Base):
     other_reason: Mapped[str | None] = mapped_column(String(16))
     pharmacy_name: Mapped[str | None] = mapped_column(String(200))
     pharmacy_finess: Mapped[str | None] = mapped_column(String(9))
+    # What was prescribed (a prescription decision), sealed as the reason is; emptied with the record.
+    prescribed: Mapped[str | None] = mapped_column(Text)
     booking_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("bookings.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(TZ)
     created_by: Mapped[str | None] = mapped_column(String(200))

@@ -265,8 +265,11 @@ async def observation_of_call(session: AsyncSession, call_id: uuid.UUID, observa
 
 
 async def purge_observations(session: AsyncSession, cutoff: dt.datetime) -> int:
-    """Empty the text of observations written before ``cutoff`` (the record's retention), dated."""
+    """Empty the text of observations written before ``cutoff`` (the record's retention), dated, and what
+    the prescriptions decided then prescribed."""
     result = await session.execute(
         update(Observation).where(Observation.at < cutoff, Observation.text.is_not(None))
         .values(text=None, purged_at=func.now()))
+    await session.execute(update(Decision).where(Decision.decided_at < cutoff, Decision.prescribed.is_not(None))
+                          .values(prescribed=None))
     return int(getattr(result, "rowcount", 0) or 0)

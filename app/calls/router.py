@@ -197,7 +197,7 @@ async def add_decision(
 ) -> Any:
     """Record a decision (advice, slot with its booking, prescription to a pharmacy, other with its reason)."""
     decision = await service.decide(session, principal, call_id, data, skew_seconds=settings.clock_skew_seconds)
-    return DecisionRead.model_validate(decision)
+    return service.decision_read(decision)
 
 
 @router.post("/{call_id:uuid}/decisions/{decision_id:uuid}/revoke", response_model=DecisionRead,
@@ -209,7 +209,7 @@ async def revoke_decision(
     """Undo a mistaken decision: it stays on the call, marked revoked (and in the audit log), and no longer
     counts. A slot decision whose booking is active is undone by cancelling the booking (409)."""
     revoked = await service.revoke(session, principal, call_id, decision_id, data or RevokeIn())
-    return DecisionRead.model_validate(revoked)
+    return service.decision_read(revoked)
 
 
 @router.post("/{call_id:uuid}/close", response_model=CallSummary, operation_id="close_call",

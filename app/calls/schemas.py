@@ -178,6 +178,8 @@ class DecisionCreate(Input):
     kind: DecisionKind
     other_reason: OtherReason | None = Field(default=None, description="required for `other`, only for it")
     pharmacy: PharmacyIn | None = Field(default=None, description="only for `prescription`")
+    prescribed: Text | None = Field(default=None, min_length=1, max_length=2000,
+                                    description="what was prescribed (only for `prescription`; sealed at rest)")
     booking_id: uuid.UUID | None = Field(default=None, description="required for `slot`: a booking of this call")
     decided_at: AwareDatetime | None = Field(default=None, description="default now")
 
@@ -258,6 +260,7 @@ class DecisionRead(Schema):
     other_reason: str | None
     pharmacy_name: str | None
     pharmacy_finess: str | None
+    prescribed: str | None = Field(default=None, description="what was prescribed (a prescription)")
     booking_id: uuid.UUID | None
     decided_at: dt.datetime
     created_by: str | None

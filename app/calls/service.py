@@ -221,7 +221,7 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
     base = _read_model(call, row.late, row.minutes_late)
     return CallDetail(
         **base.model_dump(exclude={"patient"}), patient=base.patient,
-        decisions=[DecisionRead.model_validate(d) for d in decisions],
+        decisions=[decision_read(d) for d in decisions],
         callbacks=[CallbackRead.model_validate(c) for c in callbacks],
         bookings=[BookingBrief.model_validate(b) for b in bookings],
     )
@@ -410,6 +410,8 @@ async def _check_decision(session: AsyncSession, call: Call, data: DecisionCreat
     if misfit is not None:
         message, field = MISFITS[misfit]
         raise Unprocessable(message, field=field)
+    if data.prescribed is not None and data.kind != "prescription":
+        raise Unprocessable("prescribed belongs to `prescription` decisions only", field="prescribed")
     if data.kind != "slot":
         if data.booking_id is not None:
             raise Unprocessable("booking_id belongs to `slot` decisions only", field="booking_id")
@@ -435,6 +437,7 @@ async def decide(
         call_id=call.id, kind=data.kind, other_reason=data.other_reason,
         pharmacy_name=data.pharmacy.name if data.pharmacy else None,
         pharmacy_finess=data.pharmacy.finess if data.pharmacy else None,
+        prescribed=crypto.ring().seal(data.prescribed, "prescribed"),
         booking_id=data.booking_id, decided_at=decided_at, created_by=principal.sub,
     )
     session.add(decision)
@@ -442,6 +445,12 @@ async def decide(
     await session.flush()
     log.info("call.decision", call_id=str(call.id), kind=data.kind, other_reason=data.other_reason)
     return decision
+
+
+def decision_read(decision: Decision) -> DecisionRead:
+    """A decision as the API shows it: what was prescribed opened."""
+    read = DecisionRead.model_validate(decision)
+    return read.model_copy(update={"prescribed": crypto.ring().open(decision.prescribed, "prescribed")})
 
 
 async def revoke(

@@ -36,4 +36,5 @@ def rotate() -> None:
         console.print(f"[red]{exc}[/red]: keep every key still in use in SNP_IDENTITY_KEYS")
         raise typer.Exit(1) from exc
     console.print(f"clé {get_settings().identity_key_id} : {changed['calls']} appel(s), "
-                  f"{changed['events']} événement(s), {changed['observations']} observation(s) scellés à nouveau")
+                  f"{changed['events']} événement(s), {changed['observations']} observation(s), "
+                  f"{changed['prescriptions']} prescription(s) scellés à nouveau")

@@ -77,7 +77,7 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
     """Seal under the current key every call identity and booking event copy that is not (plaintext
     rows, or rows sealed with an older key); recompute the hashes. Batched; returns what changed."""
     current = f"{crypto.PREFIX}{ring.current}.%"
-    changed = {"calls": 0, "events": 0, "observations": 0}
+    changed = {"calls": 0, "events": 0, "observations": 0, "prescriptions": 0}
     last = "00000000-0000-0000-0000-000000000000"
     while True:
         rows = connection.execute(text("""
@@ -104,7 +104,22 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
         last = str(rows[-1]["id"])
     changed["events"] = _seal_events(connection, ring)
     changed["observations"] = _seal_observations(connection, ring, current)
+    changed["prescriptions"] = _seal_prescribed(connection, ring, current)
     return changed
+
+
+def _seal_prescribed(connection: Connection, ring: Keyring, current: str) -> int:
+    """What prescription decisions prescribed, under the current key (the column came after sealing did)."""
+    exists = connection.execute(text(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'decisions' AND column_name = 'prescribed'"))
+    if exists.scalar() is None:
+        return 0
+    rows = connection.execute(text("SELECT id, prescribed FROM decisions WHERE prescribed IS NOT NULL "
+                                   "AND prescribed NOT LIKE :current"), {"current": current}).mappings().all()
+    for row in rows:
+        connection.execute(text("UPDATE decisions SET prescribed = :p WHERE id = :id"),
+                           {"id": row["id"], "p": ring.seal(ring.open(row["prescribed"], "prescribed"), "prescribed")})
+    return len(rows)
 
 
 def _seal_observations(connection: Connection, ring: Keyring, current: str) -> int:

@@ -151,3 +151,21 @@ class TestCorrections:
         await client.patch(f"/v1/calls/{call['id']}", headers=auth("operator"), json={"priority": "P2"})
         again = (await client.get("/v1/effectors/me/bookings", headers=me)).json()["events"]
         assert len(again) == 2  # a priority is not the effector's business
+
+
+class TestPrescriptions:
+    async def test_a_prescription_keeps_what_was_prescribed_sealed_beside_the_pharmacy(self, client, auth, connection):
+        call = await create_call(client, auth("operator"))
+        url = f"/v1/calls/{call['id']}/decisions"
+        made = await client.post(url, headers=auth("regulator"), json={
+            "kind": "prescription", "pharmacy": {"name": "Pharmacie du Centre", "finess": "360000012"},
+            "prescribed": "Paracétamol 1 g, 3 fois par jour, 3 jours"})
+        assert made.status_code == 201, made.text
+        assert made.json()["prescribed"] == "Paracétamol 1 g, 3 fois par jour, 3 jours"
+        stored = (await connection.execute(text("SELECT prescribed FROM decisions WHERE id = :id"),
+                                           {"id": uuid.UUID(made.json()["id"])})).scalar()
+        assert stored.startswith("e1.") and "Paracétamol" not in stored
+        detail = (await client.get(f"/v1/calls/{call['id']}", headers=auth("regulator"))).json()
+        assert detail["decisions"][0]["prescribed"] == "Paracétamol 1 g, 3 fois par jour, 3 jours"
+        misplaced = await client.post(url, headers=auth("regulator"), json={"kind": "advice", "prescribed": "x"})
+        assert misplaced.status_code == 422 and misplaced.json()["field"] == "prescribed"

@@ -62,7 +62,6 @@ def test_a_regulator_takes_a_call_and_books_a_slot_from_the_console(base: str) -
                   "--disable-sync", "--no-first-run"],
         )
         page = browser.new_page()
-        page.on("dialog", lambda dialog: dialog.accept("Pharmacie du Centre"))
         page.goto(base + "/console/")
         page.fill("#token", token)
         page.fill("#territory", "36")
@@ -84,6 +83,14 @@ def test_a_regulator_takes_a_call_and_books_a_slot_from_the_console(base: str) -
         expect(page.locator("#message")).to_have_text("Rappel enregistré")
         page.click('[data-decision="advice"]')
         expect(page.locator("#call-decisions")).to_contain_text("Conseil médical")
+        page.click("#do-prescription")  # asked in place, not in a dialog
+        prescription = page.locator("#prescription")
+        expect(prescription.locator("[name=pharmacy]")).to_be_focused()
+        prescription.locator("[name=pharmacy]").fill("Pharmacie du Centre")
+        prescription.locator("[name=prescribed]").fill("Paracétamol 1 g si fièvre")
+        prescription.get_by_role("button", name="Enregistrer la prescription").click()
+        expect(page.locator("#call-decisions")).to_contain_text("Pharmacie du Centre : Paracétamol 1 g si fièvre")
+        expect(prescription).to_be_hidden()
 
         page.click('nav button[data-tab="slots"]')
         page.click("#search button[type=submit]")
@@ -105,7 +112,7 @@ def test_a_regulator_takes_a_call_and_books_a_slot_from_the_console(base: str) -
     headers = {"Authorization": f"Bearer {token}"}
     call = httpx.get(f"{base}/v1/calls/{call_id}", headers=headers).json()
     assert [b["slot_id"] for b in call["bookings"]] == [slot["id"]]
-    assert sorted(d["kind"] for d in call["decisions"]) == ["advice", "slot"]
+    assert sorted(d["kind"] for d in call["decisions"]) == ["advice", "prescription", "slot"]
     assert call["first_callback_at"] is not None
 
 

@@ -191,6 +191,10 @@ def test_a_whole_shift(world) -> None:
 
         # Then it is cancelled altogether: the call comes back flagged, live, in every console.
         regulator.locator("#call-bookings").get_by_role("button", name="Annuler le rendez-vous").dblclick()
+        reason = regulator.locator("#call-bookings input[name=reason]")
+        expect(reason).to_be_focused()  # asked in place, not in a dialog
+        reason.fill("le patient préfère un autre jour")
+        regulator.locator("#call-bookings").get_by_role("button", name="Confirmer l'annulation").dblclick()
         expect(regulator.locator("#message")).to_have_text("Rendez-vous annulé")
         expect(b.locator(f'#queue tr[data-call="{call_id}"]')).to_have_class("reorient", timeout=2000)
         expect(regulator.locator("#call-info")).to_contain_text("À réorienter")

@@ -1,7 +1,7 @@
 // The open call: what the patient said, the decisions, the appointments read back in full, and the
 // regulator's actions on it.
 import { api } from "../api.js";
-import { $, button, guard, say, when } from "../dom.js";
+import { $, busy, button, guard, say, when } from "../dom.js";
 import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { watch } from "./live.js";
@@ -37,7 +37,8 @@ export async function openCall(id) {
     for (const d of call.decisions || []) {
       const li = document.createElement("li");
       li.textContent = `${when(d.decided_at)} — ${label(KINDS, d.kind)}${d.other_reason ? ` (${label(REASONS, d.other_reason)})` : ""}` +
-        `${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}${d.revoked_at ? " — annulée" : ""}`;
+        `${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}${d.prescribed ? ` : ${d.prescribed}` : ""}` +
+        `${d.revoked_at ? " — annulée" : ""}`;
       if (d.revoked_at) li.className = "revoked";
       else if (!d.booking_id || !active.has(d.booking_id)) {
         li.append(" ", button("Annuler cette décision", async () => {
@@ -81,12 +82,7 @@ async function showAppointments(call) {
         (booking.status === "cancelled" ? ` — annulé${booking.cancel_reason ? ` (${booking.cancel_reason})` : ""}` : "");
       if (booking.status === "cancelled") li.className = "revoked";
       if (booking.status === "active" && !booking.outcome) {
-        li.append(" ", button("Annuler le rendez-vous", async () => {
-          const reason = prompt("Motif de l'annulation (sans nom du patient) :");
-          if (reason === null) return;
-          try { await api("POST", `/v1/bookings/${b.id}/cancel`, reason ? { reason } : {}); say("Rendez-vous annulé"); await openCall(call.id); }
-          catch (err) { say(err.message, false); }
-        }), " ", button("Changer de créneau", async () => {
+        li.append(" ", button("Annuler le rendez-vous", () => askCancel(li, b.id, call.id)), " ", button("Changer de créneau", async () => {
           state.replacing = b.id; say("Choisissez le nouveau créneau : l'ancien sera annulé en même temps.");
           document.querySelector('nav button[data-tab="slots"]').click(); await searchSlots(true);
         }));
@@ -97,16 +93,48 @@ async function showAppointments(call) {
   $("#call-bookings-title").hidden = bookings.length === 0;
 }
 
+// Cancelling asks its reason in place (no dialog): what is typed stays there if the cancel is refused.
+function askCancel(li, bookingId, callId) {
+  if (li.querySelector("form")) { li.querySelector("input").focus(); return; }
+  const form = document.createElement("form"); form.className = "inline";
+  const label = document.createElement("label"); label.textContent = "Motif de l'annulation (sans nom du patient) ";
+  const input = document.createElement("input"); input.name = "reason"; input.maxLength = 500; label.appendChild(input);
+  const submit = document.createElement("button"); submit.type = "submit"; submit.textContent = "Confirmer l'annulation";
+  form.append(label, " ", submit, " ", button("Garder le rendez-vous", () => form.remove()));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    busy(submit, async () => {
+      try {
+        await api("POST", `/v1/bookings/${bookingId}/cancel`, input.value ? { reason: input.value } : {});
+        say("Rendez-vous annulé"); await openCall(callId);
+      } catch (err) { say(err.message, false); input.focus(); }
+    });
+  });
+  li.appendChild(form);
+  input.focus();
+}
+
 async function decide(body) {
   if (!state.call) return;
-  try { await api("POST", `/v1/calls/${state.call.id}/decisions`, body); say("Décision enregistrée"); await openCall(state.call.id); }
-  catch (err) { say(err.message, false); }
+  try { await api("POST", `/v1/calls/${state.call.id}/decisions`, body); say("Décision enregistrée"); await openCall(state.call.id); return true; }
+  catch (err) { say(err.message, false); return false; }
 }
 guard('[data-decision="advice"]', () => decide({ kind: "advice" }));
 guard('[data-decision="other"]', () => decide({ kind: "other", other_reason: $("#other-reason").value }));
-guard("#do-prescription", async () => {
-  const name = prompt("Pharmacie choisie par le patient :"); if (name) await decide({ kind: "prescription", pharmacy: { name } });
+// A prescription in place: the pharmacy the patient chose, its FINESS if known, what is prescribed.
+guard("#do-prescription", async () => { $("#prescription").hidden = false; $("#prescription [name=pharmacy]").focus(); });
+$("#prescription").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const form = e.target, f = new FormData(form), submit = form.querySelector("button[type=submit]");
+  const pharmacy = { name: f.get("pharmacy") };
+  if (f.get("finess")) pharmacy.finess = f.get("finess");
+  busy(submit, async () => {
+    if (await decide({ kind: "prescription", pharmacy, prescribed: f.get("prescribed") || undefined })) {
+      form.reset(); form.hidden = true;  // kept as typed when refused
+    }
+  });
 });
+$("#prescription .cancel").onclick = () => { $("#prescription").hidden = true; };
 guard("#do-callback", async () => {
   try { await api("POST", `/v1/calls/${state.call.id}/callback`, {}); say("Rappel enregistré"); await openCall(state.call.id); }
   catch (err) { say(err.message, false); }
