@@ -38,6 +38,17 @@ def _sign_in(page, base: str, token: str) -> None:
     page.click("#session button[type=submit]")
 
 
+def _console(pw, base: str, token: str):
+    """A browser and a page signed in with ``token``, its live queue connected."""
+    from playwright.sync_api import expect
+
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = browser.new_page()
+    _sign_in(page, base, token)
+    expect(page.locator("#live")).to_have_text("en direct")
+    return browser, page
+
+
 def _new_call(base: str, priority: str = "P1") -> str:
     response = httpx.post(f"{base}/v1/calls", headers={"Authorization": f"Bearer {_token('operator')}"},
                           json={"territory_code": "36", "channel": "15", "priority": priority,
@@ -183,10 +194,7 @@ def test_the_record_of_the_regulation_observations_and_a_correction_both_shown(b
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        _sign_in(page, base, _token("regulator", sub="dr-record"))
-        expect(page.locator("#live")).to_have_text("en direct")
+        browser, page = _console(pw, base, _token("regulator", sub="dr-record"))
         form = page.locator("#new-call")
         form.locator("[name=phone]").fill("0611223344")
         form.locator("[name=samu_case_id]").fill("DRFR15-36-0042")
@@ -219,10 +227,7 @@ def test_a_postcode_of_elsewhere_is_asked_about_and_one_that_does_not_exist_is_s
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        _sign_in(page, base, _token("operator", sub="osnp-postcode"))
-        expect(page.locator("#live")).to_have_text("en direct")
+        browser, page = _console(pw, base, _token("operator", sub="osnp-postcode"))
         form = page.locator("#new-call")
         form.locator("[name=phone]").fill("0611223344")
         form.locator("[name=reason]").fill("Fièvre, de passage chez sa fille")
