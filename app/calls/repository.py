@@ -156,7 +156,10 @@ async def queue(
     if status:
         stmt = stmt.where(Call.status == status)
     if open_only:
-        stmt = stmt.where(Call.status != "closed")
+        # An ED redirection that has its appointment is done: it leaves the live queue (and comes back,
+        # to re-orient, if the appointment is cancelled).
+        booked = select(Booking.id).where(Booking.call_id == Call.id, Booking.status == "active").exists()
+        stmt = stmt.where(Call.status != "closed", ~and_(Call.channel == "urgences", booked))
     return (await session.execute(stmt.limit(limit).offset(offset))).all()
 
 

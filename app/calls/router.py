@@ -67,7 +67,8 @@ async def list_calls(
     ] = None,
     status: CallStatus | None = None,
     open_only: Annotated[bool, Query(alias="open", description="every call not closed (waiting, in progress, to "
-                                     "re-orient): the live queue")] = False,
+                                     "re-orient) but the ED redirections that have their appointment: the "
+                                     "live queue")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     samu_case_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=SAMU_CASE_PATTERN,

@@ -68,3 +68,24 @@ class TestEdRedirections:
         assert booked.status_code == 201, booked.text
         call = (await client.get(f"/v1/calls/{booked.json()['call_id']}", headers=auth("regulator"))).json()
         assert call["reason"] == "entorse\nPas de téléphone : sans domicile, revient aux urgences à 18 h"
+
+
+class TestTheQueue:
+    async def test_an_ed_redirection_with_its_appointment_leaves_the_queue_and_comes_back_if_cancelled(
+        self, client, auth
+    ):
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        booked = await client.post("/v1/bookings", headers=auth("urgences", ["36"]), json={
+            "slot_id": slot, "patient": {"family_name": "Petit", "birth_year": 1990, "phone": "0611223344"}})
+        assert booked.status_code == 201, booked.text
+        queue = auth("operator")
+
+        async def open_ids() -> set[str]:
+            calls = (await client.get("/v1/calls", params={"open": "true"}, headers=queue)).json()
+            return {c["id"] for c in calls}
+
+        assert booked.json()["call_id"] not in await open_ids()  # done: it has its appointment
+        await client.post(f"/v1/bookings/{booked.json()['id']}/cancel", headers=auth("regulator"),
+                          json={"reason": "médecin empêché"})
+        assert booked.json()["call_id"] in await open_ids()  # to re-orient: someone must call him

@@ -83,8 +83,10 @@ def test_a_call_created_during_a_network_drop_is_on_screen_within_5_s_of_reconne
         line.mend()
         back = time.monotonic()
 
-        expect(page.locator(f'#queue tr[data-call="{call_id}"]')).to_be_visible(timeout=5000)
+        row = page.locator(f'#queue tr[data-call="{call_id}"]')
+        expect(row).to_be_visible(timeout=5000)
         shown_after = time.monotonic() - back
+        expect(row.locator("td.p1")).to_have_text("Rappel < 20 min")  # the territory's delay, not "P1"
         expect(live).to_have_text("en direct")
         assert len(opened) >= 2, "a new stream followed the drop"
         assert shown_after < 5, shown_after

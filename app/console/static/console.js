@@ -3,7 +3,7 @@
 import { ApiError, api } from "./api.js";
 import { clearBanner } from "./banner.js";
 import { $, busy, say } from "./dom.js";
-import { ROLES } from "./i18n.js";
+import { ROLES, priorityLabel } from "./i18n.js";
 import { remember, state } from "./state.js";
 import { BROWSER_ZONE, formatter } from "./time.js";
 import "./views/call.js";
@@ -32,6 +32,7 @@ async function signIn() {
     state.territory = home.code; $("#territory").value = home.code; sessionStorage.setItem("snp.territory", home.code);
   }
   state.timeZone = home ? home.timezone : undefined;
+  await territoryDelays(home);
   state.format = formatter(state.timeZone);
   const zone = state.timeZone && state.timeZone !== BROWSER_ZONE ? ` — heures de ${state.timeZone}` : "";
   const names = me.territories.map((t) => t.name).join(", ") || "tous territoires";
@@ -43,6 +44,18 @@ async function signIn() {
   if (DIRECT.includes(me.role)) myRedirections();
   if (me.role === "analyst") defaultMonths();
   if (REGULATION.includes(me.role)) { await loadQueue(); live.open(); }
+}
+
+// The territory's own callback delays name the priorities (the form's choices, the queue, the call).
+async function territoryDelays(home) {
+  state.delays = undefined;
+  if (home) {
+    try { state.delays = (await api("GET", `/v1/territories/${encodeURIComponent(home.code)}`)).priority_delays; }
+    catch { /* the defaults name them */ }
+  }
+  for (const option of document.querySelectorAll("#new-call [name=priority] option")) {
+    option.textContent = priorityLabel(option.value, state.delays);
+  }
 }
 
 // Sign-in through the identity provider (Pro Santé Connect): authorization code with PKCE (S256). The

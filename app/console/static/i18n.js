@@ -59,3 +59,22 @@ export function liveState(streaming, fresh) {
   if (streaming && fresh) return { text: "en direct", className: "on" };
   return { text: "Hors ligne — la file n'est plus à jour", className: "off" };
 }
+
+// A priority named by the territory's own callback delay ("Rappel < 20 min"), never as the SAMU's P0–P3
+// (which mean something else): the API's codes stay P1–P3. No priority is P3's delay.
+export const DEFAULT_DELAYS = { P1: 20, P2: 60, P3: 180 };
+export function priorityLabel(code, delays = DEFAULT_DELAYS) {
+  const key = code || "P3";
+  const minutes = Number((delays && delays[key]) ?? DEFAULT_DELAYS[key]);
+  if (!Number.isFinite(minutes)) return key;
+  const text = minutes < 60 ? `${minutes} min` : minutes % 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60}` : `${minutes / 60} h`;
+  return `Rappel < ${text}`;
+}
+
+// The queue's order: by priority, the calls to re-orient first within theirs, then the soonest due.
+const RANK = { P1: 0, P2: 1, P3: 2 };
+export function queueOrder(a, b) {
+  return (RANK[a.priority || "P3"] - RANK[b.priority || "P3"])
+    || ((b.status === "to_reorient") - (a.status === "to_reorient"))
+    || (new Date(a.due_at || 8.64e15) - new Date(b.due_at || 8.64e15));
+}

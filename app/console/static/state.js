@@ -3,7 +3,7 @@ import { formatter } from "./time.js";
 
 export const state = {
   token: sessionStorage.getItem("snp.token") || "", territory: sessionStorage.getItem("snp.territory") || "36",
-  call: null, me: null, timeZone: undefined, calls: [], replacing: null,
+  call: null, me: null, timeZone: undefined, calls: [], replacing: null, delays: undefined,
   // Dates shown in the territory's zone once it is known (the browser's until then).
   format: formatter(undefined),
 };

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { CHANNELS, ERRORS, MODES, decimal, errorMessage, label, lateness, liveState, patientName }
+import {
+  CHANNELS, ERRORS, MODES, decimal, errorMessage, label, lateness, liveState, patientName, priorityLabel, queueOrder,
+}
   from "../../../app/console/static/i18n.js";
 
 describe("an API error is told in French", () => {
@@ -58,5 +60,26 @@ describe("the live badge", () => {
     for (const [streaming, fresh] of [[true, false], [false, true], [false, false]]) {
       assert.deepEqual(liveState(streaming, fresh), { text: "Hors ligne — la file n'est plus à jour", className: "off" });
     }
+  });
+});
+
+describe("priorities", () => {
+  it("are named by the territory's own callback delays, never as the SAMU's P0–P3", () => {
+    assert.equal(priorityLabel("P1"), "Rappel < 20 min");
+    assert.equal(priorityLabel("P2"), "Rappel < 1 h");
+    assert.equal(priorityLabel(null), "Rappel < 3 h");
+    assert.equal(priorityLabel("P1", { P1: 15, P2: 90, P3: 240 }), "Rappel < 15 min");
+    assert.equal(priorityLabel("P2", { P1: 15, P2: 90, P3: 240 }), "Rappel < 1 h 30");
+  });
+
+  it("order the queue by priority, the calls to re-orient first within theirs, then the soonest due", () => {
+    const calls = [
+      { id: "p2-soon", priority: "P2", status: "waiting", due_at: "2026-12-07T10:00:00Z" },
+      { id: "p1-late", priority: "P1", status: "waiting", due_at: "2026-12-07T11:00:00Z" },
+      { id: "p2-reorient", priority: "P2", status: "to_reorient", due_at: "2026-12-07T12:00:00Z" },
+      { id: "none", priority: null, status: "waiting", due_at: "2026-12-07T09:00:00Z" },
+      { id: "p1-soon", priority: "P1", status: "in_progress", due_at: "2026-12-07T10:30:00Z" },
+    ];
+    assert.deepEqual(calls.sort(queueOrder).map((c) => c.id), ["p1-soon", "p1-late", "p2-reorient", "p2-soon", "none"]);
   });
 });

@@ -2,7 +2,7 @@
 // regulator's actions on it.
 import { api } from "../api.js";
 import { $, busy, button, guard, say, when } from "../dom.js";
-import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName } from "../i18n.js";
+import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName, priorityLabel } from "../i18n.js";
 import { state } from "../state.js";
 import { watch } from "./live.js";
 import { loadQueue } from "./queue.js";
@@ -18,7 +18,7 @@ export async function openCall(id) {
     $("#call-detail").hidden = false; $("#call-id").textContent = call.id.slice(0, 8);
     $("#call-holder").hidden = true;
     const p = call.patient || {};
-    const info = { "Reçu": when(call.received_at), "Canal": label(CHANNELS, call.channel), "Priorité": call.priority,
+    const info = { "Reçu": when(call.received_at), "Canal": label(CHANNELS, call.channel), "Priorité": priorityLabel(call.priority, state.delays),
       "Patient": patientName(p) || "—", "Naissance": p.birth_year,
       "Téléphone": p.phone, "Code postal": p.postcode, "Motif": call.reason, "Statut": label(STATUS, call.status),
       "Premier rappel": when(call.first_callback_at), "Pris par": call.assigned_name || call.assigned_to,

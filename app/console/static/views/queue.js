@@ -2,7 +2,7 @@
 // found again by the patient's name or phone.
 import { api } from "../api.js";
 import { $, busy, button, cell, guard, item, onSubmit, say, when } from "../dom.js";
-import { CHANNELS, STATUS, label, lateness, patientName } from "../i18n.js";
+import { CHANNELS, STATUS, label, lateness, patientName, priorityLabel, queueOrder } from "../i18n.js";
 import { newest, state } from "../state.js";
 import { openCall } from "./call.js";
 import { follow } from "./live.js";
@@ -14,7 +14,7 @@ export async function loadQueue(quiet = false) {
   try {
     const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true`);
     if (!current()) return true;
-    state.calls = Array.isArray(calls) ? calls : calls.items || [];
+    state.calls = (Array.isArray(calls) ? calls : calls.items || []).sort(queueOrder);
     renderQueue();
     if (quiet !== true) say(`${state.calls.length} appel(s) ouvert(s)`);
     return true;
@@ -29,7 +29,11 @@ function renderQueue() {
     tr.dataset.call = call.id;
     if (call.late) tr.className = "late";
     if (call.status === "to_reorient") tr.className = "reorient";
-    cell(tr, when(call.received_at)); cell(tr, call.priority || "P3"); cell(tr, lateness(call));
+    cell(tr, when(call.received_at));
+    const priority = cell(tr, priorityLabel(call.priority, state.delays));
+    if ((call.priority || "P3") === "P1") priority.className = "p1";
+    const late = cell(tr, lateness(call));
+    if (call.late) late.className = "overdue";
     cell(tr, label(CHANNELS, call.channel) + (call.samu_case_id ? ` — SAMU ${call.samu_case_id}` : ""));
     cell(tr, label(STATUS, call.status));
     cell(tr, call.assigned_name || call.assigned_to || "—").className = "taker";
