@@ -163,6 +163,7 @@ MISFITS: dict[DecisionMisfit, Callable[[str, str | None], str]] = {
     "other_needs_reason": lambda kind, reason: "an other decision needs its reason (other:no_answer ...)",
     "reason_only_for_other": lambda kind, reason: f"a reason belongs to other decisions only (got {kind}:{reason})",
     "pharmacy_only_for_prescription": lambda kind, reason: "a pharmacy belongs to prescription decisions only",
+    "prescribed_only_for_prescription": lambda kind, reason: "what was prescribed belongs to prescriptions only",
 }
 
 

@@ -22,19 +22,25 @@ Sex = Literal["F", "M", "U"]
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no call, callback or decision is dated before
 
 # A decision's kind decides what it carries, in a decision the API takes (service.decide) as in an imported one:
-# the reason of an `other` decision and only of it, a pharmacy for a `prescription` only. (The booking of a `slot`
-# decision is the API's alone: an imported slot decision names none.)
-DecisionMisfit = Literal["other_needs_reason", "reason_only_for_other", "pharmacy_only_for_prescription"]
+# the reason of an `other` decision and only of it, a pharmacy and what was prescribed for a `prescription` only.
+# (The booking of a `slot` decision is the API's alone: an imported slot decision names none.)
+DecisionMisfit = Literal["other_needs_reason", "reason_only_for_other", "pharmacy_only_for_prescription",
+                         "prescribed_only_for_prescription"]
 
 
-def decision_misfit(kind: str, *, other_reason: bool, pharmacy: bool) -> DecisionMisfit | None:
-    """The first rule a decision of this kind breaks, given whether it has an other_reason and a pharmacy."""
+def decision_misfit(
+    kind: str, *, other_reason: bool, pharmacy: bool, prescribed: bool = False
+) -> DecisionMisfit | None:
+    """The first rule a decision of this kind breaks, given whether it has an other_reason, a pharmacy and
+    what was prescribed."""
     if kind == "other" and not other_reason:
         return "other_needs_reason"
     if kind != "other" and other_reason:
         return "reason_only_for_other"
     if kind != "prescription" and pharmacy:
         return "pharmacy_only_for_prescription"
+    if kind != "prescription" and prescribed:
+        return "prescribed_only_for_prescription"
     return None
 
 

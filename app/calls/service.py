@@ -402,16 +402,16 @@ MISFITS: dict[DecisionMisfit, tuple[str, str]] = {
     "other_needs_reason": ("An `other` decision needs its other_reason", "other_reason"),
     "reason_only_for_other": ("other_reason belongs to `other` decisions only", "other_reason"),
     "pharmacy_only_for_prescription": ("pharmacy belongs to `prescription` decisions only", "pharmacy"),
+    "prescribed_only_for_prescription": ("prescribed belongs to `prescription` decisions only", "prescribed"),
 }
 
 
 async def _check_decision(session: AsyncSession, call: Call, data: DecisionCreate) -> None:
-    misfit = decision_misfit(data.kind, other_reason=data.other_reason is not None, pharmacy=data.pharmacy is not None)
+    misfit = decision_misfit(data.kind, other_reason=data.other_reason is not None, pharmacy=data.pharmacy is not None,
+                             prescribed=data.prescribed is not None)
     if misfit is not None:
         message, field = MISFITS[misfit]
         raise Unprocessable(message, field=field)
-    if data.prescribed is not None and data.kind != "prescription":
-        raise Unprocessable("prescribed belongs to `prescription` decisions only", field="prescribed")
     if data.kind != "slot":
         if data.booking_id is not None:
             raise Unprocessable("booking_id belongs to `slot` decisions only", field="booking_id")
