@@ -364,3 +364,7 @@ async def set_outcome(
         .returning(Booking.id)
     )
     return (await session.execute(stmt)).first() is not None
+
+
+# Whether La Poste knows a postcode (a redirected patient's), on the booking path's own connections.
+POSTCODE_EXISTS = "SELECT 1 AS found FROM postcodes WHERE postcode = :postcode"

@@ -173,9 +173,6 @@ def _form(principal: Principal, data: BookingRequest, horizon_days: int) -> str:
     return "call"
 
 
-_POSTCODE_EXISTS = "SELECT 1 AS found FROM postcodes WHERE postcode = :postcode"
-
-
 async def _check_redirected(statements: Statements, data: EdRedirection) -> None:
     """A redirected patient can be called back (a phone, or why there is none) and his postcode exists."""
     if data.patient is None:
@@ -185,7 +182,7 @@ async def _check_redirected(statements: Statements, data: EdRedirection) -> None
         raise Unprocessable("Give the patient's phone (if the doctor cancels, the regulation calls him back), or "
                             "no_phone_reason saying why there is none", field="patient.phone")
     postcode = data.patient.postcode
-    if postcode is not None and await statements.fetch_row(_POSTCODE_EXISTS, {"postcode": postcode}) is None:
+    if postcode is not None and await statements.fetch_row(repository.POSTCODE_EXISTS, {"postcode": postcode}) is None:
         raise Unprocessable(f"Postcode {postcode} does not exist (La Poste)", field="patient.postcode")
 
 

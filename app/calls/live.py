@@ -76,7 +76,11 @@ class Subscriber:
     missed: list[tuple[int, dict[str, Any]]] | None = None
 
     def wants(self, event: dict[str, Any]) -> bool:
-        return self.territories is None or event.get("territory_code") in self.territories
+        return _wanted(self.territories, event)
+
+
+def _wanted(territories: frozenset[str] | None, event: dict[str, Any]) -> bool:
+    return territories is None or event.get("territory_code") in territories
 
 
 def _event(kind: str, call_id: Any, call: OpenCall, status: str | None = None) -> dict[str, Any]:
@@ -158,8 +162,7 @@ class Hub:
         oldest = self._ring[0][0] if self._ring else self._sequence + 1
         if after + 1 < oldest:
             return None
-        wanted = Subscriber(territories)
-        return [(n, event) for n, event in self._ring if n > after and wanted.wants(event)]
+        return [(n, event) for n, event in self._ring if n > after and _wanted(territories, event)]
 
     @property
     def full(self) -> bool:

@@ -19,7 +19,7 @@ PURGE_LOCK = 70070011  # advisory lock key of the scheduled purge
 
 
 async def purge_once(sessionmaker: async_sessionmaker[AsyncSession], retention_days: int,
-                     record_days: int = 7305) -> int | None:
+                     record_days: int) -> int | None:
     """Purge if no other instance is purging; how many calls were purged, or None when skipped."""
     async with sessionmaker() as session, session.begin():
         if not await session.scalar(select(func.pg_try_advisory_xact_lock(PURGE_LOCK))):

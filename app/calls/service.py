@@ -68,15 +68,18 @@ async def _check_postcode(
     the patient is out of it: an Indre call with a Paris postcode sent a doctor 198 km away."""
     if postcode is None:
         return
-    if await territory_repository.unknown_postcodes(session, [postcode]):
+    # A CPTS is served by its own list when it has one, else by its département's (La Poste's).
+    own = list(territory.postcodes or []) if territory.kind == "cpts" else []
+    departement = territory.parent_code if territory.kind == "cpts" else territory.code
+    known, inside, served = await territory_repository.postcode_in_departement(
+        session, postcode, departement or territory.code)
+    if not known:
         raise Unprocessable(f"Postcode {postcode} does not exist (La Poste)", field="patient.postcode")
+    if own:
+        inside, served = postcode in own, True
     if out_of_territory:
         return
-    area = await territory_repository.area_postcodes(session, territory)
-    if not area and territory.parent_code:  # a CPTS without its own list: its département's
-        parent = await territory_repository.get(session, territory.parent_code)
-        area = await territory_repository.area_postcodes(session, parent) if parent else []
-    if area and postcode not in area:
+    if served and not inside:
         raise Unprocessable(f"Postcode {postcode} is outside territory {territory.code}: say out_of_territory if "
                             "the patient is elsewhere", field="patient.postcode")
 

@@ -72,6 +72,18 @@ async def unknown_postcodes(session: AsyncSession, postcodes: Sequence[str]) -> 
     return [p for p in postcodes if p not in known]
 
 
+async def postcode_in_departement(session: AsyncSession, postcode: str, departement: str) -> tuple[bool, bool, bool]:
+    """Whether La Poste knows ``postcode``, places it in ``departement``, and places any postcode there — in
+    one statement, without reading the département's list."""
+    known = select(Postcode.postcode).where(Postcode.postcode == postcode)
+    row = (await session.execute(select(
+        known.exists(),
+        known.where(Postcode.departements.contains([departement])).exists(),
+        select(Postcode.postcode).where(Postcode.departements.contains([departement])).exists(),
+    ))).one()
+    return bool(row[0]), bool(row[1]), bool(row[2])
+
+
 async def area_postcodes(session: AsyncSession, territory: Territory) -> list[str]:
     """The postcodes a territory serves: a CPTS's own list, or those La Poste places in a département."""
     if territory.kind == "cpts":

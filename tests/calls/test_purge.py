@@ -144,7 +144,7 @@ class TestPurgeReachesEverything:
         from app.calls.retention import purge_once
 
         await create_call(committed_client, auth("operator"), received_at=(now() - dt.timedelta(days=100)).isoformat())
-        results = await asyncio.gather(*(purge_once(committed_app.state.sessionmaker, 90) for _ in range(4)))
+        results = await asyncio.gather(*(purge_once(committed_app.state.sessionmaker, 90, 7305) for _ in range(4)))
         assert sorted(r for r in results if r is not None) in ([1], [0, 1], [0, 0, 1], [0, 0, 0, 1])
         assert results.count(1) == 1
         async with engine.connect() as conn:
