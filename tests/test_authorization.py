@@ -97,6 +97,7 @@ TABLE: dict[str, Row] = {
     "correct_call": Row("PATCH", "/v1/calls/{call}", STAFF, {}, walled=True),
     "add_observation": Row("POST", "/v1/calls/{call}/observations", STAFF, {"text": "vu"}, walled=True),
     "list_observations": Row("GET", "/v1/calls/{call}/observations", STAFF, walled=True),
+    "call_timeline": Row("GET", "/v1/calls/{call}/timeline", STAFF, walled=True),
     "record_callback": Row("POST", "/v1/calls/{call}/callback", frozenset({"regulator", "admin"}), walled=True),
     "add_decision": Row("POST", "/v1/calls/{call}/decisions", frozenset({"regulator", "admin"}),
                         {"kind": "advice"}, walled=True),

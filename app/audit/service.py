@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -17,9 +18,12 @@ def record(
     session: AsyncSession, principal: Principal | None, action: str, *, call_id: uuid.UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add an entry to the current transaction (it commits, or vanishes, with the action it records)."""
+    """Add an entry to the current transaction (it commits, or vanishes, with the action it records). Its
+    time is the moment of the act, as the call's own times are (not the transaction's start: a call's
+    timeline orders its acts by it)."""
     session.add(
         AuditEntry(
+            at=dt.datetime.now(dt.UTC),
             actor_sub=principal.sub if principal else "system",
             actor_role=principal.role if principal else "system",
             action=action, call_id=call_id, detail=detail,

@@ -10,11 +10,15 @@ from typing import Any
 from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.models import AuditEntry
 from app.auth.models import User
 from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision, Observation
 from app.calls.schemas import NO_PRIORITY
 from app.identity import crypto
+from app.practitioners.models import Practitioner
+from app.sites.models import Site
+from app.slots.models import Slot
 from app.territories.models import DEFAULT_DELAYS
 
 # The callback delay of a call received in territory ``t`` with priority ``{priority}`` (none: NO_PRIORITY's), in SQL
@@ -276,3 +280,29 @@ async def purge_observations(session: AsyncSession, cutoff: dt.datetime) -> int:
     await session.execute(update(Decision).where(Decision.decided_at < cutoff, Decision.prescribed.is_not(None))
                           .values(prescribed=None))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def appointments_of(session: AsyncSession, call_id: uuid.UUID) -> Sequence[Any]:
+    """The call's bookings with what the timeline says of each: when, with whom, where."""
+    stmt = (select(Booking, Slot.start_at, Slot.mode, Slot.over_capacity, Practitioner.family_name,
+                   Practitioner.given_name, Site.name.label("site_name"))
+            .join(Slot, Slot.id == Booking.slot_id)
+            .join(Practitioner, Practitioner.id == Slot.practitioner_id)
+            .join(Site, Site.id == Slot.site_id)
+            .where(Booking.call_id == call_id).order_by(Booking.created_at))
+    return (await session.execute(stmt)).all()
+
+
+async def audit_of(session: AsyncSession, call_id: uuid.UUID, actions: Sequence[str]) -> Sequence[AuditEntry]:
+    """What the audit log says was done to the call (not who read it)."""
+    stmt = (select(AuditEntry).where(AuditEntry.call_id == call_id, AuditEntry.action.in_(actions))
+            .order_by(AuditEntry.at, AuditEntry.id))
+    return (await session.scalars(stmt)).all()
+
+
+async def display_names(session: AsyncSession, subjects: set[str]) -> dict[str, str]:
+    """The registry's names of these subjects, for those it knows."""
+    if not subjects:
+        return {}
+    rows = await session.execute(select(User.subject, User.display_name).where(User.subject.in_(subjects)))
+    return {subject: name for subject, name in rows if subject and name}

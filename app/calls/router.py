@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from app.auth.dependencies import AdminDep, OperatorDep, ReferrerDep, RegulatorDep, require_roles
 from app.auth.principal import Principal
-from app.calls import importer, self_referral, service
+from app.calls import importer, self_referral, service, timeline
 from app.calls.schemas import (
     SAMU_CASE_PATTERN,
     AssignIn,
@@ -33,6 +33,7 @@ from app.calls.schemas import (
     RevokeIn,
     SelfReferralCreate,
     SelfReferralReceived,
+    TimelineEntry,
 )
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import ErrorBody, error_responses
@@ -73,10 +74,13 @@ async def list_calls(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     samu_case_id: Annotated[str | None, Query(min_length=1, max_length=64, pattern=SAMU_CASE_PATTERN,
                                               description="the calls of this SAMU file number")] = None,
+    triage: Annotated[bool, Query(description="add each call's triage (age, sex, the reason's first words): "
+                                  "what a regulator reads to choose the next call; the read is audited "
+                                  "(calls.triage.read)")] = False,
 ) -> list[CallSummary]:
-    """The queue, soonest due first, with late calls flagged (no patient identity in the list)."""
+    """The queue, soonest due first, with late calls flagged (no patient name or phone in the list)."""
     return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset,
-                               open_only=open_only, samu_case_id=samu_case_id)
+                               open_only=open_only, samu_case_id=samu_case_id, triage=triage)
 
 
 @router.post(
@@ -176,6 +180,15 @@ async def list_observations(call_id: uuid.UUID, session: SessionDep, principal: 
     """The call's observations in the order they were written, each with those that correct it; every read is
     audited."""
     return await service.observations(session, principal, call_id)
+
+
+@router.get("/{call_id:uuid}/timeline", response_model=list[TimelineEntry], operation_id="call_timeline",
+            responses=error_responses(401, 403, 404, 422))
+async def call_timeline(call_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> list[TimelineEntry]:
+    """The call's history as one timeline, oldest first: received, taken (by whom), callbacks, observations,
+    decisions (revoked ones struck), appointments (cancelled ones struck), re-orientation, corrections (the
+    fields' names), closing. Every read is audited (call.timeline.read)."""
+    return await timeline.timeline(session, principal, call_id)
 
 
 @router.post("/{call_id:uuid}/callback", status_code=201, response_model=CallbackRead, operation_id="record_callback",

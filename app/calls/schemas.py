@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool
 
@@ -223,6 +223,18 @@ class Reorientation(Schema):
     booking_id: uuid.UUID | None
 
 
+TRIAGE_EXCERPT = 60
+
+
+class Triage(Schema):
+    """What a regulator reads of a queue line to choose the next call: no name, no phone."""
+
+    age: int | None = Field(description="the patient's age this year, from the birth year")
+    sex: str | None = Field(description="F, M or U")
+    reason_excerpt: str | None = Field(description=f"the reason's first words ({TRIAGE_EXCERPT} characters at "
+                                                   "most, cut at a word)")
+
+
 class CallSummary(Schema):
     """A call without the patient's identity (queue lines, state changes)."""
 
@@ -249,6 +261,8 @@ class CallSummary(Schema):
     created_at: dt.datetime
     reorientation: Reorientation | None = Field(
         default=None, description="set once a booking of the call was cancelled and none remained active")
+    triage: Triage | None = Field(default=None, description="age, sex and the reason's first words, when the "
+                                  "list was asked with triage=true (that read is audited)")
 
 
 class CallRead(CallSummary):
@@ -339,3 +353,26 @@ class ObservationRead(Schema):
     text: str | None = Field(description="null once the record's retention (SNP_RECORD_RETENTION_DAYS) has passed")
     corrects: uuid.UUID | None
     corrected_by: list[uuid.UUID] = Field(default_factory=list, description="the observations that correct this one")
+
+
+TimelineKind = Literal["received", "assigned", "taken_over", "callback", "observation", "decision",
+                       "decision_revoked", "appointment", "appointment_cancelled", "reoriented", "corrected",
+                       "closed"]
+
+
+class TimelineEntry(Schema):
+    """One act of the regulation of a call, in the call's history."""
+
+    at: dt.datetime
+    kind: TimelineKind
+    by: str | None = Field(description="who did it (subject); null for the system or an import")
+    by_role: str | None = None
+    by_name: str | None = Field(default=None, description="the users registry's display name of who did it")
+    struck: bool = Field(default=False, description="no longer holds: a revoked decision, a corrected "
+                                                    "observation, a cancelled appointment")
+    detail: dict[str, Any] = Field(default_factory=dict, description=(
+        "received: channel, source; assigned: to, to_name; taken_over: from, to; callback: answered; "
+        "observation: id, text, corrects; decision: id, kind, other_reason, pharmacy_name, prescribed; "
+        "decision_revoked: decision_id, reason; appointment: booking_id, start, mode, over_capacity, "
+        "practitioner, site, outcome; appointment_cancelled: booking_id, reason; reoriented: reason; "
+        "corrected: fields (their names; the values are in the audit log, sealed)"))

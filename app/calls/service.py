@@ -18,6 +18,7 @@ from app.calls.schemas import (
     EARLIEST,
     LIVE_ENTRY_MINUTES,
     NO_PRIORITY,
+    TRIAGE_EXCERPT,
     AssignIn,
     BookingBrief,
     CallbackIn,
@@ -37,6 +38,7 @@ from app.calls.schemas import (
     ReferralCreate,
     Reorientation,
     RevokeIn,
+    Triage,
     decision_misfit,
 )
 from app.identity import crypto
@@ -148,6 +150,17 @@ async def my_referrals(session: AsyncSession, principal: Principal, *, limit: in
     return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
 
 
+def excerpt(text: str | None, size: int = TRIAGE_EXCERPT) -> str | None:
+    """The first words of ``text``, ``size`` characters at most, cut at a word and marked when cut."""
+    if not text:
+        return None
+    flat = " ".join(text.split())
+    if len(flat) <= size:
+        return flat
+    cut = flat[: size - 1].rsplit(" ", 1)[0] if " " in flat[: size - 1] else flat[: size - 1]
+    return cut + "…"
+
+
 async def _visible_codes(session: AsyncSession, principal: Principal) -> set[str] | None:
     return await territory_service.visible_codes(session, principal)
 
@@ -162,7 +175,13 @@ async def _ensure_call_visible(
     raise NotFound(f"Call {call_id} not found")
 
 
-_COMPUTED = ("late", "minutes_late", "reorientation")
+async def ensure_visible(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:
+    """The call, if the principal's territories see it (404 otherwise)."""
+    found = await repository.get(session, call_id)
+    return await _ensure_call_visible(session, principal, found.Call if found else None, call_id)
+
+
+_COMPUTED = ("late", "minutes_late", "reorientation", "triage")
 
 
 def _summary_fields(call: Call, late: bool, minutes_late: int) -> dict[str, Any]:
@@ -232,7 +251,7 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
 
 async def queue(
     session: AsyncSession, principal: Principal, *, territory: str | None, status: str | None, limit: int,
-    offset: int, open_only: bool = False, samu_case_id: str | None = None,
+    offset: int, open_only: bool = False, samu_case_id: str | None = None, triage: bool = False,
 ) -> list[CallSummary]:
     scope = await _visible_codes(session, principal)
     if territory:
@@ -241,7 +260,18 @@ async def queue(
         scope = wanted if scope is None else wanted & scope
     rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset,
                                   open_only=open_only, samu_case_id=samu_case_id)
-    return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
+    if not triage:
+        return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
+    # Age, sex and the reason's first words are health data read by a person: one audit entry per
+    # reading of the queue, naming the calls it showed.
+    if rows:
+        audit.record(session, principal, "calls.triage.read",
+                     detail={"call_ids": [str(r.Call.id) for r in rows]})
+    ring, year = crypto.ring(), dt.datetime.now(dt.UTC).year
+    return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late), triage=Triage(
+        age=None if r.Call.patient_birth_year is None else max(0, year - r.Call.patient_birth_year),
+        sex=r.Call.patient_sex, reason_excerpt=excerpt(ring.open(r.Call.reason, "reason"))))
+        for r in rows]
 
 
 async def _open_call_for_write(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:
@@ -277,6 +307,9 @@ async def assign(session: AsyncSession, principal: Principal, call_id: uuid.UUID
     if holder is not None and holder != target:
         audit.record(session, principal, "call.taken_over", call_id=call.id,
                      detail={"from": holder, "to": target})
+    elif holder != target:
+        audit.record(session, principal, "call.assigned", call_id=call.id,
+                     detail={"to": target, "name": call.assigned_name})
     log.info("call.assigned", call_id=str(call.id), taken_over=holder is not None and holder != target)
     return await summary(session, call.id)
 
@@ -488,6 +521,7 @@ async def close(session: AsyncSession, principal: Principal, call_id: uuid.UUID)
         raise Conflict(f"Call {call_id} has no decision yet: decide before closing")
     call.status = "closed"
     call.closed_at = now()
+    audit.record(session, principal, "call.closed", call_id=call.id)
     await session.flush()
     log.info("call.closed", call_id=str(call.id))
     return await summary(session, call.id)

@@ -6,7 +6,7 @@ FastAPI's validation, Starlette's HTTP errors and the database's.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -34,6 +34,11 @@ from app.platform.logging import log
 class FieldError(BaseModel):
     field: str = Field(description="A dotted path in the body, a query parameter, a header, or `body`")
     reason: str
+    type: str | None = Field(default=None, description="The kind of fault, for software that words it its own "
+                             "way (the console, in French): missing, string_too_long, greater_than_equal, "
+                             "string_pattern_mismatch, literal_error… (pydantic's error types)")
+    limit: int | float | str | None = Field(default=None, description="The bound the value broke, when the fault "
+                                            "is one of size or range (max_length, min_length, ge, le, gt, lt)")
 
 
 class ErrorBody(BaseModel):
@@ -80,6 +85,18 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     # "body" and the tag of a union's member (written <…>) say nothing a client needs.
     parts = [str(p) for p in loc if p != "body" and not str(p).startswith("<")]
     return ".".join(parts) if parts else "body"
+
+
+_BOUNDS = ("max_length", "min_length", "le", "ge", "lt", "gt")
+
+
+def _limit_of(error: Mapping[str, Any]) -> int | float | str | None:
+    ctx = error.get("ctx") or {}
+    for name in _BOUNDS:
+        if name in ctx:
+            value = ctx[name]
+            return value if isinstance(value, int | float) else str(value)
+    return None
 
 
 async def send_error(
@@ -177,7 +194,8 @@ def install_error_handlers(app: FastAPI) -> None:
             error = BadRequest("The body is not valid JSON", field="body")
             return _reply(request, error.body(), 400)
         errors = [
-            {"field": _loc_to_field(e.get("loc", ())), "reason": reason_of(e)}
+            {"field": _loc_to_field(e.get("loc", ())), "reason": reason_of(e), "type": e.get("type"),
+             "limit": _limit_of(e)}
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or "Invalid request"

@@ -106,6 +106,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("POST", "/v1/calls/{call_id:uuid}/callback"): DEFAULT,
     ("GET", "/v1/calls/{call_id:uuid}/observations"): DEFAULT,
     ("POST", "/v1/calls/{call_id:uuid}/observations"): DEFAULT,
+    ("GET", "/v1/calls/{call_id:uuid}/timeline"): DEFAULT,
     ("POST", "/v1/calls/{call_id:uuid}/close"): DEFAULT,
     ("POST", "/v1/calls/{call_id:uuid}/decisions"): DEFAULT,
     ("POST", "/v1/calls/{call_id:uuid}/decisions/{decision_id:uuid}/revoke"): DEFAULT,

@@ -169,3 +169,97 @@ class TestPrescriptions:
         assert detail["decisions"][0]["prescribed"] == "Paracétamol 1 g, 3 fois par jour, 3 jours"
         misplaced = await client.post(url, headers=auth("regulator"), json={"kind": "advice", "prescribed": "x"})
         assert misplaced.status_code == 422 and misplaced.json()["field"] == "prescribed"
+
+
+class TestTriageInTheQueue:
+    async def test_the_queue_shows_age_sex_and_the_reasons_first_words_and_the_read_is_audited(
+            self, client, auth):
+        operator = auth("operator")
+        year = dt.datetime.now(dt.UTC).year
+        call = await create_call(client, operator, patient={"phone": "0611223344", "birth_year": year - 67,
+                                                            "sex": "F", "family_name": "Secret"},
+                                 reason="Fièvre à 39,5 depuis trois jours chez une patiente diabétique sous "
+                                        "insuline, toux productive, pas de dyspnée")
+        plain = (await client.get("/v1/calls", params={"open": "true"}, headers=operator)).json()
+        assert all(c["triage"] is None for c in plain)
+
+        shown = (await client.get("/v1/calls", params={"open": "true", "triage": "true"},
+                                  headers=auth("regulator", sub="dr-triage"))).json()
+        row = next(c for c in shown if c["id"] == call["id"])
+        assert (row["triage"]["age"], row["triage"]["sex"]) == (67, "F")
+        excerpt = row["triage"]["reason_excerpt"]
+        assert excerpt.startswith("Fièvre à 39,5 depuis trois jours") and excerpt.endswith("…")
+        assert len(excerpt) <= 60 and "Secret" not in json.dumps(row) and "0611223344" not in json.dumps(row)
+
+        audit = (await client.get("/v1/audit", params={"action": "calls.triage.read"}, headers=auth("admin"))).json()
+        assert any(e["actor_sub"] == "dr-triage" and call["id"] in e["detail"]["call_ids"] for e in audit)
+
+
+class TestTheTimeline:
+    async def test_the_whole_regulation_of_a_call_reads_as_one_timeline_in_order(self, committed_client, auth):
+        # Each request commits, as in service: the acts' times are those of their own transactions.
+        client = committed_client
+        admin = auth("admin")
+        for sub, name in (("op-tl", "Olivia Pérateur"), ("dr-tl", "Dr Régis Gulateur"), ("dr-tl2", "Dr Rita Prend")):
+            role = "operator" if sub.startswith("op") else "regulator"
+            await client.post("/v1/users", json={"subject": sub, "display_name": name, "role": role,
+                                                 "territories": ["36"]}, headers=admin)
+        operator, regulator, other = auth("operator", sub="op-tl"), auth("regulator", sub="dr-tl"), \
+            auth("regulator", sub="dr-tl2")
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        url = f"/v1/calls/{call['id']}"
+        assert (await client.post(f"{url}/assign", json={}, headers=regulator)).status_code == 200
+        assert (await client.post(f"{url}/assign", json={"take_over": True}, headers=other)).status_code == 200
+        await client.post(f"{url}/callback", json={"answered": True}, headers=other)
+        await client.post(f"{url}/observations", json={"text": "Otalgie droite, fébrile"}, headers=other)
+        await client.patch(url, json={"priority": "P2"}, headers=operator)
+        booked = (await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call["id"]},
+                                    headers=other)).json()
+        cancelled = await client.post(f"/v1/bookings/{booked['id']}/cancel", headers=other,
+                                      json={"reason": "patient injoignable"})
+        assert cancelled.status_code == 200, cancelled.text
+        advice = await client.post(f"{url}/decisions", json={"kind": "advice"}, headers=other)
+        assert advice.status_code == 201, advice.text
+        assert (await client.post(f"{url}/close", headers=other)).status_code == 200
+
+        answer = await client.get(f"{url}/timeline", headers=regulator)
+        assert answer.status_code == 200, answer.text
+        entries = answer.json()
+        kinds = [e["kind"] for e in entries]
+        assert kinds[0] == "received" and kinds[-1] == "closed"
+        for kind in ("assigned", "taken_over", "callback", "observation", "corrected", "appointment",
+                     "appointment_cancelled", "decision"):
+            assert kind in kinds, (kind, kinds)
+        assert kinds.index("assigned") < kinds.index("taken_over") < kinds.index("callback") \
+            < kinds.index("observation") < kinds.index("corrected") < kinds.index("appointment")
+        at = [e["at"] for e in entries]
+        assert at == sorted(at, key=dt.datetime.fromisoformat)
+        by_kind = {e["kind"]: e for e in entries}
+        assert by_kind["assigned"]["by_name"] == "Dr Régis Gulateur"
+        assert by_kind["taken_over"]["detail"] == {"from": "dr-tl", "to": "dr-tl2"}
+        assert by_kind["observation"]["detail"]["text"] == "Otalgie droite, fébrile"
+        assert by_kind["corrected"]["detail"] == {"fields": ["priority"]}
+        assert by_kind["corrected"]["by_name"] == "Olivia Pérateur"
+        appointment = by_kind["appointment"]
+        assert appointment["struck"] is True and appointment["detail"]["booking_id"] == booked["id"]
+        assert by_kind["appointment_cancelled"]["detail"]["reason"] == "patient injoignable"
+        assert by_kind["closed"]["by"] == "dr-tl2" and by_kind["closed"]["by_name"] == "Dr Rita Prend"
+
+        audit = (await client.get("/v1/audit", params={"call_id": call["id"]}, headers=admin)).json()
+        assert any(e["action"] == "call.timeline.read" and e["actor_sub"] == "dr-tl" for e in audit)
+
+    async def test_a_revoked_decision_stays_struck_through_beside_its_revocation(self, client, auth):
+        call = await create_call(client, auth("operator"))
+        url = f"/v1/calls/{call['id']}"
+        decision = (await client.post(f"{url}/decisions", json={"kind": "advice"}, headers=auth("regulator"))).json()
+        revoked = await client.post(f"{url}/decisions/{decision['id']}/revoke", json={"reason": "erreur de saisie"},
+                                    headers=auth("regulator"))
+        assert revoked.status_code == 200, revoked.text
+        entries = (await client.get(f"{url}/timeline", headers=auth("operator"))).json()
+        made = next(e for e in entries if e["kind"] == "decision")
+        assert made["struck"] is True and made["detail"]["kind"] == "advice"
+        undone = next(e for e in entries if e["kind"] == "decision_revoked")
+        assert undone["detail"] == {"decision_id": decision["id"], "reason": "erreur de saisie"}
+        assert (await client.get(f"{url}/timeline", headers=auth("operator", ["18"]))).status_code == 404
