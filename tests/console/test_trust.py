@@ -209,7 +209,9 @@ def test_the_record_of_the_regulation_observations_and_a_correction_both_shown(b
         observe = page.locator("#observe")
         observe.locator("textarea").fill("Douleur abdominale depuis 2 h")
         observe.get_by_role("button", name="Ajouter l'observation").click()
-        first = page.locator("#call-observations li").first
+        timeline = page.locator("#call-timeline")
+        expect(timeline.locator("li").first).to_contain_text("Appel reçu")
+        first = timeline.locator("li[data-kind=observation]").first
         expect(first).to_contain_text("Douleur abdominale depuis 2 h")
         expect(first).to_contain_text("dr-record (Médecin régulateur)")
         first.get_by_role("button", name="Corriger").click()
@@ -217,9 +219,9 @@ def test_the_record_of_the_regulation_observations_and_a_correction_both_shown(b
         expect(observe.locator("textarea")).to_be_focused()
         observe.locator("textarea").fill("Depuis 2 jours, et non 2 h")
         observe.get_by_role("button", name="Ajouter l'observation").click()
-        items = page.locator("#call-observations li")
+        items = timeline.locator("li[data-kind=observation]")
         expect(items).to_have_count(2)
-        expect(items.nth(0)).to_have_class("corrected")
+        expect(items.nth(0)).to_have_class("struck")
         expect(items.nth(0)).to_contain_text("Douleur abdominale depuis 2 h")  # the corrected one stays
         expect(items.nth(1)).to_contain_text("corrige l'observation de")
         browser.close()
@@ -236,6 +238,10 @@ def test_a_postcode_of_elsewhere_is_asked_about_and_one_that_does_not_exist_is_s
         form.locator("[name=postcode]").fill("36999")
         form.locator("button[type=submit]").click()
         expect(page.locator("#message")).to_have_text("Le code postal 36999 n'existe pas")
+        # Said beside the field too, and kept there until the field changes, whatever is said meanwhile.
+        beside = form.locator(".field-error")
+        expect(beside).to_have_text("Le code postal 36999 n'existe pas")
+        expect(form.locator("[name=postcode]")).to_have_attribute("aria-invalid", "true")
         expect(form.locator("[name=postcode]")).to_be_focused()
         expect(form.locator("[name=reason]")).to_have_value("Fièvre, de passage chez sa fille")  # nothing lost
 
@@ -248,4 +254,46 @@ def test_a_postcode_of_elsewhere_is_asked_about_and_one_that_does_not_exist_is_s
         expect(page.locator("#call-detail")).to_be_visible()
         expect(page.locator("#call-info")).to_contain_text("75001")
         expect(ask).to_be_hidden()
+        browser.close()
+
+
+def test_the_queue_shows_the_patient_at_a_glance_and_a_call_is_corrected_in_place(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    response = httpx.post(f"{base}/v1/calls", headers={"Authorization": f"Bearer {_token('operator')}"},
+                          json={"territory_code": "36", "channel": "15", "priority": "P3",
+                                "patient": {"phone": "0611223344", "sex": "M", "birth_year": 1950,
+                                            "family_name": "Glance"},
+                                "reason": "Lombalgie aiguë après un effort, sans fièvre ni trouble urinaire, "
+                                          "marche difficile"})
+    assert response.status_code == 201, response.text
+    call_id = response.json()["id"]
+    with sync_playwright() as pw:
+        browser, page = _console(pw, base, _token("regulator", sub="dr-glance"))
+        row = page.locator(f'#queue tr[data-call="{call_id}"]')
+        expect(row.locator("td.who")).to_have_text(f"H, {time.gmtime().tm_year - 1950} ans")
+        expect(row.locator("td.what")).to_contain_text("Lombalgie aiguë après un effort")
+        expect(row).not_to_contain_text("Glance")  # no name in the queue
+        row.get_by_role("button", name="Ouvrir").click()
+
+        page.get_by_role("button", name="Corriger l'appel").click()
+        form = page.locator("#correct")
+        expect(form.locator("[name=family_name]")).to_be_focused()
+        expect(form.locator("[name=family_name]")).to_have_value("Glance")
+        form.locator("[name=reason]").fill("Lombalgie aiguë, fièvre à 38,5 depuis ce matin")
+        form.locator("[name=postcode]").fill("36999")
+        form.get_by_role("button", name="Enregistrer la correction").click()
+        expect(form.locator(".field-error")).to_have_text("Le code postal 36999 n'existe pas")
+        expect(form.locator("[name=reason]")).to_have_value("Lombalgie aiguë, fièvre à 38,5 depuis ce matin")
+        form.locator("[name=postcode]").fill("36000")
+        expect(form.locator(".field-error")).to_have_count(0)  # gone once the field changes
+        form.locator("[name=priority]").select_option("P1")
+        form.get_by_role("button", name="Enregistrer la correction").click()
+        expect(page.locator("#message")).to_have_text("Appel corrigé")
+        expect(form).to_be_hidden()
+        expect(page.locator("#call-info")).to_contain_text("fièvre à 38,5")
+        corrected = page.locator("#call-timeline li[data-kind=corrected]")
+        expect(corrected).to_contain_text("Appel corrigé : code postal, priorité, motif")
+        expect(corrected).to_contain_text("dr-glance")
+        expect(row.locator("td.p1")).to_be_visible()
         browser.close()

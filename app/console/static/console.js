@@ -53,7 +53,7 @@ async function territoryDelays(home) {
     try { state.delays = (await api("GET", `/v1/territories/${encodeURIComponent(home.code)}`)).priority_delays; }
     catch { /* the defaults name them */ }
   }
-  for (const option of document.querySelectorAll("#new-call [name=priority] option")) {
+  for (const option of document.querySelectorAll("#new-call [name=priority] option, #correct [name=priority] option")) {
     option.textContent = priorityLabel(option.value, state.delays);
   }
 }

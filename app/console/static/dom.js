@@ -29,3 +29,35 @@ export function onSubmit(selector, action, after = () => false) {
     try { await action(new FormData(e.target), e.target); } finally { submit.disabled = after(); }
   });
 }
+
+// A refusal said beside the field it concerns, and kept there until the user changes that field: a later
+// message (a success, a live update) never hides it. Without a field of this form, said as a message.
+export function refuse(form, err) {
+  const field = err?.body?.field;
+  const control = field && form ? controlOf(form, field) : null;
+  say(err.message, false);
+  if (!control) return;
+  clearRefusal(control);
+  const note = document.createElement("p");
+  note.className = "field-error"; note.id = `${form.id || "form"}-${control.name}-error`; note.textContent = err.message;
+  (control.closest("label") || control).after(note);
+  control.setAttribute("aria-invalid", "true"); control.setAttribute("aria-describedby", note.id);
+  control.addEventListener("input", () => clearRefusal(control), { once: true });
+  control.addEventListener("change", () => clearRefusal(control), { once: true });
+  control.focus();
+}
+
+function controlOf(form, field) {
+  const last = field.split(".").pop();
+  for (const name of [field, last, field.replaceAll(".", "_")]) {
+    const control = form.querySelector(`[name="${name}"]`);
+    if (control) return control;
+  }
+  return null;
+}
+
+function clearRefusal(control) {
+  const id = control.getAttribute("aria-describedby");
+  if (id) document.getElementById(id)?.remove();
+  control.removeAttribute("aria-invalid"); control.removeAttribute("aria-describedby");
+}

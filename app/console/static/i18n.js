@@ -7,6 +7,7 @@ export const STATUS = { waiting: "En attente", in_progress: "En cours", to_reori
 export const CHANNELS = { "15": "15 (SAMU)", "116117": "116 117", urgences: "Urgences", professionnel: "Professionnel de santé", autre: "Autre" };
 export const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins non programmés", regulator: "Médecin régulateur",
   urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur" };
+export const OUTCOMES = { fulfilled: "honoré", noshow: "non honoré" };
 export const SLOT_STATES = { free: "libre", held: "retenu", booked: "réservé", withdrawn: "retiré", past: "passé" };
 export const DAYS = ["", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
 export const METHODS = { declared_intent: "de l'intention déclarée", coefficients: "des coefficients" };
@@ -30,11 +31,83 @@ export const ERRORS = {
 };
 
 // An API error body ({"error", "detail", "field"}) as the user reads it; an unknown kind shows its status.
+// A refused field is said in a sentence of its own ("Le code postal 36999 n'existe pas").
 export function errorMessage(status, body) {
   const kind = body && body.error;
   if (kind === "CallHeld") return `Cet appel est pris par ${body.holder_name || body.holder} : confirmez pour le reprendre.`;
+  const sentence = refusal(body);
+  if (sentence) return sentence;
   const field = body && body.field ? ` (champ ${body.field})` : "";
   return (ERRORS[kind] || `Erreur ${status}`) + field;
+}
+
+// The fields of the API's bodies and parameters as the forms name them.
+export const FIELDS = {
+  "patient.postcode": "Code postal", postcode: "Code postal", near_postcode: "Code postal",
+  "patient.phone": "Téléphone", phone: "Téléphone", "patient.family_name": "Nom", family_name: "Nom",
+  "patient.given_name": "Prénom", given_name: "Prénom", "patient.birth_year": "Année de naissance",
+  birth_year: "Année de naissance", "patient.sex": "Sexe", "patient.address": "Adresse", reason: "Motif",
+  text: "Observation", samu_case_id: "N° de dossier SAMU", priority: "Priorité", prescribed: "Prescription",
+  pharmacy_finess: "FINESS de la pharmacie", pharmacy_name: "Pharmacie", start: "Début", end: "Fin",
+  start_from: "Début", start_to: "Fin", from: "Début", to: "Fin", valid_from: "Début", valid_until: "Fin",
+  start_time: "Heure de début", end_time: "Heure de fin", slot_minutes: "Durée", minutes: "Durée",
+  radius_km: "Rayon", no_phone_reason: "Raison de l'absence de téléphone", site_id: "Lieu",
+  practitioner_id: "Médecin", received_at: "Heure de réception", weekdays: "Jours", mode: "Mode",
+};
+
+// 2000 → "2 000" (a no-break space, as French writes thousands).
+export function thousands(value) { return String(value).replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0"); }
+
+// The domain's refusals the console words its own way, recognised by their field and their detail.
+const SAID = [
+  [/^Postcode (\S+) does not exist/, (m) => `Le code postal ${m[1]} n'existe pas`],
+  [/^Postcode (\S+) is outside territory/, (m) => `Le code postal ${m[1]} n'est pas du territoire : patient hors territoire ?`],
+  [/needs a way to reach the patient/, () => "Le téléphone du patient est nécessaire pour le rappeler"],
+  [/^Give the patient's phone/, () => "Le téléphone du patient est nécessaire (ou dites pourquoi il n'y en a pas)"],
+  [/^Name the patient the doctor will see/, () => "Le nom et l'année de naissance du patient sont nécessaires : le médecin doit savoir qui il reçoit"],
+  [/must be after start|must not be before|is before from|must be after start_from|must not be after to/, () => "La fin doit suivre le début"],
+  [/more than (\d+) days ahead/, (m) => `Au-delà de ${m[1]} jours`],
+  [/lies in the future/, (m, name) => `${name} : l'heure est dans le futur`],
+  [/is before the call was received/, (m, name) => `${name} : avant la réception de l'appel`],
+  [/the appointment is over already/, () => "Ce rendez-vous est déjà passé"],
+  [/site is in a territory the practitioner does not serve/, () => "Ce lieu n'est pas dans un territoire du médecin"],
+];
+
+// One fault of a ValidationError as a sentence: the field's name, then what it must be.
+function fault(name, type, limit) {
+  const n = typeof limit === "number" ? thousands(limit) : limit;
+  switch (type) {
+    case "missing": return `${name} : obligatoire`;
+    case "string_too_long": return `${name} : ${n} caractères au plus`;
+    case "string_too_short": return limit === 1 ? `${name} : obligatoire` : `${name} : ${n} caractères au moins`;
+    case "too_long": return `${name} : ${n} au plus`;
+    case "too_short": return `${name} : ${n} au moins`;
+    case "less_than_equal": return `${name} : ${n} au plus`;
+    case "less_than": return `${name} : moins de ${n}`;
+    case "greater_than_equal": return `${name} : ${n} au moins`;
+    case "greater_than": return `${name} : plus de ${n}`;
+    case "string_pattern_mismatch": return `${name} : format invalide`;
+    case "literal_error": case "enum": return `${name} : valeur non prévue`;
+    case "int_parsing": case "int_type": case "float_parsing": case "int_from_float": return `${name} : un nombre est attendu`;
+    case "datetime_parsing": case "datetime_from_date_parsing": case "timezone_aware": return `${name} : date et heure invalides`;
+    default: return `${name} : valeur invalide`;
+  }
+}
+
+// A refusal naming a field, as a precise French sentence; null when the body names none.
+export function refusal(body) {
+  if (!body || typeof body !== "object" || !body.field) return null;
+  const name = FIELDS[body.field] || FIELDS[body.field.split(".").pop()] || body.field;
+  if (body.error === "ValidationError") {
+    const first = (body.errors || []).find((e) => e.field === body.field) || {};
+    return fault(name, first.type, first.limit);
+  }
+  if (body.error !== "Unprocessable") return null;
+  for (const [pattern, say] of SAID) {
+    const match = pattern.exec(body.detail || "");
+    if (match) return say(match, name);
+  }
+  return `${name} : refusé (${body.detail})`;
 }
 
 // A code's French label, or the code itself when a newer API sends one this page does not know yet.
@@ -77,4 +150,38 @@ export function queueOrder(a, b) {
   return (RANK[a.priority || "P3"] - RANK[b.priority || "P3"])
     || ((b.status === "to_reorient") - (a.status === "to_reorient"))
     || (new Date(a.due_at || 8.64e15) - new Date(b.due_at || 8.64e15));
+}
+
+// One act of a call's timeline as a French phrase (who did it is said beside it). `at` formats a time.
+const CORRECTED = { priority: "priorité", reason: "motif", samu_case_id: "dossier SAMU", "patient.phone": "téléphone",
+  "patient.family_name": "nom", "patient.given_name": "prénom", "patient.birth_year": "année de naissance",
+  "patient.sex": "sexe", "patient.postcode": "code postal", "patient.address": "adresse" };
+export function timelineText(entry, at = (iso) => iso) {
+  const d = entry.detail || {};
+  switch (entry.kind) {
+    case "received": return `Appel reçu (${label(CHANNELS, d.channel)})`;
+    case "assigned": return `Pris par ${d.to_name || d.to}`;
+    case "taken_over": return `Repris (il était à ${d.from})`;
+    case "callback": return d.answered ? "Rappel du patient" : "Rappel sans réponse";
+    case "observation": return `Observation : ${d.text ?? "[texte effacé au terme de la conservation]"}`;
+    case "decision": return `Décision : ${label(KINDS, d.kind)}${d.other_reason ? ` (${label(REASONS, d.other_reason)})` : ""}` +
+      `${d.pharmacy_name ? ` — ${d.pharmacy_name}` : ""}${d.prescribed ? ` : ${d.prescribed}` : ""}`;
+    case "decision_revoked": return `Décision annulée${d.reason ? ` : ${d.reason}` : ""}`;
+    case "appointment": return `Rendez-vous ${d.over_capacity ? "en surnuméraire " : ""}le ${at(d.start)} avec ${d.practitioner}, ` +
+      `${d.site} (${label(MODES, d.mode)})${d.outcome ? ` — ${label(OUTCOMES, d.outcome)}` : ""}`;
+    case "appointment_cancelled": return `Rendez-vous annulé${d.reason ? ` : ${d.reason}` : ""}`;
+    case "reoriented": return `À réorienter${d.reason ? ` : ${d.reason}` : ""}`;
+    case "corrected": return `Appel corrigé : ${(d.fields || []).map((f) => CORRECTED[f] || f).join(", ")}`;
+    case "closed": return "Appel clos";
+    default: return entry.kind;
+  }
+}
+
+// A queue line's patient at a glance: "F, 67 ans" and the reason's first words (no name, no phone).
+const SEXES = { F: "F", M: "H", U: "sexe indéterminé" };
+export function triageText(triage) {
+  if (!triage) return ["—", "—"];
+  const who = [triage.sex ? SEXES[triage.sex] || triage.sex : null, triage.age != null ? `${triage.age} ans` : null]
+    .filter(Boolean).join(", ");
+  return [who || "—", triage.reason_excerpt || "—"];
 }

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 
 import {
   CHANNELS, ERRORS, MODES, decimal, errorMessage, label, lateness, liveState, patientName, priorityLabel, queueOrder,
+  refusal, thousands, timelineText, triageText,
 }
   from "../../../app/console/static/i18n.js";
 
@@ -11,7 +12,8 @@ describe("an API error is told in French", () => {
   it("by its kind, naming the field at fault", () => {
     assert.equal(errorMessage(409, { error: "SlotTaken", detail: "slot taken", field: null }), ERRORS.SlotTaken);
     assert.equal(errorMessage(422, { error: "ValidationError", field: "birth_year" }),
-      "Un champ est invalide. (champ birth_year)");
+      "Année de naissance : valeur invalide");
+    assert.equal(errorMessage(403, { error: "Forbidden", detail: "no", field: null }), ERRORS.Forbidden);
   });
 
   it("by its status when the kind is unknown or the body is not JSON", () => {
@@ -81,5 +83,53 @@ describe("priorities", () => {
       { id: "p1-soon", priority: "P1", status: "in_progress", due_at: "2026-12-07T10:30:00Z" },
     ];
     assert.deepEqual(calls.sort(queueOrder).map((c) => c.id), ["p1-soon", "p1-late", "p2-reorient", "p2-soon", "none"]);
+  });
+});
+
+describe("a refusal is a precise French sentence naming its field", () => {
+  const invalid = (field, type, limit) => ({ error: "ValidationError", detail: "x", field, errors: [{ field, reason: "x", type, limit }] });
+  const refused = (field, detail) => ({ error: "Unprocessable", detail, field });
+
+  it("from the fault's kind and bound", () => {
+    assert.equal(refusal(invalid("reason", "string_too_long", 2000)), "Motif : 2\u00a0000 caractères au plus");
+    assert.equal(refusal(invalid("patient.birth_year", "greater_than_equal", 1900)), "Année de naissance : 1\u00a0900 au moins");
+    assert.equal(refusal(invalid("text", "missing")), "Observation : obligatoire");
+    assert.equal(refusal(invalid("samu_case_id", "string_pattern_mismatch")), "N° de dossier SAMU : format invalide");
+  });
+
+  it("from the domain's own refusals", () => {
+    assert.equal(refusal(refused("patient.postcode", "Postcode 36999 does not exist (La Poste)")), "Le code postal 36999 n'existe pas");
+    assert.equal(refusal(refused("end", "end: must be after start")), "La fin doit suivre le début");
+    assert.equal(refusal(refused("start", "start: is more than 90 days ahead (the publishing horizon, as for slots)")), "Au-delà de 90 jours");
+    assert.equal(refusal(refused("patient.phone", "A call entered live needs a way to reach the patient: his phone")),
+      "Le téléphone du patient est nécessaire pour le rappeler");
+    assert.match(refusal(refused("site_id", "Something new")), /^Lieu : refusé/);
+  });
+
+  it("and none without a field", () => {
+    assert.equal(refusal({ error: "SlotTaken", detail: "x", field: null }), null);
+    assert.equal(refusal(null), null);
+    assert.equal(thousands(1234567), "1\u00a0234\u00a0567");
+  });
+});
+
+describe("a call's history", () => {
+  it("says each act in French, struck or not", () => {
+    assert.equal(timelineText({ kind: "received", detail: { channel: "15" } }), "Appel reçu (15 (SAMU))");
+    assert.equal(timelineText({ kind: "assigned", detail: { to: "dr-x", to_name: "Dr X" } }), "Pris par Dr X");
+    assert.equal(timelineText({ kind: "callback", detail: { answered: false } }), "Rappel sans réponse");
+    assert.equal(timelineText({ kind: "decision", detail: { kind: "prescription", pharmacy_name: "Pharmacie du Centre", prescribed: "Paracétamol" } }),
+      "Décision : Prescription — Pharmacie du Centre : Paracétamol");
+    assert.equal(timelineText({ kind: "corrected", detail: { fields: ["patient.phone", "priority"] } }), "Appel corrigé : téléphone, priorité");
+    assert.equal(timelineText({ kind: "appointment", detail: { start: "S", practitioner: "Claire Martin", site: "MSP", mode: "in_person", outcome: "noshow" } }, (x) => `<${x}>`),
+      "Rendez-vous le <S> avec Claire Martin, MSP (Au cabinet) — non honoré");
+  });
+});
+
+describe("a queue line's patient", () => {
+  it("shows sex and age and the reason's first words, never more", () => {
+    assert.deepEqual(triageText({ age: 67, sex: "F", reason_excerpt: "Fièvre…" }), ["F, 67 ans", "Fièvre…"]);
+    assert.deepEqual(triageText({ age: null, sex: null, reason_excerpt: null }), ["—", "—"]);
+    assert.deepEqual(triageText(null), ["—", "—"]);
   });
 });

@@ -1,7 +1,7 @@
 // The open call: what the patient said, the decisions, the appointments read back in full, and the
 // regulator's actions on it.
 import { api } from "../api.js";
-import { $, busy, button, guard, say, when } from "../dom.js";
+import { $, busy, button, guard, refuse, say, when } from "../dom.js";
 import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName, priorityLabel } from "../i18n.js";
 import { state } from "../state.js";
 import { watch } from "./live.js";
@@ -17,6 +17,7 @@ export async function openCall(id) {
     $("#current-call").textContent = `${call.id.slice(0, 8)} — ${call.reason || "sans motif"}`;
     $("#call-detail").hidden = false; $("#call-id").textContent = call.id.slice(0, 8);
     $("#call-holder").hidden = true;
+    $("#correct").hidden = true; $("#do-correct").setAttribute("aria-expanded", "false");
     const p = call.patient || {};
     const info = { "Reçu": when(call.received_at), "Canal": label(CHANNELS, call.channel), "Priorité": priorityLabel(call.priority, state.delays),
       "Patient": patientName(p) || "—", "Naissance": p.birth_year,
@@ -148,4 +149,46 @@ guard("#do-close", async () => {
   try { await api("POST", `/v1/calls/${state.call.id}/close`); state.call = null; $("#call-detail").hidden = true; await loadQueue(true); say("Appel clos"); }
   catch (err) { say(err.message, false); }
 });
+// Correcting the call after its entry: the form shows what is recorded; only what the user changed is
+// sent (each change is audited with its old and new values). Refusals are said beside their field, and
+// what was typed stays.
+const PATIENT_FIELDS = ["family_name", "given_name", "birth_year", "sex", "phone", "postcode", "address"];
+function fillCorrection(call) {
+  const form = $("#correct"), p = call.patient || {};
+  for (const name of PATIENT_FIELDS) form.elements[name].value = p[name] ?? "";
+  form.elements.reason.value = call.reason ?? "";
+  form.elements.priority.value = call.priority || "P3";
+  form.elements.samu_case_id.value = call.samu_case_id ?? "";
+}
+guard("#do-correct", async () => {
+  if (!state.call) return;
+  fillCorrection(state.call);
+  $("#correct").hidden = false; $("#do-correct").setAttribute("aria-expanded", "true");
+  $("#correct [name=family_name]").focus();
+});
+$("#correct .cancel").onclick = () => { $("#correct").hidden = true; $("#do-correct").setAttribute("aria-expanded", "false"); $("#do-correct").focus(); };
+$("#correct").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const form = e.target, call = state.call, submit = form.querySelector("button[type=submit]");
+  if (!call) return;
+  const was = call.patient || {}, patient = {}, body = {};
+  const value = (name) => form.elements[name].value.trim();
+  for (const name of PATIENT_FIELDS) {
+    const now = value(name), before = was[name] == null ? "" : String(was[name]);
+    if (now !== before) patient[name] = now === "" ? null : name === "birth_year" ? Number(now) : now;
+  }
+  if (Object.keys(patient).length) body.patient = patient;
+  if (value("reason") !== (call.reason ?? "")) body.reason = value("reason") || null;
+  if (value("priority") !== (call.priority || "P3")) body.priority = value("priority");
+  if (value("samu_case_id") !== (call.samu_case_id ?? "")) body.samu_case_id = value("samu_case_id") || null;
+  if (!Object.keys(body).length) { say("Rien n'a changé"); return; }
+  busy(submit, async () => {
+    try {
+      await api("PATCH", `/v1/calls/${call.id}`, body);
+      form.hidden = true; $("#do-correct").setAttribute("aria-expanded", "false");
+      say("Appel corrigé"); await openCall(call.id); await loadQueue(true);
+    } catch (err) { refuse(form, err); }
+  });
+});
+
 $("#to-slots").onclick = () => { showTab("slots"); searchSlots(); };

@@ -1,8 +1,8 @@
 // The regulation's queue (operators, regulators): the open calls, live; a new call; a call of the day
 // found again by the patient's name or phone.
 import { api } from "../api.js";
-import { $, busy, button, cell, guard, item, onSubmit, say, when } from "../dom.js";
-import { CHANNELS, STATUS, label, lateness, patientName, priorityLabel, queueOrder } from "../i18n.js";
+import { $, busy, button, cell, guard, item, onSubmit, refuse, say, when } from "../dom.js";
+import { CHANNELS, STATUS, label, lateness, patientName, priorityLabel, queueOrder, triageText } from "../i18n.js";
 import { newest, state } from "../state.js";
 import { openCall } from "./call.js";
 import { follow } from "./live.js";
@@ -12,7 +12,7 @@ import { follow } from "./live.js";
 export async function loadQueue(quiet = false) {
   const current = newest("queue");
   try {
-    const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true`);
+    const calls = await api("GET", `/v1/calls?territory=${encodeURIComponent(state.territory)}&open=true&triage=true`);
     if (!current()) return true;
     state.calls = (Array.isArray(calls) ? calls : calls.items || []).sort(queueOrder);
     renderQueue();
@@ -31,9 +31,12 @@ function renderQueue() {
     if (call.status === "to_reorient") tr.className = "reorient";
     cell(tr, when(call.received_at));
     const priority = cell(tr, priorityLabel(call.priority, state.delays));
-    if ((call.priority || "P3") === "P1") priority.className = "p1";
+    priority.className = `priority ${(call.priority || "P3").toLowerCase()}`;
     const late = cell(tr, lateness(call));
     if (call.late) late.className = "overdue";
+    const [who, what] = triageText(call.triage);
+    cell(tr, who).className = "who";
+    cell(tr, what).className = "what";
     cell(tr, label(CHANNELS, call.channel) + (call.samu_case_id ? ` — SAMU ${call.samu_case_id}` : ""));
     cell(tr, label(STATUS, call.status));
     cell(tr, call.assigned_name || call.assigned_to || "—").className = "taker";
@@ -122,8 +125,6 @@ async function enterCall(body, form) {
       ask.querySelector("button.yes").focus();
       return;
     }
-    if (err.body?.field === "patient.postcode") { say(`Le code postal ${postcode} n'existe pas`, false); form.querySelector("[name=postcode]").focus(); return; }
-    if (err.body?.field === "patient.phone") { say("Le téléphone du patient est nécessaire pour le rappeler", false); form.querySelector("[name=phone]").focus(); return; }
-    say(err.message, false);
+    refuse(form, err);
   }
 }

@@ -1,35 +1,37 @@
-// The record of the regulation on the open call: its observations in the order written, each signed and
-// dated; a correction is a new observation naming the one it corrects, and both stay shown. The text
-// typed is never lost on a refusal.
+// The record of the regulation on the open call, as one timeline: received, taken (by whom), callbacks,
+// observations, decisions (revoked ones struck through), appointments, re-orientation, corrections,
+// closing. An observation is never changed: a correction is a new one naming it, and both stay shown.
+// The text typed is never lost on a refusal.
 import { api } from "../api.js";
-import { $, button, say, when } from "../dom.js";
-import { ROLES } from "../i18n.js";
+import { $, button, refuse, say, when } from "../dom.js";
+import { ROLES, timelineText } from "../i18n.js";
 import { state } from "../state.js";
 
 let correcting = null;  // the observation the form corrects, if any
 
 export async function showRecord(call) {
-  const list = $("#call-observations"); list.replaceChildren();
+  const list = $("#call-timeline");
   setCorrecting(null);
-  let observations = [];
-  try { observations = await api("GET", `/v1/calls/${call.id}/observations`); }
+  let entries = [];
+  try { entries = await api("GET", `/v1/calls/${call.id}/timeline`); }
   catch (err) { say(err.message, false); return; }
-  const byId = new Map(observations.map((o) => [o.id, o]));
-  for (const o of observations) {
+  list.replaceChildren();
+  const observed = new Map(entries.filter((e) => e.kind === "observation").map((e) => [e.detail.id, e]));
+  for (const e of entries) {
     const li = document.createElement("li");
-    li.dataset.observation = o.id;
-    const who = `${o.author_name || o.author} (${ROLES[o.author_role] || o.author_role})`;
-    const fixes = o.corrects && byId.get(o.corrects);
-    li.textContent = `${when(o.at)} — ${who}${fixes ? ` — corrige l'observation de ${when(fixes.at)}` : ""} : ` +
-      (o.text ?? "[texte effacé au terme de la conservation]");
-    if (o.corrected_by.length) {
-      li.className = "corrected";
-      li.append(` (corrigée à ${o.corrected_by.map((id) => when(byId.get(id)?.at)).join(", ")})`);
+    li.dataset.kind = e.kind;
+    const who = e.by ? ` — ${e.by_name || e.by}${e.by_role ? ` (${ROLES[e.by_role] || e.by_role})` : ""}` : "";
+    const fixes = e.kind === "observation" && e.detail.corrects && observed.get(e.detail.corrects);
+    li.textContent = `${when(e.at)}${who}${fixes ? ` — corrige l'observation de ${when(fixes.at)}` : ""} : ` +
+      timelineText(e, when);
+    if (e.struck) li.className = "struck";
+    if (e.kind === "observation") {
+      li.dataset.observation = e.detail.id;
+      if (e.struck) li.append(" (corrigée)");
+      if (e.detail.text !== null) li.append(" ", button("Corriger", () => setCorrecting(e)));
     }
-    if (o.text !== null) li.append(" ", button("Corriger", () => setCorrecting(o)));
     list.appendChild(li);
   }
-  $("#call-observations-title").hidden = false;
 }
 
 function setCorrecting(observation) {
@@ -48,10 +50,10 @@ $("#observe").addEventListener("submit", async (e) => {
   submit.disabled = true;
   try {
     const body = { text: area.value };
-    if (correcting) body.corrects = correcting.id;
+    if (correcting) body.corrects = correcting.detail.id;
     await api("POST", `/v1/calls/${state.call.id}/observations`, body);
     area.value = "";  // only once it is recorded
     say(correcting ? "Correction enregistrée" : "Observation enregistrée");
     await showRecord(state.call);
-  } catch (err) { say(err.message, false); area.focus(); } finally { submit.disabled = false; }
+  } catch (err) { refuse(form, err); area.focus(); } finally { submit.disabled = false; }
 });
