@@ -5,6 +5,7 @@ simulator, the service and the database, and frees the port."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -15,10 +16,13 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.processes import free_port
+from tools.simulator.plan import PROFILES, plan
+from tools.simulator.run import Shift
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "demo-secret-demo-secret-demo-secret-demo"
@@ -57,6 +61,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_the_demo_shows_a_live_queue_keeps_its_own_folder_and_stops_whole_on_one_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
     run_folder = tmp_path / "data"  # `make run`'s folder, with its own data
@@ -111,3 +116,14 @@ def test_the_demo_shows_a_live_queue_keeps_its_own_folder_and_stops_whole_on_one
     assert not (demo_folder / "pg" / "postmaster.pid").exists()
     assert _port_free(port)
     assert "Démo arrêtée" in _output(out)
+
+
+def test_people_take_minutes_hurried_no_more_than_five_times_life() -> None:
+    calls = plan(PROFILES["indre"], dt.datetime(2026, 1, 5, 11, tzinfo=dt.UTC), 1.0)
+    by_priority = {p: [Shift(60).queue_minutes(c) for c in calls if c.priority == p] for p in ("P1", "P2", "P3")}
+    assert 1 <= min(by_priority["P1"]) and max(by_priority["P1"]) <= 4  # a P1 is taken within minutes
+    assert max(by_priority["P3"]) > 20 and min(by_priority["P3"]) >= 8
+    assert Shift(60).seconds(10) == 120  # arrivals at 60, people at 5 times life: 10 minutes take 2 on screen
+    assert Shift(1).seconds(10) == 600  # in real time, real minutes
+    assert Shift(0).seconds(10) == 0  # as fast as answered (the simulate command): nobody waits
+

@@ -333,10 +333,9 @@ class Simulation:
         """A person at work for ``minutes``: the call keeps no place of the concurrency meanwhile."""
         assert self.shift is not None
         self.gate.release()
-        try:
-            await asyncio.sleep(self.shift.seconds(minutes))
-        finally:
-            await self.gate.acquire()
+        # Not in a ``finally``: a simulation stopped meanwhile (Ctrl-C) must not wait here for a free place.
+        await asyncio.sleep(self.shift.seconds(minutes))
+        await self.gate.acquire()
 
     def _count(self, kinds: list[str]) -> None:
         for kind in set(kinds):
