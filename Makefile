@@ -28,7 +28,7 @@ lock: ## refresh constraints.txt: the newest versions pyproject.toml admits, ins
 run: install ## embedded PostgreSQL + migrations + API on http://$(HOST):$(PORT)
 	$(BIN)/snp serve --host $(HOST) --port $(PORT)
 
-demo: install ## the service with the last four weeks of the Indre, and the simulator running forward (Ctrl-C stops)
+demo: install ## the Indre's last four weeks, then a live shift (calls wait for named regulators); own data folder (.data-demo); one Ctrl-C stops it all
 	$(BIN)/python -m tools.simulator demo --host $(HOST) --port $(PORT)
 
 browser: ## Debian's Chromium for the console's browser test (installed when missing and we are root)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app import workers
-from app.http import contract
+from app.http import contract, docs
 from app.http.edge import Edge
 from app.http.errors import install_error_handlers
 from app.http.metrics import metrics_response
@@ -129,8 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url="/redoc",
+        docs_url=None,  # app/http/docs.py: the pages with their assets served here, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     crypto.use(crypto.keyring_of(settings))  # patient identity sealed with the settings' keys
@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Edge, trusted_proxies=settings.proxy_networks)  # limits, proxies, budgets, deadline, metrics
     for router in routers():
         app.include_router(router)
+    app.include_router(docs.router)
 
     @app.get("/health", tags=["operations"], operation_id="health")
     async def health() -> dict[str, str]:

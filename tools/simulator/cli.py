@@ -26,7 +26,7 @@ from rich.table import Table
 
 from app.platform.config import get_settings
 from tools.simulator.plan import INDRE_MIX, KINDS, PROFILES, Profile, plan
-from tools.simulator.run import Simulation
+from tools.simulator.run import Shift, Simulation
 
 console = Console()
 EXPECTED = {kind: sum(n for c, n in INDRE_MIX.items() if kind in KINDS[c]) / sum(INDRE_MIX.values())
@@ -51,10 +51,12 @@ def _territory(profile: Profile) -> str:
 
 
 async def simulation(url: str, profile: Profile, days: float, speed: float, seed: int, concurrency: int,
-                     history_days: float, setup: bool, ready: Callable[[], None] | None = None) -> dict[str, Any]:
+                     history_days: float, setup: bool, ready: Callable[[Simulation], None] | None = None,
+                     shift: Shift | None = None, backlog: int = 0) -> dict[str, Any]:
     """Set up (doctors, sites, rules), load the past (calls import), call ``ready``, then play ``days`` of calls
-    and compare them with the report."""
-    sim = Simulation(url, get_settings(), profile, seed=seed, concurrency=concurrency)
+    and compare them with the report. With a ``shift``, people take the time they take (the queue fills);
+    the first ``backlog`` calls come at once (a shift joined under way)."""
+    sim = Simulation(url, get_settings(), profile, seed=seed, concurrency=concurrency, shift=shift)
     try:
         territory = _territory(profile)
         began = dt.datetime.now(dt.UTC)
@@ -68,15 +70,15 @@ async def simulation(url: str, profile: Profile, days: float, speed: float, seed
             with console.status(f"Import des {len(past)} appels des {history_days:g} derniers jours…"):
                 imported = await sim.import_history(past)
             console.print(f"{imported} appels passés importés")
-        if ready is not None:
-            ready()
         months = _months(profile.timezone, began, began + dt.timedelta(days=1))
         before = await sim.report(territory, months)
+        if ready is not None:
+            ready(sim)
         calls = plan(profile, began, days, seed=seed)
         with Progress(TextColumn("[bold]Appels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             task = progress.add_task("calls", total=len(calls))
-            await sim.run(calls, speed, progress=lambda: progress.advance(task))
+            await sim.run(calls, speed, progress=lambda: progress.advance(task), backlog=backlog)
         months = _months(profile.timezone, began, dt.datetime.now(dt.UTC))
         after = await sim.report(territory, months) if before is not None else None
         summary = {"profile": profile.name, "days": days, "speed": speed, "seed": seed, "planned": len(calls),
@@ -146,20 +148,57 @@ def simulate(
         raise typer.Exit(1)
 
 
+# What each role's token shows of the console (app/console/static/views/tabs.js).
+TABS = (("operator", "Appels, Créneaux (opérateur : saisit et qualifie les appels)"),
+        ("regulator", "Appels, Créneaux (régulateur : prend, rappelle, décide, réserve)"),
+        ("effector", "Mon activité (le médecin : ses rendez-vous, ses retours)"),
+        ("urgences", "Créneaux, avec la réorientation depuis les urgences et ses réorientations"),
+        ("referrer", "Créneaux, avec l'adressage d'un professionnel (pharmacien)"),
+        ("analyst", "Statistiques"),
+        ("admin", "Appels, Créneaux, Statistiques"))
+
+
+def demo_folder(data_dir: Path) -> Path:
+    """The demo's own data folder, beside ``make run``'s (``./.data`` → ``./.data-demo``): the demo never
+    touches the data of the service run by hand."""
+    return data_dir.with_name(f"{data_dir.name}-demo")
+
+
 def demo(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second, going forward")] = 60.0,
     days: Annotated[float, typer.Option(help="simulated days going forward")] = 7.0,
+    data: Annotated[Path | None, typer.Option(
+        help="the demo's embedded PostgreSQL folder; default: beside SNP_DATA_DIR's, named <it>-demo")] = None,
+    backlog: Annotated[int, typer.Option(help="calls already in the queue when the demo starts")] = 8,
 ) -> None:
-    """The service with the last four weeks of Indre activity, then the simulator running forward."""
+    """The service with the last four weeks of Indre activity, then the simulator running forward: calls
+    wait in the queue as in a real shift. Its own embedded PostgreSQL (never ``make run``'s); one Ctrl-C
+    stops the simulator, the service and the database."""
+    settings = get_settings()
+    folder = (data or demo_folder(settings.data_dir)).expanduser().resolve()
     base = f"http://{host}:{port}"
     began = time.monotonic()
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped from outside: stop the service too
-    env = {**os.environ, "SNP_LOG_LEVEL": os.environ.get("SNP_LOG_LEVEL", "WARNING")}
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", host, "--port", str(port)],
-                              env=env)
+    # Stopped from outside (SIGTERM): the same as a Ctrl-C, which asyncio turns into cancelling the simulation.
+    signal.signal(signal.SIGTERM, lambda signum, frame: os.kill(os.getpid(), signal.SIGINT))
+    env = {k: v for k, v in os.environ.items() if k != "SNP_DATABASE_URL"}
+    env.update(SNP_DATA_DIR=str(folder), SNP_LOG_LEVEL=os.environ.get("SNP_LOG_LEVEL", "WARNING"))
+    server: subprocess.Popen[bytes] | None = None
     try:
+        console.print(f"Base de la démo : {folder}")
+        # The database and the service in sessions of their own: the terminal's Ctrl-C reaches this process
+        # alone, which stops them in order (the service first, then the database it writes to).
+        database = subprocess.run([sys.executable, "-m", "app.cli", "db", "start"], env=env, capture_output=True,
+                                  text=True, start_new_session=True, check=False)
+        if database.returncode != 0:
+            console.print(f"[red]the demo's PostgreSQL did not start[/red]\n{database.stderr[-2000:]}")
+            raise typer.Exit(1)
+        env["SNP_DATABASE_URL"] = database.stdout.strip().splitlines()[-1]
+        log_file = folder / "service.log"  # the service's own lines, out of the way of the demo's
+        with open(log_file, "ab") as sink:
+            server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", host, "--port", str(port)],
+                                      env=env, start_new_session=True, stdout=sink, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -168,28 +207,60 @@ def demo(
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                console.print("[red]the service did not start[/red]")
+                tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-20:])
+                console.print(f"[red]the service did not start[/red] ({log_file}):\n{tail}", highlight=False)
                 raise typer.Exit(1)
             time.sleep(0.5)
 
-        def announce() -> None:
-            console.print(f"[bold green]Démo prête en {time.monotonic() - began:.0f} s[/bold green]: "
-                          f"console {base}/console/ — jeton de régulateur : "
-                          f"`snp token --role regulator --territory 36`; Ctrl-C pour arrêter")
+        def announce(sim: Simulation) -> None:
+            _announce(sim, base, time.monotonic() - began, log_file)
 
         # The last four weeks through the calls import, then the days to come at ``speed``.
-        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 4, 28, setup=True, ready=announce))
+        summary = asyncio.run(simulation(base, PROFILES["indre"], days, speed, 1, 16, 28, setup=True,
+                                         ready=announce, shift=Shift(speed), backlog=backlog))
         show(summary)
+        console.print("Simulation terminée ; le service tourne encore (Ctrl-C pour arrêter).")
         server.wait()
     except KeyboardInterrupt:
-        pass
+        console.print("Arrêt de la démo…")
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        _stop_demo(server, folder)
+
+
+def _announce(sim: Simulation, base: str, seconds: float, log_file: Path) -> None:
+    """What one needs to look at the demo: the addresses, a token per role and the tabs it shows, an
+    effector's id. Each token on a line of its own, unbroken, to be pasted into the console."""
+    console.print("[bold]Jetons de la démo[/bold] (valables 7 jours ; à coller dans la console) :")
+    doctor_id, doctor_token = next(iter(sim.effectors.items()), (None, None))
+    for role, tabs in TABS:
+        token = doctor_token if role == "effector" else sim.console_token(role, "36")
+        if token is None:
+            continue
+        console.print(f"[bold]{role}[/bold] — {tabs}", soft_wrap=True)
+        console.print(token, soft_wrap=True, highlight=False)
+    if doctor_id is not None:
+        console.print(f"Effecteur de la démo : {sim.names.get(doctor_id, '')}, practitioner_id {doctor_id} "
+                      f"(les autres : GET {base}/v1/practitioners?territory=36 avec le jeton admin)",
+                      soft_wrap=True, highlight=False)
+    console.print(f"Journal du service : {log_file}", soft_wrap=True, highlight=False)
+    console.print(f"[bold green]Démo prête en {seconds:.0f} s[/bold green] : console {base}/console/ — "
+                  f"API {base}/docs — Ctrl-C pour tout arrêter", soft_wrap=True, highlight=False)
+
+
+def _stop_demo(server: subprocess.Popen[bytes] | None, folder: Path) -> None:
+    """The service, then the database: nothing the demo started outlives it."""
+    from app.platform.embedded import EmbeddedPostgres
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave the database running
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    EmbeddedPostgres(folder).stop()
+    console.print("Démo arrêtée.")
 
 
 def seed(
@@ -225,10 +296,6 @@ def seed(
     finally:
         if embedded is not None:
             embedded.stop_if_started_here()
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 app = typer.Typer(help="The simulator: a SAS's traffic through the public API, the demo, the benchmarks' seed",

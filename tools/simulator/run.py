@@ -41,6 +41,8 @@ RULES = (
     [([1, 2, 3, 4, 5], "12:00", "14:00"), ([6], "09:00", "12:00")],
     [([6], "14:00", "18:00"), ([7], "09:00", "13:00")],
 )
+# The regulators of each département's shift, named in the users registry: the queue says who has a call.
+REGULATOR_NAMES = ("Dr Claire Morel", "Dr Paul Girard", "Dr Sophie Laurent")
 OTHER_LABEL = {"no_answer": "pas de réponse au rappel", "redirected_15": "réorienté vers le 15",
                "redirected_ed": "adressé aux urgences", "other": "autre"}
 
@@ -78,6 +80,31 @@ class Tally:
                 "slots_published": self.slots_published}
 
 
+@dataclass(frozen=True)
+class Shift:
+    """How long people take, so that the queue looks like a shift's: a call waits for a regulator (a P1 a few
+    minutes, a P3 up to half an hour), then he calls back and decides in a few more minutes. Times are
+    simulated minutes, played at ``speed`` simulated seconds per real second but never more than
+    ``people_speed`` times faster than life: the arrivals may be hurried, people only so much, so that at
+    60 a P2 still waits a minute or more on screen. ``speed`` 0 (as fast as answered): nobody waits."""
+
+    speed: float
+    people_speed: float = 5.0
+
+    def queue_minutes(self, call: PlannedCall) -> float:
+        low, high = {"P1": (1, 4), "P2": (4, 15), "P3": (8, 30)}.get(call.priority, (4, 15))
+        return low + (call.number * 7919 % 101) / 100 * (high - low)
+
+    def regulation_minutes(self, call: PlannedCall) -> float:
+        return 4 + (call.number * 104729 % 97) / 96 * 8
+
+    def seconds(self, minutes: float) -> float:
+        """Real seconds for ``minutes`` of a person's work."""
+        if self.speed <= 0:
+            return 0.0
+        return minutes * 60 / min(self.speed, self.people_speed)
+
+
 @dataclass
 class Booked:
     booking_id: str
@@ -88,8 +115,9 @@ class Booked:
 
 class Simulation:
     def __init__(self, base_url: str, settings: Settings, profile: Profile, *, seed: int = 1,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, shift: Shift | None = None) -> None:
         self.profile = profile
+        self.shift = shift  # None: every call is handled as soon as it is made
         self.seed = seed
         self.tally = Tally()
         self.booked: list[Booked] = []
@@ -107,10 +135,35 @@ class Simulation:
         for departement in departements:
             for role, sub in (("operator", "sim-osnp"), ("regulator", "sim-regulateur"), ("urgences", "sim-ioa")):
                 self.tokens[f"{role}-{departement}"] = self._token(role, [departement], sub=f"{sub}-{departement}")
-        self.effectors: dict[str, str] = {}
+            for number in range(len(REGULATOR_NAMES)):
+                self.tokens[f"regulator-{departement}-{number}"] = self._token(
+                    "regulator", [departement], sub=self.regulator_subject(departement, number))
+        self.effectors: dict[str, str] = {}  # practitioner id -> his token
+        self.names: dict[str, str] = {}  # practitioner id -> "Dr Given Family"
+        self.backlog: set[int] = set()
 
     def _token(self, role: str, territories: list[str], **claims: Any) -> str:
         return create_token(self.settings, role=role, territories=territories, ttl_seconds=7 * 24 * 3600, **claims)
+
+    def console_token(self, role: str, departement: str) -> str:
+        """A token of the shift's people for the console: the first named regulator, the operator, the ED's
+        nurse; a pharmacist for a referrer; the analyst; the admin."""
+        if role == "regulator":
+            return self.tokens[f"regulator-{departement}-0"]
+        if role in ("operator", "urgences"):
+            return self.tokens[f"{role}-{departement}"]
+        if role == "referrer":
+            return self._token("referrer", [departement], sub=f"sim-pharmacien-{departement}",
+                               referrer_kind="pharmacist")
+        return self.tokens[role]
+
+    @staticmethod
+    def regulator_subject(departement: str, number: int) -> str:
+        return f"sim-regulateur-{departement}-{number + 1}"
+
+    def _regulator(self, call: PlannedCall) -> dict[str, str]:
+        """The regulator of the shift who handles this call, from taking it to closing it."""
+        return {"Authorization": f"Bearer {self.tokens[f'regulator-{call.departement}-{call.number // 3 % 3}']}"}
 
     def _as(self, role: str, departement: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[f'{role}-{departement}' if departement else role]}"}
@@ -136,6 +189,12 @@ class Simulation:
 
     async def _setup_departement(self, index: int, departement: str) -> None:
         admin = self._as("admin")
+        for number, name in enumerate(REGULATOR_NAMES):
+            user = await self._request("POST", "/v1/users", headers=admin, json={
+                "subject": self.regulator_subject(departement, number), "display_name": name,
+                "role": "regulator", "territories": [departement]})
+            if user.status_code not in (201, 409):  # 409: registered by an earlier run
+                self.tally.error("user", user)
         places = POSTCODES.get(departement) or []
         if not places:
             return
@@ -156,6 +215,7 @@ class Simulation:
                     self.tally.error("practitioner", made)
                     continue
                 doctor = made.json()
+            self.names[doctor["id"]] = f"Dr {doctor.get('given_name') or ''} {doctor.get('family_name') or ''}".strip()
             self.effectors[doctor["id"]] = self._token("effector", [departement], practitioner_id=doctor["id"],
                                                        sub=f"sim-dr-{rpps}")
             if rpps in known:
@@ -184,15 +244,20 @@ class Simulation:
 
     # -------------------------------------------------------------------------------------- calls
 
-    async def run(self, calls: list[PlannedCall], speed: float, progress: Any = None) -> None:
-        """The calls, each when its time comes (``speed`` simulated seconds per real second; 0: at once)."""
+    async def run(self, calls: list[PlannedCall], speed: float, progress: Any = None, backlog: int = 0) -> None:
+        """The calls, each when its time comes (``speed`` simulated seconds per real second; 0: at once). The
+        first ``backlog`` calls come at once, the shift being joined under way: a third of them taken already
+        (with a ``shift``, the others wait for a regulator as any call does)."""
         if not calls:
             return
         began = time.monotonic()
-        origin = calls[0].at
+        origin = calls[min(backlog, len(calls)) - 1].at if backlog else calls[0].at
+        self.backlog = {call.number for call in calls[:backlog]}
+        for index, call in enumerate(calls[:backlog]):  # a queue joined under way holds every priority
+            call.priority = ("P2", "P3", "P1")[index % 3]
         tasks = []
         for call in calls:
-            if speed > 0:
+            if speed > 0 and call.at > origin:
                 delay = (call.at - origin).total_seconds() / speed - (time.monotonic() - began)
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -216,7 +281,7 @@ class Simulation:
                 progress()
 
     async def _regulate(self, call: PlannedCall) -> None:
-        operator, regulator = self._as("operator", call.departement), self._as("regulator", call.departement)
+        operator = self._as("operator", call.departement)
         made = await self._request("POST", "/v1/calls", headers=operator, json={
             "territory_code": call.departement, "channel": call.channel, "priority": call.priority,
             "intent_without_sas": call.intent, "reason": "fièvre depuis 48 h",
@@ -228,6 +293,14 @@ class Simulation:
         call_id = made.json()["id"]
         self.tally.calls += 1
         self.tally.by_channel[call.channel] += 1
+        regulator = self._regulator(call)
+        if self.shift is not None and not (call.number in self.backlog and call.number % 3 == 0):
+            await self._busy(self.shift.queue_minutes(call))  # in the queue until a regulator is free
+        taken = await self._request("POST", f"/v1/calls/{call_id}/assign", headers=regulator, json={})
+        if taken.status_code != 200:
+            self.tally.error("assign", taken)
+        if self.shift is not None:
+            await self._busy(self.shift.regulation_minutes(call))  # he reads, calls back, thinks
         answered = call.other_reason != "no_answer"
         callback = await self._request("POST", f"/v1/calls/{call_id}/callback", headers=regulator,
                                         json={"answered": answered})
@@ -256,6 +329,14 @@ class Simulation:
         if closed.status_code != 200:
             self.tally.error("close", closed)
 
+    async def _busy(self, minutes: float) -> None:
+        """A person at work for ``minutes``: the call keeps no place of the concurrency meanwhile."""
+        assert self.shift is not None
+        self.gate.release()
+        # Not in a ``finally``: a simulation stopped meanwhile (Ctrl-C) must not wait here for a free place.
+        await asyncio.sleep(self.shift.seconds(minutes))
+        await self.gate.acquire()
+
     def _count(self, kinds: list[str]) -> None:
         for kind in set(kinds):
             self.tally.decisions[kind] += 1
@@ -275,7 +356,7 @@ class Simulation:
     async def _book(self, call: PlannedCall, call_id: str) -> bool:
         """Search, hold, book — the next slot when another regulator was quicker; then maybe cancel and book
         again (a re-orientation)."""
-        regulator = self._as("regulator", call.departement)
+        regulator = self._regulator(call)
         booking = await self._hold_and_book(call, call_id)
         if booking is None:
             self.tally.no_slot += 1
@@ -295,7 +376,7 @@ class Simulation:
         return True
 
     async def _hold_and_book(self, call: PlannedCall, call_id: str) -> dict[str, Any] | None:
-        regulator = self._as("regulator", call.departement)
+        regulator = self._regulator(call)
         for _ in range(3):  # other regulators take slots too: look again
             for slot in await self._free_slots(call, "regulator", call_id):
                 held = await self._request("POST", f"/v1/slots/{slot['id']}/hold", headers=regulator,
@@ -411,7 +492,7 @@ def _history_row(call: PlannedCall) -> dict[str, Any]:
             "patient_postcode": call.postcode}
 
 
-__all__ = ["Simulation", "Tally", "plan"]
+__all__ = ["Shift", "Simulation", "Tally", "plan"]
 
 
 def _phone(call: PlannedCall) -> str:
