@@ -245,14 +245,14 @@ def test_a_time_typed_for_la_reunion_is_la_reunion_time_in_a_browser_in_paris(wo
 
     base = world["base"]
     admin = {"Authorization": f"Bearer {_token('admin', ())}"}
-    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
-        "rpps": new_rpps(), "family_name": "Payet", "given_name": "Lucas", "territory_codes": ["974"],
-        "accepts_over_capacity": True})
-    assert doctor.status_code == 201, doctor.text
     site = httpx.post(base + "/v1/sites", headers=admin, json={
         "name": "Cabinet de Saint-Denis", "kind": "cabinet", "address": "1 rue de Paris", "postcode": "97400",
         "lat": -20.88, "lon": 55.45, "territory_code": "974"})
     assert site.status_code == 201, site.text
+    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
+        "rpps": new_rpps(), "family_name": "Payet", "given_name": "Lucas", "territory_codes": ["974"],
+        "accepts_over_capacity": True, "site_ids": [site.json()["id"]]})
+    assert doctor.status_code == 201, doctor.text
     regulator = _token("regulator", ("974",))
     call = httpx.post(base + "/v1/calls", headers={"Authorization": f"Bearer {regulator}"},
                       json={"territory_code": "974", "channel": "15", "patient": {"phone": "0262000000"}}).json()
