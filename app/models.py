@@ -10,7 +10,7 @@ from app.hub.models import HubMessage
 from app.notifications.models import WebhookReceiver
 from app.outbox.models import DeclarationCursor, OutboxEvent
 from app.platform.database import Base
-from app.practitioners.models import Practitioner, PractitionerTerritory
+from app.practitioners.models import Practitioner, PractitionerSite, PractitionerTerritory
 from app.sites.models import Site
 from app.slots.models import AgendaSource, AvailabilityRule, Slot
 from app.stats import models as stats_models  # noqa: F401,I001  (indexes of the report)
@@ -20,5 +20,5 @@ __all__ = [
     "RATE_USAGE", "AgendaSource", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt",
     "DeclarationCursor",
     "DeclaredAppointment", "Decision", "HubMessage", "IdempotencyKey", "OutboxEvent", "Practitioner",
-    "PractitionerTerritory", "Site", "Slot", "Territory", "User", "WebhookReceiver",
+    "PractitionerSite", "PractitionerTerritory", "Site", "Slot", "Territory", "User", "WebhookReceiver",
 ]

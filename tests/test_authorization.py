@@ -56,6 +56,7 @@ TABLE: dict[str, Row] = {
     "set_my_webhook": Row("PUT", "/v1/practitioners/me/webhook", frozenset({"effector"}), {}),
     "update_my_settings": Row("PATCH", "/v1/practitioners/me", frozenset({"effector"}), {}),
     "get_practitioner": Row("GET", "/v1/practitioners/{practitioner}", SEARCHERS | {"effector"}, walled=True),
+    "update_practitioner": Row("PATCH", "/v1/practitioners/{practitioner}", frozenset({"admin"}), {}),
     "create_site": Row("POST", "/v1/sites", frozenset({"admin"}), {}),
     "list_sites": Row("GET", "/v1/sites", ALL - {"platform"}),
     "get_site": Row("GET", "/v1/sites/{site}", ALL - {"platform"}, walled=True),

@@ -28,7 +28,7 @@ from app.calls.repository import (
 )
 from app.outbox.events import insert_booking_events
 from app.slots.models import Slot
-from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_TARGET, STATE_SQL
+from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_SERVES, OVER_CAPACITY_TARGET, OWN_SITE, STATE_SQL
 from app.territories.repository import SCOPE, scope_params
 
 
@@ -250,7 +250,7 @@ REFUSAL = f"""
 """
 
 # Why an over-capacity booking wrote nothing: the key's first answer, the call, the doctor (known, and
-# consenting), the site (visible, in a territory the doctor serves).
+# consenting), the site (visible, in a territory the doctor serves, one of his own).
 OVER_CAPACITY_REFUSAL = f"""
     WITH scope AS (
         {SCOPE}
@@ -259,7 +259,7 @@ OVER_CAPACITY_REFUSAL = f"""
            c.id IS NOT NULL AND c.territory_code IN (SELECT code FROM scope) AS call_visible,
            c.status AS call_status, p.id IS NOT NULL AS practitioner_known, p.accepts_over_capacity,
            si.id IS NOT NULL AND si.territory_code IN (SELECT code FROM scope) AS site_visible,
-           coalesce({OVER_CAPACITY_TARGET}, false) AS serves
+           coalesce({OVER_CAPACITY_SERVES}, false) AS serves, coalesce({OWN_SITE}, false) AS own_site
     FROM (SELECT 1) AS one
     LEFT JOIN idempotency_keys k ON k.principal_sub = :sub AND k.key = CAST(:key AS text)
     LEFT JOIN calls c ON c.id = :call_id

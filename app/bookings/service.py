@@ -279,6 +279,9 @@ def _raise_over_capacity_refusal(why: Any, data: OverCapacityBooking) -> None:
                              field="practitioner_id")
     if not why["serves"]:
         raise Unprocessable("The site is in a territory the practitioner does not serve", field="site_id")
+    if not why["own_site"]:
+        raise Unprocessable(f"Site {data.site_id} is not one of the practitioner's sites (his site_ids): an "
+                            "over-capacity appointment is recorded only where he practises", field="site_id")
 
 
 def _replay(stored: Any, digest: str) -> Booked:

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StrictBool
 
 from app.http.schemas import AwareDatetime, Input, Schema
-from app.reference.identifiers import FINESS, Postcode
+from app.reference.identifiers import FINESS, Phone, Postcode
 from app.territories.schemas import Code
 
 Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
@@ -58,23 +57,12 @@ def no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(no_nul)]
 
 
-def _phone(value: str) -> str:
-    compact = re.sub(r"[\s.\-()]", "", value)
-    if not re.fullmatch(r"\+?[0-9]{6,19}", compact):
-        raise ValueError("a phone number is 6 to 19 digits, optionally after a leading +")
-    return compact
-
-
 def _birth_year(value: int) -> int:
     if value > dt.date.today().year:
         raise ValueError("a birth year cannot lie in the future")
     return value
 
 
-# What _phone accepts, for the contract: 6 to 19 digits, optionally after a +, separators anywhere.
-PHONE_PATTERN = r"^[\s.()-]*\+?(?:[\s.()-]*[0-9]){6,19}[\s.()-]*$"
-Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"],
-                                                     json_schema_extra={"pattern": PHONE_PATTERN})]
 BirthYear = Annotated[int, Field(ge=1900, le=2100), AfterValidator(_birth_year)]
 
 

@@ -71,6 +71,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("PATCH", "/v1/practitioners/me"): DEFAULT,
     ("PUT", "/v1/practitioners/me/webhook"): DEFAULT,
     ("GET", "/v1/practitioners/{practitioner_id:uuid}"): DEFAULT,
+    ("PATCH", "/v1/practitioners/{practitioner_id:uuid}"): DEFAULT,
     ("GET", "/v1/practitioners/{practitioner_id:uuid}/participation"): DEFAULT,
     ("GET", "/v1/sites"): DEFAULT,
     ("POST", "/v1/sites"): DEFAULT,

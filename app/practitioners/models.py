@@ -35,6 +35,8 @@ class Practitioner(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
     # The doctor agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire).
     accepts_over_capacity: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Where the regulation calls him (to agree an over-capacity appointment), without separators.
+    phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[CreatedAt]
 
 
@@ -47,3 +49,16 @@ class PractitionerTerritory(Base):
         ForeignKey("practitioners.id", ondelete="CASCADE"), primary_key=True
     )
     territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"), primary_key=True, index=True)
+
+
+class PractitionerSite(Base):
+    """The sites a practitioner calls his own (each in a territory he serves): over-capacity appointments
+    are recorded only there."""
+
+    __tablename__ = "practitioner_sites"
+
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("practitioners.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True,
+                                               index=True)

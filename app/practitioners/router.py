@@ -69,9 +69,23 @@ async def set_my_webhook(
 async def update_my_settings(
     data: PractitionerSettings, session: SessionDep, principal: SelfEffectorDep
 ) -> PractitionerRead:
-    """The effector's own settings: `accepts_over_capacity` (the regulation may then record appointments
-    with him outside his published slots)."""
+    """The effector's own settings, in his view: `accepts_over_capacity` (the regulation may then record
+    appointments with him outside his published slots), `languages`, `phone` (where the regulation calls him;
+    `null` removes it) and `site_ids`, his own sites (over-capacity appointments are recorded only there; each
+    must be a site of a territory he serves, 422 naming `site_ids` otherwise). A field left out is left as it
+    is."""
     return await service.update_me(session, principal, data)
+
+
+@router.patch("/{practitioner_id:uuid}", response_model=PractitionerRead, operation_id="update_practitioner",
+              responses=error_responses(401, 403, 404, 422))
+async def update_practitioner(
+    practitioner_id: uuid.UUID, data: PractitionerSettings, session: SessionDep, principal: AdminDep
+) -> PractitionerRead:
+    """An administrator sets a practitioner's settings, as he would himself through `PATCH
+    /v1/practitioners/me`: `accepts_over_capacity`, `languages`, `phone`, `site_ids` (each a site of a
+    territory he serves, 422 naming `site_ids` otherwise). A field left out is left as it is."""
+    return await service.update(session, principal, practitioner_id, data)
 
 
 @router.get("/{practitioner_id:uuid}", response_model=PractitionerRead, operation_id="get_practitioner",

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, HttpUrl, StrictBool
 
 from app.http.schemas import Input, Schema
 from app.notifications.service import WebhookDelivery
-from app.reference.identifiers import RPPS
+from app.reference.identifiers import RPPS, Phone
 from app.reference.nomenclatures import MEDECIN, check
 
 PROFESSION = "ANS nomenclature TRE-G15 (10 médecin, 40 chirurgien-dentiste, 50 sage-femme, 60 infirmier, " \
@@ -21,6 +21,13 @@ SpecialtyCode = Annotated[str, Field(pattern=r"^S[A-Z]{1,2}[0-9]{2}$"), AfterVal
 Language = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1 code: fr, en, ar…")]
 Languages = Annotated[list[Language], Field(min_length=1, max_length=20, description="languages the patient may "
                                             "speak with the practitioner (ISO 639-1)")]
+
+PHONE = ("where the regulation calls the practitioner (to agree an over-capacity appointment): 6 to 19 digits, "
+         "optionally after a +; kept without separators")
+SITE_IDS = ("the practitioner's own sites, each in a territory he serves (or a CPTS under one): over-capacity "
+            "appointments are recorded only there. An unknown site or one outside his territories is 422 naming "
+            "`site_ids`")
+SiteIds = Annotated[list[uuid.UUID], Field(max_length=50, description=SITE_IDS)]
 
 OVER_CAPACITY = ("Agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire) outside the "
                  "published slots")
@@ -38,6 +45,8 @@ class PractitionerCreate(Input):
     languages: Languages = Field(default_factory=lambda: ["fr"])
     territory_codes: list[str] = Field(min_length=1, max_length=50)
     accepts_over_capacity: StrictBool = Field(default=False, description=OVER_CAPACITY)
+    phone: Phone | None = Field(default=None, description=PHONE)
+    site_ids: SiteIds = Field(default_factory=list)
 
 
 class PractitionerRead(Schema):
@@ -58,6 +67,8 @@ class PractitionerRead(Schema):
                                   "attempt. Shown to the practitioner himself and to administrators, when a "
                                   "webhook is registered")
     accepts_over_capacity: bool = Field(default=False, description=OVER_CAPACITY)
+    phone: str | None = Field(default=None, description=PHONE)
+    site_ids: list[uuid.UUID] = Field(default_factory=list, description=SITE_IDS)
     created_at: dt.datetime
 
 
@@ -67,7 +78,10 @@ class WebhookSet(Input):
 
 
 class PractitionerSettings(Input):
-    """The effector's own settings (PATCH: a field left out is left as it is)."""
+    """A practitioner's settings, by himself or an administrator (PATCH: a field left out is left as it is;
+    `phone: null` removes the phone, `site_ids: []` all his sites)."""
 
     accepts_over_capacity: StrictBool | None = Field(default=None, description=OVER_CAPACITY)
     languages: Languages | None = None
+    phone: Phone | None = Field(default=None, description=PHONE)
+    site_ids: SiteIds | None = None

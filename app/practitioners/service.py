@@ -28,17 +28,38 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
     for i, code in enumerate(data.territory_codes):
         if code not in known:
             raise Unprocessable(f"territory_codes[{i}]: unknown territory {code!r}", field=f"territory_codes.{i}")
+    sites = await _own_sites(session, data.site_ids, codes)
     practitioner = Practitioner(
         rpps=data.rpps, family_name=data.family_name, given_name=data.given_name, specialty=data.specialty,
         profession_code=data.profession_code, specialty_code=_specialty_code(data),
         languages=list(dict.fromkeys(data.languages)), accepts_over_capacity=data.accepts_over_capacity,
+        phone=data.phone,
     )
     session.add(practitioner)
     await session.flush()
     session.add_all(PractitionerTerritory(practitioner_id=practitioner.id, territory_code=c) for c in codes)
     await session.flush()
+    await repository.set_sites(session, practitioner.id, sites)
     await session.refresh(practitioner)
-    return _as_read(practitioner, sorted(codes))
+    return _as_read(practitioner, sorted(codes), await _site_ids(session, practitioner.id))
+
+
+async def _own_sites(session: AsyncSession, ids: list[uuid.UUID], served: list[str]) -> list[uuid.UUID]:
+    """``ids`` without repeats, once each is known to be a site in a territory the practitioner serves (or
+    a CPTS under one, as for publishing): 422 naming ``site_ids`` otherwise."""
+    wanted = list(dict.fromkeys(ids))
+    places = await repository.site_places(session, wanted)
+    for i, site_id in enumerate(ids):
+        if site_id not in places:
+            raise Unprocessable(f"site_ids[{i}]: unknown site {site_id}", field="site_ids")
+        if not places[site_id] & set(served):
+            raise Unprocessable(f"site_ids[{i}]: site {site_id} is in a territory the practitioner does not serve",
+                                field="site_ids")
+    return wanted
+
+
+async def _site_ids(session: AsyncSession, practitioner_id: uuid.UUID) -> list[uuid.UUID]:
+    return (await repository.site_ids(session, [practitioner_id]))[practitioner_id]
 
 
 def _specialty_code(data: PractitionerCreate) -> str | None:
@@ -47,7 +68,9 @@ def _specialty_code(data: PractitionerCreate) -> str | None:
     return data.specialty_code
 
 
-def _as_read(p: Practitioner, codes: list[str], delivery: WebhookDelivery | None = None) -> PractitionerRead:
+def _as_read(
+    p: Practitioner, codes: list[str], site_ids: list[uuid.UUID], delivery: WebhookDelivery | None = None
+) -> PractitionerRead:
     return PractitionerRead(
         id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
         profession_code=p.profession_code, profession=labels("G15").get(p.profession_code),
@@ -55,7 +78,7 @@ def _as_read(p: Practitioner, codes: list[str], delivery: WebhookDelivery | None
         specialty_label=labels("R38").get(p.specialty_code) if p.specialty_code else None,
         languages=list(p.languages),
         territory_codes=codes, webhook_url=p.webhook_url, webhook_delivery=delivery,
-        accepts_over_capacity=p.accepts_over_capacity, created_at=p.created_at,
+        accepts_over_capacity=p.accepts_over_capacity, phone=p.phone, site_ids=site_ids, created_at=p.created_at,
     )
 
 
@@ -74,7 +97,8 @@ async def get(session: AsyncSession, principal: Principal, practitioner_id: uuid
     visible = await territory_service.visible_codes(session, principal)
     if principal.role != "effector" and visible is not None and not visible.intersection(codes):
         raise NotFound(f"Practitioner {practitioner_id} not found")
-    return _as_read(practitioner, codes, await _delivery(session, principal, practitioner))
+    return _as_read(practitioner, codes, await _site_ids(session, practitioner.id),
+                    await _delivery(session, principal, practitioner))
 
 
 def _sees_delivery(principal: Principal, practitioner_id: uuid.UUID) -> bool:
@@ -98,9 +122,10 @@ async def list_(
         scope = wanted if visible is None else wanted & visible
     rows = await repository.list_(session, territories=scope, rpps=rpps, limit=limit, offset=offset)
     codes = await repository.territory_codes(session, [p.id for p in rows])
+    sites = await repository.site_ids(session, [p.id for p in rows])
     shown = await notification_service.deliveries(
         session, [p.id for p in rows if p.webhook_url is not None and _sees_delivery(principal, p.id)])
-    return [_as_read(p, codes[p.id], shown.get(p.id)) for p in rows]
+    return [_as_read(p, codes[p.id], sites[p.id], shown.get(p.id)) for p in rows]
 
 
 async def serves(session: AsyncSession, practitioner_id: uuid.UUID) -> list[str]:
@@ -122,7 +147,7 @@ async def set_webhook(
     practitioner.webhook_secret = data.secret
     await session.flush()
     await notification_repository.reset_receiver(session, practitioner.id)
-    return _as_read(practitioner, await serves(session, practitioner.id),
+    return _as_read(practitioner, await serves(session, practitioner.id), await _site_ids(session, practitioner.id),
                     await _delivery(session, principal, practitioner))
 
 
@@ -130,11 +155,23 @@ async def update_me(session: AsyncSession, principal: Principal, data: Practitio
     """The effector's own settings; a field left out is left as it is."""
     if principal.practitioner_id is None:
         raise NotFound("No practitioner behind this token")
-    practitioner = await get_model(session, principal.practitioner_id)
+    return await update(session, principal, principal.practitioner_id, data)
+
+
+async def update(
+    session: AsyncSession, principal: Principal, practitioner_id: uuid.UUID, data: PractitionerSettings
+) -> PractitionerRead:
+    """A practitioner's settings, by himself or an administrator; a field left out is left as it is."""
+    practitioner = await get_model(session, practitioner_id)
+    codes = await serves(session, practitioner.id)
+    if data.site_ids is not None:
+        await repository.set_sites(session, practitioner.id, await _own_sites(session, data.site_ids, codes))
     if data.accepts_over_capacity is not None:
         practitioner.accepts_over_capacity = data.accepts_over_capacity
     if data.languages is not None:
         practitioner.languages = list(dict.fromkeys(data.languages))
+    if "phone" in data.model_fields_set:  # null removes it
+        practitioner.phone = data.phone
     await session.flush()
-    return _as_read(practitioner, await serves(session, practitioner.id),
+    return _as_read(practitioner, codes, await _site_ids(session, practitioner.id),
                     await _delivery(session, principal, practitioner))

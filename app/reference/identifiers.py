@@ -1,4 +1,4 @@
-"""French identifiers: RPPS (Luhn key), FINESS, postcodes."""
+"""French identifiers: RPPS (Luhn key), FINESS, postcodes, phone numbers."""
 
 from __future__ import annotations
 
@@ -54,6 +54,18 @@ def finess_key_ok(value: str) -> bool:
 FINESS_PATTERN = r"(?:[0-9]{2}|2[AB])[0-9]{7}"
 
 
+def _phone(value: str) -> str:
+    compact = re.sub(r"[\s.\-()]", "", value)
+    if not re.fullmatch(r"\+?[0-9]{6,19}", compact):
+        raise ValueError("a phone number is 6 to 19 digits, optionally after a leading +")
+    return compact
+
+
+# What _phone accepts, for the contract: 6 to 19 digits, optionally after a +, separators anywhere. One rule
+# for every phone: a patient's, a practitioner's, a site's; stored without its separators.
+PHONE_PATTERN = r"^[\s.()-]*\+?(?:[\s.()-]*[0-9]){6,19}[\s.()-]*$"
+Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"],
+                                                     json_schema_extra={"pattern": PHONE_PATTERN})]
 RPPS = Annotated[str, AfterValidator(_rpps), Field(examples=["10000000009"])]
 FINESS = Annotated[str, AfterValidator(_finess), Field(examples=["360000012"])]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["36000"])]

@@ -27,4 +27,5 @@ class Site(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[CreatedAt]

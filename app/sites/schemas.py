@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from app.http.schemas import Input, Schema
-from app.reference.identifiers import InseeCode, Postcode
+from app.reference.identifiers import InseeCode, Phone, Postcode
 
 # The organisation a site belongs to: cabinet, maison de santé pluriprofessionnelle, centre de soins non
 # programmés, centre de santé, SOS Médecins, maison médicale de garde.
@@ -23,6 +23,8 @@ class SiteCreate(Input):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     territory_code: str
+    phone: Phone | None = Field(default=None, description="the site's phone (6 to 19 digits, optionally after a +; "
+                                                          "kept without separators)")
 
 
 class SiteRead(Schema):
@@ -35,4 +37,5 @@ class SiteRead(Schema):
     lat: float
     lon: float
     territory_code: str
+    phone: str | None = None
     created_at: dt.datetime

@@ -59,11 +59,14 @@ CLAIMABLE = (
 )
 
 # Where the doctor ``p`` may be given an over-capacity appointment: he consents, and the site ``si`` (of
-# territory ``t``) is visible (``scope``) and in a territory he serves (a CPTS under a served
-# département counts, as for publishing).
-OVER_CAPACITY_TARGET = """p.accepts_over_capacity AND si.territory_code IN (SELECT code FROM scope)
+# territory ``t``) is visible (``scope``), in a territory he serves (a CPTS under a served département
+# counts, as for publishing) and one of his own sites (``practitioner_sites``: never a site 40 km from his).
+OVER_CAPACITY_SERVES = """p.accepts_over_capacity AND si.territory_code IN (SELECT code FROM scope)
           AND EXISTS (SELECT 1 FROM practitioner_territories pt
                       WHERE pt.practitioner_id = p.id AND pt.territory_code IN (si.territory_code, t.parent_code))"""
+OWN_SITE = "EXISTS (SELECT 1 FROM practitioner_sites ps WHERE ps.practitioner_id = p.id AND ps.site_id = si.id)"
+OVER_CAPACITY_TARGET = f"""{OVER_CAPACITY_SERVES}
+          AND {OWN_SITE}"""
 
 # A slot its owner may withdraw: free and not held right now (a booked slot needs its booking cancelled).
 WITHDRAWABLE = "s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())"

@@ -32,8 +32,9 @@ class World:
 
 async def world(client: httpx.AsyncClient, auth: Any, territory: str = "36", **site_fields: Any) -> World:
     admin = auth("admin", [])
-    practitioner = await create_practitioner(client, admin, territories=[territory])
     site = await create_site(client, admin, territory=territory, **site_fields)
+    # the site is his own: over-capacity appointments may be recorded there
+    practitioner = await create_practitioner(client, admin, territories=[territory], site_ids=[site["id"]])
     return World(practitioner=practitioner, site=site)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,14 +246,18 @@ def test_a_time_typed_for_la_reunion_is_la_reunion_time_in_a_browser_in_paris(wo
 
     base = world["base"]
     admin = {"Authorization": f"Bearer {_token('admin', ())}"}
-    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
-        "rpps": new_rpps(), "family_name": "Payet", "given_name": "Lucas", "territory_codes": ["974"],
-        "accepts_over_capacity": True})
-    assert doctor.status_code == 201, doctor.text
     site = httpx.post(base + "/v1/sites", headers=admin, json={
         "name": "Cabinet de Saint-Denis", "kind": "cabinet", "address": "1 rue de Paris", "postcode": "97400",
         "lat": -20.88, "lon": 55.45, "territory_code": "974"})
     assert site.status_code == 201, site.text
+    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
+        "rpps": new_rpps(), "family_name": "Payet", "given_name": "Lucas", "territory_codes": ["974"],
+        "accepts_over_capacity": True, "site_ids": [site.json()["id"]], "phone": "0692 11 22 33"})
+    assert doctor.status_code == 201, doctor.text
+    not_his = httpx.post(base + "/v1/sites", headers=admin, json={
+        "name": "MSP de Saint-Pierre", "kind": "msp", "address": "5 rue Désiré Barquisseau", "postcode": "97410",
+        "lat": -21.34, "lon": 55.48, "territory_code": "974"})
+    assert not_his.status_code == 201, not_his.text
     regulator = _token("regulator", ("974",))
     call = httpx.post(base + "/v1/calls", headers={"Authorization": f"Bearer {regulator}"},
                       json={"territory_code": "974", "channel": "15", "patient": {"phone": "0262000000"}}).json()
@@ -266,6 +271,10 @@ def test_a_time_typed_for_la_reunion_is_la_reunion_time_in_a_browser_in_paris(wo
         page.click('nav button[data-tab="slots"]')
         form = page.locator("#over-capacity")
         expect(form.locator("#oc-practitioner option")).to_have_count(1)
+        # the regulator calls him on his phone, and is offered his own site only
+        expect(form.locator("#oc-phone")).to_contain_text("0692112233")
+        expect(form.locator("#oc-site option")).to_have_count(1)
+        expect(form.locator("#oc-site option")).to_have_text("Cabinet de Saint-Denis, 97400")
         form.locator("[name=start]").fill(f"{day.isoformat()}T10:00")
         form.locator("button[type=submit]").click()
         expect(page.locator("#message")).to_contain_text("surnuméraire enregistré")
@@ -275,3 +284,136 @@ def test_a_time_typed_for_la_reunion_is_la_reunion_time_in_a_browser_in_paris(wo
                         headers={"Authorization": f"Bearer {regulator}"}).json()
     assert dt.datetime.fromisoformat(booking["slot"]["start"]) == dt.datetime.combine(
         day, dt.time(6, 0), tzinfo=dt.UTC)
+
+
+def test_the_effector_sets_his_consent_phone_and_sites_and_reads_his_appointments_in_order(world) -> None:
+    """His view: the settings form (over-capacity consent, phone, own sites) through PATCH
+    /v1/practitioners/me, a refusal kept beside the field; his appointments soonest first, each with what
+    he said of it and of the patient what the mode needs."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base = world["base"]
+    admin = {"Authorization": f"Bearer {_token('admin', ())}"}
+    regulator = {"Authorization": f"Bearer {_token('regulator')}"}
+    near = httpx.post(base + "/v1/sites", headers=admin, json={
+        "name": "Cabinet de Déols", "kind": "cabinet", "address": "2 rue de Paris", "postcode": "36130",
+        "lat": 46.83, "lon": 1.70, "territory_code": "36"}).json()
+    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
+        "rpps": new_rpps(), "family_name": "Perrin", "given_name": "Hélène", "territory_codes": ["36"]}).json()
+    me = {"Authorization": f"Bearer {_token('effector', practitioner_id=doctor['id'])}"}
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    patients = {
+        "home_visit": {"family_name": "Morel", "given_name": "Paul", "birth_year": 1950, "phone": "0254112233",
+                       "address": "4 impasse des Lilas"},
+        "teleconsultation": {"family_name": "Caron", "given_name": "Lise", "birth_year": 1990,
+                             "phone": "0654998877"},
+        "in_person": {"family_name": "Lemoine", "given_name": "Yves", "birth_year": 1960, "phone": "0254000001"},
+    }
+    booking_of = {}
+    for hours, mode in ((5, "home_visit"), (3, "teleconsultation"), (4, "in_person")):
+        start = now + dt.timedelta(hours=hours)
+        slot = httpx.post(base + "/v1/slots", headers=admin, json={
+            "practitioner_id": doctor["id"], "site_id": near["id"], "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=20)).isoformat(), "mode": mode}).json()
+        call = httpx.post(base + "/v1/calls", headers=regulator, json={
+            "territory_code": "36", "channel": "15", "patient": patients[mode]}).json()
+        booked = httpx.post(base + "/v1/bookings", headers=regulator, json={"slot_id": slot["id"],
+                                                                            "call_id": call["id"]})
+        assert booked.status_code == 201, booked.text
+        booking_of[mode] = booked.json()["id"]
+        if mode == "in_person":  # this one was this morning, and the patient did not come
+            _sql(world["url"], "UPDATE slots SET start_at = now() - interval '3 hours', "
+                               "end_at = now() - interval '170 minutes' WHERE id = :id", id=slot["id"])
+            said = httpx.post(f"{base}/v1/bookings/{booking_of[mode]}/outcome", headers=me, json={"status": "noshow"})
+            assert said.status_code == 200, said.text
+    with sync_playwright() as pw:
+        browser, page = _open(pw, world, _token("effector", practitioner_id=doctor["id"]))
+        expect(page.locator("#whoami")).to_contain_text("Médecin effecteur")
+        rows = page.locator("#my-bookings li")
+        expect(rows).to_have_count(3)
+        expect(rows.nth(0)).to_contain_text("Au cabinet")
+        expect(rows.nth(0)).to_contain_text("YL, ")  # at the practice: initials and age, no name, no phone
+        expect(rows.nth(0)).to_contain_text("retour : non honoré")
+        expect(rows.nth(0)).not_to_contain_text("0254000001")
+        expect(rows.nth(0).get_by_role("button")).to_have_count(0)  # said once
+        expect(rows.nth(1)).to_contain_text("Téléconsultation")
+        expect(rows.nth(1)).to_contain_text("tél. 0654998877")
+        expect(rows.nth(1)).not_to_contain_text("Caron")
+        expect(rows.nth(2)).to_contain_text("Visite à domicile")
+        expect(rows.nth(2)).to_contain_text("Morel Paul")
+        expect(rows.nth(2)).to_contain_text("4 impasse des Lilas")
+        expect(rows.nth(2)).to_contain_text("tél. 0254112233")
+
+        form = page.locator("#my-settings")
+        expect(form.locator("[name=accepts_over_capacity]")).not_to_be_checked()
+        form.locator("[name=accepts_over_capacity]").check()
+        form.locator("[name=phone]").fill("06 12 34 56 78")
+        form.get_by_label("Cabinet de Déols").check()
+        form.get_by_role("button", name="Enregistrer mes réglages").click()
+        expect(page.locator("#message")).to_have_text("Réglages enregistrés")
+        expect(form.locator("[name=phone]")).to_have_value("0612345678")
+        _accessible(page, "effector-settings")
+
+        form.locator("[name=phone]").fill("12")
+        form.get_by_role("button", name="Enregistrer mes réglages").click()
+        expect(page.locator("#my-settings-error")).to_contain_text("Téléphone")
+        expect(form.locator("[name=phone]")).to_be_focused()
+        expect(form.locator("[name=phone]")).to_have_attribute("aria-invalid", "true")
+        expect(form.locator("[name=phone]")).to_have_value("12")  # what he typed stays
+        browser.close()
+    saved = httpx.get(f"{base}/v1/practitioners/{doctor['id']}", headers=me).json()
+    assert (saved["accepts_over_capacity"], saved["phone"], saved["site_ids"]) == (True, "0612345678", [near["id"]])
+
+
+def test_the_ed_nurse_prints_the_patients_slip_alone_on_one_page(world) -> None:
+    """After the redirection the nurse reads the doctor, the address and the time in Paris time, and
+    prints a slip for the patient: printed, the page is the slip alone, without navigation, on one page."""
+    from zoneinfo import ZoneInfo
+
+    from playwright.sync_api import expect, sync_playwright
+
+    base = world["base"]
+    admin = {"Authorization": f"Bearer {_token('admin', ())}"}
+    site = httpx.post(base + "/v1/sites", headers=admin, json={
+        "name": "Centre de santé d'Issoudun", "kind": "centre_sante", "address": "12 rue de la Poterie",
+        "postcode": "36100", "lat": 46.95, "lon": 1.99, "territory_code": "36", "phone": "02 54 21 00 00"}).json()
+    doctor = httpx.post(base + "/v1/practitioners", headers=admin, json={
+        "rpps": new_rpps(), "family_name": "Fabre", "given_name": "Anne", "territory_codes": ["36"],
+        "site_ids": [site["id"]]}).json()
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).replace(second=0, microsecond=0)
+    made = httpx.post(base + "/v1/slots", headers=admin, json={
+        "practitioner_id": doctor["id"], "site_id": site["id"], "start": start.isoformat(),
+        "end": (start + dt.timedelta(minutes=20)).isoformat(), "mode": "in_person"})
+    assert made.status_code == 201, made.text
+    paris = start.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+    with sync_playwright() as pw:
+        # a browser set to another zone: the slip still says Paris time
+        browser, page = _open(pw, world, _token("urgences", sub="ioa-issoudun"), zone="America/New_York")
+        expect(page.locator("#redirection")).to_be_visible()
+        form = page.locator("#redirection")
+        form.locator("[name=family_name]").fill("Bertin")
+        form.locator("[name=given_name]").fill("Noé")
+        form.locator("[name=birth_year]").fill("1979")
+        form.locator("[name=phone]").fill("0611002200")
+        page.click("#search button[type=submit]")
+        page.locator("#slots tbody tr").filter(has_text="Fabre").get_by_role("button", name="Réorienter ici").click()
+        expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
+        slip = page.locator("#ed-slip")
+        expect(slip).to_be_visible()
+        expect(page.locator("#slip-patient")).to_have_text("Bertin Noé, né(e) en 1979")
+        expect(page.locator("#slip-doctor")).to_have_text("Dr Fabre Anne")
+        expect(page.locator("#slip-address")).to_contain_text("12 rue de la Poterie 36100")
+        expect(page.locator("#slip-address")).to_contain_text("tél. 0254210000")
+        expect(page.locator("#slip-time")).to_contain_text(f"à {paris} (heure de Paris)")
+        expect(slip.get_by_role("button", name="Imprimer le bon")).to_be_visible()
+        _accessible(page, "urgences-slip")
+
+        page.emulate_media(media="print")
+        expect(slip).to_be_visible()
+        for hidden in ("header nav", "#session", "#redirection", "#search", "#slots", "#message",
+                       "#my-redirections-block"):
+            expect(page.locator(hidden)).to_be_hidden()
+        expect(slip.get_by_role("button", name="Imprimer le bon")).to_be_hidden()
+        pdf = page.pdf(format="A4")
+        assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
+        browser.close()

@@ -116,6 +116,28 @@ class TestOverCapacity:
         not_served = await post({**_body(w, call["id"], start), "site_id": cher["id"]}, auth("admin", []))
         assert not_served.status_code == 422 and not_served.json()["field"] == "site_id", not_served.text
 
+    async def test_only_at_one_of_the_doctors_own_sites_422_naming_site_id_otherwise(self, client, auth):
+        # Observed: an appointment recorded at a site 40 km from the doctor's own, in his département.
+        w = await world(client, auth)
+        await _consent(client, auth, w)
+        call = await make_call(client, auth)
+        regulator = auth("regulator", ["36"])
+        far = await create_site(client, auth("admin", []), name="Cabinet d'Argenton", postcode="36200",
+                                lat=46.5886, lon=1.5197)
+        start = now() + dt.timedelta(hours=1)
+        refused = await client.post("/v1/bookings", json={**_body(w, call["id"], start), "site_id": far["id"]},
+                                    headers=regulator)
+        assert refused.status_code == 422 and refused.json()["field"] == "site_id", refused.text
+        assert "site_ids" in refused.json()["detail"]
+        # once he names it his, it is
+        me = auth("effector", practitioner_id=w.practitioner_id)
+        mine = await client.patch("/v1/practitioners/me", json={"site_ids": [w.site["id"], far["id"]]}, headers=me)
+        assert mine.status_code == 200, mine.text
+        booked = await client.post("/v1/bookings", json={**_body(w, call["id"], start), "site_id": far["id"]},
+                                   headers=regulator)
+        assert booked.status_code == 201, booked.text
+        assert booked.json()["slot"]["site_id"] == far["id"]
+
     async def test_cancelled_it_is_withdrawn_never_offered_and_the_call_is_reoriented(
         self, client, auth, connection
     ):

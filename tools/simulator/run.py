@@ -206,30 +206,36 @@ class Simulation:
             body = f"18{index:03d}{number:05d}"
             rpps = body + luhn_key(body)
             doctor = known.get(rpps)
-            if doctor is None:
-                made = await self._request("POST", "/v1/practitioners", headers=admin, json={
-                    "rpps": rpps, "family_name": FAMILY_NAMES[(number + index) % len(FAMILY_NAMES)],
-                    "given_name": GIVEN_NAMES[number % len(GIVEN_NAMES)], "specialty_code": "SM54",
-                    "territory_codes": [departement]})
-                if made.status_code != 201:
-                    self.tally.error("practitioner", made)
-                    continue
-                doctor = made.json()
-            self.names[doctor["id"]] = f"Dr {doctor.get('given_name') or ''} {doctor.get('family_name') or ''}".strip()
-            self.effectors[doctor["id"]] = self._token("effector", [departement], practitioner_id=doctor["id"],
-                                                       sub=f"sim-dr-{rpps}")
-            if rpps in known:
-                continue  # his rules are there already
+            if doctor is not None:  # his site and rules are there already
+                self.names[doctor["id"]] = _doctor_name(doctor)
+                self.effectors[doctor["id"]] = self._token("effector", [departement], practitioner_id=doctor["id"],
+                                                           sub=f"sim-dr-{rpps}")
+                continue
             if number % 3 == 0:
                 postcode, lat, lon = places[(number * 7 + index) % len(places)]
                 kind = SITE_KINDS[(number // 3) % len(SITE_KINDS)]
                 site = await self._request("POST", "/v1/sites", headers=admin, json={
                     "name": f"{_site_label(kind)} {postcode}", "kind": kind, "address": f"{number + 1} rue de la Gare",
-                    "postcode": postcode, "lat": lat, "lon": lon, "territory_code": departement})
+                    "postcode": postcode, "lat": lat, "lon": lon, "territory_code": departement,
+                    "phone": f"02{index % 100:02d}{number:06d}"})
                 if site.status_code != 201:
                     self.tally.error("site", site)
                     continue
                 sites.append(site.json())
+            # the site he works at is his own (over-capacity appointments are recorded only there), and the
+            # regulation has his phone
+            made = await self._request("POST", "/v1/practitioners", headers=admin, json={
+                "rpps": rpps, "family_name": FAMILY_NAMES[(number + index) % len(FAMILY_NAMES)],
+                "given_name": GIVEN_NAMES[number % len(GIVEN_NAMES)], "specialty_code": "SM54",
+                "territory_codes": [departement], "phone": f"06{index % 100:02d}{number:06d}",
+                "site_ids": [sites[-1]["id"]] if sites else []})
+            if made.status_code != 201:
+                self.tally.error("practitioner", made)
+                continue
+            doctor = made.json()
+            self.names[doctor["id"]] = _doctor_name(doctor)
+            self.effectors[doctor["id"]] = self._token("effector", [departement], practitioner_id=doctor["id"],
+                                                       sub=f"sim-dr-{rpps}")
             if not sites:
                 continue
             for weekdays, start, end in RULES[number % 3]:
@@ -465,6 +471,10 @@ class Simulation:
             self.tally.error("report", answer)
             return None
         return dict(answer.json()["total"])
+
+
+def _doctor_name(doctor: dict[str, Any]) -> str:
+    return f"Dr {doctor.get('given_name') or ''} {doctor.get('family_name') or ''}".strip()
 
 
 def _site_label(kind: str) -> str:

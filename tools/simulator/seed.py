@@ -151,6 +151,10 @@ async def seed(url: str, profile: Profile, *, practitioners: int, free_slots: in
                                              "territory_code"])
         await connection.copy_records_to_table("practitioner_territories", records=links,
                                                columns=["practitioner_id", "territory_code"])
+        # each doctor's site is his own (over-capacity appointments are recorded only there)
+        await connection.copy_records_to_table("practitioner_sites", records=[(d[0], si[0]) for d, si in
+                                                                               zip(doctors, sites, strict=True)],
+                                               columns=["practitioner_id", "site_id"])
         timings["practitioners and sites (COPY)"] = time.monotonic() - started
         say(f"  {len(doctors):,} practitioners and their sites: {timings['practitioners and sites (COPY)']:.1f} s")
         await connection.execute("CREATE TEMPORARY TABLE seed_volumes (code text, monthly float8)")

@@ -20,6 +20,7 @@ WITH scope AS (
     WHERE p.id = :practitioner_id AND p.accepts_over_capacity AND si.territory_code IN (SELECT code FROM scope)
       AND EXISTS (SELECT 1 FROM practitioner_territories pt
                   WHERE pt.practitioner_id = p.id AND pt.territory_code IN (si.territory_code, t.parent_code))
+      AND EXISTS (SELECT 1 FROM practitioner_sites ps WHERE ps.practitioner_id = p.id AND ps.site_id = si.id)
       AND EXISTS (SELECT 1 FROM open_call) AND CAST(:end_at AS timestamptz) > now()
     RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode, over_capacity
 ), the_call AS (

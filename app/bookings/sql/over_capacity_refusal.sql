@@ -11,7 +11,7 @@ SELECT k.request_hash, k.response,
        si.id IS NOT NULL AND si.territory_code IN (SELECT code FROM scope) AS site_visible,
        coalesce(p.accepts_over_capacity AND si.territory_code IN (SELECT code FROM scope)
       AND EXISTS (SELECT 1 FROM practitioner_territories pt
-                  WHERE pt.practitioner_id = p.id AND pt.territory_code IN (si.territory_code, t.parent_code)), false) AS serves
+                  WHERE pt.practitioner_id = p.id AND pt.territory_code IN (si.territory_code, t.parent_code)), false) AS serves, coalesce(EXISTS (SELECT 1 FROM practitioner_sites ps WHERE ps.practitioner_id = p.id AND ps.site_id = si.id), false) AS own_site
 FROM (SELECT 1) AS one
 LEFT JOIN idempotency_keys k ON k.principal_sub = :sub AND k.key = CAST(:key AS text)
 LEFT JOIN calls c ON c.id = :call_id

@@ -1,8 +1,9 @@
-// The effector's own activity: his appointments (what he needs to see the patient), his slots, his
-// weekly availabilities, his hours.
+// The effector's own activity: his settings (over-capacity consent, phone, own sites), his appointments
+// (what he needs to see the patient, and what he said of them), his slots, his weekly availabilities, his
+// hours.
 import { api } from "../api.js";
 import { $, button, cell, item, onSubmit, say, when } from "../dom.js";
-import { DAYS, MODES, SLOT_STATES, decimal, label } from "../i18n.js";
+import { DAYS, MODES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
 import { whenShown } from "./tabs.js";
@@ -11,12 +12,14 @@ export async function loadMine() {
   const me = state.me; if (!me || !me.practitioner_id) return;
   const in4weeks = new Date(Date.now() + 28 * 86400000).toISOString();
   try {
-    const [slots, feed, sites, evidence, self] = await Promise.all([
+    const [slots, feed, bookings, sites, evidence, self] = await Promise.all([
       api("GET", `/v1/slots?from=${encodeURIComponent(new Date(Date.now() - 86400000).toISOString())}&to=${encodeURIComponent(in4weeks)}`),
       api("GET", "/v1/effectors/me/bookings?limit=1000"),
+      api("GET", "/v1/bookings?limit=200"),
       api("GET", "/v1/sites?limit=200"),
       api("GET", `/v1/practitioners/${me.practitioner_id}/participation`),
       api("GET", `/v1/practitioners/${me.practitioner_id}`)]);
+    showSettings(self, sites);
     // How his webhook fares (the relay backs a failing one off on its own), said by the server in French.
     const hook = $("#my-webhook"); const delivery = self.webhook_delivery;
     hook.hidden = !delivery; hook.textContent = delivery ? `Webhook : ${delivery.message}` : "";
@@ -29,7 +32,7 @@ export async function loadMine() {
     if (!sites.length) say("Aucun lieu d'exercice enregistré pour vous : demandez à la coordination d'en ajouter un.", false);
     await showRules();
     showSlots(slots);
-    showAppointments(feed, slots);
+    showAppointments(bookings, feed, sites);
     const weeks = $("#participation tbody"); weeks.replaceChildren();
     for (const w of evidence.weeks) {
       const tr = document.createElement("tr");
@@ -68,29 +71,90 @@ function showSlots(slots) {
   }
 }
 
-// The feed's latest event of each booking; once the slot has begun he says whether the patient came.
-function showAppointments(feed, slots) {
-  const starts = new Map(slots.map((x) => [x.id, x.start]));
+// His settings, in his view: whether the regulation may ask him for over-capacity appointments, the
+// phone it calls him on, and his own sites (the only ones where it may record them).
+function showSettings(self, sites) {
+  const form = $("#my-settings");
+  form.elements.accepts_over_capacity.checked = !!self.accepts_over_capacity;
+  form.elements.phone.value = self.phone || "";
+  const own = new Set(self.site_ids || []);
+  const list = $("#my-site-ids"); list.replaceChildren();
+  for (const site of sites) {
+    const box = document.createElement("input"); box.type = "checkbox"; box.name = "site_ids"; box.value = site.id;
+    box.checked = own.has(site.id);
+    const line = document.createElement("label"); line.append(box, ` ${site.name}, ${site.address} ${site.postcode}`);
+    list.appendChild(line);
+  }
+  if (!sites.length) list.appendChild(item("Aucun lieu dans vos territoires."));
+  settingsError("");
+}
+
+// A refusal stays beside the form, on the field it names, until the next try.
+function settingsError(text, field) {
+  const out = $("#my-settings-error"); out.textContent = text; out.hidden = !text;
+  const form = $("#my-settings");
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  if (!field) return;
+  const target = field.startsWith("site_ids") ? form.querySelector("[name=site_ids]") : form.elements[field];
+  if (target && target.focus) { target.setAttribute("aria-invalid", "true"); target.focus(); }
+}
+
+const SETTINGS_FIELDS = { phone: "Téléphone : 6 à 19 chiffres, éventuellement après un +.",
+  site_ids: "Lieux : un lieu hors de vos territoires ou inconnu ne peut pas être le vôtre." };
+
+onSubmit("#my-settings", async (f) => {
+  const body = { accepts_over_capacity: f.get("accepts_over_capacity") === "on", phone: f.get("phone").trim() || null,
+    site_ids: f.getAll("site_ids") };
+  try {
+    const self = await api("PATCH", "/v1/practitioners/me", body);
+    settingsError(""); say("Réglages enregistrés");
+    $("#my-settings").elements.phone.value = self.phone || "";
+  } catch (err) {
+    const field = err.body && err.body.field;
+    settingsError(SETTINGS_FIELDS[(field || "").split(".")[0]] || err.message, field);
+  }
+});
+
+// What he said of an appointment (POST /v1/bookings/{id}/outcome).
+export const OUTCOMES = { fulfilled: "honoré", noshow: "non honoré (patient absent)" };
+
+// Of the patient, what the mode needs: the name, age, address and phone for a home visit, the phone for a
+// teleconsultation, the initials and age otherwise (the feed carries no more than that).
+export function patientLine(mode, who = {}) {
+  const age = who.age != null ? `${who.age} ans` : "";
+  const name = mode === "home_visit" ? patientName(who) : "";
+  const parts = [name || who.initials || "patient", age];
+  if (mode === "home_visit" && who.address) parts.push(who.address);
+  if ((mode === "home_visit" || mode === "teleconsultation") && who.phone) parts.push(`tél. ${who.phone}`);
+  return parts.filter(Boolean).join(", ");
+}
+
+// His appointments, soonest first: each booking of his slots with what he said of it, and of the patient
+// what the booking's latest event carries; once the slot has begun he says whether the patient came.
+function showAppointments(bookings, feed, sites) {
   const latest = new Map();
   for (const e of feed.events) latest.set(e.payload.booking_id, e);
+  const places = new Map(sites.map((x) => [x.id, x.name]));
   const list = $("#my-bookings"); list.replaceChildren();
-  for (const e of [...latest.values()].reverse()) {
-    const p = e.payload; const who = p.patient || {};
-    const person = [who.family_name, who.given_name].filter(Boolean).join(" ") || who.initials || "patient";
-    const li = item(`${when(p.start)} — ${label(MODES, p.mode)} — ${person}${who.age != null ? `, ${who.age} ans` : ""}` +
-      `${who.phone ? ` — ${who.phone}` : ""}${who.address ? ` — ${who.address}` : ""}` +
-      (e.kind === "booking.cancelled" ? " — annulé" : ""));
-    const start = new Date(starts.get(p.slot_id) || p.start);
-    if (e.kind === "booking.created" && start <= new Date()) {
+  const rows = [...bookings].sort((a, b) => new Date(a.slot.start) - new Date(b.slot.start));
+  for (const b of rows) {
+    const event = latest.get(b.id); const p = event ? event.payload : {};
+    const mode = b.slot.mode; const place = (p.site && p.site.name) || places.get(b.slot.site_id);
+    const said = b.status === "cancelled" ? "annulé" : b.outcome ? `retour : ${label(OUTCOMES, b.outcome)}` : "";
+    const li = item([when(b.slot.start), label(MODES, mode), place, patientLine(mode, p.patient), said]
+      .filter(Boolean).join(" — "));
+    li.dataset.booking = b.id;
+    if (b.status === "active" && !b.outcome && new Date(b.slot.start) <= new Date()) {
       for (const [text, status] of [["Honoré", "fulfilled"], ["Non honoré", "noshow"]]) {
         li.append(" ", button(text, async () => {
-          try { await api("POST", `/v1/bookings/${p.booking_id}/outcome`, { status }); say("Retour enregistré"); }
+          try { await api("POST", `/v1/bookings/${b.id}/outcome`, { status }); say("Retour enregistré"); await loadMine(); }
           catch (err) { say(err.message, false); }
         }));
       }
     }
     list.appendChild(li);
   }
+  if (!rows.length) list.appendChild(item("Aucun rendez-vous."));
 }
 
 onSubmit("#rule", async (f) => {

@@ -6,17 +6,39 @@ import { fromLocal } from "../time.js";
 import { openCall } from "./call.js";
 import { whenShown } from "./tabs.js";
 
+// The doctors of the territory, and for the one chosen his phone (to agree the appointment) and his own
+// sites only: the API records an over-capacity appointment nowhere else.
+let choices = { doctors: [], sites: new Map() };
+
 async function loadOverCapacityChoices() {
   try {
     const [doctors, sites] = await Promise.all([
       api("GET", `/v1/practitioners?territory=${encodeURIComponent(state.territory)}&limit=200`),
       api("GET", `/v1/sites?territory=${encodeURIComponent(state.territory)}&limit=200`)]);
+    choices = { doctors, sites: new Map(sites.map((x) => [x.id, x])) };
     const pick = $("#oc-practitioner"); pick.replaceChildren();
     for (const d of doctors) pick.append(new Option(`Dr ${d.family_name} ${d.given_name}${d.accepts_over_capacity ? "" : " (n'accepte pas)"}`, d.id));
-    const where = $("#oc-site"); where.replaceChildren();
-    for (const site of sites) where.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+    showDoctor();
   } catch (err) { say(err.message, false); }
 }
+
+export function doctorPhone(doctor) {
+  if (!doctor) return "";
+  return doctor.phone ? `Téléphone du Dr ${doctor.family_name} : ${doctor.phone}` : `Dr ${doctor.family_name} : pas de téléphone enregistré`;
+}
+
+function showDoctor() {
+  const doctor = choices.doctors.find((d) => d.id === $("#oc-practitioner").value);
+  $("#oc-phone").textContent = doctorPhone(doctor);
+  const where = $("#oc-site"); where.replaceChildren();
+  for (const id of (doctor && doctor.site_ids) || []) {
+    const site = choices.sites.get(id);
+    if (site) where.append(new Option(`${site.name}, ${site.postcode}`, site.id));
+  }
+  if (doctor && !where.options.length) $("#oc-phone").textContent += " — aucun lieu d'exercice enregistré : il ne peut pas être sollicité en surnuméraire";
+}
+$("#oc-practitioner").addEventListener("change", showDoctor);
+
 // The form is the regulation's only (hidden for the other roles): its choices load with the tab.
 whenShown("slots", () => { if (!$("#over-capacity").hidden) loadOverCapacityChoices(); });
 

@@ -2,7 +2,8 @@
 // form, and sees her redirections of the day.
 import { api } from "../api.js";
 import { $, item, say, when } from "../dom.js";
-import { MODES, label } from "../i18n.js";
+import { MODES, label, patientName } from "../i18n.js";
+import { state } from "../state.js";
 import { searchSlots } from "./slots.js";
 
 export async function redirect(slot) {
@@ -12,13 +13,42 @@ export async function redirect(slot) {
   if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
   if (!confirm(`Réorienter le patient vers le créneau du ${when(slot.start)} ?`)) return;
   try {
-    await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined,
+    const booking = await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined,
       no_phone_reason: f.get("no_phone_reason") || undefined },
       { "Idempotency-Key": crypto.randomUUID() });  // this redirection only: a freed slot can take another patient
     $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
+    await showSlip(slot, booking, patient);
     await searchSlots(true); await myRedirections();
   } catch (err) { say(err.message, false); }
 }
+
+// The confirmation the nurse reads back and prints for the patient: the doctor, where, when (the
+// territory's local time, Europe/Paris in metropolitan France), how.
+export const SLIP_ZONE = "Europe/Paris";
+export function slipTime(iso, zone = SLIP_ZONE) {
+  const at = new Date(iso);
+  const day = new Intl.DateTimeFormat("fr-FR", { dateStyle: "full", timeZone: zone }).format(at);
+  const hour = new Intl.DateTimeFormat("fr-FR", { timeStyle: "short", timeZone: zone }).format(at);
+  return `${day} à ${hour}${zone === SLIP_ZONE ? " (heure de Paris)" : ` (heure locale, ${zone})`}`;
+}
+
+async function showSlip(slot, booking, patient) {
+  const doctor = slot.practitioner || {};
+  let site = slot.site || {};
+  try { site = { ...site, ...(await api("GET", `/v1/sites/${booking.slot.site_id}`)) }; } catch { /* the search's copy */ }
+  const start = (booking.slot && booking.slot.start) || slot.start;
+  const mode = (booking.slot && booking.slot.mode) || slot.mode;
+  $("#slip-patient").textContent = [patientName(patient), patient.birth_year ? `né(e) en ${patient.birth_year}` : ""]
+    .filter(Boolean).join(", ") || "—";
+  $("#slip-doctor").textContent = doctor.family_name ? `Dr ${doctor.family_name} ${doctor.given_name || ""}`.trim() : "—";
+  $("#slip-address").textContent = [site.name, `${site.address || ""} ${site.postcode || ""}`.trim(),
+    site.phone ? `tél. ${site.phone}` : ""].filter(Boolean).join(", ");
+  $("#slip-time").textContent = slipTime(start, state.timeZone || SLIP_ZONE);
+  $("#slip-mode").textContent = label(MODES, mode);
+  $("#slip-booked").textContent = `Réservé le ${when(booking.created_at)}, réf. ${String(booking.id).slice(0, 8)}`;
+  const slip = $("#ed-slip"); slip.hidden = false; slip.focus();
+}
+$("#print-slip").addEventListener("click", () => window.print());
 
 export async function myRedirections() {
   const list = $("#my-redirections"); list.replaceChildren();
