@@ -297,3 +297,33 @@ def test_the_queue_shows_the_patient_at_a_glance_and_a_call_is_corrected_in_plac
         expect(corrected).to_contain_text("dr-glance")
         expect(row.locator("td.p1")).to_be_visible()
         browser.close()
+
+
+def test_the_queue_is_worked_from_the_keyboard_with_the_shortcuts_shown(base: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser, page = _console(pw, base, _token("regulator", sub="dr-keys"))
+        expect(page.locator("#shortcuts")).to_contain_text("S appel suivant")
+        call_id = _new_call(base, priority="P1")
+        expect(page.locator(f'#queue tr[data-call="{call_id}"]')).to_be_visible()
+        page.evaluate("state.calls.sort((a, b) => (b.id === arguments[0]) - (a.id === arguments[0]))".replace(
+            "arguments[0]", json.dumps(call_id)))  # the call of this test first, whatever others wait
+        page.locator("body").click()
+        page.keyboard.press("s")
+        expect(page.locator("#call-detail")).to_be_visible()
+        expect(page.locator("#call-detail h2")).to_be_focused()
+        assert page.evaluate("state.call.id") == call_id
+        page.keyboard.press("p")
+        expect(page.locator("#message")).to_have_text("Appel pris")
+        expect(page.locator(f'#queue tr[data-call="{call_id}"] td.taker')).to_have_text("dr-keys")
+        page.keyboard.press("/")
+        find = page.locator("#find [name=q]")
+        expect(find).to_be_focused()
+        page.keyboard.type("sp")  # typed in a field: text, never a shortcut
+        expect(find).to_have_value("sp")
+        expect(page.locator("#tab-calls")).to_be_visible()
+        find.blur()
+        page.keyboard.press("c")
+        expect(page.locator("#tab-slots")).to_be_visible()
+        browser.close()

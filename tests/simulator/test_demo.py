@@ -112,6 +112,10 @@ def test_the_demo_shows_a_live_queue_keeps_its_own_folder_and_stops_whole_on_one
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+    # The service's job workers (a forkserver) leave once their parent is gone: a moment, not never.
+    deadline = time.monotonic() + 15
+    while not all(_gone(pid) for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert all(_gone(pid) for pid in started), [psutil.Process(p).cmdline() for p in started if not _gone(p)]
     assert not (demo_folder / "pg" / "postmaster.pid").exists()
     assert _port_free(port)

@@ -10,7 +10,8 @@ import { showRecord } from "./record.js";
 import { searchSlots } from "./slots.js";
 import { showTab } from "./tabs.js";
 
-export async function openCall(id) {
+// focus: the user opened it (a click, a shortcut): the reading starts at its heading.
+export async function openCall(id, focus = false) {
   try {
     const call = await api("GET", `/v1/calls/${id}`);
     state.call = call;
@@ -52,6 +53,7 @@ export async function openCall(id) {
     }
     await showAppointments(call);
     await showRecord(call);
+    if (focus) $("#call-detail h2").focus();
   } catch (err) { say(err.message, false); }
 }
 

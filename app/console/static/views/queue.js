@@ -41,7 +41,7 @@ function renderQueue() {
     cell(tr, label(STATUS, call.status));
     cell(tr, call.assigned_name || call.assigned_to || "—").className = "taker";
     const actions = cell(tr, "");
-    actions.appendChild(button("Ouvrir", () => openCall(call.id)));
+    actions.appendChild(button("Ouvrir", () => openCall(call.id, true)));
     if (call.assigned_to !== state.me?.sub) {
       const holder = call.assigned_to ? call.assigned_name || call.assigned_to : null;
       actions.appendChild(button(holder ? "Reprendre l'appel" : "Prendre l'appel", () => take(call, actions, holder)));
@@ -50,15 +50,29 @@ function renderQueue() {
   }
 }
 
+// The next call to take: the first of the queue's order that no one else has.
+export function nextCall() {
+  return state.calls.find((call) => !call.assigned_to || call.assigned_to === state.me?.sub) || null;
+}
+
 // Taking a call someone has is confirmed first, naming him; the server refuses a silent take-over
-// too (409 CallHeld), when he took it a moment ago.
-async function take(call, actions, holder) {
-  if (holder) { confirmTakeOver(call, actions, holder); return; }
-  try { await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub }); say("Appel pris"); await loadQueue(); }
+// too (409 CallHeld), when he took it a moment ago. From the keyboard: the call's row's actions.
+export async function take(call, actions = rowActions(call.id), holder = holderOf(call)) {
+  if (holder && holder !== state.me?.sub && actions) { confirmTakeOver(call, actions, holder); return; }
+  try {
+    await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub }); await loadQueue(true); say("Appel pris");
+    if (state.call?.id === call.id) $("#call-detail h2").focus();
+  }
   catch (err) {
     if (err.kind === "CallHeld") confirmTakeOver(call, actions, err.body.holder_name || err.body.holder);
     else say(err.message, false);
   }
+}
+
+function rowActions(id) { return document.querySelector(`#queue tr[data-call="${id}"] td:last-child`); }
+function holderOf(call) {
+  const line = state.calls.find((c) => c.id === call.id) || call;
+  return line.assigned_to && line.assigned_to !== state.me?.sub ? line.assigned_name || line.assigned_to : null;
 }
 
 function confirmTakeOver(call, actions, holder) {
@@ -68,7 +82,7 @@ function confirmTakeOver(call, actions, holder) {
   const yes = button("Confirmer la reprise", async () => {
     try {
       await api("POST", `/v1/calls/${call.id}/assign`, { assigned_to: state.me.sub, take_over: true });
-      say(`Appel repris à ${holder}`); await loadQueue();
+      await loadQueue(true); say(`Appel repris à ${holder}`);
     } catch (err) { say(err.message, false); }
   });
   box.append(" ", yes, " ", button("Annuler", () => box.remove()));
