@@ -41,7 +41,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.platform.logging import log
 
-QUEUE_SIZE = 500
+# Events waiting for one console: one tick's changes must fit (a busy tick of bookings is a call change and
+# a slot event each; 500 was filled in one tick at 550 bookings/s). Entries share the events, not copies.
+QUEUE_SIZE = 2000
 # Events kept for the consoles that reconnect (a few minutes of a busy département's changes).
 RING_SIZE = 2000
 POLL_SECONDS = 0.5
