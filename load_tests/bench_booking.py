@@ -2,16 +2,24 @@
 
 Run: ``.venv/bin/python -m load_tests.bench_booking`` (figures appended to load_tests/results.md).
 Target on the 2-core machine: ≥ 500 bookings/s and zero double bookings.
+``SNP_BENCH_LISTEN=1`` keeps a console's live stream (``GET /v1/stream``, Indre) open during the run and
+counts what it is told: the slot events cost the booking path nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
 
 import asyncpg
+import httpx
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
@@ -23,6 +31,7 @@ SLOTS_PER_PRACTITIONER = 100  # 20 000 slots
 CLIENTS = 200
 CONTENDED_SHARE = 0.1  # this share of the requests aims at a slot another request also aims at
 SECONDS = int(os.environ.get("SNP_BENCH_SECONDS", "20"))
+LISTEN = os.environ.get("SNP_BENCH_LISTEN", "") == "1"
 
 SEED_SQL = [
     """
@@ -91,6 +100,36 @@ def _lines(targets: list[str], call_ids: list[str]) -> list[str]:
     ]
 
 
+@contextlib.contextmanager
+def listening(base: str) -> Iterator[Counter[str]]:
+    """A console of the Indre following the live stream meanwhile: the events it was told, by name."""
+    told: Counter[str] = Counter()
+    ready, stop = threading.Event(), threading.Event()
+    token = create_token(Settings(env="test", jwt_secret=SECRET), role="operator", territories=["36"], sub="bench")
+
+    def read() -> None:
+        # Ended for lagging (a tick's burst beyond what it reads), it reconnects at once: the hub keeps
+        # reading for it the whole run, which is the cost measured.
+        with httpx.Client(base_url=base, timeout=None) as client:
+            while not stop.is_set():
+                with client.stream("GET", "/v1/stream", headers={"Authorization": f"Bearer {token}"}) as response:
+                    for line in response.iter_lines():
+                        if line.startswith("event:"):
+                            told[line.split(":", 1)[1].strip()] += 1
+                            ready.set()
+                        if stop.is_set():
+                            return
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    if not ready.wait(30):
+        raise RuntimeError("the live stream did not open")
+    try:
+        yield told
+    finally:
+        stop.set()
+
+
 def main() -> None:
     rng = random.Random(5)
     total_slots = PRACTITIONERS * SLOTS_PER_PRACTITIONER
@@ -101,7 +140,11 @@ def main() -> None:
         targets = slots + rng.sample(slots, extra)
         rng.shuffle(targets)
         with served_app(url, workers=2) as base:
-            run = run_wrk(base, _lines(targets, call_ids), connections=CLIENTS, seconds=SECONDS)
+            with listening(base) if LISTEN else contextlib.nullcontext(Counter()) as told:
+                run = run_wrk(base, _lines(targets, call_ids), connections=CLIENTS, seconds=SECONDS)
+                # what the console is told of the run's last bookings, a tick or two later
+                if LISTEN:
+                    time.sleep(2)
         checks = asyncio.run(verify(url))
     elapsed = run["duration_us"] / 1e6
     created = run["statuses"].get("201", 0)
@@ -123,6 +166,8 @@ def main() -> None:
             f"p99 {run['p99_us'] / 1000:.1f}, max {run['max_us'] / 1000:.1f}",
             f"- statuses: {run['statuses']}; socket errors {run['errors']}",
             f"- checks (SQL): {checks} (double bookings must be 0)",
+            *([f"- a console following the live stream meanwhile was told: {dict(sorted(told.items()))}"]
+              if LISTEN else []),
         ],
     )
 

@@ -67,14 +67,20 @@ async def search_slots(
     language: Annotated[str | None, Query(pattern=r"^[a-z]{2}$", description="a language the practitioner speaks "
                                           "(ISO 639-1)")] = None,
     site_kind: SiteKind | None = None,
-    sort: Annotated[Literal["start", "distance"], Query(description="Soonest first, or nearest first")] = "start",
+    sort: Annotated[Literal["start", "distance", "soonest_near"], Query(
+        description="`start`: soonest first. `distance`: nearest first (needs a point: near_lat and near_lon, "
+        "near_postcode, or a call with a postcode). `soonest_near`: nearest among the soonest — by the day the "
+        "slot starts on in its territory's local time (Europe/Paris in metropolitan France), then nearest, then "
+        "soonest: a slot today 8 km away comes before one tomorrow 2 km away (needs a point, as distance). "
+        "The orders by distance page with `o<n>` cursors")] = "start",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     cursor: Annotated[str | None, Query(
         max_length=60, description="next_cursor of the previous page: `s<microseconds since 1970>.<slot id, 32 hex>` "
         "(soonest first) or `o<n>` (skip n slots)", json_schema_extra={"pattern": CURSOR_PATTERN},
     )] = None,
 ) -> Response:
-    """Free slots (not held, booked, withdrawn or started) of a territory, soonest first, paginated."""
+    """Free slots (not held, booked, withdrawn or started) of a territory, soonest first (or as `sort` says),
+    paginated."""
     page = await reads.run(lambda session, _: search.search(
         session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
         audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,

@@ -1,4 +1,5 @@
-"""Slot search: the free slots a booker may take, soonest (or nearest) first, a page at a time.
+"""Slot search: the free slots a booker may take, soonest (or nearest, or nearest of each day) first, a page
+at a time.
 
 The search statement is one of the few hot statements written as literal SQL; its "free" is the
 slots domain's claimability (``slots.repository.CLAIMABLE``) for no call at all.
@@ -32,6 +33,9 @@ from app.territories import service as territory_service
 # A patient's public → the slot audiences that fit (a child may be seen in a general slot).
 AUDIENCES = {"all": ("all",), "children": ("all", "children"), "ehpad": ("all", "ehpad")}
 
+# The orders that need a point: nearest first; nearest among the soonest (by local day, then distance).
+DISTANCE_SORTS = ("distance", "soonest_near")
+
 _DISTANCE = haversine_km(":near_lat", ":near_lon", "si.lat", "si.lon")
 
 
@@ -49,6 +53,9 @@ class SearchFilter:
     near: tuple[float, float] | None = None
     radius_km: float | None = None
     by_distance: bool = False
+    # nearest among the soonest: by the local day of the start (in the slot's territory's time zone), then
+    # nearest, then soonest (``sort=soonest_near``)
+    by_day: bool = False
     after: tuple[dt.datetime, uuid.UUID] | None = None
     offset: int = 0
     limit: int = 20
@@ -62,7 +69,8 @@ class SearchFilter:
 # that every cursor the document allows is one the API reads:
 # - ``s<microseconds since 1970>.<slot id as 32 hex digits>``: after this slot, soonest first (keyset:
 #   stable while slots are booked meanwhile);
-# - ``o<n>``: skip the first n slots (nearest first, where no keyset exists; soonest first too).
+# - ``o<n>``: skip the first n slots (nearest first and nearest of each day, where no keyset exists;
+#   soonest first too).
 
 CURSOR_PATTERN = r"^(o[0-9]{1,9}|s[0-9]{1,17}\.[0-9a-f]{32})$"
 _CURSOR = re.compile(CURSOR_PATTERN)
@@ -75,6 +83,7 @@ def encode_after(start: dt.datetime, slot_id: uuid.UUID) -> str:
 
 
 def _paging(cursor: str | None, by_distance: bool) -> tuple[tuple[dt.datetime, uuid.UUID] | None, int]:
+    """``by_distance``: an order by distance (nearest first, or nearest of each day), paged by count."""
     """(the slot to start after, or the number of slots to skip) that the cursor gives."""
     if cursor is None:
         return None, 0
@@ -83,7 +92,8 @@ def _paging(cursor: str | None, by_distance: bool) -> tuple[tuple[dt.datetime, u
     if cursor[0] == "o":
         return None, int(cursor[1:])
     if by_distance:
-        raise Unprocessable("cursor does not fit this sort order: nearest first pages with o<n>", field="cursor")
+        raise Unprocessable("cursor does not fit this sort order: an order by distance pages with o<n>",
+                            field="cursor")
     micros, slot_hex = cursor[1:].split(".")
     return (_EPOCH + dt.timedelta(microseconds=int(micros)), uuid.UUID(hex=slot_hex)), 0
 
@@ -111,8 +121,9 @@ def check_search(
         raise Unprocessable("near_lat and near_lon go together", field="near_lon" if near_lon is None else "near_lat")
     if radius_km is not None and near_lat is None:
         raise Unprocessable("radius_km needs near_lat and near_lon", field="radius_km")
-    if sort == "distance" and near_lat is None:
-        raise Unprocessable("sort=distance needs near_lat and near_lon", field="sort")
+    if sort in DISTANCE_SORTS and near_lat is None:
+        raise Unprocessable(f"sort={sort} needs near_lat and near_lon (or near_postcode, or a call with a postcode)",
+                            field="sort")
 
 
 async def search_scope(session: AsyncSession, principal: Principal, territory: str | None) -> list[str]:
@@ -201,7 +212,7 @@ async def search(
         near_lat, near_lon = near_point.lat, near_point.lon
     check_search(start_from=start_from, start_to=start_to, near_lat=near_lat, near_lon=near_lon,
                  radius_km=radius_km, sort=sort)
-    by_distance = sort == "distance"
+    by_distance = sort in DISTANCE_SORTS
     after, offset = _paging(cursor, by_distance)
     codes = await search_scope(session, principal, territory)
     if not codes:
@@ -210,7 +221,7 @@ async def search(
     f = SearchFilter(
         codes=codes, start_from=start_from, start_to=start_to, mode=mode,
         audiences=AUDIENCES[audience] if audience else None, near=near, radius_km=radius_km,
-        by_distance=by_distance, after=after, offset=offset, limit=limit,
+        by_distance=by_distance, by_day=sort == "soonest_near", after=after, offset=offset, limit=limit,
         booker=bookers.params(principal.role, principal.territories), profession=profession, specialty=specialty,
         language=language, site_kind=site_kind,
     )
@@ -276,6 +287,10 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
         where.append("(s.start_at, s.id) > (:after_start, :after_id)")
         params.update(after_start=f.after[0], after_id=f.after[1])
     order = "distance_km, s.start_at, s.id" if f.by_distance else "s.start_at, s.id"
+    day = ""
+    if f.by_day:
+        day = "JOIN territories t ON t.code = s.territory_code"
+        order = "CAST(s.start_at AT TIME ZONE t.timezone AS date), " + order
     statement = f"""
         SELECT s.id, s.start_at, s.end_at, s.mode, s.audience, s.bookable_by, s.release_before, s.territory_code,
                p.id AS practitioner_id, p.rpps, p.family_name, p.given_name, p.profession_code, p.specialty_code,
@@ -285,6 +300,7 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
         FROM slots s
         JOIN sites si ON si.id = s.site_id
         JOIN practitioners p ON p.id = s.practitioner_id
+        {day}
         WHERE {' AND '.join(where)}
         ORDER BY {order}
         LIMIT :limit OFFSET :offset

@@ -6,7 +6,8 @@ throughput, its commit lock serialising every booking; a table of changes cost a
 console listens, each instance of the app reads the open calls of its consoles' territories twice a
 second (the partial index ``ix_calls_open`` holds them) and tells each console what changed in its
 territories: ``call.created``, ``call.updated`` (status or who has it; ``closed`` when it leaves the
-open calls) and ``call.to_reorient`` (with the cancelled booking). Never a patient's identity. A
+open calls) and ``call.to_reorient`` (with the cancelled booking); its ``sources`` (the slots',
+app/bookings/live.py) are read on the same tick, in the same connection. Never a patient's identity. A
 console that cannot keep up is dropped (it reconnects and reloads).
 
 A stream holds no database connection: a new subscriber waits for a reading that covers its
@@ -31,16 +32,18 @@ import datetime as dt
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.platform.logging import log
 
-QUEUE_SIZE = 500
+# Events waiting for one console: one tick's changes must fit (a busy tick of bookings is a call change and
+# a slot event each; 500 was filled in one tick at 550 bookings/s). Entries share the events, not copies.
+QUEUE_SIZE = 2000
 # Events kept for the consoles that reconnect (a few minutes of a busy département's changes).
 RING_SIZE = 2000
 POLL_SECONDS = 0.5
@@ -111,13 +114,26 @@ def changes(before: dict[Any, OpenCall], after: dict[Any, OpenCall], known: froz
     return events
 
 
+class Source(Protocol):
+    """Another kind of change told on the stream (the slots', app/bookings/live.py), read on each tick with
+    the calls, in the same connection: what changed in the territories ``wanted`` (None: all) since its last
+    reading, saying nothing of what it finds in territories not read before (``known``)."""
+
+    async def read(self, connection: AsyncConnection, wanted: frozenset[str] | None,
+                   known: frozenset[str] | None) -> list[dict[str, Any]]: ...
+
+    def forget(self) -> None: ...
+
+
 class Full(Exception):
     """This instance streams to as many consoles as it may."""
 
 
 class Hub:
-    def __init__(self, engine: AsyncEngine, max_subscribers: int, max_per_owner: int = 3) -> None:
+    def __init__(self, engine: AsyncEngine, max_subscribers: int, max_per_owner: int = 3,
+                 sources: Sequence[Source] = ()) -> None:
         self.engine = engine
+        self.sources = tuple(sources)
         self.max_subscribers = max_subscribers
         self.max_per_owner = max_per_owner
         self.subscribers: dict[Subscriber, None] = {}  # in order of arrival
@@ -214,11 +230,13 @@ class Hub:
         params = {"everywhere": wanted is None, "codes": sorted(wanted or ())}
         async with self.engine.connect() as connection:
             rows = (await connection.execute(_OPEN, params)).all()
+            others = [event for source in self.sources for event in await source.read(connection, wanted, self._read)]
         now_open = {r.id: OpenCall(r.territory_code, r.status, r.assigned_to, r.assigned_name, r.priority, r.due_at,
                                    r.reorient_booking_id) for r in rows}
         events = changes(self._open, now_open, self._read)
         if wanted is not None:  # a territory no longer listened to is not closing its calls
             events = [e for e in events if e["territory_code"] in wanted]
+        events += others
         previous = self._read
         self._open, self._read, self._covered = now_open, wanted, arrived
         for event in events:
@@ -261,6 +279,8 @@ class Hub:
         # Nobody listened: nothing is known any more of what changes next.
         self._open, self._read, self._since, self._all_since = {}, frozenset(), {}, None
         self._ring.clear()
+        for source in self.sources:
+            source.forget()
 
     async def subscribe(self, territories: frozenset[str] | None, owner: str = "",
                         last_event_id: str | None = None) -> Subscriber:

@@ -14,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from app.auth.dependencies import PrincipalDep, principal_of, require_roles
 from app.auth.principal import Principal
+from app.bookings.live import SlotWatch
 from app.calls.live import Full, Hub
 from app.http.dependencies import SessionDep
 from app.http.errors import error_responses
@@ -68,14 +69,17 @@ def hub_of(request: Request) -> Hub:
     if hub is None:
         settings = request.app.state.settings
         hub = request.app.state.live = Hub(request.app.state.engine, settings.live_max_subscribers,
-                                           settings.live_max_per_token)
+                                           settings.live_max_per_token, sources=[SlotWatch()])
     return hub
 
 
 @router.get("/v1/stream", operation_id="stream_calls", responses={
     200: {"description": "text/event-stream: `ready` first (`resumed`: whether what was missed follows), then "
-                         "`call.created`, `call.updated` (status or who has it), `call.to_reorient`; data is JSON "
-                         "without patient data. Each of these has an id (`<worker>-<sequence>`): a console that "
+                         "`call.created`, `call.updated` (status or who has it), `call.to_reorient`, and for the slots "
+                         "(`slot_id`, `territory_code`): `slot.held` (`call_id`: the call holding it), "
+                         "`slot.released` (its hold released or lapsed, still free), `slot.booked`, `slot.freed` "
+                         "(its booking cancelled); data is JSON without patient data. Each of these has an id "
+                         "(`<worker>-<sequence>`): a console that "
                          "reconnects with the last one it saw in `Last-Event-ID` is sent what it missed when the "
                          "same worker still has all of it, and `reload` right after `ready` otherwise (what it "
                          "shows may be stale: read the queue again). The stream ends with one "
@@ -86,8 +90,10 @@ def hub_of(request: Request) -> Hub:
                          "says the stream is alive.", "content": {"text/event-stream": {}}},
     **error_responses(401, 403, 503)})
 async def stream_calls(request: Request, principal: StreamerDep) -> EventSourceResponse:
-    """The calls of my territories as they change, as Server-Sent Events. Authenticate with the same
-    Authorization header (read the stream with fetch); the token never goes in the URL."""
+    """The calls of my territories as they change, and their slots as they are held, released, booked or
+    freed (``slot.held``, ``slot.released``, ``slot.booked``, ``slot.freed``), as Server-Sent Events.
+    Authenticate with the same Authorization header (read the stream with fetch); the token never goes in
+    the URL."""
     # A short session of its own, given back before the stream starts: a stream never holds a pooled
     # connection (twenty streams opening at once used to hold the twenty while waiting for a twenty-first).
     async with request.app.state.sessionmaker() as session:

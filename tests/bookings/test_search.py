@@ -132,6 +132,45 @@ class TestFilters:
         assert [i["id"] for i in nearest] == [c, b, a]
         assert 50 < nearest[2]["distance_km"] < 55
 
+    async def test_nearest_among_the_soonest_goes_day_by_local_day_then_nearest(self, client, auth, connection):
+        """sort=soonest_near: a day's 8 km slot before the next day's 2 km one; within a day, nearest first;
+        the day is the territory's local day (23:30 and 00:30 in Paris fall on one UTC day, not one local day),
+        and sort=distance keeps its meaning (nearest first, whatever the day)."""
+        from zoneinfo import ZoneInfo
+
+        paris = ZoneInfo("Europe/Paris")
+        here = {"near_lat": 46.81, "near_lon": 1.69}
+        km2 = await world(client, auth, lat=46.81 + 2 / 111.2, lon=1.69)
+        km8 = await world(client, auth, lat=46.81 + 8 / 111.2, lon=1.69)
+        day = dt.datetime.now(paris).date() + dt.timedelta(days=1)
+
+        def at(days: int, hour: int, minute: int = 0) -> dt.datetime:
+            return dt.datetime.combine(day + dt.timedelta(days=days), dt.time(hour, minute), paris)
+
+        far_early = await make_slot(client, auth, km8, start=at(0, 9))
+        near_late = await make_slot(client, auth, km2, start=at(0, 20))
+        far_before_midnight = await make_slot(client, auth, km8, start=at(0, 23, 30))
+        near_after_midnight = await make_slot(client, auth, km2, start=at(1, 0, 30))
+        far_next_day = await make_slot(client, auth, km8, start=at(1, 9))
+        headers = auth("regulator")
+        body = (await search(client, headers, territory="36", sort="soonest_near", **here)).json()
+        items = body["items"]
+        assert [i["id"] for i in items] == [near_late, far_early, far_before_midnight, near_after_midnight,
+                                            far_next_day]
+        assert [round(i["distance_km"]) for i in items] == [2, 8, 8, 2, 8]
+        nearest = (await search(client, headers, territory="36", sort="distance", **here)).json()["items"]
+        assert [i["id"] for i in nearest] == [near_late, near_after_midnight, far_early, far_before_midnight,
+                                              far_next_day]
+        soonest = (await search(client, headers, territory="36", **here)).json()["items"]
+        assert [i["id"] for i in soonest] == [far_early, near_late, far_before_midnight, near_after_midnight,
+                                              far_next_day]
+        # a point from a postcode does as well; no point at all is a 422 naming sort
+        by_postcode = await search(client, headers, territory="36", sort="soonest_near", near_postcode="36000")
+        assert by_postcode.status_code == 200, by_postcode.text
+        refused = await search(client, headers, territory="36", sort="soonest_near")
+        assert refused.status_code == 422 and refused.json()["field"] == "sort"
+        assert "near_lat" in refused.json()["detail"]
+
     async def test_the_page_is_the_documented_schema_byte_for_byte(self, client, auth, connection):
         """The page is written from the statement's rows without models: it must be exactly what the
         SearchPage model makes of it (every field, its type, its form: instants in UTC with Z, the release
@@ -166,6 +205,9 @@ class TestFilters:
             ({"radius_km": 10}, "radius_km"),
             ({"near_lat": 46.8}, "near_lon"),
             ({"sort": "distance"}, "sort"),
+            ({"sort": "soonest_near"}, "sort"),
+            ({"sort": "soonest_near", "near_lat": 46.8, "near_lon": 1.7, "cursor": f"s0.{uuid.UUID(int=0).hex}"},
+             "cursor"),
             ({"cursor": "not-a-cursor"}, "cursor"),
             ({"start_from": "2030-01-01T00:00:00"}, "query.start_from"),
             ({"mode": "drive_through"}, "query.mode"),
@@ -220,6 +262,35 @@ class TestPagination:
         first = (await search(client, auth("operator"), **params)).json()
         second = (await search(client, auth("operator"), **params, cursor=first["next_cursor"])).json()
         assert [i["id"] for i in first["items"] + second["items"]] == created[:4]
+
+
+    async def test_nearest_among_the_soonest_pages_every_slot_once_in_order(self, client, auth, connection):
+        from zoneinfo import ZoneInfo
+
+        paris = ZoneInfo("Europe/Paris")
+        near = await world(client, auth, lat=46.81, lon=1.69)
+        far = await world(client, auth, lat=46.90, lon=1.69)
+        day = dt.datetime.now(paris).date() + dt.timedelta(days=1)
+        expected = []
+        for days in range(3):  # each day: the near site's slots (in time), then the far site's
+            start = dt.datetime.combine(day + dt.timedelta(days=days), dt.time(8), paris)
+            far_ones = [await make_slot(client, auth, far, start=start + dt.timedelta(hours=h)) for h in (0, 2)]
+            near_ones = [await make_slot(client, auth, near, start=start + dt.timedelta(hours=h)) for h in (1, 3)]
+            expected += near_ones + far_ones
+        seen, cursor, pages = [], None, 0
+        while pages < 10:
+            params = {"territory": "36", "limit": 5, "near_lat": 46.81, "near_lon": 1.69, "sort": "soonest_near",
+                      **({"cursor": cursor} if cursor else {})}
+            response = await search(client, auth("operator"), **params)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            seen += [i["id"] for i in body["items"]]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                break
+            assert cursor.startswith("o")
+        assert seen == expected and pages == 3
 
 
 class TestSearchPlan:

@@ -214,3 +214,51 @@ async def test_a_territory_nobody_listened_to_meanwhile_means_reload(base: str) 
             await _stop(back)
         finally:
             await _stop(listening)
+
+
+async def test_a_console_is_told_when_a_slot_is_held_released_booked_and_freed(base: str) -> None:
+    """Slot events, read from the holds and the outbox on the hub's tick: a console of the Indre is told
+    each change of an Indre slot, a console of the Cher none of it."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        admin = _headers("admin", "36")
+        doctor = (await client.post("/v1/practitioners", headers=admin, json={
+            "rpps": new_rpps(), "family_name": "Durand", "given_name": "Paul", "territory_codes": ["36"]})).json()
+        site = (await client.post("/v1/sites", headers=admin, json={
+            "name": "MSP", "kind": "msp", "address": "1 place", "postcode": "36000", "lat": 46.81, "lon": 1.69,
+            "territory_code": "36"})).json()
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)
+        slot = (await client.post("/v1/slots", headers=admin, json={
+            "practitioner_id": doctor["id"], "site_id": site["id"], "mode": "in_person", "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=20)).isoformat()})).json()
+        indre: list = []
+        cher: list = []
+        listening = [await _listen(client, _headers("operator", "36", sub="watcher"), indre),
+                     await _listen(client, _headers("operator", "18", sub="elsewhere"), cher)]
+        try:
+            call = await _new_call(client)
+            operator = _headers("operator", "36", sub="holder")
+            held = await client.post(f"/v1/slots/{slot['id']}/hold", json={"call_id": call}, headers=operator)
+            assert held.status_code == 200, held.text
+            event = await _seen(indre, lambda e: e[1] == "slot.held")
+            assert event[0] and event[2] == {"event": "slot.held", "slot_id": slot["id"], "territory_code": "36",
+                                             "call_id": call}
+            released = await client.delete(f"/v1/slots/{slot['id']}/hold", params={"call_id": call}, headers=operator)
+            assert released.status_code == 204, released.text
+            event = await _seen(indre, lambda e: e[1] == "slot.released")
+            assert event[2] == {"event": "slot.released", "slot_id": slot["id"], "territory_code": "36"}
+
+            booking = (await client.post("/v1/bookings", json={"slot_id": slot["id"], "call_id": call},
+                                         headers=_headers("regulator", "36"))).json()
+            event = await _seen(indre, lambda e: e[1] == "slot.booked")
+            assert event[2] == {"event": "slot.booked", "slot_id": slot["id"], "territory_code": "36"}
+            cancelled = await client.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "empêché"},
+                                          headers=_headers("regulator", "36"))
+            assert cancelled.status_code == 200, cancelled.text
+            event = await _seen(indre, lambda e: e[1] == "slot.freed")
+            assert event[2] == {"event": "slot.freed", "slot_id": slot["id"], "territory_code": "36"}
+            # each told once, in order
+            assert [e[1] for e in indre if e[1].startswith("slot.")] == [
+                "slot.held", "slot.released", "slot.booked", "slot.freed"]
+            assert not [e for e in cher if e[1].startswith("slot.")]
+        finally:
+            await _stop(*listening)

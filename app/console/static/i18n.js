@@ -184,4 +184,31 @@ export function triageText(triage) {
   const who = [triage.sex ? SEXES[triage.sex] || triage.sex : null, triage.age != null ? `${triage.age} ans` : null]
     .filter(Boolean).join(", ");
   return [who || "—", triage.reason_excerpt || "—"];
+// ---- The slot list: who may book a slot, for whom, in which languages; what the stream says of it.
+export const BOOKERS = { regulation: "régulation", urgences: "urgences", referrers: "adresseurs", cpts: "CPTS" };
+export const AUDIENCES = { all: "Tout public", children: "Enfants", ehpad: "EHPAD" };
+export const LANGUAGES = { fr: "français", en: "anglais", es: "espagnol", de: "allemand", it: "italien", pt: "portugais",
+  ar: "arabe", zh: "chinois", ru: "russe", tr: "turc", ro: "roumain", pl: "polonais", nl: "néerlandais" };
+export const HELD_ELSEWHERE = "Retenu par un autre poste";
+export const SORTS = { soonest_near: "Par jour, le plus proche", start: "Le plus tôt", distance: "Le plus proche" };
+export function bookersLabel(codes) {
+  const all = Object.keys(BOOKERS);
+  if (!codes || all.every((c) => codes.includes(c))) return "Tous";
+  return codes.map((c) => label(BOOKERS, c)).join(", ");
+}
+export function languagesLabel(codes) { return codes && codes.length ? codes.map((c) => label(LANGUAGES, c)).join(", ") : "—"; }
+export function distanceLabel(km) { return km == null ? "—" : `${decimal(Number(km).toFixed(1))} km`; }
+// The order a search asks: the one chosen, else nearest among the soonest when a point is known (the
+// patient's postcode), soonest otherwise; an order by distance needs a point.
+export function searchSort(chosen, hasPoint) {
+  if (!chosen) return hasPoint ? "soonest_near" : "start";
+  return (chosen === "distance" || chosen === "soonest_near") && !hasPoint ? "start" : chosen;
+}
+// What a slot event means for a list showing the slot (null: nothing): another call's hold marks it,
+// a released hold frees it again, a booking removes it; the console's own call's hold changes nothing.
+export function slotChange(name, data, ownCallId) {
+  if (name === "slot.held") return data.call_id && data.call_id === ownCallId ? null : "held_elsewhere";
+  if (name === "slot.released") return "free";
+  if (name === "slot.booked") return "remove";
+  return null;
 }

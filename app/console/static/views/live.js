@@ -17,6 +17,9 @@ let streaming = false, fresh = false, failures = 0, retryTimer = null, soonTimer
 export function follow(loader) { loadQueue = loader; }
 // What a view wants to know of each change of a call as it comes (the open call taken over elsewhere).
 export function watch(watcher) { watchers.push(watcher); }
+// What a view wants to know of each change of a slot (the slot list: held elsewhere, booked).
+const slotWatchers = [];
+export function watchSlots(watcher) { slotWatchers.push(watcher); }
 
 function show() {
   const { text, className } = liveState(streaming, fresh);
@@ -50,6 +53,7 @@ export const live = liveStream({
   onEvent: (name, data) => {
     if (name.startsWith("call.") || name === "reload") reloadSoon();
     if (name.startsWith("call.") && data) for (const watcher of watchers) watcher(name, data);
+    if (name.startsWith("slot.") && data) for (const watcher of slotWatchers) watcher(name, data);
   },
   onEnd: (name) => {
     offline();

@@ -1,10 +1,13 @@
 // The free slots: searched for the open call (its patient's postcode and age), held, then booked.
 import { api } from "../api.js";
 import { $, busy, cell, say, when } from "../dom.js";
-import { MODES, label } from "../i18n.js";
+import {
+  AUDIENCES, HELD_ELSEWHERE, MODES, bookersLabel, distanceLabel, label, languagesLabel, searchSort, slotChange,
+} from "../i18n.js";
 import { newest, state } from "../state.js";
 import { fromLocal } from "../time.js";
 import { openCall } from "./call.js";
+import { watchSlots } from "./live.js";
 import { redirect } from "./redirection.js";
 import { DIRECT, showTab } from "./tabs.js";
 
@@ -16,7 +19,7 @@ export async function searchSlots(quiet = false) {
   for (const k of ["mode", "near_postcode", "radius_km", "sort"]) if (f.get(k)) q.set(k, f.get(k));
   // For the open call: its patient's postcode gives the point, his age the children's slots.
   if (state.call) q.set("call_id", state.call.id);
-  if (q.get("sort") === "distance" && !q.get("near_postcode") && !state.call?.patient?.postcode) q.delete("sort");
+  q.set("sort", searchSort(f.get("sort"), Boolean(q.get("near_postcode") || state.call?.patient?.postcode)));
   for (const k of ["start_from", "start_to"]) if (f.get(k)) q.set(k, fromLocal(f.get(k), state.timeZone).toISOString());
   const current = newest("slots");
   try {
@@ -25,12 +28,14 @@ export async function searchSlots(quiet = false) {
     const rows = Array.isArray(found) ? found : found.items || [];
     const body = $("#slots tbody"); body.replaceChildren();
     for (const s of rows) {
-      const tr = document.createElement("tr");
+      const tr = document.createElement("tr"); tr.dataset.slot = s.id;
       const doctor = s.practitioner ? `Dr ${s.practitioner.family_name} ${s.practitioner.given_name || ""}` : "";
       const site = s.site ? `${s.site.name}, ${s.site.address || ""} ${s.site.postcode || ""}` : "";
       cell(tr, when(s.start)); cell(tr, when(s.end)); cell(tr, doctor); cell(tr, site); cell(tr, label(MODES, s.mode));
-      cell(tr, s.distance_km != null ? `${Number(s.distance_km).toFixed(1)} km` : "—");
-      const control = document.createElement("button"); control.type = "button";
+      cell(tr, distanceLabel(s.distance_km));
+      cell(tr, `${label(AUDIENCES, s.audience)} — ${languagesLabel(s.practitioner?.languages)}`);
+      cell(tr, bookersLabel(s.bookable_by));
+      const control = document.createElement("button"); control.type = "button"; control.className = "take";
       control.textContent = DIRECT.includes(state.me?.role) ? "Réorienter ici" : "Retenir";
       control.onclick = () => busy(control, () => book(s, control));
       cell(tr, "").appendChild(control);
@@ -79,3 +84,20 @@ async function book(slot, control) {
     say("Créneau réservé, le médecin effecteur est prévenu");
   } catch (err) { say(err.message, false); }
 }
+
+// A slot shown, held, released or booked elsewhere: its row changes in place (the rest of the list, and
+// the user's own hold, stay as they are). Held by another call: marked and not offered; booked: gone.
+watchSlots((name, data) => {
+  const row = document.querySelector(`#slots tr[data-slot="${data.slot_id}"]`);
+  if (!row) return;
+  const control = row.querySelector("button.take");
+  const change = slotChange(name, data, state.call?.id);
+  if (change === "remove") { if (control?.dataset.held !== "yes") row.remove(); return; }
+  if (!control || control.dataset.held === "yes") return;
+  if (change === "held_elsewhere") {
+    row.classList.add("held-elsewhere"); control.disabled = true; control.textContent = HELD_ELSEWHERE;
+  } else if (change === "free" && row.classList.contains("held-elsewhere")) {
+    row.classList.remove("held-elsewhere"); control.disabled = false;
+    control.textContent = DIRECT.includes(state.me?.role) ? "Réorienter ici" : "Retenir";
+  }
+});
