@@ -184,6 +184,8 @@ export function triageText(triage) {
   const who = [triage.sex ? SEXES[triage.sex] || triage.sex : null, triage.age != null ? `${triage.age} ans` : null]
     .filter(Boolean).join(", ");
   return [who || "—", triage.reason_excerpt || "—"];
+}
+
 // ---- The slot list: who may book a slot, for whom, in which languages; what the stream says of it.
 export const BOOKERS = { regulation: "régulation", urgences: "urgences", referrers: "adresseurs", cpts: "CPTS" };
 export const AUDIENCES = { all: "Tout public", children: "Enfants", ehpad: "EHPAD" };
