@@ -75,10 +75,11 @@ def hub_of(request: Request) -> Hub:
 
 @router.get("/v1/stream", operation_id="stream_calls", responses={
     200: {"description": "text/event-stream: `ready` first (`resumed`: whether what was missed follows), then "
-                         "`call.created`, `call.updated` (status or who has it), `call.to_reorient`, and for the slots "
-                         "(`slot_id`, `territory_code`): `slot.held` (`call_id`: the call holding it), "
-                         "`slot.released` (its hold released or lapsed, still free), `slot.booked`, `slot.freed` "
-                         "(its booking cancelled); data is JSON without patient data. Each of these has an id "
+                         "`call.created`, `call.updated` (status or who has it), `call.to_reorient`, and for the "
+                         "slots, one event per kind and territory a tick: `slot.held` (`slots`: each `slot_id` with "
+                         "the `call_id` holding it), `slot.released` (holds released or lapsed, still free), "
+                         "`slot.booked`, `slot.freed` (their booking cancelled), these three with `slot_ids`; "
+                         "data is JSON without patient data. Each of these has an id "
                          "(`<worker>-<sequence>`): a console that "
                          "reconnects with the last one it saw in `Last-Event-ID` is sent what it missed when the "
                          "same worker still has all of it, and `reload` right after `ready` otherwise (what it "

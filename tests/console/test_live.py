@@ -240,22 +240,23 @@ async def test_a_console_is_told_when_a_slot_is_held_released_booked_and_freed(b
             held = await client.post(f"/v1/slots/{slot['id']}/hold", json={"call_id": call}, headers=operator)
             assert held.status_code == 200, held.text
             event = await _seen(indre, lambda e: e[1] == "slot.held")
-            assert event[0] and event[2] == {"event": "slot.held", "slot_id": slot["id"], "territory_code": "36",
-                                             "call_id": call}
+            # one event per kind and territory on a tick, listing the slots
+            assert event[0] and event[2] == {"event": "slot.held", "territory_code": "36",
+                                             "slots": [{"slot_id": slot["id"], "call_id": call}]}
             released = await client.delete(f"/v1/slots/{slot['id']}/hold", params={"call_id": call}, headers=operator)
             assert released.status_code == 204, released.text
             event = await _seen(indre, lambda e: e[1] == "slot.released")
-            assert event[2] == {"event": "slot.released", "slot_id": slot["id"], "territory_code": "36"}
+            assert event[2] == {"event": "slot.released", "territory_code": "36", "slot_ids": [slot["id"]]}
 
             booking = (await client.post("/v1/bookings", json={"slot_id": slot["id"], "call_id": call},
                                          headers=_headers("regulator", "36"))).json()
             event = await _seen(indre, lambda e: e[1] == "slot.booked")
-            assert event[2] == {"event": "slot.booked", "slot_id": slot["id"], "territory_code": "36"}
+            assert event[2] == {"event": "slot.booked", "territory_code": "36", "slot_ids": [slot["id"]]}
             cancelled = await client.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "empêché"},
                                           headers=_headers("regulator", "36"))
             assert cancelled.status_code == 200, cancelled.text
             event = await _seen(indre, lambda e: e[1] == "slot.freed")
-            assert event[2] == {"event": "slot.freed", "slot_id": slot["id"], "territory_code": "36"}
+            assert event[2] == {"event": "slot.freed", "territory_code": "36", "slot_ids": [slot["id"]]}
             # each told once, in order
             assert [e[1] for e in indre if e[1].startswith("slot.")] == [
                 "slot.held", "slot.released", "slot.booked", "slot.freed"]

@@ -88,6 +88,11 @@ async function book(slot, control) {
 // A slot shown, held, released or booked elsewhere: its row changes in place (the rest of the list, and
 // the user's own hold, stay as they are). Held by another call: marked and not offered; booked: gone.
 watchSlots((name, data) => {
+  const slots = data.slots || (data.slot_ids || []).map((id) => ({ slot_id: id }));
+  for (const slot of slots) changeRow(name, slot);
+});
+
+function changeRow(name, data) {
   const row = document.querySelector(`#slots tr[data-slot="${data.slot_id}"]`);
   if (!row) return;
   const control = row.querySelector("button.take");
@@ -100,4 +105,4 @@ watchSlots((name, data) => {
     row.classList.remove("held-elsewhere"); control.disabled = false;
     control.textContent = DIRECT.includes(state.me?.role) ? "Réorienter ici" : "Retenir";
   }
-});
+}
