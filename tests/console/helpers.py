@@ -28,6 +28,6 @@ def _accessible(page, name: str) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    bad = [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]
-           if v["impact"] in ("serious", "critical")]
+    bad = [(v["id"], v["impact"], len(v["nodes"]), [n["target"] for n in v["nodes"]][:3])
+           for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [], (name, bad)

@@ -2,10 +2,13 @@
 analyst, each in their own browser context, against one served app.
 
 Operator A takes the call with the keyboard alone; B sees it come without a click, takes it, and A sees
-who has it; the regulator calls back, advises, finds the nearest slot from the patient's postcode, holds
-it, books it, reads it back, changes it, cancels it (the call comes back flagged for re-orientation,
-live), books again and closes; the doctor marks the patient seen; the analyst's month moves by exactly
-that call. Every write button is double-clicked; the database holds each write once."""
+who has it; the regulator takes it over (confirmed, naming B) while B's network is down, and B, back,
+sees who has it within seconds; the regulator writes an observation, corrects the call, calls back,
+advises, finds the nearest slot from the patient's postcode, holds it (the focus stays on "Réserver"),
+books it, reads it back (the focus on the appointment), changes it, cancels it (the call comes back
+flagged for re-orientation, live), books again and closes; A's session ends meanwhile, and a banner says
+so; the doctor marks the patient seen; the analyst's month moves by exactly that call. Every write button
+is double-clicked; the database holds each write once."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
 from tests.stats.helpers import this_month
+from tests.support.cable import cable
 from tests.support.factories import new_rpps
 from tests.support.serving import served
 
@@ -103,14 +107,14 @@ def test_a_whole_shift(world) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     base = world["base"]
-    with sync_playwright() as pw:
+    with cable(base) as line, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
-        def window(token: str, width: int = 1440):
+        def window(token: str, width: int = 1440, via: str = base):
             page = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="Europe/Paris",
                                        locale="fr-FR").new_page()
             page.on("dialog", lambda dialog: dialog.accept("le patient préfère un autre jour"))
-            page.goto(base + "/console/")
+            page.goto(via + "/console/")
             page.fill("#token", token)
             page.fill("#territory", "36")
             page.click("#session button[type=submit]")
@@ -120,8 +124,9 @@ def test_a_whole_shift(world) -> None:
         analyst = window(_token("analyst"))
         before = _month_row(analyst)
 
-        a = window(_token("operator", sub="osnp-anna"))
-        b = window(_token("operator", sub="osnp-bruno"))
+        # A's session ends during the shift (no renewal here); B's console is behind a cable that drops.
+        a = window(_token("operator", sub="osnp-anna", ttl_seconds=45))
+        b = window(_token("operator", sub="osnp-bruno"), via=line.url)
         regulator = window(_token("regulator", sub="dr-morel"))
         for page in (a, b, regulator):
             expect(page.locator("#live")).to_have_text("en direct")
@@ -157,6 +162,28 @@ def test_a_whole_shift(world) -> None:
         expect(row_r).to_be_visible(timeout=2000)
         row_r.get_by_role("button", name="Ouvrir").click()
         expect(regulator.locator("#call-info")).to_contain_text("Moreau Lucie")
+
+        # B's network drops; the regulator takes the call over, confirmed and naming who has it.
+        line.cut()
+        expect(b.locator("#live")).to_have_text("Hors ligne — la file n'est plus à jour", timeout=5000)
+        row_r.get_by_role("button", name="Reprendre l'appel").click()
+        expect(row_r.locator(".confirm-take")).to_contain_text("Pris par osnp-bruno. Le reprendre ?")
+        row_r.get_by_role("button", name="Confirmer la reprise").dblclick()
+        expect(regulator.locator("#message")).to_have_text("Appel repris à osnp-bruno")
+        line.mend()  # back: B sees who has it now, within seconds
+        expect(b.locator("#live")).to_have_text("en direct", timeout=10000)
+        expect(b.locator(f'#queue tr[data-call="{call_id}"] .taker')).to_have_text("dr-morel", timeout=5000)
+
+        # The record: an observation, then a correction of the call (the priority), both on the timeline.
+        regulator.locator("#observe textarea").fill("Douleur lombaire basse, pas de déficit, pas de fièvre")
+        regulator.locator("#observe").get_by_role("button", name="Ajouter l'observation").dblclick()
+        expect(regulator.locator("#call-timeline li[data-kind=observation]")).to_have_count(1)
+        regulator.get_by_role("button", name="Corriger l'appel").click()
+        regulator.locator("#correct [name=priority]").select_option("P1")
+        regulator.locator("#correct").get_by_role("button", name="Enregistrer la correction").dblclick()
+        expect(regulator.locator("#message")).to_have_text("Appel corrigé")
+        expect(regulator.locator("#call-timeline li[data-kind=corrected]")).to_contain_text("priorité")
+        expect(regulator.locator("#call-timeline li[data-kind=taken_over]")).to_contain_text("dr-morel")
         regulator.locator("#call-detail").focus()
         _tab_to(regulator, "#do-callback")
         regulator.keyboard.press("Enter")
@@ -173,9 +200,11 @@ def test_a_whole_shift(world) -> None:
         control = first.locator("button")
         control.click()
         expect(control).to_contain_text("Réserver (4:")
+        expect(control).to_be_focused()  # "Retenir" became "Réserver" under the user's hand
         control.dblclick()
         expect(regulator.locator("#message")).to_have_text("Créneau réservé, le médecin effecteur est prévenu")
         appointments = regulator.locator("#call-bookings")
+        expect(appointments).to_be_focused()  # the appointment, to read back
         expect(appointments).to_contain_text("Dr Roux Marc — MSP du Blanc, 3 rue Haute 36300 — Au cabinet")
 
         # The patient cannot come then: change the slot (the old one is cancelled in the same stroke).
@@ -211,8 +240,10 @@ def test_a_whole_shift(world) -> None:
         regulator.screenshot(path=str(SCREENSHOTS / "snp-shift-regulation.png"), full_page=True)
         regulator.locator("#do-close").dblclick()
         expect(regulator.locator("#message")).to_have_text("Appel clos")
-        for page in (a, b):
-            expect(page.locator(f'#queue tr[data-call="{call_id}"]')).to_have_count(0, timeout=2000)
+        expect(b.locator(f'#queue tr[data-call="{call_id}"]')).to_have_count(0, timeout=2000)
+        # A's token expired meanwhile: a banner says so, and the badge no longer says "en direct".
+        expect(a.locator("#banner")).to_contain_text("Votre session a expiré", timeout=45000)
+        expect(a.locator("#live")).not_to_have_text("en direct")
 
         # The doctor sees the patient once the slot has begun, and says so.
         booked_slot = _rows(world["url"], "SELECT slot_id FROM bookings WHERE call_id = :c AND status = 'active'",
@@ -238,11 +269,16 @@ def test_a_whole_shift(world) -> None:
     # Each double-clicked write is in the database once.
     url = world["url"]
     assert _rows(url, "SELECT count(*) FROM call_callbacks WHERE call_id = :c", c=call_id) == [(1,)]
+    assert _rows(url, "SELECT count(*) FROM call_observations WHERE call_id = :c", c=call_id) == [(1,)]
+    assert _rows(url, "SELECT action, count(*) FROM audit_log WHERE call_id = :c AND action IN "
+                      "('call.assigned', 'call.taken_over') GROUP BY action ORDER BY action",
+                 c=call_id) == [("call.assigned", 1), ("call.taken_over", 1)]  # B took it, the regulator from B
     assert _rows(url, "SELECT kind, count(*) FROM decisions WHERE call_id = :c AND revoked_at IS NULL "
                       "GROUP BY kind ORDER BY kind", c=call_id) == [("advice", 1), ("slot", 1)]
     statuses = _rows(url, "SELECT status, outcome FROM bookings WHERE call_id = :c ORDER BY created_at", c=call_id)
     assert [s for s, _ in statuses] == ["cancelled", "cancelled", "active"]
     assert statuses[-1][1] == "fulfilled"
-    assert _rows(url, "SELECT status, assigned_to FROM calls WHERE id = :c", c=call_id) == [("closed", "osnp-bruno")]
+    # taken over from B
+    assert _rows(url, "SELECT status, assigned_to FROM calls WHERE id = :c", c=call_id) == [("closed", "dr-morel")]
     assert _rows(url, "SELECT count(*) > 0 FROM audit_log WHERE call_id = :c AND actor_sub = 'dr-morel'",
                  c=call_id) == [(True,)]

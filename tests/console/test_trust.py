@@ -5,6 +5,7 @@ message covers, and nothing more arrives."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.console.helpers import ARGS, CHROMIUM, _token
+from tests.console.helpers import ARGS, CHROMIUM, _accessible, _token
 from tests.support.cable import cable
 from tests.support.serving import served
 
@@ -268,8 +269,15 @@ def test_the_queue_shows_the_patient_at_a_glance_and_a_call_is_corrected_in_plac
                                           "marche difficile"})
     assert response.status_code == 201, response.text
     call_id = response.json()["id"]
+    received = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=40)).isoformat()
+    late = httpx.post(f"{base}/v1/calls", headers={"Authorization": f"Bearer {_token('operator')}"},
+                      json={"territory_code": "36", "channel": "15", "priority": "P1", "received_at": received})
+    assert late.status_code == 201, late.text
     with sync_playwright() as pw:
         browser, page = _console(pw, base, _token("regulator", sub="dr-glance"))
+        # A late P1 line stays readable: its priority's colours win over the late row's.
+        expect(page.locator(f'#queue tr.late[data-call="{late.json()["id"]}"] td.p1')).to_be_visible()
+        _accessible(page, "queue-with-a-late-p1")
         row = page.locator(f'#queue tr[data-call="{call_id}"]')
         expect(row.locator("td.who")).to_have_text(f"H, {time.gmtime().tm_year - 1950} ans")
         expect(row.locator("td.what")).to_contain_text("Lombalgie aiguë après un effort")

@@ -11,10 +11,16 @@ export function button(label, onclick) {
   b.onclick = () => busy(b, onclick); return b;
 }
 // A button does nothing more while its request is in flight: a double click never writes twice.
+// A control that had the focus keeps it (disabling it dropped it): "Retenir" becomes "Réserver" under
+// the user's hand, unless the action sent the focus somewhere useful.
 export async function busy(element, action) {
   if (element.disabled) return;
+  const focused = document.activeElement === element;
   element.disabled = true;
-  try { await action(); } finally { element.disabled = false; }
+  try { await action(); } finally {
+    element.disabled = false;
+    if (focused && element.isConnected && (document.activeElement === document.body || !document.activeElement)) element.focus();
+  }
 }
 export function guard(selector, action) { const el = $(selector); el.onclick = () => busy(el, action); }
 

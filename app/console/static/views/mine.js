@@ -2,7 +2,7 @@
 // (what he needs to see the patient, and what he said of them), his slots, his weekly availabilities, his
 // hours.
 import { api } from "../api.js";
-import { $, button, cell, item, onSubmit, say, when } from "../dom.js";
+import { $, button, cell, item, onSubmit, refuse, say, when } from "../dom.js";
 import { DAYS, MODES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
@@ -166,7 +166,7 @@ onSubmit("#rule", async (f) => {
   try {
     const rule = await api("POST", "/v1/availability-rules", body);
     say(`Disponibilité enregistrée : ${rule.slots_created} créneau(x) publié(s)`); await loadMine();
-  } catch (err) { say(err.message, false); }
+  } catch (err) { refuse($("#rule"), err); }
 }, () => !$("#rule-site").options.length);
 
 onSubmit("#publish", async (f) => {
@@ -175,5 +175,5 @@ onSubmit("#publish", async (f) => {
     await api("POST", "/v1/slots", { site_id: f.get("site_id"), start: start.toISOString(), mode: f.get("mode"),
       end: new Date(start.getTime() + Number(f.get("minutes")) * 60000).toISOString() });
     say("Créneau publié"); await loadMine();
-  } catch (err) { say(err.message, false); }
+  } catch (err) { refuse($("#publish"), err); }
 }, () => !$("#my-site").options.length);

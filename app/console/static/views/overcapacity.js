@@ -1,6 +1,6 @@
 // Nothing fits: an over-capacity appointment with a doctor who agreed on the phone, for the open call.
 import { api } from "../api.js";
-import { $, onSubmit, say } from "../dom.js";
+import { $, onSubmit, refuse, say } from "../dom.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
 import { openCall } from "./call.js";
@@ -50,5 +50,5 @@ onSubmit("#over-capacity", async (f) => {
     await api("POST", "/v1/bookings", { kind: "over_capacity", call_id: state.call.id, practitioner_id: f.get("practitioner_id"),
       site_id: f.get("site_id"), start: start.toISOString(), end: end.toISOString(), mode: f.get("mode") });
     say("Rendez-vous en surnuméraire enregistré, le médecin est prévenu"); await openCall(state.call.id);
-  } catch (err) { say(err.message, false); }
+  } catch (err) { refuse($("#over-capacity"), err); }
 });

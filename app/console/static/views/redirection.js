@@ -1,7 +1,7 @@
 // The ED nurse (or a referring professional) redirects the patient in front of her to a slot, in one
 // form, and sees her redirections of the day.
 import { api } from "../api.js";
-import { $, item, say, when } from "../dom.js";
+import { $, item, refuse, say, when } from "../dom.js";
 import { MODES, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { searchSlots } from "./slots.js";
@@ -19,7 +19,7 @@ export async function redirect(slot) {
     $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
     await showSlip(slot, booking, patient);
     await searchSlots(true); await myRedirections();
-  } catch (err) { say(err.message, false); }
+  } catch (err) { refuse($("#redirection"), err); }
 }
 
 // The confirmation the nurse reads back and prints for the patient: the doctor, where, when (the

@@ -1,6 +1,6 @@
 // The free slots: searched for the open call (its patient's postcode and age), held, then booked.
 import { api } from "../api.js";
-import { $, busy, cell, say, when } from "../dom.js";
+import { $, busy, cell, refuse, say, when } from "../dom.js";
 import {
   AUDIENCES, HELD_ELSEWHERE, MODES, bookersLabel, distanceLabel, label, languagesLabel, searchSort, slotChange,
 } from "../i18n.js";
@@ -42,7 +42,7 @@ export async function searchSlots(quiet = false) {
       body.appendChild(tr);
     }
     if (!quiet) say(`${rows.length} créneau(x) libre(s)`);
-  } catch (err) { say(err.message, false); }
+  } catch (err) { refuse($("#search"), err); }
 }
 
 // First click holds the slot (a countdown shows how long), second click books it.
@@ -82,6 +82,7 @@ async function book(slot, control) {
     // Back on the call, where the appointment is written in full to be read back to the patient.
     showTab("calls"); $("#call-bookings").scrollIntoView({ block: "nearest" });
     say("Créneau réservé, le médecin effecteur est prévenu");
+    $("#call-bookings").focus();
   } catch (err) { say(err.message, false); }
 }
 

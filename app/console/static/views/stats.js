@@ -1,7 +1,7 @@
 // The monthly activity (analysts, administrators): the table, its chart, and the same figures for a
 // spreadsheet.
 import { api, apiFile } from "../api.js";
-import { $, cell, say } from "../dom.js";
+import { $, cell, refuse, say } from "../dom.js";
 import { METHODS, decimal, label } from "../i18n.js";
 import { state } from "../state.js";
 import { lastTwelveMonths } from "../time.js";
@@ -33,7 +33,7 @@ $("#stats").addEventListener("submit", async (e) => {
     $("#stats-method").textContent = `Moyenne mensuelle : ${decimal(report.total.monthly_average_calls)} appels. ` +
       `Passages aux urgences évités estimés par la méthode ${label(METHODS, a.method)}.`;
     const chart = $("#stats-chart"); chart.src = await statsFile("png"); chart.hidden = false;
-  } catch (err) { say(err.message, false); }
+  } catch (err) { refuse($("#stats"), err); }
 });
 
 function statsFile(format) {
