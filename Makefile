@@ -70,7 +70,7 @@ test: install browser node broker pooler nginx ## ruff, mypy, then the whole sui
 	$(BIN)/ruff check app tests migrations load_tests tools
 	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check app tests migrations load_tests tools

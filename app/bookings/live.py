@@ -42,6 +42,10 @@ _BOOKING_EVENTS = text("""
     ORDER BY e.xid, e.seq
     LIMIT :limit""")
 BATCH = 1000
+# The holds are read every HOLDS_EVERY ticks (2 s at the hub's 0.5 s), and at once when the territories
+# listened to change: a hold lasts minutes, and reading them scans the listened territories' free slots,
+# on the cores that book; the outbox's booking events, read by their index, every tick.
+HOLDS_EVERY = 4
 KINDS = {"booking.created": "slot.booked", "booking.cancelled": "slot.freed"}
 
 
@@ -51,18 +55,18 @@ class SlotWatch:
     def __init__(self) -> None:
         self.held: dict[str, tuple[str, str | None]] = {}  # slot id -> (territory, holding call)
         self.cursor: tuple[Any, int] | None = None  # (xid, seq) of the last booking event read
+        self.ticks = 0
+        self.holds_of: frozenset[str] | None = None  # the territories whose holds were last read
 
     def forget(self) -> None:
-        self.held, self.cursor = {}, None
+        self.held, self.cursor, self.ticks, self.holds_of = {}, None, 0, None
 
-    async def read(self, connection: AsyncConnection, wanted: frozenset[str] | None,
-                   known: frozenset[str] | None) -> list[dict[str, Any]]:
-        """What changed for the slots of ``wanted`` (None: every territory) since the last reading; holds in
-        territories not read before (``known``) are new to the reading, not to the world: they say nothing."""
+    async def _holds(self, connection: AsyncConnection, wanted: frozenset[str] | None,
+                     known: frozenset[str] | None, events: list[dict[str, Any]]) -> None:
+        """The holds now, against the last reading: held, and released (or lapsed) while still free."""
         params = {"everywhere": wanted is None, "codes": sorted(wanted or ())}
         rows = (await connection.execute(_HELD, params)).all()
         now_held = {str(r.id): (r.territory_code, str(r.held_by_call_id) if r.held_by_call_id else None) for r in rows}
-        events: list[dict[str, Any]] = []
         for slot_id, (territory, call_id) in now_held.items():
             before = self.held.get(slot_id)
             if before != (territory, call_id) and (before is not None or known is None or territory in known):
@@ -74,6 +78,16 @@ class SlotWatch:
             events += [{"event": "slot.released", "slot_id": slot_id, "territory_code": self.held[slot_id][0]}
                        for slot_id in gone if slot_id in free]
         self.held = now_held
+        self.holds_of = wanted
+
+    async def read(self, connection: AsyncConnection, wanted: frozenset[str] | None,
+                   known: frozenset[str] | None) -> list[dict[str, Any]]:
+        """What changed for the slots of ``wanted`` (None: every territory) since the last reading; holds in
+        territories not read before (``known``) are new to the reading, not to the world: they say nothing."""
+        events: list[dict[str, Any]] = []
+        self.ticks += 1
+        if self.ticks % HOLDS_EVERY == 1 or wanted != self.holds_of:
+            await self._holds(connection, wanted, known, events)
         if self.cursor is None:
             self.cursor = ((await connection.execute(_START)).scalar_one(), 0)
             return batched(events)

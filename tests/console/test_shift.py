@@ -125,7 +125,7 @@ def test_a_whole_shift(world) -> None:
         before = _month_row(analyst)
 
         # A's session ends during the shift (no renewal here); B's console is behind a cable that drops.
-        a = window(_token("operator", sub="osnp-anna", ttl_seconds=45))
+        a = window(_token("operator", sub="osnp-anna", ttl_seconds=30))
         b = window(_token("operator", sub="osnp-bruno"), via=line.url)
         regulator = window(_token("regulator", sub="dr-morel"))
         for page in (a, b, regulator):
