@@ -75,20 +75,11 @@ async def test_a_console_sees_calls_come_taken_and_reoriented_live(base: str) ->
             updated = await _wait_for(indre, lambda e: e["event"] == "call.updated" and e["assigned_to"] == "dr-house")
             assert updated["status"] == "in_progress"
 
-            admin = _headers("admin", "36")
-            doctor = (await client.post("/v1/practitioners", headers=admin, json={
-                "rpps": new_rpps(), "family_name": "Martin", "given_name": "Claire", "territory_codes": ["36"]})).json()
-            site = (await client.post("/v1/sites", headers=admin, json={
-                "name": "MSP", "kind": "msp", "address": "1 place", "postcode": "36000", "lat": 46.81, "lon": 1.69,
-                "territory_code": "36"})).json()
-            start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
-            slot = (await client.post("/v1/slots", headers=admin, json={
-                "practitioner_id": doctor["id"], "site_id": site["id"], "mode": "in_person", "start": start.isoformat(),
-                "end": (start + dt.timedelta(minutes=20)).isoformat()})).json()
+            slot = await _a_slot(client, hours=3)
             booking = (await client.post("/v1/bookings", json={"slot_id": slot["id"], "call_id": call["id"]},
                                          headers=_headers("regulator", "36"))).json()
             cancelled = await client.post(f"/v1/bookings/{booking['id']}/cancel", json={"reason": "empêché"},
-                                          headers=_headers("effector", "36", practitioner_id=doctor["id"]))
+                                          headers=_headers("effector", "36", practitioner_id=slot["practitioner_id"]))
             assert cancelled.status_code == 200, cancelled.text
             reorient = await _wait_for(indre, lambda e: e["event"] == "call.to_reorient")
             assert reorient == {"event": "call.to_reorient", "call_id": call["id"], "territory_code": "36",
@@ -149,6 +140,22 @@ async def _new_call(client, territory: str = "36") -> str:
         "territory_code": territory, "channel": "15", "priority": "P1", "patient": {"phone": "0611111111"}})
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+async def _a_slot(client: httpx.AsyncClient, hours: float) -> dict:
+    """A free Indre slot ``hours`` ahead, of a doctor and a site of its own."""
+    admin = _headers("admin", "36")
+    doctor = (await client.post("/v1/practitioners", headers=admin, json={
+        "rpps": new_rpps(), "family_name": "Martin", "given_name": "Claire", "territory_codes": ["36"]})).json()
+    site = (await client.post("/v1/sites", headers=admin, json={
+        "name": "MSP", "kind": "msp", "address": "1 place", "postcode": "36000", "lat": 46.81, "lon": 1.69,
+        "territory_code": "36"})).json()
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)
+    slot = await client.post("/v1/slots", headers=admin, json={
+        "practitioner_id": doctor["id"], "site_id": site["id"], "mode": "in_person", "start": start.isoformat(),
+        "end": (start + dt.timedelta(minutes=20)).isoformat()})
+    assert slot.status_code == 201, slot.text
+    return slot.json()
 
 
 async def _seen(events: list, predicate, seconds: float = 3.0):
@@ -220,16 +227,7 @@ async def test_a_console_is_told_when_a_slot_is_held_released_booked_and_freed(b
     """Slot events, read from the holds and the outbox on the hub's tick: a console of the Indre is told
     each change of an Indre slot, a console of the Cher none of it."""
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        admin = _headers("admin", "36")
-        doctor = (await client.post("/v1/practitioners", headers=admin, json={
-            "rpps": new_rpps(), "family_name": "Durand", "given_name": "Paul", "territory_codes": ["36"]})).json()
-        site = (await client.post("/v1/sites", headers=admin, json={
-            "name": "MSP", "kind": "msp", "address": "1 place", "postcode": "36000", "lat": 46.81, "lon": 1.69,
-            "territory_code": "36"})).json()
-        start = dt.datetime.now(dt.UTC) + dt.timedelta(hours=5)
-        slot = (await client.post("/v1/slots", headers=admin, json={
-            "practitioner_id": doctor["id"], "site_id": site["id"], "mode": "in_person", "start": start.isoformat(),
-            "end": (start + dt.timedelta(minutes=20)).isoformat()})).json()
+        slot = await _a_slot(client, hours=5)
         indre: list = []
         cher: list = []
         listening = [await _listen(client, _headers("operator", "36", sub="watcher"), indre),

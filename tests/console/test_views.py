@@ -77,6 +77,14 @@ def _shoot(page, name: str, widths=WIDTHS) -> None:
         assert scroll <= width + 1, f"{name} at {width} px is {scroll} px wide"
 
 
+
+def _fill_redirection(page, **fields: str) -> None:
+    """The ED nurse's patient form filled, then the slots searched."""
+    form = page.locator("#redirection")
+    for name, value in fields.items():
+        form.locator(f"[name={name}]").fill(value)
+    page.click("#search button[type=submit]")
+
 def test_the_ed_nurse_redirects_a_patient_in_one_form(world) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -85,12 +93,8 @@ def test_the_ed_nurse_redirects_a_patient_in_one_form(world) -> None:
         expect(page.locator("#whoami")).to_contain_text("Urgences (IOA)")
         expect(page.locator('nav button[data-tab="calls"]')).to_be_hidden()
         expect(page.locator("#redirection")).to_be_visible()
-        form = page.locator("#redirection")
-        form.locator("[name=family_name]").fill("Giraud")
-        form.locator("[name=birth_year]").fill("1988")
-        form.locator("[name=phone]").fill("06 44 55 66 77")
-        form.locator("[name=reason]").fill("entorse de cheville")
-        page.click("#search button[type=submit]")
+        _fill_redirection(page, family_name="Giraud", birth_year="1988", phone="06 44 55 66 77",
+                          reason="entorse de cheville")
         page.locator("#slots tbody tr").first.get_by_role("button", name="Réorienter ici").click()
         expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
         expect(page.locator("#my-redirections li")).to_have_count(1)
@@ -390,12 +394,7 @@ def test_the_ed_nurse_prints_the_patients_slip_alone_on_one_page(world) -> None:
         # a browser set to another zone: the slip still says Paris time
         browser, page = _open(pw, world, _token("urgences", sub="ioa-issoudun"), zone="America/New_York")
         expect(page.locator("#redirection")).to_be_visible()
-        form = page.locator("#redirection")
-        form.locator("[name=family_name]").fill("Bertin")
-        form.locator("[name=given_name]").fill("Noé")
-        form.locator("[name=birth_year]").fill("1979")
-        form.locator("[name=phone]").fill("0611002200")
-        page.click("#search button[type=submit]")
+        _fill_redirection(page, family_name="Bertin", given_name="Noé", birth_year="1979", phone="0611002200")
         page.locator("#slots tbody tr").filter(has_text="Fabre").get_by_role("button", name="Réorienter ici").click()
         expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
         slip = page.locator("#ed-slip")
