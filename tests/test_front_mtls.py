@@ -264,6 +264,19 @@ class TestRegistration:
         assert refused.exit_code == 2 and "platform" in refused.output
 
 
+    def test_the_platform_disabled_is_shut_out_and_its_role_stays_platform(self, world, pki) -> None:
+        with httpx.Client(base_url=world["app"], headers=_admin()) as c:
+            user = next(u for u in c.get("/v1/users", params={"role": "platform"}).json() if u["certificate_cn"])
+            made_admin = c.patch(f"/v1/users/{user['id']}", json={"role": "admin"})
+            assert (made_admin.status_code, made_admin.json()["field"]) == (422, "role")
+            assert c.patch(f"/v1/users/{user['id']}", json={"active": False}).status_code == 200
+            try:
+                assert "not registered" in _outcome(_through_front(world, pki, "platform"), 403)
+            finally:
+                assert c.patch(f"/v1/users/{user['id']}", json={"active": True}).status_code == 200
+        assert _through_front(world, pki, "platform").status_code == 200
+
+
 class TestStraightToTheApp:
     def test_the_header_from_an_untrusted_address_grants_nothing(self, world, pki) -> None:
         transport = httpx.HTTPTransport(local_address="127.0.0.2")
