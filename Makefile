@@ -59,11 +59,12 @@ pooler: ## Debian's PgBouncer for the several-instances test and benchmark (inst
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
 	  else echo "pgbouncer is missing: the several-instances test will be skipped"; fi; }
 
-nginx: ## Debian's nginx for the front's test (deploy/nginx/; installed when missing and we are root)
-	@{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || { \
+nginx: ## Debian's nginx, openssl and curl for the fronts' tests (deploy/nginx/; installed when missing and we are root)
+	@{ { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } && command -v openssl >/dev/null 2>&1 \
+	  && command -v curl >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing nginx (Debian package) for the front's test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	    echo "installing nginx, openssl and curl (Debian packages) for the fronts' tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl curl >/dev/null; \
 	  else echo "nginx is missing: the front's test will be skipped"; fi; }
 
 test: install browser node broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)

@@ -1,5 +1,6 @@
 """The FastAPI dependencies of authentication: the bearer token read once (``app.http.edge.bearer_token``,
-the same reading as the rate budgets'), the principal it is, and the role checks routes declare."""
+the same reading as the rate budgets'), or without one the client certificate a trusted front verified
+(mutual TLS, ``app.auth.certificates``); the principal it is, and the role checks routes declare."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth import certificates
 from app.auth.principal import Principal
-from app.auth.registry import registered
+from app.auth.registry import certified, registered
 from app.auth.tokens import decode_token
 from app.http.proxies import bearer_token
 from app.platform.config import Settings, get_settings
@@ -31,10 +33,15 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
-        raise Unauthorized("Missing bearer token")
-    settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
-    principal = await principal_of(request, credentials.credentials, settings)
+    if credentials is not None:
+        settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
+        principal = await principal_of(request, credentials.credentials, settings)
+    else:
+        # Present only when a trusted front verified the client's certificate (app/http/proxies.py).
+        certificate = request.headers.get(certificates.HEADER)
+        if not certificate:
+            raise Unauthorized("Missing bearer token (or client certificate)")
+        principal = await certified(request.app.state.sessionmaker, certificates.presented(certificate))
     request.state.principal = principal
     return principal
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,18 +15,23 @@ from app.platform.database import Base
 
 
 class User(Base):
-    """An identity (the provider's subject, or the RPPS its tokens carry) and its role, territories,
-    practitioner (effectors) and kind (referrers). Tokens of the identity provider get their rights from
-    here and from nothing else they carry."""
+    """An identity (the provider's subject, the RPPS its tokens carry, or a client certificate's issuer, CN
+    and OU) and its role, territories, practitioner (effectors) and kind (referrers). Tokens of the
+    identity provider and client certificates get their rights from here and from nothing else they carry."""
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("subject IS NOT NULL OR rpps IS NOT NULL", name="identified"),
+        CheckConstraint("subject IS NOT NULL OR rpps IS NOT NULL OR certificate_cn IS NOT NULL", name="identified"),
         CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),
         CheckConstraint("role IN ('effector', 'operator', 'regulator', 'urgences', 'referrer', 'analyst', 'admin', "
                         "'platform')", name="role"),
         CheckConstraint("role <> 'effector' OR practitioner_id IS NOT NULL", name="effector_practitioner"),
         CheckConstraint("(role = 'referrer') = (referrer_kind IS NOT NULL)", name="referrer_kind"),
+        # A certificate is the national platform's way in (mutual TLS), and only its.
+        CheckConstraint("certificate_cn IS NULL OR role = 'platform'", name="certificate_platform"),
+        CheckConstraint("(certificate_issuer IS NULL) = (certificate_cn IS NULL) "
+                        "AND (certificate_ou IS NULL) = (certificate_cn IS NULL)", name="certificate_whole"),
+        UniqueConstraint("certificate_issuer", "certificate_cn", "certificate_ou"),
     )
 
     id: Mapped[UUIDPk]
@@ -38,6 +43,11 @@ class User(Base):
     family_name: Mapped[str | None] = mapped_column(String(100))
     given_name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(200))
+    # A client certificate (mutual TLS, app/auth/certificates.py): its issuer (RFC 4514), its subject's CN
+    # and OUs (RFC 4514, "" without any). A renewed certificate keeps them.
+    certificate_issuer: Mapped[str | None] = mapped_column(String(500))
+    certificate_cn: Mapped[str | None] = mapped_column(String(200))
+    certificate_ou: Mapped[str | None] = mapped_column(String(500))
     role: Mapped[str] = mapped_column(String(20))
     territories: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default=text("'{}'"))
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("practitioners.id"))

@@ -202,9 +202,11 @@ def capability_statement(base: str) -> dict[str, Any]:
         "rest": [{
             "mode": "server",
             "documentation": "Mise à disposition de créneaux de disponibilité CPTS (ans.fhir.fr.sas 1.2.0)",
-            "security": {"cors": False, "description": "Bearer JWT (role platform for the national platform)",
+            "security": {"cors": False,
+                         "description": "Mutual TLS with an IGC-Santé certificate registered here (the national "
+                                        "platform, role platform), or a bearer JWT",
                          "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
-                                                  "code": "OAuth"}]}]},
+                                                  "code": code}]} for code in ("Certificates", "OAuth")]},
             "resource": [
                 {"type": "Slot", "profile": PROFILES["Slot"],
                  "interaction": [{"code": "read"}, {"code": "search-type"}],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.certificates import UnreadableCertificate, parse
 from app.platform.errors import AppError
 from app.users import service
 from app.users.schemas import UserCreate, UserRead, UserUpdate
@@ -42,7 +44,9 @@ def _show(users: list[UserRead]) -> None:
     for column in ("id", "nom", "rôle", "territoires", "RPPS", "sujet", "actif"):
         table.add_column(column)
     for u in users:
-        table.add_row(str(u.id), u.display_name, u.role, ", ".join(u.territories), u.rpps or "—", u.subject or "—",
+        named = u.subject or (f"CN={u.certificate_cn}" + (f", {u.certificate_ou}" if u.certificate_ou else "")
+                              + f" (émetteur {u.certificate_issuer})" if u.certificate_cn else "—")
+        table.add_row(str(u.id), u.display_name, u.role, ", ".join(u.territories), u.rpps or "—", named,
                       "oui" if u.active else "non")
     console.print(table)
 
@@ -50,7 +54,11 @@ def _show(users: list[UserRead]) -> None:
 @cli.command("add")
 def add(
     name: Annotated[str, typer.Option("--name", help="the name shown in the console")],
-    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst, admin")],
+    role: Annotated[str | None, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst, "
+                                                  "admin (platform with --certificate)")] = None,
+    certificate: Annotated[Path | None, typer.Option(
+        help="the national platform's client certificate (PEM): it signs in with it (mutual TLS), known by its "
+             "issuer and subject CN and OU, which its renewals keep; role platform", dir_okay=False)] = None,
     rpps: Annotated[str | None, typer.Option(help="the RPPS its tokens carry (11 digits)")] = None,
     subject: Annotated[str | None, typer.Option(help="the identity provider's subject (sub)")] = None,
     territory: Annotated[list[str] | None, typer.Option("--territory", help="repeat for several")] = None,
@@ -60,7 +68,14 @@ def add(
     given_name: Annotated[str | None, typer.Option(help="likewise")] = None,
     email: Annotated[str | None, typer.Option(help="likewise")] = None,
 ) -> None:
-    """Register an identity with its rights."""
+    """Register an identity with its rights, or the national platform's certificate."""
+    if certificate is not None:
+        _add_certificate(name, role, certificate, [rpps, subject, territory, practitioner, referrer_kind, family_name,
+                                                   given_name, email])
+        return
+    if role is None:
+        console.print("[red]--role is required (or --certificate for the national platform)[/red]")
+        raise typer.Exit(2)
     try:
         data = UserCreate(display_name=name, role=role, rpps=rpps, subject=subject,  # type: ignore[arg-type]
                           family_name=family_name, given_name=given_name, email=email,
@@ -74,6 +89,27 @@ def add(
         return UserRead.model_validate(await service.create(session, None, data))
 
     _show([_run(work)])
+
+
+def _add_certificate(name: str, role: str | None, path: Path, others: list[object]) -> None:
+    if role not in (None, "platform"):
+        console.print("[red]a certificate signs in the national platform only: --role platform[/red]")
+        raise typer.Exit(2)
+    if any(others):
+        console.print("[red]--certificate goes with --name alone (the platform reads every territory)[/red]")
+        raise typer.Exit(2)
+    try:
+        read = parse(path.read_bytes())
+    except (OSError, UnreadableCertificate) as exc:
+        console.print(f"[red]{path}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def work(session: AsyncSession) -> UserRead:
+        return UserRead.model_validate(await service.register_certificate(session, None, name, read))
+
+    _show([_run(work)])
+    console.print(f"Valide jusqu'au {read.not_after:%Y-%m-%d} ; un certificat renouvelé (même émetteur, CN et OU) "
+                  "est reconnu sans nouvel enregistrement.")
 
 
 @cli.command("list")

@@ -69,6 +69,10 @@ class UserRead(Schema):
     territories: list[str]
     practitioner_id: uuid.UUID | None
     referrer_kind: str | None
+    certificate_issuer: str | None = Field(default=None, description="the national platform (role platform): "
+                                           "the issuer of its client certificate (mutual TLS), RFC 4514")
+    certificate_cn: str | None = Field(default=None, description="likewise: its subject's CN")
+    certificate_ou: str | None = Field(default=None, description="likewise: its subject's OUs (RFC 4514)")
     active: bool
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth.certificates import ClientCertificate
 from app.auth.models import User
 from app.auth.principal import Principal
 from app.platform.errors import Conflict, NotFound, Unprocessable
@@ -38,6 +39,26 @@ async def create(session: AsyncSession, principal: Principal | None, data: UserC
     return user
 
 
+async def register_certificate(session: AsyncSession, principal: Principal | None, display_name: str,
+                               certificate: ClientCertificate) -> User:
+    """Register the national platform's client certificate (role ``platform``): known from then on by its
+    issuer and subject CN and OU, so that its renewal needs nothing here."""
+    taken = await session.scalar(select(User.id).where(
+        User.certificate_issuer == certificate.issuer, User.certificate_cn == certificate.cn,
+        User.certificate_ou == certificate.ou))
+    if taken is not None:
+        raise Conflict(f"A user with this certificate's issuer, CN and OU is already registered ({taken})",
+                       field="certificate")
+    user = User(display_name=display_name, role="platform", certificate_issuer=certificate.issuer,
+                certificate_cn=certificate.cn, certificate_ou=certificate.ou)
+    session.add(user)
+    await session.flush()
+    await session.refresh(user)
+    audit.record(session, principal, "user.created", detail={"user_id": str(user.id), "role": user.role,
+                                                              "certificate": certificate.describe()})
+    return user
+
+
 async def update(session: AsyncSession, principal: Principal | None, user_id: uuid.UUID, data: UserUpdate) -> User:
     user = await get(session, user_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
@@ -48,6 +69,9 @@ async def update(session: AsyncSession, principal: Principal | None, user_id: uu
         await _check_territories(session, changes["territories"])
         changes["territories"] = sorted(set(changes["territories"]))
     role = changes.get("role", user.role)
+    if user.certificate_cn is not None and role != "platform":
+        raise Unprocessable("a user known by its client certificate is the national platform: role platform",
+                            field="role")
     kind = changes.get("referrer_kind", user.referrer_kind if role == "referrer" else None)
     if role == "referrer" and kind is None:
         raise Unprocessable("a referrer needs its kind", field="referrer_kind")
