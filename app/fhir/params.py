@@ -14,7 +14,10 @@ from app.platform.errors import BadRequest
 
 MAX_PRACTITIONERS = 25  # as the guide says
 INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"}
-START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)$")
+# The offset's sign may arrive as a space: a query string decodes a literal ``+`` so, and the guide's own
+# requests write it unencoded (``start=ge2024-06-12T16:20:00.000+02:00``). A space can only be that sign
+# there, so it is read as ``+``, as FHIR servers do.
+START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+ -]\d{2}:\d{2}))?)$")
 _RPPS = re.compile(r"^8(\d{11})$")
 ID = r"^[A-Za-z0-9\-.]{1,64}$"
 _TOKEN = r"(urn:oid:1\.2\.250\.1\.71\.4\.2\.1\|)?[0-9A-Za-z]{1,20}"
@@ -41,7 +44,7 @@ def window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
         if match is None:
             raise BadRequest(f"start: {value!r} is not ge<date> or le<date> (ISO 8601)", field="start")
         try:
-            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00").replace(" ", "+"))
         except ValueError as exc:
             raise BadRequest(f"start: {value!r} is not a valid date", field="start") from exc
         if not 2000 <= moment.year <= 2099:
