@@ -13,6 +13,7 @@ from app.fhir import resources as r
 from app.platform.errors import BadRequest
 
 MAX_PRACTITIONERS = 25  # as the guide says
+MAX_SLOTS = r.MAX_SLOTS
 INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"}
 # The offset's sign may arrive as a space: a query string decodes a literal ``+`` so, and the guide's own
 # requests write it unencoded (``start=ge2024-06-12T16:20:00.000+02:00``). A space can only be that sign

@@ -38,6 +38,10 @@ LOCATION_IDENTIFIER_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-location-
 PS_OID = "urn:oid:1.2.250.1.71.4.2.1"
 STRUCTURE_OID = "urn:oid:1.2.250.1.71.4.2.2"
 SITE_SYSTEM = "urn:snp:site"
+# The most slots one search answers: the guide's Bundle has one link (self), so an answer is never a
+# page; its examples send _count=1000. 25 practitioners with a slot every 15 minutes, 12 hours a day,
+# for 3 days, is 3 600.
+MAX_SLOTS = 5000
 
 # Consultation modes as the guide codes them (v3 ActCode): at the practice, at home, by video.
 MODES = {"in_person": ("AMB", "ambulatory"), "home_visit": ("HH", "home health"), "teleconsultation": ("VR", "virtual")}
@@ -174,14 +178,11 @@ def entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
             "search": {"mode": mode}}
 
 
-def bundle(self_url: str, entries: list[dict[str, Any]], total: int, next_url: str | None,
-           *, slots: bool = True) -> dict[str, Any]:
-    """A searchset; the guide's Bundle profile is the slot search's (a Practitioner search has none)."""
-    links = [{"relation": "self", "url": self_url}]
-    if next_url:
-        links.append({"relation": "next", "url": next_url})
-    found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                             "entry": entries}
+def bundle(self_url: str, entries: list[dict[str, Any]], total: int, *, slots: bool = True) -> dict[str, Any]:
+    """A searchset with its one link (self: every match is in it, never a page); the guide's Bundle
+    profile is the slot search's (a Practitioner search has none)."""
+    found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total,
+                             "link": [{"relation": "self", "url": self_url}], "entry": entries}
     if slots:
         found["meta"] = {"profile": [PROFILES["Bundle"]]}
     return found
@@ -217,7 +218,9 @@ def capability_statement(base: str) -> dict[str, Any]:
                       "documentation": f"1 to 25 national identifiers {PS_OID}|8<RPPS>, comma-separated"},
                      {"name": "status", "definition": "http://hl7.org/fhir/SearchParameter/Slot-status",
                       "type": "token", "documentation": "free (the only status served)"},
-                     {"name": "_count", "type": "number", "documentation": "page size, 1 to 500 (100)"}]},
+                     {"name": "_count", "type": "number",
+                      "documentation": f"the most slots one answer holds, 1 to {MAX_SLOTS} (default): every "
+                                       "match is in one answer, never a page; a search matching more is refused"}]},
                 {"type": "Schedule", "profile": PROFILES["Schedule"], "interaction": [{"code": "read"}]},
                 {"type": "PractitionerRole", "profile": PROFILES["PractitionerRole"],
                  "interaction": [{"code": "read"}]},

@@ -5,11 +5,14 @@ interface, against the real database."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from tests.slots.helpers import doctor, slot
+from tests.support.instances import client_of, instance
 
 INTEROP = Path(__file__).parents[2] / "docs" / "interop.md"
 PS_OID = "urn:oid:1.2.250.1.71.4.2.1"
@@ -58,3 +61,54 @@ class TestTheOffsetsPlus:
         bundle = response.json()
         assert bundle["total"] == 1
         assert [e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == "match"] == [made.json()["id"]]
+
+
+class TestOneAnswerHoldsEverySlot:
+    async def test_25_practitioners_over_3_days_of_15_minute_slots_in_one_answer(self, client, auth) -> None:
+        admin = auth("admin")
+        doctors = [await doctor(client, auth) for _ in range(25)]
+        first = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+        items = [slot(d.site_id, first + dt.timedelta(days=day, minutes=15 * n), minutes=15, practitioner_id=d.id)
+                 for d in doctors for day in range(3) for n in range(48)]  # 08:00 to 20:00
+        made = await client.post("/v1/slots/bulk", json={"slots": items}, headers=admin)
+        assert made.status_code == 201, made.text
+        rpps = [(await client.get(f"/v1/practitioners/{d.id}", headers=admin)).json()["rpps"] for d in doctors]
+        window = [f"ge{(first - dt.timedelta(hours=1)).isoformat()}", f"le{(first + dt.timedelta(days=3)).isoformat()}"]
+        query = {"schedule.actor:Practitioner.identifier": identifiers(*rpps), "status": "free", "start": window,
+                 "_include": ["Slot:schedule", "Slot:service-type-reference"],
+                 "_include:iterate": ["Schedule:actor", "HealthcareService:organization"], "_count": "1000"}
+        platform = auth("platform", [])
+
+        began = time.perf_counter()
+        response = await client.get("/fhir/Slot", params={**query, "_count": "5000"}, headers=platform)
+        elapsed = time.perf_counter() - began
+        assert response.status_code == 200, response.text
+        bundle = response.json()
+        assert bundle["total"] == 3600 == len(items)
+        assert [link["relation"] for link in bundle["link"]] == ["self"]  # the profile's one link: never a page
+        kinds: dict[str, int] = {}
+        for entry in bundle["entry"]:
+            kinds[entry["resource"]["resourceType"]] = kinds.get(entry["resource"]["resourceType"], 0) + 1
+        assert kinds == {"Slot": 3600, "Schedule": 25, "Practitioner": 25, "PractitionerRole": 25}
+        assert elapsed < 8.0, f"{elapsed:.2f} s for 3600 slots"
+
+        # The guide's _count=1000 over 3600 matches: refused, saying so, never cut.
+        refused = await client.get("/fhir/Slot", params=query, headers=platform)
+        assert refused.status_code == 400
+        issue = OperationOutcome.model_validate(refused.json()).issue[0]
+        assert "3600 free slots match" in issue.diagnostics and issue.expression == ["_count"]
+        beyond = await client.get("/fhir/Slot", params={**query, "_count": "5001"}, headers=platform)
+        assert beyond.status_code == 400 and beyond.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_the_platforms_search_has_its_own_budget(settings, engine, auth) -> None:
+    application = instance(settings, engine, search=100, fhir_search=3)
+    platform = auth("platform", [])
+    query = {"schedule.actor:Practitioner.identifier": identifiers("10002909371"), "status": "free"}
+    async with client_of(application) as c:
+        statuses = [(await c.get("/fhir/Slot", params=query, headers=platform)).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        refused = await c.get("/fhir/Slot", params=query, headers=platform)
+        assert OperationOutcome.model_validate(refused.json()).issue[0].code == "throttled"
+        # The console's search budget is another one.
+        assert (await c.get("/v1/slots/search", params={"territory": "36"}, headers=platform)).status_code != 429

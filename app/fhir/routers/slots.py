@@ -16,7 +16,7 @@ from app.fhir import params, repository
 from app.fhir import resources as r
 from app.fhir.routers.common import FhirReaderDep, FhirResponse, base, booker, doc, here, scope
 from app.http.dependencies import SessionDep
-from app.platform.errors import NotFound
+from app.platform.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -36,23 +36,28 @@ async def search_slots(
         json_schema_extra={"items": {"type": "string", "pattern": params.START.pattern}})] = None,
     include: Annotated[list[params.Include] | None, Query(alias="_include")] = None,
     include_iterate: Annotated[list[params.Include] | None, Query(alias="_include:iterate")] = None,
-    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(alias="_offset", ge=0, le=100_000)] = 0,
+    count: Annotated[int, Query(
+        alias="_count", ge=1, le=params.MAX_SLOTS,
+        description=f"the most slots the answer may hold, 1 to {params.MAX_SLOTS} (default): one answer holds "
+                    "every match, never a page; a search matching more is refused (400)")] = params.MAX_SLOTS,
 ) -> FhirResponse:
-    """The guide's search of a CPTS's free slots by the national platform."""
+    """The guide's search of a CPTS's free slots by the national platform: one answer with every free
+    slot it matches (the guide's Bundle has a single ``self`` link), or a refusal saying how many match."""
     wanted = params.includes(include, include_iterate)
     ge, le = params.window(start or [])
     rpps = params.rpps(identifier)
-    rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=offset,
-                                   scope=await scope(session, principal), booker=booker(principal)) if rpps else []
-    page, more = rows[:count], len(rows) > count
-    total = (offset + len(page) if not more else await repository.count(
-        session, rpps=rpps, ge=ge, le=le, scope=await scope(session, principal), booker=booker(principal)))
+    seen, books = await scope(session, principal), booker(principal)
+    rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=0,
+                                   scope=seen, booker=books) if rpps else []
+    if len(rows) > count:  # never cut silently: say how many match and how to narrow
+        total = await repository.count(session, rpps=rpps, ge=ge, le=le, scope=seen, booker=books)
+        raise BadRequest(f"{total} free slots match, more than the {count} one answer may hold "
+                         f"(_count, at most {params.MAX_SLOTS}): narrow the start window or name fewer "
+                         "practitioners", field="_count")
     url = base(request)
-    entries = [r.entry(url, r.slot(row), "match") for row in page]
-    entries += [r.entry(url, resource, "include") for resource in r.included(page, wanted)]
-    next_url = here(request, _offset=offset + count) if more else None
-    return FhirResponse(r.bundle(here(request), entries, total, next_url))
+    entries = [r.entry(url, r.slot(row), "match") for row in rows]
+    entries += [r.entry(url, resource, "include") for resource in r.included(rows, wanted)]
+    return FhirResponse(r.bundle(here(request), entries, len(rows)))
 
 
 @router.get("/Slot/{slot_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_slot",
@@ -103,7 +108,7 @@ async def search_practitioners(
         session, rpps=rpps, practitioner_id=None, scope=await scope(session, principal))
     url = base(request)
     entries = [r.entry(url, r.practitioner(row), "match") for row in rows]
-    return FhirResponse(r.bundle(here(request), entries, len(rows), None, slots=False))
+    return FhirResponse(r.bundle(here(request), entries, len(rows), slots=False))
 
 
 @router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
