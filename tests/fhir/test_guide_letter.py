@@ -5,12 +5,14 @@ interface, against the real database."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
+from tests.fhir.helpers import _world, declared
 from tests.slots.helpers import doctor, slot
 from tests.support.instances import client_of, instance
 
@@ -112,3 +114,27 @@ async def test_the_platforms_search_has_its_own_budget(settings, engine, auth) -
         assert OperationOutcome.model_validate(refused.json()).issue[0].code == "throttled"
         # The console's search budget is another one.
         assert (await c.get("/v1/slots/search", params={"territory": "36"}, headers=platform)).status_code != 429
+
+
+class TestTheGuidesMediaType:
+    """Every request of the guide's pages sends ``Accept: application/json+fhir``; its CapabilityStatements
+    name ``application/fhir+json``: both are taken, as a body and as what is accepted."""
+
+    async def test_a_declaration_sent_and_accepted_as_application_json_fhir(self, client, auth) -> None:
+        w = await _world(client, auth)
+        platform = auth("platform", [])
+        guide = {"Content-Type": "application/json+fhir; charset=utf-8", "Accept": "application/json+fhir"}
+        body = declared(w["doctor"]["rpps"], w["start"], w["end"], value="json-plus-fhir")
+        made = await client.post("/fhir/Appointment", content=json.dumps(body), headers={**platform, **guide})
+        assert made.status_code == 201, made.text
+        assert made.headers["content-type"].startswith("application/fhir+json")
+        query = {"identifier": f"{body['identifier'][0]['system']}|json-plus-fhir"}
+        done = await client.put("/fhir/Appointment", params=query, content=json.dumps({**body, "status": "cancelled"}),
+                                headers={**platform, **guide})
+        assert (done.status_code, done.json()["status"]) == (200, "cancelled"), done.text
+        found = await client.get("/fhir/Slot", headers={**platform, "Accept": "application/json+fhir"}, params={
+            "schedule.actor:Practitioner.identifier": identifiers(w["doctor"]["rpps"]), "status": "free"})
+        assert found.status_code == 200 and found.json()["total"] == 1  # the slot, free again
+        read = await client.get(f"/fhir/Appointment/{made.json()['id']}",
+                                headers={**platform, "Accept": "application/json+fhir"})
+        assert read.status_code == 200 and read.json()["status"] == "cancelled"

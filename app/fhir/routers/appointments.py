@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
 from app.fhir import appointments, params, repository
-from app.fhir.routers.common import FHIR_JSON, FhirResponse, base, doc
+from app.fhir.routers.common import FHIR_JSON, FhirResponse, FhirRoute, base, doc
 from app.http.dependencies import SessionDep, StatementsDep
 from app.http.errors import error_responses
 from app.platform.errors import NotFound
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
 DeclarerDep = Annotated[Principal, Depends(require_roles("effector", "platform", "admin"))]
 
 
