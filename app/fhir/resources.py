@@ -180,9 +180,13 @@ def entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
 
 def bundle(self_url: str, entries: list[dict[str, Any]], total: int, *, slots: bool = True) -> dict[str, Any]:
     """A searchset with its one link (self: every match is in it, never a page); the guide's Bundle
-    profile is the slot search's (a Practitioner search has none)."""
+    profile is the slot search's (a Practitioner search has none). No match: ``total`` 0 and no ``entry``
+    at all (FHIR's JSON has no empty arrays), as the guide's page says an empty result is a success — its
+    Bundle profile's ``1..*`` Slot cannot hold one (docs/interop.md)."""
     found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total,
-                             "link": [{"relation": "self", "url": self_url}], "entry": entries}
+                             "link": [{"relation": "self", "url": self_url}]}
+    if entries:
+        found["entry"] = entries
     if slots:
         found["meta"] = {"profile": [PROFILES["Bundle"]]}
     return found

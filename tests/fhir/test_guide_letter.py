@@ -46,6 +46,7 @@ class TestTheOffsetsPlus:
         bundle = response.json()
         Bundle.model_validate(bundle)
         assert (bundle["type"], bundle["total"]) == ("searchset", 0)  # the guide's practitioners are not ours
+        assert "entry" not in bundle  # FHIR's JSON has no empty arrays: no match, no entry
 
     async def test_a_plus_decoded_as_a_space_is_the_offsets_sign(self, client, auth) -> None:
         doc = await doctor(client, auth)
