@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Literal
 
 from app.fhir import resources as r
@@ -60,25 +61,43 @@ def window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
     return bounds.get("ge"), bounds.get("le")
 
 
-def rpps(value: str | None) -> list[str]:
+def rpps(value: str | None, field: str = "schedule.actor:Practitioner.identifier") -> list[str]:
     """The RPPS numbers of the national identifiers given (``8<RPPS>``, the system optional)."""
     if not value:
-        raise BadRequest("schedule.actor:Practitioner.identifier is required: 1 to 25 national identifiers "
-                         f"({r.PS_OID}|8<RPPS>), comma-separated", field="schedule.actor:Practitioner.identifier")
+        raise BadRequest(f"{field} is required: 1 to 25 national identifiers "
+                         f"({r.PS_OID}|8<RPPS>), comma-separated", field=field)
     tokens = [t.strip() for t in value.split(",") if t.strip()]
     if len(tokens) > MAX_PRACTITIONERS:
-        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request",
-                         field="schedule.actor:Practitioner.identifier")
+        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request", field=field)
     found = []
     for token in tokens:
         system, _, identifier = token.rpartition("|")
         if system and system != r.PS_OID:
             raise BadRequest(f"identifier system {system!r}: only {r.PS_OID} (national PS identifiers) is served",
-                             field="schedule.actor:Practitioner.identifier")
+                             field=field)
         match = _RPPS.match(identifier)
         if match:  # an ADELI (0…) practitioner has no SNP slots here: it simply matches nothing
             found.append(match.group(1))
     return found
+
+
+# A Schedule's actor, as FHIR's reference search parameter takes it: Practitioner/<id>,
+# PractitionerRole/<id>, either under an absolute URL, or a Practitioner's bare id.
+ACTOR = r"^(\S*/)?((Practitioner|PractitionerRole)/)?[A-Za-z0-9\-.]{1,64}$"
+
+
+def actor(value: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+    """The practitioner (and site, for a PractitionerRole) an ``actor`` names; None: nobody of ours."""
+    kind, _, rid = value.rstrip("/").rpartition("/")
+    kind = kind.rpartition("/")[2]
+    if kind == "PractitionerRole":
+        return r.split_role_id(rid)
+    if kind not in ("", "Practitioner"):
+        return None
+    try:
+        return uuid.UUID(rid), None
+    except ValueError:
+        return None
 
 
 def appointment_identifier(value: str) -> tuple[str, str]:

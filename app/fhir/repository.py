@@ -70,6 +70,22 @@ WHERE p.id = :practitioner_id AND si.territory_code IN (SELECT code FROM scope)
   AND EXISTS (SELECT 1 FROM slots s WHERE s.practitioner_id = p.id AND s.site_id = si.id)
 """
 
+# The Schedules (a doctor at a site) of a practitioner named by id or by RPPS, or of one PractitionerRole:
+# where he has (or had) a slot, at a site of a territory the user sees.
+SCHEDULES = f"""
+WITH scope AS ({SCOPE})
+SELECT DISTINCT s.practitioner_id, s.site_id
+FROM slots s
+JOIN practitioners p ON p.id = s.practitioner_id
+JOIN sites si ON si.id = s.site_id
+WHERE si.territory_code IN (SELECT code FROM scope)
+  AND (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])))
+  AND (CAST(:practitioner_id AS uuid) IS NULL OR s.practitioner_id = CAST(:practitioner_id AS uuid))
+  AND (CAST(:site_id AS uuid) IS NULL OR s.site_id = CAST(:site_id AS uuid))
+ORDER BY s.practitioner_id, s.site_id
+LIMIT 1000
+"""
+
 PRACTITIONERS = f"""
 WITH scope AS ({SCOPE})
 SELECT p.id AS practitioner_id, p.rpps, p.family_name, p.given_name
@@ -131,6 +147,12 @@ async def role(session: AsyncSession, practitioner_id: uuid.UUID, site_id: uuid.
                scope: dict[str, Any]) -> RowMapping | None:
     params = {"practitioner_id": practitioner_id, "site_id": site_id, **scope}
     return (await session.execute(text(ROLE), params)).mappings().first()
+
+
+async def schedules(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,
+                    site_id: uuid.UUID | None, scope: dict[str, Any]) -> list[RowMapping]:
+    params = {"rpps": rpps, "practitioner_id": practitioner_id, "site_id": site_id, **scope}
+    return list((await session.execute(text(SCHEDULES), params)).mappings().all())
 
 
 async def practitioners(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,

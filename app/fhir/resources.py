@@ -225,7 +225,12 @@ def capability_statement(base: str) -> dict[str, Any]:
                      {"name": "_count", "type": "number",
                       "documentation": f"the most slots one answer holds, 1 to {MAX_SLOTS} (default): every "
                                        "match is in one answer, never a page; a search matching more is refused"}]},
-                {"type": "Schedule", "profile": PROFILES["Schedule"], "interaction": [{"code": "read"}]},
+                {"type": "Schedule", "profile": PROFILES["Schedule"],
+                 "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [{"name": "actor", "definition": "http://hl7.org/fhir/SearchParameter/Schedule-actor",
+                                  "type": "reference",
+                                  "documentation": "Practitioner/<id>, PractitionerRole/<id>, or chained "
+                                                   "actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|8<RPPS>"}]},
                 {"type": "PractitionerRole", "profile": PROFILES["PractitionerRole"],
                  "interaction": [{"code": "read"}]},
                 {"type": "Practitioner", "profile": PROFILES["Practitioner"],

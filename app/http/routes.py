@@ -130,6 +130,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/fhir/metadata"): DEFAULT,
     ("GET", "/fhir/Slot"): Policy(budget="fhir_search"),  # the platform's own budget (one answer, every slot)
     ("GET", "/fhir/Slot/{slot_id:uuid}"): DEFAULT,
+    ("GET", "/fhir/Schedule"): DEFAULT,
     ("GET", "/fhir/Schedule/{schedule_id}"): DEFAULT,
     ("GET", "/fhir/Practitioner"): DEFAULT,
     ("GET", "/fhir/Practitioner/{practitioner_id:uuid}"): DEFAULT,

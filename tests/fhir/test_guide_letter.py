@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.schedule import Schedule
 
 from tests.fhir.helpers import _world, declared
 from tests.slots.helpers import doctor, slot
@@ -139,3 +141,42 @@ class TestTheGuidesMediaType:
         read = await client.get(f"/fhir/Appointment/{made.json()['id']}",
                                 headers={**platform, "Accept": "application/json+fhir"})
         assert read.status_code == 200 and read.json()["status"] == "cancelled"
+
+
+class TestSchedulesByActor:
+    """The CapabilityStatement SAS-GestionnaireAgenda-CPTS: Schedule search-type by actor (Schedule-actor)."""
+
+    async def test_a_practitioners_schedules_by_reference_or_national_identifier(self, client, auth) -> None:
+        doc = await doctor(client, auth)
+        start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        assert (await client.post("/v1/slots", json=slot(doc.site_id, start), headers=doc.headers)).status_code == 201
+        rpps = (await client.get(f"/v1/practitioners/{doc.id}", headers=auth("admin"))).json()["rpps"]
+        platform = auth("platform", [])
+        role = uuid.UUID(doc.id).hex + uuid.UUID(doc.site_id).hex
+        for query in ({"actor": f"Practitioner/{doc.id}"}, {"actor": doc.id},
+                      {"actor": f"https://snp.example/fhir/Practitioner/{doc.id}"},
+                      {"actor": f"PractitionerRole/{role}"},
+                      {"actor:Practitioner.identifier": f"{PS_OID}|8{rpps}"}):
+            response = await client.get("/fhir/Schedule", params=query, headers=platform)
+            assert response.status_code == 200, (query, response.text)
+            bundle = response.json()
+            Bundle.model_validate(bundle)
+            assert bundle["total"] == 1, query
+            schedule = bundle["entry"][0]["resource"]
+            Schedule.model_validate(schedule)
+            assert schedule["id"] == role
+            assert bundle["entry"][0]["fullUrl"].endswith(f"/fhir/Schedule/{role}")
+            assert schedule["actor"][0] == {"reference": f"Practitioner/{doc.id}"}
+        nobody = await client.get("/fhir/Schedule", params={"actor": f"Practitioner/{uuid.uuid4()}"}, headers=platform)
+        assert nobody.status_code == 200 and nobody.json()["total"] == 0 and "entry" not in nobody.json()
+        # The Cher's regulator does not see the Indre's doctor.
+        cher = await client.get("/fhir/Schedule", params={"actor": f"Practitioner/{doc.id}"},
+                                headers=auth("regulator", ["18"]))
+        assert cher.json()["total"] == 0
+
+    async def test_one_actor_parameter_is_required(self, client, auth) -> None:
+        platform = auth("platform", [])
+        for query in ({}, {"actor": f"Practitioner/{uuid.uuid4()}", "actor:Practitioner.identifier": "810002909371"}):
+            refused = await client.get("/fhir/Schedule", params=query, headers=platform)
+            assert refused.status_code == 400, query
+            assert OperationOutcome.model_validate(refused.json()).issue[0].expression == ["actor"]

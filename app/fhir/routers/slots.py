@@ -79,6 +79,31 @@ async def _role(session: SessionDep, principal: Principal, kind: str, rid: str) 
     return row
 
 
+@router.get("/Schedule", response_class=FhirResponse, operation_id="fhir_search_schedules",
+            responses=doc("A searchset Bundle of Schedule (profile FrScheduleAgregateur)"))
+async def search_schedules(
+    request: Request, session: SessionDep, principal: FhirReaderDep,
+    actor: Annotated[str | None, Query(pattern=params.ACTOR, description=(
+        "Practitioner/<id> (his Schedules: one per site) or PractitionerRole/<id>"))] = None,
+    actor_identifier: Annotated[str | None, Query(
+        alias="actor:Practitioner.identifier", pattern=params.IDENTIFIERS,
+        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS>")] = None,
+) -> FhirResponse:
+    """The Schedules of practitioners (the guide's CapabilityStatement SAS-GestionnaireAgenda-CPTS: search
+    by actor): a practitioner's, one per site where he has slots, named by id or by national identifier."""
+    if (actor is None) == (actor_identifier is None):
+        raise BadRequest("give one of actor (Practitioner/<id>, PractitionerRole/<id>) or "
+                         "actor:Practitioner.identifier", field="actor")
+    named = params.actor(actor) if actor is not None else None
+    rpps = params.rpps(actor_identifier, "actor:Practitioner.identifier") if actor_identifier is not None else None
+    rows = [] if (actor is not None and named is None) or rpps == [] else await repository.schedules(
+        session, rpps=rpps, practitioner_id=named[0] if named else None, site_id=named[1] if named else None,
+        scope=await scope(session, principal))
+    url = base(request)
+    entries = [r.entry(url, r.schedule(row["practitioner_id"], row["site_id"]), "match") for row in rows]
+    return FhirResponse(r.bundle(here(request), entries, len(rows), slots=False))
+
+
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, operation_id="fhir_read_schedule",
             responses=doc("A Schedule (profile FrScheduleAgregateur): a practitioner at a site"))
 async def read_schedule(
