@@ -126,6 +126,8 @@ TABLE: dict[str, Row] = {
     "fhir_search_schedules": Row("GET", "/fhir/Schedule?actor=Practitioner/{practitioner}", FHIR_READERS),
     "fhir_read_schedule": Row("GET", "/fhir/Schedule/{role}", FHIR_READERS, walled=True),
     "fhir_read_practitioner_role": Row("GET", "/fhir/PractitionerRole/{role}", FHIR_READERS, walled=True),
+    "fhir_read_healthcare_service": Row("GET", "/fhir/HealthcareService/36-nowhere", FHIR_READERS),
+    "fhir_read_organization": Row("GET", "/fhir/Organization/36-nowhere", FHIR_READERS),
     "fhir_search_practitioners": Row("GET", "/fhir/Practitioner", FHIR_READERS),
     "fhir_read_practitioner": Row("GET", "/fhir/Practitioner/{practitioner}", FHIR_READERS, walled=True),
     "fhir_create_appointment": Row("POST", "/fhir/Appointment", DECLARERS, {}),

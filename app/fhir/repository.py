@@ -70,6 +70,14 @@ WHERE p.id = :practitioner_id AND si.territory_code IN (SELECT code FROM scope)
   AND EXISTS (SELECT 1 FROM slots s WHERE s.practitioner_id = p.id AND s.site_id = si.id)
 """
 
+# A CPTS whose FINESS is known (its HealthcareService and Organization), if the user sees it.
+CPTS = f"""
+WITH scope AS ({SCOPE})
+SELECT t.code AS territory_code, t.name AS territory_name, t.finess
+FROM territories t
+WHERE t.code = :code AND t.kind = 'cpts' AND t.finess IS NOT NULL AND t.code IN (SELECT code FROM scope)
+"""
+
 # The Schedules (a doctor at a site) of a practitioner named by id or by RPPS, or of one PractitionerRole:
 # where he has (or had) a slot, at a site of a territory the user sees.
 SCHEDULES = f"""
@@ -147,6 +155,10 @@ async def role(session: AsyncSession, practitioner_id: uuid.UUID, site_id: uuid.
                scope: dict[str, Any]) -> RowMapping | None:
     params = {"practitioner_id": practitioner_id, "site_id": site_id, **scope}
     return (await session.execute(text(ROLE), params)).mappings().first()
+
+
+async def cpts(session: AsyncSession, code: str, scope: dict[str, Any]) -> RowMapping | None:
+    return (await session.execute(text(CPTS), {"code": code, **scope})).mappings().first()
 
 
 async def schedules(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,

@@ -135,6 +135,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/fhir/Practitioner"): DEFAULT,
     ("GET", "/fhir/Practitioner/{practitioner_id:uuid}"): DEFAULT,
     ("GET", "/fhir/PractitionerRole/{role_id}"): DEFAULT,
+    ("GET", "/fhir/HealthcareService/{service_id}"): DEFAULT,
+    ("GET", "/fhir/Organization/{organization_id}"): DEFAULT,
     ("POST", "/fhir/Appointment"): DEFAULT,
     ("PUT", "/fhir/Appointment"): DEFAULT,
     ("GET", "/fhir/Appointment/{appointment_id:uuid}"): DEFAULT,

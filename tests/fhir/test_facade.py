@@ -268,3 +268,28 @@ def test_an_agenda_declares_its_appointment_with_a_fhir_client(world) -> None:
     assert (updated["id"], updated["status"]) == (made["id"], "cancelled")
     booking = httpx.get(f"{world['base']}/v1/bookings/{made['id']}", headers=_headers("regulator")).json()
     assert (booking["slot_id"], booking["status"]) == (slot["id"], "cancelled")
+
+
+def test_every_included_resource_resolves_at_its_full_url(world) -> None:
+    """The guide's Bundle gives each entry a fullUrl: a client that follows it reads the same resource,
+    the CPTS's HealthcareService and Organization included."""
+    bundle = asyncio.run(_search(world))
+    platform = _headers("platform", ())
+    kinds = set()
+    for entry in bundle["entry"]:
+        path = entry["fullUrl"].split("/fhir/", 1)[1]
+        found = httpx.get(f"{world['base']}/fhir/{path}", headers=platform)
+        assert found.status_code == 200, (path, found.text)
+        assert found.json() == entry["resource"], path
+        kinds.add(entry["resource"]["resourceType"])
+    assert {"HealthcareService", "Organization"} <= kinds
+    guide_service = example("HealthcareService-ExampleHealthcareServiceCPTS1")
+    service = httpx.get(f"{world['base']}/fhir/HealthcareService/36-chateauroux", headers=platform).json()
+    assert service["meta"] == guide_service["meta"]
+    # Another territory's regulator, an unknown code, a territory that is no CPTS: not found.
+    for path, role, territories in (("HealthcareService/36-chateauroux", "regulator", ("18",)),
+                                    ("Organization/36-chateauroux", "regulator", ("18",)),
+                                    ("Organization/36-nowhere", "platform", ()), ("Organization/36", "platform", ())):
+        missing = httpx.get(f"{world['base']}/fhir/{path}", headers=_headers(role, territories))
+        assert missing.status_code == 404, path
+        OperationOutcome.model_validate(missing.json())

@@ -121,6 +121,34 @@ async def read_practitioner_role(
     return FhirResponse(r.practitioner_role(await _role(session, principal, "PractitionerRole", role_id)))
 
 
+async def _cpts(session: SessionDep, principal: Principal, kind: str, code: str) -> Any:
+    """A CPTS whose FINESS is known, if the user sees it (the id of its HealthcareService and its
+    Organization is its territory code); else 404."""
+    row = await repository.cpts(session, code, await scope(session, principal))
+    if row is None:
+        raise NotFound(f"{kind}/{code} not found")
+    return row
+
+
+@router.get("/HealthcareService/{service_id}", response_class=FhirResponse,
+            operation_id="fhir_read_healthcare_service",
+            responses=doc("A CPTS's HealthcareService (profile sas-cpts-healthcareservice-aggregator)"))
+async def read_healthcare_service(
+    service_id: Annotated[str, Path(pattern=params.ID)], session: SessionDep, principal: FhirReaderDep
+) -> FhirResponse:
+    """What a Slot's serviceType extension and an included HealthcareService's fullUrl name."""
+    return FhirResponse(r.healthcare_service(await _cpts(session, principal, "HealthcareService", service_id)))
+
+
+@router.get("/Organization/{organization_id}", response_class=FhirResponse, operation_id="fhir_read_organization",
+            responses=doc("A CPTS's Organization (profile sas-cpts-organization-aggregator)"))
+async def read_organization(
+    organization_id: Annotated[str, Path(pattern=params.ID)], session: SessionDep, principal: FhirReaderDep
+) -> FhirResponse:
+    """What a HealthcareService's providedBy and an included Organization's fullUrl name."""
+    return FhirResponse(r.organization(await _cpts(session, principal, "Organization", organization_id)))
+
+
 @router.get("/Practitioner", response_class=FhirResponse, operation_id="fhir_search_practitioners",
             responses=doc("A searchset Bundle of Practitioner (profile FrPractitionerAgregateur)"))
 async def search_practitioners(
