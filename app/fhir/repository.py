@@ -107,13 +107,15 @@ LIMIT 1000
 """
 
 # The slots of a bulk publication: published or booked, within the horizon, that these bookers may
-# book, in these territories (None: every one), each with its site and its département.
+# book, in these territories (None: every one), each with its site (its city from La Poste's list) and
+# its département.
 PUBLISHED = """
 SELECT s.id, s.start_at, s.end_at, s.mode, s.status, s.site_id, si.name, si.address, si.postcode, si.lat,
-       si.lon, coalesce(t.parent_code, t.code) AS departement
+       si.lon, si.phone, split_part(pc.communes, '|', 1) AS city, coalesce(t.parent_code, t.code) AS departement
 FROM slots s
 JOIN sites si ON si.id = s.site_id
 JOIN territories t ON t.code = s.territory_code
+LEFT JOIN postcodes pc ON pc.postcode = si.postcode
 WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity
   AND s.start_at > now() AND s.start_at < now() + make_interval(days => :horizon_days)
   AND (s.bookable_by & :bookers) <> 0
