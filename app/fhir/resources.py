@@ -47,15 +47,16 @@ MAX_SLOTS = 5000
 MODES = {"in_person": ("AMB", "ambulatory"), "home_visit": ("HH", "home health"), "teleconsultation": ("VR", "virtual")}
 
 
-def security(bookable_by: int) -> list[dict[str, str]]:
+def security(bookable_by: int, *, of_cpts: bool) -> list[dict[str, str]]:
     """Who may book the slot, in the guide's terms (TRE-R314): the regulation (SNP), professionals (PRO:
-    the ED and city referrers), the CPTS's own (CPTS). SNP slots are never PUBLIC."""
+    the ED and city referrers), the CPTS's own (CPTS: only on a slot of a CPTS, "accessible par une
+    structure de type CPTS"). SNP slots are never PUBLIC."""
     codes = []
     if bookable_by & bookers.BOOKER_BITS["regulation"]:
         codes.append("SNP")
     if bookable_by & (bookers.BOOKER_BITS["urgences"] | bookers.BOOKER_BITS["referrers"]):
         codes.append("PRO")
-    if bookable_by & bookers.CPTS_BIT:
+    if bookable_by & bookers.CPTS_BIT and of_cpts:
         codes.append("CPTS")
     return [{"system": TYPE_CRENEAU, "code": code} for code in codes]
 
@@ -94,7 +95,7 @@ def slot(row: Any) -> dict[str, Any]:
         })
     resource: dict[str, Any] = {
         "resourceType": "Slot", "id": str(row["id"]),
-        "meta": {"profile": [PROFILES["Slot"]], "security": security(row["bookable_by"])},
+        "meta": {"profile": [PROFILES["Slot"]], "security": security(row["bookable_by"], of_cpts=is_cpts(row))},
         "serviceType": service_type,
         "appointmentType": {"coding": [{"system": APPOINTMENT_REASON, "code": "ROUTINE"}]},
         "schedule": {"reference": f"Schedule/{role_id(row['practitioner_id'], row['site_id'])}"},

@@ -180,3 +180,14 @@ class TestSchedulesByActor:
             refused = await client.get("/fhir/Schedule", params=query, headers=platform)
             assert refused.status_code == 400, query
             assert OperationOutcome.model_validate(refused.json()).issue[0].expression == ["actor"]
+
+
+async def test_the_cpts_security_code_only_on_a_slot_of_a_cpts(client, auth) -> None:
+    """TRE-R314 `CPTS`: "accessible par une structure de type CPTS" — a slot of a département, open to
+    every booker, is SNP and PRO only (tests/fhir/test_facade.py holds a CPTS's slot with its CPTS code)."""
+    doc = await doctor(client, auth)
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=11, minute=0, second=0, microsecond=0)
+    made = await client.post("/v1/slots", json=slot(doc.site_id, start), headers=doc.headers)
+    assert made.status_code == 201, made.text
+    read = (await client.get(f"/fhir/Slot/{made.json()['id']}", headers=auth("platform", []))).json()
+    assert [s["code"] for s in read["meta"]["security"]] == ["SNP", "PRO"]
