@@ -132,6 +132,7 @@ TABLE: dict[str, Row] = {
     "fhir_read_practitioner": Row("GET", "/fhir/Practitioner/{practitioner}", FHIR_READERS, walled=True),
     "fhir_create_appointment": Row("POST", "/fhir/Appointment", DECLARERS, {}),
     "fhir_update_appointment": Row("PUT", "/fhir/Appointment?identifier=urn:x|1", DECLARERS, {}),
+    "fhir_update_appointment_by_id": Row("PUT", "/fhir/Appointment/{booking}", DECLARERS, {}),
     "fhir_read_appointment": Row("GET", "/fhir/Appointment/{booking}", DECLARERS, walled=True),
     "fhir_bulk_publish": Row("GET", "/fhir/$bulk-publish", FHIR_READERS),
     "fhir_bulk_publish_file": Row("GET", "/fhir/$bulk-publish/36/slots.ndjson", FHIR_READERS, walled=True),

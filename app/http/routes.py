@@ -139,6 +139,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/fhir/Organization/{organization_id}"): DEFAULT,
     ("POST", "/fhir/Appointment"): DEFAULT,
     ("PUT", "/fhir/Appointment"): DEFAULT,
+    ("PUT", "/fhir/Appointment/{appointment_id:uuid}"): DEFAULT,
     ("GET", "/fhir/Appointment/{appointment_id:uuid}"): DEFAULT,
     ("GET", "/fhir/$bulk-publish"): DEFAULT,
     ("GET", "/fhir/$bulk-publish/{departement}/{kind}.ndjson"): DEFAULT,

@@ -14,8 +14,9 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.schedule import Schedule
 
-from tests.fhir.helpers import _world, declared
+from tests.fhir.helpers import FHIR, _world, declared
 from tests.slots.helpers import doctor, slot
+from tests.support.factories import create_practitioner
 from tests.support.instances import client_of, instance
 
 INTEROP = Path(__file__).parents[2] / "docs" / "interop.md"
@@ -191,3 +192,36 @@ async def test_the_cpts_security_code_only_on_a_slot_of_a_cpts(client, auth) -> 
     assert made.status_code == 201, made.text
     read = (await client.get(f"/fhir/Slot/{made.json()['id']}", headers=auth("platform", []))).json()
     assert [s["code"] for s in read["meta"]["security"]] == ["SNP", "PRO"]
+
+
+class TestUpdateById:
+    """Our CapabilityStatement declares Appointment `update`: PUT /fhir/Appointment/{id}, FHIR's update."""
+
+    async def test_a_declared_appointment_is_cancelled_by_its_id(self, client, auth) -> None:
+        w = await _world(client, auth)
+        platform = auth("platform", [])
+        body = declared(w["doctor"]["rpps"], w["start"], w["end"], value="by-id")
+        made = await client.post("/fhir/Appointment", json=body, headers={**platform, **FHIR})
+        assert made.status_code == 201, made.text
+        appointment_id = made.json()["id"]
+        url = f"/fhir/Appointment/{appointment_id}"
+
+        for wrong in ({**body, "status": "cancelled"}, {**body, "status": "cancelled", "id": str(uuid.uuid4())}):
+            refused = await client.put(url, json=wrong, headers={**platform, **FHIR})
+            assert refused.status_code == 400, refused.text
+            assert OperationOutcome.model_validate(refused.json()).issue[0].expression == ["id"]
+        other = auth("effector", ["36"], practitioner_id=(await create_practitioner(client, auth("admin")))["id"])
+        assert (await client.put(url, json={**body, "id": appointment_id, "status": "cancelled"},
+                                 headers={**other, **FHIR})).status_code == 403  # another agenda's
+
+        done = await client.put(url, json={**body, "id": appointment_id, "status": "cancelled"},
+                                headers={**platform, **FHIR})
+        assert (done.status_code, done.json()["status"], done.json()["id"]) == (200, "cancelled", appointment_id)
+        assert done.headers["location"].endswith(url)
+        booking = (await client.get(f"/v1/bookings/{appointment_id}", headers=auth("regulator", ["36"]))).json()
+        assert booking["status"] == "cancelled"
+
+        unknown = uuid.uuid4()
+        missing = await client.put(f"/fhir/Appointment/{unknown}", json={**body, "id": str(unknown)},
+                                   headers={**platform, **FHIR})
+        assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"

@@ -57,6 +57,18 @@ async def update_appointment(
     return _declared(booking_id, await appointments.read(session, booking_id), 201 if created else 200, request)
 
 
+@router.put("/Appointment/{appointment_id:uuid}", response_class=FhirResponse,
+            operation_id="fhir_update_appointment_by_id",
+            responses=_appointment_doc("The appointment as it now stands", 200))
+async def update_appointment_by_id(request: Request, appointment_id: uuid.UUID, data: appointments.AppointmentIn,
+                                   session: SessionDep, statements: StatementsDep,
+                                   principal: DeclarerDep) -> FhirResponse:
+    """Update by id (the resource's ``id`` is the URL's): cancelled, fulfilled or noshow, as the
+    conditional update by identifier; an appointment not declared here is 404."""
+    await appointments.update(session, statements, principal, appointment_id, data)
+    return _declared(appointment_id, await appointments.read(session, appointment_id), 200, request)
+
+
 @router.get("/Appointment/{appointment_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_appointment",
             responses=doc("An appointment (profile FrAppointmentSAS)"))
 async def read_appointment(appointment_id: uuid.UUID, session: SessionDep, principal: DeclarerDep) -> FhirResponse:
