@@ -29,7 +29,7 @@ from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
 from app.outbox import appointments as projection
 from app.outbox import events as outbox
-from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
+from app.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners.models import Practitioner
 from app.slots.models import Slot
@@ -125,6 +125,7 @@ class AppointmentIn(_Open):
     """The elements of a FrAppointmentSAS we read; the rest of the resource is accepted and ignored."""
 
     resourceType: Literal["Appointment"]  # noqa: N815 - FHIR's name
+    id: str | None = Field(default=None, max_length=64, description="ours (an update by id names it twice)")
     identifier: list[Identifier] = Field(min_length=1, max_length=10)
     status: Literal["booked", "cancelled", "fulfilled", "noshow"] = Field(
         description="the statuses the SAS uses (others are refused)")
@@ -207,6 +208,18 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
         system=system, value=value, booking_id=booking_id, declared_by=principal.sub).on_conflict_do_nothing())
     log.info("appointment.declared", booking_id=str(booking_id), status="booked", replayed=booked.replayed)
     return booking_id, not booked.replayed
+
+
+async def update(session: AsyncSession, statements: Statements, principal: Principal, booking_id: uuid.UUID,
+                 data: AppointmentIn) -> None:
+    """FHIR's update by id (``PUT /fhir/Appointment/{id}``, which our CapabilityStatement declares): an
+    appointment declared to us, by our id, as the conditional update by its identifier does."""
+    if data.id != str(booking_id):
+        raise BadRequest("id: an update names the appointment's id in the resource as in the URL", field="id")
+    known = await session.scalar(select(DeclaredAppointment).where(DeclaredAppointment.booking_id == booking_id))
+    if known is None:
+        raise NotFound(f"Appointment/{booking_id} was not declared here (POST declares a new one)")
+    await receive(session, statements, principal, data, (known.system, known.value))
 
 
 async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.UUID, data: AppointmentIn) -> None:

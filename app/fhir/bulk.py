@@ -5,8 +5,9 @@ département of the caller's territories, its Location, Schedule and Slot files 
 the ISO 3166-2 code of the département in ``extension.state``); each file is
 ``GET /fhir/$bulk-publish/{département}/{locations|schedules|slots}.ndjson``. Both carry an ETag and
 answer ``304`` to a matching ``If-None-Match``: an aggregator polling every minute downloads only what
-changed. SNP slots are for regulated patients: every file needs a token, and shows the slots the
-caller's role may book (a published slot ``free``, a booked one ``busy``), never a patient.
+changed; a ``Cache-Control: max-age`` of ``SNP_BULK_PUBLISH_SECONDS`` says how long a copy stays fresh
+(private: the files need a token). SNP slots are for regulated patients: every file needs a token, and
+shows the slots the caller's role may book (a published slot ``free``, a booked one ``busy``), never a patient.
 
 A publication is built once per scope and kept ``SNP_BULK_PUBLISH_SECONDS`` (60) by each instance: the
 data are at most that old, and a crowd of pollers costs one query a minute.
@@ -64,11 +65,22 @@ def state(departement: str) -> str:
     return f"FR-{departement}"
 
 
+# The regulation's number, the Location's telecom when the site has no phone of its own: SMART requires
+# one, and an SNP slot is reached through the regulation anyway.
+REGULATION_PHONE = "116117"
+
+
 def _location(row: Any) -> dict[str, Any]:
+    """A site, with what SMART Scheduling Links requires of a Location: name, telecom, address (with its
+    city), and an identifier (the site's id under our system, as in the guide's PractitionerRole)."""
+    address = {"line": [row["address"]], "postalCode": row["postcode"], "district": row["departement"],
+               "state": state(row["departement"]), "country": "FR"}
+    if row["city"]:
+        address["city"] = row["city"]
     return {"resourceType": "Location", "id": str(row["site_id"]), "name": row["name"],
-            "address": {"line": [row["address"]], "postalCode": row["postcode"], "district": row["departement"],
-                        "state": state(row["departement"]), "country": "FR"},
-            "position": {"latitude": row["lat"], "longitude": row["lon"]},
+            "identifier": [{"system": r.SITE_SYSTEM, "value": str(row["site_id"])}],
+            "telecom": [{"system": "phone", "value": row["phone"] or REGULATION_PHONE}],
+            "address": address, "position": {"latitude": row["lat"], "longitude": row["lon"]},
             "description": "Créneaux de soins non programmés du SAS : réservés par la régulation, sur appel au 15 "
                            "ou au 116 117"}
 

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from typing import Literal
 
 from app.fhir import resources as r
 from app.platform.errors import BadRequest
 
 MAX_PRACTITIONERS = 25  # as the guide says
+MAX_SLOTS = r.MAX_SLOTS
 INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "HealthcareService:organization"}
-START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)$")
+# The offset's sign may arrive as a space: a query string decodes a literal ``+`` so, and the guide's own
+# requests write it unencoded (``start=ge2024-06-12T16:20:00.000+02:00``). A space can only be that sign
+# there, so it is read as ``+``, as FHIR servers do.
+START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+ -]\d{2}:\d{2}))?)$")
 _RPPS = re.compile(r"^8(\d{11})$")
 ID = r"^[A-Za-z0-9\-.]{1,64}$"
 _TOKEN = r"(urn:oid:1\.2\.250\.1\.71\.4\.2\.1\|)?[0-9A-Za-z]{1,20}"
@@ -41,7 +46,7 @@ def window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
         if match is None:
             raise BadRequest(f"start: {value!r} is not ge<date> or le<date> (ISO 8601)", field="start")
         try:
-            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00").replace(" ", "+"))
         except ValueError as exc:
             raise BadRequest(f"start: {value!r} is not a valid date", field="start") from exc
         if not 2000 <= moment.year <= 2099:
@@ -56,25 +61,43 @@ def window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
     return bounds.get("ge"), bounds.get("le")
 
 
-def rpps(value: str | None) -> list[str]:
+def rpps(value: str | None, field: str = "schedule.actor:Practitioner.identifier") -> list[str]:
     """The RPPS numbers of the national identifiers given (``8<RPPS>``, the system optional)."""
     if not value:
-        raise BadRequest("schedule.actor:Practitioner.identifier is required: 1 to 25 national identifiers "
-                         f"({r.PS_OID}|8<RPPS>), comma-separated", field="schedule.actor:Practitioner.identifier")
+        raise BadRequest(f"{field} is required: 1 to 25 national identifiers "
+                         f"({r.PS_OID}|8<RPPS>), comma-separated", field=field)
     tokens = [t.strip() for t in value.split(",") if t.strip()]
     if len(tokens) > MAX_PRACTITIONERS:
-        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request",
-                         field="schedule.actor:Practitioner.identifier")
+        raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request", field=field)
     found = []
     for token in tokens:
         system, _, identifier = token.rpartition("|")
         if system and system != r.PS_OID:
             raise BadRequest(f"identifier system {system!r}: only {r.PS_OID} (national PS identifiers) is served",
-                             field="schedule.actor:Practitioner.identifier")
+                             field=field)
         match = _RPPS.match(identifier)
         if match:  # an ADELI (0…) practitioner has no SNP slots here: it simply matches nothing
             found.append(match.group(1))
     return found
+
+
+# A Schedule's actor, as FHIR's reference search parameter takes it: Practitioner/<id>,
+# PractitionerRole/<id>, either under an absolute URL, or a Practitioner's bare id.
+ACTOR = r"^(\S*/)?((Practitioner|PractitionerRole)/)?[A-Za-z0-9\-.]{1,64}$"
+
+
+def actor(value: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+    """The practitioner (and site, for a PractitionerRole) an ``actor`` names; None: nobody of ours."""
+    kind, _, rid = value.rstrip("/").rpartition("/")
+    kind = kind.rpartition("/")[2]
+    if kind == "PractitionerRole":
+        return r.split_role_id(rid)
+    if kind not in ("", "Practitioner"):
+        return None
+    try:
+        return uuid.UUID(rid), None
+    except ValueError:
+        return None
 
 
 def appointment_identifier(value: str) -> tuple[str, str]:

@@ -70,6 +70,30 @@ WHERE p.id = :practitioner_id AND si.territory_code IN (SELECT code FROM scope)
   AND EXISTS (SELECT 1 FROM slots s WHERE s.practitioner_id = p.id AND s.site_id = si.id)
 """
 
+# A CPTS whose FINESS is known (its HealthcareService and Organization), if the user sees it.
+CPTS = f"""
+WITH scope AS ({SCOPE})
+SELECT t.code AS territory_code, t.name AS territory_name, t.finess
+FROM territories t
+WHERE t.code = :code AND t.kind = 'cpts' AND t.finess IS NOT NULL AND t.code IN (SELECT code FROM scope)
+"""
+
+# The Schedules (a doctor at a site) of a practitioner named by id or by RPPS, or of one PractitionerRole:
+# where he has (or had) a slot, at a site of a territory the user sees.
+SCHEDULES = f"""
+WITH scope AS ({SCOPE})
+SELECT DISTINCT s.practitioner_id, s.site_id
+FROM slots s
+JOIN practitioners p ON p.id = s.practitioner_id
+JOIN sites si ON si.id = s.site_id
+WHERE si.territory_code IN (SELECT code FROM scope)
+  AND (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])))
+  AND (CAST(:practitioner_id AS uuid) IS NULL OR s.practitioner_id = CAST(:practitioner_id AS uuid))
+  AND (CAST(:site_id AS uuid) IS NULL OR s.site_id = CAST(:site_id AS uuid))
+ORDER BY s.practitioner_id, s.site_id
+LIMIT 1000
+"""
+
 PRACTITIONERS = f"""
 WITH scope AS ({SCOPE})
 SELECT p.id AS practitioner_id, p.rpps, p.family_name, p.given_name
@@ -83,13 +107,15 @@ LIMIT 1000
 """
 
 # The slots of a bulk publication: published or booked, within the horizon, that these bookers may
-# book, in these territories (None: every one), each with its site and its département.
+# book, in these territories (None: every one), each with its site (its city from La Poste's list) and
+# its département.
 PUBLISHED = """
 SELECT s.id, s.start_at, s.end_at, s.mode, s.status, s.site_id, si.name, si.address, si.postcode, si.lat,
-       si.lon, coalesce(t.parent_code, t.code) AS departement
+       si.lon, si.phone, split_part(pc.communes, '|', 1) AS city, coalesce(t.parent_code, t.code) AS departement
 FROM slots s
 JOIN sites si ON si.id = s.site_id
 JOIN territories t ON t.code = s.territory_code
+LEFT JOIN postcodes pc ON pc.postcode = si.postcode
 WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity
   AND s.start_at > now() AND s.start_at < now() + make_interval(days => :horizon_days)
   AND (s.bookable_by & :bookers) <> 0
@@ -131,6 +157,16 @@ async def role(session: AsyncSession, practitioner_id: uuid.UUID, site_id: uuid.
                scope: dict[str, Any]) -> RowMapping | None:
     params = {"practitioner_id": practitioner_id, "site_id": site_id, **scope}
     return (await session.execute(text(ROLE), params)).mappings().first()
+
+
+async def cpts(session: AsyncSession, code: str, scope: dict[str, Any]) -> RowMapping | None:
+    return (await session.execute(text(CPTS), {"code": code, **scope})).mappings().first()
+
+
+async def schedules(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,
+                    site_id: uuid.UUID | None, scope: dict[str, Any]) -> list[RowMapping]:
+    params = {"rpps": rpps, "practitioner_id": practitioner_id, "site_id": site_id, **scope}
+    return list((await session.execute(text(SCHEDULES), params)).mappings().all())
 
 
 async def practitioners(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,

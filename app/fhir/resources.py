@@ -38,20 +38,25 @@ LOCATION_IDENTIFIER_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-location-
 PS_OID = "urn:oid:1.2.250.1.71.4.2.1"
 STRUCTURE_OID = "urn:oid:1.2.250.1.71.4.2.2"
 SITE_SYSTEM = "urn:snp:site"
+# The most slots one search answers: the guide's Bundle has one link (self), so an answer is never a
+# page; its examples send _count=1000. 25 practitioners with a slot every 15 minutes, 12 hours a day,
+# for 3 days, is 3 600.
+MAX_SLOTS = 5000
 
 # Consultation modes as the guide codes them (v3 ActCode): at the practice, at home, by video.
 MODES = {"in_person": ("AMB", "ambulatory"), "home_visit": ("HH", "home health"), "teleconsultation": ("VR", "virtual")}
 
 
-def security(bookable_by: int) -> list[dict[str, str]]:
+def security(bookable_by: int, *, of_cpts: bool) -> list[dict[str, str]]:
     """Who may book the slot, in the guide's terms (TRE-R314): the regulation (SNP), professionals (PRO:
-    the ED and city referrers), the CPTS's own (CPTS). SNP slots are never PUBLIC."""
+    the ED and city referrers), the CPTS's own (CPTS: only on a slot of a CPTS, "accessible par une
+    structure de type CPTS"). SNP slots are never PUBLIC."""
     codes = []
     if bookable_by & bookers.BOOKER_BITS["regulation"]:
         codes.append("SNP")
     if bookable_by & (bookers.BOOKER_BITS["urgences"] | bookers.BOOKER_BITS["referrers"]):
         codes.append("PRO")
-    if bookable_by & bookers.CPTS_BIT:
+    if bookable_by & bookers.CPTS_BIT and of_cpts:
         codes.append("CPTS")
     return [{"system": TYPE_CRENEAU, "code": code} for code in codes]
 
@@ -90,7 +95,7 @@ def slot(row: Any) -> dict[str, Any]:
         })
     resource: dict[str, Any] = {
         "resourceType": "Slot", "id": str(row["id"]),
-        "meta": {"profile": [PROFILES["Slot"]], "security": security(row["bookable_by"])},
+        "meta": {"profile": [PROFILES["Slot"]], "security": security(row["bookable_by"], of_cpts=is_cpts(row))},
         "serviceType": service_type,
         "appointmentType": {"coding": [{"system": APPOINTMENT_REASON, "code": "ROUTINE"}]},
         "schedule": {"reference": f"Schedule/{role_id(row['practitioner_id'], row['site_id'])}"},
@@ -174,14 +179,15 @@ def entry(base: str, resource: dict[str, Any], mode: str) -> dict[str, Any]:
             "search": {"mode": mode}}
 
 
-def bundle(self_url: str, entries: list[dict[str, Any]], total: int, next_url: str | None,
-           *, slots: bool = True) -> dict[str, Any]:
-    """A searchset; the guide's Bundle profile is the slot search's (a Practitioner search has none)."""
-    links = [{"relation": "self", "url": self_url}]
-    if next_url:
-        links.append({"relation": "next", "url": next_url})
-    found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-                             "entry": entries}
+def bundle(self_url: str, entries: list[dict[str, Any]], total: int, *, slots: bool = True) -> dict[str, Any]:
+    """A searchset with its one link (self: every match is in it, never a page); the guide's Bundle
+    profile is the slot search's (a Practitioner search has none). No match: ``total`` 0 and no ``entry``
+    at all (FHIR's JSON has no empty arrays), as the guide's page says an empty result is a success — its
+    Bundle profile's ``1..*`` Slot cannot hold one (docs/interop.md)."""
+    found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "total": total,
+                             "link": [{"relation": "self", "url": self_url}]}
+    if entries:
+        found["entry"] = entries
     if slots:
         found["meta"] = {"profile": [PROFILES["Bundle"]]}
     return found
@@ -219,10 +225,20 @@ def capability_statement(base: str) -> dict[str, Any]:
                       "documentation": f"1 to 25 national identifiers {PS_OID}|8<RPPS>, comma-separated"},
                      {"name": "status", "definition": "http://hl7.org/fhir/SearchParameter/Slot-status",
                       "type": "token", "documentation": "free (the only status served)"},
-                     {"name": "_count", "type": "number", "documentation": "page size, 1 to 500 (100)"}]},
-                {"type": "Schedule", "profile": PROFILES["Schedule"], "interaction": [{"code": "read"}]},
+                     {"name": "_count", "type": "number",
+                      "documentation": f"the most slots one answer holds, 1 to {MAX_SLOTS} (default): every "
+                                       "match is in one answer, never a page; a search matching more is refused"}]},
+                {"type": "Schedule", "profile": PROFILES["Schedule"],
+                 "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [{"name": "actor", "definition": "http://hl7.org/fhir/SearchParameter/Schedule-actor",
+                                  "type": "reference",
+                                  "documentation": "Practitioner/<id>, PractitionerRole/<id>, or chained "
+                                                   "actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|8<RPPS>"}]},
                 {"type": "PractitionerRole", "profile": PROFILES["PractitionerRole"],
                  "interaction": [{"code": "read"}]},
+                {"type": "HealthcareService", "profile": PROFILES["HealthcareService"],
+                 "interaction": [{"code": "read"}]},
+                {"type": "Organization", "profile": PROFILES["Organization"], "interaction": [{"code": "read"}]},
                 {"type": "Practitioner", "profile": PROFILES["Practitioner"],
                  "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": [{"name": "identifier",

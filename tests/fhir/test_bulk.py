@@ -31,7 +31,7 @@ def _lines(response) -> list[dict]:
 async def test_an_aggregator_polls_the_capacity_of_its_territories(client, auth, app) -> None:
     admin = auth("admin", [])
     doctor = await create_practitioner(client, admin, ["36"])
-    site = await create_site(client, admin, "36")
+    site = await create_site(client, admin, "36", phone="0254123456")
     free = await _slot(client, auth, doctor, site, 2)
     taken = await _slot(client, auth, doctor, site, 3)
     veiled = await _slot(client, auth, doctor, site, 4, bookable_by=["urgences"])
@@ -53,15 +53,24 @@ async def test_an_aggregator_polls_the_capacity_of_its_territories(client, auth,
     assert sorted(o["type"] for o in indre) == ["Location", "Schedule", "Slot"]
     assert len(manifest["output"]) == 3 * 101  # every département, for the national platform
     etag = answer.headers["etag"]
+    assert answer.headers["cache-control"] == "private, max-age=60"
     assert (await client.get("/fhir/$bulk-publish", headers={**platform, "If-None-Match": etag})).status_code == 304
 
     files = {o["type"]: o["url"].split("/fhir/", 1)[1] for o in indre}
-    slots = _lines(await client.get(f"/fhir/{files['Slot']}", headers=platform))
+    slot_file = await client.get(f"/fhir/{files['Slot']}", headers=platform)
+    assert slot_file.headers["cache-control"] == "private, max-age=60"
+    slots = _lines(slot_file)
     for slot in slots:
         Slot.model_validate(slot)
     assert {s["id"]: s["status"] for s in slots} == {free["id"]: "free", taken["id"]: "busy"}  # not the veiled one
     locations = _lines(await client.get(f"/fhir/{files['Location']}", headers=platform))
     assert [float(Location.model_validate(x).position.latitude) for x in locations] == [site["lat"]]
+    # What SMART requires of a Location: telecom, identifier, address with its city.
+    assert locations[0]["telecom"] == [{"system": "phone", "value": "0254123456"}]
+    assert locations[0]["identifier"] == [{"system": "urn:snp:site", "value": site["id"]}]
+    assert locations[0]["address"]["city"] == "CHATEAUROUX" and locations[0]["address"]["postalCode"] == "36000"
+    cher_locations = _lines(await client.get("/fhir/$bulk-publish/18/locations.ndjson", headers=platform))
+    assert [x["telecom"] for x in cher_locations] == [[{"system": "phone", "value": "116117"}]]  # no phone of its own
     schedules = _lines(await client.get(f"/fhir/{files['Schedule']}", headers=platform))
     assert [Schedule.model_validate(x).actor[0].reference for x in schedules] == [f"Location/{site['id']}"]
     assert {s["schedule"]["reference"] for s in slots} == {f"Schedule/{schedules[0]['id']}"}

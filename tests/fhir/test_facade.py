@@ -172,15 +172,18 @@ def test_the_national_platforms_search_answers_the_guides_bundle(world) -> None:
     assert organization["name"] == "CPTS Châteauroux Agglo"
 
 
-def test_pages_follow_the_next_link(world) -> None:
-    first = asyncio.run(_search(world, _count=1))
-    assert first["total"] == 2 and len(_by_type(first)["Slot"]) == 1
-    following = [link["url"] for link in first["link"] if link["relation"] == "next"]
-    assert following
-    second = httpx.get(following[0], headers=_headers("platform", ())).json()
-    assert [e["resource"]["id"] for e in second["entry"] if e["search"]["mode"] == "match"] == [
-        world["slots"][1]["id"]]
-    assert not [link for link in second["link"] if link["relation"] == "next"]
+def test_one_answer_holds_every_match_or_is_refused(world) -> None:
+    """The guide's Bundle has one link (self): a search is never paged, and one matching more than
+    ``_count`` is refused, saying so."""
+    everything = asyncio.run(_search(world))
+    assert [link["relation"] for link in everything["link"]] == ["self"]
+    ge, le = _window(world)
+    refused = httpx.get(world["base"] + "/fhir/Slot", headers=_headers("platform", ()), params={
+        "schedule.actor:Practitioner.identifier": f"{PS_OID}|8{world['rpps']}", "status": "free",
+        "start": [f"ge{ge}", f"le{le}"], "_count": 1})
+    assert refused.status_code == 400
+    issue = OperationOutcome.model_validate(refused.json()).issue[0]
+    assert "2 free slots match" in issue.diagnostics and issue.expression == ["_count"]
 
 
 def test_reads_and_the_capability_statement(world) -> None:
@@ -265,3 +268,28 @@ def test_an_agenda_declares_its_appointment_with_a_fhir_client(world) -> None:
     assert (updated["id"], updated["status"]) == (made["id"], "cancelled")
     booking = httpx.get(f"{world['base']}/v1/bookings/{made['id']}", headers=_headers("regulator")).json()
     assert (booking["slot_id"], booking["status"]) == (slot["id"], "cancelled")
+
+
+def test_every_included_resource_resolves_at_its_full_url(world) -> None:
+    """The guide's Bundle gives each entry a fullUrl: a client that follows it reads the same resource,
+    the CPTS's HealthcareService and Organization included."""
+    bundle = asyncio.run(_search(world))
+    platform = _headers("platform", ())
+    kinds = set()
+    for entry in bundle["entry"]:
+        path = entry["fullUrl"].split("/fhir/", 1)[1]
+        found = httpx.get(f"{world['base']}/fhir/{path}", headers=platform)
+        assert found.status_code == 200, (path, found.text)
+        assert found.json() == entry["resource"], path
+        kinds.add(entry["resource"]["resourceType"])
+    assert {"HealthcareService", "Organization"} <= kinds
+    guide_service = example("HealthcareService-ExampleHealthcareServiceCPTS1")
+    service = httpx.get(f"{world['base']}/fhir/HealthcareService/36-chateauroux", headers=platform).json()
+    assert service["meta"] == guide_service["meta"]
+    # Another territory's regulator, an unknown code, a territory that is no CPTS: not found.
+    for path, role, territories in (("HealthcareService/36-chateauroux", "regulator", ("18",)),
+                                    ("Organization/36-chateauroux", "regulator", ("18",)),
+                                    ("Organization/36-nowhere", "platform", ()), ("Organization/36", "platform", ())):
+        missing = httpx.get(f"{world['base']}/fhir/{path}", headers=_headers(role, territories))
+        assert missing.status_code == 404, path
+        OperationOutcome.model_validate(missing.json())

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
 from app.fhir import appointments, params, repository
-from app.fhir.routers.common import FHIR_JSON, FhirResponse, base, doc
+from app.fhir.routers.common import FHIR_JSON, FhirResponse, FhirRoute, base, doc
 from app.http.dependencies import SessionDep, StatementsDep
 from app.http.errors import error_responses
 from app.platform.errors import NotFound
 
-router = APIRouter(prefix="/fhir", tags=["fhir"])
+router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute)
 DeclarerDep = Annotated[Principal, Depends(require_roles("effector", "platform", "admin"))]
 
 
@@ -55,6 +55,18 @@ async def update_appointment(
     booking_id, created = await appointments.receive(session, statements, principal, data,
                                                      params.appointment_identifier(identifier))
     return _declared(booking_id, await appointments.read(session, booking_id), 201 if created else 200, request)
+
+
+@router.put("/Appointment/{appointment_id:uuid}", response_class=FhirResponse,
+            operation_id="fhir_update_appointment_by_id",
+            responses=_appointment_doc("The appointment as it now stands", 200))
+async def update_appointment_by_id(request: Request, appointment_id: uuid.UUID, data: appointments.AppointmentIn,
+                                   session: SessionDep, statements: StatementsDep,
+                                   principal: DeclarerDep) -> FhirResponse:
+    """Update by id (the resource's ``id`` is the URL's): cancelled, fulfilled or noshow, as the
+    conditional update by identifier; an appointment not declared here is 404."""
+    await appointments.update(session, statements, principal, appointment_id, data)
+    return _declared(appointment_id, await appointments.read(session, appointment_id), 200, request)
 
 
 @router.get("/Appointment/{appointment_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_appointment",

@@ -26,6 +26,12 @@ async def _publication(request: Request, session: SessionDep, principal: Princip
                                   bookers=booker(principal)["bookers"])
 
 
+def _cache_control(request: Request) -> str:
+    """As fresh as this instance keeps a publication (SNP_BULK_PUBLISH_SECONDS); private: never shared by a
+    proxy, the files need a token."""
+    return f"private, max-age={int(request.app.state.settings.bulk_publish_seconds)}"
+
+
 def _not_modified(request: Request, etag: str) -> bool:
     wanted = request.headers.get("if-none-match", "")
     return etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*"
@@ -39,7 +45,7 @@ async def bulk_publish(request: Request, session: SessionDep, principal: FhirRea
     """SMART Scheduling Links: the manifest of the free SNP capacity of my territories (one Location,
     Schedule and Slot file per département), with an ETag; never anonymous."""
     publication = await _publication(request, session, principal)
-    headers = {"ETag": publication.etag, "Cache-Control": "private, no-cache"}
+    headers = {"ETag": publication.etag, "Cache-Control": _cache_control(request)}
     if _not_modified(request, publication.etag):
         return Response(status_code=304, headers=headers)
     return JSONResponse(bulk.manifest(publication, base(request)), headers=headers)
@@ -61,7 +67,7 @@ async def bulk_publish_file(
     found = publication.files.get((departement, kind))
     if found is None:
         raise NotFound(f"No publication for département {departement} in your territories")
-    headers = {"ETag": found.etag, "Cache-Control": "private, no-cache"}
+    headers = {"ETag": found.etag, "Cache-Control": _cache_control(request)}
     if _not_modified(request, found.etag):
         return Response(status_code=304, headers=headers)
     return Response(found.body, media_type=NDJSON, headers=headers)

@@ -4,10 +4,12 @@ the request's Host)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
@@ -21,8 +23,32 @@ FHIR_JSON = "application/fhir+json"
 FhirReaderDep = Annotated[Principal, Depends(require_roles("platform", "operator", "regulator", "urgences", "admin"))]
 
 
+# The media type of the guide's pages ("Accept: application/json+fhir", FHIR DSTU2's) beside R4's, which
+# its CapabilityStatements name: both are taken for a body, and both are answered in R4's.
+FHIR_JSON_DSTU2 = b"application/json+fhir"
+
+
 class FhirResponse(JSONResponse):
     media_type = FHIR_JSON
+
+
+class FhirRoute(APIRoute):
+    """A route that reads a body sent as ``application/json+fhir`` as ``application/fhir+json`` (FastAPI
+    reads JSON only from ``…/json`` and ``…/…+json`` types)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            headers = request.scope["headers"]
+            if any(name == b"content-type" and value.split(b";")[0].strip().lower() == FHIR_JSON_DSTU2
+                   for name, value in headers):
+                renamed = [(name, FHIR_JSON.encode() + b"".join(value.partition(b";")[1:])
+                            if name == b"content-type" else value) for name, value in headers]
+                request = Request({**request.scope, "headers": renamed}, request.receive)
+            return await handler(request)
+
+        return route
 
 
 def doc(description: str) -> dict[int | str, dict[str, Any]]:

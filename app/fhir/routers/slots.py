@@ -16,7 +16,7 @@ from app.fhir import params, repository
 from app.fhir import resources as r
 from app.fhir.routers.common import FhirReaderDep, FhirResponse, base, booker, doc, here, scope
 from app.http.dependencies import SessionDep
-from app.platform.errors import NotFound
+from app.platform.errors import BadRequest, NotFound
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -36,23 +36,28 @@ async def search_slots(
         json_schema_extra={"items": {"type": "string", "pattern": params.START.pattern}})] = None,
     include: Annotated[list[params.Include] | None, Query(alias="_include")] = None,
     include_iterate: Annotated[list[params.Include] | None, Query(alias="_include:iterate")] = None,
-    count: Annotated[int, Query(alias="_count", ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(alias="_offset", ge=0, le=100_000)] = 0,
+    count: Annotated[int, Query(
+        alias="_count", ge=1, le=params.MAX_SLOTS,
+        description=f"the most slots the answer may hold, 1 to {params.MAX_SLOTS} (default): one answer holds "
+                    "every match, never a page; a search matching more is refused (400)")] = params.MAX_SLOTS,
 ) -> FhirResponse:
-    """The guide's search of a CPTS's free slots by the national platform."""
+    """The guide's search of a CPTS's free slots by the national platform: one answer with every free
+    slot it matches (the guide's Bundle has a single ``self`` link), or a refusal saying how many match."""
     wanted = params.includes(include, include_iterate)
     ge, le = params.window(start or [])
     rpps = params.rpps(identifier)
-    rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=offset,
-                                   scope=await scope(session, principal), booker=booker(principal)) if rpps else []
-    page, more = rows[:count], len(rows) > count
-    total = (offset + len(page) if not more else await repository.count(
-        session, rpps=rpps, ge=ge, le=le, scope=await scope(session, principal), booker=booker(principal)))
+    seen, books = await scope(session, principal), booker(principal)
+    rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=0,
+                                   scope=seen, booker=books) if rpps else []
+    if len(rows) > count:  # never cut silently: say how many match and how to narrow
+        total = await repository.count(session, rpps=rpps, ge=ge, le=le, scope=seen, booker=books)
+        raise BadRequest(f"{total} free slots match, more than the {count} one answer may hold "
+                         f"(_count, at most {params.MAX_SLOTS}): narrow the start window or name fewer "
+                         "practitioners", field="_count")
     url = base(request)
-    entries = [r.entry(url, r.slot(row), "match") for row in page]
-    entries += [r.entry(url, resource, "include") for resource in r.included(page, wanted)]
-    next_url = here(request, _offset=offset + count) if more else None
-    return FhirResponse(r.bundle(here(request), entries, total, next_url))
+    entries = [r.entry(url, r.slot(row), "match") for row in rows]
+    entries += [r.entry(url, resource, "include") for resource in r.included(rows, wanted)]
+    return FhirResponse(r.bundle(here(request), entries, len(rows)))
 
 
 @router.get("/Slot/{slot_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_slot",
@@ -74,6 +79,31 @@ async def _role(session: SessionDep, principal: Principal, kind: str, rid: str) 
     return row
 
 
+@router.get("/Schedule", response_class=FhirResponse, operation_id="fhir_search_schedules",
+            responses=doc("A searchset Bundle of Schedule (profile FrScheduleAgregateur)"))
+async def search_schedules(
+    request: Request, session: SessionDep, principal: FhirReaderDep,
+    actor: Annotated[str | None, Query(pattern=params.ACTOR, description=(
+        "Practitioner/<id> (his Schedules: one per site) or PractitionerRole/<id>"))] = None,
+    actor_identifier: Annotated[str | None, Query(
+        alias="actor:Practitioner.identifier", pattern=params.IDENTIFIERS,
+        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS>")] = None,
+) -> FhirResponse:
+    """The Schedules of practitioners (the guide's CapabilityStatement SAS-GestionnaireAgenda-CPTS: search
+    by actor): a practitioner's, one per site where he has slots, named by id or by national identifier."""
+    if (actor is None) == (actor_identifier is None):
+        raise BadRequest("give one of actor (Practitioner/<id>, PractitionerRole/<id>) or "
+                         "actor:Practitioner.identifier", field="actor")
+    named = params.actor(actor) if actor is not None else None
+    rpps = params.rpps(actor_identifier, "actor:Practitioner.identifier") if actor_identifier is not None else None
+    rows = [] if (actor is not None and named is None) or rpps == [] else await repository.schedules(
+        session, rpps=rpps, practitioner_id=named[0] if named else None, site_id=named[1] if named else None,
+        scope=await scope(session, principal))
+    url = base(request)
+    entries = [r.entry(url, r.schedule(row["practitioner_id"], row["site_id"]), "match") for row in rows]
+    return FhirResponse(r.bundle(here(request), entries, len(rows), slots=False))
+
+
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, operation_id="fhir_read_schedule",
             responses=doc("A Schedule (profile FrScheduleAgregateur): a practitioner at a site"))
 async def read_schedule(
@@ -91,6 +121,34 @@ async def read_practitioner_role(
     return FhirResponse(r.practitioner_role(await _role(session, principal, "PractitionerRole", role_id)))
 
 
+async def _cpts(session: SessionDep, principal: Principal, kind: str, code: str) -> Any:
+    """A CPTS whose FINESS is known, if the user sees it (the id of its HealthcareService and its
+    Organization is its territory code); else 404."""
+    row = await repository.cpts(session, code, await scope(session, principal))
+    if row is None:
+        raise NotFound(f"{kind}/{code} not found")
+    return row
+
+
+@router.get("/HealthcareService/{service_id}", response_class=FhirResponse,
+            operation_id="fhir_read_healthcare_service",
+            responses=doc("A CPTS's HealthcareService (profile sas-cpts-healthcareservice-aggregator)"))
+async def read_healthcare_service(
+    service_id: Annotated[str, Path(pattern=params.ID)], session: SessionDep, principal: FhirReaderDep
+) -> FhirResponse:
+    """What a Slot's serviceType extension and an included HealthcareService's fullUrl name."""
+    return FhirResponse(r.healthcare_service(await _cpts(session, principal, "HealthcareService", service_id)))
+
+
+@router.get("/Organization/{organization_id}", response_class=FhirResponse, operation_id="fhir_read_organization",
+            responses=doc("A CPTS's Organization (profile sas-cpts-organization-aggregator)"))
+async def read_organization(
+    organization_id: Annotated[str, Path(pattern=params.ID)], session: SessionDep, principal: FhirReaderDep
+) -> FhirResponse:
+    """What a HealthcareService's providedBy and an included Organization's fullUrl name."""
+    return FhirResponse(r.organization(await _cpts(session, principal, "Organization", organization_id)))
+
+
 @router.get("/Practitioner", response_class=FhirResponse, operation_id="fhir_search_practitioners",
             responses=doc("A searchset Bundle of Practitioner (profile FrPractitionerAgregateur)"))
 async def search_practitioners(
@@ -103,7 +161,7 @@ async def search_practitioners(
         session, rpps=rpps, practitioner_id=None, scope=await scope(session, principal))
     url = base(request)
     entries = [r.entry(url, r.practitioner(row), "match") for row in rows]
-    return FhirResponse(r.bundle(here(request), entries, len(rows), None, slots=False))
+    return FhirResponse(r.bundle(here(request), entries, len(rows), slots=False))
 
 
 @router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
