@@ -58,6 +58,16 @@ def database_url(embedded_server: EmbeddedPostgres | None) -> str:
 
 
 @pytest.fixture(scope="session")
+def shared_base(database_url: str) -> Iterator[str]:
+    """One served app (one worker, no relay, no rate limits) for every module that needs a plain one, each
+    emptying what it committed when it ends (``tests.support.serving.sharing``)."""
+    from tests.support.serving import served
+
+    with served(database_url) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
     return Settings(
         env="test", database_url=database_url, jwt_secret=TEST_SECRET, log_json=True, relay_enabled=False,

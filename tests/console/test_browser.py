@@ -16,7 +16,7 @@ from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
 from tests.support.factories import new_rpps
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("SNP_SCREENSHOTS", "/tmp"))
@@ -27,8 +27,8 @@ def _token(role: str, **kw) -> str:
 
 
 @pytest.fixture(scope="module")
-def base(database_url: str) -> Iterator[str]:
-    with served(database_url) as url:
+def base(database_url: str, shared_base: str) -> Iterator[str]:
+    with sharing(shared_base, database_url) as url:
         yield url
 
 

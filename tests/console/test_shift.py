@@ -24,7 +24,7 @@ from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _tok
 from tests.stats.helpers import this_month
 from tests.support.cable import cable
 from tests.support.factories import new_rpps
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),
@@ -32,8 +32,8 @@ pytestmark = [pytest.mark.slow,
 
 
 @pytest.fixture(scope="module")
-def world(database_url: str) -> Iterator[dict]:
-    with served(database_url) as base:
+def world(database_url: str, shared_base: str) -> Iterator[dict]:
+    with sharing(shared_base, database_url) as base:
         admin = {"Authorization": f"Bearer {_token('admin', ())}"}
         with httpx.Client(base_url=base, headers=admin) as c:
             def doctor(family: str, given: str) -> dict:

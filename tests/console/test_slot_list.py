@@ -15,7 +15,7 @@ import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM, _token
 from tests.support.factories import new_rpps
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,8 +26,8 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture(scope="module")
-def base(database_url: str) -> Iterator[str]:
-    with served(database_url) as url:
+def base(database_url: str, shared_base: str) -> Iterator[str]:
+    with sharing(shared_base, database_url) as url:
         yield url
 
 

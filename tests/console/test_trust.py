@@ -16,7 +16,7 @@ import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM, _accessible, _token
 from tests.support.cable import cable
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,8 +27,8 @@ OFFLINE = "Hors ligne — la file n'est plus à jour"
 
 
 @pytest.fixture(scope="module")
-def base(database_url: str) -> Iterator[str]:
-    with served(database_url) as url:
+def base(database_url: str, shared_base: str) -> Iterator[str]:
+    with sharing(shared_base, database_url) as url:
         yield url
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
 from tests.support.factories import new_rpps
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 WIDTHS = (1440, 1024, 768, 375)
 
@@ -39,8 +39,8 @@ def _sql(url: str, statement: str, **params) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(database_url: str) -> Iterator[dict]:
-    with served(database_url) as base:
+def world(database_url: str, shared_base: str) -> Iterator[dict]:
+    with sharing(shared_base, database_url) as base:
         admin = {"Authorization": f"Bearer {_token('admin', ())}"}
         with httpx.Client(base_url=base, headers=admin) as c:
             doctor = c.post("/v1/practitioners", json={"rpps": new_rpps(), "family_name": "Roux", "given_name": "Marc",

@@ -20,15 +20,15 @@ from app.auth.principal import ROLES
 from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 CONFIG = Path(__file__).resolve().parent / "schemathesis.toml"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 
 
 @pytest.fixture(scope="module")
-def served_url(database_url: str) -> Iterator[str]:
-    with served(database_url) as base:
+def served_url(database_url: str, shared_base: str) -> Iterator[str]:
+    with sharing(shared_base, database_url) as base:
         yield base
 
 

@@ -25,7 +25,7 @@ from app.auth.tokens import create_token
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET
 from tests.support.factories import NEW_CALL, new_rpps
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 GUIDE = Path(__file__).parent / "guide"
 PS_OID = "urn:oid:1.2.250.1.71.4.2.1"
@@ -42,8 +42,8 @@ def _headers(role: str, territories=("36",), **kw) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def world(database_url: str) -> Iterator[dict]:
-    with served(database_url) as base:
+def world(database_url: str, shared_base: str) -> Iterator[dict]:
+    with sharing(shared_base, database_url) as base:
         admin = _headers("admin", ())
         with httpx.Client(base_url=base, headers=admin) as c:
             cpts = c.post("/v1/territories", json={"code": "36-chateauroux", "name": "CPTS Châteauroux Agglo",

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")
 TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
@@ -54,8 +54,8 @@ class TestThePagesLoadNothingFromElsewhere:
 
 
 @pytest.fixture(scope="module")
-def base(database_url: str) -> Iterator[str]:
-    with served(database_url) as url:
+def base(database_url: str, shared_base: str) -> Iterator[str]:
+    with sharing(shared_base, database_url) as url:
         yield url
 
 

@@ -12,16 +12,16 @@ import pytest
 
 from tests.support.command_line import simulator
 from tests.support.database import TEST_SECRET
-from tests.support.serving import served
+from tests.support.serving import sharing
 
 INDRE = {"advice": 0.42, "slot": 0.37, "prescription": 0.14, "other": 0.08}
 
 
 def test_two_days_of_the_indre_give_its_mix_and_the_report_counts_what_the_simulator_did(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    database_url: str, shared_base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     out = tmp_path / "summary.json"
-    with served(database_url) as base:
+    with sharing(shared_base, database_url) as base:
         result = simulator(database_url, monkeypatch, "simulate", "--url", base, "--profile", "indre", "--days",
                            "2", "--summary-json", str(out), SNP_JWT_SECRET=TEST_SECRET)
         assert result.exit_code == 0, result.output

@@ -25,6 +25,16 @@ def served(database_url: str, extra_env: dict[str, str] | None = None) -> Iterat
         asyncio.run(_cleanup(database_url))
 
 
+@contextmanager
+def sharing(base: str, database_url: str) -> Iterator[str]:
+    """The session's served app (``shared_base``) for one module; what the module committed is emptied
+    after it, as ``served`` does. Starting an app per module cost seconds each."""
+    try:
+        yield base
+    finally:
+        asyncio.run(_cleanup(database_url))
+
+
 async def _cleanup(url: str) -> None:
     engine = create_async_engine(url)
     await reset_database(engine)
