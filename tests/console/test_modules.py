@@ -68,6 +68,12 @@ class TestEachModule:
             text = path.read_text()
             assert not re.search(r"\beval\s*\(|new\s+Function\b|\.innerHTML\s*=|setTimeout\(\s*[\"'`]", text), path
 
+    def test_none_asks_in_a_dialog(self) -> None:
+        # A question is asked in place (confirmInPlace, inline forms): a dialog hides the page the user reads
+        # from, and loses what he typed when he refuses.
+        for path in OURS:
+            assert not re.search(r"(?<!\w)(confirm|prompt|alert)\s*\(", path.read_text()), path
+
     def test_every_api_path_of_every_module_exists_in_the_contract(self) -> None:
         paths = set(json.loads(render())["paths"])
         templates = {re.sub(r"\{[^}]+\}", "{x}", p) for p in paths}

@@ -113,7 +113,6 @@ def test_a_whole_shift(world) -> None:
         def window(token: str, width: int = 1440, via: str = base):
             page = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="Europe/Paris",
                                        locale="fr-FR").new_page()
-            page.on("dialog", lambda dialog: dialog.accept("le patient préfère un autre jour"))
             page.goto(via + "/console/")
             page.fill("#token", token)
             page.fill("#territory", "36")
@@ -239,6 +238,7 @@ def test_a_whole_shift(world) -> None:
         _accessible(regulator, "shift-regulation")
         regulator.screenshot(path=str(SCREENSHOTS / "snp-shift-regulation.png"), full_page=True)
         regulator.locator("#do-close").dblclick()
+        regulator.get_by_role("button", name="Confirmer la clôture").dblclick()  # asked in place
         expect(regulator.locator("#message")).to_have_text("Appel clos")
         expect(b.locator(f'#queue tr[data-call="{call_id}"]')).to_have_count(0, timeout=2000)
         # A's token expired meanwhile: a banner says so, and the badge no longer says "en direct".

@@ -60,7 +60,6 @@ def _open(pw, world, token: str, width: int = 1440, zone: str = "Europe/Paris"):
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     page = browser.new_context(viewport={"width": width, "height": 900}, timezone_id=zone,
                                locale="fr-FR").new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
     page.goto(world["base"] + "/console/")
     page.fill("#token", token)
     page.click("#session button[type=submit]")
@@ -96,6 +95,7 @@ def test_the_ed_nurse_redirects_a_patient_in_one_form(world) -> None:
         _fill_redirection(page, family_name="Giraud", birth_year="1988", phone="06 44 55 66 77",
                           reason="entorse de cheville")
         page.locator("#slots tbody tr").first.get_by_role("button", name="Réorienter ici").click()
+        page.get_by_role("button", name="Confirmer la réorientation").click()  # asked in place, beside the slot
         expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
         expect(page.locator("#my-redirections li")).to_have_count(1)
         _accessible(page, "urgences")
@@ -396,6 +396,7 @@ def test_the_ed_nurse_prints_the_patients_slip_alone_on_one_page(world) -> None:
         expect(page.locator("#redirection")).to_be_visible()
         _fill_redirection(page, family_name="Bertin", given_name="Noé", birth_year="1979", phone="0611002200")
         page.locator("#slots tbody tr").filter(has_text="Fabre").get_by_role("button", name="Réorienter ici").click()
+        page.get_by_role("button", name="Confirmer la réorientation").click()
         expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
         slip = page.locator("#ed-slip")
         expect(slip).to_be_visible()

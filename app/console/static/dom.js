@@ -67,3 +67,19 @@ function clearRefusal(control) {
   if (id) document.getElementById(id)?.remove();
   control.removeAttribute("aria-invalid"); control.removeAttribute("aria-describedby");
 }
+
+// A question asked in place, beside what it concerns (never a dialog that hides the page): "yes" runs the
+// action once, "Annuler" puts the focus back where it was. Asked again, the same question is focused.
+export function confirmInPlace(after, question, yes, action) {
+  const next = after.nextElementSibling;
+  if (next?.classList.contains("confirm-inline")) { next.querySelector("button").focus(); return; }
+  const box = document.createElement("span"); box.className = "confirm-inline"; box.setAttribute("role", "group");
+  box.setAttribute("aria-label", question); box.append(`${question} `);
+  const ok = document.createElement("button"); ok.type = "button"; ok.textContent = yes;
+  ok.onclick = () => busy(ok, async () => { if (await action() !== false) box.remove(); });
+  const no = document.createElement("button"); no.type = "button"; no.textContent = "Annuler";
+  no.onclick = () => { box.remove(); after.focus(); };
+  box.append(ok, " ", no);
+  after.after(box);
+  ok.focus();
+}

@@ -1,7 +1,7 @@
 // The open call: what the patient said, the decisions, the appointments read back in full, and the
 // regulator's actions on it.
 import { api } from "../api.js";
-import { $, busy, button, guard, refuse, say, when } from "../dom.js";
+import { $, busy, button, confirmInPlace, guard, refuse, say, when } from "../dom.js";
 import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName, priorityLabel } from "../i18n.js";
 import { state } from "../state.js";
 import { watch } from "./live.js";
@@ -43,11 +43,12 @@ export async function openCall(id, focus = false) {
         `${d.revoked_at ? " — annulée" : ""}`;
       if (d.revoked_at) li.className = "revoked";
       else if (!d.booking_id || !active.has(d.booking_id)) {
-        li.append(" ", button("Annuler cette décision", async () => {
-          if (!confirm("Annuler cette décision ? Elle restera visible, barrée, et ne sera plus comptée.")) return;
-          try { await api("POST", `/v1/calls/${call.id}/decisions/${d.id}/revoke`, { reason: "erreur de saisie" }); say("Décision annulée"); await openCall(call.id); }
-          catch (err) { say(err.message, false); }
-        }));
+        const revoke = button("Annuler cette décision", async () => confirmInPlace(revoke,
+          "Annuler cette décision ? Elle restera visible, barrée, et ne sera plus comptée.", "Confirmer l'annulation", async () => {
+            try { await api("POST", `/v1/calls/${call.id}/decisions/${d.id}/revoke`, { reason: "erreur de saisie" }); say("Décision annulée"); await openCall(call.id); }
+            catch (err) { say(err.message, false); return false; }
+          }));
+        li.append(" ", revoke);
       }
       ul.appendChild(li);
     }
@@ -146,11 +147,10 @@ guard("#do-no-answer", async () => {
   try { await api("POST", `/v1/calls/${state.call.id}/callback`, { answered: false }); say("Rappel sans réponse enregistré"); await openCall(state.call.id); }
   catch (err) { say(err.message, false); }
 });
-guard("#do-close", async () => {
-  if (!confirm("Clore cet appel ? Il quittera la file d'attente.")) return;
+guard("#do-close", async () => confirmInPlace($("#do-close"), "Clore cet appel ? Il quittera la file d'attente.", "Confirmer la clôture", async () => {
   try { await api("POST", `/v1/calls/${state.call.id}/close`); state.call = null; $("#call-detail").hidden = true; await loadQueue(true); say("Appel clos"); }
-  catch (err) { say(err.message, false); }
-});
+  catch (err) { say(err.message, false); return false; }
+}));
 // Correcting the call after its entry: the form shows what is recorded; only what the user changed is
 // sent (each change is audited with its old and new values). Refusals are said beside their field, and
 // what was typed stays.

@@ -2,7 +2,7 @@
 // (what he needs to see the patient, and what he said of them), his slots, his weekly availabilities, his
 // hours.
 import { api } from "../api.js";
-import { $, button, cell, item, onSubmit, refuse, say, when } from "../dom.js";
+import { $, button, cell, confirmInPlace, item, onSubmit, refuse, say, when } from "../dom.js";
 import { DAYS, MODES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
@@ -49,11 +49,12 @@ async function showRules() {
   for (const rule of await api("GET", "/v1/availability-rules")) {
     const li = item(`${rule.weekdays.map((d) => DAYS[d]).join(", ")} de ${rule.start_time.slice(0, 5)} à ${rule.end_time.slice(0, 5)}, ` +
       `créneaux de ${rule.slot_minutes} min, ${label(MODES, rule.mode)}, à partir du ${rule.valid_from} `);
-    li.appendChild(button("Arrêter", async () => {
-      if (!confirm("Arrêter cette disponibilité ? Ses créneaux libres à venir seront retirés.")) return;
-      try { await api("DELETE", `/v1/availability-rules/${rule.id}`); say("Disponibilité arrêtée"); await loadMine(); }
-      catch (err) { say(err.message, false); }
-    }));
+    const stop = button("Arrêter", async () => confirmInPlace(stop,
+      "Arrêter cette disponibilité ? Ses créneaux libres à venir seront retirés.", "Confirmer l'arrêt", async () => {
+        try { await api("DELETE", `/v1/availability-rules/${rule.id}`); say("Disponibilité arrêtée"); await loadMine(); }
+        catch (err) { say(err.message, false); return false; }
+      }));
+    li.appendChild(stop);
     rules.appendChild(li);
   }
 }

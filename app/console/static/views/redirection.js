@@ -1,17 +1,22 @@
 // The ED nurse (or a referring professional) redirects the patient in front of her to a slot, in one
 // form, and sees her redirections of the day.
 import { api } from "../api.js";
-import { $, item, refuse, say, when } from "../dom.js";
+import { $, confirmInPlace, item, refuse, say, when } from "../dom.js";
 import { MODES, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { searchSlots } from "./slots.js";
 
-export async function redirect(slot) {
+// Confirmed in place, beside the slot; the form is read when she confirms (she may correct it meanwhile).
+export async function redirect(slot, control) {
+  confirmInPlace(control, `Réorienter le patient vers le créneau du ${when(slot.start)} ?`, "Confirmer la réorientation",
+    () => send(slot));
+}
+
+async function send(slot) {
   const f = new FormData($("#redirection"));
   const patient = {};
   for (const k of ["family_name", "given_name", "phone", "postcode"]) if (f.get(k)) patient[k] = f.get(k);
   if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
-  if (!confirm(`Réorienter le patient vers le créneau du ${when(slot.start)} ?`)) return;
   try {
     const booking = await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined,
       no_phone_reason: f.get("no_phone_reason") || undefined },
@@ -19,7 +24,7 @@ export async function redirect(slot) {
     $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
     await showSlip(slot, booking, patient);
     await searchSlots(true); await myRedirections();
-  } catch (err) { refuse($("#redirection"), err); }
+  } catch (err) { refuse($("#redirection"), err); return false; }
 }
 
 // The confirmation the nurse reads back and prints for the patient: the doctor, where, when (the

@@ -1,6 +1,6 @@
 // The free slots: searched for the open call (its patient's postcode and age), held, then booked.
 import { api } from "../api.js";
-import { $, busy, cell, refuse, say, when } from "../dom.js";
+import { $, busy, cell, confirmInPlace, refuse, say, when } from "../dom.js";
 import {
   AUDIENCES, HELD_ELSEWHERE, MODES, bookersLabel, distanceLabel, label, languagesLabel, searchSort, slotChange,
 } from "../i18n.js";
@@ -72,9 +72,14 @@ async function book(slot, control) {
   const active = (call.bookings || []).filter((x) => x.status === "active");
   if (state.replacing) body.replaces = state.replacing;
   else if (active.length) {
-    if (!confirm("Cet appel a déjà un rendez-vous actif. Ajouter un second rendez-vous ?")) return;
-    body.also = true;
+    confirmInPlace(control, "Cet appel a déjà un rendez-vous actif. Ajouter un second rendez-vous ?",
+      "Ajouter un second rendez-vous", () => place(call, { ...body, also: true }, control));
+    return;
   }
+  await place(call, body, control);
+}
+
+async function place(call, body, control) {
   try {
     await api("POST", "/v1/bookings", body, { "Idempotency-Key": control.dataset.key });
     state.replacing = null;
@@ -83,7 +88,8 @@ async function book(slot, control) {
     showTab("calls"); $("#call-bookings").scrollIntoView({ block: "nearest" });
     say("Créneau réservé, le médecin effecteur est prévenu");
     $("#call-bookings").focus();
-  } catch (err) { say(err.message, false); }
+  } catch (err) { say(err.message, false); return false; }
+  return true;
 }
 
 // A slot shown, held, released or booked elsewhere: its row changes in place (the rest of the list, and
