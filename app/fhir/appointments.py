@@ -5,7 +5,9 @@ slots it published here.
 Received (``POST /fhir/Appointment``, conditional ``PUT /fhir/Appointment?identifier=system|value``):
 an appointment ``booked`` becomes a booking of the practitioner's slot at that time — by the same one
 statement as every booking, so a slot never holds two patients — for a new call of channel ``autre``;
-``cancelled`` cancels it; ``fulfilled`` / ``noshow`` is its outcome. The identifier makes every
+declared ``booked`` again at another time, its booking moves to the practitioner's slot at that time if
+it is free (409 otherwise; app/bookings/repository.py ``MOVE``); ``cancelled`` cancels it; ``fulfilled``
+/ ``noshow`` is its outcome. The identifier makes every
 declaration idempotent: the declarer may send it again (at least once), it changes nothing twice.
 """
 
@@ -228,9 +230,17 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
     if (row["start_at"], row["end_at"]) != (data.start, data.end):
-        # A slot is the time it was published at: a moved appointment is another one.
-        raise Unprocessable("start: an appointment keeps its slot's time; to move it, cancel it and declare the "
-                            "new one", field="start")
+        if status != "booked":
+            raise Unprocessable(f"start: a {status} appointment keeps its slot's time (a move is declared booked, "
+                                "at the new time)", field="start")
+        # Read again behind the call's lock: the same move sent at the same time may have just committed.
+        await calls_repository.lock(session, row["call_id"])
+        row = await bookings_repository.booking_with_slot(session, booking_id)
+        if row is None:
+            raise NotFound(f"Appointment {booking_id} not found")
+        if (row["start_at"], row["end_at"]) != (data.start, data.end):
+            await _move(session, principal, row, data)
+            return
     if status == "booked":
         if row["status"] != "active":
             raise Conflict("The appointment was cancelled: it cannot be booked again", field="status")
@@ -264,6 +274,28 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
         raise Conflict("The appointment has not started yet: its outcome comes after its start", field="status")
     await outbox.add_booking_event(session, booking_id, "booking.outcome")
     log.info("appointment.declared", booking_id=str(booking_id), status=status)
+
+
+async def _move(session: AsyncSession, principal: Principal, row: Any, data: AppointmentIn) -> None:
+    """A booked appointment declared again at another time: its booking moves to the practitioner's slot
+    published at that time, if it is free (409 otherwise); the appointment keeps its id and identifier."""
+    if row["status"] != "active":
+        raise Conflict("The appointment was cancelled: it cannot be moved (declare a new one)", field="status")
+    if row["outcome"] is not None:
+        raise Conflict(f"The appointment is {row['outcome']} already: it cannot be moved", field="status")
+    rpps = _practitioner_rpps(data)
+    practitioner_id = await session.scalar(select(Practitioner.id).where(Practitioner.rpps == rpps))
+    if practitioner_id != row["practitioner_id"]:
+        raise Unprocessable("participant: a moved appointment stays with its practitioner (for another one, cancel "
+                            "it and declare a new appointment)", field="participant")
+    slot_id = await session.scalar(select(Slot.id).where(
+        Slot.practitioner_id == practitioner_id, Slot.start_at == data.start, Slot.end_at == data.end,
+        Slot.over_capacity.is_(False)))
+    if slot_id is None:
+        raise Unprocessable("start: the practitioner has no slot published here at the new start and end",
+                            field="start")
+    await bookings_service.move_declared(session, principal, row, slot_id)
+    log.info("appointment.declared", booking_id=str(row["id"]), status="booked", moved=True)
 
 
 async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
