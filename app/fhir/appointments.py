@@ -27,6 +27,7 @@ from app.bookings import repository as bookings_repository
 from app.bookings import service as bookings_service
 from app.bookings.repository import Statements
 from app.calls import repository as calls_repository
+from app.fhir import params
 from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
 from app.outbox import appointments as projection
@@ -144,15 +145,24 @@ def declared_identifier(data: AppointmentIn) -> tuple[str, str]:
     return identifier.system, identifier.value
 
 
-def _practitioner_rpps(data: AppointmentIn) -> str:
+async def _practitioner(session: AsyncSession, data: AppointmentIn) -> Practitioner:
+    """The practitioner the appointment's participant names by his national id: 8 + RPPS, or 0 + ADELI
+    (the guide's "RPPS avec préfixe 8 ou ADELI avec préfixe 0")."""
     for index, participant in enumerate(data.participant):
         identifier = participant.actor.identifier if participant.actor else None
         if identifier and identifier.system == r.PS_OID and identifier.value:
-            value = identifier.value
-            if len(value) == 12 and value.startswith("8") and value.isdigit():
-                return value[1:]
-            raise Unprocessable(f"participant[{index}].actor.identifier: the national id of a practitioner with an "
-                                "RPPS is 8 followed by the 11 digits", field=f"participant[{index}].actor.identifier")
+            named = params.national_id(identifier.value)
+            if named is None:
+                raise Unprocessable(f"participant[{index}].actor.identifier: a practitioner's national id is 8 "
+                                    "followed by his RPPS (11 digits), or 0 followed by his ADELI (9 characters)",
+                                    field=f"participant[{index}].actor.identifier")
+            registry, number = named
+            column = Practitioner.rpps if registry == "rpps" else Practitioner.adeli
+            practitioner = await session.scalar(select(Practitioner).where(column == number))
+            if practitioner is None:
+                raise Unprocessable(f"participant: no practitioner with {registry.upper()} {number} publishes here",
+                                    field="participant")
+            return practitioner
     raise Unprocessable("participant: the practitioner's national id (IDNPS, urn:oid:1.2.250.1.71.4.2.1) is required",
                         field="participant")
 
@@ -191,10 +201,7 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
     if data.status != "booked":
         raise Unprocessable(f"status: an appointment unknown here is declared booked first, not {data.status}",
                             field="status")
-    rpps = _practitioner_rpps(data)
-    practitioner = await session.scalar(select(Practitioner).where(Practitioner.rpps == rpps))
-    if practitioner is None:
-        raise Unprocessable(f"participant: no practitioner with RPPS {rpps} publishes here", field="participant")
+    practitioner = await _practitioner(session, data)
     if principal.role == "effector" and principal.practitioner_id != practitioner.id:
         raise Forbidden("An agenda declares the appointments of its own practitioner", field="participant")
     slot_id = await session.scalar(select(Slot.id).where(
@@ -283,8 +290,7 @@ async def _move(session: AsyncSession, principal: Principal, row: Any, data: App
         raise Conflict("The appointment was cancelled: it cannot be moved (declare a new one)", field="status")
     if row["outcome"] is not None:
         raise Conflict(f"The appointment is {row['outcome']} already: it cannot be moved", field="status")
-    rpps = _practitioner_rpps(data)
-    practitioner_id = await session.scalar(select(Practitioner.id).where(Practitioner.rpps == rpps))
+    practitioner_id = (await _practitioner(session, data)).id
     if practitioner_id != row["practitioner_id"]:
         raise Unprocessable("participant: a moved appointment stays with its practitioner (for another one, cancel "
                             "it and declare a new appointment)", field="participant")
