@@ -214,7 +214,7 @@ BOOK = {
 def rendered() -> dict[str, str]:
     """The booking path's statements as the app runs them, by file name."""
     statements = {f"book_{form}": text_ for form, text_ in BOOK.items()}
-    statements.update(refusal=REFUSAL, over_capacity_refusal=OVER_CAPACITY_REFUSAL, cancel=CANCEL)
+    statements.update(refusal=REFUSAL, over_capacity_refusal=OVER_CAPACITY_REFUSAL, cancel=CANCEL, move=MOVE)
     return {name: _as_file(name, statement) for name, statement in statements.items()}
 
 
@@ -350,6 +350,57 @@ async def cancel(
 ) -> RowMapping | None:
     params = {"booking_id": booking_id, "sub": sub, "role": role, "cancel_reason": reason}
     return (await session.execute(text(CANCEL), params)).mappings().first()
+
+
+# Move an active booking without outcome from its slot ``:from_slot_id`` to the published slot
+# ``:slot_id`` of the same practitioner, in one statement (an appointment the practitioner's agenda moved,
+# app/fhir/appointments.py): the new slot claimed by the same compare-and-set as every booking (free, not
+# started, not held by another call, open to ``:bookers``) — the unique active booking per slot is the last
+# guard —, the booking pointed at it (its id, call and decision stay: the same orientation, at another
+# time), the old slot freed if it has not started, and the effector told as for a change of slot: the old
+# time cancelled, then the new time booked. Run after the call is locked (``calls.repository.lock``); no
+# row means nothing moved, and the caller rolls back what the statement may have claimed.
+_MOVED_EVENT = ("'booking.created'", """FROM moved b JOIN claimed s ON s.id = b.slot_id
+            JOIN sites si ON si.id = s.site_id JOIN calls c ON c.id = b.call_id""")
+_LEFT_EVENT = ("'booking.cancelled'", """FROM (SELECT id, 'cancelled' AS status, created_at, now() AS cancelled_at,
+                  call_id, from_slot_id FROM moved) b
+            JOIN slots s ON s.id = b.from_slot_id JOIN sites si ON si.id = s.site_id
+            JOIN calls c ON c.id = b.call_id""")
+MOVE = f"""
+    WITH origin AS (
+        SELECT b.id, b.slot_id, b.call_id, o.practitioner_id FROM bookings b JOIN slots o ON o.id = b.slot_id
+        WHERE b.id = :booking_id AND b.slot_id = :from_slot_id AND b.status = 'active' AND b.outcome IS NULL
+    ), claimed AS (
+        UPDATE slots s SET status = 'booked', held_by_call_id = NULL, held_until = NULL
+        FROM origin
+        WHERE s.id = :slot_id AND s.id <> origin.slot_id AND s.practitioner_id = origin.practitioner_id
+          AND NOT s.over_capacity AND {CLAIMABLE}
+        RETURNING s.id, s.territory_code, s.practitioner_id, s.site_id, s.start_at, s.end_at, s.mode
+    ), moved AS (
+        UPDATE bookings m SET slot_id = claimed.id
+        FROM claimed, origin
+        WHERE m.id = origin.id AND m.slot_id = origin.slot_id AND m.status = 'active' AND m.outcome IS NULL
+        RETURNING m.id, m.slot_id, m.call_id, m.status, m.created_at, m.cancelled_at, origin.slot_id AS from_slot_id
+    ), freed AS (
+        UPDATE slots s SET status = 'free'
+        FROM moved
+        WHERE s.id = moved.from_slot_id AND s.status = 'booked' AND NOT s.over_capacity AND s.start_at > now()
+        RETURNING s.id
+    ), event AS (
+        {insert_booking_events(_LEFT_EVENT, _MOVED_EVENT)}
+    )
+    SELECT m.id, m.slot_id, m.from_slot_id, (SELECT count(*) FROM freed) AS freed FROM moved m
+"""
+
+
+async def move(
+    session: AsyncSession, booking_id: uuid.UUID, from_slot_id: uuid.UUID, slot_id: uuid.UUID,
+    call_id: uuid.UUID, booker: dict[str, Any],
+) -> RowMapping | None:
+    """``MOVE``: the booking moved (id, slot_id, from_slot_id, freed), or None when nothing moved."""
+    params = {"booking_id": booking_id, "from_slot_id": from_slot_id, "slot_id": slot_id, "call_id": call_id,
+              **booker}
+    return (await session.execute(text(MOVE), params)).mappings().first()
 
 
 async def set_outcome(

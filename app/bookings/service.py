@@ -235,11 +235,15 @@ async def book(
 DECLARED_ORIGIN = {"channel": "autre", "intent": "inconnu", "referrer_kind": None}
 
 
+def _declared_booker(principal: Principal) -> dict[str, Any]:
+    return {"bookers": bookers.EVERYONE, "member_of": []} if principal.role in ("effector", "admin") \
+        else _booker(principal)
+
+
 async def book_declared(statements: Statements, principal: Principal, slot_id: uuid.UUID, key: str) -> Booked:
     """Book ``slot_id`` for a declared appointment, in the one booking statement; ``key`` (from the
     appointment's identifier) makes a declaration sent again replay its first answer."""
-    booker = {"bookers": bookers.EVERYONE, "member_of": []} if principal.role in ("effector", "admin") \
-        else _booker(principal)
+    booker = _declared_booker(principal)
     digest = hashlib.sha256(str(slot_id).encode()).hexdigest()
     params = repository.booking_params(slot_id=slot_id, call_id=None, sub=principal.sub, key=key, digest=digest,
                                        territories=None, patient={}, reason=None, booker=booker,
@@ -262,6 +266,31 @@ async def book_declared(statements: Statements, principal: Principal, slot_id: u
     if not why["slot_visible"] or not why["claimable"] or not why["bookable"]:
         raise SlotTaken(f"Slot {slot_id} cannot be booked: {WHY_TAKEN.get(why['state'], 'it changed')}")
     raise SlotTaken("The booking cannot be made: what it needs changed meanwhile")
+
+
+async def move_declared(session: AsyncSession, principal: Principal, booking: RowMapping, slot_id: uuid.UUID) -> None:
+    """Move the booking of a declared appointment (``booking``: ``repository.booking_with_slot``, read behind
+    its call's lock) to ``slot_id``, the same practitioner's slot at the new time: claimed as every booking
+    claims its slot (409 when it is booked, held, withdrawn, started or not open to this booker), in one
+    statement with the booking's move, the old slot's release and the effector's events. When nothing moved,
+    raise; the request's transaction is then rolled back whole."""
+    booker = _declared_booker(principal)
+    try:
+        moved = await repository.move(session, booking["id"], booking["slot_id"], slot_id, booking["call_id"], booker)
+    except IntegrityError as exc:
+        if constraint_of(exc) == repository.ACTIVE_BOOKING_CONSTRAINT:
+            raise SlotTaken(f"Slot {slot_id} already has an active booking", field="start") from exc
+        raise
+    if moved is None:
+        slot = await repository.slot_state(session, slot_id, booker)
+        if slot is not None and slot["state"] == "free" and not slot["bookable"]:
+            raise SlotTaken(f"Slot {slot_id} is not open to this booker", field="start")
+        if slot is not None and slot["state"] != "free":
+            raise SlotTaken(f"Slot {slot_id} cannot be booked: {WHY_TAKEN.get(slot['state'], 'it changed')}",
+                            field="start")
+        raise Conflict("The appointment changed meanwhile (cancelled, or given its outcome)", field="status")
+    log.info("booking.moved", booking_id=str(booking["id"]), slot_id=str(slot_id),
+             from_slot_id=str(booking["slot_id"]), slot_freed=bool(moved["freed"]))
 
 
 def _raise_over_capacity_refusal(why: Any, data: OverCapacityBooking) -> None:

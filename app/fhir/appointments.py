@@ -5,7 +5,9 @@ slots it published here.
 Received (``POST /fhir/Appointment``, conditional ``PUT /fhir/Appointment?identifier=system|value``):
 an appointment ``booked`` becomes a booking of the practitioner's slot at that time — by the same one
 statement as every booking, so a slot never holds two patients — for a new call of channel ``autre``;
-``cancelled`` cancels it; ``fulfilled`` / ``noshow`` is its outcome. The identifier makes every
+declared ``booked`` again at another time, its booking moves to the practitioner's slot at that time if
+it is free (409 otherwise; app/bookings/repository.py ``MOVE``); ``cancelled`` cancels it; ``fulfilled``
+/ ``noshow`` is its outcome. The identifier makes every
 declaration idempotent: the declarer may send it again (at least once), it changes nothing twice.
 """
 
@@ -25,6 +27,7 @@ from app.bookings import repository as bookings_repository
 from app.bookings import service as bookings_service
 from app.bookings.repository import Statements
 from app.calls import repository as calls_repository
+from app.fhir import params
 from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
 from app.outbox import appointments as projection
@@ -142,15 +145,24 @@ def declared_identifier(data: AppointmentIn) -> tuple[str, str]:
     return identifier.system, identifier.value
 
 
-def _practitioner_rpps(data: AppointmentIn) -> str:
+async def _practitioner(session: AsyncSession, data: AppointmentIn) -> Practitioner:
+    """The practitioner the appointment's participant names by his national id: 8 + RPPS, or 0 + ADELI
+    (the guide's "RPPS avec préfixe 8 ou ADELI avec préfixe 0")."""
     for index, participant in enumerate(data.participant):
         identifier = participant.actor.identifier if participant.actor else None
         if identifier and identifier.system == r.PS_OID and identifier.value:
-            value = identifier.value
-            if len(value) == 12 and value.startswith("8") and value.isdigit():
-                return value[1:]
-            raise Unprocessable(f"participant[{index}].actor.identifier: the national id of a practitioner with an "
-                                "RPPS is 8 followed by the 11 digits", field=f"participant[{index}].actor.identifier")
+            named = params.national_id(identifier.value)
+            if named is None:
+                raise Unprocessable(f"participant[{index}].actor.identifier: a practitioner's national id is 8 "
+                                    "followed by his RPPS (11 digits), or 0 followed by his ADELI (9 characters)",
+                                    field=f"participant[{index}].actor.identifier")
+            registry, number = named
+            column = Practitioner.rpps if registry == "rpps" else Practitioner.adeli
+            practitioner = await session.scalar(select(Practitioner).where(column == number))
+            if practitioner is None:
+                raise Unprocessable(f"participant: no practitioner with {registry.upper()} {number} publishes here",
+                                    field="participant")
+            return practitioner
     raise Unprocessable("participant: the practitioner's national id (IDNPS, urn:oid:1.2.250.1.71.4.2.1) is required",
                         field="participant")
 
@@ -189,10 +201,7 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
     if data.status != "booked":
         raise Unprocessable(f"status: an appointment unknown here is declared booked first, not {data.status}",
                             field="status")
-    rpps = _practitioner_rpps(data)
-    practitioner = await session.scalar(select(Practitioner).where(Practitioner.rpps == rpps))
-    if practitioner is None:
-        raise Unprocessable(f"participant: no practitioner with RPPS {rpps} publishes here", field="participant")
+    practitioner = await _practitioner(session, data)
     if principal.role == "effector" and principal.practitioner_id != practitioner.id:
         raise Forbidden("An agenda declares the appointments of its own practitioner", field="participant")
     slot_id = await session.scalar(select(Slot.id).where(
@@ -228,9 +237,17 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
     if (row["start_at"], row["end_at"]) != (data.start, data.end):
-        # A slot is the time it was published at: a moved appointment is another one.
-        raise Unprocessable("start: an appointment keeps its slot's time; to move it, cancel it and declare the "
-                            "new one", field="start")
+        if status != "booked":
+            raise Unprocessable(f"start: a {status} appointment keeps its slot's time (a move is declared booked, "
+                                "at the new time)", field="start")
+        # Read again behind the call's lock: the same move sent at the same time may have just committed.
+        await calls_repository.lock(session, row["call_id"])
+        row = await bookings_repository.booking_with_slot(session, booking_id)
+        if row is None:
+            raise NotFound(f"Appointment {booking_id} not found")
+        if (row["start_at"], row["end_at"]) != (data.start, data.end):
+            await _move(session, principal, row, data)
+            return
     if status == "booked":
         if row["status"] != "active":
             raise Conflict("The appointment was cancelled: it cannot be booked again", field="status")
@@ -264,6 +281,27 @@ async def _apply(session: AsyncSession, principal: Principal, booking_id: uuid.U
         raise Conflict("The appointment has not started yet: its outcome comes after its start", field="status")
     await outbox.add_booking_event(session, booking_id, "booking.outcome")
     log.info("appointment.declared", booking_id=str(booking_id), status=status)
+
+
+async def _move(session: AsyncSession, principal: Principal, row: Any, data: AppointmentIn) -> None:
+    """A booked appointment declared again at another time: its booking moves to the practitioner's slot
+    published at that time, if it is free (409 otherwise); the appointment keeps its id and identifier."""
+    if row["status"] != "active":
+        raise Conflict("The appointment was cancelled: it cannot be moved (declare a new one)", field="status")
+    if row["outcome"] is not None:
+        raise Conflict(f"The appointment is {row['outcome']} already: it cannot be moved", field="status")
+    practitioner_id = (await _practitioner(session, data)).id
+    if practitioner_id != row["practitioner_id"]:
+        raise Unprocessable("participant: a moved appointment stays with its practitioner (for another one, cancel "
+                            "it and declare a new appointment)", field="participant")
+    slot_id = await session.scalar(select(Slot.id).where(
+        Slot.practitioner_id == practitioner_id, Slot.start_at == data.start, Slot.end_at == data.end,
+        Slot.over_capacity.is_(False)))
+    if slot_id is None:
+        raise Unprocessable("start: the practitioner has no slot published here at the new start and end",
+                            field="start")
+    await bookings_service.move_declared(session, principal, row, slot_id)
+    log.info("appointment.declared", booking_id=str(row["id"]), status="booked", moved=True)
 
 
 async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The FHIR search parameters the facade reads: the patterns its routes declare (the OpenAPI document
 shows them), and the parsing the patterns cannot do — a window of ``ge``/``le`` dates, the practitioners'
-national identifiers, the includes, an appointment's ``system|value``. A value that does not parse is a
+national identifiers (RPPS or ADELI), the includes, an appointment's ``system|value``. A value that does not parse is a
 BadRequest naming the parameter (an OperationOutcome, app/http/errors.py)."""
 
 from __future__ import annotations
@@ -8,10 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Literal
 
 from app.fhir import resources as r
 from app.platform.errors import BadRequest
+from app.reference.identifiers import ADELI_PATTERN
 
 MAX_PRACTITIONERS = 25  # as the guide says
 MAX_SLOTS = r.MAX_SLOTS
@@ -21,6 +23,7 @@ INCLUDES = {"Slot:schedule", "Schedule:actor", "Slot:service-type-reference", "H
 # there, so it is read as ``+``, as FHIR servers do.
 START = re.compile(r"^(ge|le)(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+ -]\d{2}:\d{2}))?)$")
 _RPPS = re.compile(r"^8(\d{11})$")
+_ADELI = re.compile(rf"^0({ADELI_PATTERN})$")
 ID = r"^[A-Za-z0-9\-.]{1,64}$"
 _TOKEN = r"(urn:oid:1\.2\.250\.1\.71\.4\.2\.1\|)?[0-9A-Za-z]{1,20}"
 IDENTIFIERS = rf"^{_TOKEN}(,{_TOKEN}){{0,24}}$"
@@ -61,24 +64,46 @@ def window(values: list[str]) -> tuple[dt.datetime | None, dt.datetime | None]:
     return bounds.get("ge"), bounds.get("le")
 
 
-def rpps(value: str | None, field: str = "schedule.actor:Practitioner.identifier") -> list[str]:
-    """The RPPS numbers of the national identifiers given (``8<RPPS>``, the system optional)."""
+@dataclass(frozen=True)
+class NationalIds:
+    """The practitioners named by their national ids: by RPPS (``8<RPPS>``) and by ADELI (``0<ADELI>``)."""
+
+    rpps: list[str]
+    adeli: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.rpps or self.adeli)
+
+
+def national_ids(value: str | None, field: str = "schedule.actor:Practitioner.identifier") -> NationalIds:
+    """The RPPS and ADELI numbers of the national identifiers given (``8<RPPS>``, ``0<ADELI>``, the system
+    optional); another identifier simply matches nobody."""
     if not value:
         raise BadRequest(f"{field} is required: 1 to 25 national identifiers "
-                         f"({r.PS_OID}|8<RPPS>), comma-separated", field=field)
+                         f"({r.PS_OID}|8<RPPS> or {r.PS_OID}|0<ADELI>), comma-separated", field=field)
     tokens = [t.strip() for t in value.split(",") if t.strip()]
     if len(tokens) > MAX_PRACTITIONERS:
         raise BadRequest(f"at most {MAX_PRACTITIONERS} practitioner identifiers per request", field=field)
-    found = []
+    found = NationalIds([], [])
     for token in tokens:
         system, _, identifier = token.rpartition("|")
         if system and system != r.PS_OID:
             raise BadRequest(f"identifier system {system!r}: only {r.PS_OID} (national PS identifiers) is served",
                              field=field)
-        match = _RPPS.match(identifier)
-        if match:  # an ADELI (0…) practitioner has no SNP slots here: it simply matches nothing
-            found.append(match.group(1))
+        if match := _RPPS.match(identifier):
+            found.rpps.append(match.group(1))
+        elif match := _ADELI.match(identifier):
+            found.adeli.append(match.group(1))
     return found
+
+
+def national_id(value: str) -> tuple[Literal["rpps", "adeli"], str] | None:
+    """Which registry a national id (``8<RPPS>``, ``0<ADELI>``) names, and the number; None: neither."""
+    if match := _RPPS.match(value):
+        return "rpps", match.group(1)
+    if match := _ADELI.match(value):
+        return "adeli", match.group(1)
+    return None
 
 
 # A Schedule's actor, as FHIR's reference search parameter takes it: Practitioner/<id>,

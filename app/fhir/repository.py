@@ -1,4 +1,4 @@
-"""The queries of the FHIR facade: the free slots of practitioners named by RPPS, with what the
+"""The queries of the FHIR facade: the free slots of practitioners named by RPPS or ADELI, with what the
 guide's includes need (schedule, practitioner, role and site, CPTS); and what the bulk publication
 (app/fhir/bulk.py) is built from."""
 
@@ -16,7 +16,7 @@ from app.territories.repository import SCOPE
 
 # Everything a Slot and its included resources are built from (app/fhir/resources.py).
 _COLUMNS = """s.id, s.start_at, s.end_at, s.mode, s.bookable_by, s.territory_code, s.practitioner_id, s.site_id,
-       p.rpps, p.family_name, p.given_name, p.specialty_code,
+       p.rpps, p.adeli, p.family_name, p.given_name, p.specialty_code,
        si.name AS site_name, si.address AS site_address, si.postcode AS site_postcode, si.lat AS site_lat,
        si.lon AS site_lon, split_part(pc.communes, '|', 1) AS site_city,
        t.kind AS territory_kind, t.name AS territory_name, t.finess"""
@@ -29,7 +29,7 @@ _JOINS = """FROM slots s
 # The slots a search matches: free (claimable by this booker, for no call in particular), of these
 # practitioners, starting in the window, in the territories the user sees. Its page and its total both
 # read it.
-_MATCHING = f"""p.rpps = ANY(CAST(:rpps AS text[])) AND {CLAIMABLE}
+_MATCHING = f"""(p.rpps = ANY(CAST(:rpps AS text[])) OR p.adeli = ANY(CAST(:adeli AS text[]))) AND {CLAIMABLE}
   AND s.territory_code IN (SELECT code FROM scope)
   AND (CAST(:ge AS timestamptz) IS NULL OR s.start_at >= CAST(:ge AS timestamptz))
   AND (CAST(:le AS timestamptz) IS NULL OR s.start_at <= CAST(:le AS timestamptz))"""
@@ -78,8 +78,8 @@ FROM territories t
 WHERE t.code = :code AND t.kind = 'cpts' AND t.finess IS NOT NULL AND t.code IN (SELECT code FROM scope)
 """
 
-# The Schedules (a doctor at a site) of a practitioner named by id or by RPPS, or of one PractitionerRole:
-# where he has (or had) a slot, at a site of a territory the user sees.
+# The Schedules (a doctor at a site) of a practitioner named by id or by RPPS / ADELI (both lists None:
+# any), or of one PractitionerRole: where he has (or had) a slot, at a site of a territory the user sees.
 SCHEDULES = f"""
 WITH scope AS ({SCOPE})
 SELECT DISTINCT s.practitioner_id, s.site_id
@@ -87,7 +87,7 @@ FROM slots s
 JOIN practitioners p ON p.id = s.practitioner_id
 JOIN sites si ON si.id = s.site_id
 WHERE si.territory_code IN (SELECT code FROM scope)
-  AND (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])))
+  AND (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])) OR p.adeli = ANY(CAST(:adeli AS text[])))
   AND (CAST(:practitioner_id AS uuid) IS NULL OR s.practitioner_id = CAST(:practitioner_id AS uuid))
   AND (CAST(:site_id AS uuid) IS NULL OR s.site_id = CAST(:site_id AS uuid))
 ORDER BY s.practitioner_id, s.site_id
@@ -96,9 +96,9 @@ LIMIT 1000
 
 PRACTITIONERS = f"""
 WITH scope AS ({SCOPE})
-SELECT p.id AS practitioner_id, p.rpps, p.family_name, p.given_name
+SELECT p.id AS practitioner_id, p.rpps, p.adeli, p.family_name, p.given_name
 FROM practitioners p
-WHERE (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])))
+WHERE (CAST(:rpps AS text[]) IS NULL OR p.rpps = ANY(CAST(:rpps AS text[])) OR p.adeli = ANY(CAST(:adeli AS text[])))
   AND (CAST(:practitioner_id AS uuid) IS NULL OR p.id = CAST(:practitioner_id AS uuid))
   AND EXISTS (SELECT 1 FROM practitioner_territories pt
               WHERE pt.practitioner_id = p.id AND pt.territory_code IN (SELECT code FROM scope))
@@ -131,19 +131,19 @@ WHERE CAST(:codes AS text[]) IS NULL AND kind = 'departement' OR code = ANY(CAST
 
 
 async def search(
-    session: AsyncSession, *, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None, limit: int,
-    offset: int, scope: dict[str, Any], booker: dict[str, Any],
+    session: AsyncSession, *, rpps: list[str], adeli: list[str], ge: dt.datetime | None, le: dt.datetime | None,
+    limit: int, offset: int, scope: dict[str, Any], booker: dict[str, Any],
 ) -> list[RowMapping]:
-    params = {"rpps": rpps, "ge": ge, "le": le, "limit": limit, "offset": offset, "call_id": None, **scope,
-              **booker}
+    params = {"rpps": rpps, "adeli": adeli, "ge": ge, "le": le, "limit": limit, "offset": offset, "call_id": None,
+              **scope, **booker}
     return list((await session.execute(text(SEARCH), params)).mappings().all())
 
 
 async def count(
-    session: AsyncSession, *, rpps: list[str], ge: dt.datetime | None, le: dt.datetime | None,
+    session: AsyncSession, *, rpps: list[str], adeli: list[str], ge: dt.datetime | None, le: dt.datetime | None,
     scope: dict[str, Any], booker: dict[str, Any],
 ) -> int:
-    params = {"rpps": rpps, "ge": ge, "le": le, "call_id": None, **scope, **booker}
+    params = {"rpps": rpps, "adeli": adeli, "ge": ge, "le": le, "call_id": None, **scope, **booker}
     return int((await session.execute(text(COUNT), params)).scalar_one())
 
 
@@ -163,15 +163,17 @@ async def cpts(session: AsyncSession, code: str, scope: dict[str, Any]) -> RowMa
     return (await session.execute(text(CPTS), {"code": code, **scope})).mappings().first()
 
 
-async def schedules(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,
-                    site_id: uuid.UUID | None, scope: dict[str, Any]) -> list[RowMapping]:
-    params = {"rpps": rpps, "practitioner_id": practitioner_id, "site_id": site_id, **scope}
+async def schedules(session: AsyncSession, *, rpps: list[str] | None, adeli: list[str] | None,
+                    practitioner_id: uuid.UUID | None, site_id: uuid.UUID | None,
+                    scope: dict[str, Any]) -> list[RowMapping]:
+    params = {"rpps": rpps, "adeli": adeli, "practitioner_id": practitioner_id, "site_id": site_id, **scope}
     return list((await session.execute(text(SCHEDULES), params)).mappings().all())
 
 
-async def practitioners(session: AsyncSession, *, rpps: list[str] | None, practitioner_id: uuid.UUID | None,
-                        scope: dict[str, Any]) -> list[RowMapping]:
-    params = {"rpps": rpps, "practitioner_id": practitioner_id, **scope}
+async def practitioners(session: AsyncSession, *, rpps: list[str] | None, adeli: list[str] | None,
+                        practitioner_id: uuid.UUID | None, scope: dict[str, Any]) -> list[RowMapping]:
+    """By national ids (``rpps`` and ``adeli`` both None: any), or by id, in the user's territories."""
+    params = {"rpps": rpps, "adeli": adeli, "practitioner_id": practitioner_id, **scope}
     return list((await session.execute(text(PRACTITIONERS), params)).mappings().all())
 
 

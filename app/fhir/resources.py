@@ -112,12 +112,18 @@ def schedule(practitioner_id: uuid.UUID, site_id: uuid.UUID) -> dict[str, Any]:
             "actor": [{"reference": f"Practitioner/{practitioner_id}"}, {"reference": f"PractitionerRole/{rid}"}]}
 
 
+def national_ids(row: Any) -> list[str]:
+    """A practitioner's national ids, prefixed as the guide has them: 8 + RPPS, and 0 + ADELI where he has one."""
+    return ["8" + row["rpps"]] + (["0" + row["adeli"]] if row["adeli"] else [])
+
+
 def practitioner(row: Any) -> dict[str, Any]:
+    """FrPractitionerAgregateur: each national id an IDNPS identifier (``identifier 1..*``)."""
     return {
         "resourceType": "Practitioner", "id": str(row["practitioner_id"]),
         "meta": {"profile": [PROFILES["Practitioner"]]},
         "identifier": [{"type": {"coding": [{"system": IDENTIFIER_TYPE, "code": "IDNPS"}]}, "system": PS_OID,
-                        "value": "8" + row["rpps"]}],
+                        "value": value} for value in national_ids(row)],
         "name": [{"family": row["family_name"], "given": [row["given_name"]]}],
     }
 
@@ -222,7 +228,8 @@ def capability_statement(base: str) -> dict[str, Any]:
                      {"name": "start", "definition": f"{IG}/SearchParameter/slot-sp-start", "type": "date",
                       "documentation": "ge and le, both"},
                      {"name": "schedule.actor:Practitioner.identifier", "type": "token",
-                      "documentation": f"1 to 25 national identifiers {PS_OID}|8<RPPS>, comma-separated"},
+                      "documentation": f"1 to 25 national identifiers {PS_OID}|8<RPPS> or |0<ADELI>, "
+                                       "comma-separated"},
                      {"name": "status", "definition": "http://hl7.org/fhir/SearchParameter/Slot-status",
                       "type": "token", "documentation": "free (the only status served)"},
                      {"name": "_count", "type": "number",
@@ -233,7 +240,8 @@ def capability_statement(base: str) -> dict[str, Any]:
                  "searchParam": [{"name": "actor", "definition": "http://hl7.org/fhir/SearchParameter/Schedule-actor",
                                   "type": "reference",
                                   "documentation": "Practitioner/<id>, PractitionerRole/<id>, or chained "
-                                                   "actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|8<RPPS>"}]},
+                                                   "actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|8<RPPS> "
+                                                   "(or |0<ADELI>)"}]},
                 {"type": "PractitionerRole", "profile": PROFILES["PractitionerRole"],
                  "interaction": [{"code": "read"}]},
                 {"type": "HealthcareService", "profile": PROFILES["HealthcareService"],
@@ -243,7 +251,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                  "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": [{"name": "identifier",
                                   "definition": "http://hl7.org/fhir/SearchParameter/Practitioner-identifier",
-                                  "type": "token"}]},
+                                  "type": "token", "documentation": f"{PS_OID}|8<RPPS> or |0<ADELI>"}]},
                 # The guide's "gestionnaire d'agenda RDV": agendas declare the appointments of our slots.
                 {"type": "Appointment", "profile": "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS",
                  "interaction": [{"code": "create"}, {"code": "update"}, {"code": "read"}],

@@ -92,8 +92,7 @@ def appointment(appointment: Appointment) -> dict[str, Any]:
         "start": timestamp(appointment.start, zone),
         "end": timestamp(appointment.end, zone),
         "status": appointment.status,
-        "orientationCategory": ORIENTATION.get(appointment.site_kind) or ("CPTS" if appointment.territory_kind == "cpts"
-                                                                           else "PS"),
+        "orientationCategory": orientation_category(appointment),
     }
     practitioner: dict[str, Any] = {"rppsId": appointment.practitioner_id,
                                     "lastName": appointment.practitioner_family_name,
@@ -102,10 +101,29 @@ def appointment(appointment: Appointment) -> dict[str, Any]:
         practitioner |= {"specialityCode": appointment.specialty_code, "specialityUrl": SPECIALTY_SYSTEM}
     practitioner |= {"professionCode": appointment.profession_code, "professionUrl": PROFESSION_SYSTEM}
     body["practitioner"] = practitioner
-    if appointment.finess:  # the CPTS (its FINESS, prefixed 1 as national structure ids are)
-        body["organization"] = {"organizationId": "1" + appointment.finess, "name": appointment.territory_name}
+    found = organization(appointment)
+    if found is not None:
+        body["organization"] = found
     body["regulator"] = regulator(appointment)
     return body
+
+
+def orientation_category(appointment: Appointment) -> str:
+    """The structure the patient is sent to: the site's own kind (an MSP, a centre de santé, SOS Médecins),
+    else the CPTS whose slot it is, else a practitioner on his own."""
+    return ORIENTATION.get(appointment.site_kind) or ("CPTS" if appointment.territory_kind == "cpts" else "PS")
+
+
+def organization(appointment: Appointment) -> dict[str, str] | None:
+    """The organization of the orientation, its FINESS prefixed 1 as national structure ids are: an MSP's
+    (or another site structure's) own FINESS, a CPTS's for a CPTS orientation; an MSP whose FINESS is
+    not known names none — never the CPTS it lies in."""
+    category = orientation_category(appointment)
+    if category == "CPTS" and appointment.finess:
+        return {"organizationId": "1" + appointment.finess, "name": appointment.territory_name}
+    if category not in ("CPTS", "PS") and appointment.site_finess:
+        return {"organizationId": "1" + appointment.site_finess, "name": appointment.site_name}
+    return None
 
 
 def regulator(appointment: Appointment) -> dict[str, Any]:

@@ -21,7 +21,8 @@ CREATED = "booking.created"
 _ROWS = text("""
     SELECT b.id, b.status, b.outcome, b.created_at, b.created_by, s.start_at, s.end_at,
            p.rpps, p.family_name, p.given_name, p.specialty_code, p.profession_code,
-           si.kind AS site_kind, t.kind AS territory_kind, t.name AS territory_name, t.finess, t.timezone,
+           si.kind AS site_kind, si.name AS site_name, si.finess AS site_finess,
+           t.kind AS territory_kind, t.name AS territory_name, t.finess, t.timezone,
            COALESCE(t.parent_code, t.code) AS departement,
            u.rpps AS operator_rpps, u.family_name AS operator_family_name, u.given_name AS operator_given_name,
            u.email AS operator_email, u.display_name AS operator_display_name, d.system, d.value
@@ -82,6 +83,8 @@ class Appointment:
     operator_display_name: str | None
     # Where: the kind of site, the slot's territory and the département it lies in.
     site_kind: str
+    site_name: str
+    site_finess: str | None  # the FINESS of the structure the site is (an MSP…), where known
     territory_kind: str
     territory_name: str
     finess: str | None
@@ -107,7 +110,8 @@ def _project(row: RowMapping, status: str, creates: bool) -> Appointment:
         operator_id=national_id(row["operator_rpps"]) if row["operator_rpps"] else None,
         operator_family_name=row["operator_family_name"], operator_given_name=row["operator_given_name"],
         operator_email=row["operator_email"], operator_display_name=row["operator_display_name"],
-        site_kind=row["site_kind"], territory_kind=row["territory_kind"], territory_name=row["territory_name"],
+        site_kind=row["site_kind"], site_name=row["site_name"], site_finess=row["site_finess"],
+        territory_kind=row["territory_kind"], territory_name=row["territory_name"],
         finess=row["finess"], timezone=row["timezone"], departement=row["departement"],
         declared=(row["system"], row["value"]) if row["system"] is not None else None,
     )

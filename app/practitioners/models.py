@@ -11,11 +11,12 @@ from app.platform.database import Base
 
 
 class Practitioner(Base):
-    """A volunteer doctor (médecin effecteur), identified by RPPS."""
+    """A volunteer doctor (médecin effecteur), identified by RPPS, and by ADELI where he has one."""
 
     __tablename__ = "practitioners"
     __table_args__ = (
         CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),
+        CheckConstraint("adeli ~ '^([0-9]{2}|2[AB])[0-9]{7}$'", name="adeli_format"),
         CheckConstraint("profession_code ~ '^[0-9]{2}$'", name="profession_code"),
         CheckConstraint("specialty_code ~ '^S[A-Z]{1,2}[0-9]{2}$'", name="specialty_code"),
         # The few practitioners the outbox relay pushes to.
@@ -24,6 +25,8 @@ class Practitioner(Base):
 
     id: Mapped[UUIDPk]
     rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    # The ADELI number, where he has one: the national id the ANS guide accepts beside the RPPS (0 + ADELI).
+    adeli: Mapped[str | None] = mapped_column(String(9), unique=True)
     family_name: Mapped[str] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
     specialty: Mapped[str] = mapped_column(String(100))

@@ -19,6 +19,10 @@ async def by_rpps(session: AsyncSession, rpps: str) -> Practitioner | None:
     return await session.scalar(select(Practitioner).where(Practitioner.rpps == rpps))
 
 
+async def by_adeli(session: AsyncSession, adeli: str) -> Practitioner | None:
+    return await session.scalar(select(Practitioner).where(Practitioner.adeli == adeli))
+
+
 async def territory_codes(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     out: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     if not ids:

@@ -10,7 +10,13 @@ from app.auth.principal import Principal
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_responses
 from app.practitioners import service
-from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
+from app.practitioners.schemas import (
+    PractitionerAdminSettings,
+    PractitionerCreate,
+    PractitionerRead,
+    PractitionerSettings,
+    WebhookSet,
+)
 from app.territories import repository as territory_repository
 from app.territories.schemas import CODE_PATTERN
 
@@ -25,7 +31,8 @@ SelfEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 @router.post("", status_code=201, response_model=PractitionerRead, operation_id="create_practitioner",
              responses=error_responses(401, 403, 409, 422))
 async def create_practitioner(data: PractitionerCreate, session: SessionDep, _: AdminDep) -> PractitionerRead:
-    """Enrol a volunteer doctor (RPPS with its check digit) in one or more territories."""
+    """Enrol a volunteer doctor (RPPS with its check digit; his ADELI number where he has one) in one or
+    more territories."""
     return await service.create(session, data)
 
 
@@ -78,13 +85,15 @@ async def update_my_settings(
 
 
 @router.patch("/{practitioner_id:uuid}", response_model=PractitionerRead, operation_id="update_practitioner",
-              responses=error_responses(401, 403, 404, 422))
+              responses=error_responses(401, 403, 404, 409, 422))
 async def update_practitioner(
-    practitioner_id: uuid.UUID, data: PractitionerSettings, session: SessionDep, principal: AdminDep
+    practitioner_id: uuid.UUID, data: PractitionerAdminSettings, session: SessionDep, principal: AdminDep
 ) -> PractitionerRead:
     """An administrator sets a practitioner's settings, as he would himself through `PATCH
     /v1/practitioners/me`: `accepts_over_capacity`, `languages`, `phone`, `site_ids` (each a site of a
-    territory he serves, 422 naming `site_ids` otherwise). A field left out is left as it is."""
+    territory he serves, 422 naming `site_ids` otherwise); and his `adeli` number, which only an
+    administrator sets (`null` removes it; one another practitioner has is 409). A field left out is left
+    as it is."""
     return await service.update(session, principal, practitioner_id, data)
 
 

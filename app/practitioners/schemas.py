@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, HttpUrl, StrictBool
 
 from app.http.schemas import Input, Schema
 from app.notifications.service import WebhookDelivery
-from app.reference.identifiers import RPPS, Phone
+from app.reference.identifiers import ADELI, RPPS, Phone
 from app.reference.nomenclatures import MEDECIN, check
 
 PROFESSION = "ANS nomenclature TRE-G15 (10 médecin, 40 chirurgien-dentiste, 50 sage-femme, 60 infirmier, " \
@@ -29,12 +29,17 @@ SITE_IDS = ("the practitioner's own sites, each in a territory he serves (or a C
             "`site_ids`")
 SiteIds = Annotated[list[uuid.UUID], Field(max_length=50, description=SITE_IDS)]
 
+ADELI_NUMBER = ("the practitioner's ADELI number, where he has one (9 characters: the département, 2A or 2B in "
+                "Corsica, then 7 digits): the national platform and agendas may name him by it (0 + ADELI) as by "
+                "his RPPS (8 + RPPS). One practitioner per ADELI (409 otherwise)")
+
 OVER_CAPACITY = ("Agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire) outside the "
                  "published slots")
 
 
 class PractitionerCreate(Input):
     rpps: RPPS
+    adeli: ADELI | None = Field(default=None, description=ADELI_NUMBER)
     family_name: str = Field(min_length=1, max_length=100)
     given_name: str = Field(min_length=1, max_length=100)
     specialty: str = Field(default="Médecine générale", min_length=1, max_length=100,
@@ -52,6 +57,7 @@ class PractitionerCreate(Input):
 class PractitionerRead(Schema):
     id: uuid.UUID
     rpps: str
+    adeli: str | None = Field(default=None, description=ADELI_NUMBER)
     family_name: str
     given_name: str
     specialty: str
@@ -85,3 +91,10 @@ class PractitionerSettings(Input):
     languages: Languages | None = None
     phone: Phone | None = Field(default=None, description=PHONE)
     site_ids: SiteIds | None = None
+
+
+class PractitionerAdminSettings(PractitionerSettings):
+    """What an administrator sets of a practitioner: his settings, and his ADELI number (an identity the
+    national systems name him by: set by an administrator only; `adeli: null` removes it)."""
+
+    adeli: ADELI | None = Field(default=None, description=ADELI_NUMBER)

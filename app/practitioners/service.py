@@ -14,7 +14,13 @@ from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.outbound import check_url
 from app.practitioners import repository
 from app.practitioners.models import Practitioner, PractitionerTerritory
-from app.practitioners.schemas import PractitionerCreate, PractitionerRead, PractitionerSettings, WebhookSet
+from app.practitioners.schemas import (
+    PractitionerAdminSettings,
+    PractitionerCreate,
+    PractitionerRead,
+    PractitionerSettings,
+    WebhookSet,
+)
 from app.reference.nomenclatures import MEDECIN, MEDECINE_GENERALE, labels
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
@@ -23,6 +29,7 @@ from app.territories import service as territory_service
 async def create(session: AsyncSession, data: PractitionerCreate) -> PractitionerRead:
     if await repository.by_rpps(session, data.rpps) is not None:
         raise Conflict(f"A practitioner with RPPS {data.rpps} already exists", field="rpps")
+    await _adeli_free(session, data.adeli, None)
     codes = list(dict.fromkeys(data.territory_codes))
     known = await territory_repository.existing_codes(session, codes)
     for i, code in enumerate(data.territory_codes):
@@ -30,7 +37,8 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
             raise Unprocessable(f"territory_codes[{i}]: unknown territory {code!r}", field=f"territory_codes.{i}")
     sites = await _own_sites(session, data.site_ids, codes)
     practitioner = Practitioner(
-        rpps=data.rpps, family_name=data.family_name, given_name=data.given_name, specialty=data.specialty,
+        rpps=data.rpps, adeli=data.adeli, family_name=data.family_name, given_name=data.given_name,
+        specialty=data.specialty,
         profession_code=data.profession_code, specialty_code=_specialty_code(data),
         languages=list(dict.fromkeys(data.languages)), accepts_over_capacity=data.accepts_over_capacity,
         phone=data.phone,
@@ -42,6 +50,15 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
     await repository.set_sites(session, practitioner.id, sites)
     await session.refresh(practitioner)
     return _as_read(practitioner, sorted(codes), await _site_ids(session, practitioner.id))
+
+
+async def _adeli_free(session: AsyncSession, adeli: str | None, practitioner_id: uuid.UUID | None) -> None:
+    """One practitioner per ADELI number: 409 naming ``adeli`` when another has it."""
+    if adeli is None:
+        return
+    holder = await repository.by_adeli(session, adeli)
+    if holder is not None and holder.id != practitioner_id:
+        raise Conflict(f"A practitioner with ADELI {adeli} already exists", field="adeli")
 
 
 async def _own_sites(session: AsyncSession, ids: list[uuid.UUID], served: list[str]) -> list[uuid.UUID]:
@@ -72,7 +89,7 @@ def _as_read(
     p: Practitioner, codes: list[str], site_ids: list[uuid.UUID], delivery: WebhookDelivery | None = None
 ) -> PractitionerRead:
     return PractitionerRead(
-        id=p.id, rpps=p.rpps, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
+        id=p.id, rpps=p.rpps, adeli=p.adeli, family_name=p.family_name, given_name=p.given_name, specialty=p.specialty,
         profession_code=p.profession_code, profession=labels("G15").get(p.profession_code),
         specialty_code=p.specialty_code,
         specialty_label=labels("R38").get(p.specialty_code) if p.specialty_code else None,
@@ -172,6 +189,9 @@ async def update(
         practitioner.languages = list(dict.fromkeys(data.languages))
     if "phone" in data.model_fields_set:  # null removes it
         practitioner.phone = data.phone
+    if isinstance(data, PractitionerAdminSettings) and "adeli" in data.model_fields_set:  # null removes it
+        await _adeli_free(session, data.adeli, practitioner.id)
+        practitioner.adeli = data.adeli
     await session.flush()
     return _as_read(practitioner, codes, await _site_ids(session, practitioner.id),
                     await _delivery(session, principal, practitioner))

@@ -1,4 +1,4 @@
-"""French identifiers: RPPS (Luhn key), FINESS, postcodes, phone numbers."""
+"""French identifiers: RPPS (Luhn key), ADELI, FINESS, postcodes, phone numbers."""
 
 from __future__ import annotations
 
@@ -36,6 +36,19 @@ def _rpps(value: str) -> str:
     return value
 
 
+# An ADELI number: 9 characters, the département of registration (2A or 2B in Corsica), the profession,
+# the order of registration and a key. Its key's computation is not published by the ANS (the guide
+# only prefixes the number with 0 in the national id): the format is checked, never the key, so that a
+# real professional is never refused.
+ADELI_PATTERN = r"(?:[0-9]{2}|2[AB])[0-9]{7}"
+
+
+def _adeli(value: str) -> str:
+    if not re.fullmatch(ADELI_PATTERN, value):
+        raise ValueError("ADELI must be 9 characters: the département (2A or 2B for Corsica), then 7 digits")
+    return value
+
+
 def _finess(value: str) -> str:
     if not re.fullmatch(FINESS_PATTERN, value):
         raise ValueError("FINESS must be 9 characters (département code, 2A or 2B for Corsica, then 7 digits)")
@@ -68,5 +81,7 @@ Phone = Annotated[str, AfterValidator(_phone), Field(examples=["0254000000"],
                                                      json_schema_extra={"pattern": PHONE_PATTERN})]
 RPPS = Annotated[str, AfterValidator(_rpps), Field(examples=["10000000009"])]
 FINESS = Annotated[str, AfterValidator(_finess), Field(examples=["360000012"])]
+ADELI = Annotated[str, AfterValidator(_adeli), Field(examples=["361012345"],
+                                                     json_schema_extra={"pattern": f"^{ADELI_PATTERN}$"})]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["36000"])]
 InseeCode = Annotated[str, Field(pattern=r"^[0-9][0-9AB][0-9]{3}$", examples=["36044"])]

@@ -14,6 +14,7 @@ class Site(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('cabinet', 'msp', 'csnp', 'centre_sante', 'sos_medecins', 'mmg')", name="kind"),
         CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates"),
+        CheckConstraint("finess ~ '^([0-9]{2}|2[AB])[0-9]{7}$'", name="finess"),
         # Referenced by slots (site_id, territory_code): a slot lies in its site's territory.
         UniqueConstraint("id", "territory_code"),
     )
@@ -28,4 +29,7 @@ class Site(Base):
     lon: Mapped[float] = mapped_column(Float)
     territory_code: Mapped[str] = mapped_column(ForeignKey("territories.code"), index=True)
     phone: Mapped[str | None] = mapped_column(String(20))
+    # The FINESS of the structure the site is (an MSP, a centre de santé…), where it has one: the
+    # organization an appointment there names (RS-SAS-RDV ``organization``), never its CPTS's.
+    finess: Mapped[str | None] = mapped_column(String(9))
     created_at: Mapped[CreatedAt]

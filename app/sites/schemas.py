@@ -7,11 +7,13 @@ from typing import Literal
 from pydantic import Field
 
 from app.http.schemas import Input, Schema
-from app.reference.identifiers import InseeCode, Phone, Postcode
+from app.reference.identifiers import FINESS, InseeCode, Phone, Postcode
 
 # The organisation a site belongs to: cabinet, maison de santé pluriprofessionnelle, centre de soins non
 # programmés, centre de santé, SOS Médecins, maison médicale de garde.
 SiteKind = Literal["cabinet", "msp", "csnp", "centre_sante", "sos_medecins", "mmg"]
+SITE_FINESS = ("the FINESS of the structure the site is (an MSP, a centre de santé, SOS Médecins…), where it has one: "
+               "an appointment there names this organization to the SAMU (RS-SAS-RDV), never the CPTS's")
 
 
 class SiteCreate(Input):
@@ -25,6 +27,7 @@ class SiteCreate(Input):
     territory_code: str
     phone: Phone | None = Field(default=None, description="the site's phone (6 to 19 digits, optionally after a +; "
                                                           "kept without separators)")
+    finess: FINESS | None = Field(default=None, description=SITE_FINESS)
 
 
 class SiteRead(Schema):
@@ -38,4 +41,5 @@ class SiteRead(Schema):
     lon: float
     territory_code: str
     phone: str | None = None
+    finess: str | None = Field(default=None, description=SITE_FINESS)
     created_at: dt.datetime

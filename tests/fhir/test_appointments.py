@@ -111,9 +111,9 @@ class TestDeclaredToUs:
         cases.append((first_cancelled, 422, "status"))
         proposed = {**good, "status": "proposed"}
         cases.append((proposed, 422, "status"))
-        adeli = copy.deepcopy(good)
-        adeli["participant"][0]["actor"]["identifier"]["value"] = "0123456789"
-        cases.append((adeli, 422, "participant[0].actor.identifier"))
+        neither = copy.deepcopy(good)  # neither 8 + RPPS nor 0 + ADELI
+        neither["participant"][0]["actor"]["identifier"]["value"] = "7123456789"
+        cases.append((neither, 422, "participant[0].actor.identifier"))
         for body, status, element in cases:
             answer = await client.post("/fhir/Appointment", json=body, headers=platform)
             assert answer.status_code == status, (element, answer.text)

@@ -4,6 +4,7 @@ interface, against the real database."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.schedule import Schedule
+from sqlalchemy import text
 
 from tests.fhir.helpers import FHIR, _world, declared
 from tests.slots.helpers import doctor, slot
@@ -225,3 +227,149 @@ class TestUpdateById:
         missing = await client.put(f"/fhir/Appointment/{unknown}", json={**body, "id": str(unknown)},
                                    headers={**platform, **FHIR})
         assert missing.status_code == 404 and missing.json()["resourceType"] == "OperationOutcome"
+
+
+async def _slot_at(client, w: dict, hours: int, **fields) -> dict:
+    """Another slot of the world's doctor at his site, ``hours`` after the first."""
+    start, end = w["start"] + dt.timedelta(hours=hours), w["end"] + dt.timedelta(hours=hours)
+    made = await client.post("/v1/slots", json={"practitioner_id": w["doctor"]["id"], "site_id": w["site"]["id"],
+                                                "start": start.isoformat(), "end": end.isoformat(),
+                                                "mode": "in_person", **fields}, headers=w["effector"])
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def _at(body: dict, slot: dict) -> dict:
+    return {**body, "start": slot["start"], "end": slot["end"]}
+
+
+class TestAMoveMovesTheBooking:
+    """An update that moves an appointment (booked, at another time) moves its booking to the practitioner's
+    slot at the new time if it is free, 409 otherwise; the appointment keeps its id and identifier."""
+
+    async def test_a_booked_appointment_declared_at_another_time_takes_the_slot_then(self, client, auth) -> None:
+        w = await _world(client, auth)
+        platform = {**auth("platform", []), **FHIR}
+        regulator = auth("regulator", ["36"])
+        later, taken = await _slot_at(client, w, 1), await _slot_at(client, w, 2)
+        body = declared(w["doctor"]["rpps"], w["start"], w["end"], value="to-move")
+        made = await client.post("/fhir/Appointment", json=body, headers=platform)
+        assert made.status_code == 201, made.text
+        appointment_id = made.json()["id"]
+        other = declared(w["doctor"]["rpps"], w["start"], w["end"], value="holds-the-slot")
+        assert (await client.post("/fhir/Appointment", json=_at(other, taken), headers=platform)).status_code == 201
+        query = {"identifier": f"{body['identifier'][0]['system']}|to-move"}
+
+        moved = await client.put("/fhir/Appointment", params=query, json=_at(body, later), headers=platform)
+        assert moved.status_code == 200, moved.text
+        appointment = moved.json()
+        assert (appointment["id"], appointment["status"]) == (appointment_id, "booked")
+        assert appointment["identifier"] == [{"system": body["identifier"][0]["system"], "value": "to-move"}]
+        assert (dt.datetime.fromisoformat(appointment["start"]), dt.datetime.fromisoformat(appointment["end"])) == (
+            dt.datetime.fromisoformat(later["start"]), dt.datetime.fromisoformat(later["end"]))
+        assert moved.headers["location"].endswith(f"/fhir/Appointment/{appointment_id}")
+        booking = (await client.get(f"/v1/bookings/{appointment_id}", headers=regulator)).json()
+        assert (booking["slot_id"], booking["status"]) == (later["id"], "active")
+        free = await client.get("/v1/slots/search", params={"territory": "36"}, headers=regulator)
+        free_ids = [s["id"] for s in free.json()["items"]]
+        assert w["slot"]["id"] in free_ids and later["id"] not in free_ids  # the old time is offered again
+        events = (await client.get("/v1/effectors/me/bookings", headers=w["effector"])).json()["events"]
+        assert [(e["kind"], e["payload"]["slot_id"], e["payload"]["booking_id"]) for e in events[-2:]] == [
+            ("booking.cancelled", w["slot"]["id"], appointment_id), ("booking.created", later["id"], appointment_id)]
+        again = await client.put("/fhir/Appointment", params=query, json=_at(body, later), headers=platform)
+        assert (again.status_code, again.json()) == (200, appointment)  # sent again: nothing changes twice
+
+        # The slot at the new time holds another patient: 409, and the appointment stays where it was.
+        refused = await client.put("/fhir/Appointment", params=query, json=_at(body, taken), headers=platform)
+        assert refused.status_code == 409, refused.text
+        assert OperationOutcome.model_validate(refused.json()).issue[0].code == "conflict"
+        nowhere = {**body, "start": (w["start"] + dt.timedelta(minutes=5)).isoformat(),
+                   "end": (w["end"] + dt.timedelta(minutes=5)).isoformat()}
+        no_slot = await client.put("/fhir/Appointment", params=query, json=nowhere, headers=platform)
+        assert (no_slot.status_code, no_slot.json()["issue"][0]["expression"]) == (422, ["start"])
+        stranger = await create_practitioner(client, auth("admin"), ["36"])
+        elsewho = copy.deepcopy(body)  # back to the first time, free again, but with another practitioner
+        elsewho["participant"][0]["actor"]["identifier"]["value"] = "8" + stranger["rpps"]
+        assert (await client.put("/fhir/Appointment", params=query, json=elsewho, headers=platform)
+                ).json()["issue"][0]["expression"] == ["participant"]
+        booking = (await client.get(f"/v1/bookings/{appointment_id}", headers=regulator)).json()
+        assert booking["slot_id"] == later["id"]
+
+        # By its id (FHIR's update), back to the first time, now free again.
+        url = f"/fhir/Appointment/{appointment_id}"
+        back = await client.put(url, json={**body, "id": appointment_id}, headers=platform)
+        assert (back.status_code, back.json()["id"]) == (200, appointment_id), back.text
+        booking = (await client.get(f"/v1/bookings/{appointment_id}", headers=regulator)).json()
+        assert booking["slot_id"] == w["slot"]["id"]
+
+        # Only a booked appointment moves; a cancelled one is not booked again elsewhere.
+        late = await client.put(url, json={**_at(body, later), "id": appointment_id, "status": "cancelled"},
+                                headers=platform)
+        assert (late.status_code, late.json()["issue"][0]["expression"]) == (422, ["start"])
+        assert (await client.put(url, json={**body, "id": appointment_id, "status": "cancelled"}, headers=platform)
+                ).status_code == 200
+        revived = await client.put(url, json={**_at(body, later), "id": appointment_id}, headers=platform)
+        assert revived.status_code == 409, revived.text
+
+    async def test_a_slot_not_open_to_the_platform_is_not_taken_by_a_move(self, client, auth) -> None:
+        w = await _world(client, auth)
+        platform = {**auth("platform", []), **FHIR}
+        veiled = await _slot_at(client, w, 1, bookable_by=["urgences"])
+        body = declared(w["doctor"]["rpps"], w["start"], w["end"], value="veiled")
+        assert (await client.post("/fhir/Appointment", json=body, headers=platform)).status_code == 201
+        query = {"identifier": f"{body['identifier'][0]['system']}|veiled"}
+        refused = await client.put("/fhir/Appointment", params=query, json=_at(body, veiled), headers=platform)
+        assert refused.status_code == 409, refused.text
+        assert "not open" in OperationOutcome.model_validate(refused.json()).issue[0].diagnostics
+        # The practitioner's own agenda takes any of his slots: its appointment moves there.
+        mine = declared(w["doctor"]["rpps"], w["start"], w["end"], value="his-own")
+        cancelled = await client.put("/fhir/Appointment", params=query, json={**body, "status": "cancelled"},
+                                     headers=platform)
+        assert cancelled.status_code == 200, cancelled.text
+        assert (await client.post("/fhir/Appointment", json=mine, headers={**w["effector"], **FHIR})
+                ).status_code == 201
+        his_own = {"identifier": f"{body['identifier'][0]['system']}|his-own"}
+        moved = await client.put("/fhir/Appointment", params=his_own, json=_at(mine, veiled),
+                                 headers={**w["effector"], **FHIR})
+        assert moved.status_code == 200, moved.text
+
+
+class TestMovesSentTogether:
+    """Moves on real concurrent connections: never two patients in one slot."""
+
+    async def test_five_appointments_moved_to_one_slot_at_once_one_wins(self, committed_client, auth, engine) -> None:
+        import asyncio
+
+        client = committed_client
+        w = await _world(client, auth)
+        platform = {**auth("platform", []), **FHIR}
+        target = await _slot_at(client, w, 10)
+        bodies = []
+        for n in range(5):
+            own = await _slot_at(client, w, 1 + n)
+            body = _at(declared(w["doctor"]["rpps"], w["start"], w["end"], value=f"racer-{n}"), own)
+            assert (await client.post("/fhir/Appointment", json=body, headers=platform)).status_code == 201
+            bodies.append(body)
+        answers = await asyncio.gather(*(
+            client.put("/fhir/Appointment", params={"identifier": f"{b['identifier'][0]['system']}|"
+                                                                  f"{b['identifier'][0]['value']}"},
+                       json=_at(b, target), headers=platform) for b in bodies))
+        assert sorted(a.status_code for a in answers) == [200, 409, 409, 409, 409], [a.text for a in answers]
+        async with engine.connect() as conn:
+            active = await conn.scalar(text("SELECT count(*) FROM bookings WHERE slot_id = :s AND status = 'active'"),
+                                       {"s": target["id"]})
+            booked = await conn.scalar(text("SELECT count(*) FROM slots s WHERE s.practitioner_id = :p "
+                                            "AND s.status = 'booked'"), {"p": w["doctor"]["id"]})
+        assert (active, booked) == (1, 5)  # one moved there, four stayed where they were, the winner's old slot freed
+
+        # The same move sent five times at once: each answers 200, the booking moved once.
+        loser = next(b for b, a in zip(bodies, answers, strict=True) if a.status_code == 409)
+        query = {"identifier": f"{loser['identifier'][0]['system']}|{loser['identifier'][0]['value']}"}
+        elsewhere = await _slot_at(client, w, 11)
+        twins = await asyncio.gather(*(client.put("/fhir/Appointment", params=query, json=_at(loser, elsewhere),
+                                                  headers=platform) for _ in range(5)))
+        assert [a.status_code for a in twins] == [200] * 5, [a.text for a in twins]
+        async with engine.connect() as conn:
+            events = await conn.scalar(text("SELECT count(*) FROM outbox_events WHERE kind = 'booking.created' "
+                                            "AND payload->>'slot_id' = :s"), {"s": elsewhere["id"]})
+        assert events == 1

@@ -50,8 +50,9 @@ async def update_appointment(
     identifier: Annotated[str, Query(pattern=params.APPOINTMENT_IDENTIFIER,
                                      description="system|value of the appointment")],
 ) -> FhirResponse:
-    """Conditional update by identifier: cancelled, fulfilled or noshow (an unknown identifier declared
-    booked is created, as the guide's updateCreate allows)."""
+    """Conditional update by identifier: cancelled, fulfilled or noshow; booked at another time, the booking
+    moves to the practitioner's slot at that time if it is free (409 otherwise). An unknown identifier
+    declared booked is created, as the guide's updateCreate allows."""
     booking_id, created = await appointments.receive(session, statements, principal, data,
                                                      params.appointment_identifier(identifier))
     return _declared(booking_id, await appointments.read(session, booking_id), 201 if created else 200, request)
@@ -63,8 +64,9 @@ async def update_appointment(
 async def update_appointment_by_id(request: Request, appointment_id: uuid.UUID, data: appointments.AppointmentIn,
                                    session: SessionDep, statements: StatementsDep,
                                    principal: DeclarerDep) -> FhirResponse:
-    """Update by id (the resource's ``id`` is the URL's): cancelled, fulfilled or noshow, as the
-    conditional update by identifier; an appointment not declared here is 404."""
+    """Update by id (the resource's ``id`` is the URL's), as the conditional update by identifier:
+    cancelled, fulfilled or noshow, or booked at another time (a move); an appointment not declared here
+    is 404."""
     await appointments.update(session, statements, principal, appointment_id, data)
     return _declared(appointment_id, await appointments.read(session, appointment_id), 200, request)
 

@@ -29,7 +29,8 @@ async def search_slots(
     principal: FhirReaderDep,
     identifier: Annotated[str, Query(
         alias="schedule.actor:Practitioner.identifier", pattern=params.IDENTIFIERS,
-        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS>")],
+        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS> or "
+                    f"{r.PS_OID}|0<ADELI>")],
     status: Annotated[Literal["free"], Query(description="free (the only status served)")],
     start: Annotated[list[str] | None, Query(
         description="ge<date> and le<date>: the window of the slots' start",
@@ -45,12 +46,13 @@ async def search_slots(
     slot it matches (the guide's Bundle has a single ``self`` link), or a refusal saying how many match."""
     wanted = params.includes(include, include_iterate)
     ge, le = params.window(start or [])
-    rpps = params.rpps(identifier)
+    ids = params.national_ids(identifier)
     seen, books = await scope(session, principal), booker(principal)
-    rows = await repository.search(session, rpps=rpps, ge=ge, le=le, limit=count + 1, offset=0,
-                                   scope=seen, booker=books) if rpps else []
+    rows = await repository.search(session, rpps=ids.rpps, adeli=ids.adeli, ge=ge, le=le, limit=count + 1,
+                                   offset=0, scope=seen, booker=books) if ids else []
     if len(rows) > count:  # never cut silently: say how many match and how to narrow
-        total = await repository.count(session, rpps=rpps, ge=ge, le=le, scope=seen, booker=books)
+        total = await repository.count(session, rpps=ids.rpps, adeli=ids.adeli, ge=ge, le=le, scope=seen,
+                                       booker=books)
         raise BadRequest(f"{total} free slots match, more than the {count} one answer may hold "
                          f"(_count, at most {params.MAX_SLOTS}): narrow the start window or name fewer "
                          "practitioners", field="_count")
@@ -87,7 +89,8 @@ async def search_schedules(
         "Practitioner/<id> (his Schedules: one per site) or PractitionerRole/<id>"))] = None,
     actor_identifier: Annotated[str | None, Query(
         alias="actor:Practitioner.identifier", pattern=params.IDENTIFIERS,
-        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS>")] = None,
+        description=f"1 to 25 national identifiers, comma-separated: {r.PS_OID}|8<RPPS> or "
+                    f"{r.PS_OID}|0<ADELI>")] = None,
 ) -> FhirResponse:
     """The Schedules of practitioners (the guide's CapabilityStatement SAS-GestionnaireAgenda-CPTS: search
     by actor): a practitioner's, one per site where he has slots, named by id or by national identifier."""
@@ -95,9 +98,11 @@ async def search_schedules(
         raise BadRequest("give one of actor (Practitioner/<id>, PractitionerRole/<id>) or "
                          "actor:Practitioner.identifier", field="actor")
     named = params.actor(actor) if actor is not None else None
-    rpps = params.rpps(actor_identifier, "actor:Practitioner.identifier") if actor_identifier is not None else None
-    rows = [] if (actor is not None and named is None) or rpps == [] else await repository.schedules(
-        session, rpps=rpps, practitioner_id=named[0] if named else None, site_id=named[1] if named else None,
+    ids = None if actor_identifier is None else params.national_ids(actor_identifier,
+                                                                     "actor:Practitioner.identifier")
+    rows = [] if (actor is not None and named is None) or (ids is not None and not ids) else await repository.schedules(
+        session, rpps=ids.rpps if ids else None, adeli=ids.adeli if ids else None,
+        practitioner_id=named[0] if named else None, site_id=named[1] if named else None,
         scope=await scope(session, principal))
     url = base(request)
     entries = [r.entry(url, r.schedule(row["practitioner_id"], row["site_id"]), "match") for row in rows]
@@ -153,12 +158,13 @@ async def read_organization(
             responses=doc("A searchset Bundle of Practitioner (profile FrPractitionerAgregateur)"))
 async def search_practitioners(
     request: Request, session: SessionDep, principal: FhirReaderDep,
-    identifier: Annotated[str | None, Query(description=f"{r.PS_OID}|8<RPPS>, comma-separated",
+    identifier: Annotated[str | None, Query(description=f"{r.PS_OID}|8<RPPS> or {r.PS_OID}|0<ADELI>, comma-separated",
                                             pattern=params.IDENTIFIERS)] = None,
 ) -> FhirResponse:
-    rpps = params.rpps(identifier) if identifier is not None else None
-    rows = [] if rpps == [] else await repository.practitioners(
-        session, rpps=rpps, practitioner_id=None, scope=await scope(session, principal))
+    ids = params.national_ids(identifier) if identifier is not None else None
+    rows = [] if ids is not None and not ids else await repository.practitioners(
+        session, rpps=ids.rpps if ids else None, adeli=ids.adeli if ids else None, practitioner_id=None,
+        scope=await scope(session, principal))
     url = base(request)
     entries = [r.entry(url, r.practitioner(row), "match") for row in rows]
     return FhirResponse(r.bundle(here(request), entries, len(rows), slots=False))
@@ -167,7 +173,7 @@ async def search_practitioners(
 @router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
             responses=doc("A Practitioner (profile FrPractitionerAgregateur)"))
 async def read_practitioner(practitioner_id: uuid.UUID, session: SessionDep, principal: FhirReaderDep) -> FhirResponse:
-    rows = await repository.practitioners(session, rpps=None, practitioner_id=practitioner_id,
+    rows = await repository.practitioners(session, rpps=None, adeli=None, practitioner_id=practitioner_id,
                                           scope=await scope(session, principal))
     if not rows:
         raise NotFound(f"Practitioner/{practitioner_id} not found")
