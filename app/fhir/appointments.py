@@ -50,27 +50,36 @@ def _ps_identifier(value: str) -> dict[str, Any]:
     return {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "IDNPS"}]}, "system": r.PS_OID, "value": value}
 
 
-def operator(national_id: str | None, sub: str) -> dict[str, Any]:
-    """Who booked: a regulator known by his national id (8 + RPPS), else the SAS technical id."""
+def operator(national_id: str | None, technical_id: str | None) -> dict[str, Any] | None:
+    """Who booked, as the platform knows him (its regulator accounts, INT_R02): his national id (IDNPS) as it
+    gave it, else his SAS technical id (INTRN); None when the registry has neither (never one made up here)."""
     if national_id:
         identifier = _ps_identifier(national_id)
-    else:
-        technical = str(uuid.uuid5(uuid.NAMESPACE_URL, f"snp:user:{sub}"))
+    elif technical_id:
         identifier = {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "INTRN"}]},
-                      "system": SAS_TECHNICAL_ID, "value": technical}
+                      "system": SAS_TECHNICAL_ID, "value": technical_id}
+    else:
+        return None
     return {"url": OPERATOR, "valueReference": {"identifier": identifier}}
 
 
 def resource(appointment: projection.Appointment) -> dict[str, Any]:
     """An appointment (app/outbox/appointments.py) as FrAppointmentSAS: no patient in it, as the guide has it."""
-    return {
-        "resourceType": "Appointment",
-        "meta": {"profile": [PROFILE]},
-        "extension": [operator(appointment.operator_id, appointment.booked_by)],
+    body: dict[str, Any] = {"resourceType": "Appointment", "meta": {"profile": [PROFILE]}}
+    who = operator(appointment.operator_id, appointment.operator_technical_id)
+    if appointment.declared_operator is not None:  # declared to us: who booked as the declaration gave him
+        system, value, code = appointment.declared_operator
+        identifier: dict[str, Any] = {"system": system, "value": value}
+        if code:
+            identifier = {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": code}]}} | identifier
+        who = {"url": OPERATOR, "valueReference": {"identifier": identifier}}
+    if who is not None:  # the declarer never sends one without (app/fhir/declare.py parks it)
+        body["extension"] = [who]
+    return body | {
         "identifier": [identifier_of(appointment.booking_id)],
         "status": appointment.status,
         "start": appointment.start.isoformat(), "end": appointment.end.isoformat(),
-        "created": appointment.created.isoformat(),
+        "created": (appointment.declared_created or appointment.created).isoformat(),
         "participant": [{"actor": {"identifier": _ps_identifier(appointment.practitioner_id)}, "status": "accepted"}],
     }
 
@@ -129,6 +138,7 @@ class AppointmentIn(_Open):
     identifier: list[Identifier] = Field(min_length=1, max_length=10)
     status: Literal["booked", "cancelled", "fulfilled", "noshow"] = Field(
         description="the statuses the SAS uses (others are refused)")
+    created: AwareDatetime | None = Field(default=None, description="when it was booked, kept as given")
     start: AwareDatetime = Field(description="the slot's start, as published")
     end: AwareDatetime
     participant: list[Participant] = Field(min_length=1, max_length=20)
@@ -155,12 +165,13 @@ def _practitioner_rpps(data: AppointmentIn) -> str:
                         field="participant")
 
 
-def _check_operator(data: AppointmentIn) -> None:
+def _check_operator(data: AppointmentIn) -> Identifier:
+    """Who booked (FrAppointmentOperator's identifier), kept as given."""
     for ext in data.extension:
         if ext.url == OPERATOR:
             ident = ext.valueReference.identifier if ext.valueReference else None
             if ident and ident.system and ident.value:
-                return
+                return ident
     raise Unprocessable("extension: FrAppointmentOperator (who booked, with an identifier) is required",
                         field="extension")
 
@@ -178,13 +189,22 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
                             field="identifier")
     if data.end <= data.start:
         raise Unprocessable("end: must be after start", field="end")
-    _check_operator(data)
+    who = _check_operator(data)
+    codes = [c.code for c in (who.type.coding if who.type else []) if c.code]
+    kept: dict[str, Any] = {"operator_system": who.system, "operator_value": who.value,
+            "operator_type": codes[0][:20] if codes else None, "declared_created": data.created}
     known = await session.scalar(select(DeclaredAppointment).where(
         DeclaredAppointment.system == system, DeclaredAppointment.value == value))
     if known is not None:
         if known.declared_by != principal.sub and not principal.is_admin:
             raise Forbidden("This appointment was declared by another agenda", field="identifier")
         await _apply(session, principal, known.booking_id, data)
+        if (known.operator_system, known.operator_value) != (who.system, who.value) or (
+                data.created is not None and known.declared_created != data.created):
+            # An update may name who booked anew (the guide's update carries the whole resource).
+            for column, given in kept.items():
+                if given is not None or column != "declared_created":
+                    setattr(known, column, given)
         return known.booking_id, False
     if data.status != "booked":
         raise Unprocessable(f"status: an appointment unknown here is declared booked first, not {data.status}",
@@ -205,7 +225,7 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
     booked = await bookings_service.book_declared(statements, principal, slot_id, _key(system, value))
     booking_id = uuid.UUID(booked.body["id"])
     await session.execute(insert(DeclaredAppointment).values(
-        system=system, value=value, booking_id=booking_id, declared_by=principal.sub).on_conflict_do_nothing())
+        system=system, value=value, booking_id=booking_id, declared_by=principal.sub, **kept).on_conflict_do_nothing())
     log.info("appointment.declared", booking_id=str(booking_id), status="booked", replayed=booked.replayed)
     return booking_id, not booked.replayed
 

@@ -62,16 +62,23 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
         if row is None:
             return
         appointment = projection.told(row, event["kind"])
-        if appointment.ours_to_tell:  # an appointment declared to us is its agenda's
-            failure = await _send(client, base, appointment.creates, appointments.resource(appointment))
-            if failure is not None:
-                log.warning("ptf.declaration_deferred", error=failure)
-                raise cursors.Deferred(failure)
+        if not appointment.ours_to_tell:  # an appointment declared to us is its agenda's
+            return
+        unidentified = appointment.unidentified
+        if unidentified is not None:  # FrAppointmentSAS requires the operator: never one made up
+            log.warning("ptf.declaration_parked", booking_id=str(appointment.booking_id))
+            raise cursors.Held("parked", unidentified)
+        failure = await _send(client, base, appointment.creates, appointments.resource(appointment))
+        if failure is not None:
+            log.warning("ptf.declaration_deferred", error=failure)
+            raise cursors.Deferred(failure)
 
     settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
                                        handle=handle)
-    if settled:
-        log.info("ptf.declared", events=settled)
+    released = await cursors.release_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
+                                           handle=handle)
+    if settled or released:
+        log.info("ptf.declared", events=settled, released=released)
     return settled
 
 

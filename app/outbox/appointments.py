@@ -23,8 +23,12 @@ _ROWS = text("""
            p.rpps, p.family_name, p.given_name, p.specialty_code, p.profession_code,
            si.kind AS site_kind, t.kind AS territory_kind, t.name AS territory_name, t.finess, t.timezone,
            COALESCE(t.parent_code, t.code) AS departement,
-           u.rpps AS operator_rpps, u.family_name AS operator_family_name, u.given_name AS operator_given_name,
-           u.email AS operator_email, u.display_name AS operator_display_name, d.system, d.value
+           u.rpps AS operator_rpps, u.national_id AS operator_national_id,
+           u.sas_technical_id AS operator_technical_id, u.family_name AS operator_family_name,
+           u.given_name AS operator_given_name,
+           u.email AS operator_email, u.display_name AS operator_display_name, d.system, d.value,
+           d.operator_system AS declared_operator_system, d.operator_value AS declared_operator_value,
+           d.operator_type AS declared_operator_type, d.declared_created
     FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
     JOIN sites si ON si.id = s.site_id JOIN territories t ON t.code = s.territory_code
     LEFT JOIN users u ON u.subject = b.created_by
@@ -75,7 +79,10 @@ class Appointment:
     profession_code: str
     # Who booked: his subject ("system" when none), and what the users registry knows of him.
     booked_by: str
-    operator_id: str | None  # his national identifier, when the registry knows his RPPS
+    # His identifiers as the registry holds them, never made up: his national id (IDNPS) as the platform gave
+    # it (else 8 + his RPPS), and the SAS technical id of a regulator without one.
+    operator_id: str | None
+    operator_technical_id: str | None
     operator_family_name: str | None
     operator_given_name: str | None
     operator_email: str | None
@@ -87,8 +94,20 @@ class Appointment:
     finess: str | None
     timezone: str
     departement: str
-    # The identifier of an appointment an agenda declared to us (system, value), else None.
+    # The identifier of an appointment an agenda declared to us (system, value), else None; and who booked it
+    # and when, as the declaration gave them (operator's identifier: system, value, type code).
     declared: tuple[str, str] | None
+    declared_operator: tuple[str, str, str | None] | None = None
+    declared_created: dt.datetime | None = None
+
+    @property
+    def unidentified(self) -> str | None:
+        """Why who booked cannot be named to the platform (neither his national id nor his SAS technical id
+        is known here), else None: the appointment waits until he can."""
+        if self.operator_id or self.operator_technical_id:
+            return None
+        return (f"who booked ({self.booked_by}) has neither a national id (IDNPS) nor a SAS technical id in the "
+                "users registry: register it (snp users, PATCH /v1/users/{id}) and the appointment goes")
 
     @property
     def ours_to_tell(self) -> bool:
@@ -104,12 +123,17 @@ def _project(row: RowMapping, status: str, creates: bool) -> Appointment:
         practitioner_given_name=row["given_name"], specialty_code=row["specialty_code"],
         profession_code=row["profession_code"],
         booked_by=row["created_by"] or "system",
-        operator_id=national_id(row["operator_rpps"]) if row["operator_rpps"] else None,
+        operator_id=row["operator_national_id"] or (national_id(row["operator_rpps"]) if row["operator_rpps"]
+                                                    else None),
+        operator_technical_id=row["operator_technical_id"],
         operator_family_name=row["operator_family_name"], operator_given_name=row["operator_given_name"],
         operator_email=row["operator_email"], operator_display_name=row["operator_display_name"],
         site_kind=row["site_kind"], territory_kind=row["territory_kind"], territory_name=row["territory_name"],
         finess=row["finess"], timezone=row["timezone"], departement=row["departement"],
         declared=(row["system"], row["value"]) if row["system"] is not None else None,
+        declared_operator=(row["declared_operator_system"], row["declared_operator_value"],
+                           row["declared_operator_type"]) if row["declared_operator_system"] is not None else None,
+        declared_created=row["declared_created"],
     )
 
 
