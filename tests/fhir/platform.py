@@ -1,6 +1,6 @@
 """The national SAS platform's appointment endpoint, played on loopback: it records every declaration
 (method, query, FrAppointmentSAS) and refuses, as the platform would (422 and an OperationOutcome), the
-appointments whose identifier value ends with one of ``refuse``."""
+appointments whose identifier value ends with one of ``refuse``, or all of them while ``refusing``."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ class Platform:
         self.port = port
         self.received: list[tuple[str, dict[str, list[str]], dict[str, Any]]] = []
         self.refuse: set[str] = set()
+        self.refusing = False  # every appointment refused
         platform = self
 
         class Handler(BaseHTTPRequestHandler):
             def _declare(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 value = body["identifier"][0]["value"]
-                if any(value.endswith(refused) for refused in platform.refuse):
+                if platform.refusing or any(value.endswith(refused) for refused in platform.refuse):
                     outcome = {"resourceType": "OperationOutcome", "issue": [{
                         "severity": "error", "code": "business-rule", "diagnostics": REFUSAL}]}
                     self._answer(422, outcome)

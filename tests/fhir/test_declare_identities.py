@@ -2,11 +2,13 @@
 FrAppointmentSAS's operator carries the regulator's national id (IDNPS) exactly as the platform gave it, or
 his SAS technical id (INTRN). A booking by someone the users registry has no identifier for is parked —
 visible to the administrator and in /metrics, the appointments of others going on without it — and is
-declared, with what followed it, in order, as soon as his identifier is registered."""
+declared, with what followed it, in order, as soon as his identifier is registered. A declaration the
+platform refuses is kept and shown the same way, and sent again, in order, after a fix."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +19,8 @@ from app.auth.tokens import create_token
 from app.fhir.appointments import SAS_TECHNICAL_ID
 from app.fhir.resources import IDENTIFIER_TYPE, PS_OID
 from app.platform.config import Settings
-from tests.fhir.platform import Platform
+from tests.fhir.platform import REFUSAL, Platform
+from tests.support.command_line import snp
 from tests.support.database import TEST_SECRET
 from tests.support.factories import NEW_CALL, new_rpps
 from tests.support.processes import free_port
@@ -132,3 +135,41 @@ def test_the_operator_is_the_identifier_the_platform_gave_and_an_unidentified_bo
         for _, _, body in platform.received:
             operator = body["extension"][0]["valueReference"]["identifier"]
             assert operator["value"] in (IDNPS, LATER_IDNPS, TECHNICAL), body
+
+
+def test_a_refused_declaration_is_kept_visible_and_sent_again_after_a_fix(
+    database_url: str, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"SNP_PTF_SAS_FHIR_URL": f"http://127.0.0.1:{platform.port}/fhir", "SNP_PTF_SAS_DECLARE_SECONDS": "0.2"}
+    with served(database_url, env) as base:
+        with httpx.Client(base_url=base, headers=ADMIN) as c:
+            slots = _world(c, 2)
+            _regulator(c, "dr-ricart", national_id=IDNPS)
+        # The platform does not know this doctor yet: it refuses his first appointment (422).
+        platform.refusing = True
+        refused = _book(base, "dr-ricart", slots[0])
+        held = wait_for(lambda: httpx.get(f"{base}/v1/declarations", params={"state": "refused"},
+                                          headers=ADMIN).json(), bool)
+        assert [(h["booking_id"], h["kind"], h["status_code"]) for h in held] == [(refused, "booking.created", 422)]
+        assert "HTTP 422" in held[0]["reason"] and REFUSAL in held[0]["reason"], held
+        assert _gauge(base, "refused") == 1
+        # Kept, not skipped: the next appointment goes, the refused one's cancellation waits behind it.
+        platform.refusing = False
+        accepted = _book(base, "dr-ricart", slots[1])
+        wait_for(lambda: platform.of(accepted), bool)
+        assert platform.of(accepted) == [("POST", "booked", _idnps(IDNPS))]
+        with httpx.Client(base_url=base, headers=_headers("regulator", sub="dr-ricart")) as c:
+            assert c.post(f"/v1/bookings/{refused}/cancel", json={"reason": "rappel"}).status_code == 200
+        behind = wait_for(lambda: httpx.get(f"{base}/v1/declarations", headers=ADMIN).json(), lambda h: len(h) == 2)
+        assert [h["state"] for h in behind] == ["refused", "behind"]
+        time.sleep(1.0)
+        assert platform.of(refused) == []  # nothing goes by itself: a refusal waits for a fix
+
+        # The doctor is now known to the platform: `snp declarations retry` sends both, in order.
+        result = snp(database_url, monkeypatch, "declarations", "retry")
+        assert result.exit_code == 0, result.output
+        assert "1 déclaration" in result.output
+        told = wait_for(lambda: platform.of(refused), lambda t: len(t) == 2)
+        assert [(m, s) for m, s, _ in told] == [("POST", "booked"), ("PUT", "cancelled")]
+        assert wait_for(lambda: httpx.get(f"{base}/v1/declarations", headers=ADMIN).json(), lambda h: h == []) == []
+        assert _gauge(base, "refused") == 0
