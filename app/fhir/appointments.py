@@ -11,12 +11,14 @@ declaration idempotent: the declarer may send it again (at least once), it chang
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +31,7 @@ from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
 from app.outbox import appointments as projection
 from app.outbox import events as outbox
+from app.platform.config import get_settings
 from app.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners.models import Practitioner
@@ -37,13 +40,50 @@ from app.slots.models import Slot
 PROFILE = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS"
 OPERATOR = "http://interopsante.org/fhir/StructureDefinition/FrAppointmentOperator"
 SAS_TECHNICAL_ID = "urn:oid:1.2.250.1.213.3.6"  # a regulator without a national id: the SAS technical id
-# Our bookings' identifiers: globally unique without an OID of our own (FHIR's RFC 3986 system).
-OUR_SYSTEM = "urn:ietf:rfc:3986"
+# The identifier system of the appointments we declare: the guide asks for "une URL propre à la solution
+# éditeur", fixed. Ours is this path under SNP_PUBLIC_URL, recorded the first time it is used
+# (``identifier_systems``) and never changed after, even if the public URL is; the value is the booking's id.
+SYSTEM_PATH = "/fhir/sid/appointment"
+# The system of the appointments declared before it (the booking's id as a URN, FHIR's RFC 3986 system):
+# they keep it in their updates, so that the platform finds them.
+LEGACY_SYSTEM = "urn:ietf:rfc:3986"
 STATUSES = ("booked", "cancelled", "fulfilled", "noshow")
 
 
-def identifier_of(booking_id: uuid.UUID) -> dict[str, str]:
-    return {"system": OUR_SYSTEM, "value": f"urn:uuid:{booking_id}"}
+@dataclass(frozen=True)
+class Systems:
+    """Our appointments' identifier system, and the legacy one of those booked before ``legacy_until``."""
+
+    ours: str
+    legacy_until: dt.datetime | None
+
+    def identifier_of(self, booking_id: uuid.UUID, booked_at: dt.datetime) -> dict[str, str]:
+        if self.legacy_until is not None and booked_at < self.legacy_until:
+            return {"system": LEGACY_SYSTEM, "value": f"urn:uuid:{booking_id}"}
+        return {"system": self.ours, "value": str(booking_id)}
+
+
+_FIX = text("""INSERT INTO identifier_systems (name, system) VALUES ('appointment', :system)
+               ON CONFLICT (name) DO NOTHING""")
+_SYSTEMS = text("SELECT name, system, since FROM identifier_systems WHERE name IN ('appointment', 'legacy')")
+_fixed: list[Systems] = []
+
+
+async def systems(session: AsyncSession) -> Systems:
+    """Our appointments' identifier system, fixed the first time (from SNP_PUBLIC_URL) and read ever after."""
+    if _fixed:
+        return _fixed[0]
+    await session.execute(_FIX, {"system": get_settings().base_url + SYSTEM_PATH})
+    rows = {row["name"]: row for row in (await session.execute(_SYSTEMS)).mappings()}
+    legacy = rows.get("legacy")
+    found = Systems(ours=rows["appointment"]["system"], legacy_until=legacy["since"] if legacy else None)
+    _fixed[:] = [found]
+    return found
+
+
+def forget_systems() -> None:
+    """Read the systems afresh (tests that empty the database)."""
+    _fixed.clear()
 
 
 def _ps_identifier(value: str) -> dict[str, Any]:
@@ -63,7 +103,7 @@ def operator(national_id: str | None, technical_id: str | None) -> dict[str, Any
     return {"url": OPERATOR, "valueReference": {"identifier": identifier}}
 
 
-def resource(appointment: projection.Appointment) -> dict[str, Any]:
+def resource(appointment: projection.Appointment, systems: Systems) -> dict[str, Any]:
     """An appointment (app/outbox/appointments.py) as FrAppointmentSAS: no patient in it, as the guide has it."""
     body: dict[str, Any] = {"resourceType": "Appointment", "meta": {"profile": [PROFILE]}}
     who = operator(appointment.operator_id, appointment.operator_technical_id)
@@ -76,7 +116,7 @@ def resource(appointment: projection.Appointment) -> dict[str, Any]:
     if who is not None:  # the declarer never sends one without (app/fhir/declare.py parks it)
         body["extension"] = [who]
     return body | {
-        "identifier": [identifier_of(appointment.booking_id)],
+        "identifier": [systems.identifier_of(appointment.booking_id, appointment.created)],
         "status": appointment.status,
         "start": appointment.start.isoformat(), "end": appointment.end.isoformat(),
         "created": (appointment.declared_created or appointment.created).isoformat(),
@@ -292,7 +332,7 @@ async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
     appointment = projection.as_it_stands(row)
-    body = resource(appointment)
+    body = resource(appointment, await systems(session))
     body["id"] = str(appointment.booking_id)
     if appointment.declared is not None:
         system, value = appointment.declared

@@ -82,6 +82,7 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
     async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
         if row is None:
             return
+        fixed = await appointments.systems(session)
         appointment = projection.told(row, event["kind"])
         if not appointment.ours_to_tell:  # an appointment declared to us is its agenda's
             return
@@ -89,7 +90,7 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
         if unidentified is not None:  # FrAppointmentSAS requires the operator: never one made up
             log.warning("ptf.declaration_parked", booking_id=str(appointment.booking_id))
             raise cursors.Held("parked", unidentified)
-        failure = await _send(client, base, appointment.creates, appointments.resource(appointment))
+        failure = await _send(client, base, appointment.creates, appointments.resource(appointment, fixed))
         if failure is not None:
             log.warning("ptf.declaration_deferred", error=failure)
             raise cursors.Deferred(failure)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from app.auth.tokens import create_token
-from app.fhir.appointments import SAS_TECHNICAL_ID
+from app.fhir.appointments import SAS_TECHNICAL_ID, SYSTEM_PATH
 from app.fhir.resources import IDENTIFIER_TYPE, PS_OID
 from app.platform.config import Settings
 from tests.fhir.platform import REFUSAL, Platform
@@ -135,6 +135,9 @@ def test_the_operator_is_the_identifier_the_platform_gave_and_an_unidentified_bo
         for _, _, body in platform.received:
             operator = body["extension"][0]["valueReference"]["identifier"]
             assert operator["value"] in (IDNPS, LATER_IDNPS, TECHNICAL), body
+            # The appointment's identifier: the software's own system, a URL under the public URL.
+            assert body["identifier"][0]["system"].endswith(SYSTEM_PATH), body
+            assert body["identifier"][0]["value"] in (unknown, national, technical), body
 
 
 def test_a_refused_declaration_is_kept_visible_and_sent_again_after_a_fix(
