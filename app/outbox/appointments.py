@@ -28,9 +28,12 @@ _ROWS = text("""
            u.given_name AS operator_given_name,
            u.email AS operator_email, u.display_name AS operator_display_name, d.system, d.value,
            d.operator_system AS declared_operator_system, d.operator_value AS declared_operator_value,
-           d.operator_type AS declared_operator_type, d.declared_created
+           d.operator_type AS declared_operator_type, d.declared_created,
+           c.channel = 'urgences' AS ed_redirection,
+           c.referrer_kind IS NOT NULL AND b.created_by IS NOT DISTINCT FROM c.created_by AS booked_by_referrer
     FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
     JOIN sites si ON si.id = s.site_id JOIN territories t ON t.code = s.territory_code
+    JOIN calls c ON c.id = b.call_id
     LEFT JOIN users u ON u.subject = b.created_by
     LEFT JOIN declared_appointments d ON d.booking_id = b.id
     WHERE b.id = ANY(:ids)""")
@@ -99,6 +102,9 @@ class Appointment:
     declared: tuple[str, str] | None
     declared_operator: tuple[str, str, str | None] | None = None
     declared_created: dt.datetime | None = None
+    # Not an orientation of the SAS regulation: the ED's own redirection, or a referrer's booking for the patient
+    # in front of him (docs/interop.md says why neither is declared).
+    outside_regulation: bool = False
 
     @property
     def unidentified(self) -> str | None:
@@ -111,8 +117,10 @@ class Appointment:
 
     @property
     def ours_to_tell(self) -> bool:
-        """An appointment an agenda declared to us is told by whoever booked it, not by us."""
-        return self.declared is None
+        """What we tell the platform and the SAMU: the appointments of the SAS regulation (its operators' and
+        regulators', those booked through the platform's link). Not one an agenda declared to us (whoever booked
+        it tells it), nor an ED redirection or a referrer's own booking, which are no regulation's orientation."""
+        return self.declared is None and not self.outside_regulation
 
 
 def _project(row: RowMapping, status: str, creates: bool) -> Appointment:
@@ -134,6 +142,7 @@ def _project(row: RowMapping, status: str, creates: bool) -> Appointment:
         declared_operator=(row["declared_operator_system"], row["declared_operator_value"],
                            row["declared_operator_type"]) if row["declared_operator_system"] is not None else None,
         declared_created=row["declared_created"],
+        outside_regulation=bool(row["ed_redirection"] or row["booked_by_referrer"]),
     )
 
 

@@ -176,3 +176,29 @@ def test_a_refused_declaration_is_kept_visible_and_sent_again_after_a_fix(
         assert [(m, s) for m, s, _ in told] == [("POST", "booked"), ("PUT", "cancelled")]
         assert wait_for(lambda: httpx.get(f"{base}/v1/declarations", headers=ADMIN).json(), lambda h: h == []) == []
         assert _gauge(base, "refused") == 0
+
+
+def test_the_regulations_appointments_are_declared_not_the_eds_redirections_nor_a_referrers_own_booking(
+    database_url: str, platform: Platform
+) -> None:
+    env = {"SNP_PTF_SAS_FHIR_URL": f"http://127.0.0.1:{platform.port}/fhir", "SNP_PTF_SAS_DECLARE_SECONDS": "0.2"}
+    with served(database_url, env) as base:
+        with httpx.Client(base_url=base, headers=ADMIN) as c:
+            slots = _world(c, 3)
+            _regulator(c, "dr-ricart", national_id=IDNPS)
+        patient = {"family_name": "Leroy", "given_name": "Anne", "birth_year": 1961, "phone": "02 54 11 22 33"}
+        redirected = httpx.post(f"{base}/v1/bookings", headers=_headers("urgences", sub="ioa-chateauroux"),
+                                json={"slot_id": slots[0], "patient": patient, "reason": "entorse"})
+        assert redirected.status_code == 201, redirected.text
+        referred = httpx.post(f"{base}/v1/bookings", json={"slot_id": slots[1], "patient": patient,
+                                                           "reason": "plaie à suturer"},
+                              headers=_headers("referrer", sub="ide-bourg", referrer_kind="nurse"))
+        assert referred.status_code == 201, referred.text
+        regulated = _book(base, "dr-ricart", slots[2])
+
+        wait_for(lambda: platform.of(regulated), bool)
+        time.sleep(1.0)  # the events before it were read in the same rounds
+        assert platform.of(regulated) == [("POST", "booked", _idnps(IDNPS))]
+        assert platform.of(redirected.json()["id"]) == [] and platform.of(referred.json()["id"]) == []
+        # Not declared is not held: nothing waits for them.
+        assert httpx.get(f"{base}/v1/declarations", headers=ADMIN).json() == []
