@@ -168,6 +168,9 @@ def test_a_refused_declaration_is_kept_visible_and_sent_again_after_a_fix(
         time.sleep(1.0)
         assert platform.of(refused) == []  # nothing goes by itself: a refusal waits for a fix
 
+        listed = snp(database_url, monkeypatch, "declarations", "list", "--state", "refused")
+        assert listed.exit_code == 0 and "422" in listed.output and "refused" in listed.output, listed.output
+
         # The doctor is now known to the platform: `snp declarations retry` sends both, in order.
         result = snp(database_url, monkeypatch, "declarations", "retry")
         assert result.exit_code == 0, result.output
