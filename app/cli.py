@@ -203,6 +203,7 @@ def _mount_domain_commands() -> None:
     from app.bookings import cli as bookings
     from app.calls import cli as calls
     from app.fhir import agenda_cli as agenda
+    from app.fhir import declare_cli as declarations
     from app.identity import cli as keys
     from app.notifications import cli as notifications
     from app.slots import cli as slots
@@ -211,7 +212,7 @@ def _mount_domain_commands() -> None:
 
     for domain, module in (("bookings", bookings), ("slots", slots), ("calls", calls),
                            ("notifications", notifications), ("stats", stats), ("users", users),
-                           ("agenda", agenda), ("keys", keys)):
+                           ("agenda", agenda), ("declarations", declarations), ("keys", keys)):
         if hasattr(module, "cli"):
             app.add_typer(module.cli, name=getattr(module, "NAME", domain))
         for command in getattr(module, "COMMANDS", ()):

@@ -20,6 +20,7 @@ from app.http.metrics import metrics_response
 from app.http.ratelimit import Limiter
 from app.identity import crypto
 from app.notifications.metrics import relay_metrics
+from app.outbox.metrics import held_metrics
 from app.platform import migrate
 from app.platform.config import Settings, get_settings
 from app.platform.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
@@ -39,6 +40,7 @@ def routers() -> list[APIRouter]:
     from app.console.router import router as console
     from app.fhir.routers.appointments import router as fhir_appointments
     from app.fhir.routers.bulk import router as fhir_bulk
+    from app.fhir.routers.declarations import router as declarations
     from app.fhir.routers.metadata import router as fhir_metadata
     from app.fhir.routers.slots import router as fhir_slots
     from app.notifications.router import router as notifications
@@ -52,8 +54,8 @@ def routers() -> list[APIRouter]:
     from app.users.router import signin_router as signin
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
-            self_referrals, notifications, stats, audit, users, signin, console_api, fhir_slots, fhir_metadata,
-            fhir_appointments, fhir_bulk, console]
+            self_referrals, notifications, stats, audit, users, signin, declarations, console_api, fhir_slots,
+            fhir_metadata, fhir_appointments, fhir_bulk, console]
 
 
 DESCRIPTION = """
@@ -181,8 +183,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Any:
         """Prometheus metrics: request counts and latencies per route; the webhook relay's receivers (failing,
-        backing off) and pending events, counted in the database at scrape time."""
-        return await metrics_response(request.app.state.engine, [relay_metrics])
+        backing off) and pending events, and the appointment events held back from the platform or the SAMU,
+        counted in the database at scrape time."""
+        return await metrics_response(request.app.state.engine, [relay_metrics, held_metrics])
 
     return app
 

@@ -45,8 +45,9 @@ def _declarer(state: Any, settings: Settings) -> Stop | None:
 
 
 def _hub(state: Any, settings: Settings) -> Stop | None:
-    """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py, app/hub/answers.py)."""
-    if not settings.hub_amqp_url:
+    """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py, app/hub/answers.py):
+    never beside the declarer, since the national platform tells the SAMUs of what we declare to it."""
+    if not settings.hub_amqp_url or settings.ptf_sas_fhir_url:
         return None
     from app.hub.publisher import start_in_background
 

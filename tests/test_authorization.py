@@ -114,6 +114,7 @@ TABLE: dict[str, Row] = {
     "list_users": Row("GET", "/v1/users", frozenset({"admin"})),
     "get_user": Row("GET", f"/v1/users/{uuid.UUID(int=0)}", frozenset({"admin"})),
     "update_user": Row("PATCH", f"/v1/users/{uuid.UUID(int=0)}", frozenset({"admin"}), {}),
+    "list_held_declarations": Row("GET", "/v1/declarations", frozenset({"admin"})),
     "get_sign_in_config": Row("GET", "/v1/auth/config", PUBLIC),
     "sign_in": Row("POST", "/v1/auth/token", PUBLIC, {"code": "c", "code_verifier": "v" * 43,
                                                       "redirect_uri": "http://t/console/"}, unconfigured=True),

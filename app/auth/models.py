@@ -38,6 +38,12 @@ class User(Base):
     # The identity provider's subject (claim sub) and/or the RPPS of its national id (8 + RPPS).
     subject: Mapped[str | None] = mapped_column(String(200), unique=True)
     rpps: Mapped[str | None] = mapped_column(String(11), unique=True)
+    # The regulator's identifier as the national platform gave it (its regulator accounts, INT_R02), told back
+    # as the operator of the appointments he books: his national id (IDNPS) in whatever form it has
+    # ("810001234567", "3456780581/11242343", "3620100057/70326SR"), or, without one, the SAS technical id
+    # (INTRN, urn:oid:1.2.250.1.213.3.6). Never made up here.
+    national_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    sas_technical_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     # Who booked, as the SAMU is told (Hub Santé: regulator's names and e-mail); optional.
     family_name: Mapped[str | None] = mapped_column(String(100))

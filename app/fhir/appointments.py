@@ -13,12 +13,14 @@ declaration idempotent: the declarer may send it again (at least once), it chang
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +34,7 @@ from app.fhir import resources as r
 from app.fhir.models import DeclaredAppointment
 from app.outbox import appointments as projection
 from app.outbox import events as outbox
+from app.platform.config import get_settings
 from app.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners.models import Practitioner
@@ -40,40 +43,86 @@ from app.slots.models import Slot
 PROFILE = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS"
 OPERATOR = "http://interopsante.org/fhir/StructureDefinition/FrAppointmentOperator"
 SAS_TECHNICAL_ID = "urn:oid:1.2.250.1.213.3.6"  # a regulator without a national id: the SAS technical id
-# Our bookings' identifiers: globally unique without an OID of our own (FHIR's RFC 3986 system).
-OUR_SYSTEM = "urn:ietf:rfc:3986"
+# The identifier system of the appointments we declare: the guide asks for "une URL propre à la solution
+# éditeur", fixed. Ours is this path under SNP_PUBLIC_URL, recorded the first time it is used
+# (``identifier_systems``) and never changed after, even if the public URL is; the value is the booking's id.
+SYSTEM_PATH = "/fhir/sid/appointment"
+# The system of the appointments declared before it (the booking's id as a URN, FHIR's RFC 3986 system):
+# they keep it in their updates, so that the platform finds them.
+LEGACY_SYSTEM = "urn:ietf:rfc:3986"
 STATUSES = ("booked", "cancelled", "fulfilled", "noshow")
 
 
-def identifier_of(booking_id: uuid.UUID) -> dict[str, str]:
-    return {"system": OUR_SYSTEM, "value": f"urn:uuid:{booking_id}"}
+@dataclass(frozen=True)
+class Systems:
+    """Our appointments' identifier system, and the legacy one of those booked before ``legacy_until``."""
+
+    ours: str
+    legacy_until: dt.datetime | None
+
+    def identifier_of(self, booking_id: uuid.UUID, booked_at: dt.datetime) -> dict[str, str]:
+        if self.legacy_until is not None and booked_at < self.legacy_until:
+            return {"system": LEGACY_SYSTEM, "value": f"urn:uuid:{booking_id}"}
+        return {"system": self.ours, "value": str(booking_id)}
+
+
+_FIX = text("""INSERT INTO identifier_systems (name, system) VALUES ('appointment', :system)
+               ON CONFLICT (name) DO NOTHING""")
+_SYSTEMS = text("SELECT name, system, since FROM identifier_systems WHERE name IN ('appointment', 'legacy')")
+_fixed: list[Systems] = []
+
+
+async def systems(session: AsyncSession) -> Systems:
+    """Our appointments' identifier system, fixed the first time (from SNP_PUBLIC_URL) and read ever after."""
+    if _fixed:
+        return _fixed[0]
+    await session.execute(_FIX, {"system": get_settings().base_url + SYSTEM_PATH})
+    rows = {row["name"]: row for row in (await session.execute(_SYSTEMS)).mappings()}
+    legacy = rows.get("legacy")
+    found = Systems(ours=rows["appointment"]["system"], legacy_until=legacy["since"] if legacy else None)
+    _fixed[:] = [found]
+    return found
+
+
+def forget_systems() -> None:
+    """Read the systems afresh (tests that empty the database)."""
+    _fixed.clear()
 
 
 def _ps_identifier(value: str) -> dict[str, Any]:
     return {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "IDNPS"}]}, "system": r.PS_OID, "value": value}
 
 
-def operator(national_id: str | None, sub: str) -> dict[str, Any]:
-    """Who booked: a regulator known by his national id (8 + RPPS), else the SAS technical id."""
+def operator(national_id: str | None, technical_id: str | None) -> dict[str, Any] | None:
+    """Who booked, as the platform knows him (its regulator accounts, INT_R02): his national id (IDNPS) as it
+    gave it, else his SAS technical id (INTRN); None when the registry has neither (never one made up here)."""
     if national_id:
         identifier = _ps_identifier(national_id)
-    else:
-        technical = str(uuid.uuid5(uuid.NAMESPACE_URL, f"snp:user:{sub}"))
+    elif technical_id:
         identifier = {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": "INTRN"}]},
-                      "system": SAS_TECHNICAL_ID, "value": technical}
+                      "system": SAS_TECHNICAL_ID, "value": technical_id}
+    else:
+        return None
     return {"url": OPERATOR, "valueReference": {"identifier": identifier}}
 
 
-def resource(appointment: projection.Appointment) -> dict[str, Any]:
+def resource(appointment: projection.Appointment, systems: Systems) -> dict[str, Any]:
     """An appointment (app/outbox/appointments.py) as FrAppointmentSAS: no patient in it, as the guide has it."""
-    return {
-        "resourceType": "Appointment",
-        "meta": {"profile": [PROFILE]},
-        "extension": [operator(appointment.operator_id, appointment.booked_by)],
-        "identifier": [identifier_of(appointment.booking_id)],
+    body: dict[str, Any] = {"resourceType": "Appointment", "meta": {"profile": [PROFILE]}}
+    who = operator(appointment.operator_id, appointment.operator_technical_id)
+    if appointment.declared_operator is not None:  # declared to us: who booked as the declaration gave him
+        system, value, code = appointment.declared_operator
+        identifier: dict[str, Any] = {"system": system, "value": value}
+        if code:
+            identifier = {"type": {"coding": [{"system": r.IDENTIFIER_TYPE, "code": code}]}} | identifier
+        who = {"url": OPERATOR, "valueReference": {"identifier": identifier}}
+    if who is not None:  # the declarer never sends one without (app/fhir/declare.py parks it)
+        body["extension"] = [who]
+    return body | {
+        "identifier": [systems.identifier_of(appointment.booking_id, appointment.created)],
         "status": appointment.status,
         "start": appointment.start.isoformat(), "end": appointment.end.isoformat(),
-        "created": appointment.created.isoformat(),
+        "created": (appointment.declared_created or appointment.created).isoformat(),
         "participant": [{"actor": {"identifier": _ps_identifier(appointment.practitioner_id)}, "status": "accepted"}],
     }
 
@@ -132,6 +181,7 @@ class AppointmentIn(_Open):
     identifier: list[Identifier] = Field(min_length=1, max_length=10)
     status: Literal["booked", "cancelled", "fulfilled", "noshow"] = Field(
         description="the statuses the SAS uses (others are refused)")
+    created: AwareDatetime | None = Field(default=None, description="when it was booked, kept as given")
     start: AwareDatetime = Field(description="the slot's start, as published")
     end: AwareDatetime
     participant: list[Participant] = Field(min_length=1, max_length=20)
@@ -167,12 +217,13 @@ async def _practitioner(session: AsyncSession, data: AppointmentIn) -> Practitio
                         field="participant")
 
 
-def _check_operator(data: AppointmentIn) -> None:
+def _check_operator(data: AppointmentIn) -> Identifier:
+    """Who booked (FrAppointmentOperator's identifier), kept as given."""
     for ext in data.extension:
         if ext.url == OPERATOR:
             ident = ext.valueReference.identifier if ext.valueReference else None
             if ident and ident.system and ident.value:
-                return
+                return ident
     raise Unprocessable("extension: FrAppointmentOperator (who booked, with an identifier) is required",
                         field="extension")
 
@@ -190,13 +241,22 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
                             field="identifier")
     if data.end <= data.start:
         raise Unprocessable("end: must be after start", field="end")
-    _check_operator(data)
+    who = _check_operator(data)
+    codes = [c.code for c in (who.type.coding if who.type else []) if c.code]
+    kept: dict[str, Any] = {"operator_system": who.system, "operator_value": who.value,
+            "operator_type": codes[0][:20] if codes else None, "declared_created": data.created}
     known = await session.scalar(select(DeclaredAppointment).where(
         DeclaredAppointment.system == system, DeclaredAppointment.value == value))
     if known is not None:
         if known.declared_by != principal.sub and not principal.is_admin:
             raise Forbidden("This appointment was declared by another agenda", field="identifier")
         await _apply(session, principal, known.booking_id, data)
+        if (known.operator_system, known.operator_value) != (who.system, who.value) or (
+                data.created is not None and known.declared_created != data.created):
+            # An update may name who booked anew (the guide's update carries the whole resource).
+            for column, given in kept.items():
+                if given is not None or column != "declared_created":
+                    setattr(known, column, given)
         return known.booking_id, False
     if data.status != "booked":
         raise Unprocessable(f"status: an appointment unknown here is declared booked first, not {data.status}",
@@ -214,7 +274,7 @@ async def receive(session: AsyncSession, statements: Statements, principal: Prin
     booked = await bookings_service.book_declared(statements, principal, slot_id, _key(system, value))
     booking_id = uuid.UUID(booked.body["id"])
     await session.execute(insert(DeclaredAppointment).values(
-        system=system, value=value, booking_id=booking_id, declared_by=principal.sub).on_conflict_do_nothing())
+        system=system, value=value, booking_id=booking_id, declared_by=principal.sub, **kept).on_conflict_do_nothing())
     log.info("appointment.declared", booking_id=str(booking_id), status="booked", replayed=booked.replayed)
     return booking_id, not booked.replayed
 
@@ -310,7 +370,7 @@ async def read(session: AsyncSession, booking_id: uuid.UUID) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"Appointment {booking_id} not found")
     appointment = projection.as_it_stands(row)
-    body = resource(appointment)
+    body = resource(appointment, await systems(session))
     body["id"] = str(appointment.booking_id)
     if appointment.declared is not None:
         system, value = appointment.declared

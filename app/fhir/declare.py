@@ -35,7 +35,8 @@ FHIR_JSON = "application/fhir+json"
 
 
 async def _send(client: httpx.AsyncClient, base: str, creates: bool, body: dict[str, Any]) -> str | None:
-    """None when the platform took it (or refused it for good); else why to try again later."""
+    """None when the platform took it; else why to try again later. Raises ``Held`` when the platform refused
+    it for good (4xx): kept, visible, and sent again after a fix (``snp declarations retry``)."""
     try:
         if creates:
             response = await client.post(f"{base}/Appointment", json=body)
@@ -49,10 +50,30 @@ async def _send(client: httpx.AsyncClient, base: str, creates: bool, body: dict[
         return None
     if response.status_code in (408, 425, 429) or response.status_code >= 500:
         return f"HTTP {response.status_code}"
-    # Refused for good (the platform does not know the practitioner, the appointment breaks a rule):
-    # told in the log, and the next appointments go on.
+    # Refused for good (the platform does not know the practitioner, the appointment breaks a rule): kept with
+    # what the platform said, and the next appointments go on.
     log.warning("ptf.declaration_refused", booking_id=body["identifier"][0]["value"], status=response.status_code)
-    return None
+    raise cursors.Held("refused", f"HTTP {response.status_code}: {_outcome(response)}", response.status_code)
+
+
+def _outcome(response: httpx.Response) -> str:
+    """What a refusal says: its OperationOutcome's issues (diagnostics, else details), else its text."""
+    try:
+        found = response.json()
+    except ValueError:
+        return response.text[:500] or response.reason_phrase
+    issues = found.get("issue") if isinstance(found, dict) else None
+    if isinstance(issues, list):
+        said = []
+        for issue in issues:
+            if not isinstance(issue, dict):
+                continue
+            details = issue.get("details")
+            text = issue.get("diagnostics") or (details.get("text") if isinstance(details, dict) else None)
+            said.append(" ".join(str(x) for x in (issue.get("code"), text) if x))
+        if said:
+            return "; ".join(said)[:1500]
+    return response.text[:500]
 
 
 async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: httpx.AsyncClient, base: str) -> int:
@@ -61,17 +82,25 @@ async def declare_once(sessionmaker: async_sessionmaker[AsyncSession], client: h
     async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
         if row is None:
             return
+        fixed = await appointments.systems(session)
         appointment = projection.told(row, event["kind"])
-        if appointment.ours_to_tell:  # an appointment declared to us is its agenda's
-            failure = await _send(client, base, appointment.creates, appointments.resource(appointment))
-            if failure is not None:
-                log.warning("ptf.declaration_deferred", error=failure)
-                raise cursors.Deferred(failure)
+        if not appointment.ours_to_tell:  # an appointment declared to us is its agenda's
+            return
+        unidentified = appointment.unidentified
+        if unidentified is not None:  # FrAppointmentSAS requires the operator: never one made up
+            log.warning("ptf.declaration_parked", booking_id=str(appointment.booking_id))
+            raise cursors.Held("parked", unidentified)
+        failure = await _send(client, base, appointment.creates, appointments.resource(appointment, fixed))
+        if failure is not None:
+            log.warning("ptf.declaration_deferred", error=failure)
+            raise cursors.Deferred(failure)
 
     settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
                                        handle=handle)
-    if settled:
-        log.info("ptf.declared", events=settled)
+    released = await cursors.release_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
+                                           handle=handle)
+    if settled or released:
+        log.info("ptf.declared", events=settled, released=released)
     return settled
 
 

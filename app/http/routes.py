@@ -80,6 +80,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("POST", "/v1/users"): DEFAULT,
     ("GET", "/v1/users/{user_id}"): DEFAULT,
     ("PATCH", "/v1/users/{user_id}"): DEFAULT,
+    ("GET", "/v1/declarations"): DEFAULT,
     # slots
     ("GET", "/v1/slots"): DEFAULT,
     ("POST", "/v1/slots"): DEFAULT,

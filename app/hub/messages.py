@@ -126,12 +126,28 @@ def organization(appointment: Appointment) -> dict[str, str] | None:
     return None
 
 
+def unidentified(appointment: Appointment) -> str | None:
+    """Why who booked cannot be named to the SAMU as RS-SAS-RDV requires (his national or SAS technical id, his
+    names and e-mail, from the users registry), else None: the message waits until he can."""
+    why = appointment.unidentified
+    if why is not None:
+        return why
+    missing = [name for name, value in (("family_name", appointment.operator_family_name),
+                                        ("given_name", appointment.operator_given_name),
+                                        ("email", appointment.operator_email)) if not value]
+    if missing:
+        return (f"who booked ({appointment.booked_by}) has no {', '.join(missing)} in the users registry, which "
+                "RS-SAS-RDV's regulator requires: register it and the message goes")
+    return None
+
+
 def regulator(appointment: Appointment) -> dict[str, Any]:
-    """Who booked: the users registry's names and e-mail when known, else the identity's subject (a
-    development identity, or the national platform's user) so that the SAMU can still ask who it was."""
-    subject = appointment.booked_by
-    person: dict[str, Any] = {"regulatorId": subject}
-    person["regulatorName"] = appointment.operator_family_name or appointment.operator_display_name or subject
+    """Who booked, from the users registry: his national id (IDNPS, as the platform gave it) when he has one
+    — never the SAS technical id, which the SAMU's software does not know —, his names and e-mail."""
+    person: dict[str, Any] = {}
+    if appointment.operator_id:
+        person["regulatorId"] = appointment.operator_id
+    person["regulatorName"] = appointment.operator_family_name or ""
     person["regulatorFirstname"] = appointment.operator_given_name or ""
     person["regulatorEmail"] = appointment.operator_email or ""
     return person

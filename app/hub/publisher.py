@@ -58,6 +58,10 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
         if recipient is None:
             log.warning("hub.no_samu", departement=appointment.departement)
             return
+        unidentified = messages.unidentified(appointment)
+        if unidentified is not None:  # RS-SAS-RDV's regulator is required: never one made up
+            log.warning("hub.message_parked", booking_id=str(appointment.booking_id))
+            raise cursors.Held("parked", unidentified)
         distribution = messages.distribution_id(settings.hub_sender_id, event["id"])
         content = messages.appointment(appointment)
         envelope = messages.report(sender=settings.hub_sender_id, recipient=recipient, distribution=distribution,
@@ -77,8 +81,10 @@ async def publish_once(sessionmaker: async_sessionmaker[AsyncSession], broker: B
 
     settled = await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=projection.rows,
                                        handle=handle)
-    if settled:
-        log.info("hub.published", events=settled)
+    released = 0 if failures else await cursors.release_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH,
+                                                                rows=projection.rows, handle=handle)
+    if settled or released:
+        log.info("hub.published", events=settled, released=released)
     if failures:
         await broker.close()
         raise failures[0]

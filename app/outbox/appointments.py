@@ -24,10 +24,17 @@ _ROWS = text("""
            si.kind AS site_kind, si.name AS site_name, si.finess AS site_finess,
            t.kind AS territory_kind, t.name AS territory_name, t.finess, t.timezone,
            COALESCE(t.parent_code, t.code) AS departement,
-           u.rpps AS operator_rpps, u.family_name AS operator_family_name, u.given_name AS operator_given_name,
-           u.email AS operator_email, u.display_name AS operator_display_name, d.system, d.value
+           u.rpps AS operator_rpps, u.national_id AS operator_national_id,
+           u.sas_technical_id AS operator_technical_id, u.family_name AS operator_family_name,
+           u.given_name AS operator_given_name,
+           u.email AS operator_email, u.display_name AS operator_display_name, d.system, d.value,
+           d.operator_system AS declared_operator_system, d.operator_value AS declared_operator_value,
+           d.operator_type AS declared_operator_type, d.declared_created,
+           c.channel = 'urgences' AS ed_redirection,
+           c.referrer_kind IS NOT NULL AND b.created_by IS NOT DISTINCT FROM c.created_by AS booked_by_referrer
     FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN practitioners p ON p.id = s.practitioner_id
     JOIN sites si ON si.id = s.site_id JOIN territories t ON t.code = s.territory_code
+    JOIN calls c ON c.id = b.call_id
     LEFT JOIN users u ON u.subject = b.created_by
     LEFT JOIN declared_appointments d ON d.booking_id = b.id
     WHERE b.id = ANY(:ids)""")
@@ -76,7 +83,10 @@ class Appointment:
     profession_code: str
     # Who booked: his subject ("system" when none), and what the users registry knows of him.
     booked_by: str
-    operator_id: str | None  # his national identifier, when the registry knows his RPPS
+    # His identifiers as the registry holds them, never made up: his national id (IDNPS) as the platform gave
+    # it (else 8 + his RPPS), and the SAS technical id of a regulator without one.
+    operator_id: str | None
+    operator_technical_id: str | None
     operator_family_name: str | None
     operator_given_name: str | None
     operator_email: str | None
@@ -90,13 +100,30 @@ class Appointment:
     finess: str | None
     timezone: str
     departement: str
-    # The identifier of an appointment an agenda declared to us (system, value), else None.
+    # The identifier of an appointment an agenda declared to us (system, value), else None; and who booked it
+    # and when, as the declaration gave them (operator's identifier: system, value, type code).
     declared: tuple[str, str] | None
+    declared_operator: tuple[str, str, str | None] | None = None
+    declared_created: dt.datetime | None = None
+    # Not an orientation of the SAS regulation: the ED's own redirection, or a referrer's booking for the patient
+    # in front of him (docs/interop.md says why neither is declared).
+    outside_regulation: bool = False
+
+    @property
+    def unidentified(self) -> str | None:
+        """Why who booked cannot be named to the platform (neither his national id nor his SAS technical id
+        is known here), else None: the appointment waits until he can."""
+        if self.operator_id or self.operator_technical_id:
+            return None
+        return (f"who booked ({self.booked_by}) has neither a national id (IDNPS) nor a SAS technical id in the "
+                "users registry: register it (snp users, PATCH /v1/users/{id}) and the appointment goes")
 
     @property
     def ours_to_tell(self) -> bool:
-        """An appointment an agenda declared to us is told by whoever booked it, not by us."""
-        return self.declared is None
+        """What we tell the platform and the SAMU: the appointments of the SAS regulation (its operators' and
+        regulators', those booked through the platform's link). Not one an agenda declared to us (whoever booked
+        it tells it), nor an ED redirection or a referrer's own booking, which are no regulation's orientation."""
+        return self.declared is None and not self.outside_regulation
 
 
 def _project(row: RowMapping, status: str, creates: bool) -> Appointment:
@@ -107,13 +134,19 @@ def _project(row: RowMapping, status: str, creates: bool) -> Appointment:
         practitioner_given_name=row["given_name"], specialty_code=row["specialty_code"],
         profession_code=row["profession_code"],
         booked_by=row["created_by"] or "system",
-        operator_id=national_id(row["operator_rpps"]) if row["operator_rpps"] else None,
+        operator_id=row["operator_national_id"] or (national_id(row["operator_rpps"]) if row["operator_rpps"]
+                                                    else None),
+        operator_technical_id=row["operator_technical_id"],
         operator_family_name=row["operator_family_name"], operator_given_name=row["operator_given_name"],
         operator_email=row["operator_email"], operator_display_name=row["operator_display_name"],
         site_kind=row["site_kind"], site_name=row["site_name"], site_finess=row["site_finess"],
         territory_kind=row["territory_kind"], territory_name=row["territory_name"],
         finess=row["finess"], timezone=row["timezone"], departement=row["departement"],
         declared=(row["system"], row["value"]) if row["system"] is not None else None,
+        declared_operator=(row["declared_operator_system"], row["declared_operator_value"],
+                           row["declared_operator_type"]) if row["declared_operator_system"] is not None else None,
+        declared_created=row["declared_created"],
+        outside_regulation=bool(row["ed_redirection"] or row["booked_by_referrer"]),
     )
 
 

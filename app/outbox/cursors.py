@@ -36,6 +36,25 @@ class Deferred(Exception):
     """What ``handle`` raises to stop a round at this event: it is tried again next round."""
 
 
+class Held(Exception):
+    """What ``handle`` raises for an event it cannot tell and must not drop: ``parked`` (who booked has no
+    identifier the recipient accepts yet) or ``refused`` (the recipient refused it for good, ``status_code``).
+    The event is kept in ``held_events`` and the cursor moves on: the other appointments never wait for it;
+    the later events of the same appointment are held behind it, to keep their order."""
+
+    def __init__(self, state: str, reason: str, status_code: int | None = None) -> None:
+        super().__init__(reason)
+        self.state, self.reason, self.status_code = state, reason, status_code
+
+
+BEHIND = "after an earlier event of this appointment, held"
+_HOLDING = text("SELECT DISTINCT booking_id FROM held_events WHERE reader = :name AND booking_id = ANY(:ids)")
+_HOLD = text("""
+    INSERT INTO held_events (reader, event_id, booking_id, kind, xid, seq, state, reason, status_code)
+    VALUES (:name, :event_id, :booking_id, :kind, :xid, :seq, :state, :reason, :status_code)
+    ON CONFLICT (reader, event_id) DO NOTHING""")
+
+
 async def read_round(
     sessionmaker: async_sessionmaker[AsyncSession], *, name: str, lock: int, batch: int,
     rows: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]],
@@ -54,15 +73,93 @@ async def read_round(
         events = (await session.execute(READY, {"name": name, "limit": batch})).mappings().all()
         if not events:
             return 0
-        booked = await rows(session, list({e["booking_id"] for e in events}))
+        ids = list({e["booking_id"] for e in events})
+        booked = await rows(session, ids)
+        holding = set((await session.scalars(_HOLDING, {"name": name, "ids": ids})).all())
         began = time.monotonic()
         for event in events:
             try:
+                if event["booking_id"] in holding:
+                    raise Held("behind", BEHIND)
                 await handle(session, event, booked.get(event["booking_id"]))
             except Deferred:
                 break
+            except Held as held:
+                await session.execute(_HOLD, {"name": name, "event_id": event["id"], "booking_id": event["booking_id"],
+                                              "kind": event["kind"], "xid": event["xid"], "seq": event["seq"],
+                                              "state": held.state, "reason": held.reason[:2000],
+                                              "status_code": held.status_code})
+                holding.add(event["booking_id"])
             await session.execute(MOVE, {"name": name, "xid": event["xid"], "seq": event["seq"]})
             settled += 1
             if time.monotonic() - began > ROUND_SECONDS:
                 break
     return settled
+
+
+# The first held event of each appointment that may go now: one behind an event since told, a refused one
+# whose retry was asked for, a parked one whose booker's registry entry changed since it was last tried.
+_RELEASABLE = text("""
+    SELECT h.booking_id FROM (
+        SELECT DISTINCT ON (booking_id) booking_id, state, checked_at, retry_requested_at
+        FROM held_events WHERE reader = :name ORDER BY booking_id, xid, seq) h
+    JOIN bookings b ON b.id = h.booking_id
+    WHERE h.state = 'behind'
+       OR (h.state = 'refused' AND h.retry_requested_at IS NOT NULL)
+       OR (h.state = 'parked' AND EXISTS (SELECT 1 FROM users u WHERE u.subject = b.created_by
+                                          AND u.updated_at > h.checked_at))
+    LIMIT :limit""")
+_HELD_OF = text("""
+    SELECT event_id AS id, xid, seq, kind, booking_id FROM held_events
+    WHERE reader = :name AND booking_id = ANY(:ids) ORDER BY booking_id, xid, seq""")
+_TOLD = text("DELETE FROM held_events WHERE reader = :name AND event_id = :event_id")
+_STILL_HELD = text("""
+    UPDATE held_events SET state = :state, reason = :reason, status_code = :status_code, attempts = attempts + 1,
+           checked_at = now(), retry_requested_at = NULL
+    WHERE reader = :name AND event_id = :event_id""")
+
+
+async def release_round(
+    sessionmaker: async_sessionmaker[AsyncSession], *, name: str, lock: int, batch: int,
+    rows: Callable[[AsyncSession, list[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]],
+    handle: Callable[[AsyncSession, RowMapping, Any], Awaitable[None]],
+) -> int:
+    """The held events that may go now (``_RELEASABLE``), each appointment's in order, given to ``handle``
+    again under the reader's lock: told, they leave ``held_events``; held again, they stay with the new
+    reason (and the appointment's later ones behind them); ``Deferred`` stops the round. How many were told."""
+    told = 0
+    async with sessionmaker() as session, session.begin():
+        if not await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock}):
+            return 0
+        ids = list((await session.scalars(_RELEASABLE, {"name": name, "limit": batch})).all())
+        if not ids:
+            return 0
+        booked = await rows(session, ids)
+        stopped: set[uuid.UUID] = set()
+        for event in (await session.execute(_HELD_OF, {"name": name, "ids": ids})).mappings().all():
+            if event["booking_id"] in stopped:
+                continue
+            try:
+                await handle(session, event, booked.get(event["booking_id"]))
+            except Deferred:
+                break
+            except Held as held:
+                await session.execute(_STILL_HELD, {"name": name, "event_id": event["id"], "state": held.state,
+                                                    "reason": held.reason[:2000], "status_code": held.status_code})
+                stopped.add(event["booking_id"])
+                continue
+            await session.execute(_TOLD, {"name": name, "event_id": event["id"]})
+            told += 1
+    return told
+
+
+_RETRY = text("""
+    UPDATE held_events SET retry_requested_at = now()
+    WHERE reader = :name AND state = 'refused' AND (CAST(:booking_id AS uuid) IS NULL OR booking_id = :booking_id)""")
+
+
+async def request_retry(session: AsyncSession, name: str, booking_id: uuid.UUID | None = None) -> int:
+    """Ask for the refused events of reader ``name`` (of one appointment, or all) to be tried again at its next
+    round, once what made them refused is fixed; how many."""
+    result = await session.execute(_RETRY, {"name": name, "booking_id": booking_id})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

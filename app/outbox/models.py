@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,3 +55,33 @@ class DeclarationCursor(Base):
     xid: Mapped[str] = mapped_column(XID8)
     seq: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+
+
+class HeldEvent(Base):
+    """An appointment event an in-order reader could not tell and did not drop: ``parked`` (who booked has no
+    identifier the recipient accepts yet: told once he has one), ``refused`` (the recipient refused it for
+    good: told again after a fix, ``snp declarations retry``), or ``behind`` (a later event of an appointment
+    with one of those: told after it, in order). Its reader's cursor has moved on: the other appointments
+    never wait for it."""
+
+    __tablename__ = "held_events"
+    __table_args__ = (
+        CheckConstraint("state IN ('parked', 'refused', 'behind')", name="state"),
+        Index("ix_held_events_reader_booking", "reader", "booking_id", "xid", "seq"),
+    )
+
+    reader: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    kind: Mapped[str] = mapped_column(String(64))
+    xid: Mapped[str] = mapped_column(XID8)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1")
+    held_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    # When it was last tried: a parked event is tried again once its booker's registry entry changed after this.
+    checked_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    # Set by ``snp declarations retry``: a refused event is tried again at the next round.
+    retry_requested_at: Mapped[dt.datetime | None] = mapped_column(TZ)

@@ -221,6 +221,13 @@ class Settings(BaseSettings):
         if self.env == "production" and development_keys:
             raise ValueError("SNP_IDENTITY_KEYS / SNP_IDENTITY_HASH_KEY are still the development keys: refusing to "
                              "start in production mode (patient identity would be sealed with a public key)")
+        if self.ptf_sas_fhir_url and self.hub_amqp_url and self.hub_samu_ids:
+            # The guide's one sender of appointments to the SAMUs is the national platform (fr.health.ptfsas),
+            # from what we declare to it: a SAMU told by both would get every appointment twice.
+            raise ValueError("SNP_HUB_AMQP_URL with SNP_HUB_SAMU_IDS beside SNP_PTF_SAS_FHIR_URL: the national "
+                             "platform already tells the SAMUs of every appointment declared to it; send to a SAMU "
+                             "ourselves only where no platform is declared to (unset SNP_HUB_SAMU_IDS or "
+                             "SNP_PTF_SAS_FHIR_URL; docs/interop.md)")
         if self.env == "production" and self.public_url is None:
             raise ValueError("SNP_PUBLIC_URL is required in production mode: the links the service writes "
                              "(FHIR, Location, booking pages) would name a development address")

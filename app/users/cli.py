@@ -61,6 +61,10 @@ def add(
              "issuer and subject CN and OU, which its renewals keep; role platform", dir_okay=False)] = None,
     rpps: Annotated[str | None, typer.Option(help="the RPPS its tokens carry (11 digits)")] = None,
     subject: Annotated[str | None, typer.Option(help="the identity provider's subject (sub)")] = None,
+    national_id: Annotated[str | None, typer.Option(help="the national id (IDNPS) as the national platform gives "
+                                                         "it, e.g. 3456780581/11242343")] = None,
+    sas_technical_id: Annotated[str | None, typer.Option(help="without a national id: the SAS technical id the "
+                                                              "platform gives")] = None,
     territory: Annotated[list[str] | None, typer.Option("--territory", help="repeat for several")] = None,
     practitioner: Annotated[str | None, typer.Option(help="effectors: practitioner id (default: by RPPS)")] = None,
     referrer_kind: Annotated[str | None, typer.Option(help="referrers: pharmacist, nurse, …")] = None,
@@ -70,14 +74,15 @@ def add(
 ) -> None:
     """Register an identity with its rights, or the national platform's certificate."""
     if certificate is not None:
-        _add_certificate(name, role, certificate, [rpps, subject, territory, practitioner, referrer_kind, family_name,
-                                                   given_name, email])
+        _add_certificate(name, role, certificate, [rpps, subject, national_id, sas_technical_id, territory,
+                                                   practitioner, referrer_kind, family_name, given_name, email])
         return
     if role is None:
         console.print("[red]--role is required (or --certificate for the national platform)[/red]")
         raise typer.Exit(2)
     try:
         data = UserCreate(display_name=name, role=role, rpps=rpps, subject=subject,  # type: ignore[arg-type]
+                          national_id=national_id, sas_technical_id=sas_technical_id,
                           family_name=family_name, given_name=given_name, email=email,
                           territories=territory or [], referrer_kind=referrer_kind,  # type: ignore[arg-type]
                           practitioner_id=uuid.UUID(practitioner) if practitioner else None)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -11,6 +11,8 @@ from app.reference.identifiers import RPPS
 from app.territories.schemas import Code
 
 UserRole = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
+# An identifier as the national platform gives it: digits, letters, and the "/" of the guide's examples.
+NationalId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][0-9A-Za-z/._:-]*$")]
 ReferrerKind = Literal["pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional"]
 
 
@@ -19,6 +21,13 @@ class UserCreate(Input):
                                 description="the identity provider's subject (claim `sub`)")
     rpps: RPPS | None = Field(default=None, description="the RPPS the provider's tokens carry (national id 8 + "
                               "RPPS): the usual way to name a Pro Santé Connect user before the first sign-in")
+    national_id: NationalId | None = Field(default=None, description="the regulator's national id (IDNPS) as the "
+                                           "national platform gives it, in any form (810001234567, "
+                                           "3456780581/11242343, 3620100057/70326SR): who booked, as the platform "
+                                           "and the SAMU are told")
+    sas_technical_id: NationalId | None = Field(default=None, description="a regulator without a national id: the "
+                                                "SAS technical id the platform gave him (INTRN, "
+                                                "urn:oid:1.2.250.1.213.3.6)")
     display_name: str = Field(min_length=1, max_length=200)
     family_name: str | None = Field(default=None, min_length=1, max_length=100,
                                     description="family name, as the SAMU is told of who booked (Hub Santé)")
@@ -44,6 +53,9 @@ class UserCreate(Input):
 
 class UserUpdate(Input):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    national_id: NationalId | None = Field(default=None, description="the national id (IDNPS) as the platform gives "
+                                           "it; the appointments this user booked that waited for it then go")
+    sas_technical_id: NationalId | None = Field(default=None, description="the SAS technical id, likewise")
     family_name: str | None = Field(default=None, min_length=1, max_length=100,
                                     description="family name, as the SAMU is told of who booked (Hub Santé)")
     given_name: str | None = Field(default=None, min_length=1, max_length=100, description="given name, likewise")
@@ -61,6 +73,8 @@ class UserRead(Schema):
     id: uuid.UUID
     subject: str | None
     rpps: str | None
+    national_id: str | None = None
+    sas_technical_id: str | None = None
     display_name: str
     family_name: str | None
     given_name: str | None

@@ -19,7 +19,8 @@ from app.users.schemas import UserCreate, UserUpdate
 
 
 async def create(session: AsyncSession, principal: Principal | None, data: UserCreate) -> User:
-    for name, value in (("subject", data.subject), ("rpps", data.rpps)):
+    for name, value in (("subject", data.subject), ("rpps", data.rpps), ("national_id", data.national_id),
+                        ("sas_technical_id", data.sas_technical_id)):
         if value is not None and await session.scalar(select(User.id).where(getattr(User, name) == value)):
             raise Conflict(f"A user with this {name} is already registered", field=name)
     await _check_territories(session, data.territories)
@@ -27,7 +28,8 @@ async def create(session: AsyncSession, principal: Principal | None, data: UserC
     if data.role == "effector" and practitioner_id is None and data.rpps:
         practitioner_id = await session.scalar(select(Practitioner.id).where(Practitioner.rpps == data.rpps))
     await _check_practitioner(session, data.role, practitioner_id)
-    user = User(subject=data.subject, rpps=data.rpps, display_name=data.display_name, family_name=data.family_name,
+    user = User(subject=data.subject, rpps=data.rpps, national_id=data.national_id,
+                sas_technical_id=data.sas_technical_id, display_name=data.display_name, family_name=data.family_name,
                 given_name=data.given_name, email=data.email, role=data.role,
                 territories=sorted(set(data.territories)), practitioner_id=practitioner_id,
                 referrer_kind=data.referrer_kind)
@@ -63,7 +65,8 @@ async def update(session: AsyncSession, principal: Principal | None, user_id: uu
     user = await get(session, user_id, lock=True)
     changes = data.model_dump(exclude_unset=True)
     for name, value in changes.items():
-        if value is None and name not in ("practitioner_id", "referrer_kind", "family_name", "given_name", "email"):
+        if value is None and name not in ("practitioner_id", "referrer_kind", "family_name", "given_name", "email",
+                                          "national_id", "sas_technical_id"):
             raise Unprocessable(f"{name} cannot be null", field=name)
     if "territories" in changes:
         await _check_territories(session, changes["territories"])
@@ -78,6 +81,11 @@ async def update(session: AsyncSession, principal: Principal | None, user_id: uu
     if role != "referrer" and kind is not None:
         raise Unprocessable("only a referrer has a kind", field="referrer_kind")
     changes["referrer_kind"] = kind
+    for name in ("national_id", "sas_technical_id"):
+        value = changes.get(name)
+        if value is not None and await session.scalar(select(User.id).where(getattr(User, name) == value,
+                                                                            User.id != user.id)):
+            raise Conflict(f"A user with this {name} is already registered", field=name)
     practitioner_id = changes.get("practitioner_id", user.practitioner_id)
     await _check_practitioner(session, role, practitioner_id)
     for name, value in changes.items():

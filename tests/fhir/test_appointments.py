@@ -133,6 +133,9 @@ class TestDeclaredToUs:
         ours, guide = made.json(), json.loads((GUIDE / "Appointment-1.json").read_text(encoding="utf-8"))
         assert ours["meta"]["profile"] == guide["meta"]["profile"] == [PROFILE]
         assert [e["url"] for e in ours["extension"]] == [e["url"] for e in guide["extension"]] == [OPERATOR]
+        # Who booked and when, kept as the declaration gave them (the guide's regulator 3456780581/11242343).
+        assert ours["extension"] == guide["extension"]
+        assert dt.datetime.fromisoformat(ours["created"]) == dt.datetime.fromisoformat(guide["created"])
         ours_type = ours["extension"][0]["valueReference"]["identifier"]["type"]["coding"][0]
         assert ours_type["system"] == guide["extension"][0]["valueReference"]["identifier"]["type"]["coding"][0][
             "system"]

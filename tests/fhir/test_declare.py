@@ -72,6 +72,11 @@ def test_an_instance_declares_its_bookings_to_another_in_order_and_at_least_once
                   "SNP_PTF_SAS_DECLARE_SECONDS": "0.2"}
     with served(database_url, sender_env) as sender:
         here = _publish(sender, rpps, starts)
+        # The regulator as the platform knows him (his national id): who booked, in each declaration.
+        registered = httpx.post(f"{sender}/v1/users", headers=_headers("admin", ()), json={
+            "subject": "dr-bernard", "national_id": "3456780581/11242343", "display_name": "Dr Bernard",
+            "role": "regulator", "territories": ["36"]})
+        assert registered.status_code == 201, registered.text
         regulator = _headers("regulator", sub="dr-bernard")
         with httpx.Client(base_url=sender, headers=regulator) as c:
             first = c.post("/v1/calls", json=NEW_CALL).json()

@@ -53,7 +53,8 @@ def _setting_up(base: str, starts: list[dt.datetime]) -> dict[str, Any]:
                                              "mode": "in_person"})
             assert made.status_code == 201, made.text
             slots.append(made.json())
-        user = c.post("/v1/users", json={"subject": "dr-ricart", "display_name": "Dr Pauline Ricart",
+        user = c.post("/v1/users", json={"subject": "dr-ricart", "national_id": "3620100057/70326SR",
+                                         "display_name": "Dr Pauline Ricart",
                                          "family_name": "RICART", "given_name": "Pauline",
                                          "email": "pauline.ricart@ch-chateauroux.fr", "role": "regulator",
                                          "territories": ["36"]})
@@ -120,7 +121,7 @@ def test_bookings_cancellations_and_outcomes_reach_the_samu_as_the_hub_models_th
                 "rppsId": "8" + doctor["rpps"], "lastName": "Morel", "firstName": "Didier",
                 "specialityCode": "SM54", "specialityUrl": guide["practitioner"]["specialityUrl"],
                 "professionCode": "10", "professionUrl": guide["practitioner"]["professionUrl"]}
-            assert appointment["regulator"] == {"regulatorId": "dr-ricart", "regulatorName": "RICART",
+            assert appointment["regulator"] == {"regulatorId": "3620100057/70326SR", "regulatorName": "RICART",
                                                 "regulatorFirstname": "Pauline",
                                                 "regulatorEmail": "pauline.ricart@ch-chateauroux.fr"}
             assert "patient" not in json.dumps(envelope).lower()

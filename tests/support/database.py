@@ -22,7 +22,7 @@ PRODUCTION_ENV = {"SNP_IDENTITY_KEYS": '{"k1": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3
 TRUNCATE = (
     "TRUNCATE audit_log, idempotency_keys, outbox_events, decisions, bookings, call_callbacks, slots, "
     "availability_rules, calls, sites, practitioner_territories, users, declared_appointments, declaration_cursors, "
-    "hub_messages, agenda_sources, practitioners RESTART IDENTITY CASCADE"
+    "hub_messages, held_events, agenda_sources, practitioners RESTART IDENTITY CASCADE"
 )
 
 

@@ -1,0 +1,49 @@
+"""The held appointment events as Prometheus gauges, counted in the database at scrape time: one series per
+reader (``ptf``: the national platform, ``hub``: the SAMUs) and state (parked, refused, behind)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.outbox import held
+from app.platform.logging import log
+
+SCRAPE_DB_SECONDS = 2.0
+
+
+class _Held(Collector):
+    def __init__(self, counts: list[dict[str, Any]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("snp_held_appointment_events",
+                                   "Appointment events not told to the platform or the SAMU, kept: parked (who "
+                                   "booked has no identifier yet), refused (4xx, until retried), behind (after "
+                                   "one of those)", labels=["reader", "state"])
+        found = {(c["reader"], c["state"]): c["n"] for c in self.counts}
+        for reader in held.READERS:
+            for state in held.STATES:
+                family.add_metric([reader, state], found.get((reader, state), 0))
+        yield family
+
+
+async def held_metrics(engine: AsyncEngine | None) -> bytes:
+    """The held events' gauges, read now; nothing (and a log line) when the database does not answer in time."""
+    if engine is None:
+        return b""
+    try:
+        async with asyncio.timeout(SCRAPE_DB_SECONDS), engine.connect() as conn:
+            counts = await held.counts(conn)
+    except Exception as exc:  # noqa: BLE001 - a scrape outlives an unreachable database
+        log.warning("metrics.held_unavailable", error=type(exc).__name__)
+        return b""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Held(counts))
+    return generate_latest(registry)
