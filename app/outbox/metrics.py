@@ -3,19 +3,15 @@ reader (``ptf``: the national platform, ``hub``: the SAMUs) and state (parked, r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.outbox import held
-from app.platform.logging import log
-
-SCRAPE_DB_SECONDS = 2.0
+from app.platform.scrape import gauges
 
 
 class _Held(Collector):
@@ -35,15 +31,5 @@ class _Held(Collector):
 
 
 async def held_metrics(engine: AsyncEngine | None) -> bytes:
-    """The held events' gauges, read now; nothing (and a log line) when the database does not answer in time."""
-    if engine is None:
-        return b""
-    try:
-        async with asyncio.timeout(SCRAPE_DB_SECONDS), engine.connect() as conn:
-            counts = await held.counts(conn)
-    except Exception as exc:  # noqa: BLE001 - a scrape outlives an unreachable database
-        log.warning("metrics.held_unavailable", error=type(exc).__name__)
-        return b""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Held(counts))
-    return generate_latest(registry)
+    """The held events' gauges, read now (nothing when the database does not answer in time)."""
+    return await gauges(engine, held.counts, _Held, "held")
