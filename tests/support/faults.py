@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.factories import NEW_CALL, create_practitioner, create_site
@@ -108,4 +109,13 @@ def _found(database_url: str, acknowledged: list[str]) -> tuple[int, int, int]:
         await engine.dispose()
         return len(ids & set(acknowledged)), doubles, events
 
-    return asyncio.run(read())
+    # A killed postmaster's backends finish the connections they hold: the load may end before the
+    # supervisor has started PostgreSQL again (it looks every 0.5 s), and a new connection is refused until it has.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return asyncio.run(read())
+        except (ConnectionRefusedError, OSError, DBAPIError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
