@@ -404,8 +404,7 @@ async def observe(
 async def observations(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> list[ObservationRead]:
     """The call's record in the order written, each with the observations that correct it; the read is
     audited (it is the patient's medical record)."""
-    found = await repository.get(session, call_id)
-    call = await _ensure_call_visible(session, principal, found.Call if found else None, call_id)
+    call = await ensure_visible(session, principal, call_id)
     rows = await repository.observations_of(session, call.id)
     audit.record(session, principal, "call.observations.read", call_id=call.id)
     corrections: dict[uuid.UUID, list[uuid.UUID]] = {}
