@@ -7,7 +7,8 @@ export const STATUS = { waiting: "En attente", in_progress: "En cours", to_reori
 export const CHANNELS = { "15": "15 (SAMU)", "116117": "116 117", urgences: "Urgences", professionnel: "Professionnel de santé", autre: "Autre" };
 export const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins non programmés", regulator: "Médecin régulateur",
   urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur" };
-export const OUTCOMES = { fulfilled: "honoré", noshow: "non honoré" };
+// What an effector said of an appointment (POST /v1/bookings/{id}/outcome).
+export const OUTCOMES = { fulfilled: "honoré", noshow: "non honoré (patient absent)" };
 export const SLOT_STATES = { free: "libre", held: "retenu", booked: "réservé", withdrawn: "retiré", past: "passé" };
 export const DAYS = ["", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
 export const METHODS = { declared_intent: "de l'intention déclarée", coefficients: "des coefficients" };

@@ -122,7 +122,7 @@ describe("a call's history", () => {
       "Décision : Prescription — Pharmacie du Centre : Paracétamol");
     assert.equal(timelineText({ kind: "corrected", detail: { fields: ["patient.phone", "priority"] } }), "Appel corrigé : téléphone, priorité");
     assert.equal(timelineText({ kind: "appointment", detail: { start: "S", practitioner: "Claire Martin", site: "MSP", mode: "in_person", outcome: "noshow" } }, (x) => `<${x}>`),
-      "Rendez-vous le <S> avec Claire Martin, MSP (Au cabinet) — non honoré");
+      "Rendez-vous le <S> avec Claire Martin, MSP (Au cabinet) — non honoré (patient absent)");
   });
 });
 

@@ -3,7 +3,7 @@
 // hours.
 import { api } from "../api.js";
 import { $, button, cell, confirmInPlace, item, onSubmit, refuse, say, when } from "../dom.js";
-import { DAYS, MODES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
+import { DAYS, MODES, OUTCOMES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
 import { whenShown } from "./tabs.js";
@@ -115,9 +115,6 @@ onSubmit("#my-settings", async (f) => {
     settingsError(SETTINGS_FIELDS[(field || "").split(".")[0]] || err.message, field);
   }
 });
-
-// What he said of an appointment (POST /v1/bookings/{id}/outcome).
-export const OUTCOMES = { fulfilled: "honoré", noshow: "non honoré (patient absent)" };
 
 // Of the patient, what the mode needs: the name, age, address and phone for a home visit, the phone for a
 // teleconsultation, the initials and age otherwise (the feed carries no more than that).
