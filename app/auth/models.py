@@ -6,7 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,7 +31,11 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("subject IS NOT NULL OR rpps IS NOT NULL OR certificate_cn IS NOT NULL", name="identified"),
+        CheckConstraint("subject IS NOT NULL OR rpps IS NOT NULL OR certificate_cn IS NOT NULL "
+                        "OR national_id IS NOT NULL OR sas_technical_id IS NOT NULL", name="identified"),
+        # The national platform's regulator accounts (INT_R02) are regulators, and only they.
+        CheckConstraint("provisioned_by IS NULL OR (provisioned_by = 'ptf-sas' AND role = 'regulator')",
+                        name="provisioned_by"),
         CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),
         CheckConstraint("role IN ('effector', 'operator', 'regulator', 'urgences', 'referrer', 'analyst', 'admin', "
                         "'platform')", name="role"),
@@ -59,5 +73,38 @@ class User(Base):
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("practitioners.id"))
     referrer_kind: Mapped[str | None] = mapped_column(String(30))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Who registered the account: NULL here (an administrator, ``snp users add``), ``ptf-sas`` the national
+    # platform (its regulator accounts, ``/fhir/Practitioner``): such a regulator's rights hold only in a
+    # session opened from the platform (``origin=sas``), and once he accepted our terms of use.
+    provisioned_by: Mapped[str | None] = mapped_column(String(40))
+    # The terms of use the user accepted (their version: a digest of their text) and when.
+    terms_version: Mapped[str | None] = mapped_column(String(64))
+    terms_accepted_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+
+
+class PlatformSession(Base):
+    """A session opened from the national platform (its booking link carries ``origin=sas``): the token the
+    identity provider gave then, and the refresh token that renews it, known by their digests only. A
+    regulator the platform registered has his rights in such a session and in no other."""
+
+    __tablename__ = "platform_sessions"
+
+    token_digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    refresh_digest: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(TZ, index=True)
+    created_at: Mapped[CreatedAt]
+
+
+class RegistryGeneration(Base):
+    """One row, its number bumped by a trigger on every change to ``users`` (in the changing transaction):
+    each process compares it with the one it read last, and forgets what it keeps of the registry when it
+    moved (app/auth/revocation.py)."""
+
+    __tablename__ = "registry_generation"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
