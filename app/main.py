@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from app import workers
+from app.auth import terms
 from app.http import contract, docs
 from app.http.edge import Edge
 from app.http.errors import install_error_handlers
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     crypto.use(crypto.keyring_of(settings))  # patient identity sealed with the settings' keys
+    terms.use(settings.terms_file)  # the terms of use the platform's regulators accept
     app.state.sessionmaker = None
     app.state.engine = None
     app.state.embedded = None

@@ -61,6 +61,7 @@ TABLE: dict[str, Row] = {
     "list_sites": Row("GET", "/v1/sites", ALL - {"platform"}),
     "get_site": Row("GET", "/v1/sites/{site}", ALL - {"platform"}, walled=True),
     "search_slots": Row("GET", "/v1/slots/search?territory=36", SEARCHERS, walled=True),
+    "slot_agenda": Row("GET", "/v1/slots/{slot}/agenda", STAFF, walled=True),
     "hold_slot": Row("POST", "/v1/slots/{slot}/hold", STAFF, {"call_id": "{call}"}, walled=True),
     "release_slot_hold": Row("DELETE", "/v1/slots/{slot}/hold?call_id={call}", STAFF, walled=True),
     "create_booking": Row("POST", "/v1/bookings", SEARCHERS, {}),
@@ -120,6 +121,8 @@ TABLE: dict[str, Row] = {
                                                       "redirect_uri": "http://t/console/"}, unconfigured=True),
     "renew_session": Row("POST", "/v1/auth/refresh", PUBLIC, unconfigured=True),
     "sign_out": Row("POST", "/v1/auth/sign-out", PUBLIC),
+    "get_terms": Row("GET", "/v1/auth/terms", PUBLIC),
+    "accept_terms": Row("POST", "/v1/auth/terms", ALL, {"version": "x"}),
     "stream_calls": Row("GET", "/v1/stream", STAFF, endless=True),
     "fhir_search_slots": Row("GET", "/fhir/Slot?status=free&schedule.actor:Practitioner.identifier="
                                     "urn:oid:1.2.250.1.71.4.2.1|810002909371", FHIR_READERS),

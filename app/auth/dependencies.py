@@ -55,10 +55,17 @@ async def principal_of(request: Request, token: str, settings: Settings) -> Prin
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+class TermsNotAccepted(Forbidden):
+    """A regulator of the national platform at his first sign-in: our terms of use come before any right."""
+
+
 def require_roles(*roles: str):  # noqa: ANN201 - a FastAPI dependency factory
     allowed = frozenset(roles)
 
     async def _check(principal: PrincipalDep) -> Principal:
+        if principal.pending == "terms":
+            raise TermsNotAccepted("Accept the terms of use first (GET /v1/auth/terms, then POST /v1/auth/terms "
+                                   "with their version): no right holds until then", field="terms")
         if principal.role not in allowed:
             raise Forbidden(f"Role {principal.role!r} may not do this (allowed: {', '.join(sorted(allowed))})")
         return principal

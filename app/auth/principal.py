@@ -26,6 +26,10 @@ class Principal:
     referrer_kind: str | None = None
     expires_at: float | None = None  # the token's exp (seconds since 1970)
     display_name: str | None = None  # from the users registry (identity provider's users)
+    # What the user must do before any right holds: ``terms`` (accept our terms of use, at the first sign-in
+    # of an account the national platform registered). Only who he is and the terms are his meanwhile.
+    pending: str | None = None
+    user_id: uuid.UUID | None = None  # the users registry's account (identity provider's users)
 
     @property
     def is_admin(self) -> bool:
@@ -39,3 +43,8 @@ class Identity:
     subject: str
     rpps: str | None
     expires_at: float
+    # The national id the token carries, whole and as given ("810001234567", "3456780581/11242343"): the
+    # national platform's regulator accounts are known by it.
+    national_id: str | None = None
+    # The token's SHA-256: a session opened from the national platform (origin=sas) is known by it.
+    token_digest: bytes = b""

@@ -3,6 +3,7 @@ and for the identity provider (its JWKS); a token already verified is not verifi
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections import OrderedDict
@@ -100,6 +101,20 @@ def national_rpps(claims: dict[str, Any], names: list[str]) -> str | None:
     return None
 
 
+def national_id(claims: dict[str, Any], names: list[str]) -> str | None:
+    """The national id a Pro Santé Connect token carries, whole and as given (any form, at most 100 characters)."""
+    for name in names:
+        value = claims.get(name)
+        if isinstance(value, str) and 0 < len(value.strip()) <= 100:
+            return value.strip()
+    return None
+
+
+def digest(token: str) -> bytes:
+    """What a token is known by where it is kept (a session opened from the national platform)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
 def _verify(token: str, settings: Settings) -> tuple[Principal | Identity, float]:
     try:
         if settings.oidc_jwks_url and not _is_development_token(token, settings):
@@ -133,8 +148,10 @@ def _verify(token: str, settings: Settings) -> tuple[Principal | Identity, float
         # The subject names who did what in the audit trail and on every booking: never empty.
         raise Unauthorized("Token subject (sub) must be a non-empty string of at most 200 characters")
     if settings.oidc_jwks_url and claims.get("iss") == settings.oidc_issuer:
-        rpps = national_rpps(claims, settings.oidc_national_id_claims)
-        return Identity(subject=sub.strip(), rpps=rpps, expires_at=float(claims["exp"])), float(claims["exp"])
+        names = settings.oidc_national_id_claims
+        identity = Identity(subject=sub.strip(), rpps=national_rpps(claims, names), expires_at=float(claims["exp"]),
+                            national_id=national_id(claims, names), token_digest=digest(token))
+        return identity, float(claims["exp"])
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthorized("Token has no valid role claim")

@@ -12,6 +12,7 @@ from app.auth.dependencies import OperatorDep, SearcherDep, require_roles
 from app.auth.principal import Principal
 from app.bookings import search, service
 from app.bookings.schemas import (
+    Agenda,
     Audience,
     BookingCreate,
     BookingRead,
@@ -90,6 +91,15 @@ async def search_slots(
     # Built by the service from SQL rows already: no second validation on the hot path, and the page
     # written to JSON by pydantic's core in one step (not to models, then a dict, then by the json module).
     return Response(search.page_json(page), media_type="application/json")
+
+
+@slot_search_router.get("/{slot_id:uuid}/agenda", response_model=Agenda, operation_id="slot_agenda",
+                        responses=error_responses(401, 403, 404))
+async def slot_agenda(slot_id: uuid.UUID, session: SessionDep, principal: OperatorDep) -> Agenda:
+    """The booking page of the national platform's link (a Slot's `comment`): the slot, whether it is still free
+    for you, and its doctor's next free slots — what to offer when it was taken meanwhile. Read on the primary:
+    "free" is said as of now, never as a replica last saw it."""
+    return Agenda.model_validate(await search.agenda(session, principal, slot_id))
 
 
 @slot_search_router.post("/{slot_id:uuid}/hold", response_model=HoldRead, operation_id="hold_slot",

@@ -72,6 +72,30 @@ class SearchPage(Schema):
                                  "child under 16 by the call's birth year)")
 
 
+class ChosenSlot(Schema):
+    """The slot the national platform's link names, free or not."""
+
+    id: uuid.UUID
+    start: dt.datetime
+    end: dt.datetime
+    mode: str
+    territory_code: str
+    free: bool = Field(description="still free for you (not held by another call, booked, withdrawn or started)")
+
+
+class Agenda(Schema):
+    """The booking page of the national platform's link: the slot, and its doctor's next free slots."""
+
+    chosen: ChosenSlot
+    slot: FoundSlot | None = Field(description="the slot as search shows it, when it is still free; null when it "
+                                   "was taken meanwhile")
+    practitioner: SlotPractitioner
+    call_territory_code: str = Field(description="where the call of the patient is entered (the slot's "
+                                     "département)")
+    next_slots: list[FoundSlot] = Field(description="the doctor's next free slots you may book, soonest first "
+                                        "(the chosen one apart)")
+
+
 class HoldCreate(Input):
     call_id: uuid.UUID
 

@@ -59,6 +59,9 @@ class SearchFilter:
     after: tuple[dt.datetime, uuid.UUID] | None = None
     offset: int = 0
     limit: int = 20
+    # one doctor's slots (his agenda, from the national platform's link), or one slot
+    practitioner_id: uuid.UUID | None = None
+    slot_id: uuid.UUID | None = None
     # who searches (``bookers.params``): a slot veiled from them is not found
     booker: dict[str, Any] = field(default_factory=lambda: bookers.params("admin", ()))
 
@@ -236,6 +239,43 @@ async def search(
     return {"items": items, "next_cursor": next_cursor, "near": near_point, "audience": audience}
 
 
+# How many of the doctor's next free slots the agenda of the platform's link offers.
+AGENDA_NEXT = 12
+
+
+async def agenda(session: AsyncSession, principal: Principal, slot_id: uuid.UUID) -> dict[str, Any]:
+    """The slot a regulator opened from the national platform's link, whether it is still free for him, and its
+    doctor's next free slots (his agenda): what the booking page shows, and offers when the slot was taken
+    meanwhile. A slot out of the user's territories is 404, as if it did not exist."""
+    visible = await territory_service.visible_codes(session, principal)  # None: every territory (an admin)
+    chosen = (await session.execute(sql("""
+        SELECT s.id, s.start_at, s.end_at, s.mode, s.territory_code, s.practitioner_id,
+               coalesce(t.parent_code, t.code) AS call_territory_code,
+               p.id AS p_id, p.rpps, p.family_name, p.given_name, p.profession_code, p.specialty_code, p.languages
+        FROM slots s JOIN practitioners p ON p.id = s.practitioner_id JOIN territories t ON t.code = s.territory_code
+        WHERE s.id = :slot_id AND (CAST(:everywhere AS boolean) OR s.territory_code = ANY(:codes))
+    """), {"slot_id": slot_id, "everywhere": visible is None, "codes": sorted(visible or ())})).mappings().first()
+    if chosen is None:
+        raise NotFound(f"Slot {slot_id} is not one of your territories' slots", field="slot_id")
+    codes = sorted(visible) if visible is not None else [chosen["territory_code"]]
+    booker = bookers.params(principal.role, principal.territories)
+    statement, params = search_sql(SearchFilter(codes=codes, slot_id=slot_id, limit=1, booker=booker))
+    free = (await session.execute(sql(statement), params)).mappings().first()
+    statement, params = search_sql(SearchFilter(codes=codes, practitioner_id=chosen["practitioner_id"],
+                                                limit=AGENDA_NEXT + 1, booker=booker))
+    rows = (await session.execute(sql(statement), params)).mappings().all()
+    return {
+        "chosen": {"id": chosen["id"], "start": chosen["start_at"], "end": chosen["end_at"], "mode": chosen["mode"],
+                   "territory_code": chosen["territory_code"], "free": free is not None},
+        "slot": _found(free) if free is not None else None,
+        "practitioner": {"id": chosen["p_id"], "rpps": chosen["rpps"], "family_name": chosen["family_name"],
+                         "given_name": chosen["given_name"], "profession_code": chosen["profession_code"],
+                         "specialty_code": chosen["specialty_code"], "languages": chosen["languages"]},
+        "call_territory_code": chosen["call_territory_code"],
+        "next_slots": [_found(r) for r in rows if r["id"] != slot_id][:AGENDA_NEXT],
+    }
+
+
 def _bounding_box(lat: float, lon: float, radius_km: float) -> dict[str, float]:
     """A lat/lon box around the circle: a cheap prefilter before the exact haversine distance."""
     dlat = radius_km / KM_PER_DEGREE_LAT
@@ -261,6 +301,12 @@ def search_sql(f: SearchFilter) -> tuple[str, dict[str, Any]]:
     if f.start_to is not None:
         where.append("s.start_at < :start_to")
         params["start_to"] = f.start_to
+    if f.practitioner_id is not None:
+        where.append("s.practitioner_id = :practitioner_id")
+        params["practitioner_id"] = f.practitioner_id
+    if f.slot_id is not None:
+        where.append("s.id = :slot_id")
+        params["slot_id"] = f.slot_id
     if f.mode is not None:
         where.append("s.mode = :mode")
         params["mode"] = f.mode

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from sse_starlette.sse import EventSourceResponse
 
+from app.auth import terms
 from app.auth.dependencies import PrincipalDep, principal_of, require_roles
 from app.auth.principal import Principal
 from app.bookings.live import SlotWatch
@@ -48,6 +49,8 @@ class Me(Schema):
     practitioner_id: uuid.UUID | None = None
     referrer_kind: str | None = None
     expires_at: dt.datetime | None = Field(default=None, description="when the token stops working")
+    terms_to_accept: str | None = Field(default=None, description="the version of the terms of use to accept "
+                                        "(GET/POST /v1/auth/terms) before any right holds; null when none")
 
 
 @router.get("/v1/me", response_model=Me, operation_id="get_me", responses=error_responses(401))
@@ -61,7 +64,8 @@ async def get_me(session: SessionDep, principal: PrincipalDep) -> Me:
                                            timezone=territory.timezone))
     expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
     return Me(sub=principal.sub, role=principal.role, display_name=principal.display_name, territories=territories,
-              practitioner_id=principal.practitioner_id, referrer_kind=principal.referrer_kind, expires_at=expires)
+              practitioner_id=principal.practitioner_id, referrer_kind=principal.referrer_kind, expires_at=expires,
+              terms_to_accept=terms.version() if principal.pending == "terms" else None)
 
 
 def hub_of(request: Request) -> Hub:

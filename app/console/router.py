@@ -43,6 +43,13 @@ async def console() -> FileResponse:
                         headers={**SECURITY_HEADERS, "Cache-Control": "no-cache"})
 
 
+@router.get("/console/agenda/{practitioner_id:uuid}/{slot_id:uuid}", operation_id="console_agenda")
+async def console_agenda() -> FileResponse:
+    """The booking page a Slot's ``comment`` names (the national platform's link, to which it appends
+    ``origin=sas``): the console, which opens the slot in its doctor's agenda once the regulator is signed in."""
+    return await console()
+
+
 @router.get("/console/{name:path}", operation_id="console_asset")
 async def console_asset(name: str) -> FileResponse:
     """Console assets (script modules, style)."""

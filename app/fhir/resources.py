@@ -84,7 +84,13 @@ def is_cpts(row: Any) -> bool:
     return row["territory_kind"] == "cpts" and row["finess"] is not None
 
 
-def slot(row: Any) -> dict[str, Any]:
+def booking_page(base: str, practitioner_id: Any, slot_id: Any) -> str:
+    """Our booking page for a slot, in its doctor's agenda (the guide's "URL de redirection vers l'agenda du PS"):
+    a path without a query, so that the ``origin`` parameter the platform appends is the page's only one."""
+    return f"{base}/console/agenda/{practitioner_id}/{slot_id}"
+
+
+def slot(row: Any, base: str) -> dict[str, Any]:
     code, display = MODES[row["mode"]]
     service_type: list[dict[str, Any]] = [{"coding": [{"system": ACT_CODE, "code": code, "display": display}]}]
     if is_cpts(row):
@@ -100,6 +106,7 @@ def slot(row: Any) -> dict[str, Any]:
         "appointmentType": {"coding": [{"system": APPOINTMENT_REASON, "code": "ROUTINE"}]},
         "schedule": {"reference": f"Schedule/{role_id(row['practitioner_id'], row['site_id'])}"},
         "status": "free", "start": instant(row["start_at"]), "end": instant(row["end_at"]),
+        "comment": booking_page(base, row["practitioner_id"], row["id"]),
     }
     if row["specialty_code"]:
         resource["specialty"] = [{"coding": [{"system": SPECIALITE, "code": row["specialty_code"]}]}]

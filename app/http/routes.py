@@ -53,6 +53,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     # the console: its files, who I am, the live stream
     ("GET", "/console"): UNTIMED,
     ("GET", "/console/"): UNTIMED,
+    ("GET", "/console/agenda/{practitioner_id:uuid}/{slot_id:uuid}"): UNTIMED,
     ("GET", "/console/{name:path}"): UNTIMED,
     ("GET", "/v1/me"): DEFAULT,
     ("GET", "/v1/stream"): UNTIMED,
@@ -61,6 +62,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("POST", "/v1/auth/token"): Policy(budget="sign_in"),
     ("POST", "/v1/auth/refresh"): Policy(budget="sign_in"),
     ("POST", "/v1/auth/sign-out"): DEFAULT,
+    ("GET", "/v1/auth/terms"): DEFAULT,
+    ("POST", "/v1/auth/terms"): DEFAULT,
     # reference data
     ("GET", "/v1/territories"): DEFAULT,
     ("POST", "/v1/territories"): DEFAULT,
@@ -89,6 +92,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/slots/search"): Policy(budget="search"),
     ("GET", "/v1/slots/{slot_id:uuid}"): DEFAULT,
     ("DELETE", "/v1/slots/{slot_id:uuid}"): DEFAULT,
+    ("GET", "/v1/slots/{slot_id:uuid}/agenda"): Policy(budget="search"),
     ("POST", "/v1/slots/{slot_id:uuid}/hold"): DEFAULT,
     ("DELETE", "/v1/slots/{slot_id:uuid}/hold"): DEFAULT,
     ("GET", "/v1/availability-rules"): DEFAULT,

@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_audience: str | None = None
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
-    # Claims of the provider's tokens that carry the national id (8 + RPPS): the users registry finds a
-    # user by its RPPS as well as by its subject.
+    # Claims of the provider's tokens that carry the national id (8 + RPPS, or another form): the users
+    # registry finds a user by its subject, its whole national id (the platform's regulator accounts), its RPPS.
     oidc_national_id_claims: list[str] = Field(default_factory=lambda: ["SubjectNameID", "preferred_username"])
     # The console's sign-in (authorization code with PKCE; the server exchanges the code, with the
     # client secret when the provider wants one). Endpoints: from the issuer's discovery document,
@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     oidc_scope: str = "openid"
     oidc_authorization_url: str | None = None
     oidc_token_url: str | None = None
+    # Our terms of use, accepted at the first sign-in of a regulator the national platform registered
+    # (app/auth/terms.py); unset: the French text shipped with the service.
+    terms_file: Path | None = None
 
     # The national SAS platform's FHIR endpoint our bookings are declared to (FrAppointmentSAS, from the
     # outbox: app/fhir/declare.py); unset: nothing is declared. It authenticates us by a bearer token

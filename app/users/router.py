@@ -8,14 +8,26 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.auth.dependencies import AdminDep, principal_of
+from app.auth import terms
+from app.auth.dependencies import AdminDep, PrincipalDep, principal_of
 from app.auth.registry import forget_registered
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_response, error_responses
 from app.platform.config import Settings
 from app.platform.errors import Forbidden, Unauthorized
 from app.users import service, signin
-from app.users.schemas import SignInConfig, SignInRequest, SignInToken, UserCreate, UserRead, UserRole, UserUpdate
+from app.users.schemas import (
+    SignInConfig,
+    SignInRequest,
+    SignInToken,
+    TermsAccept,
+    TermsAccepted,
+    TermsRead,
+    UserCreate,
+    UserRead,
+    UserRole,
+    UserUpdate,
+)
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 signin_router = APIRouter(prefix="/v1/auth", tags=["users"])
@@ -103,6 +115,25 @@ async def renew_session(request: Request, response: Response, settings: Settings
 async def sign_out(request: Request, response: Response) -> None:
     """Forget the session's refresh token (the `snp_refresh` cookie); the access token ends by itself."""
     _forget(response, request)
+
+
+@signin_router.get("/terms", response_model=TermsRead, operation_id="get_terms")
+async def get_terms() -> TermsRead:
+    """Our terms of use (French, Markdown) and their version, which a regulator the national platform registered
+    accepts at his first sign-in: until then his token opens `/v1/me` and these two routes only (403
+    `TermsNotAccepted`, field `terms`, elsewhere)."""
+    current = terms.current()
+    return TermsRead(version=current.version, text=current.text)
+
+
+@signin_router.post("/terms", response_model=TermsAccepted, operation_id="accept_terms",
+                    responses=error_responses(401, 403, 409, 422))
+async def accept_terms(data: TermsAccept, session: SessionDep, principal: PrincipalDep) -> TermsAccepted:
+    """Accept the terms of use read (`version` from `GET /v1/auth/terms`; 409 when they changed meanwhile):
+    the account's rights hold from the next request. The acceptance is audited."""
+    user = await service.accept_terms(session, principal, data.version)
+    forget_registered()
+    return TermsAccepted(version=str(user.terms_version), accepted_at=user.terms_accepted_at or user.updated_at)
 
 
 def _checker(request: Request, settings: Settings) -> signin.Check:

@@ -109,6 +109,24 @@ class SignInRequest(Input):
     code_verifier: str = Field(min_length=43, max_length=128, pattern=r"^[A-Za-z0-9._~-]+$",
                                description="the PKCE verifier (RFC 7636) whose S256 challenge started the sign-in")
     redirect_uri: str = Field(min_length=1, max_length=2000, description="the console's address the code was sent to")
+    origin: Literal["sas"] | None = Field(default=None, description=(
+        "`sas` when the user arrived from the national SAS platform's link (the platform appends origin=sas to "
+        "the slot's booking page): the session is then one opened from the platform, the only kind in which a "
+        "regulator account the platform registered has its rights"))
+
+
+class TermsRead(Schema):
+    version: str = Field(description="a digest of the text: accept this version")
+    text: str = Field(description="the terms of use, in French (Markdown)")
+
+
+class TermsAccept(Input):
+    version: str = Field(min_length=1, max_length=64, description="the version read (GET /v1/auth/terms)")
+
+
+class TermsAccepted(Schema):
+    version: str
+    accepted_at: dt.datetime
 
 
 class SignInToken(Schema):

@@ -9,10 +9,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.auth import terms
 from app.auth.certificates import ClientCertificate
 from app.auth.models import User
 from app.auth.principal import Principal
-from app.platform.errors import Conflict, NotFound, Unprocessable
+from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.practitioners.models import Practitioner
 from app.territories.models import Territory
 from app.users.schemas import UserCreate, UserUpdate
@@ -137,3 +138,19 @@ async def _check_practitioner(session: AsyncSession, role: str, practitioner_id:
                             "practitioner)", field="practitioner_id")
     if practitioner_id is not None and await session.get(Practitioner, practitioner_id) is None:
         raise Unprocessable(f"Unknown practitioner {practitioner_id}", field="practitioner_id")
+
+
+async def accept_terms(session: AsyncSession, principal: Principal, version: str) -> User:
+    """The signed-in user accepts the current terms of use (``version``: the one he read)."""
+    if principal.user_id is None:
+        raise Forbidden("This token names no account of the users registry: it has no terms to accept",
+                        field="terms")
+    if version != terms.version():
+        raise Conflict("These terms are no longer the current ones: read them again (GET /v1/auth/terms)",
+                       field="version")
+    user = await get(session, principal.user_id, lock=True)
+    user.terms_version, user.terms_accepted_at = version, func.now()
+    await session.flush()
+    await session.refresh(user)
+    audit.record(session, principal, "user.terms_accepted", detail={"user_id": str(user.id), "version": version})
+    return user

@@ -22,10 +22,12 @@ from typing import Any
 
 import httpx
 
-from app.auth.principal import Principal
+from app.auth.principal import Identity, Principal
+from app.auth.tokens import decode_token
 from app.platform.config import Settings
 from app.platform.errors import NotFound, Unauthorized, Unavailable
 from app.platform.logging import log
+from app.users.platform_sessions import carried_on, open_from_platform
 from app.users.schemas import SignInConfig, SignInProvider, SignInRequest, SignInToken
 
 DISCOVERY_SECONDS = 3600.0
@@ -89,8 +91,13 @@ class Grant:
     refresh_seconds: int
 
 
-async def _grant(check: Check, state: Any, settings: Settings, form: dict[str, str], field: str) -> Grant:
-    """Ask the provider's token endpoint for a token (with the client secret) and ``check`` it."""
+# What is done with a token the provider gave, before it is checked: (token, refresh token, its lifetime).
+Keep = Callable[[str, str | None, int], Awaitable[None]]
+
+
+async def _grant(check: Check, state: Any, settings: Settings, form: dict[str, str], field: str,
+                 keep: Keep | None = None) -> Grant:
+    """Ask the provider's token endpoint for a token (with the client secret), ``keep`` it, and ``check`` it."""
     endpoints = await _endpoints(state, settings)
     form = {**form, "client_id": str(settings.oidc_client_id)}
     auth = httpx.BasicAuth(str(settings.oidc_client_id), settings.oidc_client_secret) \
@@ -115,25 +122,34 @@ async def _grant(check: Check, state: Any, settings: Settings, form: dict[str, s
         token = str(answer["access_token"])
     except (ValueError, KeyError, TypeError) as exc:
         raise Unavailable("The identity provider answered without an access token") from exc
-    principal = await check(token)
-    expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
     refresh = answer.get("refresh_token")
+    refresh = str(refresh) if isinstance(refresh, str) and refresh else None
     try:
-        lifetime = int(answer.get("refresh_expires_in") or REFRESH_SECONDS)
+        lifetime = max(int(answer.get("refresh_expires_in") or REFRESH_SECONDS), 0)
     except (TypeError, ValueError):
         lifetime = REFRESH_SECONDS
+    if keep is not None:
+        await keep(token, refresh, lifetime)
+    principal = await check(token)
+    expires = None if principal.expires_at is None else dt.datetime.fromtimestamp(principal.expires_at, dt.UTC)
     return Grant(SignInToken(access_token=token, expires_at=expires, role=principal.role,
-                             display_name=principal.display_name, renewable=bool(refresh)),
-                 str(refresh) if isinstance(refresh, str) and refresh else None, max(lifetime, 0))
+                             display_name=principal.display_name, renewable=bool(refresh)), refresh, lifetime)
 
 
 async def exchange(check: Check, state: Any, settings: Settings, data: SignInRequest) -> Grant:
     if not _configured(settings):
         raise NotFound("No identity provider is configured: paste a token instead")
+    keep = None
+    if data.origin == "sas":
+        async def keep(token: str, refresh_token: str | None, lifetime: int) -> None:
+            identity = decode_token(token, settings)
+            if isinstance(identity, Identity):
+                await open_from_platform(state.sessionmaker, identity, refresh_token, lifetime)
+
     grant = await _grant(check, state, settings, {"grant_type": "authorization_code", "code": data.code,
                                              "redirect_uri": data.redirect_uri,
-                                             "code_verifier": data.code_verifier}, "code")
-    log.info("signin.done", role=grant.token.role)
+                                             "code_verifier": data.code_verifier}, "code", keep)
+    log.info("signin.done", role=grant.token.role, from_platform=data.origin == "sas")
     return grant
 
 
@@ -143,8 +159,13 @@ async def refresh(check: Check, state: Any, settings: Settings, kept: str | None
         raise NotFound("No identity provider is configured: there is no session to renew")
     if not kept:
         raise Unauthorized("Nothing to renew: sign in again", field="refresh_token")
+    async def keep(token: str, refresh_token: str | None, lifetime: int) -> None:
+        identity = decode_token(token, settings)
+        if isinstance(identity, Identity):  # still in the platform's session if the renewed one was
+            await carried_on(state.sessionmaker, str(kept), identity, refresh_token or kept, lifetime)
+
     grant = await _grant(check, state, settings, {"grant_type": "refresh_token", "refresh_token": kept},
-                         "refresh_token")
+                         "refresh_token", keep)
     log.info("signin.renewed", role=grant.token.role)
     # A provider that does not rotate its refresh tokens keeps the one it gave.
     return grant if grant.refresh_token else Grant(grant.token, kept, grant.refresh_seconds)

@@ -37,6 +37,8 @@ class Card:
 
     subject: str = field(default_factory=lambda: f"f:{uuid.uuid4()}")
     rpps: str | None = None
+    # A national id of another form than 8 + RPPS ("3456780581/11242343"): carried as given.
+    national_id: str | None = None
 
 
 @dataclass
@@ -66,7 +68,9 @@ class Provider:
             # What the service must not trust: a provider that does not set rights cannot grant them.
             "role": "admin", "territories": ["36", "18", "974"],
         }
-        if card.rpps:
+        if card.national_id:
+            claims["preferred_username"] = card.national_id
+        elif card.rpps:
             claims["preferred_username"] = "8" + card.rpps
         claims.update(extra)
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})

@@ -15,6 +15,8 @@ import { live, signInAgain, stopFollowing } from "./views/live.js";
 import { loadQueue } from "./views/queue.js";
 import { myRedirections } from "./views/redirection.js";
 import "./views/slots.js";
+import { askSignIn, forgetLink, openAgenda, pendingLink } from "./views/agenda.js";
+import { acceptTerms } from "./views/terms.js";
 import { defaultMonths } from "./views/stats.js";
 import { DIRECT, REGULATION, arrangeTabs } from "./views/tabs.js";
 
@@ -27,6 +29,10 @@ async function signIn() {
     state.me = await api("GET", "/v1/me");
   } catch (err) { $("#whoami").textContent = err.message; return; }
   clearBanner();
+  if (state.me.terms_to_accept) {  // a regulator of the national platform, at his first sign-in
+    await acceptTerms();
+    return signIn();
+  }
   const me = state.me;
   const home = me.territories.find((t) => t.code === state.territory) || me.territories[0];
   if (home && home.code !== state.territory) {  // the registry's territories, not a stale choice
@@ -44,6 +50,8 @@ async function signIn() {
   arrangeTabs(me.role);
   if (DIRECT.includes(me.role)) myRedirections();
   if (me.role === "analyst") defaultMonths();
+  const link = pendingLink();
+  if (link && REGULATION.includes(me.role)) { await openAgenda(link); return; }  // the platform's link first
   if (REGULATION.includes(me.role)) { await loadQueue(); live.open(); }
 }
 
@@ -78,8 +86,10 @@ async function finishProviderSignIn(params) {
   history.replaceState(null, "", "/console/");  // the code leaves the address bar at once
   if (params.get("error")) { say("Connexion refusée par Pro Santé Connect.", false); return; }
   if (!pending || pending.state !== params.get("state")) { say("Connexion interrompue : recommencez.", false); return; }
+  const link = pendingLink();  // arrived by the national platform's link: a session opened from it
   const response = await fetch("/v1/auth/token", { method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ code: params.get("code"), code_verifier: pending.verifier, redirect_uri: REDIRECT }) });
+    body: JSON.stringify({ code: params.get("code"), code_verifier: pending.verifier, redirect_uri: REDIRECT,
+      ...(link && link.origin === "sas" ? { origin: "sas" } : {}) }) });
   const data = await response.json().catch(() => null);
   if (!response.ok) { say(new ApiError(response.status, data).message, false); return; }
   state.token = data.access_token; state.territory = pending.territory || state.territory;
@@ -99,6 +109,7 @@ async function prepareSignIn() {
   const params = new URLSearchParams(location.search);
   if (params.has("code") || params.has("error")) await finishProviderSignIn(params);
   else if (state.token) { $("#token").value = state.token; $("#territory").value = state.territory; signIn(); }
+  else if (pendingLink()) askSignIn();
 }
 
 $("#session").addEventListener("submit", (e) => {
@@ -115,7 +126,7 @@ $("#territory").addEventListener("change", () => {
   live.forget(); signIn();
 });
 $("#sign-out").onclick = () => {
-  sessionStorage.clear(); state.token = ""; state.me = null; stopFollowing(); clearBanner(); endSession();
+  sessionStorage.clear(); forgetLink(); state.token = ""; state.me = null; stopFollowing(); clearBanner(); endSession();
   $("#token").value = ""; $("#whoami").textContent = "déconnecté"; $("#queue tbody").replaceChildren();
 };
 

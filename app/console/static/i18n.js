@@ -17,6 +17,8 @@ export const ERRORS = {
   Unauthorized: "Votre session n'est pas valide ou a expiré : reconnectez-vous.",
   Forbidden: "Votre rôle ne permet pas cette action.",
   Unregistered: "Votre identité est reconnue mais n'a pas de compte ici : demandez à l'administrateur du SAS de vous inscrire.",
+  OutsidePlatform: "Ce compte régulateur de la plateforme numérique SAS ne s'utilise qu'en venant de la plateforme : ouvrez le créneau depuis la plateforme numérique SAS.",
+  TermsNotAccepted: "Acceptez d'abord les conditions générales d'utilisation.",
   NotFound: "Introuvable (ou hors de vos territoires).",
   SlotTaken: "Ce créneau vient d'être pris, retenu ou retiré : choisissez-en un autre.",
   CallClosed: "Cet appel est clos.",
@@ -214,4 +216,20 @@ export function slotChange(name, data, ownCallId) {
   if (name === "slot.released") return "free";
   if (name === "slot.booked") return "remove";
   return null;
+}
+
+// The national SAS platform's booking link an address is (/console/agenda/<doctor>/<slot>, origin=sas
+// appended by the platform), or null: the doctor, the slot, and whether it came from the platform.
+const LINK = /^\/console\/agenda\/([0-9a-f-]{36})\/([0-9a-f-]{36})\/?$/i;
+export function linkOf(pathname, search) {
+  const m = LINK.exec(pathname);
+  if (!m) return null;
+  return { practitioner: m[1].toLowerCase(), slot: m[2].toLowerCase(),
+    origin: new URLSearchParams(search).get("origin") === "sas" ? "sas" : null };
+}
+
+// The terms of use's text (Markdown) as paragraphs: headings and emphasis read as plain lines.
+export function paragraphs(text) {
+  return text.split(/\n\s*\n/).map((block) => block.replace(/^#+\s*/, "").replace(/\*\*/g, "").replace(/\s*\n\s*/g, " ").trim())
+    .filter(Boolean);
 }

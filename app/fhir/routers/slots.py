@@ -57,19 +57,20 @@ async def search_slots(
                          f"(_count, at most {params.MAX_SLOTS}): narrow the start window or name fewer "
                          "practitioners", field="_count")
     url = base(request)
-    entries = [r.entry(url, r.slot(row), "match") for row in rows]
+    entries = [r.entry(url, r.slot(row, url), "match") for row in rows]
     entries += [r.entry(url, resource, "include") for resource in r.included(rows, wanted)]
     return FhirResponse(r.bundle(here(request), entries, len(rows)))
 
 
 @router.get("/Slot/{slot_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_slot",
             responses=doc("A free Slot (profile sas-cpts-slot-aggregator)"))
-async def read_slot(slot_id: uuid.UUID, session: SessionDep, principal: FhirReaderDep) -> FhirResponse:
+async def read_slot(slot_id: uuid.UUID, request: Request, session: SessionDep,
+                    principal: FhirReaderDep) -> FhirResponse:
     """A free slot; one booked, withdrawn, started or out of reach is 404."""
     row = await repository.slot(session, slot_id, await scope(session, principal), booker(principal))
     if row is None:
         raise NotFound(f"Slot/{slot_id} is not a free slot here")
-    return FhirResponse(r.slot(row))
+    return FhirResponse(r.slot(row, base(request)))
 
 
 async def _role(session: SessionDep, principal: Principal, kind: str, rid: str) -> Any:
