@@ -22,6 +22,7 @@ from tests.operations.conftest import Configured
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RULE_TESTS = ROOT / "deploy" / "prometheus" / "alerts.test.yml"
+PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 OPERATIONS = ROOT / "docs" / "operations.md"
 
@@ -77,6 +78,14 @@ class TestRules:
         result = run(_tool(PROMTOOL, "promtool"), "check", "rules", str(RULES))
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"SUCCESS: {len(rules())} rules found" in result.stdout
+
+    def test_promtool_checks_the_scrape_configuration_which_evaluates_every_30_seconds(self) -> None:
+        result = run(_tool(PROMTOOL, "promtool"), "check", "config", str(PROMETHEUS))
+        assert result.returncode == 0, result.stdout + result.stderr
+        configuration = yaml.safe_load(PROMETHEUS.read_text())
+        assert configuration["global"]["evaluation_interval"] == "30s"
+        assert {job["job_name"] for job in configuration["scrape_configs"]} == {
+            "snp", "patroni", "postgres", "node", "blackbox"}
 
     def test_each_rule_fires_on_its_series_and_stays_quiet_without(self) -> None:
         result = run(_tool(PROMTOOL, "promtool"), "test", "rules", str(RULE_TESTS))
