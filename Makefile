@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx
+.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,14 @@ nginx: ## Debian's nginx, openssl and curl for the fronts' tests (deploy/nginx/;
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl curl >/dev/null; \
 	  else echo "nginx is missing: the front's test will be skipped"; fi; }
 
-test: install browser node broker pooler nginx ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+prometheus: ## Debian's promtool and amtool for the alerts' tests (deploy/prometheus/, deploy/alertmanager/; installed when missing and we are root)
+	@{ command -v promtool >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Prometheus and Alertmanager (Debian packages) for the alerts' tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	  else echo "promtool or amtool is missing: the alerts' tests will be skipped"; fi; }
+
+test: install browser node broker pooler nginx prometheus ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests tools
 	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache

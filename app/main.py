@@ -14,18 +14,22 @@ from sqlalchemy import text
 
 from app import workers
 from app.auth import terms
+from app.calls.metrics import queue_metrics
 from app.http import contract, docs
 from app.http.edge import Edge
 from app.http.errors import install_error_handlers
-from app.http.metrics import metrics_response
+from app.http.metrics import Scraped, metrics_response
 from app.http.ratelimit import Limiter
+from app.hub.metrics import broker_probe
 from app.identity import crypto
 from app.notifications.metrics import relay_metrics
-from app.outbox.metrics import held_metrics
+from app.outbox.metrics import held_metrics, untold_metrics
 from app.platform import migrate
 from app.platform.config import Settings, get_settings
 from app.platform.database import make_engine, make_sessionmaker, normalize_url, resolve_database_url
 from app.platform.logging import configure_logging, log
+from app.platform.probes import certificates_expiry, configured_certificates, dependencies_up, identity_provider_probe
+from app.slots.metrics import published_metrics
 
 
 def routers() -> list[APIRouter]:
@@ -180,14 +184,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return {"status": "ready", "revision": current}
 
+    # What /metrics reads at scrape time beside the request counters, each bounded by a short timeout.
+    scraped: list[Scraped] = [
+        relay_metrics, held_metrics, untold_metrics, queue_metrics, published_metrics,
+        lambda _engine: dependencies_up({"identity_provider": identity_provider_probe(settings),
+                                         "hub_broker": broker_probe(settings)}),
+        lambda _engine: asyncio.to_thread(certificates_expiry, configured_certificates(settings)),
+    ]
+
     @app.get("/metrics", tags=["operations"], operation_id="metrics", response_class=Response,
              responses={200: {"description": "Prometheus text exposition format",
                               "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics(request: Request) -> Any:
-        """Prometheus metrics: request counts and latencies per route; the webhook relay's receivers (failing,
-        backing off) and pending events, and the appointment events held back from the platform or the SAMU,
-        counted in the database at scrape time."""
-        return await metrics_response(request.app.state.engine, [relay_metrics, held_metrics])
+        """Prometheus metrics: request counts and latencies per route; counted in the database at scrape time,
+        the webhook relay's receivers (failing, backing off) and pending events, the appointment events not yet
+        told to the platform or the SAMU (held, or waiting, and the oldest's age), the calls past their callback
+        target and those nobody has taken per territory, the slots published per territory; whether the identity
+        provider and the Hub's broker answer, and when the configured certificates expire."""
+        return await metrics_response(request.app.state.engine, scraped)
 
     return app
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import AuditEntry
 from app.auth.models import User
@@ -128,6 +128,15 @@ MINUTES_LATE = case(
 )
 
 
+# The live queue the regulators see: the calls not closed, but an ED redirection that has its appointment is
+# done: it leaves the queue (and comes back, to re-orient, if the appointment is cancelled).
+_ED_BOOKED = and_(Call.channel == "urgences",
+                  select(Booking.id).where(Booking.call_id == Call.id, Booking.status == "active").exists())
+IN_LIVE_QUEUE = and_(Call.status != "closed", ~_ED_BOOKED)
+# Nobody has taken it: waiting, or back to re-orient, and assigned to no regulator.
+UNTAKEN = and_(Call.status.in_(("waiting", "to_reorient")), Call.assigned_to.is_(None))
+
+
 def _with_lateness() -> Any:
     return select(Call, LATE.label("late"), MINUTES_LATE.label("minutes_late"))
 
@@ -160,11 +169,23 @@ async def queue(
     if status:
         stmt = stmt.where(Call.status == status)
     if open_only:
-        # An ED redirection that has its appointment is done: it leaves the live queue (and comes back,
-        # to re-orient, if the appointment is cancelled).
-        booked = select(Booking.id).where(Booking.call_id == Call.id, Booking.status == "active").exists()
-        stmt = stmt.where(Call.status != "closed", ~and_(Call.channel == "urgences", booked))
+        stmt = stmt.where(IN_LIVE_QUEUE)
     return (await session.execute(stmt.limit(limit).offset(offset))).all()
+
+
+async def queue_gauges(conn: AsyncConnection) -> dict[str, list[RowMapping]]:
+    """For /metrics, per territory: the calls of the live queue past their callback target by priority (none:
+    NO_PRIORITY's), and those nobody has taken with the oldest one's age. Counts only: nothing of a patient."""
+    priority = func.coalesce(Call.priority, NO_PRIORITY).label("priority")
+    late = (select(Call.territory_code, priority, func.count().filter(LATE).label("n"))
+            .where(IN_LIVE_QUEUE).group_by(Call.territory_code, priority))
+    waiting_since = case((Call.status == "to_reorient", func.coalesce(Call.reorient_at, Call.received_at)),
+                         else_=Call.received_at)
+    untaken = (select(Call.territory_code, func.count().label("n"),
+                      func.extract("epoch", func.now() - func.min(waiting_since)).label("oldest_seconds"))
+               .where(IN_LIVE_QUEUE, UNTAKEN).group_by(Call.territory_code))
+    return {"late": list((await conn.execute(late)).mappings()),
+            "untaken": list((await conn.execute(untaken)).mappings())}
 
 
 async def made_by(session: AsyncSession, sub: str, *, limit: int, offset: int) -> Sequence[Row[Any]]:

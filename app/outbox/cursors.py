@@ -14,19 +14,35 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import RowMapping, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 START = text("""INSERT INTO declaration_cursors (name, xid, seq)
                 VALUES (:name, pg_snapshot_xmin(pg_current_snapshot()), 0) ON CONFLICT (name) DO NOTHING""")
+# The outbox events that tell an appointment (what the in-order readers read).
+APPOINTMENT_KINDS = "('booking.created', 'booking.cancelled', 'booking.outcome')"
 # The appointment events after the cursor ``:name``, final ones only, ``:limit`` of them.
-READY = text("""
+READY = text(f"""
     SELECT e.id, e.xid, e.seq, e.kind, CAST(e.payload->>'booking_id' AS uuid) AS booking_id
     FROM outbox_events e, declaration_cursors c
     WHERE c.name = :name AND (e.xid, e.seq) > (c.xid, c.seq)
       AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-      AND e.kind IN ('booking.created', 'booking.cancelled', 'booking.outcome')
+      AND e.kind IN {APPOINTMENT_KINDS}
     ORDER BY e.xid, e.seq
     LIMIT :limit""")
+# For /metrics, per reader that has started (its cursor exists): the appointment events it has not told yet,
+# those after its cursor and those it holds, and how old the oldest is.
+_UNTOLD = text(f"""
+    SELECT c.name AS reader, count(u.created_at) AS n,
+           coalesce(extract(epoch FROM now() - min(u.created_at)), 0) AS oldest_seconds
+    FROM declaration_cursors c
+    LEFT JOIN LATERAL (
+        SELECT e.created_at FROM outbox_events e
+        WHERE (e.xid, e.seq) > (c.xid, c.seq) AND e.kind IN {APPOINTMENT_KINDS}
+        UNION ALL
+        SELECT e.created_at FROM held_events h JOIN outbox_events e ON e.id = h.event_id WHERE h.reader = c.name
+    ) AS u ON true
+    GROUP BY c.name
+    ORDER BY c.name""")
 MOVE = text("UPDATE declaration_cursors SET xid = :xid, seq = :seq, updated_at = now() WHERE name = :name")
 
 ROUND_SECONDS = 20.0  # a round stops well before the idle-in-transaction timeout would end its transaction
@@ -163,3 +179,8 @@ async def request_retry(session: AsyncSession, name: str, booking_id: uuid.UUID 
     round, once what made them refused is fixed; how many."""
     result = await session.execute(_RETRY, {"name": name, "booking_id": booking_id})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def untold(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Per reader that has started: how many appointment events it has not told yet and the oldest's age."""
+    return [dict(row) for row in (await conn.execute(_UNTOLD)).mappings()]

@@ -29,6 +29,11 @@ async def gauges(engine: AsyncEngine | None, read: Callable[[AsyncConnection], A
     except Exception as exc:  # noqa: BLE001 - a scrape outlives an unreachable database
         log.warning(f"metrics.{what}_unavailable", error=type(exc).__name__)
         return b""
+    return render(collector(counts))
+
+
+def render(collector: Collector) -> bytes:
+    """``collector``'s families in Prometheus's text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector(counts))
+    registry.register(collector)
     return generate_latest(registry)

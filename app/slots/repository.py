@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Alias, ColumnElement, func, literal_column, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.practitioners.models import Practitioner, PractitionerTerritory
 from app.sites.models import Site
@@ -306,3 +306,20 @@ async def participation(
         text(_PARTICIPATION), {"pid": practitioner_id, "first": first, "last": last, "forfait": forfait_hours}
     )
     return [dict(r) for r in rows.mappings()]
+
+
+# For /metrics: the published slots (not withdrawn, not an over-capacity appointment) per territory in the next
+# 24 hours (week 0) and in the same 24 hours of each of the last four weeks (weeks 1 to 4).
+_PUBLISHED_WINDOWS = text("""
+    SELECT s.territory_code, w.week, count(*) AS n
+    FROM generate_series(0, 4) AS w(week)
+    JOIN slots s ON s.start_at >= now() - w.week * interval '7 days'
+                AND s.start_at < now() - w.week * interval '7 days' + interval '24 hours'
+    WHERE s.status <> 'withdrawn' AND NOT s.over_capacity
+    GROUP BY s.territory_code, w.week""")
+
+
+async def published_windows(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """How many slots each territory published in the next 24 hours (``week`` 0) and in the same hours of each
+    of the last four weeks (``week`` 1 to 4)."""
+    return [dict(row) for row in (await conn.execute(_PUBLISHED_WINDOWS)).mappings()]
