@@ -123,3 +123,35 @@ class TestForwardedFor:
             assert (await proxy.get("/v1/calls", headers=bad)).status_code == 401
             # The IPv4 spelt in IPv6 is the same client.
             assert (await proxy.get("/v1/calls", headers=through("::ffff:203.0.113.5"))).status_code == 429
+
+
+class TestTheCertificatesBudget:
+    """The national platform signs in with its certificate (mutual TLS at the front): its searches count for it,
+    not for the front's address that every client of that front shares."""
+
+    def _behind_the_front(self, settings, engine):
+        application = create_app(settings.model_copy(update={
+            "trusted_proxies": ["10.0.0.0/8"],
+            "rate_limits": {"search": 100, "booking": 100, "import": 100, "auth_failure": 100, "fhir_search": 2}}))
+        application.state.engine = engine
+        application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        return application
+
+    async def test_each_certificate_the_front_verified_has_its_own_budget(self, committed_app, settings, engine):
+        application = self._behind_the_front(settings, engine)
+        query = {"status": "free", "schedule.actor:Practitioner.identifier": "urn:oid:1.2.250.1.71.4.2.1|810002909371"}
+        async with client_from(application, "10.0.0.5") as front:
+            one = [(await front.get("/fhir/Slot", params=query, headers={"X-Client-Cert": "certificate-one"}))
+                   .status_code for _ in range(3)]
+            other = (await front.get("/fhir/Slot", params=query, headers={"X-Client-Cert": "certificate-two"}))
+        assert [s == 429 for s in one] == [False, False, True]  # refused as unknown certificates, but counted
+        assert other.status_code != 429, (one, other.text)
+
+    async def test_a_certificate_header_from_an_untrusted_peer_is_no_budget_of_its_own(self, committed_app, settings,
+                                                                                     engine):
+        application = self._behind_the_front(settings, engine)
+        query = {"status": "free", "schedule.actor:Practitioner.identifier": "urn:oid:1.2.250.1.71.4.2.1|810002909371"}
+        async with client_from(application, "192.0.2.66") as stranger:
+            statuses = [(await stranger.get("/fhir/Slot", params=query, headers={"X-Client-Cert": f"forged-{i}"}))
+                        .status_code for i in range(3)]
+        assert [s == 429 for s in statuses] == [False, False, True]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope, Send
 
 from app.http.errors import send_error
-from app.http.proxies import bearer_token
+from app.http.proxies import CLIENT_CERT_HEADER, bearer_token
 from app.http.routes import Policy
 from app.platform.columns import TZ
 from app.platform.database import Base
@@ -107,14 +107,20 @@ def _address(scope: Scope) -> str:
 
 
 def _who(scope: Scope) -> str:
-    """The bearer token (hashed: never kept), however its scheme is spelt, or, without one, the client
+    """The bearer token (hashed: never kept), however its scheme is spelt; without one, the client certificate
+    a trusted front verified (the national platform's mutual TLS: its own budget, not its front's address,
+    which every client of that front shares; ``Proxies`` dropped the header of any other peer); else the client
     address: a header that carries no bearer token is no key of its own."""
+    certificate = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             token = bearer_token(value)
             if token is not None:
                 return "t" + hashlib.sha256(token.encode("latin-1")).hexdigest()[:24]
-            break
+        elif name == CLIENT_CERT_HEADER and value:
+            certificate = value
+    if certificate is not None:
+        return "c" + hashlib.sha256(certificate).hexdigest()[:24]
     return _address(scope)
 
 
