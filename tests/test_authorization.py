@@ -131,6 +131,10 @@ TABLE: dict[str, Row] = {
     "fhir_read_organization": Row("GET", "/fhir/Organization/36-nowhere", FHIR_READERS),
     "fhir_search_practitioners": Row("GET", "/fhir/Practitioner", FHIR_READERS),
     "fhir_read_practitioner": Row("GET", "/fhir/Practitioner/{practitioner}", FHIR_READERS, walled=True),
+    # The national platform's regulator accounts (INT_R02): it alone administers them, and an administrator.
+    "fhir_create_regulator": Row("POST", "/fhir/Practitioner", frozenset({"platform", "admin"}), {}),
+    "fhir_update_regulator": Row("PUT", "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|x",
+                                 frozenset({"platform", "admin"}), {}),
     "fhir_create_appointment": Row("POST", "/fhir/Appointment", DECLARERS, {}),
     "fhir_update_appointment": Row("PUT", "/fhir/Appointment?identifier=urn:x|1", DECLARERS, {}),
     "fhir_update_appointment_by_id": Row("PUT", "/fhir/Appointment/{booking}", DECLARERS, {}),
