@@ -3,8 +3,9 @@ bumped by a trigger in every transaction that changes ``users``, migration 0034)
 it moved, forgets the registry answers it keeps (``forget_registered``) and asks its live streams to check
 their user again now (``on_change``: the hub's recheck, wired in app/workers.py).
 
-One tiny query on a connection borrowed for milliseconds, under a timeout of its own: a slow or absent
-database costs this loop a failed round, never a pooled connection held, never a request.
+One tiny query under a timeout of its own, on a connection of its own (a pool of one, kept from one reading
+to the next): a burst of requests holding the app's pool never delays it, and a slow or absent database costs
+this loop a failed round, never a pooled connection held, never a request.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.auth.registry import forget_registered
 from app.platform.logging import log
@@ -21,7 +22,7 @@ from app.platform.periodic import every
 
 _GENERATION = text("SELECT n FROM registry_generation WHERE id = 1")
 # The most one reading may take, waiting for a connection included.
-READ_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 2.0
 
 
 class Watch:
@@ -34,21 +35,36 @@ class Watch:
 
     async def check(self) -> bool:
         """Read the generation; True when it moved since the last reading (what is kept was forgotten)."""
-        async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+        # The first reading waits longer: at start-up the process competes with its siblings and the jobs'
+        # workers for the processor (measured: 3 to 4 s on two workers).
+        async with asyncio.timeout(READ_TIMEOUT_SECONDS * (1 if self.seen is not None else 10)):
             async with self.engine.connect() as connection:
                 now = (await connection.execute(_GENERATION)).scalar_one()
-        moved = self.seen is not None and now != self.seen
-        self.seen = now
+        # The first reading forgets too: what was kept before it (a start-up slow enough for requests to come
+        # first) may predate a change it cannot see.
+        moved = now != self.seen
+        first, self.seen = self.seen is None, now
         if moved:
             forget_registered()
             if self.on_change is not None:
                 self.on_change()
-            log.info("registry.changed", generation=now)
+            if not first:
+                log.info("registry.changed", generation=now)
         return moved
 
 
 def start_watching(engine: AsyncEngine, seconds: float,
                    on_change: Callable[[], None] | None = None) -> Callable[[], Awaitable[None]]:
-    """Watch the registry's generation every ``seconds``; the returned function stops it."""
-    watch = Watch(engine, on_change)
-    return every(seconds, watch.check, "registry_watch", stop_timeout=READ_TIMEOUT_SECONDS + 5)
+    """Watch the registry's generation every ``seconds`` (on a pool of one connection to ``engine``'s
+    database); the returned function stops it."""
+    own = create_async_engine(engine.url, pool_size=1, max_overflow=0, pool_timeout=READ_TIMEOUT_SECONDS,
+                              connect_args={"server_settings": {"application_name": "snp-registry-watch"}})
+    stop = every(seconds, Watch(own, on_change).check, "registry_watch", stop_timeout=READ_TIMEOUT_SECONDS + 5)
+
+    async def _stop() -> None:
+        try:
+            await stop()
+        finally:
+            await own.dispose()
+
+    return _stop
