@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.auth.revocation import Watch
 from app.auth.tokens import create_token
+from app.calls.live import Hub
 from app.platform.config import Settings
 from tests.support.database import TEST_SECRET, reset_database
 from tests.support.factories import new_rpps
@@ -110,3 +113,34 @@ async def _cleanup(url: str) -> None:
     engine = create_async_engine(url)
     await reset_database(engine)
     await engine.dispose()
+
+
+class TestTheWatch:
+    async def test_it_forgets_at_its_first_reading_and_whenever_the_registry_changes(self, engine: AsyncEngine) -> None:
+        told: list[int] = []
+        watch = Watch(engine, on_change=lambda: told.append(1))
+        assert await watch.check() is True  # what was kept before it may predate a change
+        assert await watch.check() is False
+        async with engine.begin() as connection:  # a statement on users, even of no row, is a change
+            await connection.execute(text("UPDATE users SET active = active WHERE false"))
+        assert await watch.check() is True
+        assert await watch.check() is False
+        assert told == [1, 1]
+
+    async def test_the_hub_has_every_stream_check_its_user_at_once(self, engine: AsyncEngine) -> None:
+        hub = Hub(engine, max_subscribers=10)
+        subscriber = await hub.subscribe(frozenset({"36"}), owner="regulator:x")
+        allowed = [True]
+
+        async def still_allowed() -> bool:
+            return allowed[0]
+
+        events = hub.events(subscriber, still_allowed=still_allowed, recheck_seconds=3600)
+        try:
+            allowed[0] = False
+            hub.recheck()
+            assert await asyncio.wait_for(anext(events), 2) == (None, {"event": "expired",
+                                                                        "reason": "access_withdrawn"})
+        finally:
+            await events.aclose()
+            await hub.close()
