@@ -47,6 +47,7 @@ def routers() -> list[APIRouter]:
     from app.fhir.routers.bulk import router as fhir_bulk
     from app.fhir.routers.declarations import router as declarations
     from app.fhir.routers.metadata import router as fhir_metadata
+    from app.fhir.routers.practitioners import router as fhir_practitioners
     from app.fhir.routers.slots import router as fhir_slots
     from app.notifications.router import router as notifications
     from app.practitioners.router import router as practitioners
@@ -60,7 +61,7 @@ def routers() -> list[APIRouter]:
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
             self_referrals, notifications, stats, audit, users, signin, declarations, console_api, fhir_slots,
-            fhir_metadata, fhir_appointments, fhir_bulk, console]
+            fhir_metadata, fhir_appointments, fhir_practitioners, fhir_bulk, console]
 
 
 DESCRIPTION = """

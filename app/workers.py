@@ -116,6 +116,21 @@ def _jobs(state: Any, settings: Settings) -> Stop | None:
     return stop
 
 
+def _registry(state: Any, settings: Settings) -> Stop | None:
+    """A disabled account refused at once on every process: the registry's generation watched, the kept answers
+    forgotten and the live streams checked again when it moves (app/auth/revocation.py)."""
+    if settings.registry_check_seconds <= 0:
+        return None
+    from app.auth.revocation import start_watching
+
+    def recheck_streams() -> None:
+        live = getattr(state, "live", None)
+        if live is not None:
+            live.recheck()
+
+    return start_watching(state.engine, settings.registry_check_seconds, recheck_streams)
+
+
 def _live(state: Any, settings: Settings) -> Stop | None:
     """The live queue's streams, ended first so that consoles reconnect elsewhere (app/calls/live.py)."""
 
@@ -128,7 +143,8 @@ def _live(state: Any, settings: Settings) -> Stop | None:
 
 
 WORKERS: tuple[Callable[[Any, Settings], Stop | None], ...] = (
-    _replica, _relay, _declarer, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge, _jobs, _live,
+    _replica, _relay, _declarer, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge, _jobs, _registry,
+    _live,
 )
 
 

@@ -122,7 +122,8 @@ TABLE: dict[str, Row] = {
     "renew_session": Row("POST", "/v1/auth/refresh", PUBLIC, unconfigured=True),
     "sign_out": Row("POST", "/v1/auth/sign-out", PUBLIC),
     "get_terms": Row("GET", "/v1/auth/terms", PUBLIC),
-    "accept_terms": Row("POST", "/v1/auth/terms", ALL, {"version": "x"}),
+    # Only an account of the users registry has terms to accept: a development token of any role is refused.
+    "accept_terms": Row("POST", "/v1/auth/terms", frozenset(), {"version": "x"}),
     "stream_calls": Row("GET", "/v1/stream", STAFF, endless=True),
     "fhir_search_slots": Row("GET", "/fhir/Slot?status=free&schedule.actor:Practitioner.identifier="
                                     "urn:oid:1.2.250.1.71.4.2.1|810002909371", FHIR_READERS),
@@ -134,6 +135,10 @@ TABLE: dict[str, Row] = {
     "fhir_read_organization": Row("GET", "/fhir/Organization/36-nowhere", FHIR_READERS),
     "fhir_search_practitioners": Row("GET", "/fhir/Practitioner", FHIR_READERS),
     "fhir_read_practitioner": Row("GET", "/fhir/Practitioner/{practitioner}", FHIR_READERS, walled=True),
+    # The national platform's regulator accounts (INT_R02): it alone administers them, and an administrator.
+    "fhir_create_regulator": Row("POST", "/fhir/Practitioner", frozenset({"platform", "admin"}), {}),
+    "fhir_update_regulator": Row("PUT", "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|x",
+                                 frozenset({"platform", "admin"}), {}),
     "fhir_create_appointment": Row("POST", "/fhir/Appointment", DECLARERS, {}),
     "fhir_update_appointment": Row("PUT", "/fhir/Appointment?identifier=urn:x|1", DECLARERS, {}),
     "fhir_update_appointment_by_id": Row("PUT", "/fhir/Appointment/{booking}", DECLARERS, {}),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import ssl
 import subprocess
@@ -217,6 +218,24 @@ class TestThroughTheFront:
         bundle = found.json()
         assert bundle["resourceType"] == "Bundle"
         assert [e["resource"]["id"] for e in bundle["entry"]] == [world["slot"]["id"]]
+
+    def test_the_platforms_certificate_creates_reads_and_withdraws_a_regulator_account(self, world, pki) -> None:
+        body = json.loads((ROOT / "tests" / "fhir" / "guide" / "Practitioner-ExamplePractitionerRegul4.json")
+                          .read_text(encoding="utf-8"))
+        del body["id"]
+        technical = body["identifier"][0]["value"]
+        guide = {"Content-Type": "application/json+fhir", "Accept": "application/json+fhir"}
+        with httpx.Client(verify=pki.context("platform"), timeout=10) as c:
+            made = c.post(world["front"] + "/fhir/Practitioner", content=json.dumps(body), headers=guide)
+            assert made.status_code == 201, made.text
+            path = "/fhir/Practitioner/" + made.headers["location"].rsplit("/", 1)[1]
+            assert c.get(world["front"] + path).json()["identifier"][0]["value"] == technical
+            withdrawn = c.put(world["front"] + "/fhir/Practitioner", content=json.dumps({**body, "active": False}),
+                              params={"identifier": f"urn:oid:1.2.250.1.213.3.6|{technical}"}, headers=guide)
+            assert (withdrawn.status_code, withdrawn.json()["active"]) == (200, False), withdrawn.text
+        # A certificate of the right CA that is not the platform's registers nobody.
+        with httpx.Client(verify=pki.context("unregistered"), timeout=10) as c:
+            _outcome(c.post(world["front"] + "/fhir/Practitioner", content=json.dumps(body), headers=guide), 403)
 
     def test_a_renewed_certificate_with_the_same_issuer_cn_and_ou_needs_no_new_registration(self, world,
                                                                                           pki) -> None:

@@ -311,6 +311,13 @@ class Hub:
             self._task = asyncio.create_task(self._run(), name="snp-live")
         return subscriber
 
+    def recheck(self) -> None:
+        """Every stream asks now whether its user may still listen (the users registry changed: an account
+        disabled, a role withdrawn), instead of at its next ``RECHECK_SECONDS``."""
+        for subscriber in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue is read soon enough, or lags out
+                subscriber.queue.put_nowait((0, {}))
+
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.pop(subscriber, None)
 

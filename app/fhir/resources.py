@@ -208,13 +208,16 @@ def bundle(self_url: str, entries: list[dict[str, Any]], total: int, *, slots: b
 
 GUIDE_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-CPTS"
 GUIDE_APPOINTMENTS_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireAgenda-RDVpsindiv"
+GUIDE_STRUCTURE_CAPABILITY = f"{IG}/CapabilityStatement/SAS-GestionnaireStructure"
+REGULATOR_PROFILE = f"{IG}/StructureDefinition/FrPractitionerRegul"
 
 
 def capability_statement(base: str) -> dict[str, Any]:
     """What this server serves: the guide's "gestionnaire d'agenda CPTS", and the reads around it."""
     return {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-30", "kind": "instance",
-        "publisher": "SNP", "instantiates": [GUIDE_CAPABILITY, GUIDE_APPOINTMENTS_CAPABILITY],
+        "publisher": "SNP", "instantiates": [GUIDE_CAPABILITY, GUIDE_APPOINTMENTS_CAPABILITY,
+                                                     GUIDE_STRUCTURE_CAPABILITY],
         "software": {"name": "SNP — Service d'Accès aux Soins"},
         "implementation": {"description": "Créneaux SNP des CPTS pour la plateforme nationale du SAS", "url": base},
         "fhirVersion": "4.0.1", "format": ["application/fhir+json", "json"],
@@ -254,11 +257,18 @@ def capability_statement(base: str) -> dict[str, Any]:
                 {"type": "HealthcareService", "profile": PROFILES["HealthcareService"],
                  "interaction": [{"code": "read"}]},
                 {"type": "Organization", "profile": PROFILES["Organization"], "interaction": [{"code": "read"}]},
+                # The practitioners publishing slots; and the guide's "gestionnaire de structure": the
+                # national platform's regulator accounts (FrPractitionerRegul), created and updated here.
                 {"type": "Practitioner", "profile": PROFILES["Practitioner"],
-                 "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "supportedProfile": [REGULATOR_PROFILE],
+                 "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}, {"code": "update"}],
+                 "updateCreate": True, "conditionalUpdate": True,
                  "searchParam": [{"name": "identifier",
                                   "definition": "http://hl7.org/fhir/SearchParameter/Practitioner-identifier",
-                                  "type": "token", "documentation": f"{PS_OID}|8<RPPS> or |0<ADELI>"}]},
+                                  "type": "token", "documentation": f"{PS_OID}|8<RPPS> or |0<ADELI> (the search "
+                                  "finds practitioners publishing slots, never a regulator account); the "
+                                  f"conditional update: {PS_OID}|<national id> or "
+                                  "urn:oid:1.2.250.1.213.3.6|<SAS technical id>"}]},
                 # The guide's "gestionnaire d'agenda RDV": agendas declare the appointments of our slots.
                 {"type": "Appointment", "profile": "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS",
                  "interaction": [{"code": "create"}, {"code": "update"}, {"code": "read"}],

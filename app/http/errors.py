@@ -68,6 +68,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "Role or territory not allowed",
         404: "Not found (or not visible to you)",
         409: "State conflict",
+        412: "The condition of a conditional request names several resources",
         413: "The body is larger than this route accepts",
         415: "The body's Content-Type is not one this route reads",
         429: "Too many requests this minute (per token, or per address for failed sign-ins): retry after "
@@ -138,8 +139,8 @@ def allowed_methods(request: Request) -> list[str]:
 
 # The OperationOutcome issue code of each status (FHIR answers under /fhir are OperationOutcome).
 _FHIR_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
-               409: "conflict", 413: "too-long", 415: "not-supported", 422: "processing", 429: "throttled",
-               431: "too-long", 500: "exception", 503: "transient"}
+               409: "conflict", 412: "multiple-matches", 413: "too-long", 415: "not-supported", 422: "processing",
+               429: "throttled", 431: "too-long", 500: "exception", 503: "transient"}
 
 
 def fhir_outcome(body: dict[str, Any], status_code: int) -> dict[str, Any]:

@@ -139,6 +139,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/fhir/Schedule/{schedule_id}"): DEFAULT,
     ("GET", "/fhir/Practitioner"): DEFAULT,
     ("GET", "/fhir/Practitioner/{practitioner_id:uuid}"): DEFAULT,
+    ("POST", "/fhir/Practitioner"): DEFAULT,  # the platform's regulator accounts (INT_R02)
+    ("PUT", "/fhir/Practitioner"): DEFAULT,
     ("GET", "/fhir/PractitionerRole/{role_id}"): DEFAULT,
     ("GET", "/fhir/HealthcareService/{service_id}"): DEFAULT,
     ("GET", "/fhir/Organization/{organization_id}"): DEFAULT,

@@ -97,6 +97,24 @@ class Settings(BaseSettings):
     ptf_sas_client_key: Path | None = None
     ptf_sas_timeout_seconds: float = 10.0
     ptf_sas_declare_seconds: float = 1.0
+    # The territories of the regulator accounts the platform registers here (INT_R02, POST/PUT
+    # /fhir/Practitioner): the resource carries none, so they are ours to give (the SAS this deployment
+    # serves, a JSON list or comma-separated); an administrator may change an account's afterwards
+    # (PATCH /v1/users/{id}), and the platform's updates never touch them.
+    ptf_sas_regulator_territories: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("ptf_sas_regulator_territories", mode="before")
+    @classmethod
+    def _regulator_territories(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        if isinstance(value, list):
+            return sorted({str(v).strip() for v in value if str(v).strip()})
+        return value
+
+    # Seconds between two readings of the users registry's generation (app/auth/revocation.py): a disabled
+    # account is refused by every process within about this time; 0: not watched (caches expire alone).
+    registry_check_seconds: float = Field(default=1.0, ge=0)
 
     # The Hub Santé (app/hub): every appointment goes to the SAMU of its département over AMQP 0-9-1;
     # unset: nothing is sent. Published on ``hub_exchange`` with our sender id as routing key (the Hub

@@ -52,6 +52,12 @@ class Conflict(AppError):
     status_code = 409
 
 
+class PreconditionFailed(AppError):
+    """A conditional request whose condition names several resources (FHIR's conditional update)."""
+
+    status_code = 412
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
 

@@ -66,8 +66,9 @@ async def get_user(user_id: uuid.UUID, session: SessionDep, _: AdminDep) -> User
 @router.patch("/{user_id}", response_model=UserRead, operation_id="update_user",
               responses=error_responses(401, 403, 404, 409, 422))
 async def update_user(user_id: uuid.UUID, data: UserUpdate, session: SessionDep, principal: AdminDep) -> UserRead:
-    """Change a user's rights, or disable it (`active: false`): its tokens are refused within seconds on
-    every instance (each keeps the registry's answer 10 s at most)."""
+    """Change a user's rights, or disable it (`active: false`): its tokens are refused, and its live streams
+    ended, within about a second on every instance (each watches the registry's generation,
+    `SNP_REGISTRY_CHECK_SECONDS`)."""
     user = UserRead.model_validate(await service.update(session, principal, user_id, data))
     forget_registered()
     return user

@@ -206,7 +206,8 @@ def test_reads_and_the_capability_statement(world) -> None:
     CapabilityStatement.model_validate(statement)
     assert statement["instantiates"] == [
         "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireAgenda-CPTS",
-        "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireAgenda-RDVpsindiv"]
+        "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireAgenda-RDVpsindiv",
+        "https://interop.esante.gouv.fr/ig/fhir/sas/CapabilityStatement/SAS-GestionnaireStructure"]
 
 
 @pytest.mark.parametrize(("params", "headers", "status", "code"), [

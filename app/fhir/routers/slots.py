@@ -12,11 +12,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request
 
 from app.auth.principal import Principal
-from app.fhir import params, repository
+from app.fhir import params, regulators, repository
 from app.fhir import resources as r
 from app.fhir.routers.common import FhirReaderDep, FhirResponse, base, booker, doc, here, scope
 from app.http.dependencies import SessionDep
 from app.platform.errors import BadRequest, NotFound
+from app.users import accounts
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
@@ -172,10 +173,16 @@ async def search_practitioners(
 
 
 @router.get("/Practitioner/{practitioner_id:uuid}", response_class=FhirResponse, operation_id="fhir_read_practitioner",
-            responses=doc("A Practitioner (profile FrPractitionerAgregateur)"))
+            responses=doc("A Practitioner: a practitioner publishing slots (profile FrPractitionerAgregateur), or "
+                          "for the platform and an administrator a regulator account (FrPractitionerRegul)"))
 async def read_practitioner(practitioner_id: uuid.UUID, session: SessionDep, principal: FhirReaderDep) -> FhirResponse:
+    """A practitioner publishing slots here; for the national platform and an administrator, also a
+    regulator account (what the ``Location`` of ``POST /fhir/Practitioner`` names)."""
     rows = await repository.practitioners(session, rpps=None, adeli=None, practitioner_id=practitioner_id,
                                           scope=await scope(session, principal))
-    if not rows:
+    if rows:
+        return FhirResponse(r.practitioner(rows[0]))
+    account = await accounts.regulator(session, practitioner_id) if principal.role in ("platform", "admin") else None
+    if account is None:
         raise NotFound(f"Practitioner/{practitioner_id} not found")
-    return FhirResponse(r.practitioner(rows[0]))
+    return FhirResponse(regulators.resource(account))
