@@ -9,7 +9,8 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import terms
@@ -17,6 +18,7 @@ from app.auth.certificates import ClientCertificate
 from app.auth.models import PlatformSession, User
 from app.auth.principal import Identity, Principal
 from app.platform.errors import Forbidden
+from app.platform.logging import log
 
 # Who registered the national platform's regulator accounts (users.provisioned_by).
 PLATFORM = "ptf-sas"
@@ -74,12 +76,13 @@ async def registered(sessionmaker: async_sessionmaker[AsyncSession], identity: I
     if cached is None or cached[1] < now:
         async with sessionmaker() as session:
             user = await find_for_identity(session, identity.subject, identity.rpps, identity.national_id)
-        found = None if user is None else _Registered(Principal(
-            sub=identity.subject, role=user.role, territories=tuple(user.territories),
-            practitioner_id=user.practitioner_id, referrer_kind=user.referrer_kind, display_name=user.display_name,
-            pending="terms" if user.provisioned_by == PLATFORM and user.terms_version != terms.version() else None,
-            user_id=user.id),
-            user.id, user.provisioned_by == PLATFORM)
+            found = None if user is None else _Registered(Principal(
+                sub=identity.subject, role=user.role, territories=tuple(user.territories),
+                practitioner_id=user.practitioner_id, referrer_kind=user.referrer_kind, display_name=user.display_name,
+                pending="terms" if user.provisioned_by == PLATFORM and user.terms_version != terms.version() else None,
+                user_id=user.id), user.id, user.provisioned_by == PLATFORM)
+            if user is not None and user.subject is None:
+                await _bind(session, user, identity.subject)
         cached = (found, now + REGISTRY_CACHE_SECONDS)
         _REGISTERED[key] = cached
         if len(_REGISTERED) > REGISTERED_MAX:
@@ -93,6 +96,18 @@ async def registered(sessionmaker: async_sessionmaker[AsyncSession], identity: I
                               "from the platform (its link, with origin=sas): open the slot from the platform",
                               field="origin")
     return replace(found.principal, expires_at=identity.expires_at)
+
+
+async def _bind(session: AsyncSession, user: User, subject: str) -> None:
+    """An account known by its national id or RPPS learns the provider's subject of its first token: what it
+    books is named by that subject (``bookings.created_by``), and the declarations and the Hub find its
+    national id through it. Once: a subject another account has is left alone."""
+    try:
+        await session.execute(update(User).where(User.id == user.id, User.subject.is_(None)).values(subject=subject))
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        log.warning("registry.subject_taken", user_id=str(user.id))
 
 
 async def user_of(sessionmaker: async_sessionmaker[AsyncSession], identity: Identity) -> uuid.UUID | None:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from tests.console.helpers import ARGS, CHROMIUM, _accessible, _token
 from tests.support.factories import new_rpps
@@ -255,3 +255,17 @@ def test_a_regulator_from_the_platform_books_the_slot_or_the_next_one_when_it_wa
     rows = asyncio.run(booked())
     assert [(str(r[0]), r[1], r[2]) for r in rows] == [(first, None, "15"), (second, "SAMU36-2026-0042", "15")]
     assert rows[1][3] == provider.card.subject  # booked by him, named as his token names him
+
+    async def declared() -> Any:
+        from app.outbox import appointments
+
+        engine = create_async_engine(database_url)
+        async with async_sessionmaker(engine)() as session:
+            booking = await session.scalar(text("SELECT id FROM bookings WHERE slot_id = :s AND status = 'active'"),
+                                           {"s": second})
+            told = appointments.told((await appointments.rows(session, [booking]))[booking], appointments.CREATED)
+        await engine.dispose()
+        return told
+    # Declared back to the platform with the operator it knows: his national id, as it gave it.
+    told = asyncio.run(declared())
+    assert (told.operator_id, told.operator_display_name) == (national_id, "Jules Marius")
