@@ -1,7 +1,8 @@
 """A Patroni cluster on loopback: one etcd member (Debian's etcd 3.4, through Patroni's ``etcd3:``) and three
 Patroni 4.1 nodes over the embedded server's PostgreSQL 18 binaries, each node in its own folder, every port
-a free loopback one. The settings are those of ``deploy/patroni/`` (ttl 20, loop_wait 2, synchronous mode
-with one synchronous standby, pg_rewind), the addresses and folders aside."""
+a free loopback one. Each node runs ``deploy/patroni/patroni.yml.template`` as rendered for production (ttl 20,
+loop_wait 2, synchronous mode with one synchronous standby, pg_rewind), its addresses, folders and
+authentication aside."""
 
 from __future__ import annotations
 
@@ -19,25 +20,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import httpx
 import psutil
+import yaml
 
 from app.platform.embedded import POSTGRES_BIN_PATH
 from tests.support.processes import free_port
 from tests.support.second_instance import sql
 from tests.support.waiting import wait_for
 
-SCOPE = "snp"
 NODES = 3
-# As deploy/patroni/patroni.yml: the leader key lives 20 s unless renewed (Patroni 4's least ttl), each agent
-# looks every 2 s, and tolerates 8 s of etcd or PostgreSQL not answering before it demotes (2 + 2 × 8 ≤ 20).
-DCS = {"ttl": 20, "loop_wait": 2, "retry_timeout": 8, "maximum_lag_on_failover": 16 * 1024 * 1024,
-       "synchronous_mode": True, "synchronous_node_count": 1,
-       "postgresql": {"use_pg_rewind": True, "use_slots": True,
-                      "parameters": {"max_connections": 300, "shared_buffers": "128MB", "wal_keep_size": "256MB",
-                                     "hot_standby_feedback": "on", "timezone": "UTC", "log_timezone": "UTC"}}}
+TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "patroni" / "patroni.yml.template"
+
+
+def render(values: dict[str, str]) -> dict[str, Any]:
+    """deploy/patroni/patroni.yml.template as an operator renders it (``values``: SNP_* → value), read."""
+    text = Template(TEMPLATE.read_text()).safe_substitute(values)
+    assert "${SNP_" not in text, f"a placeholder of {TEMPLATE.name} is not given"
+    return yaml.safe_load(text)
 
 
 def etcd_binary() -> str | None:
@@ -137,26 +140,24 @@ class Node:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.pg_port}/snp"
 
     def config(self) -> dict[str, Any]:
-        address = "127.0.0.1"
-        return {
-            "scope": SCOPE, "namespace": "/service/", "name": self.name,
-            "restapi": {"listen": f"{address}:{self.api_port}", "connect_address": f"{address}:{self.api_port}"},
-            "etcd3": {"hosts": [self.etcd]},
-            "bootstrap": {"dcs": DCS, "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"]},
-            "postgresql": {
-                "listen": f"{address}:{self.pg_port}", "connect_address": f"{address}:{self.pg_port}",
-                "data_dir": str(self.data_dir), "bin_dir": str(POSTGRES_BIN_PATH),
-                "pgpass": str(self.folder / "pgpass"),
-                "authentication": {"superuser": {"username": "postgres", "password": "postgres"},
-                                   "replication": {"username": "replicator", "password": "replicator"},
-                                   "rewind": {"username": "postgres", "password": "postgres"}},
-                "pg_hba": ["local all all trust", "host all all 127.0.0.1/32 trust",
-                           "host replication replicator 127.0.0.1/32 trust"],
-                "parameters": {"unix_socket_directories": str(self.folder)},
-                # A standby is copied at once: a spread checkpoint after the schema's migration takes minutes.
-                "basebackup": [{"checkpoint": "fast"}],
-            },
-        }
+        """The production template, rendered for this node on loopback; then what differs on a test machine:
+        trust on loopback instead of passwords and TLS, the node's own folders, a small shared_buffers."""
+        config = render({
+            "SNP_PATRONI_NAME": self.name, "SNP_PATRONI_API": f"127.0.0.1:{self.api_port}",
+            "SNP_PG_LISTEN": f"127.0.0.1:{self.pg_port}", "SNP_ETCD_HOSTS": self.etcd,
+            "SNP_PG_DATA": str(self.data_dir), "SNP_PG_BIN_DIR": str(POSTGRES_BIN_PATH),
+            "SNP_DB_NETWORK": "127.0.0.1/32", "SNP_PG_TLS_CERT": "none", "SNP_PG_TLS_KEY": "none"})
+        postgresql = config["postgresql"]
+        postgresql["pgpass"] = str(self.folder / "pgpass")
+        postgresql["pg_hba"] = ["local all all trust", "host all all 127.0.0.1/32 trust",
+                                "host replication replicator 127.0.0.1/32 trust"]
+        for role in postgresql["authentication"].values():
+            role["password"] = "loopback"  # unused: trust
+        postgresql["parameters"].update(ssl="off", unix_socket_directories=str(self.folder))
+        postgresql["parameters"].pop("ssl_cert_file")
+        postgresql["parameters"].pop("ssl_key_file")
+        config["bootstrap"]["dcs"]["postgresql"]["parameters"]["shared_buffers"] = "128MB"
+        return config
 
     def start(self) -> None:
         """The node's Patroni agent (it starts, bootstraps or clones its PostgreSQL itself)."""
