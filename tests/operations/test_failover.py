@@ -28,6 +28,7 @@ from tests.support.database import SEEDED, read_seed
 from tests.support.factories import NEW_CALL
 from tests.support.faults import _book_through
 from tests.support.patroni import Cluster, missing, patroni_cluster
+from tests.support.second_instance import sql
 from tests.support.serving import _cleanup, served
 from tests.support.snp_process import ROOT, SECRET, _admin
 from tests.support.waiting import wait_for
@@ -38,8 +39,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing() is not None and not
 
 # ttl 20 (Patroni 4 raises any lower value to 20) and loop_wait 2: the dead leader renewed its key at most 2 s
 # before dying, so the key expires 18 to 20 s after; the standbys watch it and one promotes itself within a
-# second; the app's next connection finds it (measured: 19 to 20 s). 30 s leaves room for a slow machine.
+# second; the app's next connection finds it (measured: 19 to 21 s). 30 s leaves room for a slow machine.
 RTO_BOUND_SECONDS = 30
+# Of the 120 clients, those that start once the old primary's processes are gone: under load, the backends
+# a killed postmaster leaves may answer every client already in before they notice.
+LATE = 20
 
 
 @pytest.fixture(scope="module")
@@ -73,33 +77,36 @@ def test_the_leader_node_killed_under_bookings_a_standby_is_promoted_by_patroni_
     def node_dies() -> None:
         moments["killed"] = time.monotonic()
         orphans = victim.kill_node()
-        # The dead postmaster's backends end by themselves within moments: answers before that came from
-        # the old primary (a commit already made, or its synchronous standby's acknowledgement already in).
+        # The dead postmaster's backends go on a moment with the connections they have (a commit they make
+        # is still acknowledged by the synchronous standby): answers until they are gone may come from the
+        # old primary. Then the late clients arrive. Nobody promotes anything: Patroni does, once the dead
+        # leader's key has expired.
         psutil.wait_procs(orphans, timeout=10)
         moments["old_gone"] = time.monotonic()
-        # Nobody promotes anything: Patroni does, once the dead leader's key has expired.
-        wait_for(cluster.leader, lambda m: m is not None and m["name"] != old["name"], RTO_BOUND_SECONDS)
-        moments["promoted"] = time.monotonic()
 
-    asyncio.run(_cleanup(normalize_url(cluster.url)))  # the load counts every event in the database
-    tally = _book_through(app, normalize_url(cluster.url), node_dies, "PATRONI NODE KILLED")
-    # The app writes on the new primary without any change of its configuration.
-    made = httpx.post(app + "/v1/calls", headers=_admin(), json=NEW_CALL, timeout=30)
-    assert made.status_code == 201, made.text
+    try:
+        asyncio.run(_cleanup(normalize_url(cluster.url)))  # the load counts every event in the database
+        tally = _book_through(app, normalize_url(cluster.url), node_dies, "PATRONI NODE KILLED", late=LATE)
+        # The app writes on the new primary without any change of its configuration.
+        made = httpx.post(app + "/v1/calls", headers=_admin(), json=NEW_CALL, timeout=30)
+        assert made.status_code == 201, made.text
 
-    # A standby took the leader's place, on a new timeline (the leader's entry says so within a loop or two).
-    new = wait_for(cluster.leader, lambda m: m is not None and m["name"] != old["name"]
-                   and m["timeline"] > old["timeline"], 10)
-    assert new is not None and new["name"] != old["name"] and new["timeline"] > old["timeline"], cluster.members()
-    rto = min(t for t in tally["acknowledged_at"] if t > moments["old_gone"]) - moments["killed"]
-    print(f"PATRONI FAILOVER rto_seconds={rto:.1f} (kill -> first booking acknowledged by the new primary) "
-          f"leader_seen_after={moments['promoted'] - moments['killed']:.1f}s "
-          f"old_backends_gone_after={moments['old_gone'] - moments['killed']:.2f}s "
-          f"old_leader={old['name']} new_leader={new['name']} timeline={old['timeline']}->{new['timeline']}")
-    assert rto < RTO_BOUND_SECONDS
+        # A standby took the leader's place, on a new timeline (the leader's entry says so within a loop or two).
+        new = wait_for(cluster.leader, lambda m: m is not None and m["name"] != old["name"]
+                       and m["timeline"] > old["timeline"], 10)
+        assert new is not None and new["name"] != old["name"] and new["timeline"] > old["timeline"], \
+            cluster.members()
+        rto = min(t for t in tally["acknowledged_at"] if t > moments["old_gone"]) - moments["killed"]
+        print(f"PATRONI FAILOVER rto_seconds={rto:.1f} (kill -> first booking acknowledged by the new primary) "
+              f"old_backends_gone_after={moments['old_gone'] - moments['killed']:.2f}s "
+              f"old_leader={old['name']} new_leader={new['name']} timeline={old['timeline']}->{new['timeline']}")
+        assert rto < RTO_BOUND_SECONDS
+    finally:
+        # The old primary's node comes back (also after a failure above: the next cases need three nodes).
+        if victim.proc is not None and victim.proc.poll() is not None:
+            victim.start()
 
-    # The old primary's node comes back: Patroni rewinds it onto the new timeline and it follows as a standby.
-    victim.start()
+    # Patroni rewinds it onto the new timeline and it follows as a standby.
     members = cluster.wait_healthy(60)
     back = next(m for m in members if m["name"] == old["name"])
     assert back["role"] in ("replica", "sync_standby") and back["timeline"] == new["timeline"], members
@@ -114,7 +121,8 @@ def test_the_leader_postmaster_killed_alone_is_restarted_in_place_and_the_leader
     before = node.postmaster()
 
     asyncio.run(_cleanup(normalize_url(cluster.url)))  # the load counts every event in the database
-    _book_through(app, normalize_url(cluster.url), node.kill_postmaster, "PATRONI POSTMASTER KILLED")
+    _book_through(app, normalize_url(cluster.url), lambda: psutil.wait_procs(node.kill_postmaster(), timeout=10),
+                  "PATRONI POSTMASTER KILLED", late=LATE)
 
     members = cluster.wait_healthy(60)
     same = next(m for m in members if m["role"] == "leader")
@@ -133,5 +141,4 @@ def test_snp_db_promote_refuses_a_server_patroni_manages(cluster: Cluster) -> No
                           env={**os.environ, "SNP_JWT_SECRET": "x" * 40})
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Patroni" in done.stdout + done.stderr
-    assert wait_for(cluster.members, lambda ms: [m["name"] for m in ms if m["role"] == "leader"] ==
-                    [next(m["name"] for m in members if m["role"] == "leader")], 1)
+    assert sql(standby.url, "SELECT pg_is_in_recovery()") == [(True,)]  # still a standby
