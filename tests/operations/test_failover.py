@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,10 +60,20 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def app(cluster: Cluster) -> Iterator[str]:
-    """One served app for every case, given the three hosts for its writes and for its reads."""
+    """One served app for every case, given the three hosts for its writes and for its reads. The reads reach
+    the synchronous standby first: the one Patroni promotes, which they must then leave for another."""
+    sync = next(m["name"] for m in cluster.wait_healthy() if m["role"] == "sync_standby")
     with served(normalize_url(cluster.url), {"SNP_JWT_SECRET": SECRET,
-                                             "SNP_DATABASE_REPLICA_URL": cluster.replica_url}) as base:
+                                             "SNP_DATABASE_REPLICA_URL": cluster.replica_url(sync)}) as base:
         yield base
+
+
+def _replica_reads(base: str) -> float:
+    """One search, then how many reads the app has made on the replica so far."""
+    searched = httpx.get(base + "/v1/slots/search", params={"territory": "36"}, headers=_admin(), timeout=10)
+    assert searched.status_code == 200, searched.text
+    found = re.search(r'^snp_reads_total\{target="replica"\} (\S+)$', httpx.get(base + "/metrics").text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 def test_the_leader_node_killed_under_bookings_a_standby_is_promoted_by_patroni_and_none_is_lost(
@@ -111,6 +122,10 @@ def test_the_leader_node_killed_under_bookings_a_standby_is_promoted_by_patroni_
     back = next(m for m in members if m["name"] == old["name"])
     assert back["role"] in ("replica", "sync_standby") and back["timeline"] == new["timeline"], members
     assert "running pg_rewind from " + new["name"] in victim.log_text(), victim.log_text()[-3000:]
+
+    # The searches read a standby again: the replica URL names the three hosts, preferring a standby.
+    before = _replica_reads(app)
+    assert wait_for(lambda: _replica_reads(app), lambda n: n > before + 1, 20) > before + 1
 
 
 def test_the_leader_postmaster_killed_alone_is_restarted_in_place_and_the_leader_stays(

@@ -228,10 +228,11 @@ class Cluster:
         hosts = ",".join(f"127.0.0.1:{n.pg_port}" for n in self.nodes)
         return f"postgresql://postgres@{hosts}/snp?target_session_attrs=read-write"
 
-    @property
-    def replica_url(self) -> str:
-        """The app's SNP_DATABASE_REPLICA_URL: the three hosts, a standby when one answers."""
-        hosts = ",".join(f"127.0.0.1:{n.pg_port}" for n in self.nodes)
+    def replica_url(self, first: str | None = None) -> str:
+        """The app's SNP_DATABASE_REPLICA_URL: the three hosts, a standby when one answers (the first such in
+        the list: node ``first``, when given, is tried first)."""
+        nodes = sorted(self.nodes, key=lambda n: n.name != first)
+        hosts = ",".join(f"127.0.0.1:{n.pg_port}" for n in nodes)
         return f"postgresql://postgres@{hosts}/snp?target_session_attrs=prefer-standby"
 
     def node(self, name: str) -> Node:
