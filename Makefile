@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus
+.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus etcd
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +74,14 @@ prometheus: ## Debian's promtool and amtool for the alerts' tests (deploy/promet
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	  else echo "promtool or amtool is missing: the alerts' tests will be skipped"; fi; }
 
-test: install browser node broker pooler nginx prometheus ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+etcd: ## Debian's etcd, Patroni's store in the failover test (deploy/patroni/; installed when missing and we are root)
+	@{ command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ]; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing etcd (Debian packages etcd-server, etcd-client) for the failover test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
+	  else echo "etcd is missing: the failover test will be skipped"; fi; }
+
+test: install browser node broker pooler nginx prometheus etcd ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests tools
 	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache

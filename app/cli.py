@@ -154,7 +154,8 @@ def db_promote(
     url: Annotated[str, typer.Option(help="the replica's URL")],
 ) -> None:
     """Make the replica the primary (after the primary died): it stops replaying and accepts writes. The
-    app finds it by itself when SNP_DATABASE_URL names both hosts with target_session_attrs=read-write."""
+    app finds it by itself when SNP_DATABASE_URL names both hosts with target_session_attrs=read-write.
+    Refused on a server Patroni manages (it fails over by itself)."""
     import asyncio
 
     import asyncpg
@@ -164,6 +165,12 @@ def db_promote(
     async def promote() -> bool:
         conn = await asyncpg.connect(asyncpg_dsn(normalize_url(url)))
         try:
+            # Patroni's agent keeps its own connections to the server it runs ("Patroni heartbeat", …).
+            if await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'Patroni %'"):
+                console.print("[red]Patroni manages this server: it promotes a standby by itself when the primary "
+                              "dies, and a promotion beside it would make two primaries (split brain). To move "
+                              "the primary by hand: patronictl switchover (docs/operations.md)[/red]")
+                raise typer.Exit(1)
             if not await conn.fetchval("SELECT pg_is_in_recovery()"):
                 console.print("already a primary")
                 return True

@@ -10,7 +10,9 @@ the primary not yet replayed by the replica is pending since the check that saw 
 age of the oldest pending one (exact to one check interval). Reads go to the primary when that lag
 passes ``SNP_REPLICA_MAX_LAG_SECONDS``, when the replica cannot be reached or is no longer a standby
 (it was promoted: the primary URL reaches it then), and when a read on it fails for one of those
-reasons — immediately, within the same request. While the primary cannot be reached, the replica is
+reasons — immediately, within the same request. A promoted replica's pooled connections are dropped: a
+replica URL that names every node of a Patroni cluster with ``target_session_attrs=prefer-standby``
+reaches one of the standbys left at the next check. While the primary cannot be reached, the replica is
 as fresh as anything there is: it keeps answering the searches.
 
 A write is seen on the replica a few milliseconds later; within the allowed lag, a slot booked a moment
@@ -100,6 +102,9 @@ class ReplicaMonitor:
             return self.state
         if not in_recovery:
             self.gone("not a standby (promoted?)")
+            # Its pooled connections stay on the promoted server: new ones are made, so that a replica URL
+            # naming several hosts (target_session_attrs=prefer-standby) reaches a standby again.
+            await self.replica.dispose()
             return self.state
         if primary_at is None:
             # No primary to be behind: what the replica has is the freshest there is (positions seen

@@ -17,20 +17,26 @@ from tests.support.factories import NEW_CALL, create_practitioner, create_site
 from tests.support.snp_process import _admin
 
 
-def _book_through(base: str, database_url: str, fault: Callable[[], None], label: str) -> None:
+def _book_through(base: str, database_url: str, fault: Callable[[], None], label: str, late: int = 0) -> dict:
     """120 clients book, ``fault`` strikes while many are in flight, every client retries with its key
-    until answered; then every acknowledged booking is in the database, none twice, one event each."""
+    until answered; then every acknowledged booking is in the database, none twice, one event each.
+    ``late`` of the 120 start only once ``fault`` has returned: clients that arrive while the database is
+    being replaced (the others may all be answered before it is gone). The tally is returned
+    (``acknowledged_at``: when each answer came, on the monotonic clock)."""
     slots, calls = asyncio.run(_seed(base))
-    tally: dict = {"acknowledged": [], "503": 0, "transport_errors": 0, "replayed": 0, "gave_up": 0,
-                   "some_in": asyncio.Event()}
+    tally: dict = {"acknowledged": [], "acknowledged_at": [], "503": 0, "transport_errors": 0, "replayed": 0,
+                   "gave_up": 0, "some_in": asyncio.Event()}
 
     async def load() -> None:
         async with httpx.AsyncClient(base_url=base, timeout=20, limits=httpx.Limits(max_connections=BOOKINGS)) as c:
+            pairs = list(zip(slots, calls, strict=True))
             clients = [asyncio.create_task(_book_until_answered(c, slot, call, tally))
-                       for slot, call in zip(slots, calls, strict=True)]
+                       for slot, call in pairs[:BOOKINGS - late]]
             await tally["some_in"].wait()  # some bookings are in, many in flight
             tally["before_fault"] = len(tally["acknowledged"])
             await asyncio.to_thread(fault)
+            clients += [asyncio.create_task(_book_until_answered(c, slot, call, tally))
+                        for slot, call in pairs[BOOKINGS - late:]]
             await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
 
     began = time.monotonic()
@@ -45,6 +51,7 @@ def _book_through(base: str, database_url: str, fault: Callable[[], None], label
     assert tally["gave_up"] == 0
     assert len(tally["acknowledged"]) == BOOKINGS and present == BOOKINGS
     assert doubles == 0 and events == BOOKINGS
+    return tally
 
 
 BOOKINGS = 120
@@ -87,6 +94,7 @@ async def _book_until_answered(c: httpx.AsyncClient, slot: str, call: str, tally
             continue
         assert response.status_code == 201, response.text
         tally["acknowledged"].append(response.json()["id"])
+        tally["acknowledged_at"].append(time.monotonic())
         if len(tally["acknowledged"]) == BOOKINGS // 6:
             tally["some_in"].set()
         if response.headers.get("Idempotent-Replayed") == "true":
