@@ -122,8 +122,10 @@ def _registry(state: Any, settings: Settings) -> Stop | None:
     if settings.registry_check_seconds <= 0:
         return None
     from app.auth.revocation import start_watching
+    from app.territories.repository import forget_scopes
 
     def recheck_streams() -> None:
+        forget_scopes()  # a territory written elsewhere (its trigger bumps the same generation)
         live = getattr(state, "live", None)
         if live is not None:
             live.recheck()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select, text
@@ -46,12 +47,34 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
     return set((await session.scalars(select(Territory.code).where(Territory.code.in_(codes)))).all())
 
 
+# The scopes read (the codes asked → those codes and the CPTS under them), kept: every request of a console
+# asked it of PostgreSQL, a round trip for a set that changes when a CPTS is created. Forgotten when a territory
+# is written here (``forget_scopes``) and, on every process, when the registry's generation moves (a trigger on
+# ``territories`` bumps it: app/auth/revocation.py's watch, wired in app/workers.py); kept a minute at most
+# should the watch stop.
+_SCOPES: dict[tuple[str, ...], tuple[frozenset[str], float]] = {}
+SCOPE_SECONDS = 60.0
+SCOPES_MAX = 4096
+
+
+def forget_scopes() -> None:
+    _SCOPES.clear()
+
+
 async def with_children(session: AsyncSession, codes: Iterable[str]) -> set[str]:
     """The codes themselves and the CPTS under them (a département user sees its CPTS)."""
-    codes = list(codes)
-    if not codes:
+    key = tuple(sorted(set(codes)))
+    if not key:
         return set()
-    return set((await session.scalars(text(SCOPE), scope_params(codes))).all())
+    now = time.monotonic()
+    kept = _SCOPES.get(key)
+    if kept is not None and kept[1] > now:
+        return set(kept[0])
+    found = frozenset((await session.scalars(text(SCOPE), scope_params(key))).all())
+    if len(_SCOPES) >= SCOPES_MAX:
+        _SCOPES.clear()
+    _SCOPES[key] = (found, now + SCOPE_SECONDS)
+    return set(found)
 
 
 async def postcode_centroid(session: AsyncSession, postcode: str) -> tuple[float, float] | None:

@@ -29,6 +29,7 @@ async def create(session: AsyncSession, data: TerritoryCreate) -> Territory:
     session.add(territory)
     await session.flush()
     await session.refresh(territory)
+    repository.forget_scopes()  # the other processes: within a second (the registry's generation)
     return territory
 
 
@@ -45,6 +46,7 @@ async def update(session: AsyncSession, code: str, data: TerritoryUpdate) -> Ter
                 raise Unprocessable(f"postcodes: {unknown[0]} is not a French postcode", field=f"postcodes.{index}")
         setattr(territory, name, value)
     await session.flush()
+    repository.forget_scopes()
     return territory
 
 

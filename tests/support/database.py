@@ -43,6 +43,9 @@ async def read_seed(url: str) -> None:
 
 async def reset_database(engine: AsyncEngine) -> None:
     """Empty what tests committed; the seeded départements stay, with their default settings."""
+    from app.territories.repository import forget_scopes
+
+    forget_scopes()  # the scopes this process kept (a served app's: its watch, within a second)
     async with engine.begin() as conn:
         await conn.execute(text(TRUNCATE))
         await conn.execute(text("DELETE FROM territories WHERE kind = 'cpts'"))
