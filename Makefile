@@ -6,13 +6,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus
+.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus backup-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt | backup-tools
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
@@ -73,6 +73,15 @@ prometheus: ## Debian's promtool and amtool for the alerts' tests (deploy/promet
 	    echo "installing Prometheus and Alertmanager (Debian packages) for the alerts' tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
 	  else echo "promtool or amtool is missing: the alerts' tests will be skipped"; fi; }
+
+backup-tools: ## Debian's gcc and libpq-dev (Barman's psycopg2 builds from source), GnuPG, rsync and file for the backups (installed when missing and we are root)
+	@{ command -v gcc >/dev/null 2>&1 && command -v pg_config >/dev/null 2>&1 && command -v gpg >/dev/null 2>&1 \
+	  && command -v rsync >/dev/null 2>&1 && command -v file >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing gcc, libpq-dev, gnupg, rsync and file (Debian packages) for Barman and the restore drill"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      gcc libc6-dev libpq-dev gnupg rsync file >/dev/null; \
+	  else echo "gcc, libpq-dev, gnupg, rsync or file is missing: Barman will not install, the restore drill will be skipped"; fi; }
 
 test: install browser node broker pooler nginx prometheus ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests tools
