@@ -284,14 +284,17 @@ COMMIT;
 def _switch_wal(drill: Drill) -> None:
     """`barman switch-wal --archive`: the segment holding the commits after T closed and archived. pg_receivewal
     finishes a segment when the next one begins: an idle primary writes nothing there, a busy one does at once,
-    so the drill writes one record once the switch is asked."""
+    so the drill writes a record now and then until the switch is archived."""
     proc = subprocess.Popen(drill.barman_command("switch-wal", "--force", "--archive", "--archive-timeout", "60",
                                                  "snp"), env=drill.backup_env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     drill.groups.append(proc)
-    time.sleep(0.5)
-    asyncio.run(_execute(drill.primary_url, "SELECT pg_logical_emit_message(true, 'snp', 'drill')"))
-    out, _ = proc.communicate(timeout=90)
+    deadline = time.monotonic() + 90
+    while proc.poll() is None:  # a record now and then, until the switched segment is in the archive
+        assert time.monotonic() < deadline, "the WAL switch was not archived within 90 s"
+        time.sleep(0.3)
+        asyncio.run(_execute(drill.primary_url, "SELECT pg_logical_emit_message(true, 'snp', 'drill')"))
+    out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
 
 
@@ -321,6 +324,9 @@ def test_a_restore_to_before_a_mistaken_delete_brings_back_every_booking_acknowl
         written = re.search(r'^snp_backup_last_success_timestamp_seconds\{server="snp"\} (\S+)$',
                             metrics.read_text(), re.M)
         assert written and abs(float(written.group(1)) - time.time()) < 60, metrics.read_text()
+        # Barman's own checks pass on the backup side, which has no private key.
+        checked = drill.barman("check", "snp")
+        assert "FAILED" not in checked, checked
 
         before += [_book(c, slots[i], f"Avant{i}") for i in range(2, 4)]  # after the backup: from the WAL
         at_t = _stats(c)
@@ -381,3 +387,20 @@ def test_a_restore_to_before_a_mistaken_delete_brings_back_every_booking_acknowl
           f"{wal_size / 2**20:.1f} MiB), restored to T in {restore_seconds:.1f} s (barman recover "
           f"{recovered:.1f} s, then replay and promotion); bookings acknowledged before T "
           f"{len(before)}, found {len(before)}; after T {len(after)}, found 0; drill {time.monotonic() - began:.1f} s")
+
+
+def test_a_restore_refuses_a_time_without_its_offset_and_a_folder_already_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before Barman is asked anything: a time that could be UTC or Paris, a folder that holds a cluster."""
+    from tests.support.command_line import snp
+
+    url = "postgresql://postgres@127.0.0.1:1/snp"  # never reached
+    naive = snp(url, monkeypatch, "db", "restore", "--to", "2026-03-01T14:05:00", "--into", str(tmp_path / "new"))
+    assert naive.exit_code == 2 and "offset" in naive.output, naive.output
+    garbled = snp(url, monkeypatch, "db", "restore", "--to", "yesterday", "--into", str(tmp_path / "new"))
+    assert garbled.exit_code == 2 and "ISO 8601" in garbled.output, garbled.output
+    (tmp_path / "used" / "pg").mkdir(parents=True)
+    (tmp_path / "used" / "pg" / "PG_VERSION").write_text("18\n")
+    used = snp(url, monkeypatch, "db", "restore", "--to", "2026-03-01T14:05:00+01:00", "--into", str(tmp_path / "used"))
+    assert used.exit_code == 2 and "not empty" in re.sub(r"[\s│]+", " ", used.output), used.output
+    assert not (tmp_path / "new").exists()
