@@ -404,3 +404,19 @@ def test_a_restore_refuses_a_time_without_its_offset_and_a_folder_already_used(
     used = snp(url, monkeypatch, "db", "restore", "--to", "2026-03-01T14:05:00+01:00", "--into", str(tmp_path / "used"))
     assert used.exit_code == 2 and "not empty" in re.sub(r"[\s│]+", " ", used.output), used.output
     assert not (tmp_path / "new").exists()
+
+
+@tools
+def test_a_failed_backup_says_why_and_writes_no_time(tmp_path: Path) -> None:
+    """The database unreachable: Barman's own message, exit 1, and the alert's file left as it was (absent)."""
+    assert not MISSING, f"{', '.join(MISSING)} missing: `make test` installs them"
+    (tmp_path / "barman").mkdir()
+    conf = _configuration(tmp_path, free_port(), "0" * 40, None)  # nobody listens there
+    metrics = tmp_path / "snp_backup.prom"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNP_")}
+    failed = subprocess.run([sys.executable, "-m", "app.cli", "db", "backup"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, check=False,
+                            env={**env, "SNP_BARMAN_CONFIG": str(conf), "SNP_BACKUP_METRICS_FILE": str(metrics)})
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "the backup failed" in failed.stderr and "snp" in failed.stderr, failed.stderr
+    assert not metrics.exists()
