@@ -76,11 +76,12 @@ prometheus: ## Debian's promtool and amtool for the alerts' tests (deploy/promet
 
 backup-tools: ## Debian's gcc and libpq-dev (Barman's psycopg2 builds from source), GnuPG, rsync and file for the backups (installed when missing and we are root)
 	@{ command -v gcc >/dev/null 2>&1 && command -v pg_config >/dev/null 2>&1 && command -v gpg >/dev/null 2>&1 \
-	  && command -v rsync >/dev/null 2>&1 && command -v file >/dev/null 2>&1; } || { \
+	  && command -v rsync >/dev/null 2>&1 && command -v file >/dev/null 2>&1 && $(PYTHON) -c \
+	  'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing gcc, libpq-dev, gnupg, rsync and file (Debian packages) for Barman and the restore drill"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      gcc libc6-dev libpq-dev gnupg rsync file >/dev/null; \
+	      gcc libc6-dev libpq-dev python3-dev gnupg rsync file >/dev/null; \
 	  else echo "gcc, libpq-dev, gnupg, rsync or file is missing: Barman will not install, the restore drill will be skipped"; fi; }
 
 test: install browser node broker pooler nginx prometheus ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
