@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus etcd
+.PHONY: install lock run demo test lint openapi openapi-check bench clean db-stop browser node broker pooler nginx prometheus etcd backup-tools ops
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,20 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The operations' tools the suite needs beside (Barman: its psycopg2 builds from source), never needed by
+# `make run` or `make demo`.
+OPS_STAMP := $(VENV)/.installed-ops
+$(OPS_STAMP): $(STAMP) | backup-tools
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,ops]'
+	touch $(OPS_STAMP)
+
+ops: $(OPS_STAMP) ## install the operations' tools (Barman) the restore drill needs
+
 install: $(STAMP) ## create .venv and install the project with its development tools, at the versions of constraints.txt
 
 lock: ## refresh constraints.txt: the newest versions pyproject.toml admits, installed in a throw-away venv
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet --upgrade pip
-	.lock-venv/bin/pip install --quiet -e '.[dev]'
+	.lock-venv/bin/pip install --quiet -e '.[dev,ops]'
 	{ echo "# Every package make install installs, at the version CI tested: refreshed by \`make lock\`."; \
 	  .lock-venv/bin/pip freeze --exclude-editable; } > constraints.txt
 	rm -rf .lock-venv
@@ -81,7 +90,17 @@ etcd: ## Debian's etcd, Patroni's store in the failover test (deploy/patroni/; i
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client >/dev/null; \
 	  else echo "etcd is missing: the failover test will be skipped"; fi; }
 
-test: install browser node broker pooler nginx prometheus etcd ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
+backup-tools: ## Debian's gcc and libpq-dev (Barman's psycopg2 builds from source), GnuPG, rsync and file for the backups (installed when missing and we are root)
+	@{ command -v gcc >/dev/null 2>&1 && command -v pg_config >/dev/null 2>&1 && command -v gpg >/dev/null 2>&1 \
+	  && command -v rsync >/dev/null 2>&1 && command -v file >/dev/null 2>&1 && $(PYTHON) -c \
+	  'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))'; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing gcc, libpq-dev, gnupg, rsync and file (Debian packages) for Barman and the restore drill"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      gcc libc6-dev libpq-dev python3-dev gnupg rsync file >/dev/null; \
+	  else echo "gcc, libpq-dev, gnupg, rsync or file is missing: Barman will not install, the restore drill will be skipped"; fi; }
+
+test: install ops browser node broker pooler nginx prometheus etcd ## ruff, mypy, then the whole suite on a real PostgreSQL (embedded, or SNP_TEST_DATABASE_URL)
 	$(BIN)/ruff check app tests migrations load_tests tools
 	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache

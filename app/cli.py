@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from app.platform.commands import parse_ttl
 from app.platform.config import get_settings
+
+if TYPE_CHECKING:
+    from app.platform.backup import Barman
 
 app = typer.Typer(help="SNP — soins non programmés du Service d'Accès aux Soins", no_args_is_help=True)
 console = Console(stderr=True)
@@ -182,6 +186,68 @@ def db_promote(
         console.print("[red]the promotion did not complete within 60 s[/red]")
         raise typer.Exit(1)
     console.print("promoted: this server is the primary now")
+
+
+def _barman() -> Barman:
+    from app.platform.backup import Barman
+
+    settings = get_settings()
+    return Barman(server=settings.barman_server, config=settings.barman_config)
+
+
+@db.command("backup")
+def db_backup() -> None:
+    """A full backup now, by Barman (SNP_BARMAN_CONFIG, SNP_BARMAN_SERVER), encrypted with its GPG key; on
+    success, its time written to SNP_BACKUP_METRICS_FILE for node_exporter (the alert SnpBackupTooOld)."""
+    from app.platform.backup import BackupError, backup, write_last_success
+
+    barman = _barman()
+    try:
+        done = backup(barman)
+    except BackupError as exc:
+        console.print(f"[red]the backup failed[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    target = get_settings().backup_metrics_file
+    if target is not None:
+        write_last_success(target, done.finished_at, barman.server)
+    console.print(f"backup {done.backup_id}: {done.size_bytes / 2**20:.1f} MiB in {done.seconds:.1f} s"
+                  + (f", its time written to {target}" if target else ", SNP_BACKUP_METRICS_FILE unset"))
+    print(done.backup_id)
+
+
+def _moment(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter("an ISO 8601 time with its offset, e.g. 2026-03-01T14:05:00+01:00") from exc
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give the offset too, e.g. 2026-03-01T14:05:00+01:00 (or Z for UTC)")
+    return moment
+
+
+@db.command("restore")
+def db_restore(
+    to: Annotated[str, typer.Option("--to", help="the time to go back to, ISO 8601 with its offset (e.g. "
+                                    "2026-03-01T14:05:00+01:00): every transaction committed by then, none after")],
+    into: Annotated[Path, typer.Option("--into", help="a new folder: the cluster is restored into FOLDER/pg")],
+) -> None:
+    """Restore the database as it was at TIME into a new folder, by Barman (the closest backup before TIME, then
+    its WAL). Needs the backup's private GPG key and its passphrase (docs/operations.md). Started, the server
+    replays up to TIME and becomes a primary: `SNP_DATA_DIR=FOLDER snp db start`."""
+    from app.platform.backup import BackupError, restore
+
+    moment = _moment(to)
+    barman = _barman()
+    try:
+        done = restore(barman, moment, into)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--into") from exc
+    except BackupError as exc:
+        console.print(f"[red]the restore failed[/red]: {exc}", soft_wrap=True)
+        raise typer.Exit(1) from exc
+    console.print(f"backup {done.backup_id} restored to {moment.isoformat()} in {done.seconds:.1f} s; start it: "
+                  f"SNP_DATA_DIR={into} snp db start", soft_wrap=True)
+    print(done.pgdata)
 
 
 @app.command()

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     database_replica_url: str | None = None
     replica_max_lag_seconds: float = Field(default=2.0, ge=0)
     replica_check_seconds: float = Field(default=0.5, gt=0)
+    # Backups (app/platform/backup.py, `snp db backup` / `snp db restore`, on the backup host): Barman's configuration
+    # file (unset: Barman's own search, ~/.barman.conf then /etc/barman.conf), the Barman server that is this
+    # database, and the file of node_exporter's textfile collector where each successful backup writes its time
+    # (snp_backup_last_success_timestamp_seconds; unset: not written).
+    barman_config: Path | None = None
+    barman_server: str = "snp"
+    backup_metrics_file: Path | None = None
     # Connections each worker keeps open. No overflow by default: under load, overflow connections
     # are opened and closed over and over (a server process and re-prepared statements each time),
     # while a request that waits a moment for a pooled connection costs nothing.

@@ -57,6 +57,16 @@ def _make_readable(path: Path) -> None:
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", stat.S_IRGRP | stat.S_IROTH)
 
 
+def hand_to_server_user(folder: Path) -> None:
+    """Give a data folder filled by another tool (a restore run as root) to the user the server runs as."""
+    if not _as_root():
+        return
+    entry = _ensure_system_user()
+    _make_readable(folder)
+    for path in (folder, *folder.rglob("*")):
+        os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
 def _run(binary: str, args: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     kwargs: dict[str, Any] = {}
     if _as_root():

@@ -54,7 +54,7 @@ RECEIVERS = {
     "SnpCertificateExpiring": "oncall-tickets",
     "SnpFrontCertificateExpiring": "oncall-tickets",
 }
-# Named by a rule, not exported by the app: written by the backup step (`snp db backup`, to come) for
+# Named by a rule, not exported by the app: written by `snp db backup` (SNP_BACKUP_METRICS_FILE) for
 # node_exporter's textfile collector.
 NOT_THE_APPS = {"snp_backup_last_success_timestamp_seconds"}
 
