@@ -22,6 +22,7 @@ from app.http.metrics import Scraped, metrics_response
 from app.http.ratelimit import Limiter
 from app.hub.metrics import broker_probe
 from app.identity import crypto
+from app.notices.metrics import notice_metrics
 from app.notifications.metrics import relay_metrics
 from app.outbox.metrics import held_metrics, untold_metrics
 from app.platform import migrate
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # What /metrics reads at scrape time beside the request counters, each bounded by a short timeout.
     scraped: list[Scraped] = [
-        relay_metrics, held_metrics, untold_metrics, queue_metrics, published_metrics,
+        relay_metrics, held_metrics, untold_metrics, queue_metrics, published_metrics, notice_metrics,
         lambda _engine: dependencies_up({"identity_provider": identity_provider_probe(settings),
                                          "hub_broker": broker_probe(settings)}),
         lambda _engine: asyncio.to_thread(certificates_expiry, configured_certificates(settings)),

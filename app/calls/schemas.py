@@ -337,10 +337,28 @@ class BookingBrief(Schema):
     created_at: dt.datetime
 
 
+class MessageRead(Schema):
+    """A message the patient was sent (or is to be) about an appointment of the call: never its content."""
+
+    id: uuid.UUID = Field(description="the message id (the e-mail's Message-ID, the SMS gateway's tag)")
+    booking_id: uuid.UUID
+    kind: str = Field(description="confirmation or cancellation")
+    channel: str = Field(description="sms or email")
+    state: str = Field(description="pending (not delivered yet), sent, failed (given up: call the patient), "
+                       "withdrawn (not sent: cancelled before, consent or address withdrawn)")
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    failed_at: dt.datetime | None
+    last_error: str | None = Field(description="why the last attempt failed (the provider's answer)")
+
+
 class CallDetail(CallRead):
     decisions: list[DecisionRead]
     callbacks: list[CallbackRead]
     bookings: list[BookingBrief]
+    messages: list[MessageRead] = Field(default_factory=list, description="what the patient was sent about "
+                                        "his appointments, and whether it was delivered")
 
 
 class PurgeResult(Schema):

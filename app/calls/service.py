@@ -32,6 +32,7 @@ from app.calls.schemas import (
     DecisionCreate,
     DecisionMisfit,
     DecisionRead,
+    MessageRead,
     ObservationIn,
     ObservationRead,
     PatientRead,
@@ -45,6 +46,7 @@ from app.calls.schemas import (
 )
 from app.identity import crypto
 from app.identity.sealing import opened, sealed_columns
+from app.notices import repository as notices
 from app.outbox import events as outbox
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
@@ -261,6 +263,7 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
         decisions=[decision_read(d) for d in decisions],
         callbacks=[CallbackRead.model_validate(c) for c in callbacks],
         bookings=[BookingBrief.model_validate(b) for b in bookings],
+        messages=[MessageRead.model_validate(dict(m)) for m in await notices.of_call(session, call.id)],
     )
 
 
