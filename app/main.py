@@ -37,6 +37,7 @@ def routers() -> list[APIRouter]:
     """Every router of the API, listed here so that a reader finds each path's module. Starlette tries
     routes in this order: the slot search (``/v1/slots/search``) comes before ``/v1/slots/{slot_id}``."""
     from app.audit.router import router as audit
+    from app.bookings.router import patient_router as patient_links
     from app.bookings.router import router as bookings
     from app.bookings.router import slot_search_router as slot_search
     from app.calls.router import referral_router as referrals
@@ -62,7 +63,7 @@ def routers() -> list[APIRouter]:
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
             self_referrals, notifications, stats, audit, users, signin, declarations, console_api, fhir_slots,
-            fhir_metadata, fhir_appointments, fhir_practitioners, fhir_bulk, console]
+            fhir_metadata, fhir_appointments, fhir_practitioners, fhir_bulk, patient_links, console]
 
 
 DESCRIPTION = """

@@ -28,7 +28,7 @@ DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 # ``fhir_search`` is the FHIR slot search's (GET /fhir/Slot): the national platform searches there with one
 # token for every regulator in France, so it is not held to a console user's ``search``.
 RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10, "sign_in": 120,
-               "fhir_search": 3000}
+               "fhir_search": 3000, "patient_link": 30}
 
 
 class Settings(BaseSettings):

@@ -87,6 +87,14 @@ class TestConfirmation:
         assert {(m["channel"], m["state"]) for m in detail["messages"]} == {("sms", "sent"), ("email", "sent")}
         assert {m["booking_id"] for m in detail["messages"]} == {booking["id"]}
 
+        # the link of the SMS cancels (once), and the patient is told of it on both channels
+        path = "/p/" + sms["text"].split(f"{PUBLIC_URL}/p/")[1].split()[0]
+        assert "Votre rendez-vous est annulé" in (await committed_client.post(path)).text
+        await rounds(engine, configured, until=lambda: len(smtp.inbox.messages) >= 2 and len(sent_sms(sink)) >= 2)
+        assert "annulé" in str(smtp.inbox.messages[1][1]["Subject"]) and "annulé" in sent_sms(sink)[1]["text"]
+        again = (await committed_client.get(f"/v1/calls/{call['id']}", headers=auth("regulator", ["36"]))).json()
+        assert again["status"] == "to_reorient"
+
     async def test_an_overseas_appointment_is_told_in_its_own_time_to_its_own_mobile_range(
         self, committed_client, auth, engine, settings, tmp_path
     ) -> None:
