@@ -5,6 +5,7 @@ while gets everything once back, in order, none twice; a message given up shows 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -224,3 +225,28 @@ class TestSmsLength:
         assert messages.segments("â" + "a" * 69) == ("ucs2", 1)
         assert messages.segments("â" + "a" * 70) == ("ucs2", 2)
         assert messages.gsm7_fold("bâtiment Châtaigniers ç œ") == "batiment Chataigniers c oe"
+
+
+class TestWithdrawnConsent:
+    async def test_a_withdrawn_consent_stops_the_pending_messages(
+        self, committed_client, auth, engine, settings, tmp_path
+    ) -> None:
+        smtp = SmtpServer(free_port())  # down: the confirmation waits
+        configured = notice_settings(settings, smtp_url=smtp.url, sink=None)
+        await rounds(engine, configured)
+        w = await world(committed_client, auth)
+        call, _ = await _book(committed_client, auth, w, notify="email")
+        await rounds(engine, configured, times=2)
+        withdrawn = await committed_client.patch(f"/v1/calls/{call['id']}", json={"notify": "none"},
+                                                 headers=auth("regulator", ["36"]))
+        assert withdrawn.status_code == 200, withdrawn.text
+        smtp.start()
+        try:
+            await rounds(engine, configured, times=4)
+            await asyncio.sleep(0.3)
+            await rounds(engine, configured, times=2)
+        finally:
+            smtp.stop()
+        assert smtp.inbox.messages == []
+        detail = (await committed_client.get(f"/v1/calls/{call['id']}", headers=auth("regulator", ["36"]))).json()
+        assert [m["state"] for m in detail["messages"]] == ["withdrawn"]
