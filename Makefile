@@ -104,7 +104,8 @@ test: install ops browser node broker pooler nginx prometheus etcd ## ruff, mypy
 	$(BIN)/ruff check app tests migrations load_tests tools
 	$(BIN)/mypy app tools
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
+	@if [ -n "$(PYTEST_ARGS)" ]; then $(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS); \
+	else $(BIN)/python -m tools.test_groups; fi
 
 lint: install
 	$(BIN)/ruff check app tests migrations load_tests tools

@@ -22,6 +22,7 @@ from app.http.metrics import Scraped, metrics_response
 from app.http.ratelimit import Limiter
 from app.hub.metrics import broker_probe
 from app.identity import crypto
+from app.notices.metrics import notice_metrics
 from app.notifications.metrics import relay_metrics
 from app.outbox.metrics import held_metrics, untold_metrics
 from app.platform import migrate
@@ -36,6 +37,7 @@ def routers() -> list[APIRouter]:
     """Every router of the API, listed here so that a reader finds each path's module. Starlette tries
     routes in this order: the slot search (``/v1/slots/search``) comes before ``/v1/slots/{slot_id}``."""
     from app.audit.router import router as audit
+    from app.bookings.router import patient_router as patient_links
     from app.bookings.router import router as bookings
     from app.bookings.router import slot_search_router as slot_search
     from app.calls.router import referral_router as referrals
@@ -61,7 +63,7 @@ def routers() -> list[APIRouter]:
 
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
             self_referrals, notifications, stats, audit, users, signin, declarations, console_api, fhir_slots,
-            fhir_metadata, fhir_appointments, fhir_practitioners, fhir_bulk, console]
+            fhir_metadata, fhir_appointments, fhir_practitioners, fhir_bulk, patient_links, console]
 
 
 DESCRIPTION = """
@@ -187,7 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # What /metrics reads at scrape time beside the request counters, each bounded by a short timeout.
     scraped: list[Scraped] = [
-        relay_metrics, held_metrics, untold_metrics, queue_metrics, published_metrics,
+        relay_metrics, held_metrics, untold_metrics, queue_metrics, published_metrics, notice_metrics,
         lambda _engine: dependencies_up({"identity_provider": identity_provider_probe(settings),
                                          "hub_broker": broker_probe(settings)}),
         lambda _engine: asyncio.to_thread(certificates_expiry, configured_certificates(settings)),

@@ -44,6 +44,16 @@ def _declarer(state: Any, settings: Settings) -> Stop | None:
     return start_in_background(state.sessionmaker, settings)
 
 
+def _notices(state: Any, settings: Settings) -> Stop | None:
+    """The patient's messages (confirmation, cancellation by SMS and e-mail), from the outbox (app/notices/):
+    only where a provider is configured."""
+    if not (settings.smtp_url or settings.sms_url or settings.sms_sink):
+        return None
+    from app.notices.sender import start_in_background
+
+    return start_in_background(state.sessionmaker, settings)
+
+
 def _hub(state: Any, settings: Settings) -> Stop | None:
     """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py, app/hub/answers.py):
     never beside the declarer, since the national platform tells the SAMUs of what we declare to it."""
@@ -145,8 +155,8 @@ def _live(state: Any, settings: Settings) -> Stop | None:
 
 
 WORKERS: tuple[Callable[[Any, Settings], Stop | None], ...] = (
-    _replica, _relay, _declarer, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge, _jobs, _registry,
-    _live,
+    _replica, _relay, _declarer, _notices, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge, _jobs,
+    _registry, _live,
 )
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from app.auth.principal import ROLES
 from app.auth.tokens import create_token
+from app.notices import links
 from tests.bookings.helpers import make_call, make_slot, world
 
 ALL = frozenset(ROLES)
@@ -149,11 +150,14 @@ TABLE: dict[str, Row] = {
     "health": Row("GET", "/health", PUBLIC),
     "ready": Row("GET", "/ready", PUBLIC),
     "metrics": Row("GET", "/metrics", PUBLIC),
+    # the patient's cancel link: its signed token is the right (the first POST cancels, the next say it is done)
+    "show_patient_link": Row("GET", "/p/{patient_link}", PUBLIC),
+    "cancel_by_patient_link": Row("POST", "/p/{patient_link}", PUBLIC),
 }
 
 
 @pytest.fixture
-async def place(client, auth) -> dict[str, Any]:
+async def place(client, auth, settings) -> dict[str, Any]:
     """Objects of the Indre that each row's path names, and a doctor of the Cher."""
     w = await world(client, auth)
     slot = await make_slot(client, auth, w)
@@ -172,6 +176,8 @@ async def place(client, auth) -> dict[str, Any]:
     return {"practitioner": w.practitioner_id, "site": w.site["id"], "slot": slot, "spare_slot": spare,
             "call": call["id"], "booking": booked.json()["id"], "rule": rule.json()["id"], "decision": decision["id"],
             "cher_practitioner": cher.practitioner_id, "self_referral": link.json()["token"],
+            "patient_link": links.sign(settings.link_secret, uuid.UUID(booked.json()["id"]),
+                                       dt.datetime.now(dt.UTC) + dt.timedelta(hours=7)),
             "role": uuid.UUID(w.practitioner_id).hex + uuid.UUID(w.site["id"]).hex}
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from app.auth.dependencies import OperatorDep, SearcherDep, require_roles
 from app.auth.principal import Principal
-from app.bookings import search, service
+from app.bookings import patient_link, search, service
 from app.bookings.schemas import (
     Agenda,
     Audience,
@@ -182,3 +182,32 @@ async def post_booking_outcome(
 
 
 __all__ = ["router", "slot_search_router"]
+
+
+patient_router = APIRouter(tags=["patient"])
+PATIENT_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+PatientToken = Annotated[str, Path(max_length=80, description="the signed link of the patient's confirmation")]
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "the page (French, without JavaScript)"},
+    404: {"content": {"text/html": {}}, "description": "an unknown, altered or expired link (past the appointment's "
+          "start)"},
+}
+
+
+@patient_router.get("/p/{token}", response_class=HTMLResponse, operation_id="show_patient_link",
+                    responses=PAGE_RESPONSES)
+async def show_patient_link(token: PatientToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Public: the patient's appointment and a button to cancel it. Changes nothing (mail scanners and SMS
+    previews fetch links)."""
+    status, body = await patient_link.show(session, token, settings, act=False)
+    return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)
+
+
+@patient_router.post("/p/{token}", response_class=HTMLResponse, operation_id="cancel_by_patient_link",
+                     responses=PAGE_RESPONSES)
+async def cancel_by_patient_link(token: PatientToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Public: the patient cancels his appointment (single use; valid until its start): the slot is freed, the
+    booking cancelled by the patient, the call back to the regulation's queue (to_reorient). Again: it says it is
+    already done."""
+    status, body = await patient_link.show(session, token, settings, act=True)
+    return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)

@@ -400,17 +400,25 @@ async def cancel(
     if principal.role in ("urgences", "referrer") and row["created_by"] != principal.sub:
         raise Forbidden("Only the booker, a regulator or operator of the territory, or the effector may cancel")
     reason = data.reason if data is not None else None
+    await cancel_booking(session, row, sub=principal.sub, role=principal.role, reason=reason)
+    return await get(session, principal, booking_id)
+
+
+async def cancel_booking(session: AsyncSession, row: RowMapping, *, sub: str, role: str, reason: str | None) -> None:
+    """The one cancellation of a booking (``row``: ``repository.booking_with_slot``), by whoever may: its slot
+    freed, its decision revoked, its call back to ``to_reorient`` when no booking of it remains, the effector
+    told through the outbox. A booking already cancelled or closed by its outcome is a Conflict."""
+    booking_id = row["id"]
     # The call is locked first: two cancellations of its bookings, or a cancellation and a new booking,
     # then see each other, and a call is sent back to the queue exactly when no booking remains.
     await calls_repository.lock(session, row["call_id"])
-    done = await repository.cancel(session, booking_id, sub=principal.sub, role=principal.role, reason=reason)
+    done = await repository.cancel(session, booking_id, sub=sub, role=role, reason=reason)
     if done is None:
         what = "already cancelled" if row["status"] == "cancelled" else "closed by its outcome"
         raise Conflict(f"Booking {booking_id} is {what}")
     await outbox.add_booking_event(session, booking_id, "booking.cancelled")
     log.info("booking.cancelled", booking_id=str(booking_id), slot_freed=bool(done["freed"]),
              call_to_reorient=bool(done["reoriented"]))
-    return await get(session, principal, booking_id)
 
 
 async def set_outcome(

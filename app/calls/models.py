@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.calls.schemas import CallStatus, Channel, DecisionKind, Intent, OtherReason, Priority
+from app.calls.schemas import CallStatus, Channel, DecisionKind, Intent, Notify, NotifyConsent, OtherReason, Priority
 from app.platform.columns import TZ, CreatedAt, UUIDPk
 from app.platform.database import Base
 
@@ -19,6 +19,8 @@ DECISION_KINDS: tuple[str, ...] = get_args(DecisionKind)
 OTHER_REASONS: tuple[str, ...] = get_args(OtherReason)
 PRIORITIES: tuple[str, ...] = get_args(Priority)
 CALL_STATUSES: tuple[str, ...] = get_args(CallStatus)
+NOTIFY: tuple[str, ...] = get_args(Notify)
+NOTIFY_CONSENTS: tuple[str, ...] = get_args(NotifyConsent)
 # Who referred a call: a city professional (role referrer, channel professionnel), or ``self``, the patient himself
 # through a signed link (channel autre).
 REFERRER_KINDS = ("pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional", "self")
@@ -53,6 +55,8 @@ class Call(Base):
         Index("ix_calls_patient_name_hashes", "patient_name_hashes", postgresql_using="gin"),
         Index("ix_calls_patient_phone_hashes", "patient_phone_hashes", postgresql_using="gin"),
         Index("ix_calls_samu_case_id", "samu_case_id", postgresql_where=text("samu_case_id IS NOT NULL")),
+        CheckConstraint(_in("notify", NOTIFY), name="notify"),
+        CheckConstraint(f"notify_consent IS NULL OR {_in('notify_consent', NOTIFY_CONSENTS)}", name="notify_consent"),
     )
 
     id: Mapped[UUIDPk]
@@ -84,6 +88,10 @@ class Call(Base):
     patient_phone: Mapped[str | None] = mapped_column(Text)
     patient_postcode: Mapped[str | None] = mapped_column(String(5))
     patient_address: Mapped[str | None] = mapped_column(Text)
+    # Where the patient is told of his appointment (sealed as the phone is), how, and who consented (issue 28).
+    patient_email: Mapped[str | None] = mapped_column(Text)
+    notify: Mapped[str] = mapped_column(String(8), server_default="none")
+    notify_consent: Mapped[str | None] = mapped_column(String(8))
     # Keyed hashes that find a call without opening it: the prefixes of its names, the endings of its phone.
     patient_name_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     patient_phone_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))

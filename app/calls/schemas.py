@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StrictBool
 
 from app.http.schemas import AwareDatetime, Input, Schema
-from app.reference.identifiers import FINESS, Phone, Postcode
+from app.reference.identifiers import FINESS, Phone, Postcode, mobile_e164
 from app.territories.schemas import Code
 
 Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
@@ -18,6 +18,11 @@ DecisionKind = Literal["advice", "slot", "prescription", "other"]
 OtherReason = Literal["no_answer", "redirected_15", "redirected_ed", "other"]
 CallStatus = Literal["waiting", "in_progress", "to_reorient", "closed"]
 Sex = Literal["F", "M", "U"]
+# How the patient wants to be told of his appointment (issue 28): by SMS, e-mail, both, or not at all; and who
+# consented to it (the patient, or a parent for a minor).
+Notify = Literal["sms", "email", "both", "none"]
+NotifyConsent = Literal["patient", "parent"]
+ADULT_AGE = 18
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no call, callback or decision is dated before
 
 # A decision's kind decides what it carries, in a decision the API takes (service.decide) as in an imported one:
@@ -79,11 +84,43 @@ class PatientIn(Input):
                                  description="where a home visit goes (given to the effector of a home visit only)")
 
 
+class CallPatient(PatientIn):
+    """The patient of a call the regulation enters: also where he is told of his appointment."""
+
+    email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                              examples=["patient@example.fr"],
+                              description="where the appointment is sent when notify is email or both (sealed)")
+
+
 # The SAMU's file number (dossier de régulation) as its software writes it: letters, digits, dots, dashes.
 SAMU_CASE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 SamuCaseId = Annotated[str, Field(min_length=1, max_length=64, pattern=SAMU_CASE_PATTERN, examples=["DRFR15360000123"],
                                   description="the SAMU's file number of this patient (dossier de régulation), "
                                   "given by the 15 when it transfers the call")]
+
+
+NOTIFY = ("how the patient wants to be told of an appointment booked for this call: sms (a French mobile only), "
+          "email (patient.email), both, or none")
+NOTIFY_CONSENT = ("who agreed to be told (the console asks 'Le patient accepte-t-il un SMS ?'): the patient, or a "
+                  "parent for a minor; required unless notify is none")
+
+
+def notify_misfit(notify: str, consent: str | None, *, phone: str | None, email: str | None,
+                  birth_year: int | None, year: int) -> tuple[str, str] | None:
+    """The first rule a call's way of telling the patient breaks, as (field, why), or None. SMS only to a French
+    mobile; e-mail needs an address; either needs consent, a parent's for a minor."""
+    if notify == "none":
+        return None
+    if consent is None:
+        return "notify_consent", "the patient's consent (or a parent's for a minor) is needed to tell him"
+    if consent == "patient" and birth_year is not None and year - birth_year < ADULT_AGE:
+        return "notify_consent", "a minor is told with a parent's consent (notify_consent: parent)"
+    if notify in ("sms", "both") and mobile_e164(phone) is None:
+        return "patient.phone", ("SMS impossible: the patient's phone is not a French mobile (06, 07, or an overseas "
+                                 "mobile range such as 0692)")
+    if notify in ("email", "both") and not email:
+        return "patient.email", "an e-mail needs the patient's e-mail address"
+    return None
 
 
 # A call entered this long after it was received is entered after the fact: no phone needed then.
@@ -102,10 +139,12 @@ class CallCreate(Input):
     samu_case_id: SamuCaseId | None = None
     out_of_territory: StrictBool = Field(default=False, description=OUT_OF_TERRITORY)
     received_at: AwareDatetime | None = Field(default=None, description="default now; never in the future")
-    patient: PatientIn = Field(default_factory=PatientIn)
+    patient: CallPatient = Field(default_factory=CallPatient)
     reason: Text | None = Field(default=None, max_length=2000)
     priority: Priority | None = Field(default=None, description="callback target; none means P3's delay")
     intent_without_sas: Intent = "inconnu"
+    notify: Notify = Field(default="none", description=NOTIFY)
+    notify_consent: NotifyConsent | None = Field(default=None, description=NOTIFY_CONSENT)
 
 
 class ReferredPatient(PatientIn):
@@ -199,6 +238,7 @@ class PatientRead(Schema):
     phone: str | None
     postcode: str | None
     address: str | None = None
+    email: str | None = None
 
 
 class Reorientation(Schema):
@@ -259,6 +299,8 @@ class CallRead(CallSummary):
     external_id: str | None
     purged_at: dt.datetime | None
     patient: PatientRead
+    notify: str = Field(default="none", description=NOTIFY)
+    notify_consent: str | None = Field(default=None, description=NOTIFY_CONSENT)
 
 
 class DecisionRead(Schema):
@@ -295,10 +337,28 @@ class BookingBrief(Schema):
     created_at: dt.datetime
 
 
+class MessageRead(Schema):
+    """A message the patient was sent (or is to be) about an appointment of the call: never its content."""
+
+    id: uuid.UUID = Field(description="the message id (the e-mail's Message-ID, the SMS gateway's tag)")
+    booking_id: uuid.UUID
+    kind: str = Field(description="confirmation or cancellation")
+    channel: str = Field(description="sms or email")
+    state: str = Field(description="pending (not delivered yet), sent, failed (given up: call the patient), "
+                       "withdrawn (not sent: cancelled before, consent or address withdrawn)")
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    failed_at: dt.datetime | None
+    last_error: str | None = Field(description="why the last attempt failed (the provider's answer)")
+
+
 class CallDetail(CallRead):
     decisions: list[DecisionRead]
     callbacks: list[CallbackRead]
     bookings: list[BookingBrief]
+    messages: list[MessageRead] = Field(default_factory=list, description="what the patient was sent about "
+                                        "his appointments, and whether it was delivered")
 
 
 class PurgeResult(Schema):
@@ -318,11 +378,14 @@ class ImportResult(Schema):
 class CallPatch(Input):
     """What may be corrected on a call after its entry: only the fields sent change (null clears one)."""
 
-    patient: PatientIn | None = Field(default=None, description="the patient's fields sent change, the others stay")
+    patient: CallPatient | None = Field(default=None, description="the patient's fields sent change, the others stay")
     reason: Text | None = Field(default=None, min_length=1, max_length=2000)
     priority: Priority | None = Field(default=None, description="a new priority moves the due time")
     samu_case_id: SamuCaseId | None = None
     out_of_territory: StrictBool = Field(default=False, description=OUT_OF_TERRITORY)
+    notify: Notify | None = Field(default=None, description=NOTIFY + " (none withdraws: pending messages are "
+                                  "not sent)")
+    notify_consent: NotifyConsent | None = None
 
 
 class ObservationIn(Input):

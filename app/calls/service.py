@@ -26,11 +26,13 @@ from app.calls.schemas import (
     CallCreate,
     CallDetail,
     CallPatch,
+    CallPatient,
     CallRead,
     CallSummary,
     DecisionCreate,
     DecisionMisfit,
     DecisionRead,
+    MessageRead,
     ObservationIn,
     ObservationRead,
     PatientRead,
@@ -40,9 +42,11 @@ from app.calls.schemas import (
     RevokeIn,
     Triage,
     decision_misfit,
+    notify_misfit,
 )
 from app.identity import crypto
 from app.identity.sealing import opened, sealed_columns
+from app.notices import repository as notices
 from app.outbox import events as outbox
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
@@ -86,6 +90,14 @@ async def _check_postcode(
                             "the patient is elsewhere", field="patient.postcode")
 
 
+def _check_notify(notify: str, consent: str | None, *, phone: str | None, email: str | None,
+                  birth_year: int | None) -> None:
+    misfit = notify_misfit(notify, consent, phone=phone, email=email, birth_year=birth_year, year=now().year)
+    if misfit is not None:
+        field, why = misfit
+        raise Unprocessable(why[0].upper() + why[1:], field=field)
+
+
 def check_not_future(value: dt.datetime, field: str, skew_seconds: int) -> None:
     if value > now() + dt.timedelta(seconds=skew_seconds):
         raise Unprocessable(f"{field} lies in the future", field=field)
@@ -118,14 +130,17 @@ async def create(
                             f"after the fact, received more than {LIVE_ENTRY_MINUTES} minutes ago, may go without)",
                             field="patient.phone")
     await _check_postcode(session, territory, patient.postcode, data.out_of_territory)
+    _check_notify(data.notify, data.notify_consent, phone=patient.phone, email=patient.email,
+                  birth_year=patient.birth_year)
     call = Call(
         territory_code=territory.code, channel=data.channel, referrer_kind=referrer_kind, received_at=received_at,
         priority=data.priority, samu_case_id=data.samu_case_id,
         due_at=due_at(territory, received_at, data.priority),
         intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
         patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_postcode=patient.postcode,
+        notify=data.notify, notify_consent=data.notify_consent,
         **sealed_columns(crypto.ring(), family_name=patient.family_name, given_name=patient.given_name,
-                         phone=patient.phone, address=patient.address, reason=data.reason),
+                         phone=patient.phone, address=patient.address, reason=data.reason, email=patient.email),
     )
     session.add(call)
     await session.flush()
@@ -140,7 +155,8 @@ async def refer(
     """A referrer's call: channel professionnel, his kind, waiting in the territory's queue."""
     assert principal.referrer_kind is not None
     created = await create(session, principal, CallCreate(
-        territory_code=data.territory_code, channel="professionnel", patient=data.patient, reason=data.reason,
+        territory_code=data.territory_code, channel="professionnel", patient=CallPatient(**data.patient.model_dump()),
+        reason=data.reason,
         priority=data.priority), skew_seconds=skew_seconds, referrer_kind=principal.referrer_kind)
     return await summary(session, created.id)
 
@@ -197,11 +213,12 @@ def _read_model(call: Call, late: bool, minutes_late: int) -> CallRead:
     patient = PatientRead(
         family_name=identity["family_name"], given_name=identity["given_name"],
         birth_year=call.patient_birth_year, sex=call.patient_sex, phone=identity["phone"],
-        postcode=call.patient_postcode, address=identity["address"],
+        postcode=call.patient_postcode, address=identity["address"], email=identity["email"],
     )
     return CallRead(
         **_summary_fields(call, late, minutes_late), reason=identity["reason"], created_by=call.created_by,
-        external_id=call.external_id, purged_at=call.purged_at, patient=patient,
+        external_id=call.external_id, purged_at=call.purged_at, patient=patient, notify=call.notify,
+        notify_consent=call.notify_consent,
     )
 
 
@@ -246,6 +263,7 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
         decisions=[decision_read(d) for d in decisions],
         callbacks=[CallbackRead.model_validate(c) for c in callbacks],
         bookings=[BookingBrief.model_validate(b) for b in bookings],
+        messages=[MessageRead.model_validate(dict(m)) for m in await notices.of_call(session, call.id)],
     )
 
 
@@ -345,12 +363,17 @@ async def correct(
     if "reason" in sent and data.reason != identity["reason"]:
         changes["reason"] = (identity["reason"], data.reason)
         identity["reason"] = data.reason
-    for name in ("priority", "samu_case_id"):
+    for name in ("priority", "samu_case_id", "notify", "notify_consent"):
+        if name == "notify" and data.notify is None:
+            continue  # notify is never null: none says not to tell
         if name in sent and getattr(data, name) != getattr(call, name):
             changes[name] = (getattr(call, name), getattr(data, name))
             setattr(call, name, getattr(data, name))
     if not changes:
         return await _read(session, call.id)
+    if changes.keys() & {"notify", "notify_consent", "patient.phone", "patient.email", "patient.birth_year"}:
+        _check_notify(call.notify, call.notify_consent, phone=identity["phone"], email=identity["email"],
+                      birth_year=call.patient_birth_year)
     if "patient.postcode" in changes:
         territory = await territory_repository.get(session, call.territory_code)
         assert territory is not None

@@ -121,6 +121,9 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/referrals"): DEFAULT,
     ("POST", "/v1/referrals"): DEFAULT,
     ("POST", "/v1/self-referrals/{token}"): Policy(budget="self_referral", by_address=True),
+    # the patient's cancel link (public: budgeted by address)
+    ("GET", "/p/{token}"): Policy(budget="patient_link", by_address=True),
+    ("POST", "/p/{token}"): Policy(budget="patient_link", by_address=True),
     # bookings
     ("GET", "/v1/bookings"): DEFAULT,
     ("POST", "/v1/bookings"): Policy(budget="booking"),

@@ -14,14 +14,16 @@ from app.identity.crypto import Keyring
 
 # Patient fields (as the API names them) → the column that holds them (the associated data of the seal).
 FIELDS = {"family_name": "patient_family_name", "given_name": "patient_given_name", "phone": "patient_phone",
-          "address": "patient_address"}
+          "address": "patient_address", "email": "patient_email"}
 BATCH = 500
 
 
 def sealed_columns(ring: Keyring, *, family_name: str | None = None, given_name: str | None = None,
-                   phone: str | None = None, address: str | None = None, reason: str | None = None) -> dict[str, Any]:
+                   phone: str | None = None, address: str | None = None, reason: str | None = None,
+                   email: str | None = None) -> dict[str, Any]:
     """A call's identity columns as they are stored: sealed, with the hashes that find it."""
     return {
+        "patient_email": ring.seal(email, "patient_email"),
         "patient_family_name": ring.seal(family_name, "patient_family_name"),
         "patient_given_name": ring.seal(given_name, "patient_given_name"),
         "patient_phone": ring.seal(phone, "patient_phone"),
@@ -77,7 +79,7 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
     """Seal under the current key every call identity and booking event copy that is not (plaintext
     rows, or rows sealed with an older key); recompute the hashes. Batched; returns what changed."""
     current = f"{crypto.PREFIX}{ring.current}.%"
-    changed = {"calls": 0, "events": 0, "observations": 0, "prescriptions": 0}
+    changed = {"calls": 0, "events": 0, "observations": 0, "prescriptions": 0, "emails": 0}
     last = "00000000-0000-0000-0000-000000000000"
     while True:
         rows = connection.execute(text("""
@@ -94,6 +96,7 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
             break
         for row in rows:
             identity = opened(ring, dict(row))
+            identity.pop("email", None)  # sealed again by _seal_emails (the column came after sealing did)
             connection.execute(text("""
                 UPDATE calls SET patient_family_name = :patient_family_name,
                     patient_given_name = :patient_given_name, patient_phone = :patient_phone,
@@ -105,7 +108,23 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
     changed["events"] = _seal_events(connection, ring)
     changed["observations"] = _seal_observations(connection, ring, current)
     changed["prescriptions"] = _seal_prescribed(connection, ring, current)
+    changed["emails"] = _seal_emails(connection, ring, current)
     return changed
+
+
+def _seal_emails(connection: Connection, ring: Keyring, current: str) -> int:
+    """The patients' e-mail addresses, under the current key (the column came after sealing did)."""
+    exists = connection.execute(text(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'calls' AND column_name = 'patient_email'"))
+    if exists.scalar() is None:
+        return 0
+    rows = connection.execute(text("SELECT id, patient_email FROM calls WHERE patient_email IS NOT NULL "
+                                   "AND patient_email NOT LIKE :current"), {"current": current}).mappings().all()
+    for row in rows:
+        value = ring.open(row["patient_email"], "patient_email")
+        connection.execute(text("UPDATE calls SET patient_email = :e WHERE id = :id"),
+                           {"id": row["id"], "e": ring.seal(value, "patient_email")})
+    return len(rows)
 
 
 def _seal_prescribed(connection: Connection, ring: Keyring, current: str) -> int:
@@ -186,6 +205,7 @@ def open_all(connection: Connection, ring: Keyring) -> None:
                                    "patient_address, reason FROM calls")).mappings().all()
     for row in rows:
         identity = opened(ring, dict(row))
+        identity.pop("email", None)
         connection.execute(text("UPDATE calls SET patient_family_name = :family_name, "
                                 "patient_given_name = :given_name, patient_phone = :phone, "
                                 "patient_address = :address, reason = :reason WHERE id = :id"),

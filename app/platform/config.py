@@ -28,7 +28,7 @@ DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 # ``fhir_search`` is the FHIR slot search's (GET /fhir/Slot): the national platform searches there with one
 # token for every regulator in France, so it is not held to a console user's ``search``.
 RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10, "sign_in": 120,
-               "fhir_search": 3000}
+               "fhir_search": 3000, "patient_link": 30}
 
 
 class Settings(BaseSettings):
@@ -69,8 +69,11 @@ class Settings(BaseSettings):
     request_deadline_seconds: float = 30.0
 
     jwt_secret: str = DEV_JWT_SECRET
-    # The key that signs self-referral links (app/calls/self_referral.py); unset: derived from the JWT secret,
-    # which production refuses when tokens come from an identity provider (that secret is then unused).
+    # The key of every signed link (self-referral links, app/calls/self_referral.py; the patient's cancel links,
+    # app/notices/links.py), each kind under a key of its own derived from it. SNP_SELF_REFERRAL_SECRET, its
+    # first name, still works; unset both: derived from the JWT secret, which production refuses when tokens
+    # come from an identity provider (that secret is then unused).
+    link_secret_key: str | None = Field(default=None, validation_alias="SNP_LINK_SECRET")
     self_referral_secret: str | None = None
     jwt_algorithm: str = "HS256"
     jwt_issuer: str = "snp"
@@ -203,6 +206,37 @@ class Settings(BaseSettings):
                              "https://snp.example.fr")
         return value.strip().rstrip("/")
 
+    # Telling the patient of his appointment (app/notices): e-mail by SMTP (smtp://host:port, smtps://… for TLS
+    # from the start, smtp+starttls://…; user and password in the URL), from SNP_SMTP_FROM; SMS through an HTTP
+    # gateway (Brevo's transactional SMS API: SNP_SMS_URL, its key SNP_SMS_TOKEN, the sender name shown on the
+    # phone SNP_SMS_SENDER), or, in development, appended to the file SNP_SMS_SINK. Unset: that channel is
+    # not sent (messages wait). A message not delivered is tried again with backoff from
+    # notice_retry_seconds, doubling up to notice_retry_max_seconds, and given up after notice_give_up_seconds
+    # (or at the appointment's start); the call and /metrics show it.
+    smtp_url: str | None = None
+    smtp_from: str = "SAS <ne-pas-repondre@sas.invalid>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    sms_url: str | None = None
+    sms_token: str | None = None
+    sms_sender: str = Field(default="SAS", pattern=r"^[A-Za-z0-9 ]{1,11}$")
+    sms_sink: Path | None = None
+    # The number the patient calls (the SMS says replies are not read): the SAS's own, else the 116 117.
+    notice_phone: str = "116 117"
+    notice_seconds: float = Field(default=1.0, gt=0)
+    notice_retry_seconds: float = Field(default=30.0, gt=0)
+    notice_retry_max_seconds: float = Field(default=900.0, gt=0)
+    notice_give_up_seconds: float = Field(default=6 * 3600.0, gt=0)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError("SNP_SMTP_URL must be smtp://host:port, smtps://host:port or smtp+starttls://host:port")
+        return value.strip()
+
     # Consoles one instance streams live calls to (GET /v1/stream); beyond, 503. One account (its tokens
     # together) keeps at most live_max_per_token streams: its next one ends its oldest (a console
     # reconnecting after a blip is never refused because its dead stream is not noticed yet).
@@ -238,9 +272,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SNP_JWT_SECRET is still the development secret: refusing to start in production mode"
             )
-        if self.env == "production" and self.oidc_jwks_url is not None and not self.self_referral_secret:
-            raise ValueError("SNP_SELF_REFERRAL_SECRET is required in production mode with an identity provider: "
-                             "self-referral links would be signed with the development secret")
+        if self.env == "production" and self.oidc_jwks_url is not None and not (self.link_secret_key
+                                                                               or self.self_referral_secret):
+            raise ValueError("SNP_LINK_SECRET is required in production mode with an identity provider: "
+                             "signed links would be signed with the development secret")
         if self.env == "production" and self.webhook_allowed_hosts:
             raise ValueError("SNP_WEBHOOK_ALLOWED_HOSTS must stay empty in production mode")
         if self.env == "production" and len(self.jwt_secret) < 32 and self.oidc_jwks_url is None:
@@ -272,8 +307,8 @@ class Settings(BaseSettings):
 
     @property
     def link_secret(self) -> str:
-        """The key of self-referral links."""
-        return self.self_referral_secret or self.jwt_secret
+        """The key of every signed link (SNP_LINK_SECRET, formerly SNP_SELF_REFERRAL_SECRET)."""
+        return self.link_secret_key or self.self_referral_secret or self.jwt_secret
 
 
 @lru_cache

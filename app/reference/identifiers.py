@@ -85,3 +85,37 @@ ADELI = Annotated[str, AfterValidator(_adeli), Field(examples=["361012345"],
                                                      json_schema_extra={"pattern": f"^{ADELI_PATTERN}$"})]
 Postcode = Annotated[str, Field(pattern=r"^[0-9]{5}$", examples=["36000"])]
 InseeCode = Annotated[str, Field(pattern=r"^[0-9][0-9AB][0-9]{3}$", examples=["36044"])]
+
+
+# The French numbering plan's mobile ranges (ARCEP): 06 and 07 in metropolitan France, and the ranges of the
+# overseas départements, which are French numbers dialled with their own country code. A number is
+# normalised by its range, whichever territory the call came to: a Réunion mobile (0692…) stays +262 in an
+# Indre call. Longest prefix first.
+OVERSEAS_MOBILES = (("0690", "590"), ("0691", "590"), ("0694", "594"), ("0696", "596"), ("0697", "596"),
+                    ("0692", "262"), ("0693", "262"), ("0639", "262"))
+# The country codes whose national numbers follow the French plan, and their mobile ranges (after the 0).
+_PLAN = {"33": ("6", "7"), "590": ("690", "691"), "594": ("694",), "596": ("696", "697"),
+         "262": ("692", "693", "639")}
+
+
+def mobile_e164(phone: str | None) -> str | None:
+    """The phone as an E.164 mobile number (+33612345678, +262692123456), or None when it is no French mobile
+    (a landline, a foreign or a short number): only a mobile receives an SMS."""
+    if not phone:
+        return None
+    compact = re.sub(r"[\s.\-()]", "", phone)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    if compact.startswith("+"):
+        digits = compact[1:]
+        for code, ranges in _PLAN.items():
+            if digits.startswith(code) and len(digits) == len(code) + 9:
+                national = digits[len(code):]
+                return compact if national.startswith(ranges) else None
+        return None
+    if not re.fullmatch(r"0[0-9]{9}", compact):
+        return None
+    for prefix, code in OVERSEAS_MOBILES:
+        if compact.startswith(prefix):
+            return f"+{code}{compact[1:]}"
+    return f"+33{compact[1:]}" if compact[1] in "67" else None

@@ -38,7 +38,8 @@ class TestPurgeEndpoint:
 
         purged = (await client.get(f"/v1/calls/{old['id']}", headers=auth("regulator"))).json()
         assert purged["patient"] == {"family_name": None, "given_name": None, "phone": None, "postcode": None,
-                                     "address": None, "birth_year": PATIENT["birth_year"], "sex": PATIENT["sex"]}
+                                     "address": None, "email": None, "birth_year": PATIENT["birth_year"],
+                                     "sex": PATIENT["sex"]}
         assert purged["reason"] is None and purged["purged_at"] is not None
         assert [d["kind"] for d in purged["decisions"]] == ["advice", "prescription"]
         assert len(purged["callbacks"]) == 1

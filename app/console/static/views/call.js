@@ -70,6 +70,17 @@ watch((name, data) => {
   call.assigned_to = data.assigned_to; call.assigned_name = data.assigned_name;
 });
 
+// What the patient was sent about an appointment, and whether it arrived: a message given up is said plainly
+// (the regulation calls the patient instead).
+const MESSAGE_KINDS = { confirmation: "confirmation", cancellation: "annulation" };
+const MESSAGE_CHANNELS = { sms: "SMS", email: "e-mail" };
+const MESSAGE_STATES = { pending: "en cours d'envoi", sent: "envoyé", failed: "NON REMIS : prévenir le patient", withdrawn: "non envoyé" };
+export function messagesText(messages, bookingId) {
+  return messages.filter((m) => m.booking_id === bookingId)
+    .map((m) => `${MESSAGE_KINDS[m.kind] || m.kind} par ${MESSAGE_CHANNELS[m.channel] || m.channel} ${MESSAGE_STATES[m.state] || m.state}`)
+    .join(", ");
+}
+
 // The call's appointments, in full, to read back to the patient: local time, doctor, address, mode.
 async function showAppointments(call) {
   const list = $("#call-bookings"); list.replaceChildren();
@@ -85,6 +96,8 @@ async function showAppointments(call) {
         `${site.address} ${site.postcode} — ${label(MODES, booking.slot.mode)}${what}` +
         (booking.status === "cancelled" ? ` — annulé${booking.cancel_reason ? ` (${booking.cancel_reason})` : ""}` : "");
       if (booking.status === "cancelled") li.className = "revoked";
+      const told = messagesText(call.messages || [], b.id);
+      if (told) li.append(" — ", told);
       if (booking.status === "active" && !booking.outcome) {
         li.append(" ", button("Annuler le rendez-vous", () => askCancel(li, b.id, call.id)), " ", button("Changer de créneau", async () => {
           state.replacing = b.id; say("Choisissez le nouveau créneau : l'ancien sera annulé en même temps.");

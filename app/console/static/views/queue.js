@@ -111,12 +111,15 @@ $("#find").addEventListener("submit", async (e) => {
 
 onSubmit("#new-call", async (f, form) => {
   const patient = {};
-  for (const k of ["family_name", "given_name", "sex", "phone", "postcode"]) if (f.get(k)) patient[k] = f.get(k);
+  for (const k of ["family_name", "given_name", "sex", "phone", "postcode", "email"]) if (f.get(k)) patient[k] = f.get(k);
   if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
+  // The patient is told of his appointment only when he (or a parent) agreed: no consent, no message.
+  const consent = f.get("notify_consent") || undefined;
   const body = {
     territory_code: state.territory, channel: f.get("channel"), patient, reason: f.get("reason") || undefined,
     priority: f.get("priority"), intent_without_sas: f.get("intent_without_sas"),
     samu_case_id: f.get("samu_case_id") || undefined,
+    notify: consent ? f.get("notify") : "none", notify_consent: consent,
   };
   $("#out-of-territory").hidden = true;
   await enterCall(body, form);

@@ -1,0 +1,57 @@
+"""The messages the patient is sent about his appointment, one row per message and channel: what it is, to which
+booking, and how its delivery goes. Nothing of the patient is kept here: his address and phone are read from
+the call (sealed there) when the message is sent, so the identity's purge and a withdrawn consent reach the
+messages not sent yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.platform.columns import TZ, CreatedAt, UUIDPk
+from app.platform.database import Base
+
+KINDS = ("confirmation", "cancellation")
+CHANNELS = ("sms", "email")
+# pending: to send (again at next_attempt_at); sent: the provider took it; failed: given up (shown on the call
+# and in /metrics); withdrawn: not sent, the patient's consent or address went before it could be.
+STATES = ("pending", "sent", "failed", "withdrawn")
+
+
+class Notice(Base):
+    """One message to the patient. ``id`` is its message id (Message-ID of the e-mail, the SMS gateway's tag):
+    a receiver that sees it twice knows it is the same message."""
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {KINDS}", name="kind"),
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
+        CheckConstraint(f"state IN {STATES}", name="state"),
+        # An outbox event read twice (at least once) queues its messages once.
+        Index("uq_notices_event_channel", "event_id", "channel", unique=True),
+        # What the sender reads: the pending ones, due first.
+        Index("ix_notices_pending", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+        Index("ix_notices_booking", "booking_id", "seq"),
+        Index("ix_notices_call", "call_id"),
+    )
+
+    id: Mapped[UUIDPk]
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
+    event_id: Mapped[uuid.UUID] = mapped_column()
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"))
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    # Past this, a message not delivered is given up (the appointment's start at the latest).
+    give_up_at: Mapped[dt.datetime] = mapped_column(TZ)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    # Why the last attempt failed (the provider's status or the error's type; never the message).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]

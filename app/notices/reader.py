@@ -1,0 +1,47 @@
+"""The reader that queues the patient's messages from the transactional outbox, under its own cursor (as the
+national-platform declarer and the Hub publisher read it: app/outbox/cursors.py): in commit order, at least once,
+the cursor moved in the transaction that queues. A booking only writes its outbox event: it never waits for a
+message.
+
+A booking made by the regulation, an ED redirection, a referral or an over-capacity appointment, whose call says
+``notify``, queues a confirmation per channel; its cancellation queues a cancellation notice on the channels the
+patient was told on (a confirmation not sent yet is withdrawn instead). An appointment an agenda declared to us
+is its software's to tell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.notices import repository
+from app.outbox import cursors
+
+CURSOR = "notices"
+LOCK = 0x534E504E  # one reader across every instance
+BATCH = 100
+CHANNELS = {"sms": ["sms"], "email": ["email"], "both": ["sms", "email"], "none": []}
+
+
+async def read_once(sessionmaker: async_sessionmaker[AsyncSession], give_up_seconds: float) -> int:
+    """One round: the final events after the cursor, their messages queued; how many events were settled."""
+
+    async def handle(session: AsyncSession, event: RowMapping, row: Any) -> None:
+        if row is None or row["declared"]:
+            return
+        common = {"event_id": event["id"], "booking_id": row["id"], "call_id": row["call_id"],
+                  "give_up_seconds": give_up_seconds, "start_at": row["start_at"]}
+        if event["kind"] == "booking.created":
+            channels = CHANNELS[row["notify"]]
+            if channels:
+                await repository.queue(session, kind="confirmation", channels=channels, **common)
+        elif event["kind"] == "booking.cancelled" and row["status"] == "cancelled":
+            told = await repository.confirmations(session, row["id"])
+            await repository.withdraw_pending_confirmations(session, row["id"], "cancelled before it was sent")
+            channels = [c["channel"] for c in told if c["state"] == "sent"]
+            if channels and CHANNELS[row["notify"]]:
+                await repository.queue(session, kind="cancellation", channels=channels, **common)
+
+    return await cursors.read_round(sessionmaker, name=CURSOR, lock=LOCK, batch=BATCH, rows=repository.bookings,
+                                    handle=handle)

@@ -1,0 +1,141 @@
+"""Every query of the patient's messages: what the reader needs of a booking, the queueing, the sender's claim
+and records, what a call shows of its messages, and the gauges."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+# What the reader needs of each booking an event names: whether and how its patient wants to be told, and
+# whether the appointment is an agenda's (its software tells the patient).
+_BOOKINGS = text("""
+    SELECT b.id, b.status, b.call_id, s.start_at, c.notify,
+           EXISTS (SELECT 1 FROM declared_appointments d WHERE d.booking_id = b.id) AS declared
+    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN calls c ON c.id = b.call_id
+    WHERE b.id = ANY(:ids)""")
+
+
+async def bookings(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    return {row["id"]: row for row in (await session.execute(_BOOKINGS, {"ids": ids})).mappings()}
+
+
+_QUEUE = text("""
+    INSERT INTO notices (event_id, booking_id, call_id, kind, channel, give_up_at)
+    SELECT :event_id, :booking_id, :call_id, :kind, ch,
+           least(now() + make_interval(secs => :give_up), greatest(:start_at, now() + interval '1 minute'))
+    FROM unnest(CAST(:channels AS text[])) AS ch
+    ON CONFLICT (event_id, channel) DO NOTHING""")
+
+
+async def queue(session: AsyncSession, *, event_id: uuid.UUID, booking_id: uuid.UUID, call_id: uuid.UUID,
+                kind: str, channels: list[str], give_up_seconds: float, start_at: Any) -> None:
+    """Queue one message per channel for an outbox event (once, however often the event is read)."""
+    await session.execute(_QUEUE, {"event_id": event_id, "booking_id": booking_id, "call_id": call_id, "kind": kind,
+                                   "channels": channels, "give_up": give_up_seconds, "start_at": start_at})
+
+
+_CONFIRMATIONS = text("""
+    SELECT channel, state FROM notices WHERE booking_id = :booking_id AND kind = 'confirmation' ORDER BY seq""")
+_WITHDRAW_PENDING = text("""
+    UPDATE notices SET state = 'withdrawn', last_error = :why
+    WHERE booking_id = :booking_id AND kind = 'confirmation' AND state = 'pending'""")
+
+
+async def confirmations(session: AsyncSession, booking_id: uuid.UUID) -> list[RowMapping]:
+    return list((await session.execute(_CONFIRMATIONS, {"booking_id": booking_id})).mappings())
+
+
+async def withdraw_pending_confirmations(session: AsyncSession, booking_id: uuid.UUID, why: str) -> None:
+    await session.execute(_WITHDRAW_PENDING, {"booking_id": booking_id, "why": why})
+
+
+# The sender's claim: the due pending messages, each the first pending one of its booking and channel (a
+# booking's messages go in order), leased past the round so that no other sender takes them meanwhile.
+_CLAIM = text("""
+    WITH due AS (
+        SELECT n.id FROM notices n
+        WHERE n.state = 'pending' AND n.next_attempt_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM notices e WHERE e.booking_id = n.booking_id AND e.channel = n.channel
+                          AND e.state = 'pending' AND e.seq < n.seq)
+        ORDER BY n.next_attempt_at, n.seq
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED)
+    UPDATE notices n SET next_attempt_at = now() + make_interval(secs => :lease)
+    FROM due WHERE n.id = due.id
+    RETURNING n.id, n.seq, n.kind, n.channel, n.booking_id, n.call_id, n.attempts, n.give_up_at""")
+
+# What a message says, read when it is sent: the appointment, the doctor, the place, the territory's time zone,
+# and the patient's contact as the call holds it now (sealed; a purge or a withdrawn consent is seen here).
+_CONTEXT = text("""
+    SELECT b.id, b.status, s.start_at, s.end_at, s.mode, s.audience, si.name AS site_name, si.address,
+           si.postcode, p.given_name, p.family_name, t.timezone, t.name AS territory_name,
+           c.notify, c.patient_phone, c.patient_email, c.patient_birth_year, c.purged_at
+    FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN sites si ON si.id = s.site_id
+    JOIN practitioners p ON p.id = s.practitioner_id JOIN territories t ON t.code = s.territory_code
+    JOIN calls c ON c.id = b.call_id
+    WHERE b.id = ANY(:ids)""")
+
+
+async def claim(session: AsyncSession, batch: int, lease_seconds: float) -> list[RowMapping]:
+    rows = (await session.execute(_CLAIM, {"batch": batch, "lease": lease_seconds})).mappings().all()
+    return sorted(rows, key=lambda r: r["seq"])
+
+
+async def contexts(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[uuid.UUID, RowMapping]:
+    return {row["id"]: row for row in (await session.execute(_CONTEXT, {"ids": booking_ids})).mappings()}
+
+
+_SENT = text("UPDATE notices SET state = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL "
+             "WHERE id = :id")
+_WITHDRAWN = text("UPDATE notices SET state = 'withdrawn', last_error = :why WHERE id = :id")
+_RELEASED = text("UPDATE notices SET next_attempt_at = now() WHERE id = :id AND state = 'pending'")
+# A failed attempt: tried again after the backoff, or given up past its time.
+_FAILED = text("""
+    UPDATE notices SET attempts = attempts + 1, last_error = :why,
+        state = CASE WHEN now() >= give_up_at THEN 'failed' ELSE 'pending' END,
+        failed_at = CASE WHEN now() >= give_up_at THEN now() END,
+        next_attempt_at = now() + make_interval(secs => least(:base * power(2, attempts), :cap))
+    WHERE id = :id
+    RETURNING state""")
+
+
+async def sent(session: AsyncSession, notice_id: uuid.UUID) -> None:
+    await session.execute(_SENT, {"id": notice_id})
+
+
+async def withdrawn(session: AsyncSession, notice_id: uuid.UUID, why: str) -> None:
+    await session.execute(_WITHDRAWN, {"id": notice_id, "why": why})
+
+
+async def released(session: AsyncSession, notice_id: uuid.UUID) -> None:
+    await session.execute(_RELEASED, {"id": notice_id})
+
+
+async def failed(session: AsyncSession, notice_id: uuid.UUID, why: str, base: float, cap: float) -> str:
+    return str((await session.execute(_FAILED, {"id": notice_id, "why": why[:500], "base": base, "cap": cap}))
+               .scalar_one())
+
+
+_OF_CALL = text("""
+    SELECT id, booking_id, kind, channel, state, attempts, created_at, sent_at, failed_at, last_error
+    FROM notices WHERE call_id = :call_id ORDER BY seq""")
+
+
+async def of_call(session: AsyncSession, call_id: uuid.UUID) -> list[RowMapping]:
+    return list((await session.execute(_OF_CALL, {"call_id": call_id})).mappings())
+
+
+_COUNTS = text("""
+    SELECT s.state, ch.channel, count(n.id) AS n,
+           coalesce(extract(epoch FROM now() - min(n.created_at)), 0) AS oldest_seconds
+    FROM unnest(ARRAY['pending', 'failed']) AS s(state) CROSS JOIN unnest(ARRAY['sms', 'email']) AS ch(channel)
+    LEFT JOIN notices n ON n.state = s.state AND n.channel = ch.channel
+    GROUP BY s.state, ch.channel ORDER BY s.state, ch.channel""")
+
+
+async def counts(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Per state (pending, failed) and channel: how many messages, and the oldest's age."""
+    return [dict(row) for row in (await conn.execute(_COUNTS)).mappings()]

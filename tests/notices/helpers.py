@@ -1,0 +1,87 @@
+"""A real SMTP server on loopback (aiosmtpd), the SMS file sink, and the sender driven round by round."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import json
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from app.notices.sender import Outbound, run_once
+from app.platform.config import Settings
+
+PUBLIC_URL = "https://sas36.example.fr"
+
+
+class Inbox:
+    """What the SMTP server received: each message parsed, with its envelope's recipients."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted"
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1:port, which can be stopped and started again on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.inbox = port, Inbox()
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+
+def sent_sms(sink: Path) -> list[dict[str, Any]]:
+    if not sink.exists():
+        return []
+    return [json.loads(line) for line in sink.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def notice_settings(settings: Settings, *, smtp_url: str | None, sink: Path | None, **more: Any) -> Settings:
+    return settings.model_copy(update={"smtp_url": smtp_url, "sms_sink": sink, "public_url": PUBLIC_URL,
+                                       "notice_retry_seconds": 0.05, "notice_retry_max_seconds": 0.2, **more})
+
+
+async def rounds(engine: AsyncEngine, settings: Settings, *, until: Any = None, times: int = 1,
+                 limit_seconds: float = 15.0) -> None:
+    """Run the sender ``times`` rounds, or until ``until()`` holds (within ``limit_seconds``)."""
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    outbound = Outbound.of(settings)
+    deadline = asyncio.get_running_loop().time() + limit_seconds
+    done = 0
+    while True:
+        await run_once(sessionmaker, outbound)
+        done += 1
+        if (until is None and done >= times) or (until is not None and until()):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the messages did not arrive in time")
+        await asyncio.sleep(0.05)
+
+
+def local(at: str, zone: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.fromisoformat(at).astimezone(ZoneInfo(zone))
