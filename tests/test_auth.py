@@ -96,8 +96,12 @@ def test_production_with_an_identity_provider_needs_its_own_key_for_self_referra
 
     from app.platform.config import Settings as _Settings
 
-    with _pytest.raises(ValueError, match="SNP_SELF_REFERRAL_SECRET"):
+    # The key of every signed link (self-referral and the patient's cancel links); its first name still works.
+    with _pytest.raises(ValueError, match="SNP_LINK_SECRET"):
         _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example")
     ok = _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example",
                    self_referral_secret="s" * 40, **PRODUCTION_KEYS)
     assert ok.link_secret == "s" * 40
+    renamed = _Settings(env="production", oidc_jwks_url="https://idp.example/jwks", oidc_issuer="https://idp.example",
+                        SNP_LINK_SECRET="l" * 40, **PRODUCTION_KEYS)
+    assert renamed.link_secret == "l" * 40

@@ -76,6 +76,20 @@ def _replica_reads(base: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
+def test_patronis_own_metrics_name_what_the_no_primary_alert_reads(cluster: Cluster) -> None:
+    """deploy/prometheus/alerts.yml's SnpNoPrimary sums ``patroni_primary`` over the nodes: each agent exports
+    it, 1 on the leader and 0 on the standbys."""
+    members = cluster.wait_healthy()
+    primary = {}
+    for member in members:
+        text = httpx.get(f"http://127.0.0.1:{cluster.node(member['name']).api_port}/metrics", timeout=5).text
+        found = re.search(r"^patroni_primary(?:\{[^}]*\})? (\S+)$", text, re.M)
+        assert found, text[:2000]
+        primary[member["name"]] = float(found.group(1))
+    assert sorted(primary.values()) == [0.0, 0.0, 1.0]
+    assert primary[next(m["name"] for m in members if m["role"] == "leader")] == 1.0
+
+
 def test_the_leader_node_killed_under_bookings_a_standby_is_promoted_by_patroni_and_none_is_lost(
         cluster: Cluster, app: str) -> None:
     members = cluster.wait_healthy()
