@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import certificates
-from app.auth.principal import Principal
+from app.auth.principal import ROLES, Principal
 from app.auth.registry import certified, registered
 from app.auth.tokens import decode_token
 from app.http.proxies import bearer_token
@@ -73,6 +73,8 @@ def require_roles(*roles: str):  # noqa: ANN201 - a FastAPI dependency factory
     return _check
 
 
+# Any role, once nothing is pending (a regulator of the national platform accepts the terms of use first).
+SignedInDep = Annotated[Principal, Depends(require_roles(*ROLES))]
 AdminDep = Annotated[Principal, Depends(require_roles("admin"))]
 EffectorDep = Annotated[Principal, Depends(require_roles("effector", "admin"))]
 OperatorDep = Annotated[Principal, Depends(require_roles("operator", "regulator", "admin"))]

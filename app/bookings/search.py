@@ -26,7 +26,7 @@ from app.platform.database import plan_for_the_values, sql
 from app.platform.errors import NotFound, Unprocessable
 from app.platform.geo import KM_PER_DEGREE_LAT, haversine_km
 from app.slots import bookers
-from app.slots.repository import CLAIMABLE
+from app.slots.repository import BOOKABLE, CLAIMABLE
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 
@@ -248,17 +248,19 @@ async def agenda(session: AsyncSession, principal: Principal, slot_id: uuid.UUID
     doctor's next free slots (his agenda): what the booking page shows, and offers when the slot was taken
     meanwhile. A slot out of the user's territories is 404, as if it did not exist."""
     visible = await territory_service.visible_codes(session, principal)  # None: every territory (an admin)
-    chosen = (await session.execute(sql("""
+    booker = bookers.params(principal.role, principal.territories)
+    chosen = (await session.execute(sql(f"""
         SELECT s.id, s.start_at, s.end_at, s.mode, s.territory_code, s.practitioner_id,
                coalesce(t.parent_code, t.code) AS call_territory_code,
                p.id AS p_id, p.rpps, p.family_name, p.given_name, p.profession_code, p.specialty_code, p.languages
         FROM slots s JOIN practitioners p ON p.id = s.practitioner_id JOIN territories t ON t.code = s.territory_code
         WHERE s.id = :slot_id AND (CAST(:everywhere AS boolean) OR s.territory_code = ANY(:codes))
-    """), {"slot_id": slot_id, "everywhere": visible is None, "codes": sorted(visible or ())})).mappings().first()
-    if chosen is None:
+          AND s.status <> 'withdrawn' AND {BOOKABLE}
+    """), {"slot_id": slot_id, "everywhere": visible is None, "codes": sorted(visible or ()), **booker})
+    ).mappings().first()
+    if chosen is None:  # out of his territories, withdrawn, or veiled from him: as if it did not exist
         raise NotFound(f"Slot {slot_id} is not one of your territories' slots", field="slot_id")
     codes = sorted(visible) if visible is not None else [chosen["territory_code"]]
-    booker = bookers.params(principal.role, principal.territories)
     statement, params = search_sql(SearchFilter(codes=codes, slot_id=slot_id, limit=1, booker=booker))
     free = (await session.execute(sql(statement), params)).mappings().first()
     statement, params = search_sql(SearchFilter(codes=codes, practitioner_id=chosen["practitioner_id"],

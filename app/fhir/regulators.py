@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -35,7 +35,7 @@ class Meta(_Open):
 
 class HumanName(_Open):
     family: str | None = Field(default=None, max_length=100)
-    given: list[str] = Field(default_factory=list, max_length=10)
+    given: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=10)
 
 
 class ContactPoint(_Open):
@@ -64,18 +64,24 @@ def query_identifier(value: str, field: str = "identifier") -> tuple[str | None,
     if system not in SYSTEMS:
         raise BadRequest(f"{field}: unknown system {system!r}: {r.PS_OID} (national id) or {SAS_TECHNICAL_ID} "
                          "(SAS technical id)", field=field)
-    _check_value(system, given, field)
+    given = _check_value(system, given, field)
     return (given, None) if system == r.PS_OID else (None, given)
 
 
-def _check_value(system: str, value: str, field: str) -> None:
-    if system == r.PS_OID and not NATIONAL_ID.match(value):
+# A SAS technical id as the guide's FAQ writes it: a UUID, hyphenated (any case: kept in lower case, so that one
+# id is one account whatever its spelling).
+TECHNICAL_ID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
+def _check_value(system: str, value: str, field: str) -> str:
+    """The value, checked, in its canonical form (a technical id in lower case)."""
+    if system == r.PS_OID and not NATIONAL_ID.fullmatch(value):
         raise BadRequest(f"{field}: a national id of 1 to 100 letters, digits and / . _ : -", field=field)
     if system == SAS_TECHNICAL_ID:
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise BadRequest(f"{field}: a SAS technical id is a UUID", field=field) from None
+        if not TECHNICAL_ID.fullmatch(value):
+            raise BadRequest(f"{field}: a SAS technical id is a UUID (8-4-4-4-12 hexadecimal digits)", field=field)
+        return str(uuid.UUID(value))
+    return value
 
 
 def account(data: PractitionerIn) -> PlatformAccount:
@@ -97,15 +103,20 @@ def account(data: PractitionerIn) -> PlatformAccount:
         if identifier.system in ids:
             raise Unprocessable(f"{where}: one identifier of each system", field=where)
         try:
-            _check_value(identifier.system, identifier.value, f"{where}.value")
+            ids[identifier.system] = _check_value(identifier.system, identifier.value, f"{where}.value")
         except BadRequest as exc:
             raise Unprocessable(str(exc), field=f"{where}.value") from None
-        ids[identifier.system] = identifier.value
     name = data.name[0]
     if not name.family or not name.family.strip():
         raise Unprocessable("name.0.family is required (FrPractitionerRegul)", field="name.0.family")
     if len(name.given) != 1 or not name.given[0].strip():
         raise Unprocessable("name.0.given: exactly one given name (FrPractitionerRegul)", field="name.0.given")
+    for part, value in (("given", name.given[0]), ("family", name.family)):
+        if not value.isprintable():
+            raise Unprocessable(f"name.0.{part}: printable characters only", field=f"name.0.{part}")
+    if len(f"{name.given[0].strip()} {name.family.strip()}") > 200:
+        raise Unprocessable("name.0: the given and family names together hold at most 200 characters",
+                            field="name.0")
     email = None
     for index, telecom in enumerate(data.telecom):
         if telecom.system not in (None, "email"):

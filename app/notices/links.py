@@ -48,7 +48,7 @@ def url(base_url: str, secret: str, booking_id: uuid.UUID, expires: dt.datetime)
 
 def booking_of(secret: str, token: str, at: dt.datetime) -> uuid.UUID | None:
     """The booking a valid, unexpired link names; None otherwise (altered, expired, malformed)."""
-    match = _TOKEN.match(token)
+    match = _TOKEN.fullmatch(token)
     if match is None:
         return None
     booking, expires, mac = match.groups()

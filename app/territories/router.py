@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.auth.dependencies import AdminDep, PrincipalDep
+from app.auth.dependencies import AdminDep, SignedInDep
 from app.http.dependencies import SessionDep
 from app.http.errors import error_responses
 from app.territories import service
@@ -26,7 +26,7 @@ async def create_territory(data: TerritoryCreate, session: SessionDep, _: AdminD
             responses=error_responses(401))
 async def list_territories(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: SignedInDep,
     kind: Literal["departement", "cpts"] | None = None,
     parent: Annotated[str | None, Query(description="CPTS of this département")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -39,7 +39,7 @@ async def list_territories(
 
 @router.get("/{code}", response_model=TerritoryRead, operation_id="get_territory",
             responses=error_responses(401, 404))
-async def get_territory(code: str, session: SessionDep, principal: PrincipalDep) -> TerritoryRead:
+async def get_territory(code: str, session: SessionDep, principal: SignedInDep) -> TerritoryRead:
     """One territory you act on, with its settings (priority delays, avoided-ED estimator)."""
     return TerritoryRead.model_validate(await service.ensure_visible(session, principal, code))
 

@@ -22,11 +22,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.auth.models import User
+from app.auth.models import PlatformSession, User
 from app.auth.principal import Principal
 from app.platform.errors import Conflict
 from app.platform.logging import log
@@ -147,6 +147,13 @@ async def _update(session: AsyncSession, principal: Principal, account: Platform
     changes |= {name: value for name, value in wanted.items() if getattr(user, name) != value}
     if not changes:
         return user
+    replaced = any(name in changes and getattr(user, name) is not None for name in ("national_id", "rpps"))
+    if ours and replaced and user.subject is not None:
+        # The platform corrected the national id: whoever signed in under the old one is no longer this account
+        # (his sessions from the platform end, his acceptance of the terms with them); the person the new id
+        # names is bound at his first sign-in.
+        changes |= {"subject": None, "terms_version": None, "terms_accepted_at": None}
+        await session.execute(delete(PlatformSession).where(PlatformSession.user_id == user.id))
     for name, value in changes.items():
         setattr(user, name, value)
     user.updated_at = func.now()

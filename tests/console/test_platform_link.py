@@ -151,6 +151,18 @@ def test_the_agenda_says_whether_the_slot_is_still_free_and_offers_the_doctors_n
     assert elsewhere.status_code == 404 and elsewhere.json()["field"] == "slot_id"
     nurse = httpx.get(f"{base}/v1/slots/{first}/agenda", headers={"Authorization": f"Bearer {_token('urgences')}"})
     assert nurse.status_code == 403
+    # A slot withdrawn, or veiled from the regulation, is not shown through the link either.
+    with httpx.Client(base_url=base, headers=_admin()) as c:
+        withdrawn = c.delete(f"/v1/slots/{third}")
+        assert withdrawn.status_code == 200, withdrawn.text
+        start = dt.datetime.fromisoformat(body["next_slots"][-1]["start"]) + dt.timedelta(hours=1)
+        veiled = c.post("/v1/slots", json={"practitioner_id": doctor["id"], "site_id": body["slot"]["site"]["id"],
+                                           "mode": "in_person", "start": start.isoformat(), "bookable_by": ["urgences"],
+                                           "end": (start + dt.timedelta(minutes=20)).isoformat()})
+        assert veiled.status_code == 201, veiled.text
+    for hidden in (third, veiled.json()["id"]):
+        refused = httpx.get(f"{base}/v1/slots/{hidden}/agenda", headers=regulator)
+        assert refused.status_code == 404, refused.text
 
 
 def test_a_platform_regulator_has_his_rights_only_from_the_platform_and_after_the_terms(
@@ -174,6 +186,8 @@ def test_a_platform_regulator_has_his_rights_only_from_the_platform_and_after_th
         assert me["terms_to_accept"] == terms["version"] and "Conditions générales" in terms["text"]
         before = httpx.get(f"{base}/v1/slots/{slot}/agenda", headers=token)
         assert before.status_code == 403 and before.json()["error"] == "TermsNotAccepted"
+        for path in ("/v1/territories", "/v1/territories/36"):  # nothing but who he is and the terms
+            assert httpx.get(base + path, headers=token).json()["error"] == "TermsNotAccepted"
         stale = httpx.post(f"{base}/v1/auth/terms", headers=token, json={"version": "0" * 16})
         assert stale.status_code == 409 and stale.json()["field"] == "version"
         accepted = httpx.post(f"{base}/v1/auth/terms", headers=token, json={"version": terms["version"]})

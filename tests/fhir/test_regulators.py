@@ -267,8 +267,72 @@ class TestTheProfileIsChecked:
         (_broken(lambda b: b["telecom"][0].update(value="nobody")), "telecom.0.value"),
         (_broken(lambda b: b["meta"].update(source="urn:oid:1.2.3")), "meta.source"),
         (_broken(lambda b: b.update(resourceType="Patient")), "resourceType"),
+        (_broken(lambda b: b["name"][0].update(given=["a" * 101])), "name.0.given.0"),
+        (_broken(lambda b: b["name"][0].update(given=["Jean\u0000"])), "name.0.given"),
+        (_broken(lambda b: b["name"][0].update(given=["g" * 100], family="f" * 100)), "name.0"),
+        (_broken(lambda b: b["identifier"][0].update(value="3456780581/11242343\n")), "identifier.0.value"),
     ])
     async def test_a_body_the_profile_refuses_is_422_naming_the_element(
         self, client, platform, territories, body, expression
     ) -> None:
         _outcome(await client.post("/fhir/Practitioner", json=body, headers=platform), 422, expression)
+
+
+class TestWhatAHostileRunFound:
+    @pytest.mark.parametrize("spelling", [str.upper, lambda u: "{" + u + "}", lambda u: u.replace("-", ""),
+                                          lambda u: "urn:uuid:" + u])
+    async def test_one_technical_id_is_one_account_whatever_its_spelling(
+        self, client, platform, territories, spelling
+    ) -> None:
+        import uuid as _uuid
+
+        technical = str(_uuid.uuid4())
+        body = posted(4)
+        body["identifier"][0]["value"] = technical
+        made = await client.post("/fhir/Practitioner", json=body, headers=platform)
+        assert made.status_code == 201, made.text
+        again = copy.deepcopy(body)
+        again["identifier"][0]["value"] = spelling(technical)
+        if spelling is str.upper:  # the same UUID in capitals: the same account
+            same = await client.post("/fhir/Practitioner", json=again, headers=platform)
+            assert (same.status_code, same.json()["id"]) == (200, made.json()["id"]), same.text
+            found = await client.put("/fhir/Practitioner", params={"identifier": f"{INTRN}|{technical.upper()}"},
+                                     json=again, headers=platform)
+            assert (found.status_code, found.json()["id"]) == (200, made.json()["id"]), found.text
+        else:  # another spelling of a UUID is refused, never a second account
+            _outcome(await client.post("/fhir/Practitioner", json=again, headers=platform), 422,
+                     "identifier.0.value")
+
+    async def test_a_corrected_national_id_unbinds_whoever_signed_in_under_the_old_one(
+        self, client, connection, platform, territories
+    ) -> None:
+        import uuid as _uuid
+
+        technical, wrong, right = str(_uuid.uuid4()), "8" + new_rpps(), "8" + new_rpps()
+        body = posted(4)
+        body["identifier"] = [
+            {"type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "IDNPS"}]},
+             "system": IDNPS, "value": wrong},
+            body["identifier"][0] | {"value": technical}]
+        made = await client.post("/fhir/Practitioner", json=body, headers=platform)
+        assert made.status_code == 201, made.text
+        user_id = made.json()["id"]
+        # Someone signed in under the wrong id: his subject bound, the terms accepted, a session from the platform.
+        await connection.execute(text(
+            "UPDATE users SET subject = 'f:the-wrong-person', terms_version = 'v', terms_accepted_at = now() "
+            "WHERE id = :id"), {"id": user_id})
+        await connection.execute(text(
+            "INSERT INTO platform_sessions (token_digest, user_id, expires_at) VALUES ('\\x01', :id, "
+            "now() + interval '1 hour')"), {"id": user_id})
+        await connection.commit()
+        corrected = copy.deepcopy(body)
+        corrected["identifier"][0]["value"] = right
+        put = await client.put("/fhir/Practitioner", params={"identifier": f"{INTRN}|{technical}"}, json=corrected,
+                               headers=platform)
+        assert put.status_code == 200, put.text
+        row = (await connection.execute(text(
+            "SELECT national_id, subject, terms_version FROM users WHERE id = :id"), {"id": user_id})).one()
+        assert tuple(row) == (right, None, None)
+        sessions = await connection.scalar(text("SELECT count(*) FROM platform_sessions WHERE user_id = :id"),
+                                           {"id": user_id})
+        assert sessions == 0
