@@ -86,6 +86,7 @@ async def attach_database(app: FastAPI, settings: Settings) -> None:
         await asyncio.to_thread(migrate.upgrade, url)
     app.state.embedded = embedded
     app.state.engine = make_engine(url, settings)
+    app.state.search_engine = make_engine(url, settings, searches=True)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     if settings.database_replica_url:
         from app.platform.replica import ReplicaMonitor
@@ -121,7 +122,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tune_garbage_collector()
             yield
     finally:
-        for name in ("engine", "replica_engine"):
+        for name in ("engine", "search_engine", "replica_engine"):
             engine = getattr(app.state, name, None)
             if engine is not None:
                 await engine.dispose()

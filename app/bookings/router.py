@@ -82,11 +82,12 @@ async def search_slots(
 ) -> Response:
     """Free slots (not held, booked, withdrawn or started) of a territory, soonest first (or as `sort` says),
     paginated."""
+    on_primary = reads.on_primary
     page = await reads.run(lambda session, _: search.search(
         session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
         audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
         cursor=cursor, near_postcode=near_postcode, call_id=call_id, profession=profession, specialty=specialty,
-        language=language, site_kind=site_kind,
+        language=language, site_kind=site_kind, on_primary=on_primary,
     ), not_there_yet=NotFound)  # a call created a moment ago may not be on the replica yet
     # Built by the service from SQL rows already: no second validation on the hot path, and the page
     # written to JSON by pydantic's core in one step (not to models, then a dict, then by the json module).

@@ -11,7 +11,7 @@ import datetime as dt
 import math
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,7 +208,10 @@ async def search(
     near_lon: float | None, radius_km: float | None, sort: str, limit: int, cursor: str | None,
     near_postcode: str | None = None, call_id: uuid.UUID | None = None, profession: str | None = None,
     specialty: str | None = None, language: str | None = None, site_kind: str | None = None,
+    on_primary: Callable[[str, dict[str, Any]], Awaitable[list[Any]]] | None = None,
 ) -> dict[str, Any]:
+    """``on_primary``: where the search statement runs when reads go to the primary (the search's own pool,
+    one round trip: ``Reads.on_primary``); without it, in ``session``, planned for its values."""
     near_point, audience = await _match(session, principal, call_id=call_id, near_postcode=near_postcode,
                                         near_lat=near_lat, near_lon=near_lon, audience=audience)
     if near_point is not None and near_point.source != "near_lat":
@@ -228,9 +231,13 @@ async def search(
         booker=bookers.params(principal.role, principal.territories), profession=profession, specialty=specialty,
         language=language, site_kind=site_kind,
     )
-    await plan_for_the_values(session)
     statement, params = search_sql(f)
-    rows = (await session.execute(sql(statement), params)).mappings().all()
+    rows: Sequence[Any]
+    if on_primary is not None:
+        rows = await on_primary(statement, params)
+    else:
+        await plan_for_the_values(session)
+        rows = (await session.execute(sql(statement), params)).mappings().all()
     items = [_found(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:

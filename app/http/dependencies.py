@@ -51,7 +51,8 @@ StatementsDep = Annotated[OneStatement | OnDemand, Depends(get_statements)]
 
 async def get_reads(request: Request) -> Reads:
     state = request.app.state
-    return Reads(state.sessionmaker, getattr(state, "replica_sessionmaker", None), getattr(state, "replica", None))
+    return Reads(state.sessionmaker, getattr(state, "replica_sessionmaker", None), getattr(state, "replica", None),
+                 searches=getattr(state, "search_engine", None))
 
 
 ReadsDep = Annotated[Reads, Depends(get_reads)]

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # are opened and closed over and over (a server process and re-prepared statements each time),
     # while a request that waits a moment for a pooled connection costs nothing.
     db_pool_size: int = 20
+    # The slot search's own pool, per worker (app/platform/database.py make_engine): counted beside db_pool_size.
+    db_search_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = 0
     # Every statement of the app is cancelled past this (milliseconds; 0: never), so that no request
     # can keep PostgreSQL busy after its client has given up; a transaction left idle is ended too.

@@ -75,20 +75,25 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-def make_engine(url: str, settings: Settings) -> AsyncEngine:
+def make_engine(url: str, settings: Settings, *, searches: bool = False) -> AsyncEngine:
+    """The pool of the app's connections; ``searches``: the search's own pool (``snp-search``), whose
+    connections plan every statement for its values (``plan_cache_mode``), so that a search runs as one
+    statement outside any transaction — one round trip instead of BEGIN, SET LOCAL, the search, COMMIT."""
     engine = create_async_engine(
         url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=settings.db_search_pool_size if searches else settings.db_pool_size,
+        max_overflow=0 if searches else settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         # No pre-ping: a round trip per request; a connection broken by a server restart is
         # discarded by SQLAlchemy on its first error instead.
         # Only the start-up parameters a pooler passes on (PgBouncer forwards these, and refuses others).
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "snp"}},
+        connect_args={"server_settings": {"timezone": "UTC", "application_name": "snp-search" if searches else "snp"}},
     )
     # The time limits are set once per new connection instead, so that they hold behind PgBouncer too.
     limits = (f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}; "
               f"SET idle_in_transaction_session_timeout = {int(settings.db_idle_in_transaction_timeout_ms)}")
+    if searches:
+        limits += "; SET plan_cache_mode = force_custom_plan"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _limits(dbapi_connection: Any, _record: Any) -> None:
@@ -169,6 +174,26 @@ def positional(statement: str) -> tuple[str, tuple[str, ...]]:
     """``statement`` with asyncpg's ``$n`` placeholders, and the parameter names in their order."""
     compiled = sql(statement).compile(dialect=asyncpg_dialect.dialect())
     return compiled.string, tuple(compiled.positiontup or ())
+
+
+async def fetch_rows(engine: AsyncEngine, statement: str, params: dict[str, Any]) -> list[Any]:
+    """Every row of one statement, on a connection of ``engine``'s pool taken for it alone, outside any
+    transaction (one round trip); errors as ``fetch_row``'s."""
+    async with engine.connect() as connection:
+        text_, names = positional(statement)
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None, "a pooled connection always has its driver connection"
+        try:
+            rows: list[Any] = await driver.fetch(text_, *(params[name] for name in names))
+            return rows
+        except asyncpg.PostgresError as exc:
+            if not connection_lost(getattr(exc, "sqlstate", None)):
+                raise DBAPIError(text_, None, exc) from exc
+            await connection.invalidate()
+            raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
+        except Exception as exc:
+            await connection.invalidate()
+            raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
 
 
 async def fetch_row(connection: AsyncConnection, statement: str, params: dict[str, Any]) -> Any:

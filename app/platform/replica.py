@@ -26,13 +26,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.platform.database import Parallel, sql
+from app.platform.database import Parallel, fetch_rows, sql
 from app.platform.errors import connection_lost, sqlstate_of
 from app.platform.logging import log
 from app.platform.periodic import every
@@ -131,11 +131,26 @@ class Reads:
 
     def __init__(self, primary: async_sessionmaker[AsyncSession], replica: async_sessionmaker[AsyncSession] | None,
                  monitor: ReplicaMonitor | None,
-                 parallel: Callable[[async_sessionmaker[AsyncSession]], Parallel] = Parallel) -> None:
+                 parallel: Callable[[async_sessionmaker[AsyncSession]], Parallel] = Parallel,
+                 searches: AsyncEngine | None = None) -> None:
         self.primary = primary
         self.replica = replica
         self.monitor = monitor
         self.parallel = parallel
+        self.searches = searches
+
+    @property
+    def on_primary(self) -> Callable[[str, dict[str, Any]], Awaitable[list[Any]]] | None:
+        """Where a search's statement runs when reads go to the primary: the search's own pool, one statement
+        outside any transaction (``fetch_rows``); None when a usable replica takes the reads (or no such pool)."""
+        if self.searches is None or (self.replica is not None and self.monitor is not None and self.monitor.usable):
+            return None
+        engine = self.searches
+
+        async def rows(statement: str, params: dict[str, Any]) -> list[Any]:
+            return await fetch_rows(engine, statement, params)  # counted by ``run``, around it
+
+        return rows
 
     async def _on(self, sessionmaker: async_sessionmaker[AsyncSession],
                   read: Callable[[AsyncSession, Parallel], Awaitable[A]]) -> A:
