@@ -31,6 +31,13 @@ RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300,
                "fhir_search": 3000, "patient_link": 30}
 
 
+def _listed(value: object) -> object:
+    """A list setting given as text: a JSON list, or comma-separated."""
+    if isinstance(value, str):
+        return json.loads(value) if value.strip().startswith("[") else value.split(",")
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SNP_", env_file=".env", extra="ignore")
 
@@ -118,8 +125,7 @@ class Settings(BaseSettings):
     @field_validator("ptf_sas_regulator_territories", mode="before")
     @classmethod
     def _regulator_territories(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        value = _listed(value)
         if isinstance(value, list):
             return sorted({str(v).strip() for v in value if str(v).strip()})
         return value
@@ -184,8 +190,7 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+        value = _listed(value)
         if isinstance(value, list):
             parse_networks(str(v) for v in value)  # refused at start-up, not at the first request
             return [str(v).strip() for v in value if str(v).strip()]

@@ -180,31 +180,25 @@ async def fetch_rows(engine: AsyncEngine, statement: str, params: dict[str, Any]
     """Every row of one statement, on a connection of ``engine``'s pool taken for it alone, outside any
     transaction (one round trip); errors as ``fetch_row``'s."""
     async with engine.connect() as connection:
-        text_, names = positional(statement)
-        driver = (await connection.get_raw_connection()).driver_connection
-        assert driver is not None, "a pooled connection always has its driver connection"
-        try:
-            rows: list[Any] = await driver.fetch(text_, *(params[name] for name in names))
-            return rows
-        except asyncpg.PostgresError as exc:
-            if not connection_lost(getattr(exc, "sqlstate", None)):
-                raise DBAPIError(text_, None, exc) from exc
-            await connection.invalidate()
-            raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
-        except Exception as exc:
-            await connection.invalidate()
-            raise DBAPIError(text_, None, exc, connection_invalidated=True) from exc
+        rows: list[Any] = await _on_driver(connection, "fetch", statement, params)
+        return rows
 
 
 async def fetch_row(connection: AsyncConnection, statement: str, params: dict[str, Any]) -> Any:
     """Run one statement straight on the connection's asyncpg driver (a hot path: none of the ORM's or
     Core's per-execution machinery); its first row or None. Outside a transaction, the statement
     commits by itself. Errors come back as SQLAlchemy's, so the usual handling applies."""
+    return await _on_driver(connection, "fetchrow", statement, params)
+
+
+async def _on_driver(connection: AsyncConnection, method: str, statement: str, params: dict[str, Any]) -> Any:
+    """``statement`` by the connection's asyncpg driver's ``method`` (``fetch``, ``fetchrow``), its errors as
+    SQLAlchemy's."""
     text_, names = positional(statement)
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None, "a pooled connection always has its driver connection"
     try:
-        return await driver.fetchrow(text_, *(params[name] for name in names))
+        return await getattr(driver, method)(text_, *(params[name] for name in names))
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(text_, None, exc) from exc
     except asyncpg.PostgresError as exc:
