@@ -22,7 +22,7 @@ def served(database_url: str, extra_env: dict[str, str] | None = None) -> Iterat
         with served_app(database_url, workers=1, extra_env=env) as base:
             yield base
     finally:
-        asyncio.run(_cleanup(database_url))
+        empty(database_url)
 
 
 @contextmanager
@@ -32,7 +32,12 @@ def sharing(base: str, database_url: str) -> Iterator[str]:
     try:
         yield base
     finally:
-        asyncio.run(_cleanup(database_url))
+        empty(database_url)
+
+
+def empty(database_url: str) -> None:
+    """Empty what a served app committed (tests that serve it themselves, with more workers or settings)."""
+    asyncio.run(_cleanup(database_url))
 
 
 async def _cleanup(url: str) -> None:

@@ -4,16 +4,16 @@ bumps the registry's generation, which each process watches), never a minute lat
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 
 import httpx
 
 from tests.console.helpers import _token
-from tests.support.database import TEST_SECRET, reset_database
+from tests.support.database import TEST_SECRET
 from tests.support.factories import new_rpps
 from tests.support.processes import served_app
+from tests.support.serving import empty
 
 # Within this many seconds of the CPTS's creation, every worker finds its slot (the watch reads every second).
 DEADLINE_SECONDS = 2.5
@@ -59,12 +59,4 @@ def test_a_cpts_created_on_one_worker_is_in_every_workers_scope_within_a_second(
             print(f"\nthe new CPTS in every worker's scope after {seen_everywhere_at} s")
             assert seen_everywhere_at is not None and seen_everywhere_at < DEADLINE_SECONDS
     finally:
-        asyncio.run(_cleanup(database_url))
-
-
-async def _cleanup(url: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url)
-    await reset_database(engine)
-    await engine.dispose()
+        empty(database_url)

@@ -18,10 +18,11 @@ from app.auth.revocation import Watch
 from app.auth.tokens import create_token, digest
 from app.calls.live import Hub
 from app.platform.config import Settings
-from tests.support.database import TEST_SECRET, reset_database
+from tests.support.database import TEST_SECRET
 from tests.support.factories import new_rpps
 from tests.support.identity_provider import Card, running_provider
 from tests.support.processes import served_app
+from tests.support.serving import empty
 
 GUIDE = Path(__file__).parents[1] / "fhir" / "guide"
 IDNPS = "urn:oid:1.2.250.1.71.4.2.1"
@@ -119,17 +120,11 @@ def test_a_withdrawn_regulator_is_refused_at_once_on_every_worker(database_url: 
                 measured = asyncio.run(_withdrawn_everywhere(base, provider.token(Card(rpps=RPPS), ttl=600),
                                                              database_url))
         finally:
-            asyncio.run(_cleanup(database_url))
+            empty(database_url)
     print(f"\nwithdrawal: last request accepted {measured['last_accepted_after']:.2f} s after the platform's "
           f"answer, stream ended after {measured['stream_ended_after']:.2f} s ({measured['requests']} requests)")
     assert measured["last_accepted_after"] < DEADLINE_SECONDS
     assert measured["stream_ended_after"] < DEADLINE_SECONDS
-
-
-async def _cleanup(url: str) -> None:
-    engine = create_async_engine(url)
-    await reset_database(engine)
-    await engine.dispose()
 
 
 class TestTheWatch:
