@@ -10,11 +10,7 @@ with a phone number: it reads nothing.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
-import re
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,50 +21,25 @@ from app.calls.schemas import ReferralLinkCreate, ReferralLinkRead, SelfReferral
 from app.calls.service import _visible_territory, due_at, now
 from app.identity import crypto
 from app.identity.sealing import sealed_columns
+from app.platform import signed_links
 from app.platform.errors import NotFound
 from app.platform.logging import log
 from app.territories import service as territory_service
 
 PATH = "/v1/self-referrals/"
 SUBJECT = "self-referral"
-_TOKEN = re.compile(r"^([0-9A-Za-z][0-9A-Za-z_-]{0,39})\.([0-9a-z]{1,10})\.([A-Za-z0-9_-]{16})$")
-
-
-def _key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), b"snp self-referral links", hashlib.sha256).digest()
-
-
-def _mac(secret: str, body: str) -> str:
-    digest = hmac.new(_key(secret), body.encode(), hashlib.sha256).digest()[:12]
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
+KIND = b"snp self-referral links"
+# A territory's code.
+TERRITORY = r"[0-9A-Za-z][0-9A-Za-z_-]{0,39}"
 
 
 def sign(secret: str, territory: str, expires: dt.datetime) -> str:
-    body = f"{territory}.{_base36(int(expires.timestamp()))}"
-    return f"{body}.{_mac(secret, body)}"
+    return signed_links.sign(secret, KIND, territory, expires)
 
 
 def territory_of(secret: str, token: str, at: dt.datetime) -> str | None:
     """The territory a valid, unexpired link names; None otherwise."""
-    match = _TOKEN.match(token)
-    if match is None:
-        return None
-    territory, expires, mac = match.groups()
-    if not hmac.compare_digest(mac, _mac(secret, f"{territory}.{expires}")):
-        return None
-    if int(expires, 36) <= at.timestamp():
-        return None
-    return territory
+    return signed_links.subject_of(secret, KIND, TERRITORY, token, at)
 
 
 async def create_link(
