@@ -1,4 +1,5 @@
-"""Folds the national rollup's deltas into its cells every few minutes, as long as the app runs.
+"""Folds the national rollup's deltas into its cells every few minutes, as long as the app runs (and drops the
+report changes a later one supersedes: app/stats/cache.py).
 
 The report is exact whether or not this runs (it reads cells and deltas together); folding keeps
 the deltas few, so the national report stays fast. Several workers folding at once is harmless.
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.platform.logging import log
 from app.platform.periodic import every
-from app.stats.repository import compact_rollup
+from app.stats.repository import compact_rollup, drop_superseded_changes
 
 CHUNK = 50_000  # deltas per transaction: a backlog of years (an import) is folded in short steps
 
@@ -26,6 +27,8 @@ async def fold_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         folded += step
         if step < CHUNK:
             break
+    async with sessionmaker() as session, session.begin():
+        await drop_superseded_changes(session)
     if folded:
         log.info("stats.rollup_compacted", folded=folded)
     return folded

@@ -7,7 +7,7 @@ with their decision facts (``calls.decision_kinds`` / ``other_reasons``, kept by
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, Sequence, String, Table, text
 
 from app.calls.models import Call
 from app.platform.database import Base
@@ -52,4 +52,15 @@ STATS_CALL_CELLS = Table(
 STATS_CALL_DELTAS = Table(
     "stats_call_deltas", Base.metadata,
     *(Column(name, kind, nullable=False) for name, kind in _KEY), *_counters(),
+)
+
+# The (territory, month) each late write changed (migration 0039), appended by triggers: a process keeps the
+# reports of closed months with the highest ``changed`` of their territories and months (app/stats/cache.py).
+STATS_CHANGES_SEQ = Sequence("stats_changes_seq", metadata=Base.metadata)
+STATS_CHANGES = Table(
+    "stats_changes", Base.metadata,
+    Column("territory_code", String(40), nullable=False),
+    Column("month", Date, nullable=False),
+    Column("changed", BigInteger, STATS_CHANGES_SEQ, server_default=STATS_CHANGES_SEQ.next_value(), primary_key=True),
+    Index("ix_stats_changes_key", "territory_code", "month", "changed"),
 )

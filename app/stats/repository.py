@@ -389,3 +389,16 @@ async def compact_rollup(session: AsyncSession, max_rows: int | None = None) -> 
     if max_rows is None:
         return int((await session.execute(text("SELECT stats_compact()"))).scalar_one())
     return int((await session.execute(text("SELECT stats_compact(CAST(:n AS bigint))"), {"n": max_rows})).scalar_one())
+
+
+# Of the changes appended for one (territory, month), only the latest says anything: the others go.
+DROP_SUPERSEDED_CHANGES = """
+DELETE FROM stats_changes c
+WHERE EXISTS (SELECT 1 FROM stats_changes d
+              WHERE d.territory_code = c.territory_code AND d.month = c.month AND d.changed > c.changed)
+"""
+
+
+async def drop_superseded_changes(session: AsyncSession) -> int:
+    """Keep one row per (territory, month) of ``stats_changes``, its latest: the kept reports' tokens stay."""
+    return int((await session.execute(text(DROP_SUPERSEDED_CHANGES))).rowcount or 0)  # type: ignore[attr-defined]

@@ -63,8 +63,7 @@ async def monthly(
     """Monthly activity report of a territory, in the form of the Indre interCPTS publication."""
     if format not in FORMATS:
         raise Unprocessable(f"format must be one of {', '.join(FORMATS)}", field="format")
-    report = await reads.run(lambda session, parallel: service.monthly(
-        session, parallel, principal, territory, from_, to, avoided_ed_method))
+    report = await service.monthly_kept(reads, settings, principal, territory, from_, to, avoided_ed_method)
     name = f"snp-stats-{report.territory}-{report.from_}-{report.to}"
     if format in ("csv", "csv-fr"):
         body = to_csv(report) if format == "csv" else to_csv_fr(report)

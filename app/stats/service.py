@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.calls.models import CHANNELS, DECISION_KINDS, OTHER_REASONS
+from app.platform.config import Settings
 from app.platform.database import Parallel
 from app.platform.errors import NotFound, Unprocessable
-from app.stats import repository
+from app.platform.replica import Reads
+from app.stats import cache, repository
 from app.stats.facts import COUNTERS, NOT_AVOIDED_REASONS
 from app.stats.repository import ScopeRow
 from app.stats.schemas import MonthlyReport, PeriodFigures
@@ -161,17 +163,72 @@ def figures(c: dict[str, Any], s: dict[str, Any], months: int, subject: Subject,
     }
 
 
-async def monthly(
-    session: AsyncSession, parallel: Parallel, principal: Principal, territory: str, first: str | None,
-    last: str | None, method: str | None = None,
-) -> MonthlyReport:
-    """The report of a territory (or ``FR``) for the months ``first``..``last`` inclusive."""
+def _checked(first: str | None, last: str | None, method: str | None) -> Period:
     period = parse_period(first, last)
     if method is not None and method not in AVOIDED_ED_METHODS:
         raise Unprocessable(f"avoided_ed_method must be one of {', '.join(AVOIDED_ED_METHODS)}",
                             field="avoided_ed_method")
+    return period
+
+
+async def monthly(
+    session: AsyncSession, parallel: Parallel, principal: Principal, territory: str, first: str | None,
+    last: str | None, method: str | None = None,
+) -> MonthlyReport:
+    """The report of a territory (or ``FR``) for the months ``first``..``last`` inclusive, computed now."""
+    period = _checked(first, last, method)
     subject = await subject_of(session, principal, territory)
-    method = method or subject.avoided_ed_method
+    return await compute(session, parallel, subject, period, method or subject.avoided_ed_method)
+
+
+async def monthly_kept(
+    reads: Reads, settings: Settings, principal: Principal, territory: str, first: str | None, last: str | None,
+    method: str | None = None,
+) -> MonthlyReport:
+    """:func:`monthly`, given from this process's kept reports when its months have ended and nothing they
+    count has been written since; computed in this process's turn otherwise (app/stats/cache.py)."""
+    period = _checked(first, last, method)
+    store = cache.kept(settings.stats_kept_reports)
+
+    async def look(session: AsyncSession, _: Parallel) -> tuple[Subject, Any, MonthlyReport | None]:
+        subject = await subject_of(session, principal, territory)
+        key = _key(subject, period, method or subject.avoided_ed_method)
+        return subject, key, store.get(key, await _token(session, subject, period))
+
+    subject, key, report = await reads.run(look)
+    if report is not None:
+        cache.KEPT.labels("kept").inc()
+        return report
+    chosen = method or subject.avoided_ed_method
+
+    async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
+        token = await _token(session, subject, period)  # before the report's statements: never newer
+        report = store.get(key, token)  # computed by another request while this one waited its turn
+        if report is None:
+            report = await compute(session, parallel, subject, period, chosen)
+            store.put(key, token, report)
+        return report
+
+    async with cache.Turn(settings.stats_concurrency, settings.stats_wait_seconds):
+        cache.KEPT.labels("computed").inc()
+        return await reads.run(computed)
+
+
+def _key(subject: Subject, period: Period, method: str) -> tuple[Any, ...]:
+    return (subject.code, subject.timezone, tuple(subject.scope), method, tuple(sorted(subject.coefficients.items())),
+            None if subject.area is None else tuple(subject.area), period.first, period.after)
+
+
+async def _token(session: AsyncSession, subject: Subject, period: Period) -> cache.Token:
+    months = [dt.date.fromisoformat(f"{m}-01") for m in period.months]
+    return await cache.token_of(session, [r.code for r in subject.scope], [r.timezone for r in subject.scope],
+                                months, period.after)
+
+
+async def compute(
+    session: AsyncSession, parallel: Parallel, subject: Subject, period: Period, method: str,
+) -> MonthlyReport:
+    """The report of ``subject`` for ``period``, read from PostgreSQL now."""
     # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
     read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
     async def slots_and_more(s: AsyncSession) -> tuple[dict[str | None, Any], ...]:
