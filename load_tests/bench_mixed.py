@@ -10,10 +10,13 @@ Data: ``python -m tools.simulator seed --profile france`` (13 000 practitioners,
    connections and the same think time, so that each kind has its own percentiles. The think time goes
    down a ladder (1 000 ms … 0): the figure is the highest rate whose p99 stays ≤ 250 ms, every kind,
    with 0 errors. Requests that consume something (a hold, a booking, a decision, an outcome) each get
-   their own call, slot or booking, prepared in the database beforehand, never used twice.
+   their own call, slot or booking, prepared in the database before each step, never used twice; each step
+   says how many each kind used of those prepared, and a step that ran short is marked so and never counts.
 2. PostgreSQL's limit: the search and the booking statements the API runs, driven straight at PostgreSQL
    by pgbench (prepared statements, same concurrency), beside the API doing only that, in the same run;
-   the ratio API / pgbench per statement.
+   the ratio API / pgbench per statement. Each side of the booking gets its own (slot, call) pairs; the run
+   says how many each side used of those prepared, and fails when either ran short (a ratio of two starved
+   runs is not a figure) or when pgbench drew a pair it did not book.
 3. The peak memory (VmHWM) of each API worker.
 
 Run: ``.venv/bin/python -m load_tests.bench_mixed [--data FOLDER] [--years 0.25] [--seconds 20]``.
@@ -62,8 +65,12 @@ MIX = {"search": 0.60, "call": 0.10, "queue": 0.10, "hold": 0.04, "book": 0.04, 
        "outcome": 0.02}
 THINK_LADDER_MS = (1000, 500, 250, 100, 50, 0)
 P99_BUDGET_MS = 250
-UNIQUE_PER_STEP = 3000  # consumable requests prepared per kind and step (far more than a step can send)
+# Consumable requests prepared per kind and second of a step (far more than a step sends here; a step that
+# sends more is marked as having run short, and never counts).
+UNIQUE_PER_SECOND = 600
 PGBENCH_CLIENTS = 50
+# (slot, call) pairs prepared per second of a booking side-by-side, for each side: above what either reaches here.
+PAIRS_PER_SECOND = 2500
 
 
 def _tokens(codes: list[str]) -> dict[str, str]:
@@ -199,15 +206,33 @@ def run_mix(bases: list[str], url: str, codes: list[str], seconds: int, think: i
     ``bases`` (one wrk process per kind and base); each wrk's result, with its kind."""
     tokens = _tokens(codes)
     month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
-    items = asyncio.run(_prepare(url, {k: UNIQUE_PER_STEP for k in ("hold", "book", "decision", "outcome")}))
+    items = asyncio.run(_prepare(url, {k: UNIQUE_PER_SECOND * seconds for k in CONSUMED}))
     running = []
     for kind, share in (mix or MIX).items():
         for i, base in enumerate(bases):
             lines = _lines(kind, tokens, codes, items.get(kind, [])[i::len(bases)], month)
             if lines:
                 connections = max(1, round(CONNECTIONS * share / len(bases)))
-                running.append((kind, _start_wrk(base, lines, connections, seconds, think)))
-    return [(kind, _finish_wrk(proc, path)) for kind, (proc, path) in running]
+                running.append((kind, len(lines), _start_wrk(base, lines, connections, seconds, think)))
+    results = []
+    for kind, prepared, (proc, path) in running:
+        result = _finish_wrk(proc, path)
+        if kind in CONSUMED:
+            result["pairs"] = {"prepared": prepared, "used": result["requests"]}
+            result["short"] = result["requests"] > prepared
+        results.append((kind, result))
+    return results
+
+
+# The kinds whose every request consumes its own prepared item (a call with a free slot, a call, a booking).
+CONSUMED = ("hold", "book", "decision", "outcome")
+
+
+def short(kind: str, prepared: int, used: int) -> None:
+    """Fail loudly when a side sent more requests than it had items: the rest would have been refused (or,
+    once, counted as bookings that never happened), and the ratio of two starved runs is not a figure."""
+    if used > prepared:
+        raise RuntimeError(f"{kind} ran short: {used} requests for {prepared} prepared items; prepare more")
 
 
 def mixed(base: str, url: str, codes: list[str], seconds: int, thinks: tuple[int, ...] = THINK_LADDER_MS,
@@ -218,7 +243,12 @@ def mixed(base: str, url: str, codes: list[str], seconds: int, thinks: tuple[int
         rate = sum(r["rate"] for r in results.values())
         worst = max(r["p99_us"] for r in results.values()) / 1000
         bad = sum(r["bad"] for r in results.values())
-        steps.append({"think_ms": think, "rate": rate, "worst_p99_ms": worst, "bad": bad, "kinds": results})
+        ran_short = [k for k, r in results.items() if r.get("short")]
+        steps.append({"think_ms": think, "rate": rate, "worst_p99_ms": worst, "bad": bad, "kinds": results,
+                      "short": ran_short})
+        if ran_short:
+            print(f"  think {think} ms RAN SHORT of prepared items for {', '.join(ran_short)}: not counted",
+                  flush=True)
         print(f"  think {think} ms: {rate:.0f} req/s, worst p99 {worst:.0f} ms, errors {bad}: " + ", ".join(
             f"{k} {r['rate']:.0f}/s p99 {r['p99_us'] / 1000:.0f} ms" for k, r in results.items()), flush=True)
     return steps
@@ -284,9 +314,12 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
     pg_search = _pgbench(server, scripts, seconds, PGBENCH_CLIENTS)
     # Booking: each transaction books its own (slot, call), as each API request does.
     url = server.url()
-    api_items = asyncio.run(_prepare(url, {"hold": 0, "book": 20000, "decision": 0, "outcome": 0}))["book"]
-    api_book = _closed_loop(base, _lines("book", tokens, codes, api_items, ""), seconds)
-    pg_items = asyncio.run(_prepare(url, {"hold": 0, "book": 20000, "decision": 0, "outcome": 0}))["book"]
+    wanted = PAIRS_PER_SECOND * seconds
+    api_items = asyncio.run(_prepare(url, {"hold": 0, "book": wanted, "decision": 0, "outcome": 0}))["book"]
+    api_result = _closed_loop(base, _lines("book", tokens, codes, api_items, ""), seconds, full=True)
+    api_book, api_used = float(api_result["rate"]), int(api_result["requests"])
+    short("book (API)", len(api_items), api_used)
+    pg_items = asyncio.run(_prepare(url, {"hold": 0, "book": wanted, "decision": 0, "outcome": 0}))["book"]
     asyncio.run(_pairs_table(url, pg_items))
     params = bookings.booking_params(slot_id=None, call_id=None, sub="bench-regulator", territories=codes,
                                      key=None, digest="", patient={}, reason=None,
@@ -296,16 +329,24 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
     script.write_text("SELECT nextval('bench_pair_seq') AS n \\gset\n"
                       "SELECT slot_id, call_id FROM bench_pairs WHERE n = :n \\gset\n" + book)
     pg_book = _pgbench(server, [script], seconds, PGBENCH_CLIENTS)
-    booked = asyncio.run(_booked_pairs(url))  # each pgbench transaction really booked its slot
-    print(f"  pgbench booked {booked} slots at {pg_book:.0f}/s", flush=True)
-    return {"search": (api_search, pg_search), "book": (api_book, pg_book)}
+    booked, pg_used = asyncio.run(_booked_pairs(url))  # each pgbench transaction really booked its slot
+    short("book (pgbench)", len(pg_items), pg_used)
+    if booked != pg_used:
+        raise RuntimeError(f"pgbench drew {pg_used} pairs but booked {booked}: some transactions failed")
+    pairs = {"api": (len(api_items), api_used), "pgbench": (len(pg_items), pg_used)}
+    print(f"  pairs: API used {api_used} of {len(api_items)}, pgbench {pg_used} of {len(pg_items)} (booked "
+          f"{booked}) at {pg_book:.0f}/s", flush=True)
+    return {"search": (api_search, pg_search), "book": (api_book, pg_book), "pairs": pairs}
 
 
-async def _booked_pairs(url: str) -> int:
+async def _booked_pairs(url: str) -> tuple[int, int]:
+    """(slots of the pairs booked, pairs drawn by pgbench's transactions)."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM bookings b JOIN bench_pairs p ON p.slot_id = b.slot_id "
-                                       "WHERE b.status = 'active'"))
+        booked = await conn.fetchval("SELECT count(*) FROM bookings b JOIN bench_pairs p ON p.slot_id = b.slot_id "
+                                     "WHERE b.status = 'active'")
+        drawn = await conn.fetchval("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM bench_pair_seq")
+        return int(booked), int(drawn)
     finally:
         await conn.close()
 
@@ -322,12 +363,12 @@ async def _pairs_table(url: str, pairs: list[tuple[str, str]]) -> None:
         await conn.close()
 
 
-def _closed_loop(base: str, lines: list[str], seconds: int) -> float:
+def _closed_loop(base: str, lines: list[str], seconds: int, full: bool = False) -> Any:
     proc, path = _start_wrk(base, lines, PGBENCH_CLIENTS, seconds, 0)
     result = _finish_wrk(proc, path)
     if result["bad"]:
         print(f"  ({result['bad']} requests answered otherwise than 2xx: {result['statuses']})")
-    return float(result["rate"])
+    return result if full else float(result["rate"])
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -356,9 +397,11 @@ async def _ready(url: str, years: float, practitioners: int, slots: int) -> tupl
 def _step_line(label: str, step: dict[str, Any]) -> str:
     kinds = ", ".join(f"{k} {r['rate']:.0f}/s p50 {r['p50_us'] / 1000:.0f} p95 {r['p95_us'] / 1000:.0f} "
                       f"p99 {r['p99_us'] / 1000:.0f} ms{' ERR ' + str(r['bad']) if r['bad'] else ''}"
+                      + (f" (used {r['pairs']['used']} of {r['pairs']['prepared']})" if "pairs" in r else "")
                       for k, r in step["kinds"].items())
     return (f"- {label}think {step['think_ms']} ms: {step['rate']:.0f} requests/s, worst p99 "
-            f"{step['worst_p99_ms']:.0f} ms, errors {step['bad']} — {kinds}")
+            f"{step['worst_p99_ms']:.0f} ms, errors {step['bad']}"
+            + (f", RAN SHORT ({', '.join(step['short'])}): not counted" if step["short"] else "") + f" — {kinds}")
 
 
 def main() -> None:
@@ -407,13 +450,17 @@ def main() -> None:
             lines.append(_step_line(label, step))
         if not ladder:
             continue
-        ok = [s for s in ladder if s["worst_p99_ms"] <= P99_BUDGET_MS and s["bad"] == 0]
+        ok = [s for s in ladder if s["worst_p99_ms"] <= P99_BUDGET_MS and s["bad"] == 0 and not s["short"]]
         top = max(ok, key=lambda s: s["rate"]) if ok else None
         lines.append(f"- **{label}highest rate with every p99 ≤ {P99_BUDGET_MS} ms and 0 errors: "
                      + (f"{top['rate']:.0f} requests/s** (think {top['think_ms']} ms)" if top else "none**"))
+    used = pairs.pop("pairs", None)
     for name, (api, pg) in pairs.items():
         lines.append(f"- {name}, API vs pgbench on its own SQL ({PGBENCH_CLIENTS} clients, prepared): API "
                      f"{api:.0f}/s, pgbench {pg:.0f}/s, ratio {100 * api / pg:.0f} %")
+    if used:
+        lines.append(f"- booking pairs (slot, call), used of prepared: API {used['api'][1]} of {used['api'][0]}, "
+                     f"pgbench {used['pgbench'][1]} of {used['pgbench'][0]} (none ran short)")
     lines.append(f"- peak memory (VmHWM) of each API worker: {', '.join(f'{m:.0f} MB' for m in memory)}")
     record("Mixed operator load and PostgreSQL's own limit", "python -m load_tests.bench_mixed "
            + " ".join(sys.argv[1:]), lines)
