@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from tests.mt.helpers import ADULT, doctor, request
 
@@ -118,6 +119,19 @@ class TestTheWaitingList:
         assert all(value.startswith("e1.") for value in row)
         raw = (await connection.execute(text("SELECT row_to_json(r)::text FROM mt_requests r"))).scalar_one()
         assert "Quennevillard" not in raw and "47382910" not in raw and "Xylophagie" not in raw
+
+
+    async def test_no_log_line_of_the_whole_flow_holds_the_identity(self, client, auth):
+        d = await doctor(client, auth)
+        coordinator = auth("coordinator")
+        with capture_logs() as logs:
+            made = await request(client, coordinator, family_name="Quennevillard", phone="0647382910",
+                                 address="12 ruelle Xylophagie")
+            await client.get(f"/v1/mt-requests/{made['id']}", headers=coordinator)
+            proposal = await client.post(f"/v1/mt-requests/{made['id']}/proposals", headers=coordinator,
+                                         json={"practitioner_id": d["id"], "patient_agreed": True})
+            await client.post(f"/v1/mt-proposals/{proposal.json()['id']}/accept", headers=d["headers"])
+        assert logs and not any(needle in repr(logs) for needle in ("Quennevillard", "47382910", "Xylophagie"))
 
 
 class TestTheWalls:
