@@ -24,7 +24,8 @@ console = Console(stderr=True)
 
 @app.command()
 def token(
-    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst or admin")],
+    role: Annotated[str, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst, coordinator "
+                                                 "or admin")],
     territory: Annotated[list[str] | None, typer.Option(help="territory code (repeatable)")] = None,
     practitioner: Annotated[str | None, typer.Option(help="practitioner id (effectors)")] = None,
     ttl: Annotated[str, typer.Option(help="lifetime: 900, 15m, 8h, 7d")] = "8h",

@@ -102,13 +102,23 @@ def _rate_limits(state: Any, settings: Settings) -> Stop | None:
 
 
 def _purge(state: Any, settings: Settings) -> Stop | None:
-    """Patient identity purged past its retention, the regulation's record past its own (app/calls/retention.py)."""
+    """Patient identity purged past its retention, the regulation's record past its own (app/calls/retention.py);
+    the MT waiting list's identities past theirs, counted from the request's end (app/mt/retention.py)."""
     if settings.purge_interval_seconds <= 0:
         return None
     from app.calls.retention import start_in_background
+    from app.mt import retention as mt_retention
 
-    return start_in_background(state.sessionmaker, settings.retention_days, settings.purge_interval_seconds,
-                               settings.record_retention_days)
+    stop_calls = start_in_background(state.sessionmaker, settings.retention_days, settings.purge_interval_seconds,
+                                     settings.record_retention_days)
+    stop_mt = mt_retention.start_in_background(state.sessionmaker, settings.mt_retention_days,
+                                               settings.purge_interval_seconds)
+
+    async def stop() -> None:
+        await stop_mt()
+        await stop_calls()
+
+    return stop
 
 
 def _jobs(state: Any, settings: Settings) -> Stop | None:

@@ -28,6 +28,10 @@ FHIR_READERS = frozenset({"platform", "operator", "regulator", "urgences", "admi
 # Who declares appointments made on our slots (FrAppointmentSAS): a practitioner's agenda, the national systems.
 DECLARERS = frozenset({"effector", "platform", "admin"})
 PUBLIC = None  # no token needed
+# The MT queue (docs/mt.md): who enters and reads requests (each within his walls), who matches, who coordinates.
+MT_REQUESTERS = frozenset({"coordinator", "regulator", "operator", "effector", "referrer", "admin"})
+MT_MATCHERS = frozenset({"coordinator", "regulator", "admin"})
+COORDINATION = frozenset({"coordinator", "admin"})
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,11 @@ TABLE: dict[str, Row] = {
     "get_territory": Row("GET", "/v1/territories/36", ALL, walled=True),
     "update_territory": Row("PATCH", "/v1/territories/36", frozenset({"admin"}), {}),
     "create_practitioner": Row("POST", "/v1/practitioners", frozenset({"admin"}), {}),
-    "list_practitioners": Row("GET", "/v1/practitioners", SEARCHERS | {"effector"}),
+    "list_practitioners": Row("GET", "/v1/practitioners", SEARCHERS | {"effector", "coordinator"}),
     "set_my_webhook": Row("PUT", "/v1/practitioners/me/webhook", frozenset({"effector"}), {}),
     "update_my_settings": Row("PATCH", "/v1/practitioners/me", frozenset({"effector"}), {}),
-    "get_practitioner": Row("GET", "/v1/practitioners/{practitioner}", SEARCHERS | {"effector"}, walled=True),
+    "get_practitioner": Row("GET", "/v1/practitioners/{practitioner}", SEARCHERS | {"effector", "coordinator"},
+                            walled=True),
     "update_practitioner": Row("PATCH", "/v1/practitioners/{practitioner}", frozenset({"admin"}), {}),
     "create_site": Row("POST", "/v1/sites", frozenset({"admin"}), {}),
     "list_sites": Row("GET", "/v1/sites", ALL - {"platform"}),
@@ -153,6 +158,28 @@ TABLE: dict[str, Row] = {
     # the patient's cancel link: its signed token is the right (the first POST cancels, the next say it is done)
     "show_patient_link": Row("GET", "/p/{patient_link}", PUBLIC),
     "cancel_by_patient_link": Row("POST", "/p/{patient_link}", PUBLIC),
+    # patients without a médecin traitant
+    "set_my_new_patients": Row("PUT", "/v1/practitioners/me/new-patients", frozenset({"effector"}), {}),
+    "get_my_new_patients": Row("GET", "/v1/practitioners/me/new-patients", frozenset({"effector"})),
+    "list_new_patient_doctors": Row("GET", "/v1/new-patient-doctors?territory=36", MT_MATCHERS, walled=True),
+    "list_public_new_patient_doctors": Row("GET", "/v1/public/new-patient-doctors?territory=36", PUBLIC),
+    "create_mt_request": Row("POST", "/v1/mt-requests", MT_REQUESTERS, {}),
+    "list_mt_requests": Row("GET", "/v1/mt-requests", MT_REQUESTERS),
+    "get_mt_request": Row("GET", "/v1/mt-requests/{mt_request}", MT_REQUESTERS, walled=True),
+    "set_mt_request_priority": Row("POST", "/v1/mt-requests/{mt_request}/priority", COORDINATION,
+                                   {"priority": "high", "reason": "isolement"}, walled=True),
+    "list_mt_candidates": Row("GET", "/v1/mt-requests/{mt_request}/candidates", MT_MATCHERS, walled=True),
+    "create_mt_proposal": Row("POST", "/v1/mt-requests/{mt_request}/proposals", COORDINATION,
+                              {"practitioner_id": "{practitioner}", "patient_agreed": True}, walled=True),
+    "list_my_mt_proposals": Row("GET", "/v1/mt-proposals", frozenset({"effector"})),
+    "refuse_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/refuse", frozenset({"effector"}),
+                              {"reason": "other"}, walled=True),
+    "accept_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/accept", frozenset({"effector"}), walled=True),
+    "confirm_mt_found": Row("POST", "/v1/mt-requests/{mt_request}/found", frozenset({"coordinator", "effector",
+                                                                                     "admin"}),
+                            {"first_visit_on": "2026-01-01"}, walled=True),
+    "close_mt_request": Row("POST", "/v1/mt-requests/{mt_request}/close", COORDINATION, {"reason": "moved"},
+                            walled=True),
 }
 
 
@@ -173,7 +200,18 @@ async def place(client, auth, settings) -> dict[str, Any]:
     decision = (await client.get(f"/v1/calls/{call['id']}", headers=auth("regulator"))).json()["decisions"][0]
     link = await client.post("/v1/referral-links", json={"territory_code": "36"}, headers=auth("operator"))
     cher = await world(client, auth, territory="18")
-    return {"practitioner": w.practitioner_id, "site": w.site["id"], "slot": slot, "spare_slot": spare,
+    doctor = auth("effector", ["36"], practitioner_id=w.practitioner_id)
+    offer = await client.put("/v1/practitioners/me/new-patients", headers=doctor, json={
+        "accepting": True, "per_month": 5, "publics": ["any"], "site_ids": [w.site["id"]]})
+    assert offer.status_code == 200, offer.text
+    mt_request = await client.post("/v1/mt-requests", headers=auth("coordinator", ["36"]), json={
+        "territory_code": "36", "source": "coordinator", "patient": {"phone": "0611223344", "postcode": "36000"}})
+    mt_proposal = await client.post(f"/v1/mt-requests/{mt_request.json()['id']}/proposals",
+                                    headers=auth("coordinator", ["36"]),
+                                    json={"practitioner_id": w.practitioner_id, "patient_agreed": True})
+    assert mt_proposal.status_code == 201, mt_proposal.text
+    return {"mt_request": mt_request.json()["id"], "mt_proposal": mt_proposal.json()["id"],
+            "practitioner": w.practitioner_id, "site": w.site["id"], "slot": slot, "spare_slot": spare,
             "call": call["id"], "booking": booked.json()["id"], "rule": rule.json()["id"], "decision": decision["id"],
             "cher_practitioner": cher.practitioner_id, "self_referral": link.json()["token"],
             "patient_link": links.sign(settings.link_secret, uuid.UUID(booked.json()["id"]),

@@ -37,3 +37,26 @@ class TestWalls:
         assert (await client.get("/v1/territories/18", headers=indre)).status_code == 404
         everything = (await client.get("/v1/territories", headers=auth("admin"))).json()
         assert len(everything) > 100
+
+
+class TestTheCoordinator:
+    async def test_an_administrator_registers_a_coordinator_who_is_walled_to_his_territories(self, client, auth):
+        admin = auth("admin")
+        created = await client.post("/v1/users", json={"subject": "coordination-cpts-issoudun",
+                                                       "display_name": "Coordination CPTS", "role": "coordinator",
+                                                       "territories": ["36"]}, headers=admin)
+        assert created.status_code == 201, created.text
+        assert (created.json()["role"], created.json()["territories"]) == ("coordinator", ["36"])
+        listed = await client.get("/v1/users", params={"role": "coordinator"}, headers=admin)
+        assert [u["id"] for u in listed.json()] == [created.json()["id"]]
+        site_36 = await create_site(client, admin, "36")
+        site_18 = await create_site(client, admin, "18")
+        doctor_18 = await create_practitioner(client, admin, ["18"])
+        coordinator = auth("coordinator", ["36"])
+        assert (await client.get("/v1/territories/36", headers=coordinator)).status_code == 200
+        assert (await client.get("/v1/territories/18", headers=coordinator)).status_code == 404
+        assert (await client.get(f"/v1/sites/{site_36['id']}", headers=coordinator)).status_code == 200
+        assert (await client.get(f"/v1/sites/{site_18['id']}", headers=coordinator)).status_code == 404
+        assert (await client.get(f"/v1/practitioners/{doctor_18['id']}", headers=coordinator)).status_code == 404
+        # Nothing of the regulation's: calls are not his.
+        assert (await client.get("/v1/calls", headers=coordinator)).status_code == 403

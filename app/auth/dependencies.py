@@ -84,5 +84,6 @@ ReferrerDep = Annotated[Principal, Depends(require_roles("referrer"))]
 AnalystDep = Annotated[Principal, Depends(require_roles("analyst", "admin"))]
 StaffDep = Annotated[
     Principal,
-    Depends(require_roles("operator", "regulator", "urgences", "referrer", "analyst", "admin", "effector")),
+    Depends(require_roles("operator", "regulator", "urgences", "referrer", "analyst", "admin", "effector",
+                          "coordinator")),
 ]

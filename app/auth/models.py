@@ -38,7 +38,7 @@ class User(Base):
                         name="provisioned_by"),
         CheckConstraint("rpps ~ '^[0-9]{11}$'", name="rpps_format"),
         CheckConstraint("role IN ('effector', 'operator', 'regulator', 'urgences', 'referrer', 'analyst', 'admin', "
-                        "'platform')", name="role"),
+                        "'platform', 'coordinator')", name="role"),
         CheckConstraint("role <> 'effector' OR practitioner_id IS NOT NULL", name="effector_practitioner"),
         CheckConstraint("(role = 'referrer') = (referrer_kind IS NOT NULL)", name="referrer_kind"),
         # A certificate is the national platform's way in (mutual TLS), and only its.

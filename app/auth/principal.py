@@ -7,10 +7,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
+Role = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform",
+               "coordinator"]
 # platform: the national SAS platform, reading every territory's slots through the FHIR facade.
+# coordinator: a CPTS's coordinator, who finds a médecin traitant for the patients without one (app/mt),
+# walled to his territories as a regulator is.
 ROLES: tuple[str, ...] = ("effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin",
-                          "platform")
+                          "platform", "coordinator")
 # What a referrer is (a city professional referring patients to the SAS); the kind of a referrer's
 # token comes from the user's record at the identity provider (claim ``referrer_kind``).
 REFERRER_KINDS: tuple[str, ...] = ("pharmacist", "nurse", "medical_secretary", "social_worker",

@@ -23,7 +23,8 @@ from app.territories.schemas import CODE_PATTERN
 router = APIRouter(prefix="/v1/practitioners", tags=["practitioners"])
 
 ReaderDep = Annotated[
-    Principal, Depends(require_roles("admin", "operator", "regulator", "urgences", "referrer", "effector"))
+    Principal, Depends(require_roles("admin", "operator", "regulator", "urgences", "referrer", "effector",
+                                     "coordinator"))
 ]
 SelfEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 

@@ -55,7 +55,7 @@ def _show(users: list[UserRead]) -> None:
 def add(
     name: Annotated[str, typer.Option("--name", help="the name shown in the console")],
     role: Annotated[str | None, typer.Option(help="effector, operator, regulator, urgences, referrer, analyst, "
-                                                  "admin (platform with --certificate)")] = None,
+                                                  "coordinator, admin (platform with --certificate)")] = None,
     certificate: Annotated[Path | None, typer.Option(
         help="the national platform's client certificate (PEM): it signs in with it (mutual TLS), known by its "
              "issuer and subject CN and OU, which its renewals keep; role platform", dir_okay=False)] = None,

@@ -10,7 +10,8 @@ from app.http.schemas import Input, Schema
 from app.reference.identifiers import RPPS
 from app.territories.schemas import Code
 
-UserRole = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform"]
+UserRole = Literal["effector", "operator", "regulator", "urgences", "referrer", "analyst", "admin", "platform",
+                   "coordinator"]
 # An identifier as the national platform gives it: digits, letters, and the "/" of the guide's examples.
 NationalId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[0-9A-Za-z][0-9A-Za-z/._:-]*$")]
 ReferrerKind = Literal["pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional"]

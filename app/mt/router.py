@@ -1,0 +1,189 @@
+"""The MT queue's routes: a doctor's offer to take new patients, the lists of such doctors (the coordination's,
+and the public one), the waiting list and the matching (docs/mt.md)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.auth.dependencies import require_roles
+from app.auth.principal import Principal
+from app.http.dependencies import SessionDep
+from app.http.errors import error_responses
+from app.mt import service
+from app.mt.schemas import (
+    Candidate,
+    CloseIn,
+    DoctorProposal,
+    FoundIn,
+    MtRequestCreate,
+    MtRequestRead,
+    MtRequestSummary,
+    NewPatientDoctor,
+    NewPatientsIn,
+    NewPatientsRead,
+    Priority,
+    PriorityIn,
+    ProposalCreate,
+    ProposalRead,
+    ProposalState,
+    PublicDoctor,
+    RefuseIn,
+    State,
+)
+from app.territories.schemas import CODE_PATTERN
+
+offers_router = APIRouter(prefix="/v1/practitioners/me/new-patients", tags=["mt"])
+doctors_router = APIRouter(tags=["mt"])
+router = APIRouter(prefix="/v1/mt-requests", tags=["mt"])
+proposals_router = APIRouter(prefix="/v1/mt-proposals", tags=["mt"])
+
+DoctorDep = Annotated[Principal, Depends(require_roles("effector"))]
+CoordinatorDep = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
+MatcherDep = Annotated[Principal, Depends(require_roles("coordinator", "regulator", "admin"))]
+# Who enters and reads requests (each within his walls: a referrer only what he sent, an effector what he sent and
+# what was proposed to him). Never an analyst: nothing nominative is his.
+RequestsDep = Annotated[Principal, Depends(require_roles("coordinator", "regulator", "operator", "effector",
+                                                         "referrer", "admin"))]
+ConfirmerDep = Annotated[Principal, Depends(require_roles("coordinator", "effector", "admin"))]
+Territory = Annotated[str, Query(pattern=CODE_PATTERN, description="a territory and the CPTS under it")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+@offers_router.put("", response_model=NewPatientsRead, operation_id="set_my_new_patients",
+                   responses=error_responses(401, 403, 422))
+async def set_my_new_patients(data: NewPatientsIn, session: SessionDep, principal: DoctorDep) -> NewPatientsRead:
+    """The doctor's offer to take new patients as their médecin traitant (replaced whole): `accepting`, `per_month`,
+    `publics` (ald, children, elderly, disability, any), `site_ids` among his own sites (422 naming `site_ids`
+    otherwise), `until`, and `public_listing` (the CPTS's public list: name, site, publics, never his load)."""
+    return await service.set_offer(session, principal, data)
+
+
+@offers_router.get("", response_model=NewPatientsRead, operation_id="get_my_new_patients",
+                   responses=error_responses(401, 403))
+async def get_my_new_patients(session: SessionDep, principal: DoctorDep) -> NewPatientsRead:
+    """The doctor's offer, with what he accepted this month and the capacity left (not accepting until he says)."""
+    return await service.my_offer(session, principal)
+
+
+@doctors_router.get("/v1/new-patient-doctors", response_model=list[NewPatientDoctor],
+                    operation_id="list_new_patient_doctors", responses=error_responses(401, 403, 404, 422))
+async def list_new_patient_doctors(
+    session: SessionDep, principal: MatcherDep, territory: Territory, limit: Limit = 200, offset: Offset = 0,
+) -> list[NewPatientDoctor]:
+    """The doctors taking new patients at a site of the territory (or a CPTS under it), with their capacity left this
+    month (the territory's month)."""
+    return await service.doctors(session, principal, territory, limit=limit, offset=offset)
+
+
+@doctors_router.get("/v1/public/new-patient-doctors", response_model=list[PublicDoctor],
+                    operation_id="list_public_new_patient_doctors", responses=error_responses(404, 422, 429))
+async def list_public_new_patient_doctors(
+    session: SessionDep, territory: Territory, limit: Limit = 200, offset: Offset = 0,
+) -> list[PublicDoctor]:
+    """Public, without a token (budgeted by address): the doctors of the territory who take new patients and opted in
+    to the list — name, sites, publics; never their load."""
+    return await service.public_doctors(session, territory, limit=limit, offset=offset)
+
+
+@router.post("", status_code=201, response_model=MtRequestRead, operation_id="create_mt_request",
+             responses=error_responses(401, 403, 404, 422))
+async def create_mt_request(data: MtRequestCreate, session: SessionDep, principal: RequestsDep) -> MtRequestRead:
+    """A patient without a médecin traitant enters the waiting list: by the regulation (regulator, operator; from a
+    call with `call_id`), an effector after an SNP visit, a referrer, or the coordinator. The priority and its
+    reasons are computed from the situation (docs/mt.md)."""
+    return await service.create(session, principal, data)
+
+
+@router.get("", response_model=list[MtRequestSummary], operation_id="list_mt_requests",
+            responses=error_responses(401, 403, 404, 422))
+async def list_mt_requests(
+    session: SessionDep, principal: RequestsDep, territory: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    state: State | None = None, priority: Priority | None = None, limit: Limit = 100, offset: Offset = 0,
+) -> list[MtRequestSummary]:
+    """The waiting list, by priority then the oldest first (a referrer sees only what he sent); audited."""
+    return await service.list_(session, principal, territory=territory, state=state, priority=priority, limit=limit,
+                               offset=offset)
+
+
+@router.get("/{request_id:uuid}", response_model=MtRequestRead, operation_id="get_mt_request",
+            responses=error_responses(401, 403, 404))
+async def get_mt_request(request_id: uuid.UUID, session: SessionDep, principal: RequestsDep) -> MtRequestRead:
+    """One request with the patient's identity and its proposals; the read is audited."""
+    return await service.get(session, principal, request_id)
+
+
+@router.post("/{request_id:uuid}/priority", response_model=MtRequestRead, operation_id="set_mt_request_priority",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def set_mt_request_priority(
+    request_id: uuid.UUID, data: PriorityIn, session: SessionDep, principal: CoordinatorDep
+) -> MtRequestRead:
+    """The coordinator sets the priority, with a reason (audited; the computed one stays beside it)."""
+    return await service.adjust_priority(session, principal, request_id, data)
+
+
+@router.post("/{request_id:uuid}/close", response_model=MtRequestRead, operation_id="close_mt_request",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def close_mt_request(
+    request_id: uuid.UUID, data: CloseIn, session: SessionDep, principal: CoordinatorDep
+) -> MtRequestRead:
+    """Close a request: found_elsewhere, unreachable, moved, deceased (pending proposals are withdrawn)."""
+    return await service.close(session, principal, request_id, data)
+
+
+@router.post("/{request_id:uuid}/found", response_model=MtRequestRead, operation_id="confirm_mt_found",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def confirm_mt_found(
+    request_id: uuid.UUID, data: FoundIn, session: SessionDep, principal: ConfirmerDep
+) -> MtRequestRead:
+    """The doctor who accepted, or the coordinator, confirms the first consultation: the médecin traitant is found."""
+    return await service.found(session, principal, request_id, data)
+
+
+@router.get("/{request_id:uuid}/candidates", response_model=list[Candidate], operation_id="list_mt_candidates",
+            responses=error_responses(401, 403, 404, 409))
+async def list_mt_candidates(
+    request_id: uuid.UUID, session: SessionDep, principal: MatcherDep, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[Candidate]:
+    """The doctors who may take the patient — accepting, publics fitting, capacity left this month, not yet
+    proposed or refused — the nearest his postcode first."""
+    return await service.candidates(session, principal, request_id, limit=limit)
+
+
+@router.post("/{request_id:uuid}/proposals", status_code=201, response_model=ProposalRead,
+             operation_id="create_mt_proposal", responses=error_responses(401, 403, 404, 409, 422))
+async def create_mt_proposal(
+    request_id: uuid.UUID, data: ProposalCreate, session: SessionDep, principal: CoordinatorDep
+) -> ProposalRead:
+    """Propose a doctor the patient chose (`patient_agreed: true`, required); the doctor accepts or refuses."""
+    return await service.propose(session, principal, request_id, data)
+
+
+@proposals_router.get("", response_model=list[DoctorProposal], operation_id="list_my_mt_proposals",
+                      responses=error_responses(401, 403, 422))
+async def list_my_mt_proposals(
+    session: SessionDep, principal: DoctorDep, state: ProposalState | None = None, limit: Limit = 100,
+    offset: Offset = 0,
+) -> list[DoctorProposal]:
+    """The proposals made to the doctor, the newest first (the patient's initials, age, postcode); audited."""
+    return await service.my_proposals(session, principal, state=state, limit=limit, offset=offset)
+
+
+@proposals_router.post("/{proposal_id:uuid}/accept", response_model=ProposalRead, operation_id="accept_mt_proposal",
+                       responses=error_responses(401, 403, 404, 409))
+async def accept_mt_proposal(proposal_id: uuid.UUID, session: SessionDep, principal: DoctorDep) -> ProposalRead:
+    """The doctor takes the patient: his capacity of the month is taken at once (409 CapacityExhausted when none is
+    left, AlreadyPlaced when another doctor accepted him)."""
+    return await service.accept(session, principal, proposal_id)
+
+
+@proposals_router.post("/{proposal_id:uuid}/refuse", response_model=ProposalRead, operation_id="refuse_mt_proposal",
+                       responses=error_responses(401, 403, 404, 409, 422))
+async def refuse_mt_proposal(
+    proposal_id: uuid.UUID, data: RefuseIn, session: SessionDep, principal: DoctorDep
+) -> ProposalRead:
+    """The doctor refuses, with a reason: no_capacity, publics, too_far, patient_known, other."""
+    return await service.refuse(session, principal, proposal_id, data)
