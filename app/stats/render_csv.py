@@ -62,7 +62,30 @@ WORDS = {
 }
 
 
+# The columns of patients without a médecin traitant, whole (their parts read badly word by word).
+MT_HEADERS = {
+    "mt_requests": "demandes sans médecin traitant", "mt_found": "médecins traitants trouvés",
+    "mt_waiting": "demandes en attente", "mt_median_days_to_find": "jours médians pour trouver",
+    "mt_requests_by_source_regulation": "demandes de la régulation", "mt_requests_by_source_effector":
+    "demandes d'un effecteur", "mt_requests_by_source_referrer": "demandes d'un adresseur",
+    "mt_requests_by_source_self": "demandes du patient lui-même", "mt_requests_by_source_coordinator":
+    "demandes de la coordination", "mt_requests_by_source_import": "demandes importées",
+    "mt_accepted": "patients acceptés par un médecin", "mt_found_share": "part trouvée des demandes closes",
+    "mt_closed": "demandes closes sans médecin trouvé",
+    "mt_closed_by_reason_found_elsewhere": "closes : trouvé ailleurs",
+    "mt_closed_by_reason_unreachable": "closes : injoignable", "mt_closed_by_reason_moved": "closes : déménagé",
+    "mt_closed_by_reason_deceased": "closes : décédé", "mt_median_waiting_days": "attente médiane (jours)",
+    "mt_refusals_by_reason_no_capacity": "refus : plus de place", "mt_refusals_by_reason_publics":
+    "refus : public non pris", "mt_refusals_by_reason_too_far": "refus : trop loin",
+    "mt_refusals_by_reason_already_known": "refus : patient déjà connu", "mt_refusals_by_reason_other": "refus : autre",
+    "mt_doctors_accepting_now": "médecins prenant de nouveaux patients (ce jour)",
+    "mt_places_per_month_now": "places offertes par mois (ce jour)",
+}
+
+
 def french_header(name: str) -> str:
+    if name in MT_HEADERS:
+        return MT_HEADERS[name]
     words = [WORDS.get(part, part) for part in name.split("_")]
     return " ".join(w for w in words if w).strip()
 

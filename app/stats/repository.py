@@ -402,3 +402,67 @@ WHERE EXISTS (SELECT 1 FROM stats_changes d
 async def drop_superseded_changes(session: AsyncSession) -> int:
     """Keep one row per (territory, month) of ``stats_changes``, its latest: the kept reports' tokens stay."""
     return int((await session.execute(text(DROP_SUPERSEDED_CHANGES))).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# The patients without a médecin traitant (app/mt), by the local month of each event: requests received (by
+# source), accepted by a doctor, found (with the days from reception to finding), closed (by reason), proposals
+# refused (by reason); and, at the end of each month (now for a month not ended), the requests still waiting
+# (received, not yet found or closed) with their median age in days. The whole period (m NULL) adds up the events;
+# its waiting figures are those of its last month, taken by the service.
+MT_SQL = f"""
+WITH {_SCOPE},
+r AS (
+    SELECT q.*, s.bounds FROM scope s JOIN mt_requests q ON q.territory_code = s.code
+    WHERE q.created_at < CAST(:highest AS timestamptz)
+)
+SELECT width_bucket(created_at, bounds) AS m, 'received:' || source AS kind, count(*) AS n, CAST(NULL AS float8) AS days
+FROM r WHERE created_at >= bounds[1] AND created_at < bounds[:width]
+GROUP BY GROUPING SETS ((1, 2), (2))
+UNION ALL
+SELECT width_bucket(accepted_at, bounds), 'accepted', count(*), NULL
+FROM r WHERE accepted_at >= bounds[1] AND accepted_at < bounds[:width]
+GROUP BY GROUPING SETS ((1), ())
+UNION ALL
+SELECT width_bucket(found_at, bounds), 'found', count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(epoch FROM found_at - created_at) / 86400.0)
+FROM r WHERE state = 'found' AND found_at >= bounds[1] AND found_at < bounds[:width]
+GROUP BY GROUPING SETS ((1), ())
+UNION ALL
+SELECT width_bucket(closed_at, bounds), 'closed:' || closed_reason, count(*), NULL
+FROM r WHERE state = 'closed' AND closed_at >= bounds[1] AND closed_at < bounds[:width]
+GROUP BY GROUPING SETS ((1, 2), (2))
+UNION ALL
+SELECT width_bucket(p.answered_at, r.bounds), 'refused:' || p.refusal_reason, count(*), NULL
+FROM r JOIN mt_proposals p ON p.request_id = r.id
+WHERE p.state = 'refused' AND p.answered_at >= r.bounds[1] AND p.answered_at < r.bounds[:width]
+GROUP BY GROUPING SETS ((1, 2), (2))
+UNION ALL
+SELECT mo.m, 'waiting', count(*),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(epoch FROM mo.at - r.created_at) / 86400.0)
+FROM r CROSS JOIN LATERAL (SELECT g AS m, least(r.bounds[g + 1], statement_timestamp()) AS at
+                           FROM generate_series(1, :width - 1) AS g) AS mo
+WHERE r.created_at < mo.at AND (r.ended_at IS NULL OR r.ended_at >= mo.at)
+GROUP BY mo.m
+"""
+
+# The doctors of the scope's sites who take new patients now, and how many a month they offer together.
+MT_OFFERS_SQL = """
+SELECT count(*) AS doctors, coalesce(sum(o.per_month), 0) AS per_month
+FROM mt_offers o
+WHERE o.accepting AND (o.until IS NULL OR o.until >= current_date)
+  AND EXISTS (SELECT 1 FROM sites si WHERE si.id = ANY(o.site_ids) AND si.territory_code = ANY(CAST(:codes AS text[])))
+"""
+
+
+async def mt_figures(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+) -> tuple[dict[str | None, dict[str, Any]], dict[str, int]]:
+    """The MT events and waiting figures keyed like :func:`call_figures` (``kind`` → (count, days)), and the offers
+    of now."""
+    params = await _period_params(session, scope, first, after)
+    out: dict[str | None, dict[str, Any]] = {}
+    for r in (await session.execute(text(MT_SQL), params)).mappings():
+        month = _month_of(first, r["m"]) if r["m"] else None
+        out.setdefault(month, {})[r["kind"]] = (int(r["n"]), None if r["days"] is None else float(r["days"]))
+    offers = (await session.execute(text(MT_OFFERS_SQL), {"codes": params["codes"]})).mappings().one()
+    return out, {"doctors": int(offers["doctors"]), "per_month": int(offers["per_month"])}

@@ -97,6 +97,53 @@ class Coverage(Schema):
     share: float = Field(description="within_30_km / postcodes (0 when there are none)")
 
 
+class MtSources(Schema):
+    """Requests received, by who entered them."""
+
+    model_config = {"populate_by_name": True}
+
+    regulation: int = 0
+    effector: int = 0
+    referrer: int = 0
+    self: int = Field(default=0, description="the patient himself, by the public page")
+    coordinator: int = 0
+    import_: int = Field(default=0, alias="import", serialization_alias="import")
+
+
+class MtClosedReasons(Schema):
+    found_elsewhere: int = 0
+    unreachable: int = 0
+    moved: int = 0
+    deceased: int = 0
+
+
+class MtRefusalReasons(Schema):
+    no_capacity: int = 0
+    publics: int = 0
+    too_far: int = 0
+    already_known: int = Field(default=0, description="the refusal reason patient_known (the report names no "
+                               "patient field)")
+    other: int = 0
+
+
+class MtFigures(Schema):
+    """Patients without a médecin traitant (docs/mt.md), by the local month of each event."""
+
+    requests_by_source: MtSources = Field(default_factory=MtSources)
+    accepted: int = Field(default=0, description="Requests a doctor accepted in the month (his capacity used)")
+    found_share: float = Field(default=0.0, description="mt_found / (mt_found + closed): of the requests that ended "
+                               "in the month, the share that found a médecin traitant (0 when none ended)")
+    closed: int = Field(default=0, description="Requests closed in the month without a médecin traitant found here")
+    closed_by_reason: MtClosedReasons = Field(default_factory=MtClosedReasons)
+    median_waiting_days: float | None = Field(default=None, description=(
+        "Median age in days of the requests waiting at the end of the month (now, for a month not ended)"))
+    refusals_by_reason: MtRefusalReasons = Field(default_factory=MtRefusalReasons, description=(
+        "Proposals doctors refused in the month, by reason"))
+    doctors_accepting_now: int = Field(default=0, description=(
+        "Doctors with a site in the territory who take new patients today (whatever the months asked)"))
+    places_per_month_now: int = Field(default=0, description="New patients a month those doctors offer together")
+
+
 class PeriodFigures(Schema):
     calls: int = Field(description="Calls transferred to the ambulatory regulation")
     calls_by_channel: ChannelCounts
@@ -118,6 +165,14 @@ class PeriodFigures(Schema):
     slots: SlotFigures
     bookings: BookingFigures
     callback_delay: CallbackDelay
+    mt_requests: int = Field(default=0, description="Requests of patients without a médecin traitant received")
+    mt_found: int = Field(default=0, description="Requests whose médecin traitant was found (the IGAS indicator: "
+                          "\"nombre de médecins traitants trouvés\")")
+    mt_waiting: int = Field(default=0, description="Requests still waiting at the end of the month or period (now, "
+                            "for one not ended): received, neither found nor closed")
+    mt_median_days_to_find: float | None = Field(default=None, description=(
+        "Median days from reception to finding, over the requests found"))
+    mt: MtFigures = Field(default_factory=MtFigures)
 
 
 class MonthFigures(PeriodFigures):

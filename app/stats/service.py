@@ -13,12 +13,13 @@ import json
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
 from app.calls.models import CHANNELS, DECISION_KINDS, OTHER_REASONS
+from app.mt.schemas import ClosedReason, RefusalReason, Source
 from app.platform.config import Settings
 from app.platform.database import Parallel
 from app.platform.errors import NotFound, Unprocessable
@@ -134,6 +135,37 @@ _SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "over_capacit
               "fulfilled": 0, "noshow": 0, "without_outcome": 0}
 
 
+def mt_fields(events: dict[str, tuple[int, float | None]], end: dict[str, tuple[int, float | None]],
+              offers: dict[str, int]) -> dict[str, Any]:
+    """The MT figures of a month (or the period) from its events, and the waiting ones at its end (the period's
+    are its last month's)."""
+    def count(kind: str) -> int:
+        return events.get(kind, (0, None))[0]
+
+    def by(prefix: str, keys: tuple[str, ...]) -> dict[str, int]:
+        return {k: count(f"{prefix}:{k}") for k in keys}
+
+    sources = by("received", MT_SOURCES)
+    closed = by("closed", MT_CLOSED_REASONS)
+    found, days = events.get("found", (0, None))
+    waiting, waited = end.get("waiting", (0, None))
+    return {
+        "mt_requests": sum(sources.values()), "mt_found": found, "mt_waiting": waiting,
+        "mt_median_days_to_find": None if days is None else round(days, 1),
+        "mt": {"requests_by_source": sources, "accepted": count("accepted"),
+               "found_share": share(found, found + sum(closed.values())), "closed": sum(closed.values()),
+               "closed_by_reason": closed, "median_waiting_days": None if waited is None else round(waited, 1),
+               "refusals_by_reason": {REPORTED_AS.get(k, k): n for k, n in by("refused", MT_REFUSAL_REASONS).items()},
+               "doctors_accepting_now": offers["doctors"], "places_per_month_now": offers["per_month"]},
+    }
+
+
+MT_SOURCES: tuple[str, ...] = get_args(Source)
+MT_CLOSED_REASONS: tuple[str, ...] = get_args(ClosedReason)
+MT_REFUSAL_REASONS: tuple[str, ...] = get_args(RefusalReason)
+REPORTED_AS = {"patient_known": "already_known"}  # no column of the report names a patient
+
+
 def _minutes(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
@@ -239,8 +271,12 @@ async def compute(
         return (await repository.slot_figures(s, subject.scope, period.first, period.after),
                 await repository.call_extras(s, subject.scope, period.first, period.after), near)
 
-    calls, (slots, extras, near) = await parallel.both(
-        lambda s: read_calls(s, subject.scope, period.first, period.after), slots_and_more)
+    async def calls_and_mt(s: AsyncSession) -> tuple[Any, Any]:
+        return (await read_calls(s, subject.scope, period.first, period.after),
+                await repository.mt_figures(s, subject.scope, period.first, period.after))
+
+    (calls, (mt, offers)), (slots, extras, near) = await parallel.both(calls_and_mt, slots_and_more)
+    last_month = period.months[-1]
 
     def at(month: str | None, months: int) -> dict[str, Any]:
         more = extras.get(month, {})
@@ -249,6 +285,7 @@ async def compute(
                 "calls_by_referrer": {k.removeprefix("referrer:"): n for k, n in more.items()
                                       if k.startswith("referrer:")},
                 "calls_reoriented": more.get("reoriented", 0),
+                **mt_fields(mt.get(month, {}), mt.get(last_month if month is None else month, {}), offers),
                 "coverage": None if reach is None else {
                     "postcodes": reach[0], "within_30_km": reach[1], "share": share(reach[1], reach[0])}}
 
