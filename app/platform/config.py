@@ -223,6 +223,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     smtp_from: str = "SAS <ne-pas-repondre@sas.invalid>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Over TLS, the SMTP server's certificate is checked against this CA file (PEM) alone; unset: the system's.
+    smtp_ca_file: Path | None = None
     sms_url: str | None = None
     sms_token: str | None = None
     sms_sender: str = Field(default="SAS", pattern=r"^[A-Za-z0-9 ]{1,11}$")
