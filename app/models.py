@@ -7,7 +7,7 @@ from app.calls.models import Call, CallbackAttempt, Decision
 from app.fhir.models import DeclaredAppointment
 from app.http.ratelimit import RATE_USAGE
 from app.hub.models import HubMessage
-from app.notices.models import Notice
+from app.notices.models import GpReport, Notice
 from app.notifications.models import WebhookReceiver
 from app.outbox.models import DeclarationCursor, OutboxEvent
 from app.platform.database import Base
@@ -20,6 +20,6 @@ from app.territories.models import Territory
 __all__ = [
     "RATE_USAGE", "AgendaSource", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt",
     "DeclarationCursor",
-    "DeclaredAppointment", "Decision", "HubMessage", "IdempotencyKey", "Notice", "OutboxEvent", "Practitioner",
-    "PractitionerSite", "PractitionerTerritory", "Site", "Slot", "Territory", "User", "WebhookReceiver",
+    "DeclaredAppointment", "Decision", "GpReport", "HubMessage", "IdempotencyKey", "Notice", "OutboxEvent",
+    "Practitioner", "PractitionerSite", "PractitionerTerritory", "Site", "Slot", "Territory", "User", "WebhookReceiver",
 ]
