@@ -50,6 +50,7 @@ from app.calls.schemas import (
 )
 from app.identity import crypto
 from app.identity.sealing import open_json, opened, seal_json, sealed_columns
+from app.notices import reports
 from app.notices import repository as notices
 from app.outbox import events as outbox
 from app.platform.errors import Conflict, NotFound, Unprocessable
@@ -593,6 +594,7 @@ async def purge(session: AsyncSession, principal: Principal | None, *, days: int
     count = await repository.purge_identity(session, cutoff)
     # What other tables copied of these patients goes too: the effectors' booking events.
     events = await outbox.purge_booking_events(session, cutoff)
+    await reports.purge(session, cutoff)  # the visits' reports to the médecins traitants, and their traits
     observations = await repository.purge_observations(session, now() - dt.timedelta(days=record_days))
     audit.record(session, principal, "calls.purge", detail={"purged": count, "events": events, "days": days,
                                                              "cutoff": cutoff.isoformat(),
