@@ -8,7 +8,7 @@ from app.fhir.models import DeclaredAppointment
 from app.http.ratelimit import RATE_USAGE
 from app.hub.models import HubMessage
 from app.mt.models import MtCapacity, MtOffer, MtProposal, MtRequest
-from app.notices.models import Notice
+from app.notices.models import GpReport, Notice
 from app.notifications.models import WebhookReceiver
 from app.outbox.models import DeclarationCursor, OutboxEvent
 from app.platform.database import Base
@@ -21,7 +21,7 @@ from app.territories.models import Territory
 __all__ = [
     "RATE_USAGE", "AgendaSource", "AuditEntry", "AvailabilityRule", "Base", "Booking", "Call", "CallbackAttempt",
     "DeclarationCursor",
-    "DeclaredAppointment", "Decision", "HubMessage", "IdempotencyKey", "MtCapacity", "MtOffer", "MtProposal",
-    "MtRequest", "Notice", "OutboxEvent", "Practitioner",
+    "DeclaredAppointment", "Decision", "GpReport", "HubMessage", "IdempotencyKey", "MtCapacity", "MtOffer",
+    "MtProposal", "MtRequest", "Notice", "OutboxEvent", "Practitioner",
     "PractitionerSite", "PractitionerTerritory", "Site", "Slot", "Territory", "User", "WebhookReceiver",
 ]

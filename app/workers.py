@@ -54,6 +54,16 @@ def _notices(state: Any, settings: Settings) -> Stop | None:
     return start_in_background(state.sessionmaker, settings)
 
 
+def _gp_reports(state: Any, settings: Settings) -> Stop | None:
+    """The visits' reports to the médecins traitants by secure mail (app/notices/reports.py): only where an
+    MSSanté server is configured."""
+    if not settings.mssante_smtp_url:
+        return None
+    from app.notices.reports import start_in_background
+
+    return start_in_background(state.sessionmaker, settings)
+
+
 def _hub(state: Any, settings: Settings) -> Stop | None:
     """Appointments to the SAMUs through the Hub Santé, and their answers (app/hub/publisher.py, app/hub/answers.py):
     never beside the declarer, since the national platform tells the SAMUs of what we declare to it."""
@@ -165,8 +175,8 @@ def _live(state: Any, settings: Settings) -> Stop | None:
 
 
 WORKERS: tuple[Callable[[Any, Settings], Stop | None], ...] = (
-    _replica, _relay, _declarer, _notices, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge, _jobs,
-    _registry, _live,
+    _replica, _relay, _declarer, _notices, _gp_reports, _hub, _agenda, _compactor, _supervisor, _rate_limits, _purge,
+    _jobs, _registry, _live,
 )
 
 

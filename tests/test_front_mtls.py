@@ -6,7 +6,6 @@ registered with ``snp users add --certificate``. One nginx serves every case."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import os
 import ssl
@@ -19,9 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
 
 from app.auth.tokens import create_token
 from app.platform.config import Settings
@@ -29,6 +26,14 @@ from tests.support.command_line import snp
 from tests.support.database import TEST_SECRET
 from tests.support.factories import new_rpps
 from tests.support.front import mtls_nginx, nginx_binary
+from tests.support.pki import NOW, Authority
+from tests.support.pki import authority as _authority
+from tests.support.pki import crl as _crl
+from tests.support.pki import issue as _issue
+from tests.support.pki import key as _key
+from tests.support.pki import name as _name
+from tests.support.pki import pem as _pem
+from tests.support.pki import write_key as _write_key
 from tests.support.serving import served
 
 pytestmark = pytest.mark.skipif(nginx_binary() is None and not os.environ.get("SNP_REQUIRE_NGINX"),
@@ -36,73 +41,8 @@ pytestmark = pytest.mark.skipif(nginx_binary() is None and not os.environ.get("S
 
 ROOT = Path(__file__).resolve().parents[1]
 PS_OID = "urn:oid:1.2.250.1.71.4.2.1"
-NOW = dt.datetime.now(dt.UTC)
 # The platform's subject, as IGC-Santé writes an organisation's: its CN and OU are what we check.
 PLATFORM = {"cn": "ptf-sas.test.sante.fr", "ou": "0002 130029754"}
-
-
-@dataclass
-class Authority:
-    name: x509.Name
-    key: ec.EllipticCurvePrivateKey
-    certificate: x509.Certificate
-
-
-def _name(cn: str, ou: str | None = None) -> x509.Name:
-    parts = [x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "TEST-SANTE")]
-    if ou:
-        parts.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou))
-    return x509.Name([*parts, x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: Authority | None, *, ca: bool = False,
-           server: bool = False, not_before: dt.datetime | None = None, days: int = 30) -> x509.Certificate:
-    start = not_before or NOW - dt.timedelta(days=1)
-    builder = (x509.CertificateBuilder().subject_name(subject).public_key(key.public_key())
-               .issuer_name(issuer.name if issuer else subject).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if ca:
-        builder = builder.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                                        critical=True)
-    else:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(
-            [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    if server:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
-    return builder.sign(issuer.key if issuer else key, hashes.SHA256())
-
-
-def _authority(cn: str, parent: Authority | None = None) -> Authority:
-    key, name = _key(), _name(cn, "IGC-SANTE TEST")
-    return Authority(name, key, _issue(name, key, parent, ca=True, days=365))
-
-
-def _crl(authority: Authority, revoked: list[x509.Certificate]) -> x509.CertificateRevocationList:
-    builder = (x509.CertificateRevocationListBuilder().issuer_name(authority.name)
-               .last_update(NOW - dt.timedelta(hours=1)).next_update(NOW + dt.timedelta(days=7)))
-    for certificate in revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(certificate.serial_number)
-            .revocation_date(NOW - dt.timedelta(minutes=5)).build())
-    return builder.sign(authority.key, hashes.SHA256())
-
-
-def _pem(*items: x509.Certificate | x509.CertificateRevocationList) -> bytes:
-    return b"".join(item.public_bytes(serialization.Encoding.PEM) for item in items)
-
-
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> Path:
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    return path
 
 
 @dataclass

@@ -100,7 +100,7 @@ _ANSWER = f"""json_build_object(
             'id', b.id, 'kind', CASE WHEN s.over_capacity THEN 'over_capacity' ELSE 'slot' END, 'slot_id', b.slot_id,
             'call_id', b.call_id, 'status', b.status, 'created_by', b.created_by,
             'created_at', {_instant("b.created_at")}, 'cancelled_at', NULL, 'cancel_reason', NULL, 'outcome', NULL,
-            'outcome_note', NULL, 'outcome_at', NULL,
+            'outcome_note', NULL, 'outcome_at', NULL, 'report', NULL,
             'slot', json_build_object(
                 'id', s.id, 'start', {_instant("s.start_at")}, 'end', {_instant("s.end_at")}, 'mode', s.mode,
                 'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id))"""

@@ -176,10 +176,13 @@ async def cancel_booking(
 @router.post("/{booking_id:uuid}/outcome", response_model=BookingRead, operation_id="post_booking_outcome",
              responses=error_responses(401, 403, 404, 409, 422))
 async def post_booking_outcome(
-    booking_id: uuid.UUID, data: OutcomeCreate, session: SessionDep, principal: SlotEffectorDep
+    booking_id: uuid.UUID, data: OutcomeCreate, session: SessionDep, principal: SlotEffectorDep, settings: SettingsDep
 ) -> BookingRead:
-    """The effector says whether the patient came (fulfilled or noshow), once, after the slot's start."""
-    return await service.set_outcome(session, principal, booking_id, data)
+    """The effector says whether the patient came (fulfilled or noshow), once, after the slot's start; with a
+    visit that took place he may add its report to the patient's médecin traitant and the identity traits the
+    doctor files it by: it goes by secure mail (MSSanté) if the call says the patient was told and did not
+    object, and is withheld otherwise (`report` on the booking says which, and how its delivery fares)."""
+    return await service.set_outcome(session, principal, booking_id, data, settings.mssante_give_up_seconds)
 
 
 __all__ = ["router", "slot_search_router"]

@@ -224,6 +224,8 @@ class BookingRead(Schema):
     outcome_note: str | None = None
     outcome_at: dt.datetime | None = None
     slot: BookedSlot
+    report: ReportState | None = Field(default=None, description="the visit's report to the médecin traitant, when "
+                                       "one was written (on a single booking's read)")
 
 
 class CancelIn(Input):
@@ -232,6 +234,48 @@ class CancelIn(Input):
         "Never the patient's identity."))
 
 
+REPORT_MAX = 4000
+
+
+class ReportPatient(Input):
+    """The identity traits the médecin traitant files the report by, asked only when a report is written."""
+
+    birth_name: str = Field(min_length=1, max_length=100, description="nom de naissance")
+    given_name: str = Field(min_length=1, max_length=100, description="premier prénom de naissance")
+    birth_date: dt.date = Field(description="date de naissance (the call keeps only a birth year)")
+    sex: Literal["F", "M", "U"]
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born(cls, value: dt.date) -> dt.date:
+        if value > dt.date.today() or value.year < 1900:
+            raise ValueError("a birth date between 1900 and today")
+        return value
+
+
+class VisitReport(Input):
+    """The visit's report to the patient's médecin traitant (sealed at rest, emptied with the call's identity). It
+    is sent by secure mail (MSSanté) only if the call says the patient was told and did not object
+    (`gp_report: not_objected`) and names his médecin traitant; otherwise it is withheld and its text dropped."""
+
+    text: str = Field(min_length=1, max_length=REPORT_MAX, description="the report, free text")
+    patient: ReportPatient
+
+
 class OutcomeCreate(Input):
     status: Literal["fulfilled", "noshow"]
     note: str | None = Field(default=None, max_length=2000)
+    report: VisitReport | None = Field(default=None, description="with `fulfilled` only: the visit's report to the "
+                                       "patient's médecin traitant")
+
+
+class ReportState(Schema):
+    """How the visit's report to the médecin traitant fares (never its content)."""
+
+    id: uuid.UUID = Field(description="its message id (the secure mail's Message-ID)")
+    state: Literal["pending", "sent", "failed", "withheld"]
+    attempts: int
+    created_at: dt.datetime
+    sent_at: dt.datetime | None = None
+    failed_at: dt.datetime | None = None
+    last_error: str | None = Field(default=None, description="why the last attempt failed, or why it was withheld")

@@ -26,11 +26,13 @@ from app.bookings.schemas import (
     HoldRead,
     OutcomeCreate,
     OverCapacityBooking,
+    ReportState,
 )
 from app.calls import repository as calls_repository
 from app.calls.repository import DIRECT_CALL_ORIGIN
 from app.identity import crypto
 from app.identity.sealing import sealed_columns
+from app.notices import reports
 from app.outbox import events as outbox
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.platform.logging import log
@@ -389,7 +391,9 @@ async def list_(
 
 
 async def get(session: AsyncSession, principal: Principal, booking_id: uuid.UUID) -> BookingRead:
-    return _booking_read(await _seen_booking(session, principal, booking_id))
+    read = _booking_read(await _seen_booking(session, principal, booking_id))
+    report = await reports.of_booking(session, booking_id)
+    return read.model_copy(update={"report": ReportState(**report)}) if report is not None else read
 
 
 async def cancel(
@@ -422,8 +426,11 @@ async def cancel_booking(session: AsyncSession, row: RowMapping, *, sub: str, ro
 
 
 async def set_outcome(
-    session: AsyncSession, principal: Principal, booking_id: uuid.UUID, data: OutcomeCreate
+    session: AsyncSession, principal: Principal, booking_id: uuid.UUID, data: OutcomeCreate,
+    report_give_up_seconds: float,
 ) -> BookingRead:
+    """The outcome, once; with a report (a visit that took place), the report queued for the médecin traitant in
+    the same transaction."""
     assert principal.practitioner_id is not None
     if not await repository.set_outcome(session, booking_id, principal.practitioner_id, data.status, data.note):
         row = await repository.booking_with_slot(session, booking_id)
@@ -434,6 +441,16 @@ async def set_outcome(
         if row["outcome"] is not None:
             raise Conflict(f"Booking {booking_id} already has its outcome ({row['outcome']})")
         raise Conflict(f"The slot of booking {booking_id} has not started yet", field="status")
+    if data.report is not None and data.status != "fulfilled":  # after the booking's own refusals (404, 409)
+        raise Unprocessable("A report goes with a visit that took place (status fulfilled)", field="report")
     await outbox.add_booking_event(session, booking_id, "booking.outcome")
-    log.info("booking.outcome", booking_id=str(booking_id), outcome=data.status)
+    report_state = None
+    if data.report is not None:
+        row = await repository.booking_with_slot(session, booking_id)
+        assert row is not None
+        report_state = await reports.queue(
+            session, booking_id=booking_id, call_id=row["call_id"], author=principal.sub,
+            practitioner_id=principal.practitioner_id, report=data.report.text,
+            traits=data.report.patient.model_dump(mode="json"), give_up_seconds=report_give_up_seconds)
+    log.info("booking.outcome", booking_id=str(booking_id), outcome=data.status, report=report_state)
     return await get(session, principal, booking_id)

@@ -8,7 +8,17 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, SmallInteger
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.calls.schemas import CallStatus, Channel, DecisionKind, Intent, Notify, NotifyConsent, OtherReason, Priority
+from app.calls.schemas import (
+    CallStatus,
+    Channel,
+    DecisionKind,
+    GpReport,
+    Intent,
+    Notify,
+    NotifyConsent,
+    OtherReason,
+    Priority,
+)
 from app.platform.columns import TZ, CreatedAt, UUIDPk
 from app.platform.database import Base
 
@@ -21,6 +31,7 @@ PRIORITIES: tuple[str, ...] = get_args(Priority)
 CALL_STATUSES: tuple[str, ...] = get_args(CallStatus)
 NOTIFY: tuple[str, ...] = get_args(Notify)
 NOTIFY_CONSENTS: tuple[str, ...] = get_args(NotifyConsent)
+GP_REPORTS: tuple[str, ...] = get_args(GpReport)
 # Who referred a call: a city professional (role referrer, channel professionnel), or ``self``, the patient himself
 # through a signed link (channel autre).
 REFERRER_KINDS = ("pharmacist", "nurse", "medical_secretary", "social_worker", "other_professional", "self")
@@ -57,6 +68,7 @@ class Call(Base):
         Index("ix_calls_samu_case_id", "samu_case_id", postgresql_where=text("samu_case_id IS NOT NULL")),
         CheckConstraint(_in("notify", NOTIFY), name="notify"),
         CheckConstraint(f"notify_consent IS NULL OR {_in('notify_consent', NOTIFY_CONSENTS)}", name="notify_consent"),
+        CheckConstraint(f"gp_report IS NULL OR {_in('gp_report', GP_REPORTS)}", name="gp_report"),
     )
 
     id: Mapped[UUIDPk]
@@ -92,6 +104,10 @@ class Call(Base):
     patient_email: Mapped[str | None] = mapped_column(Text)
     notify: Mapped[str] = mapped_column(String(8), server_default="none")
     notify_consent: Mapped[str | None] = mapped_column(String(8))
+    # The patient's médecin traitant (issue 28 §2): his RPPS, names and MSSanté address as one sealed JSON text
+    # (who treats the patient tells of his care); and whether the visit's report may go to him.
+    general_practitioner: Mapped[str | None] = mapped_column(Text)
+    gp_report: Mapped[str | None] = mapped_column(String(16))
     # Keyed hashes that find a call without opening it: the prefixes of its names, the endings of its phone.
     patient_name_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))
     patient_phone_hashes: Mapped[list[str] | None] = mapped_column(ARRAY(String(32)))

@@ -253,10 +253,11 @@ async def purge_identity(session: AsyncSession, cutoff: dt.datetime) -> int:
                or_(Call.patient_family_name.is_not(None), Call.patient_given_name.is_not(None),
                    Call.patient_phone.is_not(None), Call.patient_postcode.is_not(None), Call.reason.is_not(None),
                    Call.patient_address.is_not(None), Call.reorient_reason.is_not(None),
-                   Call.patient_email.is_not(None)))
+                   Call.patient_email.is_not(None), Call.general_practitioner.is_not(None)))
         .values(
             patient_family_name=None, patient_given_name=None, patient_phone=None, patient_postcode=None,
             patient_address=None, patient_email=None, notify="none", reason=None, reorient_reason=None,
+            general_practitioner=None,
             patient_name_hashes=None, patient_phone_hashes=None, purged_at=func.now(),
         )
     )

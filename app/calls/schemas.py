@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, StrictBool
 
 from app.http.schemas import AwareDatetime, Input, Schema
-from app.reference.identifiers import FINESS, Phone, Postcode, mobile_e164
+from app.reference.identifiers import FINESS, RPPS, MssanteAddress, Phone, Postcode, mobile_e164
 from app.territories.schemas import Code
 
 Channel = Literal["15", "116117", "urgences", "professionnel", "autre"]
@@ -123,6 +123,47 @@ def notify_misfit(notify: str, consent: str | None, *, phone: str | None, email:
     return None
 
 
+# The patient's médecin traitant (issue 28 §2): whether the visit's report may go to him, as the patient said when
+# told of it.
+GpReport = Literal["not_objected", "objected"]
+GP_REPORT = ("the patient was told that the visit's report goes to his médecin traitant by secure messaging "
+             "(MSSanté): not_objected (it is sent), objected (it is never sent); unset: not asked, nothing is sent")
+GENERAL_PRACTITIONER = ("the patient's médecin traitant: his RPPS, looked up among the practitioners we know (his "
+                        "names and MSSanté address come from there), or his names and MSSanté address typed. "
+                        "Sealed at rest with the call, emptied by the identity purge; null clears it")
+
+
+class GeneralPractitionerIn(Input):
+    """The patient's médecin traitant, as the regulation records it."""
+
+    rpps: RPPS | None = Field(default=None, description="his RPPS: a practitioner we know fills in the rest")
+    family_name: str | None = Field(default=None, min_length=1, max_length=100)
+    given_name: str | None = Field(default=None, min_length=1, max_length=100)
+    mssante_address: MssanteAddress | None = Field(
+        default=None, description="where the visit's report goes (under mssante.fr); needed unless the RPPS is a "
+                                  "practitioner we know who has one")
+
+
+class GeneralPractitionerRead(Schema):
+    rpps: str | None = None
+    family_name: str | None = None
+    given_name: str | None = None
+    mssante_address: str | None = None
+    known: bool = Field(default=False, description="the RPPS is a practitioner we know")
+
+
+def general_practitioner_misfit(gp: GeneralPractitionerIn, *, known: bool,
+                                known_address: str | None) -> tuple[str, str] | None:
+    """The first rule a médecin traitant breaks, as (field, why), or None: named by an RPPS or an address, and
+    reachable — his MSSanté address typed, or the one of the practitioner his RPPS names."""
+    if gp.rpps is None and gp.mssante_address is None:
+        return "general_practitioner", "the médecin traitant needs his RPPS or his MSSanté address"
+    if gp.mssante_address is None and known_address is None:
+        why = "has no MSSanté address with us" if known else "is not a practitioner we know"
+        return "general_practitioner.mssante_address", f"RPPS {gp.rpps} {why}: type his MSSanté address"
+    return None
+
+
 # A call entered this long after it was received is entered after the fact: no phone needed then.
 LIVE_ENTRY_MINUTES = 15
 OUT_OF_TERRITORY = ("the patient is outside the call's territory (the console asks 'Patient hors territoire ?'): "
@@ -145,6 +186,8 @@ class CallCreate(Input):
     intent_without_sas: Intent = "inconnu"
     notify: Notify = Field(default="none", description=NOTIFY)
     notify_consent: NotifyConsent | None = Field(default=None, description=NOTIFY_CONSENT)
+    general_practitioner: GeneralPractitionerIn | None = Field(default=None, description=GENERAL_PRACTITIONER)
+    gp_report: GpReport | None = Field(default=None, description=GP_REPORT)
 
 
 class ReferredPatient(PatientIn):
@@ -301,6 +344,8 @@ class CallRead(CallSummary):
     patient: PatientRead
     notify: str = Field(default="none", description=NOTIFY)
     notify_consent: str | None = Field(default=None, description=NOTIFY_CONSENT)
+    general_practitioner: GeneralPractitionerRead | None = Field(default=None, description=GENERAL_PRACTITIONER)
+    gp_report: str | None = Field(default=None, description=GP_REPORT)
 
 
 class DecisionRead(Schema):
@@ -386,6 +431,9 @@ class CallPatch(Input):
     notify: Notify | None = Field(default=None, description=NOTIFY + " (none withdraws: pending messages are "
                                   "not sent)")
     notify_consent: NotifyConsent | None = None
+    general_practitioner: GeneralPractitionerIn | None = Field(default=None, description=GENERAL_PRACTITIONER)
+    gp_report: GpReport | None = Field(default=None, description=GP_REPORT + " (null: not asked; a report not "
+                                       "sent yet is not sent)")
 
 
 class ObservationIn(Input):

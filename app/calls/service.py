@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from typing import Any
@@ -32,6 +33,8 @@ from app.calls.schemas import (
     DecisionCreate,
     DecisionMisfit,
     DecisionRead,
+    GeneralPractitionerIn,
+    GeneralPractitionerRead,
     MessageRead,
     ObservationIn,
     ObservationRead,
@@ -42,14 +45,17 @@ from app.calls.schemas import (
     RevokeIn,
     Triage,
     decision_misfit,
+    general_practitioner_misfit,
     notify_misfit,
 )
 from app.identity import crypto
-from app.identity.sealing import opened, sealed_columns
+from app.identity.sealing import open_json, opened, seal_json, sealed_columns
+from app.notices import reports
 from app.notices import repository as notices
 from app.outbox import events as outbox
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
+from app.practitioners import repository as practitioner_repository
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 from app.territories.models import DEFAULT_DELAYS, Territory
@@ -98,6 +104,23 @@ def _check_notify(notify: str, consent: str | None, *, phone: str | None, email:
         raise Unprocessable(why[0].upper() + why[1:], field=field)
 
 
+async def _general_practitioner(session: AsyncSession, gp: GeneralPractitionerIn | None) -> dict[str, Any] | None:
+    """The médecin traitant as the call keeps him (sealed): an RPPS we know brings his names and MSSanté address
+    (what was typed wins); an unreachable one is a 422."""
+    if gp is None:
+        return None
+    known = await practitioner_repository.by_rpps(session, gp.rpps) if gp.rpps else None
+    misfit = general_practitioner_misfit(gp, known=known is not None,
+                                         known_address=known.mssante_address if known else None)
+    if misfit is not None:
+        field, why = misfit
+        raise Unprocessable(why[0].upper() + why[1:], field=field)
+    return {"rpps": gp.rpps, "known": known is not None,
+            "family_name": gp.family_name or (known.family_name if known else None),
+            "given_name": gp.given_name or (known.given_name if known else None),
+            "mssante_address": gp.mssante_address or (known.mssante_address if known else None)}
+
+
 def check_not_future(value: dt.datetime, field: str, skew_seconds: int) -> None:
     if value > now() + dt.timedelta(seconds=skew_seconds):
         raise Unprocessable(f"{field} lies in the future", field=field)
@@ -138,7 +161,9 @@ async def create(
         due_at=due_at(territory, received_at, data.priority),
         intent_without_sas=data.intent_without_sas, status="waiting", source="live", created_by=principal.sub,
         patient_birth_year=patient.birth_year, patient_sex=patient.sex, patient_postcode=patient.postcode,
-        notify=data.notify, notify_consent=data.notify_consent,
+        notify=data.notify, notify_consent=data.notify_consent, gp_report=data.gp_report,
+        general_practitioner=seal_json(crypto.ring(), await _general_practitioner(session, data.general_practitioner),
+                                       "general_practitioner"),
         **sealed_columns(crypto.ring(), family_name=patient.family_name, given_name=patient.given_name,
                          phone=patient.phone, address=patient.address, reason=data.reason, email=patient.email),
     )
@@ -215,10 +240,12 @@ def _read_model(call: Call, late: bool, minutes_late: int) -> CallRead:
         birth_year=call.patient_birth_year, sex=call.patient_sex, phone=identity["phone"],
         postcode=call.patient_postcode, address=identity["address"], email=identity["email"],
     )
+    gp = open_json(crypto.ring(), call.general_practitioner, "general_practitioner")
     return CallRead(
         **_summary_fields(call, late, minutes_late), reason=identity["reason"], created_by=call.created_by,
         external_id=call.external_id, purged_at=call.purged_at, patient=patient, notify=call.notify,
-        notify_consent=call.notify_consent,
+        notify_consent=call.notify_consent, gp_report=call.gp_report,
+        general_practitioner=GeneralPractitionerRead(**gp) if gp else None,
     )
 
 
@@ -363,7 +390,13 @@ async def correct(
     if "reason" in sent and data.reason != identity["reason"]:
         changes["reason"] = (identity["reason"], data.reason)
         identity["reason"] = data.reason
-    for name in ("priority", "samu_case_id", "notify", "notify_consent"):
+    if "general_practitioner" in sent:
+        old_gp = open_json(ring, call.general_practitioner, "general_practitioner")
+        new_gp = await _general_practitioner(session, data.general_practitioner)
+        if new_gp != old_gp:
+            changes["general_practitioner"] = (_json(old_gp), _json(new_gp))
+            call.general_practitioner = seal_json(ring, new_gp, "general_practitioner")
+    for name in ("priority", "samu_case_id", "notify", "notify_consent", "gp_report"):
         if name == "notify" and data.notify is None:
             continue  # notify is never null: none says not to tell
         if name in sent and getattr(data, name) != getattr(call, name):
@@ -397,6 +430,10 @@ async def correct(
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _observation(row: Observation, corrected_by: list[uuid.UUID]) -> ObservationRead:
@@ -557,6 +594,7 @@ async def purge(session: AsyncSession, principal: Principal | None, *, days: int
     count = await repository.purge_identity(session, cutoff)
     # What other tables copied of these patients goes too: the effectors' booking events.
     events = await outbox.purge_booking_events(session, cutoff)
+    await reports.purge(session, cutoff)  # the visits' reports to the médecins traitants, and their traits
     observations = await repository.purge_observations(session, now() - dt.timedelta(days=record_days))
     audit.record(session, principal, "calls.purge", detail={"purged": count, "events": events, "days": days,
                                                              "cutoff": cutoff.isoformat(),

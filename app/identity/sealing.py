@@ -42,6 +42,16 @@ def opened(ring: Keyring, call: Any) -> dict[str, str | None]:
     return out
 
 
+def seal_json(ring: Keyring, value: dict[str, Any] | None, column: str) -> str | None:
+    """A small record (the call's médecin traitant, a report's identity traits) sealed as one text."""
+    return None if value is None else ring.seal(json.dumps(value, ensure_ascii=False, sort_keys=True), column)
+
+
+def open_json(ring: Keyring, value: str | None, column: str) -> dict[str, Any] | None:
+    opened_ = ring.open(value, column)
+    return None if opened_ is None else dict(json.loads(opened_))
+
+
 def initials(given_name: str | None, family_name: str | None) -> str | None:
     letters = "".join(name.strip()[0] for name in (given_name, family_name) if name and name.strip())
     return letters.upper() or None
@@ -109,7 +119,28 @@ def seal_all(connection: Connection, ring: Keyring) -> dict[str, int]:
     changed["observations"] = _seal_observations(connection, ring, current)
     changed["prescriptions"] = _seal_prescribed(connection, ring, current)
     changed["emails"] = _seal_emails(connection, ring, current)
+    for table, column in RESEALED:
+        changed[f"{table}.{column}"] = _reseal_column(connection, ring, current, table, column)
     return changed
+
+
+# Sealed columns that came later, each sealed with its own name as the seal's associated data.
+RESEALED = (("calls", "general_practitioner"), ("gp_reports", "report"), ("gp_reports", "traits"))
+
+
+def _reseal_column(connection: Connection, ring: Keyring, current: str, table: str, column: str) -> int:
+    """One sealed column under the current key (none when the column does not exist yet: a migration before it)."""
+    exists = connection.execute(text(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = :t AND column_name = :c"),
+        {"t": table, "c": column})
+    if exists.scalar() is None:
+        return 0
+    rows = connection.execute(text(f'SELECT id, "{column}" AS v FROM "{table}" WHERE "{column}" IS NOT NULL '
+                                   f'AND "{column}" NOT LIKE :current'), {"current": current}).mappings().all()
+    for row in rows:
+        connection.execute(text(f'UPDATE "{table}" SET "{column}" = :v WHERE id = :id'),
+                           {"id": row["id"], "v": ring.seal(ring.open(row["v"], column), column)})
+    return len(rows)
 
 
 def _seal_emails(connection: Connection, ring: Keyring, current: str) -> int:

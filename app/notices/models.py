@@ -55,3 +55,42 @@ class Notice(Base):
     # Why the last attempt failed (the provider's status or the error's type; never the message).
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
+
+
+# pending: to send (again at next_attempt_at); sent: the MSSanté server took it; failed: given up (shown on the
+# booking); withheld: never sent — the patient objected or was not asked, or the call names no médecin traitant,
+# or its identity was purged — and its text emptied.
+REPORT_STATES = ("pending", "sent", "failed", "withheld")
+
+
+class GpReport(Base):
+    """The visit's report to the patient's médecin traitant, written by the effector with the booking's outcome and
+    sent by secure mail (app/notices/reports.py). ``id`` is its message id. The report and the identity traits the
+    médecin traitant files it by are sealed at rest, and emptied with the call's identity; the doctor's address is
+    read from the call when it is sent."""
+
+    __tablename__ = "gp_reports"
+    __table_args__ = (
+        CheckConstraint(f"state IN {REPORT_STATES}", name="state"),
+        Index("ix_gp_reports_pending", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+        Index("ix_gp_reports_call", "call_id"),
+    )
+
+    id: Mapped[UUIDPk]
+    booking_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    # Who wrote it (the effector's subject) and as which practitioner.
+    author: Mapped[str] = mapped_column(String(200))
+    practitioner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("practitioners.id"))
+    report: Mapped[str | None] = mapped_column(Text)
+    # Birth name, first name, birth date and sex: one sealed JSON text.
+    traits: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    give_up_at: Mapped[dt.datetime] = mapped_column(TZ)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    # Why the last attempt failed, or why it was withheld (never the report).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[CreatedAt]

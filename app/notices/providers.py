@@ -25,18 +25,31 @@ class Undelivered(Exception):
 
 class Mailer:
     """E-mail by SMTP: ``smtp://`` (plain), ``smtps://`` (TLS from the start), ``smtp+starttls://`` (upgraded);
-    a user and password in the URL log in. smtplib runs in a thread: the event loop never waits on a socket."""
+    a user and password in the URL log in. Over TLS the server's certificate is checked against the system's
+    authorities, or ``ca_file``'s alone when given, and its name against the URL's host; ``client_cert`` and
+    ``client_key`` (PEM files) are presented to a server that asks for a certificate (MSSanté's transport).
+    smtplib runs in a thread: the event loop never waits on a socket."""
 
-    def __init__(self, url: str, sender: str, timeout: float) -> None:
+    def __init__(self, url: str, sender: str, timeout: float, *, ca_file: Path | None = None,
+                 client_cert: Path | None = None, client_key: Path | None = None) -> None:
         parts = urlsplit(url)
         self.scheme, self.host = parts.scheme, parts.hostname or "localhost"
         self.port = parts.port or {"smtp": 25, "smtps": 465, "smtp+starttls": 587}[parts.scheme]
         self.user = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.sender, self.timeout = sender, timeout
+        self.ca_file, self.client_cert, self.client_key = ca_file, client_cert, client_key
+
+    def context(self) -> ssl.SSLContext:
+        """Made for each connection: a renewed certificate or CA file on disk is read at the next message."""
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.client_cert is not None:
+            context.load_cert_chain(str(self.client_cert), str(self.client_key) if self.client_key else None)
+        return context
 
     def _send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        context = self.context() if self.scheme != "smtp" else None
         smtp: smtplib.SMTP
         if self.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -52,7 +65,7 @@ class Mailer:
     async def send(self, message: EmailMessage) -> None:
         try:
             await asyncio.to_thread(self._send, message)
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException) as exc:  # ssl.SSLError is an OSError
             code = getattr(exc, "smtp_code", None)
             raise Undelivered(f"SMTP {code}" if code else type(exc).__name__) from exc
 
@@ -110,7 +123,9 @@ class Brevo:
 
 
 def mailer_for(settings: Settings) -> Mailer | None:
-    return Mailer(settings.smtp_url, settings.smtp_from, settings.smtp_timeout_seconds) if settings.smtp_url else None
+    if not settings.smtp_url:
+        return None
+    return Mailer(settings.smtp_url, settings.smtp_from, settings.smtp_timeout_seconds, ca_file=settings.smtp_ca_file)
 
 
 def sms_for(settings: Settings) -> SmsProvider | None:

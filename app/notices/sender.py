@@ -17,7 +17,7 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.identity import crypto
-from app.notices import links, messages, reader, repository
+from app.notices import links, messages, reader, repository, trail
 from app.notices.providers import Mailer, SmsProvider, Undelivered, mailer_for, sms_for
 from app.platform.config import Settings
 from app.platform.logging import log
@@ -89,6 +89,11 @@ async def _deliver(outbound: Outbound, notice: RowMapping, ctx: RowMapping, now:
     return None
 
 
+def _audited(session: AsyncSession, notice: RowMapping, *, delivered: bool) -> None:
+    trail.record(session, call_id=notice["call_id"], booking_id=notice["booking_id"], message_id=notice["id"],
+                 kind=notice["kind"], channel=notice["channel"], delivered=delivered)
+
+
 async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Outbound) -> int:
     """One round: claim, send, record each as soon as it is known; how many messages went."""
     settings = outbound.settings
@@ -118,11 +123,14 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
                                                 settings.notice_retry_max_seconds)
                 log.warning("notice.undelivered", notice_id=str(notice["id"]), channel=notice["channel"],
                             error=str(exc), given_up=state == "failed")
+                if state == "failed":
+                    _audited(session, notice, delivered=False)
                 continue
             if outcome is not None:
                 await repository.withdrawn(session, notice["id"], outcome.removeprefix("withdrawn: "))
                 continue
             await repository.sent(session, notice["id"])
+            _audited(session, notice, delivered=True)
             went += 1
             log.info("notice.sent", notice_id=str(notice["id"]), booking_id=str(notice["booking_id"]),
                      kind=notice["kind"], channel=notice["channel"])

@@ -226,6 +226,8 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     smtp_from: str = "SAS <ne-pas-repondre@sas.invalid>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Over TLS, the SMTP server's certificate is checked against this CA file (PEM) alone; unset: the system's.
+    smtp_ca_file: Path | None = None
     sms_url: str | None = None
     sms_token: str | None = None
     sms_sender: str = Field(default="SAS", pattern=r"^[A-Za-z0-9 ]{1,11}$")
@@ -236,6 +238,41 @@ class Settings(BaseSettings):
     notice_retry_seconds: float = Field(default=30.0, gt=0)
     notice_retry_max_seconds: float = Field(default=900.0, gt=0)
     notice_give_up_seconds: float = Field(default=6 * 3600.0, gt=0)
+
+    # The visit's report to the patient's médecin traitant (app/notices/reports.py) by secure mail (MSSanté): SMTP
+    # over TLS (smtps://host:port or smtp+starttls://host:port; plain smtp is refused) from the CPTS's applicative
+    # mailbox SNP_MSSANTE_FROM, presenting its certificate (SNP_MSSANTE_CLIENT_CERT / _KEY, PEM: IGC-Santé's in
+    # production, where they are required), the operator's server checked against SNP_MSSANTE_CA_FILE (else the
+    # system's authorities). A report not delivered is retried as the patient's messages are and given up after
+    # mssante_give_up_seconds. Unset URL: no report is sent (they wait, pending, on their bookings).
+    mssante_smtp_url: str | None = None
+    mssante_from: str | None = None
+    mssante_client_cert: Path | None = None
+    mssante_client_key: Path | None = None
+    mssante_ca_file: Path | None = None
+    mssante_give_up_seconds: float = Field(default=3 * 86400.0, gt=0)
+
+    @field_validator("mssante_smtp_url")
+    @classmethod
+    def _mssante_smtp_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError("SNP_MSSANTE_SMTP_URL must be smtps://host:port or smtp+starttls://host:port (MSSanté "
+                             "is reached over TLS only)")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _mssante_whole(self) -> Settings:
+        if (self.mssante_client_cert is None) != (self.mssante_client_key is None):
+            raise ValueError("SNP_MSSANTE_CLIENT_CERT and SNP_MSSANTE_CLIENT_KEY go together")
+        if self.mssante_smtp_url and not self.mssante_from:
+            raise ValueError("SNP_MSSANTE_SMTP_URL needs SNP_MSSANTE_FROM, the CPTS's applicative mailbox")
+        if self.env == "production" and self.mssante_smtp_url and self.mssante_client_cert is None:
+            raise ValueError("SNP_MSSANTE_SMTP_URL needs the mailbox's certificate in production mode "
+                             "(SNP_MSSANTE_CLIENT_CERT and SNP_MSSANTE_CLIENT_KEY)")
+        return self
 
     @field_validator("smtp_url")
     @classmethod

@@ -40,6 +40,9 @@ class Practitioner(Base):
     accepts_over_capacity: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     # Where the regulation calls him (to agree an over-capacity appointment), without separators.
     phone: Mapped[str | None] = mapped_column(String(20))
+    # His secure-messaging (MSSanté) address: where a visit's report goes when a call names him as the patient's
+    # médecin traitant (a professional's address, not the patient's data).
+    mssante_address: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[CreatedAt]
 
 

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, HttpUrl, StrictBool
 
 from app.http.schemas import Input, Schema
 from app.notifications.service import WebhookDelivery
-from app.reference.identifiers import ADELI, RPPS, Phone
+from app.reference.identifiers import ADELI, RPPS, MssanteAddress, Phone
 from app.reference.nomenclatures import MEDECIN, check
 
 PROFESSION = "ANS nomenclature TRE-G15 (10 médecin, 40 chirurgien-dentiste, 50 sage-femme, 60 infirmier, " \
@@ -33,6 +33,9 @@ ADELI_NUMBER = ("the practitioner's ADELI number, where he has one (9 characters
                 "Corsica, then 7 digits): the national platform and agendas may name him by it (0 + ADELI) as by "
                 "his RPPS (8 + RPPS). One practitioner per ADELI (409 otherwise)")
 
+MSSANTE = ("the practitioner's secure-messaging (MSSanté) address: where a visit's report goes when a call names him "
+           "as the patient's médecin traitant")
+
 OVER_CAPACITY = ("Agrees to be asked for over-capacity appointments (rendez-vous en surnuméraire) outside the "
                  "published slots")
 
@@ -52,6 +55,7 @@ class PractitionerCreate(Input):
     accepts_over_capacity: StrictBool = Field(default=False, description=OVER_CAPACITY)
     phone: Phone | None = Field(default=None, description=PHONE)
     site_ids: SiteIds = Field(default_factory=list)
+    mssante_address: MssanteAddress | None = Field(default=None, description=MSSANTE)
 
 
 class PractitionerRead(Schema):
@@ -75,6 +79,7 @@ class PractitionerRead(Schema):
     accepts_over_capacity: bool = Field(default=False, description=OVER_CAPACITY)
     phone: str | None = Field(default=None, description=PHONE)
     site_ids: list[uuid.UUID] = Field(default_factory=list, description=SITE_IDS)
+    mssante_address: str | None = Field(default=None, description=MSSANTE)
     created_at: dt.datetime
 
 
@@ -91,6 +96,7 @@ class PractitionerSettings(Input):
     languages: Languages | None = None
     phone: Phone | None = Field(default=None, description=PHONE)
     site_ids: SiteIds | None = None
+    mssante_address: MssanteAddress | None = Field(default=None, description=MSSANTE + " (null removes it)")
 
 
 class PractitionerAdminSettings(PractitionerSettings):

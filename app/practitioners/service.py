@@ -41,7 +41,7 @@ async def create(session: AsyncSession, data: PractitionerCreate) -> Practitione
         specialty=data.specialty,
         profession_code=data.profession_code, specialty_code=_specialty_code(data),
         languages=list(dict.fromkeys(data.languages)), accepts_over_capacity=data.accepts_over_capacity,
-        phone=data.phone,
+        phone=data.phone, mssante_address=data.mssante_address,
     )
     session.add(practitioner)
     await session.flush()
@@ -96,6 +96,7 @@ def _as_read(
         languages=list(p.languages),
         territory_codes=codes, webhook_url=p.webhook_url, webhook_delivery=delivery,
         accepts_over_capacity=p.accepts_over_capacity, phone=p.phone, site_ids=site_ids, created_at=p.created_at,
+        mssante_address=p.mssante_address,
     )
 
 
@@ -189,6 +190,8 @@ async def update(
         practitioner.languages = list(dict.fromkeys(data.languages))
     if "phone" in data.model_fields_set:  # null removes it
         practitioner.phone = data.phone
+    if "mssante_address" in data.model_fields_set:  # null removes it
+        practitioner.mssante_address = data.mssante_address
     if isinstance(data, PractitionerAdminSettings) and "adeli" in data.model_fields_set:  # null removes it
         await _adeli_free(session, data.adeli, practitioner.id)
         practitioner.adeli = data.adeli

@@ -119,3 +119,12 @@ def mobile_e164(phone: str | None) -> str | None:
         if compact.startswith(prefix):
             return f"+{code}{compact[1:]}"
     return f"+33{compact[1:]}" if compact[1] in "67" else None
+
+
+# A secure-messaging (MSSanté) address: every mailbox of the MSSanté trust space is under mssante.fr (an
+# operator's domain such as medecin.mssante.fr, or an establishment's ch-exemple.mssante.fr); an ordinary
+# address is not one and could not receive the report.
+MSSANTE_PATTERN = r"^[A-Za-z0-9._%+'-]+@([A-Za-z0-9-]+\.)+mssante\.fr$"
+MssanteAddress = Annotated[str, Field(max_length=200, pattern=MSSANTE_PATTERN,
+                                      examples=["jean.martin@medecin.mssante.fr"],
+                                      description="a secure-messaging (MSSanté) address, under mssante.fr")]

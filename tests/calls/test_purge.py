@@ -107,14 +107,18 @@ class TestPurgeReachesEverything:
     async def test_after_the_purge_the_whole_database_holds_neither_the_name_nor_the_phone(
         self, client, auth, connection
     ):
-        from tests.bookings.helpers import make_slot, world
+        from tests.bookings.helpers import make_slot, move_slot_to_the_past, world
 
         w = await world(client, auth)
         received = now() - dt.timedelta(days=100)
         patient = {"family_name": "Zyxwvutsky", "given_name": "Quentin", "birth_year": 1961, "sex": "M",
-                   "phone": "06 98 76 54 32", "postcode": "36000", "address": "4 impasse Wvutskyx"}
+                   "phone": "06 98 76 54 32", "postcode": "36000", "address": "4 impasse Wvutskyx",
+                   "email": "q.zyxwvutsky@example.fr"}
         old = await create_call(client, auth("operator"), received_at=received.isoformat(), patient=patient,
-                                reason="douleur thoracique atypique")
+                                reason="douleur thoracique atypique", notify="email", notify_consent="patient",
+                                general_practitioner={"family_name": "Xwyvutz",
+                                                      "mssante_address": "a.xwyvutz@medecin.mssante.fr"},
+                                gp_report="not_objected")
         slot = await make_slot(client, auth, w, mode="home_visit")  # the effector is given name, phone, address
         booked = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": old["id"]},
                                    headers=auth("regulator"))
@@ -131,11 +135,30 @@ class TestPurgeReachesEverything:
                                 headers=auth("effector", practitioner_id=w.practitioner_id))
         assert feed.json()["events"][0]["payload"]["patient"]["family_name"] == "Zyxwvutsky"
 
+        # the visit took place: the effector's report to the médecin traitant, with the patient's traits
+        await move_slot_to_the_past(connection, slot)
+        outcome = await client.post(f"/v1/bookings/{booked.json()['id']}/outcome", json={
+            "status": "fulfilled", "report": {"text": "syndrome coronarien écarté par l'ECG", "patient": {
+                "birth_name": "Zyxwvutsky", "given_name": "Quentin", "birth_date": "1961-05-04", "sex": "M"}}},
+            headers=auth("effector", practitioner_id=w.practitioner_id))
+        assert outcome.status_code == 200 and outcome.json()["report"]["state"] == "pending", outcome.text
+        for needle in ("coronarien", "xwyvutz", "q.zyxwvutsky@"):
+            assert await _texts_holding(connection, needle) == [], needle  # sealed at rest already
+
         assert (await client.post("/v1/calls/purge", headers=auth("admin", []))).json()["purged"] == 1
 
-        for needle in ("Zyxwvutsky", "Quentin", "98765432", "98 76 54", "thoracique", "Wvutskyx"):
+        for needle in ("Zyxwvutsky", "Quentin", "98765432", "98 76 54", "thoracique", "Wvutskyx", "coronarien",
+                       "xwyvutz", "q.zyxwvutsky@"):
             assert await _texts_holding(connection, needle) == [], needle
-        event = (await connection.execute(text("SELECT payload FROM outbox_events"))).scalar_one()
+        # and nothing is left sealed either: no e-mail, phone, médecin traitant, report or traits to open
+        call_row = (await connection.execute(text(
+            "SELECT patient_email, patient_phone, general_practitioner FROM calls WHERE id = :id"),
+            {"id": old["id"]})).one()
+        assert tuple(call_row) == (None, None, None)
+        report_row = (await connection.execute(text("SELECT report, traits FROM gp_reports"))).one()
+        assert tuple(report_row) == (None, None)
+        event = (await connection.execute(text(
+            "SELECT payload FROM outbox_events WHERE kind = 'booking.created'"))).scalar_one()
         assert "patient" not in event and "reason" not in event["call"] and event["purged"] is True
         assert event["booking_id"] == booked.json()["id"]  # what the effector's software keys on stays
 

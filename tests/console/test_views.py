@@ -143,7 +143,9 @@ def test_the_effector_sees_his_patients_and_says_whether_they_came(world) -> Non
     call = httpx.post(base + "/v1/calls", headers=regulator, json={
         "territory_code": "36", "channel": "15", "patient": {"family_name": "Blanc", "given_name": "Jeanne",
                                                            "birth_year": 1940, "phone": "0254667788",
-                                                           "address": "9 allée des Pins"}}).json()
+                                                           "address": "9 allée des Pins"},
+        "general_practitioner": {"family_name": "Quillivic", "mssante_address": "b.quillivic@medecin.mssante.fr"},
+        "gp_report": "not_objected"}).json()
     booked = httpx.post(base + "/v1/bookings", headers=regulator, json={"slot_id": slot["id"], "call_id": call["id"]})
     assert booked.status_code == 201, booked.text
     # time passes: the home visit has begun
@@ -155,14 +157,23 @@ def test_the_effector_sees_his_patients_and_says_whether_they_came(world) -> Non
         item = page.locator("#my-bookings li").filter(has_text="Blanc Jeanne")
         expect(item).to_contain_text("9 allée des Pins")
         expect(item).to_contain_text("0254667788")
+        # the visit's report to the médecin traitant, with the traits he files it by
+        item.locator("summary").click()
+        report = item.locator("form.report")
+        report.get_by_label("Compte rendu").fill("Chute sans gravité, radiographie inutile.")
+        report.get_by_label("Nom de naissance").fill("Lefort")
+        report.get_by_label("Prénom").fill("Jeanne")
+        report.get_by_label("Date de naissance").fill("1940-02-11")
+        report.get_by_label("Sexe").select_option("F")
         item.get_by_role("button", name="Honoré", exact=True).dblclick()
-        expect(page.locator("#message")).to_have_text("Retour enregistré")
+        expect(page.locator("#message")).to_have_text(
+            "Retour enregistré ; le compte rendu part au médecin traitant par messagerie sécurisée")
         expect(page.locator("#participation tbody tr").first).to_be_visible()
         _accessible(page, "effector")
         _shoot(page, "effector")
         browser.close()
-    outcome = httpx.get(f"{base}/v1/bookings/{booked.json()['id']}", headers=regulator).json()["outcome"]
-    assert outcome == "fulfilled"
+    read = httpx.get(f"{base}/v1/bookings/{booked.json()['id']}", headers=regulator).json()
+    assert read["outcome"] == "fulfilled" and read["report"]["state"] == "pending"
 
 
 def test_the_analyst_sees_statistics_only(world) -> None:
@@ -214,7 +225,15 @@ def test_an_expired_token_and_a_refused_action_speak_french(world) -> None:
         form = page.locator("#new-call")
         form.locator("[name=reason]").fill("douleur")
         form.locator("[name=phone]").fill("0611223344")
-        form.locator("button[type=submit]").click()
+        # the médecin traitant, typed, and the patient's word on the report going to him
+        form.locator("[name=general_practitioner_family_name]").fill("Quillivic")
+        form.locator("[name=general_practitioner_mssante_address]").fill("b.quillivic@medecin.mssante.fr")
+        form.locator("[name=gp_report]").select_option("not_objected")
+        with page.expect_response(lambda r: r.url.endswith("/v1/calls") and r.request.method == "POST") as sent:
+            form.locator("button[type=submit]").click()
+        entered = sent.value.json()
+        assert entered["general_practitioner"]["mssante_address"] == "b.quillivic@medecin.mssante.fr"
+        assert entered["gp_report"] == "not_objected"
         expect(page.locator("#call-detail")).to_be_visible()
         page.click("#do-callback")  # a callback is the regulator's
         expect(page.locator("#message")).to_have_text("Votre rôle ne permet pas cette action.")

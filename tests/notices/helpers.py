@@ -7,6 +7,8 @@ import datetime as dt
 import email
 import email.policy
 import json
+import socket
+import ssl
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from app.notices.sender import Outbound, run_once
 from app.platform.config import Settings
+from tests.support.pki import Files
 
 PUBLIC_URL = "https://sas36.example.fr"
 
@@ -32,15 +35,56 @@ class Inbox:
         return "250 Message accepted"
 
 
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1:port, which can be stopped and started again on the same port."""
+class _TlsController(Controller):
+    """aiosmtpd's controller pokes its new server once to start it: over TLS from the start, with a client
+    certificate when the server asks for one."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, *args: Any, poke: ssl.SSLContext | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.poke = poke
+
+    def _trigger_server(self) -> None:
+        if self.poke is None:
+            super()._trigger_server()
+            return
+        with socket.create_connection((self.hostname, self.port), timeout=2) as raw, \
+                self.poke.wrap_socket(raw, server_hostname="localhost") as wrapped:
+            wrapped.recv(1024)
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1:port, which can be stopped and started again on the same port. ``tls``: ``smtps``
+    (TLS from the start) or ``starttls`` (required before any mail), with ``pki``'s server certificate; and with
+    ``client_certificate`` the server asks for a client certificate of ``pki``'s CA, and refuses a client
+    without one."""
+
+    def __init__(self, port: int, *, tls: str | None = None, pki: Files | None = None,
+                 client_certificate: bool = False) -> None:
         self.port, self.inbox = port, Inbox()
+        self.tls, self.pki, self.client_certificate = tls, pki, client_certificate
         self.controller: Controller | None = None
 
+    def _server_context(self) -> ssl.SSLContext:
+        assert self.pki is not None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.pki.server_certificate, self.pki.server_key)
+        if self.client_certificate:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(self.pki.ca)
+        return context
+
     def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        if self.tls is None:
+            self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        elif self.tls == "smtps":
+            assert self.pki is not None
+            poke = ssl.create_default_context(cafile=self.pki.ca)
+            poke.load_cert_chain(self.pki.client_certificate, self.pki.client_key)
+            self.controller = _TlsController(self.inbox, hostname="127.0.0.1", port=self.port,
+                                             ssl_context=self._server_context(), poke=poke)
+        else:
+            self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port,
+                                         tls_context=self._server_context(), require_starttls=True)
         self.controller.start()
 
     def stop(self) -> None:
@@ -50,7 +94,8 @@ class SmtpServer:
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        scheme = {None: "smtp", "smtps": "smtps", "starttls": "smtp+starttls"}[self.tls]
+        return f"{scheme}://{'localhost' if self.tls else '127.0.0.1'}:{self.port}"
 
 
 def sent_sms(sink: Path) -> list[dict[str, Any]]:

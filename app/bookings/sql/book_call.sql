@@ -45,7 +45,7 @@ WITH scope AS (
         'id', b.id, 'kind', CASE WHEN s.over_capacity THEN 'over_capacity' ELSE 'slot' END, 'slot_id', b.slot_id,
         'call_id', b.call_id, 'status', b.status, 'created_by', b.created_by,
         'created_at', (to_char((b.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN CAST(date_part('microseconds', (b.created_at AT TIME ZONE 'UTC')) AS bigint) % 1000000 = 0 THEN '' ELSE to_char((b.created_at AT TIME ZONE 'UTC'), '.US') END || 'Z'), 'cancelled_at', NULL, 'cancel_reason', NULL, 'outcome', NULL,
-        'outcome_note', NULL, 'outcome_at', NULL,
+        'outcome_note', NULL, 'outcome_at', NULL, 'report', NULL,
         'slot', json_build_object(
             'id', s.id, 'start', (to_char((s.start_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN CAST(date_part('microseconds', (s.start_at AT TIME ZONE 'UTC')) AS bigint) % 1000000 = 0 THEN '' ELSE to_char((s.start_at AT TIME ZONE 'UTC'), '.US') END || 'Z'), 'end', (to_char((s.end_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS') || CASE WHEN CAST(date_part('microseconds', (s.end_at AT TIME ZONE 'UTC')) AS bigint) % 1000000 = 0 THEN '' ELSE to_char((s.end_at AT TIME ZONE 'UTC'), '.US') END || 'Z'), 'mode', s.mode,
             'territory_code', s.territory_code, 'practitioner_id', s.practitioner_id, 'site_id', s.site_id)) AS body FROM b JOIN claimed s ON s.id = b.slot_id

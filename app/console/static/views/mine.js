@@ -127,6 +127,29 @@ export function patientLine(mode, who = {}) {
   return parts.filter(Boolean).join(", ");
 }
 
+const REPORT_SAID = {
+  pending: " ; le compte rendu part au médecin traitant par messagerie sécurisée",
+  withheld: " ; compte rendu non envoyé (patient opposé ou non informé, ou pas de médecin traitant joignable)",
+};
+
+// The visit's report to the patient's médecin traitant, sent with "Honoré" when written: the report and the
+// identity traits the doctor files it by (asked only here).
+function reportForm(bookingId) {
+  const el = (tag, props = {}, ...children) => {
+    const node = Object.assign(document.createElement(tag), props); node.append(...children); return node;
+  };
+  const field = (text, control) => el("label", {}, `${text} `, control);
+  const sex = el("select", { name: "sex" }, ...[["F", "F"], ["M", "M"], ["U", "Inconnu"]]
+    .map(([value, text]) => el("option", { value, textContent: text })));
+  const form = el("form", { className: "report", id: `report-${bookingId}` },
+    field("Compte rendu", el("textarea", { name: "text", rows: 3, maxLength: 4000 })),
+    field("Nom de naissance", el("input", { name: "birth_name", maxLength: 100 })),
+    field("Prénom", el("input", { name: "given_name", maxLength: 100 })),
+    field("Date de naissance", el("input", { name: "birth_date", type: "date" })),
+    field("Sexe", sex));
+  return el("details", {}, el("summary", { textContent: "Compte rendu au médecin traitant (facultatif)" }), form);
+}
+
 // His appointments, soonest first: each booking of his slots with what he said of it, and of the patient
 // what the booking's latest event carries; once the slot has begun he says whether the patient came.
 function showAppointments(bookings, feed, sites) {
@@ -143,12 +166,22 @@ function showAppointments(bookings, feed, sites) {
       .filter(Boolean).join(" — "));
     li.dataset.booking = b.id;
     if (b.status === "active" && !b.outcome && new Date(b.slot.start) <= new Date()) {
+      const report = reportForm(b.id);
       for (const [text, status] of [["Honoré", "fulfilled"], ["Non honoré", "noshow"]]) {
         li.append(" ", button(text, async () => {
-          try { await api("POST", `/v1/bookings/${b.id}/outcome`, { status }); say("Retour enregistré"); await loadMine(); }
-          catch (err) { say(err.message, false); }
+          const body = { status };
+          const f = new FormData(report.querySelector("form"));
+          if (status === "fulfilled" && f.get("text").trim()) {
+            body.report = { text: f.get("text"), patient: { birth_name: f.get("birth_name"),
+              given_name: f.get("given_name"), birth_date: f.get("birth_date"), sex: f.get("sex") } };
+          }
+          try {
+            const done = await api("POST", `/v1/bookings/${b.id}/outcome`, body);
+            say("Retour enregistré" + (done.report ? REPORT_SAID[done.report.state] || "" : "")); await loadMine();
+          } catch (err) { refuse(report.querySelector("form"), err); }
         }));
       }
+      li.append(report);
     }
     list.appendChild(li);
   }

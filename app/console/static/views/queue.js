@@ -120,7 +120,12 @@ onSubmit("#new-call", async (f, form) => {
     priority: f.get("priority"), intent_without_sas: f.get("intent_without_sas"),
     samu_case_id: f.get("samu_case_id") || undefined,
     notify: consent ? f.get("notify") : "none", notify_consent: consent,
+    gp_report: f.get("gp_report") || undefined,
   };
+  // The médecin traitant: his RPPS (a practitioner we know), or his name and MSSanté address.
+  const gp = {};
+  for (const k of ["rpps", "family_name", "mssante_address"]) if (f.get(`general_practitioner_${k}`)) gp[k] = f.get(`general_practitioner_${k}`);
+  if (gp.rpps || gp.mssante_address) body.general_practitioner = gp;
   $("#out-of-territory").hidden = true;
   await enterCall(body, form);
 });
