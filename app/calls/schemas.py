@@ -342,12 +342,14 @@ class MessageRead(Schema):
 
     id: uuid.UUID = Field(description="the message id (the e-mail's Message-ID, the SMS gateway's tag)")
     booking_id: uuid.UUID
-    kind: str = Field(description="confirmation or cancellation")
+    kind: str = Field(description="confirmation, reminder (before the appointment) or cancellation")
     channel: str = Field(description="sms or email")
     state: str = Field(description="pending (not delivered yet), sent, failed (given up: call the patient), "
-                       "withdrawn (not sent: cancelled before, consent or address withdrawn)")
+                       "withdrawn (not sent: cancelled before, consent or address withdrawn, no reminder wanted)")
     attempts: int
     created_at: dt.datetime
+    due_at: dt.datetime | None = Field(default=None, description="pending: when it is to be sent (a reminder: its "
+                                       "time; a retry: after its backoff)")
     sent_at: dt.datetime | None
     failed_at: dt.datetime | None
     last_error: str | None = Field(description="why the last attempt failed (the provider's answer)")

@@ -388,6 +388,8 @@ async def correct(
         name: {"old": ring.seal(_text(old), "audit"), "new": ring.seal(_text(new), "audit")}
         for name, (old, new) in changes.items()})
     await session.flush()
+    if "notify" in changes:  # a consent withdrawn (or a channel): what is still to send on it goes
+        await notices.withdraw_unwanted(session, call.id, call.notify)
     if _TOLD_TO_EFFECTOR & changes.keys():
         for booking_id in await repository.active_bookings_of(session, call.id):
             await outbox.add_booking_event(session, booking_id, "booking.updated")

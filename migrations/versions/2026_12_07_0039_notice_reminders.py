@@ -1,0 +1,33 @@
+"""the reminder before the appointment: a message of kind ``reminder``, queued with its confirmation and due at
+its time (``next_attempt_at``); an outbox event now queues one message per kind and channel.
+
+Revision ID: 0039
+Revises: 0038
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0039"
+down_revision: str | None = "0038"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.drop_constraint("kind", "notices", type_="check")
+    op.create_check_constraint("kind", "notices", "kind IN ('confirmation', 'cancellation', 'reminder')")
+    op.drop_index("uq_notices_event_channel", table_name="notices")
+    op.create_index("uq_notices_event_kind_channel", "notices", ["event_id", "kind", "channel"], unique=True)
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM notices WHERE kind = 'reminder'")
+    op.drop_index("uq_notices_event_kind_channel", table_name="notices")
+    op.create_index("uq_notices_event_channel", "notices", ["event_id", "channel"], unique=True)
+    op.drop_constraint("kind", "notices", type_="check")
+    op.create_check_constraint("kind", "notices", "kind IN ('confirmation', 'cancellation')")
