@@ -342,7 +342,8 @@ class MessageRead(Schema):
 
     id: uuid.UUID = Field(description="the message id (the e-mail's Message-ID, the SMS gateway's tag)")
     booking_id: uuid.UUID
-    kind: str = Field(description="confirmation, reminder (before the appointment) or cancellation")
+    kind: str = Field(description="confirmation, reminder (before the appointment), moved (a change of slot: the "
+                      "new time) or cancellation")
     channel: str = Field(description="sms or email")
     state: str = Field(description="pending (not delivered yet), sent, failed (given up: call the patient), "
                        "withdrawn (not sent: cancelled before, consent or address withdrawn, no reminder wanted)")

@@ -65,7 +65,7 @@ class Appointment:
 
     booking_id: uuid.UUID
     message_id: uuid.UUID
-    kind: str  # confirmation, reminder or cancellation
+    kind: str  # confirmation, reminder, moved (a change of slot: the new time) or cancellation
     start: dt.datetime
     end: dt.datetime
     timezone: str
@@ -134,8 +134,8 @@ def _sms(a: Appointment, address_size: int) -> str:
             place = "le médecin vient chez vous"
         else:
             place = f"{clip(a.address, address_size)} {a.postcode}"
-        reminder = "rappel " if a.kind == "reminder" else ""
-        body = (f"{a.sender}: {reminder}RDV {short_when(a.local_start)}, {doctor}, {place}. "
+        what = {"reminder": "rappel RDV", "moved": "RDV déplacé au"}.get(a.kind, "RDV")
+        body = (f"{a.sender}: {what} {short_when(a.local_start)}, {doctor}, {place}. "
                 f"Apportez {to_bring(a)}.")
         if a.cancel_url:
             body += f" Annuler: {a.cancel_url}"
@@ -154,6 +154,8 @@ def subject(a: Appointment) -> str:
         return f"Rendez-vous annulé : {when(a.local_start)}"
     if a.kind == "reminder":
         return f"Rappel de votre rendez-vous médical : {when(a.local_start)}"
+    if a.kind == "moved":
+        return f"Rendez-vous déplacé : {when(a.local_start)}"
     return f"Votre rendez-vous médical : {when(a.local_start)}"
 
 
@@ -167,9 +169,9 @@ def text_body(a: Appointment) -> str:
     else:
         lines = [
             "Bonjour,", "",
-            (f"Nous vous rappelons votre rendez-vous médical le {when(a.local_start)} avec {a.doctor}."
-             if a.kind == "reminder" else
-             f"Votre rendez-vous médical est confirmé le {when(a.local_start)} avec {a.doctor}."),
+            {"reminder": f"Nous vous rappelons votre rendez-vous médical le {when(a.local_start)} avec {a.doctor}.",
+             "moved": f"Votre rendez-vous médical est déplacé : il a lieu le {when(a.local_start)} avec {a.doctor}."}
+            .get(a.kind, f"Votre rendez-vous médical est confirmé le {when(a.local_start)} avec {a.doctor}."),
             where(a) + ".", "",
             f"À apporter : {to_bring(a)}.", "",
         ]

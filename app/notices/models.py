@@ -14,8 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.platform.columns import TZ, CreatedAt, UUIDPk
 from app.platform.database import Base
 
-# reminder: due before the appointment (next_attempt_at holds its time), app/notices/reminders.py.
-KINDS = ("confirmation", "cancellation", "reminder")
+# reminder: due before the appointment (next_attempt_at holds its time), app/notices/reminders.py; moved: the
+# confirmation of a booking that replaced one the patient was told of (a change of slot: the new time).
+KINDS = ("confirmation", "cancellation", "reminder", "moved")
 CHANNELS = ("sms", "email")
 # pending: to send (again at next_attempt_at); sent: the provider took it; failed: given up (shown on the call
 # and in /metrics); withdrawn: not sent, the patient's consent or address went before it could be.

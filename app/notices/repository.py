@@ -15,11 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 NOW = "(now() + make_interval(secs => :clock))"
 
-# What the reader needs of each booking an event names: whether and how its patient wants to be told, and
-# whether the appointment is an agenda's (its software tells the patient).
+# What the reader needs of each booking an event names: whether and how its patient wants to be told, whether
+# the appointment is an agenda's (its software tells the patient), and whether it replaced another booking of
+# its call or was replaced (a change of slot: one statement cancels the one and books the other, at one now()).
 _BOOKINGS = text("""
     SELECT b.id, b.status, b.call_id, b.created_at AS booked_at, s.start_at, c.notify, t.timezone,
-           EXISTS (SELECT 1 FROM declared_appointments d WHERE d.booking_id = b.id) AS declared
+           EXISTS (SELECT 1 FROM declared_appointments d WHERE d.booking_id = b.id) AS declared,
+           (SELECT r.id FROM bookings r WHERE r.call_id = b.call_id AND r.id <> b.id AND r.status = 'cancelled'
+                                          AND r.cancelled_at = b.created_at LIMIT 1) AS replaces,
+           b.status = 'cancelled' AND EXISTS (SELECT 1 FROM bookings r WHERE r.call_id = b.call_id
+                                              AND r.id <> b.id AND r.created_at = b.cancelled_at) AS replaced
     FROM bookings b JOIN slots s ON s.id = b.slot_id JOIN calls c ON c.id = b.call_id
     JOIN territories t ON t.code = s.territory_code
     WHERE b.id = ANY(:ids)""")
@@ -49,7 +54,8 @@ async def queue(session: AsyncSession, *, event_id: uuid.UUID, booking_id: uuid.
 
 
 _CONFIRMATIONS = text("""
-    SELECT channel, state FROM notices WHERE booking_id = :booking_id AND kind = 'confirmation' ORDER BY seq""")
+    SELECT channel, state FROM notices WHERE booking_id = :booking_id AND kind IN ('confirmation', 'moved')
+    ORDER BY seq""")
 _WITHDRAW_PENDING = text("""
     UPDATE notices SET state = 'withdrawn', last_error = :why
     WHERE booking_id = :booking_id AND kind = ANY(:kinds) AND state = 'pending'

@@ -1,5 +1,6 @@
 """the reminder before the appointment: a message of kind ``reminder``, queued with its confirmation and due at
-its time (``next_attempt_at``); an outbox event now queues one message per kind and channel.
+its time (``next_attempt_at``); an outbox event now queues one message per kind and channel. A booking that
+replaces another (a change of slot) is told as ``moved``.
 
 Revision ID: 0039
 Revises: 0038
@@ -20,13 +21,13 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.drop_constraint("kind", "notices", type_="check")
-    op.create_check_constraint("kind", "notices", "kind IN ('confirmation', 'cancellation', 'reminder')")
+    op.create_check_constraint("kind", "notices", "kind IN ('confirmation', 'cancellation', 'reminder', 'moved')")
     op.drop_index("uq_notices_event_channel", table_name="notices")
     op.create_index("uq_notices_event_kind_channel", "notices", ["event_id", "kind", "channel"], unique=True)
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM notices WHERE kind = 'reminder'")
+    op.execute("DELETE FROM notices WHERE kind IN ('reminder', 'moved')")
     op.drop_index("uq_notices_event_kind_channel", table_name="notices")
     op.create_index("uq_notices_event_channel", "notices", ["event_id", "channel"], unique=True)
     op.drop_constraint("kind", "notices", type_="check")

@@ -199,6 +199,8 @@ class TestSmsLength:
         assert messages.segments(cancelled)[1] <= 2
         reminder = messages.sms(longest.__class__(**{**longest.__dict__, "kind": "reminder"}))
         assert reminder.startswith("SAS 36: rappel RDV") and messages.segments(reminder) == ("gsm7", 2)
+        moved = messages.sms(longest.__class__(**{**longest.__dict__, "kind": "moved"}))
+        assert moved.startswith("SAS 36: RDV déplacé au") and messages.segments(moved) == ("gsm7", 2)
 
     def test_one_letter_outside_gsm7_makes_the_message_ucs2(self) -> None:
         assert messages.segments("a" * 160) == ("gsm7", 1)

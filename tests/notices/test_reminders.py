@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from app.notices import messages, reminders
 from app.platform.config import Settings
-from tests.bookings.helpers import world
+from tests.bookings.helpers import make_slot, world
 from tests.notices.helpers import PUBLIC_URL, book, notice_settings, rounds, sent_sms
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -236,3 +236,42 @@ class TestOptOut:
     async def test_an_altered_link_stops_nothing(self, committed_client, auth, engine, settings, tmp_path) -> None:
         response = await committed_client.post("/p/nothing-valid/no-reminder")
         assert response.status_code == 404 and "Lien expiré ou inconnu" in response.text
+
+
+class TestMoved:
+    async def test_a_change_of_slot_is_told_as_moved_with_the_new_time_and_the_reminder_follows_it(
+        self, committed_client, auth, engine, settings, smtp, tmp_path
+    ) -> None:
+        sink = tmp_path / "sms.jsonl"
+        configured = notice_settings(settings, smtp_url=smtp.url, sink=sink)
+        await rounds(engine, configured)
+        w = await world(committed_client, auth)
+        first = paris(1, 15)
+        call, booking = await book(committed_client, auth, w, start=first)
+        await rounds(engine, configured, until=lambda: len(sent_sms(sink)) >= 1 and len(smtp.inbox.messages) >= 1)
+        later = paris(1, 17, 20)
+        moved = await committed_client.post("/v1/bookings", json={
+            "slot_id": await make_slot(committed_client, auth, w, start=later), "call_id": call["id"],
+            "replaces": booking["id"]}, headers=auth("regulator", ["36"]))
+        assert moved.status_code == 201, moved.text
+        await rounds(engine, configured, until=lambda: len(sent_sms(sink)) >= 2 and len(smtp.inbox.messages) >= 2)
+        await rounds(engine, configured, times=2)
+        texts = [s["text"] for s in sent_sms(sink)]
+        assert len(texts) == 2 and texts[1].startswith("SAS: RDV déplacé au") and "17h20" in texts[1]
+        assert not any("annulé" in t for t in texts)  # the change is one message, not a cancellation
+        assert messages.segments(texts[1])[1] <= 2
+        mail = smtp.inbox.messages[1][1]
+        assert str(mail["Subject"]).startswith("Rendez-vous déplacé") and len(smtp.inbox.messages) == 2
+
+        kept = {(m["booking_id"], m["kind"], m["channel"]): m for m in await _messages(committed_client, auth, call)}
+        assert kept[(booking["id"], "reminder", "sms")]["state"] == "withdrawn"
+        assert dt.datetime.fromisoformat(kept[(moved.json()["id"], "reminder", "sms")]["due_at"]) == later - TWO_HOURS
+
+        # the first reminder's time passes in silence; the new one goes at its own, with the new time
+        await rounds(engine, notice_settings(settings, smtp_url=smtp.url, sink=sink,
+                                             notice_clock_offset_seconds=ahead(first - TWO_HOURS, 60)), times=2)
+        assert len(sent_sms(sink)) == 2
+        await rounds(engine, notice_settings(settings, smtp_url=smtp.url, sink=sink,
+                                             notice_clock_offset_seconds=ahead(later - TWO_HOURS, 2)),
+                     until=lambda: len(sent_sms(sink)) >= 3)
+        assert "17h20" in _reminders([s["text"] for s in sent_sms(sink)])[0]
