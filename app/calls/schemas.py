@@ -147,7 +147,7 @@ class CallCreate(Input):
     notify_consent: NotifyConsent | None = Field(default=None, description=NOTIFY_CONSENT)
 
 
-class ReferredPatient(PatientIn):
+class ReferredPatient(CallPatient):
     """The patient a professional refers: the regulation calls him back, so his phone is required."""
 
     phone: Phone
@@ -160,6 +160,9 @@ class ReferralCreate(Input):
     patient: ReferredPatient
     reason: Text = Field(min_length=1, max_length=2000, description="Why the patient needs a doctor today")
     priority: Priority | None = Field(default=None, description="callback target; none means P3's delay")
+    notify: Notify = Field(default="none", description=NOTIFY + " (kept with the call, for the appointment the "
+                           "regulation books)")
+    notify_consent: NotifyConsent | None = Field(default=None, description=NOTIFY_CONSENT)
 
 
 class ReferralLinkCreate(Input):

@@ -156,8 +156,8 @@ async def refer(
     assert principal.referrer_kind is not None
     created = await create(session, principal, CallCreate(
         territory_code=data.territory_code, channel="professionnel", patient=CallPatient(**data.patient.model_dump()),
-        reason=data.reason,
-        priority=data.priority), skew_seconds=skew_seconds, referrer_kind=principal.referrer_kind)
+        reason=data.reason, priority=data.priority, notify=data.notify, notify_consent=data.notify_consent),
+        skew_seconds=skew_seconds, referrer_kind=principal.referrer_kind)
     return await summary(session, created.id)
 
 
