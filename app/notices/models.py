@@ -52,6 +52,8 @@ class Notice(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     # When it is sent (again): at once for a confirmation, at its time for a reminder, after the backoff for a retry.
     next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
+    # A reminder's time: not sent before it (null: at once). Its age, in /metrics, counts from it.
+    not_before: Mapped[dt.datetime | None] = mapped_column(TZ)
     # Past this, a message not delivered is given up (the appointment's start at the latest; a reminder's night).
     give_up_at: Mapped[dt.datetime] = mapped_column(TZ)
     sent_at: Mapped[dt.datetime | None] = mapped_column(TZ)

@@ -35,8 +35,9 @@ async def bookings(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUI
 
 
 _QUEUE = text(f"""
-    INSERT INTO notices (event_id, booking_id, call_id, kind, channel, next_attempt_at, give_up_at)
-    SELECT :event_id, :booking_id, :call_id, :kind, ch, coalesce(CAST(:due_at AS timestamptz), {NOW}),
+    INSERT INTO notices (event_id, booking_id, call_id, kind, channel, not_before, next_attempt_at, give_up_at)
+    SELECT :event_id, :booking_id, :call_id, :kind, ch, CAST(:due_at AS timestamptz),
+           coalesce(CAST(:due_at AS timestamptz), {NOW}),
            coalesce(CAST(:give_up_at AS timestamptz), least({NOW} + make_interval(secs => :give_up),
                                        greatest(:start_at, {NOW} + interval '1 minute')))
     FROM unnest(CAST(:channels AS text[])) AS ch
@@ -171,11 +172,13 @@ async def of_call(session: AsyncSession, call_id: uuid.UUID) -> list[RowMapping]
     return list((await session.execute(_OF_CALL, {"call_id": call_id})).mappings())
 
 
+# A reminder waiting for its time is not counted (nor aged) until its time has come.
 _COUNTS = text("""
     SELECT s.state, ch.channel, count(n.id) AS n,
-           coalesce(extract(epoch FROM now() - min(n.created_at)), 0) AS oldest_seconds
+           coalesce(extract(epoch FROM now() - min(coalesce(n.not_before, n.created_at))), 0) AS oldest_seconds
     FROM unnest(ARRAY['pending', 'failed']) AS s(state) CROSS JOIN unnest(ARRAY['sms', 'email']) AS ch(channel)
     LEFT JOIN notices n ON n.state = s.state AND n.channel = ch.channel
+                       AND (n.not_before IS NULL OR n.not_before <= now())
     GROUP BY s.state, ch.channel ORDER BY s.state, ch.channel""")
 
 

@@ -105,6 +105,9 @@ class TestReminder:
                if m["kind"] == "reminder"}
         assert {c: dt.datetime.fromisoformat(d) for c, d in due.items()} == {"sms": start - TWO_HOURS,
                                                                               "email": start - TWO_HOURS}
+        metrics = (await committed_client.get("/metrics")).text  # waiting for its time: not a message late
+        assert 'snp_patient_messages{channel="sms",state="pending"} 0.0' in metrics
+        assert 'snp_patient_messages_oldest_seconds{channel="sms",state="pending"} 0.0' in metrics
 
         await rounds(engine, notice_settings(settings, smtp_url=smtp.url, sink=sink,
                                              notice_clock_offset_seconds=ahead(start - TWO_HOURS, -60)), times=2)
