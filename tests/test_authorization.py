@@ -158,6 +158,7 @@ TABLE: dict[str, Row] = {
     # the patient's cancel link: its signed token is the right (the first POST cancels, the next say it is done)
     "show_patient_link": Row("GET", "/p/{patient_link}", PUBLIC),
     "cancel_by_patient_link": Row("POST", "/p/{patient_link}", PUBLIC),
+    "stop_reminders_by_patient_link": Row("POST", "/p/{patient_link}/no-reminder", PUBLIC),
     # patients without a médecin traitant
     "set_my_new_patients": Row("PUT", "/v1/practitioners/me/new-patients", frozenset({"effector"}), {}),
     "get_my_new_patients": Row("GET", "/v1/practitioners/me/new-patients", frozenset({"effector"})),

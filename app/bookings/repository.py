@@ -280,11 +280,12 @@ def booking_params(
     ``appointment``:
     practitioner_id, site_id, start_at, end_at, mode of an over-capacity appointment)."""
     fields = {k: patient.get(k)
-              for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode", "address")}
+              for k in ("family_name", "given_name", "birth_year", "sex", "phone", "postcode", "address", "email")}
     wanted = {k: (appointment or {}).get(k) for k in ("practitioner_id", "site_id", "start_at", "end_at", "mode")}
     return {"slot_id": slot_id, "call_id": call_id, "sub": sub, "key": key, "hash": digest, "reason": reason,
             "kind": "booking.created", **fields, **wanted, **booker, **scope_params(territories),
-            "channel": None, "intent": None, "referrer_kind": None, **(origin or {}),
+            "channel": None, "intent": None, "referrer_kind": None, "notify": "none", "notify_consent": None,
+            **(origin or {}),
             "also": also, "replaces": replaces, "cancel_reason": "remplacé par un nouveau rendez-vous",
             "name_hashes": name_hashes, "phone_hashes": phone_hashes}
 

@@ -215,3 +215,13 @@ async def cancel_by_patient_link(token: PatientToken, session: SessionDep, setti
     already done."""
     status, body = await patient_link.show(session, token, settings, act=True)
     return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)
+
+
+@patient_router.post("/p/{token}/no-reminder", response_class=HTMLResponse,
+                     operation_id="stop_reminders_by_patient_link", responses=PAGE_RESPONSES)
+async def stop_reminders_by_patient_link(token: PatientToken, session: SessionDep,
+                                         settings: SettingsDep) -> HTMLResponse:
+    """Public: the patient (who will come) asks for no reminder of this appointment: those not sent yet are
+    withdrawn; the appointment stays. Again: the same page."""
+    status, body = await patient_link.stop_reminders(session, token, settings)
+    return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Discriminator, Field, StrictBool, Tag, ValidationInfo, field_validator
 
-from app.calls.schemas import BirthYear, PatientIn, Text
+from app.calls.schemas import NOTIFY, NOTIFY_CONSENT, BirthYear, CallPatient, Notify, NotifyConsent, Text
 from app.http.schemas import AwareDatetime, Input, Schema
 from app.slots.bookers import Booker
 
@@ -129,8 +129,9 @@ class BookingForCall(SecondBooking):
     call_id: uuid.UUID
 
 
-class RedirectedPatient(PatientIn):
-    """The effector must know whom he sees: the family name and the birth year are required."""
+class RedirectedPatient(CallPatient):
+    """The effector must know whom he sees: the family name and the birth year are required. ``email``: where
+    the patient is told of his appointment (with ``notify``)."""
 
     family_name: Text = Field(min_length=1, max_length=100)
     birth_year: BirthYear
@@ -148,6 +149,8 @@ class EdRedirection(Input):
     reason: str | None = Field(default=None, max_length=2000, description="Why the patient is redirected")
     no_phone_reason: Text | None = Field(default=None, min_length=1, max_length=300,
                                          description="why the patient has no phone (kept with the call's reason)")
+    notify: Notify = Field(default="none", description=NOTIFY + " (kept with the new call, as a call keeps it)")
+    notify_consent: NotifyConsent | None = Field(default=None, description=NOTIFY_CONSENT)
 
 
 class OverCapacityBooking(SecondBooking):

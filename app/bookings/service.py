@@ -30,6 +30,7 @@ from app.bookings.schemas import (
 )
 from app.calls import repository as calls_repository
 from app.calls.repository import DIRECT_CALL_ORIGIN
+from app.calls.schemas import notify_misfit
 from app.identity import crypto
 from app.identity.sealing import sealed_columns
 from app.notices import reports
@@ -134,8 +135,9 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
             reason = f"{reason}\n" if reason else ""
             reason += f"Pas de téléphone : {redirection.no_phone_reason}"
         sealed = sealed_columns(crypto.ring(), reason=reason,
-                                **{k: given.get(k) for k in ("family_name", "given_name", "phone", "address")})
-        patient = {**given, **{k: sealed[f"patient_{k}"] for k in ("family_name", "given_name", "phone", "address")}}
+                                **{k: given.get(k) for k in ("family_name", "given_name", "phone", "address", "email")})
+        patient = {**given, **{k: sealed[f"patient_{k}"]
+                               for k in ("family_name", "given_name", "phone", "address", "email")}}
     return repository.booking_params(
         slot_id=None if over else data.slot_id,  # type: ignore[union-attr]
         call_id=None if redirection else data.call_id,  # type: ignore[union-attr]
@@ -144,7 +146,9 @@ def _params(principal: Principal, data: BookingRequest, key: str | None, digest:
         patient=patient, reason=sealed.get("reason"), name_hashes=sealed.get("patient_name_hashes"),
         phone_hashes=sealed.get("patient_phone_hashes"), booker=_booker(principal), appointment=appointment,
         origin=None if redirection is None else {**DIRECT_CALL_ORIGIN[principal.role],
-                                                 "referrer_kind": principal.referrer_kind},
+                                                 "referrer_kind": principal.referrer_kind,
+                                                 "notify": redirection.notify,
+                                                 "notify_consent": redirection.notify_consent},
         also=getattr(data, "also", False), replaces=getattr(data, "replaces", None),
     )
 
@@ -183,6 +187,10 @@ async def _check_redirected(statements: Statements, data: EdRedirection) -> None
     if data.patient.phone is None and data.no_phone_reason is None:
         raise Unprocessable("Give the patient's phone (if the doctor cancels, the regulation calls him back), or "
                             "no_phone_reason saying why there is none", field="patient.phone")
+    misfit = notify_misfit(data.notify, data.notify_consent, phone=data.patient.phone, email=data.patient.email,
+                           birth_year=data.patient.birth_year, year=dt.datetime.now(dt.UTC).year)
+    if misfit is not None:  # told as a call would be: the same rules (app/calls/schemas.py)
+        raise Unprocessable(misfit[1], field=misfit[0])
     postcode = data.patient.postcode
     if postcode is not None and await statements.fetch_row(repository.POSTCODE_EXISTS, {"postcode": postcode}) is None:
         raise Unprocessable(f"Postcode {postcode} does not exist (La Poste)", field="patient.postcode")

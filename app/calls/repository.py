@@ -34,11 +34,12 @@ DUE_DELAY = ("make_interval(mins => COALESCE(CAST(t.priority_delays ->> "
 NEW_DIRECT_CALL = f"""INSERT INTO calls (territory_code, channel, received_at, due_at, status, source, created_by,
                            intent_without_sas, referrer_kind, reason, patient_family_name, patient_given_name,
                            patient_birth_year, patient_sex, patient_phone, patient_postcode, patient_address,
-                           patient_name_hashes, patient_phone_hashes)
+                           patient_name_hashes, patient_phone_hashes, patient_email, notify, notify_consent)
         SELECT t.code, CAST(:channel AS text), now(), now() + {DUE_DELAY.format(priority="NULL")}, 'in_progress',
                'live', :sub, CAST(:intent AS text), CAST(:referrer_kind AS text), :reason, :family_name,
                :given_name, :birth_year, :sex, :phone, :postcode, :address,
-               CAST(:name_hashes AS varchar[]), CAST(:phone_hashes AS varchar[])
+               CAST(:name_hashes AS varchar[]), CAST(:phone_hashes AS varchar[]), CAST(:email AS text),
+               CAST(:notify AS text), CAST(:notify_consent AS text)
         FROM claimed JOIN territories t ON t.code = claimed.territory_code
         RETURNING id, channel, reason, patient_given_name, patient_family_name, patient_birth_year, patient_sex,
                   patient_phone, patient_address"""

@@ -190,7 +190,7 @@ class CallCreate(Input):
     gp_report: GpReport | None = Field(default=None, description=GP_REPORT)
 
 
-class ReferredPatient(PatientIn):
+class ReferredPatient(CallPatient):
     """The patient a professional refers: the regulation calls him back, so his phone is required."""
 
     phone: Phone
@@ -203,6 +203,9 @@ class ReferralCreate(Input):
     patient: ReferredPatient
     reason: Text = Field(min_length=1, max_length=2000, description="Why the patient needs a doctor today")
     priority: Priority | None = Field(default=None, description="callback target; none means P3's delay")
+    notify: Notify = Field(default="none", description=NOTIFY + " (kept with the call, for the appointment the "
+                           "regulation books)")
+    notify_consent: NotifyConsent | None = Field(default=None, description=NOTIFY_CONSENT)
 
 
 class ReferralLinkCreate(Input):
@@ -387,12 +390,15 @@ class MessageRead(Schema):
 
     id: uuid.UUID = Field(description="the message id (the e-mail's Message-ID, the SMS gateway's tag)")
     booking_id: uuid.UUID
-    kind: str = Field(description="confirmation or cancellation")
+    kind: str = Field(description="confirmation, reminder (before the appointment), moved (a change of slot: the "
+                      "new time) or cancellation")
     channel: str = Field(description="sms or email")
     state: str = Field(description="pending (not delivered yet), sent, failed (given up: call the patient), "
-                       "withdrawn (not sent: cancelled before, consent or address withdrawn)")
+                       "withdrawn (not sent: cancelled before, consent or address withdrawn, no reminder wanted)")
     attempts: int
     created_at: dt.datetime
+    due_at: dt.datetime | None = Field(default=None, description="pending: when it is to be sent (a reminder: its "
+                                       "time; a retry: after its backoff)")
     sent_at: dt.datetime | None
     failed_at: dt.datetime | None
     last_error: str | None = Field(description="why the last attempt failed (the provider's answer)")

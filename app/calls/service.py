@@ -181,8 +181,8 @@ async def refer(
     assert principal.referrer_kind is not None
     created = await create(session, principal, CallCreate(
         territory_code=data.territory_code, channel="professionnel", patient=CallPatient(**data.patient.model_dump()),
-        reason=data.reason,
-        priority=data.priority), skew_seconds=skew_seconds, referrer_kind=principal.referrer_kind)
+        reason=data.reason, priority=data.priority, notify=data.notify, notify_consent=data.notify_consent),
+        skew_seconds=skew_seconds, referrer_kind=principal.referrer_kind)
     return await summary(session, created.id)
 
 
@@ -421,6 +421,8 @@ async def correct(
         name: {"old": ring.seal(_text(old), "audit"), "new": ring.seal(_text(new), "audit")}
         for name, (old, new) in changes.items()})
     await session.flush()
+    if "notify" in changes:  # a consent withdrawn (or a channel): what is still to send on it goes
+        await notices.withdraw_unwanted(session, call.id, call.notify)
     if _TOLD_TO_EFFECTOR & changes.keys():
         for booking_id in await repository.active_bookings_of(session, call.id):
             await outbox.add_booking_event(session, booking_id, "booking.updated")

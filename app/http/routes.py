@@ -124,6 +124,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     # the patient's cancel link (public: budgeted by address)
     ("GET", "/p/{token}"): Policy(budget="patient_link", by_address=True),
     ("POST", "/p/{token}"): Policy(budget="patient_link", by_address=True),
+    ("POST", "/p/{token}/no-reminder"): Policy(budget="patient_link", by_address=True),
     # bookings
     ("GET", "/v1/bookings"): DEFAULT,
     ("POST", "/v1/bookings"): Policy(budget="booking"),

@@ -25,6 +25,7 @@ MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao�
 CHILD_AGE = 16
 # What an SMS gives of the place at most (the e-mail gives it whole): the address, cut at a word.
 SMS_ADDRESS = 46
+SMS_ADDRESS_MIN = 26  # the shortest it is cut to, to keep an SMS (a reminder says a little more) within two segments
 SMS_DOCTOR = 24
 
 
@@ -64,7 +65,7 @@ class Appointment:
 
     booking_id: uuid.UUID
     message_id: uuid.UUID
-    kind: str  # confirmation or cancellation
+    kind: str  # confirmation, reminder, moved (a change of slot: the new time) or cancellation
     start: dt.datetime
     end: dt.datetime
     timezone: str
@@ -112,7 +113,16 @@ def where(a: Appointment) -> str:
 
 def sms(a: Appointment) -> str:
     """The SMS: the sender, the appointment, where, what to bring, how to cancel, and that replies go unread;
-    in GSM-7, within two segments (the e-mail says the rest)."""
+    in GSM-7, within two segments (the e-mail says the rest): the address is cut shorter when it takes that."""
+    text = ""
+    for size in range(SMS_ADDRESS, SMS_ADDRESS_MIN - 1, -4):
+        text = _sms(a, size)
+        if segments(text)[1] <= 2:
+            break
+    return text
+
+
+def _sms(a: Appointment, address_size: int) -> str:
     doctor = "Dr " + clip(a.doctor_family, SMS_DOCTOR)
     if a.kind == "cancellation":
         body = (f"{a.sender}: votre RDV du {short_when(a.local_start)} avec {doctor} est annulé. "
@@ -123,8 +133,9 @@ def sms(a: Appointment) -> str:
         elif a.mode == "home_visit":
             place = "le médecin vient chez vous"
         else:
-            place = f"{clip(a.address, SMS_ADDRESS)} {a.postcode}"
-        body = (f"{a.sender}: RDV {short_when(a.local_start)}, {doctor}, {place}. "
+            place = f"{clip(a.address, address_size)} {a.postcode}"
+        what = {"reminder": "rappel RDV", "moved": "RDV déplacé au"}.get(a.kind, "RDV")
+        body = (f"{a.sender}: {what} {short_when(a.local_start)}, {doctor}, {place}. "
                 f"Apportez {to_bring(a)}.")
         if a.cancel_url:
             body += f" Annuler: {a.cancel_url}"
@@ -141,6 +152,10 @@ def to_bring(a: Appointment) -> str:
 def subject(a: Appointment) -> str:
     if a.kind == "cancellation":
         return f"Rendez-vous annulé : {when(a.local_start)}"
+    if a.kind == "reminder":
+        return f"Rappel de votre rendez-vous médical : {when(a.local_start)}"
+    if a.kind == "moved":
+        return f"Rendez-vous déplacé : {when(a.local_start)}"
     return f"Votre rendez-vous médical : {when(a.local_start)}"
 
 
@@ -154,12 +169,15 @@ def text_body(a: Appointment) -> str:
     else:
         lines = [
             "Bonjour,", "",
-            f"Votre rendez-vous médical est confirmé le {when(a.local_start)} avec {a.doctor}.",
+            {"reminder": f"Nous vous rappelons votre rendez-vous médical le {when(a.local_start)} avec {a.doctor}.",
+             "moved": f"Votre rendez-vous médical est déplacé : il a lieu le {when(a.local_start)} avec {a.doctor}."}
+            .get(a.kind, f"Votre rendez-vous médical est confirmé le {when(a.local_start)} avec {a.doctor}."),
             where(a) + ".", "",
             f"À apporter : {to_bring(a)}.", "",
         ]
         if a.cancel_url:
             lines.append(f"Si vous ne pouvez pas venir, annulez en un clic : {a.cancel_url}")
+            lines.append("La même page permet de ne plus recevoir de rappel pour ce rendez-vous.")
         lines.append(f"Pour toute question, appelez le {a.phone}.")
     lines += ["", f"{a.sender}", "Ce message est envoyé automatiquement : les réponses ne sont pas lues."]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 """The patient's messages as Prometheus gauges, counted in the database at scrape time: per channel, those
-waiting to be sent (and the oldest's age), and those given up (``failed``, also shown on their call)."""
+waiting to be sent (and the oldest's age; a reminder from its time on), and those given up (``failed``, also
+shown on their call)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.platform.columns import TZ, CreatedAt, UUIDPk
 from app.platform.database import Base
 
-KINDS = ("confirmation", "cancellation")
+# reminder: due before the appointment (next_attempt_at holds its time), app/notices/reminders.py; moved: the
+# confirmation of a booking that replaced one the patient was told of (a change of slot: the new time).
+KINDS = ("confirmation", "cancellation", "reminder", "moved")
 CHANNELS = ("sms", "email")
 # pending: to send (again at next_attempt_at); sent: the provider took it; failed: given up (shown on the call
 # and in /metrics); withdrawn: not sent, the patient's consent or address went before it could be.
@@ -30,8 +32,9 @@ class Notice(Base):
         CheckConstraint(f"kind IN {KINDS}", name="kind"),
         CheckConstraint(f"channel IN {CHANNELS}", name="channel"),
         CheckConstraint(f"state IN {STATES}", name="state"),
-        # An outbox event read twice (at least once) queues its messages once.
-        Index("uq_notices_event_channel", "event_id", "channel", unique=True),
+        # An outbox event read twice (at least once) queues its messages once (a booking: its confirmation and
+        # its reminder on each channel).
+        Index("uq_notices_event_kind_channel", "event_id", "kind", "channel", unique=True),
         # What the sender reads: the pending ones, due first.
         Index("ix_notices_pending", "next_attempt_at", postgresql_where=text("state = 'pending'")),
         Index("ix_notices_booking", "booking_id", "seq"),
@@ -47,8 +50,11 @@ class Notice(Base):
     channel: Mapped[str] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(16), server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # When it is sent (again): at once for a confirmation, at its time for a reminder, after the backoff for a retry.
     next_attempt_at: Mapped[dt.datetime] = mapped_column(TZ, server_default=text("now()"))
-    # Past this, a message not delivered is given up (the appointment's start at the latest).
+    # A reminder's time: not sent before it (null: at once). Its age, in /metrics, counts from it.
+    not_before: Mapped[dt.datetime | None] = mapped_column(TZ)
+    # Past this, a message not delivered is given up (the appointment's start at the latest; a reminder's night).
     give_up_at: Mapped[dt.datetime] = mapped_column(TZ)
     sent_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     failed_at: Mapped[dt.datetime | None] = mapped_column(TZ)

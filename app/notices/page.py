@@ -1,5 +1,6 @@
-"""The patient's cancel page (``/p/{token}``), in French, without JavaScript: the appointment and one button
-(a GET changes nothing: mail scanners and SMS previews fetch links), then what happened."""
+"""The patient's cancel page (``/p/{token}``), in French, without JavaScript: the appointment and a button to
+cancel it, and one to receive no reminder while one is still to come (a GET changes nothing: mail scanners and SMS
+previews fetch links), then what happened."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any
 
 from app.notices import messages
 
+NO_REMINDER = "/no-reminder"  # after the link's path: the form that stops the reminders of the appointment
+
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
          "button{font-size:1.1rem;padding:.6rem 1.2rem;background:#b00020;color:#fff;border:0;border-radius:.3rem}"
+         "button.quiet{font-size:1rem;background:#fff;color:#222;border:1px solid #888}"
          ".box{border:1px solid #ccc;border-radius:.4rem;padding:1rem;margin:1rem 0}")
 
 
@@ -39,10 +43,21 @@ def unknown(phone: str) -> str:
                      "du rendez-vous.</p>" + _call_us(phone))
 
 
-def confirm(ctx: Any, action: str, phone: str) -> str:
+def confirm(ctx: Any, action: str, phone: str, *, reminder: bool = False) -> str:
+    """The appointment and its cancel button; ``reminder``: a reminder is still to come, and a button stops it
+    (``{action}/no-reminder``)."""
     form = (f'<form method="post" action="{html.escape(action)}"><p>Vous ne pourrez pas venir ? Annulez pour '
             "libérer la place pour un autre patient.</p><button type=\"submit\">Annuler ce rendez-vous</button></form>")
+    if reminder:
+        form += (f'<form method="post" action="{html.escape(action + NO_REMINDER)}"><p>Vous viendrez et ne '
+                 "souhaitez pas de rappel avant le rendez-vous ?</p>"
+                 '<button type="submit" class="quiet">Ne plus recevoir de rappel</button></form>')
     return _document("Votre rendez-vous", _appointment(ctx) + form + _call_us(phone))
+
+
+def reminders_stopped(ctx: Any, phone: str) -> str:
+    return _document("Rappel supprimé", _appointment(ctx) + "<p>Vous ne recevrez pas de rappel pour ce rendez-vous. "
+                     "Il reste confirmé.</p>" + _call_us(phone))
 
 
 def cancelled_now(ctx: Any, phone: str) -> str:

@@ -1,7 +1,9 @@
 """The sender of the patient's messages: claims the due ones (a booking's in order), renders each from the
 booking and the call as they are now, hands it to its provider, and records what happened. A provider that
 fails ends its channel's round (the messages it did not try wait for the next one, untouched); a failed message
-is tried again with backoff, and given up at its time (``failed``: shown on the call and in /metrics).
+is tried again with backoff, and given up at its time (``failed``: shown on the call and in /metrics). A reminder
+goes at its time and never late: past its time to give up (the night, the appointment's start) it is not sent.
+"Now" is the database's, as the queueing reads it (``repository.NOW``).
 
 Each message carries its id (the e-mail's Message-ID, the SMS gateway's tag): a receiver that gets it twice (the
 sender died between the provider's answer and its record) knows it is the same message."""
@@ -43,7 +45,7 @@ class Outbound:
 
 def appointment(outbound: Outbound, notice: RowMapping, ctx: RowMapping, now: dt.datetime) -> messages.Appointment:
     settings = outbound.settings
-    cancellable = notice["kind"] == "confirmation" and ctx["status"] == "active" and ctx["start_at"] > now
+    cancellable = notice["kind"] != "cancellation" and ctx["status"] == "active" and ctx["start_at"] > now
     year = ctx["start_at"].year
     child = ctx["audience"] == "children" or (
         ctx["patient_birth_year"] is not None and year - ctx["patient_birth_year"] < messages.CHILD_AGE)
@@ -62,7 +64,7 @@ def _withdrawn_why(notice: RowMapping, ctx: RowMapping | None) -> str | None:
         return "the patient's identity was purged"
     if notice["channel"] not in reader.CHANNELS[ctx["notify"]]:
         return "the patient no longer wants to be told on this channel"
-    if notice["kind"] == "confirmation" and ctx["status"] != "active":
+    if notice["kind"] != "cancellation" and ctx["status"] != "active":
         return "cancelled before it was sent"
     return None
 
@@ -97,8 +99,9 @@ def _audited(session: AsyncSession, notice: RowMapping, *, delivered: bool) -> N
 async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Outbound) -> int:
     """One round: claim, send, record each as soon as it is known; how many messages went."""
     settings = outbound.settings
+    clock = settings.notice_clock_offset_seconds
     async with sessionmaker() as session, session.begin():
-        claimed = await repository.claim(session, BATCH, LEASE_SECONDS)
+        claimed = await repository.claim(session, BATCH, LEASE_SECONDS, clock)
         if not claimed:
             return 0
         contexts = await repository.contexts(session, list({n["booking_id"] for n in claimed}))
@@ -111,16 +114,20 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
             if why is not None:
                 await repository.withdrawn(session, notice["id"], why)
                 continue
+            if notice["kind"] == "reminder" and notice["clock"] >= notice["give_up_at"]:
+                await repository.too_late(session, notice["id"], "not sent in time (the night or the appointment "
+                                          "came first)", clock)
+                continue
             if notice["channel"] in down:  # its provider failed this round: not tried, not counted
-                await repository.released(session, notice["id"])
+                await repository.released(session, notice["id"], clock)
                 continue
             assert ctx is not None
             try:
-                outcome = await _deliver(outbound, notice, ctx, dt.datetime.now(dt.UTC))
+                outcome = await _deliver(outbound, notice, ctx, notice["clock"])
             except Undelivered as exc:
                 down.add(notice["channel"])
                 state = await repository.failed(session, notice["id"], str(exc), settings.notice_retry_seconds,
-                                                settings.notice_retry_max_seconds)
+                                                settings.notice_retry_max_seconds, clock)
                 log.warning("notice.undelivered", notice_id=str(notice["id"]), channel=notice["channel"],
                             error=str(exc), given_up=state == "failed")
                 if state == "failed":
@@ -129,7 +136,7 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
             if outcome is not None:
                 await repository.withdrawn(session, notice["id"], outcome.removeprefix("withdrawn: "))
                 continue
-            await repository.sent(session, notice["id"])
+            await repository.sent(session, notice["id"], clock)
             _audited(session, notice, delivered=True)
             went += 1
             log.info("notice.sent", notice_id=str(notice["id"]), booking_id=str(notice["booking_id"]),
@@ -139,7 +146,10 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
 
 async def run_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Outbound) -> int:
     """Queue what the outbox says, then send what is due; how many messages went."""
-    while await reader.read_once(sessionmaker, outbound.settings.notice_give_up_seconds) >= reader.BATCH:
+    settings = outbound.settings
+    while await reader.read_once(sessionmaker, settings.notice_give_up_seconds,
+                                 reminder_before=settings.reminder_before,
+                                 clock=settings.notice_clock_offset_seconds) >= reader.BATCH:
         pass
     went = 0
     while (sent := await send_once(sessionmaker, outbound)) > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 from functools import lru_cache
@@ -238,6 +239,20 @@ class Settings(BaseSettings):
     notice_retry_seconds: float = Field(default=30.0, gt=0)
     notice_retry_max_seconds: float = Field(default=900.0, gt=0)
     notice_give_up_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # The reminder before the appointment (app/notices/reminders.py): this long before it (an ISO 8601 duration,
+    # PT2H, or seconds), none if booked later than that, none at night.
+    reminder_before: dt.timedelta = Field(default=dt.timedelta(hours=2), gt=dt.timedelta(0))
+    # Moves the clock of the patient's messages (the database's now() as the queueing and the sender read it)
+    # this many seconds ahead: to rehearse and test what is due later; refused in production.
+    notice_clock_offset_seconds: float = 0.0
+
+    @field_validator("reminder_before", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """Seconds given as text (an environment variable) are seconds, as an ISO 8601 duration is one."""
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     # The visit's report to the patient's médecin traitant (app/notices/reports.py) by secure mail (MSSanté): SMTP
     # over TLS (smtps://host:port or smtp+starttls://host:port; plain smtp is refused) from the CPTS's applicative
@@ -330,6 +345,9 @@ class Settings(BaseSettings):
                                                                                or self.self_referral_secret):
             raise ValueError("SNP_LINK_SECRET is required in production mode with an identity provider: "
                              "signed links would be signed with the development secret")
+        if self.env == "production" and self.notice_clock_offset_seconds:
+            raise ValueError("SNP_NOTICE_CLOCK_OFFSET_SECONDS must stay 0 in production mode: it sends reminders "
+                             "before their time")
         if self.env == "production" and self.webhook_allowed_hosts:
             raise ValueError("SNP_WEBHOOK_ALLOWED_HOSTS must stay empty in production mode")
         if self.env == "production" and len(self.jwt_secret) < 32 and self.oidc_jwks_url is None:

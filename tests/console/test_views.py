@@ -94,10 +94,19 @@ def test_the_ed_nurse_redirects_a_patient_in_one_form(world) -> None:
         expect(page.locator("#redirection")).to_be_visible()
         _fill_redirection(page, family_name="Giraud", birth_year="1988", phone="06 44 55 66 77",
                           reason="entorse de cheville")
+        form = page.locator("#redirection")  # the patient agrees to an SMS, as a call's patient is asked
+        form.locator("[name=notify_consent]").select_option("patient")
+        form.locator("[name=notify]").select_option("sms")
         page.locator("#slots tbody tr").first.get_by_role("button", name="Réorienter ici").click()
-        page.get_by_role("button", name="Confirmer la réorientation").click()  # asked in place, beside the slot
+        with page.expect_response(lambda r: r.url.endswith("/v1/bookings") and r.request.method == "POST") as sent:
+            page.get_by_role("button", name="Confirmer la réorientation").click()  # asked in place, beside the slot
         expect(page.locator("#message")).to_have_text("Patient réorienté, le médecin effecteur est prévenu")
         expect(page.locator("#my-redirections li")).to_have_count(1)
+        expect(page.locator("#slip-notice")).to_have_text("envoyée au patient par SMS, avec un lien pour annuler")
+        call_id = sent.value.json()["call_id"]
+        call = httpx.get(f"{world['base']}/v1/calls/{call_id}",
+                         headers={"Authorization": f"Bearer {_token('regulator')}"}).json()
+        assert (call["notify"], call["notify_consent"]) == ("sms", "patient")
         _accessible(page, "urgences")
         _shoot(page, "urgences", (1440, 1024, 768))
         browser.close()
@@ -424,6 +433,7 @@ def test_the_ed_nurse_prints_the_patients_slip_alone_on_one_page(world) -> None:
         expect(page.locator("#slip-address")).to_contain_text("12 rue de la Poterie 36100")
         expect(page.locator("#slip-address")).to_contain_text("tél. 0254210000")
         expect(page.locator("#slip-time")).to_contain_text(f"à {paris} (heure de Paris)")
+        expect(page.locator("#slip-notice")).to_have_text("aucun message au patient : ce bon fait foi")
         expect(slip.get_by_role("button", name="Imprimer le bon")).to_be_visible()
         _accessible(page, "urgences-slip")
 

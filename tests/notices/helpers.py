@@ -18,9 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from app.notices.sender import Outbound, run_once
 from app.platform.config import Settings
+from tests.bookings.helpers import make_slot
 from tests.support.pki import Files
 
 PUBLIC_URL = "https://sas36.example.fr"
+PATIENT = {"family_name": "Durand", "given_name": "Louise", "birth_year": 1984, "sex": "F",
+           "phone": "06 47 38 29 10", "email": "louise.durand@example.fr"}
 
 
 class Inbox:
@@ -130,3 +133,19 @@ def local(at: str, zone: str) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.fromisoformat(at).astimezone(ZoneInfo(zone))
+
+
+async def book(client: Any, auth: Any, w: Any, *, notify: str = "both", start: dt.datetime | None = None,
+               mode: str = "in_person", patient: dict[str, Any] | None = None,
+               territory: str = "36") -> tuple[dict[str, Any], dict[str, Any]]:
+    """A call that says how the patient wants to be told, booked on a new slot at ``start``: (call, booking)."""
+    call = await client.post("/v1/calls", json={
+        "territory_code": territory, "channel": "15", "reason": "hématurie", "patient": patient or PATIENT,
+        "notify": notify, "notify_consent": None if notify == "none" else "patient"},
+        headers=auth("operator", [territory]))
+    assert call.status_code == 201, call.text
+    slot = await make_slot(client, auth, w, start=start, mode=mode)
+    booked = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call.json()["id"]},
+                               headers=auth("regulator", [territory]))
+    assert booked.status_code == 201, booked.text
+    return call.json(), booked.json()

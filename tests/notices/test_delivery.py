@@ -9,37 +9,13 @@ import asyncio
 import datetime as dt
 import uuid
 
-import pytest
 from sqlalchemy import text
 
 from app.notices import messages
-from tests.bookings.helpers import make_slot, world
-from tests.notices.helpers import PUBLIC_URL, SmtpServer, local, notice_settings, rounds, sent_sms
+from tests.bookings.helpers import world
+from tests.notices.helpers import PATIENT, PUBLIC_URL, SmtpServer, local, notice_settings, rounds, sent_sms
+from tests.notices.helpers import book as _book
 from tests.support.processes import free_port
-
-PATIENT = {"family_name": "Durand", "given_name": "Louise", "birth_year": 1984, "sex": "F",
-           "phone": "06 47 38 29 10", "email": "louise.durand@example.fr"}
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-async def _book(client, auth, w, *, notify="both", start=None, mode="in_person", patient=None, territory="36"):
-    call = await client.post("/v1/calls", json={
-        "territory_code": territory, "channel": "15", "reason": "hématurie", "patient": patient or PATIENT,
-        "notify": notify, "notify_consent": None if notify == "none" else "patient"},
-        headers=auth("operator", [territory]))
-    assert call.status_code == 201, call.text
-    slot = await make_slot(client, auth, w, start=start, mode=mode)
-    booked = await client.post("/v1/bookings", json={"slot_id": slot, "call_id": call.json()["id"]},
-                               headers=auth("regulator", [territory]))
-    assert booked.status_code == 201, booked.text
-    return call.json(), booked.json()
 
 
 def _tomorrow(hour_utc: int, minute: int = 30) -> dt.datetime:
@@ -85,7 +61,9 @@ class TestConfirmation:
         assert "non lues" in sms["text"] and messages.segments(sms["text"])[1] <= 2
 
         detail = (await committed_client.get(f"/v1/calls/{call['id']}", headers=auth("regulator", ["36"]))).json()
-        assert {(m["channel"], m["state"]) for m in detail["messages"]} == {("sms", "sent"), ("email", "sent")}
+        assert {(m["kind"], m["channel"], m["state"]) for m in detail["messages"]} == {
+            ("confirmation", "sms", "sent"), ("confirmation", "email", "sent"),
+            ("reminder", "sms", "pending"), ("reminder", "email", "pending")}  # tomorrow, two hours before
         assert {m["booking_id"] for m in detail["messages"]} == {booking["id"]}
 
         # the link of the SMS cancels (once), and the patient is told of it on both channels
@@ -95,6 +73,7 @@ class TestConfirmation:
         assert "annulé" in str(smtp.inbox.messages[1][1]["Subject"]) and "annulé" in sent_sms(sink)[1]["text"]
         again = (await committed_client.get(f"/v1/calls/{call['id']}", headers=auth("regulator", ["36"]))).json()
         assert again["status"] == "to_reorient"
+        assert {m["state"] for m in again["messages"] if m["kind"] == "reminder"} == {"withdrawn"}
 
     async def test_an_overseas_appointment_is_told_in_its_own_time_to_its_own_mobile_range(
         self, committed_client, auth, engine, settings, tmp_path
@@ -219,6 +198,10 @@ class TestSmsLength:
         assert encoding == "gsm7" and count <= 2, (len(text_), text_)
         cancelled = messages.sms(longest.__class__(**{**longest.__dict__, "kind": "cancellation"}))
         assert messages.segments(cancelled)[1] <= 2
+        reminder = messages.sms(longest.__class__(**{**longest.__dict__, "kind": "reminder"}))
+        assert reminder.startswith("SAS 36: rappel RDV") and messages.segments(reminder) == ("gsm7", 2)
+        moved = messages.sms(longest.__class__(**{**longest.__dict__, "kind": "moved"}))
+        assert moved.startswith("SAS 36: RDV déplacé au") and messages.segments(moved) == ("gsm7", 2)
 
     def test_one_letter_outside_gsm7_makes_the_message_ucs2(self) -> None:
         assert messages.segments("a" * 160) == ("gsm7", 1)

@@ -15,14 +15,17 @@ export async function redirect(slot, control) {
 async function send(slot) {
   const f = new FormData($("#redirection"));
   const patient = {};
-  for (const k of ["family_name", "given_name", "phone", "postcode"]) if (f.get(k)) patient[k] = f.get(k);
+  for (const k of ["family_name", "given_name", "phone", "postcode", "email"]) if (f.get(k)) patient[k] = f.get(k);
   if (f.get("birth_year")) patient.birth_year = Number(f.get("birth_year"));
+  // The patient is told of his appointment only when he (or a parent) agreed, as on a call: no consent, no message.
+  const consent = f.get("notify_consent") || undefined;
+  const notify = consent ? f.get("notify") : "none";
   try {
     const booking = await api("POST", "/v1/bookings", { slot_id: slot.id, patient, reason: f.get("reason") || undefined,
-      no_phone_reason: f.get("no_phone_reason") || undefined },
+      no_phone_reason: f.get("no_phone_reason") || undefined, notify, notify_consent: consent },
       { "Idempotency-Key": crypto.randomUUID() });  // this redirection only: a freed slot can take another patient
     $("#redirection").reset(); say("Patient réorienté, le médecin effecteur est prévenu");
-    await showSlip(slot, booking, patient);
+    await showSlip(slot, booking, patient, notify);
     await searchSlots(true); await myRedirections();
   } catch (err) { refuse($("#redirection"), err); return false; }
 }
@@ -37,7 +40,15 @@ export function slipTime(iso, zone = SLIP_ZONE) {
   return `${day} à ${hour}${zone === SLIP_ZONE ? " (heure de Paris)" : ` (heure locale, ${zone})`}`;
 }
 
-async function showSlip(slot, booking, patient) {
+// What the slip says of the patient's own message (the same appointment, by SMS or e-mail).
+export const SLIP_NOTICE = {
+  sms: "envoyée au patient par SMS, avec un lien pour annuler",
+  email: "envoyée au patient par e-mail, avec un lien pour annuler",
+  both: "envoyée au patient par SMS et par e-mail, avec un lien pour annuler",
+  none: "aucun message au patient : ce bon fait foi",
+};
+
+async function showSlip(slot, booking, patient, notify = "none") {
   const doctor = slot.practitioner || {};
   let site = slot.site || {};
   try { site = { ...site, ...(await api("GET", `/v1/sites/${booking.slot.site_id}`)) }; } catch { /* the search's copy */ }
@@ -50,6 +61,7 @@ async function showSlip(slot, booking, patient) {
     site.phone ? `tél. ${site.phone}` : ""].filter(Boolean).join(", ");
   $("#slip-time").textContent = slipTime(start, state.timeZone || SLIP_ZONE);
   $("#slip-mode").textContent = label(MODES, mode);
+  $("#slip-notice").textContent = SLIP_NOTICE[notify] || SLIP_NOTICE.none;
   $("#slip-booked").textContent = `Réservé le ${when(booking.created_at)}, réf. ${String(booking.id).slice(0, 8)}`;
   const slip = $("#ed-slip"); slip.hidden = false; slip.focus();
 }
