@@ -83,9 +83,24 @@ MT_HEADERS = {
 }
 
 
+NOTICE_HEADERS = {
+    "notices_bookings_notified": "rendez-vous annoncés au patient",
+    "notices_bookings_notified_by_channel_sms": "rendez-vous annoncés par SMS",
+    "notices_bookings_notified_by_channel_email": "rendez-vous annoncés par e-mail",
+    "notices_reminders_sent": "rappels envoyés",
+    "notices_cancelled_through_link": "annulés par le patient (lien)",
+    "notices_with_reminder_bookings": "avec rappel : rendez-vous avec retour",
+    "notices_with_reminder_noshow": "avec rappel : non honorés",
+    "notices_with_reminder_noshow_rate": "avec rappel : taux de non-présentation (observé)",
+    "notices_without_reminder_bookings": "sans rappel : rendez-vous avec retour",
+    "notices_without_reminder_noshow": "sans rappel : non honorés",
+    "notices_without_reminder_noshow_rate": "sans rappel : taux de non-présentation (observé)",
+}
+
+
 def french_header(name: str) -> str:
-    if name in MT_HEADERS:
-        return MT_HEADERS[name]
+    if name in MT_HEADERS or name in NOTICE_HEADERS:
+        return MT_HEADERS.get(name) or NOTICE_HEADERS[name]
     words = [WORDS.get(part, part) for part in name.split("_")]
     return " ".join(w for w in words if w).strip()
 

@@ -466,3 +466,55 @@ async def mt_figures(
         out.setdefault(month, {})[r["kind"]] = (int(r["n"]), None if r["days"] is None else float(r["days"]))
     offers = (await session.execute(text(MT_OFFERS_SQL), {"codes": params["codes"]})).mappings().one()
     return out, {"doctors": int(offers["doctors"]), "per_month": int(offers["per_month"])}
+
+
+# What the patients were told of the bookings of the month's slots and over-capacity appointments (app/notices):
+# bookings whose confirmation (or change of slot) reached the patient, by channel; reminders sent; bookings the
+# patient cancelled through his link; and, of the active bookings made at least the reminder's delay ahead with
+# an outcome, those with a reminder sent and those without, with their no-shows.
+NOTICES_SQL = f"""
+WITH {_SCOPE},
+b AS (
+    SELECT width_bucket(sl.start_at, s.bounds) AS m, bk.id, bk.status, bk.outcome, bk.cancelled_by,
+           bk.created_at <= sl.start_at - make_interval(secs => :ahead) AS ahead
+    FROM scope s
+    JOIN slots sl ON sl.territory_code = s.code
+    JOIN bookings bk ON bk.slot_id = sl.id
+    WHERE sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
+      AND sl.start_at >= CAST(:lowest AS timestamptz) AND sl.start_at < CAST(:highest AS timestamptz)
+),
+n AS (
+    SELECT n.booking_id,
+           bool_or(n.kind IN ('confirmation', 'moved') AND n.state = 'sent' AND n.channel = 'sms') AS sms,
+           bool_or(n.kind IN ('confirmation', 'moved') AND n.state = 'sent' AND n.channel = 'email') AS email,
+           count(*) FILTER (WHERE n.kind = 'reminder' AND n.state = 'sent') AS reminders
+    FROM notices n WHERE n.booking_id IN (SELECT id FROM b)
+    GROUP BY n.booking_id
+)
+SELECT b.m,
+       count(*) FILTER (WHERE n.sms OR n.email) AS notified,
+       count(*) FILTER (WHERE n.sms) AS notified_sms,
+       count(*) FILTER (WHERE n.email) AS notified_email,
+       coalesce(sum(n.reminders), 0) AS reminders_sent,
+       count(*) FILTER (WHERE b.status = 'cancelled' AND b.cancelled_by = 'patient') AS cancelled_through_link,
+       count(*) FILTER (WHERE b.status = 'active' AND b.ahead AND b.outcome IN ('fulfilled', 'noshow')
+                        AND n.reminders > 0) AS reminded,
+       count(*) FILTER (WHERE b.status = 'active' AND b.ahead AND b.outcome = 'noshow' AND n.reminders > 0)
+           AS reminded_noshow,
+       count(*) FILTER (WHERE b.status = 'active' AND b.ahead AND b.outcome IN ('fulfilled', 'noshow')
+                        AND coalesce(n.reminders, 0) = 0) AS unreminded,
+       count(*) FILTER (WHERE b.status = 'active' AND b.ahead AND b.outcome = 'noshow'
+                        AND coalesce(n.reminders, 0) = 0) AS unreminded_noshow
+FROM b LEFT JOIN n ON n.booking_id = b.id
+GROUP BY GROUPING SETS ((1), ())
+"""
+
+
+async def notice_figures(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+) -> dict[str | None, dict[str, Any]]:
+    """The patient notices' figures keyed like :func:`call_figures`."""
+    params = await _period_params(session, scope, first, after)
+    params["ahead"] = get_settings().reminder_before.total_seconds()
+    rows = (await session.execute(text(NOTICES_SQL), params)).mappings().all()
+    return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}

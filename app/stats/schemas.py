@@ -97,6 +97,33 @@ class Coverage(Schema):
     share: float = Field(description="within_30_km / postcodes (0 when there are none)")
 
 
+class NoticeChannels(Schema):
+    sms: int = 0
+    email: int = 0
+
+
+class OutcomesOfReminded(Schema):
+    bookings: int = Field(default=0, description="Active bookings made at least SNP_REMINDER_BEFORE ahead, with an "
+                          "outcome posted")
+    noshow: int = 0
+    noshow_rate: float = Field(default=0.0, description="noshow / bookings (0 when none)")
+
+
+class NoticeFigures(Schema):
+    """What the patients were told of the bookings of the month's slots (docs/notices.md)."""
+
+    bookings_notified: int = Field(default=0, description="Bookings whose confirmation (or change of slot) reached "
+                                   "the patient's provider, on any channel")
+    bookings_notified_by_channel: NoticeChannels = Field(default_factory=NoticeChannels)
+    reminders_sent: int = Field(default=0, description="Reminder messages sent (an SMS and an e-mail count two)")
+    cancelled_through_link: int = Field(default=0, description="Bookings the patient cancelled with his link")
+    with_reminder: OutcomesOfReminded = Field(default_factory=OutcomesOfReminded, description=(
+        "Of the bookings made at least the reminder's delay ahead and with an outcome, those with a reminder sent"))
+    without_reminder: OutcomesOfReminded = Field(default_factory=OutcomesOfReminded, description=(
+        "The same, without a reminder sent. The two no-show rates are an observed difference, not the reminder's "
+        "effect: who consents to messages, and when they book, differ between the two groups"))
+
+
 class MtSources(Schema):
     """Requests received, by who entered them."""
 
@@ -173,6 +200,7 @@ class PeriodFigures(Schema):
     mt_median_days_to_find: float | None = Field(default=None, description=(
         "Median days from reception to finding, over the requests found"))
     mt: MtFigures = Field(default_factory=MtFigures)
+    notices: NoticeFigures = Field(default_factory=NoticeFigures)
 
 
 class MonthFigures(PeriodFigures):

@@ -135,6 +135,22 @@ _SLOT_ZERO = {"published": 0, "published_hours": 0.0, "booked": 0, "over_capacit
               "fulfilled": 0, "noshow": 0, "without_outcome": 0}
 
 
+def notice_fields(row: dict[str, Any] | None) -> dict[str, Any]:
+    """What the patients were told of the month's (or the period's) bookings, from its aggregate row."""
+    r = row or {}
+
+    def outcome(prefix: str) -> dict[str, Any]:
+        bookings, noshow = int(r.get(prefix, 0)), int(r.get(f"{prefix}_noshow", 0))
+        return {"bookings": bookings, "noshow": noshow, "noshow_rate": share(noshow, bookings)}
+
+    return {"bookings_notified": int(r.get("notified", 0)),
+            "bookings_notified_by_channel": {"sms": int(r.get("notified_sms", 0)),
+                                             "email": int(r.get("notified_email", 0))},
+            "reminders_sent": int(r.get("reminders_sent", 0)),
+            "cancelled_through_link": int(r.get("cancelled_through_link", 0)),
+            "with_reminder": outcome("reminded"), "without_reminder": outcome("unreminded")}
+
+
 def mt_fields(events: dict[str, tuple[int, float | None]], end: dict[str, tuple[int, float | None]],
               offers: dict[str, int]) -> dict[str, Any]:
     """The MT figures of a month (or the period) from its events, and the waiting ones at its end (the period's
@@ -269,13 +285,14 @@ async def compute(
         near = ({} if subject.area is None else
                 await repository.coverage(s, subject.scope, period.first, period.after, subject.area))
         return (await repository.slot_figures(s, subject.scope, period.first, period.after),
-                await repository.call_extras(s, subject.scope, period.first, period.after), near)
+                await repository.call_extras(s, subject.scope, period.first, period.after), near,
+                await repository.notice_figures(s, subject.scope, period.first, period.after))
 
     async def calls_and_mt(s: AsyncSession) -> tuple[Any, Any]:
         return (await read_calls(s, subject.scope, period.first, period.after),
                 await repository.mt_figures(s, subject.scope, period.first, period.after))
 
-    (calls, (mt, offers)), (slots, extras, near) = await parallel.both(calls_and_mt, slots_and_more)
+    (calls, (mt, offers)), (slots, extras, near, notices) = await parallel.both(calls_and_mt, slots_and_more)
     last_month = period.months[-1]
 
     def at(month: str | None, months: int) -> dict[str, Any]:
@@ -286,6 +303,7 @@ async def compute(
                                       if k.startswith("referrer:")},
                 "calls_reoriented": more.get("reoriented", 0),
                 **mt_fields(mt.get(month, {}), mt.get(last_month if month is None else month, {}), offers),
+                "notices": notice_fields(notices.get(month)),
                 "coverage": None if reach is None else {
                     "postcodes": reach[0], "within_30_km": reach[1], "share": share(reach[1], reach[0])}}
 
