@@ -82,7 +82,7 @@ export async function openRequest(id, focus = false) {
   add("Patient", [patientName(p), p.birth_year ? `né(e) en ${p.birth_year}` : null, p.age != null ? `${p.age} ans` : null,
     p.sex].filter(Boolean).join(", "));
   add("Téléphone", p.phone); add("Code postal", p.postcode); add("Adresse", p.address); add("E-mail", p.email);
-  add("Déclaré", publicsText(r.publics)); add("Publics des médecins", publicsText(r.matching_publics));
+  add("Déclaré", publicsText(r.publics)); add("Publics (pour les médecins)", publicsText(r.matching_publics));
   add("Source", label(MT_SOURCES, r.source)); add("En attente depuis", `${r.waiting_days} jour(s)`);
   add("Note", r.note);
   if (r.practitioner_id) add("Médecin traitant", await doctorNamed(r.practitioner_id));

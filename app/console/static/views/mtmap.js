@@ -45,7 +45,13 @@ function draw() {
     const title = document.createElementNS(SVG, "title");
     title.textContent = `${p.site.name} : ${p.doctors.map(doctorName).join(", ")}`;
     dot.appendChild(title);
-    layer.appendChild(dot);
+    // The site's name beside its point, on the side where it fits.
+    const name = document.createElementNS(SVG, "text");
+    const east = p.x > box.width * 0.6;
+    name.setAttribute("x", (p.x + (east ? -10 : 10)).toFixed(1)); name.setAttribute("y", (p.y + 4).toFixed(1));
+    name.setAttribute("text-anchor", east ? "end" : "start");
+    name.textContent = p.site.name.length > 28 ? `${p.site.name.slice(0, 27)}…` : p.site.name;
+    layer.append(dot, name);
   }
 }
 
