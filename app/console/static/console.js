@@ -7,6 +7,7 @@ import { ROLES, priorityLabel } from "./i18n.js";
 import { remember, state } from "./state.js";
 import { BROWSER_ZONE, formatter } from "./time.js";
 import "./views/call.js";
+import "./views/coordination.js";
 import "./views/keys.js";
 import "./views/mine.js";
 import "./views/overcapacity.js";

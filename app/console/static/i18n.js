@@ -6,7 +6,8 @@ export const REASONS = { no_answer: "pas de réponse", redirected_15: "réorient
 export const STATUS = { waiting: "En attente", in_progress: "En cours", to_reorient: "À réorienter", closed: "Clos" };
 export const CHANNELS = { "15": "15 (SAMU)", "116117": "116 117", urgences: "Urgences", professionnel: "Professionnel de santé", autre: "Autre" };
 export const ROLES = { effector: "Médecin effecteur", operator: "Opérateur de soins non programmés", regulator: "Médecin régulateur",
-  urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur" };
+  urgences: "Urgences (IOA)", referrer: "Professionnel adresseur", analyst: "Analyste", admin: "Administrateur",
+  coordinator: "Coordination de la CPTS" };
 // What an effector said of an appointment (POST /v1/bookings/{id}/outcome).
 export const OUTCOMES = { fulfilled: "honoré", noshow: "non honoré (patient absent)" };
 export const SLOT_STATES = { free: "libre", held: "retenu", booked: "réservé", withdrawn: "retiré", past: "passé" };
@@ -31,6 +32,11 @@ export const ERRORS = {
   Unprocessable: "Demande refusée.",
   TooManyRequests: "Trop de demandes : réessayez dans un instant.",
   Unavailable: "Service momentanément indisponible : réessayez dans un instant.",
+  // Patients without a médecin traitant (app/mt).
+  CapacityExhausted: "Ce médecin n'a plus de place pour un nouveau patient ce mois-ci.",
+  AlreadyPlaced: "Un autre médecin a déjà accepté ce patient.",
+  NotAccepting: "Ce médecin ne prend plus de nouveaux patients.",
+  WrongState: "Cette demande ou cette proposition n'en est plus là : rechargez-la.",
 };
 
 // An API error body ({"error", "detail", "field"}) as the user reads it; an unknown kind shows its status.
@@ -56,6 +62,8 @@ export const FIELDS = {
   start_time: "Heure de début", end_time: "Heure de fin", slot_minutes: "Durée", minutes: "Durée",
   radius_km: "Rayon", no_phone_reason: "Raison de l'absence de téléphone", site_id: "Lieu",
   practitioner_id: "Médecin", received_at: "Heure de réception", weekdays: "Jours", mode: "Mode",
+  per_month: "Nombre par mois", publics: "Publics", site_ids: "Lieux", until: "Jusqu'au",
+  first_visit_on: "Première consultation", patient_agreed: "Accord du patient", call_id: "Appel",
 };
 
 // 2000 → "2 000" (a no-break space, as French writes thousands).
@@ -63,6 +71,15 @@ export function thousands(value) { return String(value).replace(/\B(?=(\d{3})+(?
 
 // The domain's refusals the console words its own way, recognised by their field and their detail.
 const SAID = [
+  // Patients without a médecin traitant (app/mt), before the general phrases below.
+  [/^patient\.phone: the coordination calls/, () => "Le téléphone du patient est nécessaire : la coordination le rappelle"],
+  [/^first_visit_on lies in the future/, () => "La première consultation ne peut pas être à venir"],
+  [/^first_visit_on is before the request/, () => "La première consultation ne peut pas précéder la demande"],
+  [/^practitioner_id: not a candidate/, () => "Ce médecin n'est pas candidat pour ce patient"],
+  [/^per_month: at least 1/, () => "Nombre par mois : au moins 1 quand vous acceptez de nouveaux patients"],
+  [/^publics: say whom you take/, () => "Publics : cochez au moins un public"],
+  [/^site_ids: say at which/, () => "Lieux : cochez au moins un de vos lieux"],
+  [/^until: the offer's last day lies in the past/, () => "Jusqu'au : la date est passée"],
   [/^Postcode (\S+) does not exist/, (m) => `Le code postal ${m[1]} n'existe pas`],
   [/^Postcode (\S+) is outside territory/, (m) => `Le code postal ${m[1]} n'est pas du territoire : patient hors territoire ?`],
   [/needs a way to reach the patient/, () => "Le téléphone du patient est nécessaire pour le rappeler"],

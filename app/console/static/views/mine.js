@@ -1,11 +1,12 @@
 // The effector's own activity: his settings (over-capacity consent, phone, own sites), his appointments
 // (what he needs to see the patient, and what he said of them), his slots, his weekly availabilities, his
-// hours.
+// hours; his offer to take new patients as médecin traitant and the patients proposed to him (newpatients.js).
 import { api } from "../api.js";
 import { $, button, cell, confirmInPlace, item, onSubmit, refuse, say, when } from "../dom.js";
 import { DAYS, MODES, OUTCOMES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
+import { showNewPatients } from "./newpatients.js";
 import { whenShown } from "./tabs.js";
 
 export async function loadMine() {
@@ -40,6 +41,7 @@ export async function loadMine() {
       cell(tr, w.reaches_forfait ? "atteint" : "non atteint"); cell(tr, w.orientations_received);
       weeks.appendChild(tr);
     }
+    await showNewPatients(self, sites);
   } catch (err) { say(err.message, false); }
 }
 whenShown("mine", loadMine);

@@ -127,13 +127,19 @@ onSubmit("#new-call", async (f, form) => {
   for (const k of ["rpps", "family_name", "mssante_address"]) if (f.get(`general_practitioner_${k}`)) gp[k] = f.get(`general_practitioner_${k}`);
   if (gp.rpps || gp.mssante_address) body.general_practitioner = gp;
   $("#out-of-territory").hidden = true;
-  await enterCall(body, form);
+  // "Le patient n'a pas de médecin traitant": once the call is saved, the patient enters the CPTS's waiting list.
+  const noMt = f.get("no_mt") === "on" ? { publics: f.getAll("mt_publics") } : null;
+  await enterCall(body, form, noMt);
 });
+$("#new-call [name=no_mt]").addEventListener("change", (e) => { $("#no-mt-publics").hidden = !e.target.checked; });
 
-async function enterCall(body, form) {
+async function enterCall(body, form, noMt) {
   try {
     const call = await api("POST", "/v1/calls", body);
-    form.reset(); $("#out-of-territory").hidden = true; say("Appel enregistré"); await loadQueue(); await openCall(call.id);
+    form.reset(); $("#out-of-territory").hidden = true; $("#no-mt-publics").hidden = true;
+    const listed = noMt ? await withoutMt(call, noMt.publics) : null;
+    say("Appel enregistré"); await loadQueue(); await openCall(call.id);
+    if (listed) say(...listed);  // said last: the queue's count does not cover it
   } catch (err) {
     const postcode = body.patient.postcode;
     if (err.body?.field === "patient.postcode" && /out_of_territory/.test(err.body.detail || "")) {
@@ -142,11 +148,23 @@ async function enterCall(body, form) {
       ask.querySelector("span").textContent = `Le code postal ${postcode} n'est pas du territoire : patient hors territoire ?`;
       ask.hidden = false;
       ask.querySelector("button.yes").onclick = () => busy(ask.querySelector("button.yes"),
-        () => enterCall({ ...body, out_of_territory: true }, form));
+        () => enterCall({ ...body, out_of_territory: true }, form, noMt));
       ask.querySelector("button.no").onclick = () => { ask.hidden = true; form.querySelector("[name=postcode]").focus(); };
       ask.querySelector("button.yes").focus();
       return;
     }
     refuse(form, err);
+  }
+}
+
+// The call's patient on the waiting list of patients without a médecin traitant (source regulation: the server
+// copies the patient from the call). Said in one message with the call's own.
+async function withoutMt(call, publics) {
+  try {
+    await api("POST", "/v1/mt-requests", { territory_code: call.territory_code || state.territory, source: "regulation",
+      call_id: call.id, publics });
+    return ["Appel enregistré ; patient inscrit sur la liste des patients sans médecin traitant", true];
+  } catch (err) {
+    return [`Appel enregistré, mais pas l'inscription sans médecin traitant : ${err.message}`, false];
   }
 }

@@ -15,9 +15,10 @@ export function showTab(name) {
 document.querySelectorAll("nav button[data-tab]").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
 
 // Each role sees its own views: the regulation the calls, the ED the slots and its redirections, the
-// effector his activity, the analyst the statistics only.
-const VIEWS = { operator: ["calls", "slots"], regulator: ["calls", "slots"], admin: ["calls", "slots", "stats"],
-  urgences: ["slots"], referrer: ["slots"], effector: ["mine"], analyst: ["stats"] };
+// effector his activity, the analyst the statistics only, the CPTS's coordinator the patients without a médecin
+// traitant.
+const VIEWS = { operator: ["calls", "slots"], regulator: ["calls", "slots"], admin: ["calls", "slots", "stats", "mt"],
+  urgences: ["slots"], referrer: ["slots"], effector: ["mine"], analyst: ["stats"], coordinator: ["mt"] };
 export const REGULATION = ["operator", "regulator", "admin"];
 export const DIRECT = ["urgences", "referrer"];
 
