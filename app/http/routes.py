@@ -147,6 +147,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/mt-proposals"): DEFAULT,
     ("POST", "/v1/mt-proposals/{proposal_id:uuid}/accept"): DEFAULT,
     ("POST", "/v1/mt-proposals/{proposal_id:uuid}/refuse"): DEFAULT,
+    ("GET", "/mt/{token}"): Policy(budget="answer_link", by_address=True),
+    ("POST", "/mt/{token}"): Policy(budget="answer_link", by_address=True),
     # statistics and audit
     ("GET", "/v1/stats/monthly"): Policy(deadline=120.0),
     ("GET", "/v1/audit"): DEFAULT,

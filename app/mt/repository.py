@@ -190,3 +190,8 @@ async def proposals_to(session: AsyncSession, practitioner_id: uuid.UUID, *, sta
     if state:
         stmt = stmt.where(MtProposal.state == state)
     return (await session.execute(stmt)).all()
+
+
+async def site_name(session: AsyncSession, site_id: uuid.UUID) -> str | None:
+    name = await session.scalar(text("SELECT name FROM sites WHERE id = :s"), {"s": site_id})
+    return None if name is None else str(name)

@@ -4,15 +4,16 @@ and the public one), the waiting list and the matching (docs/mt.md)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Form, Path, Query
+from fastapi.responses import HTMLResponse
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
-from app.http.dependencies import SessionDep
+from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_responses
-from app.mt import service
+from app.mt import answer_link, service
 from app.mt.schemas import (
     Candidate,
     CloseIn,
@@ -27,6 +28,7 @@ from app.mt.schemas import (
     Priority,
     PriorityIn,
     ProposalCreate,
+    ProposalCreated,
     ProposalRead,
     ProposalState,
     PublicDoctor,
@@ -39,6 +41,7 @@ offers_router = APIRouter(prefix="/v1/practitioners/me/new-patients", tags=["mt"
 doctors_router = APIRouter(tags=["mt"])
 router = APIRouter(prefix="/v1/mt-requests", tags=["mt"])
 proposals_router = APIRouter(prefix="/v1/mt-proposals", tags=["mt"])
+answer_router = APIRouter(tags=["mt"])
 
 DoctorDep = Annotated[Principal, Depends(require_roles("effector"))]
 CoordinatorDep = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
@@ -153,13 +156,14 @@ async def list_mt_candidates(
     return await service.candidates(session, principal, request_id, limit=limit)
 
 
-@router.post("/{request_id:uuid}/proposals", status_code=201, response_model=ProposalRead,
+@router.post("/{request_id:uuid}/proposals", status_code=201, response_model=ProposalCreated,
              operation_id="create_mt_proposal", responses=error_responses(401, 403, 404, 409, 422))
 async def create_mt_proposal(
-    request_id: uuid.UUID, data: ProposalCreate, session: SessionDep, principal: CoordinatorDep
-) -> ProposalRead:
-    """Propose a doctor the patient chose (`patient_agreed: true`, required); the doctor accepts or refuses."""
-    return await service.propose(session, principal, request_id, data)
+    request_id: uuid.UUID, data: ProposalCreate, session: SessionDep, principal: CoordinatorDep, settings: SettingsDep
+) -> ProposalCreated:
+    """Propose a doctor the patient chose (`patient_agreed: true`, required); the doctor accepts or refuses, in his
+    view or by the `answer_link` of this answer (the coordinator sends it to him)."""
+    return await service.propose(session, principal, request_id, data, settings)
 
 
 @proposals_router.get("", response_model=list[DoctorProposal], operation_id="list_my_mt_proposals",
@@ -187,3 +191,38 @@ async def refuse_mt_proposal(
 ) -> ProposalRead:
     """The doctor refuses, with a reason: no_capacity, publics, too_far, patient_known, other."""
     return await service.refuse(session, principal, proposal_id, data)
+
+
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+AnswerToken = Annotated[str, Path(max_length=80, description="the signed link of a proposal (its answer_link)")]
+ANSWER_PAGES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "the page (French, without JavaScript)"},
+    404: {"content": {"text/html": {}}, "description": "an unknown, altered or expired link"},
+    409: {"content": {"text/html": {}}, "description": "the doctor cannot accept: another doctor accepted the "
+          "patient, his capacity of the month is used, or his offer is closed"},
+    422: {"content": {"text/html": {}}, "description": "no answer chosen, or a refusal without a reason of the list"},
+    429: {"content": {"application/json": {}}, "description": "too many requests from this address this minute"},
+}
+
+
+@answer_router.get("/mt/{token}", response_class=HTMLResponse, operation_id="show_mt_answer_link",
+                   responses=ANSWER_PAGES)
+async def show_mt_answer_link(token: AnswerToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Public: the proposal (the patient's publics, postcode and priority, never his name) and the buttons to accept
+    or refuse. Changes nothing (mail scanners fetch links)."""
+    status, body = await answer_link.show(session, token, settings, act=False)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+@answer_router.post("/mt/{token}", response_class=HTMLResponse, operation_id="answer_mt_by_link",
+                    responses=ANSWER_PAGES)
+async def answer_mt_by_link(
+    token: AnswerToken, session: SessionDep, settings: SettingsDep,
+    answer: Annotated[str | None, Form(description="accept or refuse")] = None,
+    reason: Annotated[str | None, Form(description="to refuse: no_capacity, publics, too_far, patient_known, "
+                                       "other")] = None,
+) -> HTMLResponse:
+    """Public: the doctor the proposal names accepts or refuses it (a form, application/x-www-form-urlencoded),
+    exactly as by POST /v1/mt-proposals/{id}/accept|refuse; single use (again: it says it is answered already)."""
+    status, body = await answer_link.show(session, token, settings, act=True, answer=answer, reason=reason)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)

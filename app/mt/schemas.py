@@ -275,6 +275,20 @@ class Candidate(Schema):
     distance_km: float | None = Field(description="from the centroid of the patient's postcode (null without one)")
 
 
+class AnswerLink(Schema):
+    """The doctor's answer link (GET shows the proposal, POST answers it): the coordinator sends it to him."""
+
+    token: str
+    path: str = Field(description="/mt/{token}")
+    url: str = Field(description="the path on the service's public address (SNP_PUBLIC_URL)")
+    expires_at: dt.datetime
+
+
+class ProposalCreated(ProposalRead):
+    answer_link: AnswerLink = Field(description="the link the doctor answers by (signed, expiring, single use; it "
+                                    "names the proposal, nothing about the patient)")
+
+
 class DoctorProposal(ProposalRead):
     """A proposal as the doctor reads it: the patient's initials, age, postcode and publics; his name and phone
     once he accepted him (GET /v1/mt-requests/{id})."""

@@ -16,11 +16,12 @@ from app.auth.principal import Principal
 from app.calls import service as call_service
 from app.identity import crypto
 from app.identity.sealing import initials, opened
-from app.mt import repository
+from app.mt import links, repository
 from app.mt.errors import AlreadyPlaced, CapacityExhausted, NotAccepting, WrongState
 from app.mt.models import MtOffer, MtProposal, MtRequest
 from app.mt.schemas import (
     SOURCE_ROLES,
+    AnswerLink,
     Candidate,
     CloseIn,
     DoctorProposal,
@@ -35,6 +36,7 @@ from app.mt.schemas import (
     PriorityAdjustment,
     PriorityIn,
     ProposalCreate,
+    ProposalCreated,
     ProposalRead,
     PublicDoctor,
     RefuseIn,
@@ -43,6 +45,7 @@ from app.mt.schemas import (
     matching_publics,
     priority_of,
 )
+from app.platform.config import Settings
 from app.platform.errors import Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners import repository as practitioner_repository
@@ -388,7 +391,7 @@ async def candidates(session: AsyncSession, principal: Principal, request_id: uu
 
 
 async def propose(session: AsyncSession, principal: Principal, request_id: uuid.UUID,
-                  data: ProposalCreate) -> ProposalRead:
+                  data: ProposalCreate, settings: Settings) -> ProposalCreated:
     """The coordinator proposes a doctor the patient agreed to; the doctor answers."""
     request = await _request(session, principal, request_id, lock=True)
     if request.state not in OPEN_STATES:
@@ -414,7 +417,11 @@ async def propose(session: AsyncSession, principal: Principal, request_id: uuid.
     await session.refresh(proposal)
     _audit(session, principal, "mt_proposal.created", request, proposal_id=str(proposal.id),
            practitioner_id=str(candidate.practitioner_id))
-    return ProposalRead.model_validate(proposal)
+    expires = proposal.created_at.replace(microsecond=0) + dt.timedelta(days=settings.mt_answer_link_days)
+    token = links.sign(settings.link_secret, proposal.id, expires)
+    link = AnswerLink(token=token, path=links.PATH + token, url=settings.base_url + links.PATH + token,
+                      expires_at=expires)
+    return ProposalCreated(**ProposalRead.model_validate(proposal).model_dump(), answer_link=link)
 
 
 async def _answerable(session: AsyncSession, principal: Principal,
