@@ -178,6 +178,8 @@ TABLE: dict[str, Row] = {
                               {"reason": "other"}, walled=True),
     "accept_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/accept", frozenset({"effector"}), walled=True),
     "show_mt_answer_link": Row("GET", "/mt/{mt_link}", PUBLIC),
+    "show_mt_self_request": Row("GET", "/v1/self-referrals/{self_referral}/mt", PUBLIC),
+    "make_mt_self_request": Row("POST", "/v1/self-referrals/{self_referral}/mt", PUBLIC, form={"phone": "0612345678"}),
     "answer_mt_by_link": Row("POST", "/mt/{mt_link}", PUBLIC, form={"answer": "refuse", "reason": "other"}),
     "confirm_mt_found": Row("POST", "/v1/mt-requests/{mt_request}/found", frozenset({"coordinator", "effector",
                                                                                      "admin"}),
@@ -280,6 +282,8 @@ class TestAuthorization:
         # Four refused tokens per operation from one address outnumber the failed sign-ins an address may
         # make in a minute (tests/test_ratelimit.py holds that budget): here every 401 must be seen.
         app.state.limiter.per_minute["auth_failure"] = 100_000
+        # The self-referral pages (the call's and the MT request's) share one small budget by address.
+        app.state.limiter.per_minute["self_referral"] = 100_000
         now = int(time.time())
         claims = {"sub": "x", "role": "admin", "territories": [], "iss": settings.jwt_issuer}
         bad = {

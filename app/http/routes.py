@@ -149,6 +149,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("POST", "/v1/mt-proposals/{proposal_id:uuid}/refuse"): DEFAULT,
     ("GET", "/mt/{token}"): Policy(budget="answer_link", by_address=True),
     ("POST", "/mt/{token}"): Policy(budget="answer_link", by_address=True),
+    ("GET", "/v1/self-referrals/{token}/mt"): Policy(budget="self_referral", by_address=True),
+    ("POST", "/v1/self-referrals/{token}/mt"): Policy(budget="self_referral", by_address=True),
     # statistics and audit
     ("GET", "/v1/stats/monthly"): Policy(deadline=120.0),
     ("GET", "/v1/audit"): DEFAULT,

@@ -69,7 +69,7 @@ def answer_form(ctx: dict[str, Any], action: str, error: str | None = None) -> s
     options = '<option value="">— choisir un motif —</option>' + "".join(
         f'<option value="{k}">{_e(v)}</option>' for k, v in REFUSALS.items())
     form = (f'<form method="post" action="{_e(action)}">'
-            + (f'<p class="error">{_e(error)}</p>' if error else "")
+            + (f'<p class="error">{html.escape(error, quote=False)}</p>' if error else "")
             + '<p><button type="submit" name="answer" value="accept">J\'accepte ce patient</button></p>'
             f'<p><label>Motif du refus <select name="reason">{options}</select></label>'
             '<button class="no" type="submit" name="answer" value="refuse">Je refuse</button></p></form>')
@@ -113,7 +113,7 @@ def self_form(action: str, days: int, error: str | None = None) -> str:
                     for k, v in DECLARED.items())
     body = ("<p>Vous n'avez pas de médecin traitant ? Laissez votre numéro : la coordination des médecins de votre "
             "territoire vous rappelle pour vous en proposer un.</p>"
-            + (f'<p class="error">{_e(error)}</p>' if error else "")
+            + (f'<p class="error">{html.escape(error, quote=False)}</p>' if error else "")
             + f'<form method="post" action="{_e(action)}">'
             '<label>Téléphone (obligatoire) <input name="phone" type="tel" required autocomplete="tel"></label>'
             '<label>Nom <input name="family_name" autocomplete="family-name"></label>'

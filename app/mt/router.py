@@ -13,7 +13,7 @@ from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_responses
-from app.mt import answer_link, service
+from app.mt import answer_link, self_request, service
 from app.mt.schemas import (
     Candidate,
     CloseIn,
@@ -41,7 +41,7 @@ offers_router = APIRouter(prefix="/v1/practitioners/me/new-patients", tags=["mt"
 doctors_router = APIRouter(tags=["mt"])
 router = APIRouter(prefix="/v1/mt-requests", tags=["mt"])
 proposals_router = APIRouter(prefix="/v1/mt-proposals", tags=["mt"])
-answer_router = APIRouter(tags=["mt"])
+pages_router = APIRouter(tags=["mt"])
 
 DoctorDep = Annotated[Principal, Depends(require_roles("effector"))]
 CoordinatorDep = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
@@ -205,7 +205,7 @@ ANSWER_PAGES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@answer_router.get("/mt/{token}", response_class=HTMLResponse, operation_id="show_mt_answer_link",
+@pages_router.get("/mt/{token}", response_class=HTMLResponse, operation_id="show_mt_answer_link",
                    responses=ANSWER_PAGES)
 async def show_mt_answer_link(token: AnswerToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
     """Public: the proposal (the patient's publics, postcode and priority, never his name) and the buttons to accept
@@ -214,7 +214,7 @@ async def show_mt_answer_link(token: AnswerToken, session: SessionDep, settings:
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
-@answer_router.post("/mt/{token}", response_class=HTMLResponse, operation_id="answer_mt_by_link",
+@pages_router.post("/mt/{token}", response_class=HTMLResponse, operation_id="answer_mt_by_link",
                     responses=ANSWER_PAGES)
 async def answer_mt_by_link(
     token: AnswerToken, session: SessionDep, settings: SettingsDep,
@@ -225,4 +225,42 @@ async def answer_mt_by_link(
     """Public: the doctor the proposal names accepts or refuses it (a form, application/x-www-form-urlencoded),
     exactly as by POST /v1/mt-proposals/{id}/accept|refuse; single use (again: it says it is answered already)."""
     status, body = await answer_link.show(session, token, settings, act=True, answer=answer, reason=reason)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+SELF_PAGES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "the form (French, without JavaScript) and the information "
+          "notice"},
+    201: {"content": {"text/html": {}}, "description": "the request is recorded (nothing else is shown)"},
+    404: {"content": {"text/html": {}}, "description": "an unknown, altered or expired self-referral link"},
+    422: {"content": {"text/html": {}}, "description": "the form again, saying which field to correct (a phone is "
+          "required)"},
+    429: {"content": {"application/json": {}}, "description": "too many requests from this address this minute"},
+}
+SelfToken = Annotated[str, Path(max_length=80, description="the territory's self-referral link (POST "
+                                "/v1/referral-links)")]
+FormText = Annotated[str | None, Form()]
+
+
+@pages_router.get("/v1/self-referrals/{token}/mt", response_class=HTMLResponse, operation_id="show_mt_self_request",
+                  responses=SELF_PAGES)
+async def show_mt_self_request(token: SelfToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Public: the form by which a patient of the link's territory asks for a médecin traitant, with the information
+    notice he is owed (purpose, retention, rights)."""
+    status, body = await self_request.page(session, token, settings)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+@pages_router.post("/v1/self-referrals/{token}/mt", response_class=HTMLResponse, status_code=201,
+                   operation_id="make_mt_self_request", responses=SELF_PAGES)
+async def make_mt_self_request(
+    token: SelfToken, session: SessionDep, settings: SettingsDep, phone: FormText = None,
+    family_name: FormText = None, given_name: FormText = None, birth_year: FormText = None, postcode: FormText = None,
+    publics: Annotated[list[str] | None, Form(description="ald, disability, pregnancy")] = None,
+) -> HTMLResponse:
+    """Public (budgeted by address, as the self-referrals): the patient's own request (source `self`) waits on his
+    territory's list; a phone is required; nothing is shown back but that it is recorded."""
+    form = {"phone": phone, "family_name": family_name, "given_name": given_name, "birth_year": birth_year,
+            "postcode": postcode}
+    status, body = await self_request.page(session, token, settings, form, publics)
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)

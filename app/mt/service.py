@@ -26,6 +26,7 @@ from app.mt.schemas import (
     CloseIn,
     DoctorProposal,
     FoundIn,
+    MtPatientIn,
     MtRequestCreate,
     MtRequestRead,
     MtRequestSummary,
@@ -56,6 +57,8 @@ from app.territories.models import Territory
 IDENTITY = ("family_name", "given_name", "phone", "address", "email")
 OPEN_STATES = ("waiting", "proposed")
 DEFAULT_TIMEZONE = "Europe/Paris"
+# Who makes a request of source self: the patient, through the public self-referral page (no account).
+SELF = Principal(sub="self-referral", role="patient")
 
 
 def now() -> dt.datetime:
@@ -274,19 +277,9 @@ async def create(session: AsyncSession, principal: Principal, data: MtRequestCre
     postcode = patient.get("postcode")
     if postcode and await territory_repository.unknown_postcodes(session, [postcode]):
         raise Unprocessable(f"patient.postcode: {postcode} is not a French postcode", field="patient.postcode")
-    declared = sorted(set(data.publics))
-    year = now().year
-    priority, reasons = priority_of(declared, patient.get("birth_year"), year,
-                                    snp_visit=data.source == "effector" or data.call_id is not None)
-    ring = crypto.ring()
-    request = MtRequest(
-        territory_code=territory.code, source=data.source, state="waiting", created_by=principal.sub,
-        created_by_role=principal.role, referrer_kind=principal.referrer_kind if principal.role == "referrer" else None,
-        call_id=data.call_id, patient_birth_year=patient.get("birth_year"), patient_sex=patient.get("sex"),
-        patient_postcode=postcode, publics=declared, priority=priority, priority_computed=priority,
-        priority_reasons=reasons, note=ring.seal(data.note, "note"), created_at=now(),  # the act's time, in order
-        **{f"patient_{name}": ring.seal(patient.get(name), f"patient_{name}") for name in IDENTITY},
-    )
+    request = _new_request(territory.code, data.source, principal, patient, data.publics, note=data.note,
+                           call_id=data.call_id)
+    priority = request.priority
     session.add(request)
     await session.flush()
     await session.refresh(request)
@@ -294,6 +287,42 @@ async def create(session: AsyncSession, principal: Principal, data: MtRequestCre
     log.info("mt.request_created", mt_request_id=str(request.id), territory=territory.code, source=data.source,
              priority=priority)
     return await _read(session, principal, request)
+
+
+async def create_self(session: AsyncSession, territory_code: str, patient: MtPatientIn,
+                      publics: Sequence[str]) -> None:
+    """The patient's own request (source ``self``, the public self-referral page): a phone required, nothing given
+    back."""
+    given = patient.model_dump(exclude_none=True)
+    if not given.get("phone"):
+        raise Unprocessable("patient.phone: the coordination calls the patient back", field="patient.phone")
+    postcode = given.get("postcode")
+    if postcode and await territory_repository.unknown_postcodes(session, [postcode]):
+        raise Unprocessable(f"patient.postcode: {postcode} is not a French postcode", field="patient.postcode")
+    request = _new_request(territory_code, "self", SELF, given, publics)
+    session.add(request)
+    await session.flush()
+    _audit(session, SELF, "mt_request.created", request, source="self", priority=request.priority)
+    log.info("mt.request_created", mt_request_id=str(request.id), territory=territory_code, source="self",
+             priority=request.priority)
+
+
+def _new_request(territory_code: str, source: str, by: Principal, patient: dict[str, Any], publics: Sequence[str], *,
+                 note: str | None = None, call_id: uuid.UUID | None = None) -> MtRequest:
+    """A waiting request, its priority computed and its identity sealed: the one way every source makes one (the API,
+    the patient's own page, the import)."""
+    declared = sorted(set(publics))
+    priority, reasons = priority_of(declared, patient.get("birth_year"), now().year,
+                                    snp_visit=source == "effector" or call_id is not None)
+    ring = crypto.ring()
+    return MtRequest(
+        territory_code=territory_code, source=source, state="waiting", created_by=by.sub, created_by_role=by.role,
+        referrer_kind=by.referrer_kind if by.role == "referrer" else None, call_id=call_id,
+        patient_birth_year=patient.get("birth_year"), patient_sex=patient.get("sex"),
+        patient_postcode=patient.get("postcode"), publics=declared, priority=priority, priority_computed=priority,
+        priority_reasons=reasons, note=ring.seal(note, "note"), created_at=now(),  # the act's time, in order
+        **{f"patient_{name}": ring.seal(patient.get(name), f"patient_{name}") for name in IDENTITY},
+    )
 
 
 async def list_(session: AsyncSession, principal: Principal, *, territory: str | None, state: str | None,
