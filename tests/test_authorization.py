@@ -177,6 +177,7 @@ TABLE: dict[str, Row] = {
     "refuse_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/refuse", frozenset({"effector"}),
                               {"reason": "other"}, walled=True),
     "accept_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/accept", frozenset({"effector"}), walled=True),
+    "import_mt_requests": Row("POST", "/v1/mt-requests/import", COORDINATION),
     "show_mt_answer_link": Row("GET", "/mt/{mt_link}", PUBLIC),
     "show_mt_self_request": Row("GET", "/v1/self-referrals/{self_referral}/mt", PUBLIC),
     "make_mt_self_request": Row("POST", "/v1/self-referrals/{self_referral}/mt", PUBLIC, form={"phone": "0612345678"}),

@@ -6,19 +6,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Query
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
 from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_responses
-from app.mt import answer_link, self_request, service
+from app.http.routes import POLICIES
+from app.mt import answer_link, importer, self_request, service
 from app.mt.schemas import (
     Candidate,
     CloseIn,
     DoctorProposal,
     FoundIn,
+    MtImportResult,
     MtRequestCreate,
     MtRequestRead,
     MtRequestSummary,
@@ -35,6 +37,7 @@ from app.mt.schemas import (
     RefuseIn,
     State,
 )
+from app.platform.errors import PayloadTooLarge
 from app.territories.schemas import CODE_PATTERN
 
 offers_router = APIRouter(prefix="/v1/practitioners/me/new-patients", tags=["mt"])
@@ -99,6 +102,34 @@ async def create_mt_request(data: MtRequestCreate, session: SessionDep, principa
     call with `call_id`), an effector after an SNP visit, a referrer, or the coordinator. The priority and its
     reasons are computed from the situation (docs/mt.md)."""
     return await service.create(session, principal, data)
+
+
+MAX_IMPORT_BYTES = POLICIES[("POST", "/v1/mt-requests/import")].body_bytes
+
+
+@router.post(
+    "/import", response_model=MtImportResult, operation_id="import_mt_requests",
+    responses=error_responses(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def import_mt_requests(
+    request: Request, session: SessionDep, principal: CoordinatorDep, settings: SettingsDep
+) -> MtImportResult:
+    """Import a waiting list (CSV with a header: territory_code, phone, and any of family_name, given_name,
+    birth_year, sex, postcode, address, email, publics — ald|disability|pregnancy —, note), all or nothing: each row
+    a request of source `import`; the errors name the row and the column."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+    return await importer.run(session, principal, b"".join(chunks), request.headers.get("content-type"),
+                              settings=settings)
 
 
 @router.get("", response_model=list[MtRequestSummary], operation_id="list_mt_requests",

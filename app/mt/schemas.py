@@ -171,6 +171,11 @@ class MtRequestCreate(Input):
                               description="what the coordination should know (sealed at rest)")
 
 
+class MtImportResult(Schema):
+    imported: int = Field(description="requests made (source import), all the file's rows")
+    by_priority: dict[str, int] = Field(description="how many of them are high, medium, normal")
+
+
 class PriorityIn(Input):
     priority: Priority
     reason: Text = Field(min_length=1, max_length=500, description="why the coordinator sets it (sealed at rest)")

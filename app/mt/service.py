@@ -277,7 +277,7 @@ async def create(session: AsyncSession, principal: Principal, data: MtRequestCre
     postcode = patient.get("postcode")
     if postcode and await territory_repository.unknown_postcodes(session, [postcode]):
         raise Unprocessable(f"patient.postcode: {postcode} is not a French postcode", field="patient.postcode")
-    request = _new_request(territory.code, data.source, principal, patient, data.publics, note=data.note,
+    request = new_request(territory.code, data.source, principal, patient, data.publics, note=data.note,
                            call_id=data.call_id)
     priority = request.priority
     session.add(request)
@@ -299,7 +299,7 @@ async def create_self(session: AsyncSession, territory_code: str, patient: MtPat
     postcode = given.get("postcode")
     if postcode and await territory_repository.unknown_postcodes(session, [postcode]):
         raise Unprocessable(f"patient.postcode: {postcode} is not a French postcode", field="patient.postcode")
-    request = _new_request(territory_code, "self", SELF, given, publics)
+    request = new_request(territory_code, "self", SELF, given, publics)
     session.add(request)
     await session.flush()
     _audit(session, SELF, "mt_request.created", request, source="self", priority=request.priority)
@@ -307,7 +307,7 @@ async def create_self(session: AsyncSession, territory_code: str, patient: MtPat
              priority=request.priority)
 
 
-def _new_request(territory_code: str, source: str, by: Principal, patient: dict[str, Any], publics: Sequence[str], *,
+def new_request(territory_code: str, source: str, by: Principal, patient: dict[str, Any], publics: Sequence[str], *,
                  note: str | None = None, call_id: uuid.UUID | None = None) -> MtRequest:
     """A waiting request, its priority computed and its identity sealed: the one way every source makes one (the API,
     the patient's own page, the import)."""
