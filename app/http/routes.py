@@ -144,6 +144,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("POST", "/v1/mt-requests/{request_id:uuid}/close"): DEFAULT,
     ("POST", "/v1/mt-requests/{request_id:uuid}/found"): DEFAULT,
     ("GET", "/v1/mt-requests/{request_id:uuid}/candidates"): DEFAULT,
+    ("POST", "/v1/mt-requests/{request_id:uuid}/access"): DEFAULT,
+    ("GET", "/v1/access-slots"): DEFAULT,
     ("POST", "/v1/mt-requests/{request_id:uuid}/proposals"): DEFAULT,
     ("GET", "/v1/mt-proposals"): DEFAULT,
     ("POST", "/v1/mt-proposals/{proposal_id:uuid}/accept"): DEFAULT,

@@ -195,3 +195,36 @@ async def proposals_to(session: AsyncSession, practitioner_id: uuid.UUID, *, sta
 async def site_name(session: AsyncSession, site_id: uuid.UUID) -> str | None:
     name = await session.scalar(text("SELECT name FROM sites WHERE id = :s"), {"s": site_id})
     return None if name is None else str(name)
+
+
+# An access consultation the coordinator may book now (a slot of kind access, app/slots): free, not started, not
+# held, in the territories :codes. The list and the booking embed it, on the slots table aliased ``s``.
+ACCESS_FREE = ("s.kind = 'access' AND s.status = 'free' AND s.start_at > now() "
+               "AND (s.held_until IS NULL OR s.held_until <= now()) AND s.territory_code = ANY(CAST(:codes AS text[]))")
+
+ACCESS_SLOTS = f"""
+SELECT s.id, s.practitioner_id, p.family_name, p.given_name, s.site_id, si.name AS site_name, si.address,
+       si.postcode, s.territory_code, s.start_at, s.end_at, s.mode
+FROM slots s JOIN practitioners p ON p.id = s.practitioner_id JOIN sites si ON si.id = s.site_id
+WHERE {ACCESS_FREE}
+ORDER BY s.start_at, s.id
+LIMIT :limit"""
+
+# Booking an access consultation: the slot taken in the statement that checks it (never checked, then taken).
+BOOK_ACCESS = f"""
+UPDATE slots s SET status = 'booked' WHERE s.id = :slot AND {ACCESS_FREE}
+RETURNING s.id"""
+
+
+async def access_slots(session: AsyncSession, codes: Sequence[str], limit: int) -> Sequence[Any]:
+    return (await session.execute(text(ACCESS_SLOTS), {"codes": list(codes), "limit": limit})).mappings().all()
+
+
+async def book_access(session: AsyncSession, slot_id: uuid.UUID, codes: Sequence[str]) -> bool:
+    return (await session.execute(text(BOOK_ACCESS), {"slot": slot_id, "codes": list(codes)})).first() is not None
+
+
+async def slot_kind(session: AsyncSession, slot_id: uuid.UUID, codes: Sequence[str]) -> str | None:
+    kind = await session.scalar(text("SELECT kind FROM slots WHERE id = :s AND territory_code = ANY(CAST(:c AS "
+                                     "text[]))"), {"s": slot_id, "c": list(codes)})
+    return None if kind is None else str(kind)

@@ -16,6 +16,8 @@ from app.http.errors import error_responses
 from app.http.routes import POLICIES
 from app.mt import answer_link, importer, self_request, service
 from app.mt.schemas import (
+    AccessBookingIn,
+    AccessSlot,
     Candidate,
     CloseIn,
     DoctorProposal,
@@ -175,6 +177,26 @@ async def confirm_mt_found(
 ) -> MtRequestRead:
     """The doctor who accepted, or the coordinator, confirms the first consultation: the médecin traitant is found."""
     return await service.found(session, principal, request_id, data)
+
+
+@router.post("/{request_id:uuid}/access", response_model=MtRequestRead, operation_id="book_mt_access_consultation",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def book_mt_access_consultation(
+    request_id: uuid.UUID, data: AccessBookingIn, session: SessionDep, principal: CoordinatorDep
+) -> MtRequestRead:
+    """Orient the patient to an access consultation (a free slot of kind access in the request's territory) before
+    his médecin traitant is found; one per request (409 once booked, or when the slot is no longer free)."""
+    return await service.book_access(session, principal, request_id, data)
+
+
+@doctors_router.get("/v1/access-slots", response_model=list[AccessSlot], operation_id="list_access_slots",
+                    responses=error_responses(401, 403, 404, 422))
+async def list_access_slots(
+    session: SessionDep, principal: CoordinatorDep, territory: Territory,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[AccessSlot]:
+    """The access consultations free in the territory (and the CPTS under it), the soonest first."""
+    return await service.access_slots(session, principal, territory, limit=limit)
 
 
 @router.get("/{request_id:uuid}/candidates", response_model=list[Candidate], operation_id="list_mt_candidates",

@@ -253,6 +253,27 @@ class MtRequestSummary(Schema):
     waiting_days: int
 
 
+class AccessSlot(Schema):
+    """An access consultation the coordinator may book for a patient (a free slot of kind access)."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    family_name: str
+    given_name: str
+    site_id: uuid.UUID
+    site_name: str
+    address: str
+    postcode: str
+    territory_code: str
+    start: dt.datetime
+    end: dt.datetime
+    mode: str
+
+
+class AccessBookingIn(Input):
+    slot_id: uuid.UUID = Field(description="a free slot of kind access in the request's territory")
+
+
 class MtRequestRead(MtRequestSummary):
     call_id: uuid.UUID | None
     created_by_role: str
@@ -262,6 +283,9 @@ class MtRequestRead(MtRequestSummary):
     priority_adjustment: PriorityAdjustment | None
     accepted_at: dt.datetime | None
     first_visit_on: dt.date | None
+    access_slot_id: uuid.UUID | None = Field(description="the access consultation booked for him (a slot of kind "
+                                             "access)")
+    access_booked_at: dt.datetime | None
     found_at: dt.datetime | None
     closed_at: dt.datetime | None
     purged_at: dt.datetime | None

@@ -17,10 +17,12 @@ from app.calls import service as call_service
 from app.identity import crypto
 from app.identity.sealing import initials, opened
 from app.mt import links, repository
-from app.mt.errors import AlreadyPlaced, CapacityExhausted, NotAccepting, WrongState
+from app.mt.errors import AlreadyPlaced, CapacityExhausted, NotAccepting, SlotTaken, WrongState
 from app.mt.models import MtOffer, MtProposal, MtRequest
 from app.mt.schemas import (
     SOURCE_ROLES,
+    AccessBookingIn,
+    AccessSlot,
     AnswerLink,
     Candidate,
     CloseIn,
@@ -235,6 +237,7 @@ async def _read(session: AsyncSession, principal: Principal, request: MtRequest)
         referrer_kind=request.referrer_kind, patient=patient,
         note=ring.open(request.note, "note") if _sees_identity(principal, request) else None,
         priority_adjustment=adjustment, accepted_at=request.accepted_at, first_visit_on=request.first_visit_on,
+        access_slot_id=request.access_slot_id, access_booked_at=request.access_booked_at,
         found_at=request.found_at, closed_at=request.closed_at, purged_at=request.purged_at,
         proposals=[ProposalRead.model_validate(p) for p in proposals])
 
@@ -515,6 +518,40 @@ async def my_proposals(session: AsyncSession, principal: Principal, *, state: st
     year = now().year
     return [DoctorProposal(**ProposalRead.model_validate(r.MtProposal).model_dump(),
                            request=_summary(r.MtRequest, year)) for r in rows]
+
+
+# --------------------------------------------------------------------------- access consultations
+
+
+async def access_slots(session: AsyncSession, principal: Principal, territory_code: str, *,
+                       limit: int) -> list[AccessSlot]:
+    """The access consultations free in a territory (and the CPTS under it), the soonest first."""
+    territory = await _territory(session, principal, territory_code, "territory")
+    codes = sorted(await territory_repository.with_children(session, [territory.code]))
+    return [AccessSlot(**{**r, "start": r["start_at"], "end": r["end_at"]})
+            for r in await repository.access_slots(session, codes, limit)]
+
+
+async def book_access(session: AsyncSession, principal: Principal, request_id: uuid.UUID,
+                      data: AccessBookingIn) -> MtRequestRead:
+    """The coordinator orients a patient to an access consultation before his MT is found: the slot is taken in the
+    statement that checks it is a free access slot of the request's territory; one per request."""
+    request = await _request(session, principal, request_id, lock=True)
+    if request.state in ("found", "closed"):
+        raise WrongState(f"The request is {request.state}: no access consultation is to be booked")
+    if request.access_slot_id is not None:
+        raise WrongState("An access consultation is booked for this patient already")
+    codes = sorted(await territory_repository.with_children(session, [request.territory_code]))
+    if not await repository.book_access(session, data.slot_id, codes):
+        kind = await repository.slot_kind(session, data.slot_id, codes)
+        if kind == "access":
+            raise SlotTaken("This access consultation is taken, held, withdrawn or past", field="slot_id")
+        raise Unprocessable("slot_id: not an access consultation of the request's territory", field="slot_id")
+    request.access_slot_id, request.access_booked_at, request.access_booked_by = data.slot_id, now(), principal.sub
+    await session.flush()
+    _audit(session, principal, "mt_request.access_booked", request, slot_id=str(data.slot_id))
+    log.info("mt.access_booked", mt_request_id=str(request.id), slot_id=str(data.slot_id))
+    return await _read(session, principal, request)
 
 
 # --------------------------------------------------------------------------- retention

@@ -133,7 +133,7 @@ SELECT width_bucket(sl.start_at, s.bounds) AS m,
 FROM scope s
 JOIN slots sl ON sl.territory_code = s.code
 LEFT JOIN bookings b ON b.slot_id = sl.id AND b.status = 'active'
-WHERE sl.status <> 'withdrawn' AND sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
+WHERE sl.status <> 'withdrawn' AND sl.kind = 'snp' AND sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
   AND sl.start_at >= CAST(:lowest AS timestamptz) AND sl.start_at < CAST(:highest AS timestamptz)
 GROUP BY GROUPING SETS ((1), ())
 """
