@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.mt.models import MtOffer, MtProposal, MtRequest
 from app.platform.geo import haversine_km
+from app.slots.repository import ACCESS_TAKEABLE
 
 # An offer open on :today (the territory's date).
 OPEN_OFFER = "o.accepting AND (o.until IS NULL OR o.until >= :today)"
@@ -197,10 +198,9 @@ async def site_name(session: AsyncSession, site_id: uuid.UUID) -> str | None:
     return None if name is None else str(name)
 
 
-# An access consultation the coordinator may book now (a slot of kind access, app/slots): free, not started, not
-# held, in the territories :codes. The list and the booking embed it, on the slots table aliased ``s``.
-ACCESS_FREE = ("s.kind = 'access' AND s.status = 'free' AND s.start_at > now() "
-               "AND (s.held_until IS NULL OR s.held_until <= now()) AND s.territory_code = ANY(CAST(:codes AS text[]))")
+# An access consultation the coordinator may book now (app/slots's ACCESS_TAKEABLE) in the territories :codes. The
+# list and the booking embed it, on the slots table aliased ``s``.
+ACCESS_FREE = f"{ACCESS_TAKEABLE} AND s.territory_code = ANY(CAST(:codes AS text[]))"
 
 ACCESS_SLOTS = f"""
 SELECT s.id, s.practitioner_id, p.family_name, p.given_name, s.site_id, si.name AS site_name, si.address,

@@ -77,6 +77,10 @@ OVER_CAPACITY_TARGET = f"""{OVER_CAPACITY_SERVES}
 # A slot its owner may withdraw: free and not held right now (a booked slot needs its booking cancelled).
 WITHDRAWABLE = "s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())"
 
+# An access consultation that can be taken now (by the MT coordinator for a request, app/mt): of kind access,
+# not started, free and not held.
+ACCESS_TAKEABLE = f"s.kind = 'access' AND s.start_at > now() AND {WITHDRAWABLE}"
+
 # A slot as its owner sees it; "held" is a hold not yet lapsed.
 STATE_SQL = """
     CASE WHEN s.status = 'withdrawn' THEN 'withdrawn'
