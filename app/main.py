@@ -53,6 +53,7 @@ def routers() -> list[APIRouter]:
     from app.fhir.routers.slots import router as fhir_slots
     from app.mt.router import doctors_router as mt_doctors
     from app.mt.router import offers_router as mt_offers
+    from app.mt.router import pages_router as mt_pages
     from app.mt.router import proposals_router as mt_proposals
     from app.mt.router import router as mt_requests
     from app.notifications.router import router as notifications
@@ -68,7 +69,7 @@ def routers() -> list[APIRouter]:
     return [territories, practitioners, sites, slot_search, bookings, slots, participation, calls, referrals,
             self_referrals, notifications, stats, audit, users, signin, declarations, console_api, fhir_slots,
             fhir_metadata, fhir_appointments, fhir_practitioners, fhir_bulk, patient_links, mt_offers, mt_doctors,
-            mt_requests, mt_proposals, console]
+            mt_requests, mt_proposals, mt_pages, console]
 
 
 DESCRIPTION = """

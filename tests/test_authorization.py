@@ -48,6 +48,8 @@ class Row:
     # A public route of a feature this test app does not configure (the identity provider's sign-in):
     # 404 whoever asks, with or without a token — never a 401 or 403.
     unconfigured: bool = False
+    # A form (application/x-www-form-urlencoded) sent instead of a JSON body: a page without JavaScript.
+    form: dict[str, str] | None = None
 
 
 # operation id → what it is and who may call it (ARCHITECTURE.md, "Roles").
@@ -176,6 +178,14 @@ TABLE: dict[str, Row] = {
     "refuse_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/refuse", frozenset({"effector"}),
                               {"reason": "other"}, walled=True),
     "accept_mt_proposal": Row("POST", "/v1/mt-proposals/{mt_proposal}/accept", frozenset({"effector"}), walled=True),
+    "book_mt_access_consultation": Row("POST", "/v1/mt-requests/{mt_request}/access", COORDINATION,
+                                       {"slot_id": "{slot}"}, walled=True),
+    "list_access_slots": Row("GET", "/v1/access-slots?territory=36", COORDINATION, walled=True),
+    "import_mt_requests": Row("POST", "/v1/mt-requests/import", COORDINATION),
+    "show_mt_answer_link": Row("GET", "/mt/{mt_link}", PUBLIC),
+    "show_mt_self_request": Row("GET", "/v1/self-referrals/{self_referral}/mt", PUBLIC),
+    "make_mt_self_request": Row("POST", "/v1/self-referrals/{self_referral}/mt", PUBLIC, form={"phone": "0612345678"}),
+    "answer_mt_by_link": Row("POST", "/mt/{mt_link}", PUBLIC, form={"answer": "refuse", "reason": "other"}),
     "confirm_mt_found": Row("POST", "/v1/mt-requests/{mt_request}/found", frozenset({"coordinator", "effector",
                                                                                      "admin"}),
                             {"first_visit_on": "2026-01-01"}, walled=True),
@@ -212,6 +222,7 @@ async def place(client, auth, settings) -> dict[str, Any]:
                                     json={"practitioner_id": w.practitioner_id, "patient_agreed": True})
     assert mt_proposal.status_code == 201, mt_proposal.text
     return {"mt_request": mt_request.json()["id"], "mt_proposal": mt_proposal.json()["id"],
+            "mt_link": mt_proposal.json()["answer_link"]["token"],
             "practitioner": w.practitioner_id, "site": w.site["id"], "slot": slot, "spare_slot": spare,
             "call": call["id"], "booking": booked.json()["id"], "rule": rule.json()["id"], "decision": decision["id"],
             "cher_practitioner": cher.practitioner_id, "self_referral": link.json()["token"],
@@ -230,7 +241,7 @@ def _fill(value: Any, place: dict[str, Any]) -> Any:
 
 async def _call(client, row: Row, place: dict[str, Any], headers: dict[str, str]) -> int:
     body = _fill(row.body, place)
-    response = await client.request(row.method, _fill(row.path, place), json=body, headers=headers)
+    response = await client.request(row.method, _fill(row.path, place), json=body, data=row.form, headers=headers)
     return response.status_code
 
 
@@ -276,6 +287,8 @@ class TestAuthorization:
         # Four refused tokens per operation from one address outnumber the failed sign-ins an address may
         # make in a minute (tests/test_ratelimit.py holds that budget): here every 401 must be seen.
         app.state.limiter.per_minute["auth_failure"] = 100_000
+        # The self-referral pages (the call's and the MT request's) share one small budget by address.
+        app.state.limiter.per_minute["self_referral"] = 100_000
         now = int(time.time())
         claims = {"sub": "x", "role": "admin", "territories": [], "iss": settings.jwt_issuer}
         bad = {

@@ -116,7 +116,7 @@ FROM slots s
 JOIN sites si ON si.id = s.site_id
 JOIN territories t ON t.code = s.territory_code
 LEFT JOIN postcodes pc ON pc.postcode = si.postcode
-WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity
+WHERE s.status IN ('free', 'booked') AND NOT s.over_capacity AND s.kind = 'snp'
   AND s.start_at > now() AND s.start_at < now() + make_interval(days => :horizon_days)
   AND (s.bookable_by & :bookers) <> 0
   AND (CAST(:codes AS text[]) IS NULL OR s.territory_code = ANY(CAST(:codes AS text[])))

@@ -17,5 +17,9 @@ class WrongState(Conflict):
     """The request or the proposal is not in a state where this may be done."""
 
 
+class SlotTaken(Conflict):
+    """The access consultation is no longer free (taken, held, withdrawn or past)."""
+
+
 class NotAccepting(Conflict):
     """The doctor does not take new patients (any longer)."""

@@ -81,6 +81,8 @@ class MtRequest(Base):
         CheckConstraint("state <> 'found' OR first_visit_on IS NOT NULL", name="found_visit"),
         Index("ix_mt_requests_queue", "territory_code", "state", "created_at"),
         Index("ix_mt_requests_created_by", "created_by"),
+        Index("uq_mt_requests_access_slot", "access_slot_id", unique=True,
+              postgresql_where=text("access_slot_id IS NOT NULL")),
         Index("ix_mt_requests_to_purge", "ended_at",
               postgresql_where=text("purged_at IS NULL AND ended_at IS NOT NULL")),
     )
@@ -115,6 +117,10 @@ class MtRequest(Base):
     practitioner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("practitioners.id"))
     accepted_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     first_visit_on: Mapped[dt.date | None] = mapped_column(Date)
+    # The access consultation the coordinator booked for him (a slot of kind access), before the MT is found.
+    access_slot_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("slots.id"))
+    access_booked_at: Mapped[dt.datetime | None] = mapped_column(TZ)
+    access_booked_by: Mapped[str | None] = mapped_column(String(200))
     found_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     closed_at: Mapped[dt.datetime | None] = mapped_column(TZ)
     # When the request was found or closed: its retention runs from then.

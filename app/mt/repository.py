@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.mt.models import MtOffer, MtProposal, MtRequest
 from app.platform.geo import haversine_km
+from app.slots.repository import ACCESS_TAKEABLE
 
 # An offer open on :today (the territory's date).
 OPEN_OFFER = "o.accepting AND (o.until IS NULL OR o.until >= :today)"
@@ -190,3 +191,40 @@ async def proposals_to(session: AsyncSession, practitioner_id: uuid.UUID, *, sta
     if state:
         stmt = stmt.where(MtProposal.state == state)
     return (await session.execute(stmt)).all()
+
+
+async def site_name(session: AsyncSession, site_id: uuid.UUID) -> str | None:
+    name = await session.scalar(text("SELECT name FROM sites WHERE id = :s"), {"s": site_id})
+    return None if name is None else str(name)
+
+
+# An access consultation the coordinator may book now (app/slots's ACCESS_TAKEABLE) in the territories :codes. The
+# list and the booking embed it, on the slots table aliased ``s``.
+ACCESS_FREE = f"{ACCESS_TAKEABLE} AND s.territory_code = ANY(CAST(:codes AS text[]))"
+
+ACCESS_SLOTS = f"""
+SELECT s.id, s.practitioner_id, p.family_name, p.given_name, s.site_id, si.name AS site_name, si.address,
+       si.postcode, s.territory_code, s.start_at, s.end_at, s.mode
+FROM slots s JOIN practitioners p ON p.id = s.practitioner_id JOIN sites si ON si.id = s.site_id
+WHERE {ACCESS_FREE}
+ORDER BY s.start_at, s.id
+LIMIT :limit"""
+
+# Booking an access consultation: the slot taken in the statement that checks it (never checked, then taken).
+BOOK_ACCESS = f"""
+UPDATE slots s SET status = 'booked' WHERE s.id = :slot AND {ACCESS_FREE}
+RETURNING s.id"""
+
+
+async def access_slots(session: AsyncSession, codes: Sequence[str], limit: int) -> Sequence[Any]:
+    return (await session.execute(text(ACCESS_SLOTS), {"codes": list(codes), "limit": limit})).mappings().all()
+
+
+async def book_access(session: AsyncSession, slot_id: uuid.UUID, codes: Sequence[str]) -> bool:
+    return (await session.execute(text(BOOK_ACCESS), {"slot": slot_id, "codes": list(codes)})).first() is not None
+
+
+async def slot_kind(session: AsyncSession, slot_id: uuid.UUID, codes: Sequence[str]) -> str | None:
+    kind = await session.scalar(text("SELECT kind FROM slots WHERE id = :s AND territory_code = ANY(CAST(:c AS "
+                                     "text[]))"), {"s": slot_id, "c": list(codes)})
+    return None if kind is None else str(kind)

@@ -4,20 +4,25 @@ and the public one), the waiting list and the matching (docs/mt.md)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse
 
 from app.auth.dependencies import require_roles
 from app.auth.principal import Principal
-from app.http.dependencies import SessionDep
+from app.http.dependencies import SessionDep, SettingsDep
 from app.http.errors import error_responses
-from app.mt import service
+from app.http.routes import POLICIES
+from app.mt import answer_link, importer, self_request, service
 from app.mt.schemas import (
+    AccessBookingIn,
+    AccessSlot,
     Candidate,
     CloseIn,
     DoctorProposal,
     FoundIn,
+    MtImportResult,
     MtRequestCreate,
     MtRequestRead,
     MtRequestSummary,
@@ -27,18 +32,21 @@ from app.mt.schemas import (
     Priority,
     PriorityIn,
     ProposalCreate,
+    ProposalCreated,
     ProposalRead,
     ProposalState,
     PublicDoctor,
     RefuseIn,
     State,
 )
+from app.platform.errors import PayloadTooLarge
 from app.territories.schemas import CODE_PATTERN
 
 offers_router = APIRouter(prefix="/v1/practitioners/me/new-patients", tags=["mt"])
 doctors_router = APIRouter(tags=["mt"])
 router = APIRouter(prefix="/v1/mt-requests", tags=["mt"])
 proposals_router = APIRouter(prefix="/v1/mt-proposals", tags=["mt"])
+pages_router = APIRouter(tags=["mt"])
 
 DoctorDep = Annotated[Principal, Depends(require_roles("effector"))]
 CoordinatorDep = Annotated[Principal, Depends(require_roles("coordinator", "admin"))]
@@ -98,6 +106,34 @@ async def create_mt_request(data: MtRequestCreate, session: SessionDep, principa
     return await service.create(session, principal, data)
 
 
+MAX_IMPORT_BYTES = POLICIES[("POST", "/v1/mt-requests/import")].body_bytes
+
+
+@router.post(
+    "/import", response_model=MtImportResult, operation_id="import_mt_requests",
+    responses=error_responses(401, 403, 404, 413, 415, 422, 503),
+    openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def import_mt_requests(
+    request: Request, session: SessionDep, principal: CoordinatorDep, settings: SettingsDep
+) -> MtImportResult:
+    """Import a waiting list (CSV with a header: territory_code, phone, and any of family_name, given_name,
+    birth_year, sex, postcode, address, email, publics — ald|disability|pregnancy —, note), all or nothing: each row
+    a request of source `import`; the errors name the row and the column."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB")
+    return await importer.run(session, principal, b"".join(chunks), request.headers.get("content-type"),
+                              settings=settings)
+
+
 @router.get("", response_model=list[MtRequestSummary], operation_id="list_mt_requests",
             responses=error_responses(401, 403, 404, 422))
 async def list_mt_requests(
@@ -143,6 +179,26 @@ async def confirm_mt_found(
     return await service.found(session, principal, request_id, data)
 
 
+@router.post("/{request_id:uuid}/access", response_model=MtRequestRead, operation_id="book_mt_access_consultation",
+             responses=error_responses(401, 403, 404, 409, 422))
+async def book_mt_access_consultation(
+    request_id: uuid.UUID, data: AccessBookingIn, session: SessionDep, principal: CoordinatorDep
+) -> MtRequestRead:
+    """Orient the patient to an access consultation (a free slot of kind access in the request's territory) before
+    his médecin traitant is found; one per request (409 once booked, or when the slot is no longer free)."""
+    return await service.book_access(session, principal, request_id, data)
+
+
+@doctors_router.get("/v1/access-slots", response_model=list[AccessSlot], operation_id="list_access_slots",
+                    responses=error_responses(401, 403, 404, 422))
+async def list_access_slots(
+    session: SessionDep, principal: CoordinatorDep, territory: Territory,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[AccessSlot]:
+    """The access consultations free in the territory (and the CPTS under it), the soonest first."""
+    return await service.access_slots(session, principal, territory, limit=limit)
+
+
 @router.get("/{request_id:uuid}/candidates", response_model=list[Candidate], operation_id="list_mt_candidates",
             responses=error_responses(401, 403, 404, 409))
 async def list_mt_candidates(
@@ -153,13 +209,14 @@ async def list_mt_candidates(
     return await service.candidates(session, principal, request_id, limit=limit)
 
 
-@router.post("/{request_id:uuid}/proposals", status_code=201, response_model=ProposalRead,
+@router.post("/{request_id:uuid}/proposals", status_code=201, response_model=ProposalCreated,
              operation_id="create_mt_proposal", responses=error_responses(401, 403, 404, 409, 422))
 async def create_mt_proposal(
-    request_id: uuid.UUID, data: ProposalCreate, session: SessionDep, principal: CoordinatorDep
-) -> ProposalRead:
-    """Propose a doctor the patient chose (`patient_agreed: true`, required); the doctor accepts or refuses."""
-    return await service.propose(session, principal, request_id, data)
+    request_id: uuid.UUID, data: ProposalCreate, session: SessionDep, principal: CoordinatorDep, settings: SettingsDep
+) -> ProposalCreated:
+    """Propose a doctor the patient chose (`patient_agreed: true`, required); the doctor accepts or refuses, in his
+    view or by the `answer_link` of this answer (the coordinator sends it to him)."""
+    return await service.propose(session, principal, request_id, data, settings)
 
 
 @proposals_router.get("", response_model=list[DoctorProposal], operation_id="list_my_mt_proposals",
@@ -187,3 +244,76 @@ async def refuse_mt_proposal(
 ) -> ProposalRead:
     """The doctor refuses, with a reason: no_capacity, publics, too_far, patient_known, other."""
     return await service.refuse(session, principal, proposal_id, data)
+
+
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+AnswerToken = Annotated[str, Path(max_length=80, description="the signed link of a proposal (its answer_link)")]
+ANSWER_PAGES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "the page (French, without JavaScript)"},
+    404: {"content": {"text/html": {}}, "description": "an unknown, altered or expired link"},
+    409: {"content": {"text/html": {}}, "description": "the doctor cannot accept: another doctor accepted the "
+          "patient, his capacity of the month is used, or his offer is closed"},
+    422: {"content": {"text/html": {}}, "description": "no answer chosen, or a refusal without a reason of the list"},
+    429: {"content": {"application/json": {}}, "description": "too many requests from this address this minute"},
+}
+
+
+@pages_router.get("/mt/{token}", response_class=HTMLResponse, operation_id="show_mt_answer_link",
+                   responses=ANSWER_PAGES)
+async def show_mt_answer_link(token: AnswerToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Public: the proposal (the patient's publics, postcode and priority, never his name) and the buttons to accept
+    or refuse. Changes nothing (mail scanners fetch links)."""
+    status, body = await answer_link.show(session, token, settings, act=False)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+@pages_router.post("/mt/{token}", response_class=HTMLResponse, operation_id="answer_mt_by_link",
+                    responses=ANSWER_PAGES)
+async def answer_mt_by_link(
+    token: AnswerToken, session: SessionDep, settings: SettingsDep,
+    answer: Annotated[str | None, Form(description="accept or refuse")] = None,
+    reason: Annotated[str | None, Form(description="to refuse: no_capacity, publics, too_far, patient_known, "
+                                       "other")] = None,
+) -> HTMLResponse:
+    """Public: the doctor the proposal names accepts or refuses it (a form, application/x-www-form-urlencoded),
+    exactly as by POST /v1/mt-proposals/{id}/accept|refuse; single use (again: it says it is answered already)."""
+    status, body = await answer_link.show(session, token, settings, act=True, answer=answer, reason=reason)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+SELF_PAGES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "the form (French, without JavaScript) and the information "
+          "notice"},
+    201: {"content": {"text/html": {}}, "description": "the request is recorded (nothing else is shown)"},
+    404: {"content": {"text/html": {}}, "description": "an unknown, altered or expired self-referral link"},
+    422: {"content": {"text/html": {}}, "description": "the form again, saying which field to correct (a phone is "
+          "required)"},
+    429: {"content": {"application/json": {}}, "description": "too many requests from this address this minute"},
+}
+SelfToken = Annotated[str, Path(max_length=80, description="the territory's self-referral link (POST "
+                                "/v1/referral-links)")]
+FormText = Annotated[str | None, Form()]
+
+
+@pages_router.get("/v1/self-referrals/{token}/mt", response_class=HTMLResponse, operation_id="show_mt_self_request",
+                  responses=SELF_PAGES)
+async def show_mt_self_request(token: SelfToken, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Public: the form by which a patient of the link's territory asks for a médecin traitant, with the information
+    notice he is owed (purpose, retention, rights)."""
+    status, body = await self_request.page(session, token, settings)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+@pages_router.post("/v1/self-referrals/{token}/mt", response_class=HTMLResponse, status_code=201,
+                   operation_id="make_mt_self_request", responses=SELF_PAGES)
+async def make_mt_self_request(
+    token: SelfToken, session: SessionDep, settings: SettingsDep, phone: FormText = None,
+    family_name: FormText = None, given_name: FormText = None, birth_year: FormText = None, postcode: FormText = None,
+    publics: Annotated[list[str] | None, Form(description="ald, disability, pregnancy")] = None,
+) -> HTMLResponse:
+    """Public (budgeted by address, as the self-referrals): the patient's own request (source `self`) waits on his
+    territory's list; a phone is required; nothing is shown back but that it is recorded."""
+    form = {"phone": phone, "family_name": family_name, "given_name": given_name, "birth_year": birth_year,
+            "postcode": postcode}
+    status, body = await self_request.page(session, token, settings, form, publics)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)

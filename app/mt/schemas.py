@@ -171,6 +171,11 @@ class MtRequestCreate(Input):
                               description="what the coordination should know (sealed at rest)")
 
 
+class MtImportResult(Schema):
+    imported: int = Field(description="requests made (source import), all the file's rows")
+    by_priority: dict[str, int] = Field(description="how many of them are high, medium, normal")
+
+
 class PriorityIn(Input):
     priority: Priority
     reason: Text = Field(min_length=1, max_length=500, description="why the coordinator sets it (sealed at rest)")
@@ -248,6 +253,27 @@ class MtRequestSummary(Schema):
     waiting_days: int
 
 
+class AccessSlot(Schema):
+    """An access consultation the coordinator may book for a patient (a free slot of kind access)."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    family_name: str
+    given_name: str
+    site_id: uuid.UUID
+    site_name: str
+    address: str
+    postcode: str
+    territory_code: str
+    start: dt.datetime
+    end: dt.datetime
+    mode: str
+
+
+class AccessBookingIn(Input):
+    slot_id: uuid.UUID = Field(description="a free slot of kind access in the request's territory")
+
+
 class MtRequestRead(MtRequestSummary):
     call_id: uuid.UUID | None
     created_by_role: str
@@ -257,6 +283,9 @@ class MtRequestRead(MtRequestSummary):
     priority_adjustment: PriorityAdjustment | None
     accepted_at: dt.datetime | None
     first_visit_on: dt.date | None
+    access_slot_id: uuid.UUID | None = Field(description="the access consultation booked for him (a slot of kind "
+                                             "access)")
+    access_booked_at: dt.datetime | None
     found_at: dt.datetime | None
     closed_at: dt.datetime | None
     purged_at: dt.datetime | None
@@ -273,6 +302,20 @@ class Candidate(Schema):
     capacity_left: int
     site: SiteBrief = Field(description="his offer's site nearest the patient")
     distance_km: float | None = Field(description="from the centroid of the patient's postcode (null without one)")
+
+
+class AnswerLink(Schema):
+    """The doctor's answer link (GET shows the proposal, POST answers it): the coordinator sends it to him."""
+
+    token: str
+    path: str = Field(description="/mt/{token}")
+    url: str = Field(description="the path on the service's public address (SNP_PUBLIC_URL)")
+    expires_at: dt.datetime
+
+
+class ProposalCreated(ProposalRead):
+    answer_link: AnswerLink = Field(description="the link the doctor answers by (signed, expiring, single use; it "
+                                    "names the proposal, nothing about the patient)")
 
 
 class DoctorProposal(ProposalRead):

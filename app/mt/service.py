@@ -16,15 +16,19 @@ from app.auth.principal import Principal
 from app.calls import service as call_service
 from app.identity import crypto
 from app.identity.sealing import initials, opened
-from app.mt import repository
-from app.mt.errors import AlreadyPlaced, CapacityExhausted, NotAccepting, WrongState
+from app.mt import links, repository
+from app.mt.errors import AlreadyPlaced, CapacityExhausted, NotAccepting, SlotTaken, WrongState
 from app.mt.models import MtOffer, MtProposal, MtRequest
 from app.mt.schemas import (
     SOURCE_ROLES,
+    AccessBookingIn,
+    AccessSlot,
+    AnswerLink,
     Candidate,
     CloseIn,
     DoctorProposal,
     FoundIn,
+    MtPatientIn,
     MtRequestCreate,
     MtRequestRead,
     MtRequestSummary,
@@ -35,6 +39,7 @@ from app.mt.schemas import (
     PriorityAdjustment,
     PriorityIn,
     ProposalCreate,
+    ProposalCreated,
     ProposalRead,
     PublicDoctor,
     RefuseIn,
@@ -43,6 +48,7 @@ from app.mt.schemas import (
     matching_publics,
     priority_of,
 )
+from app.platform.config import Settings
 from app.platform.errors import Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners import repository as practitioner_repository
@@ -53,6 +59,8 @@ from app.territories.models import Territory
 IDENTITY = ("family_name", "given_name", "phone", "address", "email")
 OPEN_STATES = ("waiting", "proposed")
 DEFAULT_TIMEZONE = "Europe/Paris"
+# Who makes a request of source self: the patient, through the public self-referral page (no account).
+SELF = Principal(sub="self-referral", role="patient")
 
 
 def now() -> dt.datetime:
@@ -229,6 +237,7 @@ async def _read(session: AsyncSession, principal: Principal, request: MtRequest)
         referrer_kind=request.referrer_kind, patient=patient,
         note=ring.open(request.note, "note") if _sees_identity(principal, request) else None,
         priority_adjustment=adjustment, accepted_at=request.accepted_at, first_visit_on=request.first_visit_on,
+        access_slot_id=request.access_slot_id, access_booked_at=request.access_booked_at,
         found_at=request.found_at, closed_at=request.closed_at, purged_at=request.purged_at,
         proposals=[ProposalRead.model_validate(p) for p in proposals])
 
@@ -271,19 +280,9 @@ async def create(session: AsyncSession, principal: Principal, data: MtRequestCre
     postcode = patient.get("postcode")
     if postcode and await territory_repository.unknown_postcodes(session, [postcode]):
         raise Unprocessable(f"patient.postcode: {postcode} is not a French postcode", field="patient.postcode")
-    declared = sorted(set(data.publics))
-    year = now().year
-    priority, reasons = priority_of(declared, patient.get("birth_year"), year,
-                                    snp_visit=data.source == "effector" or data.call_id is not None)
-    ring = crypto.ring()
-    request = MtRequest(
-        territory_code=territory.code, source=data.source, state="waiting", created_by=principal.sub,
-        created_by_role=principal.role, referrer_kind=principal.referrer_kind if principal.role == "referrer" else None,
-        call_id=data.call_id, patient_birth_year=patient.get("birth_year"), patient_sex=patient.get("sex"),
-        patient_postcode=postcode, publics=declared, priority=priority, priority_computed=priority,
-        priority_reasons=reasons, note=ring.seal(data.note, "note"), created_at=now(),  # the act's time, in order
-        **{f"patient_{name}": ring.seal(patient.get(name), f"patient_{name}") for name in IDENTITY},
-    )
+    request = new_request(territory.code, data.source, principal, patient, data.publics, note=data.note,
+                           call_id=data.call_id)
+    priority = request.priority
     session.add(request)
     await session.flush()
     await session.refresh(request)
@@ -291,6 +290,42 @@ async def create(session: AsyncSession, principal: Principal, data: MtRequestCre
     log.info("mt.request_created", mt_request_id=str(request.id), territory=territory.code, source=data.source,
              priority=priority)
     return await _read(session, principal, request)
+
+
+async def create_self(session: AsyncSession, territory_code: str, patient: MtPatientIn,
+                      publics: Sequence[str]) -> None:
+    """The patient's own request (source ``self``, the public self-referral page): a phone required, nothing given
+    back."""
+    given = patient.model_dump(exclude_none=True)
+    if not given.get("phone"):
+        raise Unprocessable("patient.phone: the coordination calls the patient back", field="patient.phone")
+    postcode = given.get("postcode")
+    if postcode and await territory_repository.unknown_postcodes(session, [postcode]):
+        raise Unprocessable(f"patient.postcode: {postcode} is not a French postcode", field="patient.postcode")
+    request = new_request(territory_code, "self", SELF, given, publics)
+    session.add(request)
+    await session.flush()
+    _audit(session, SELF, "mt_request.created", request, source="self", priority=request.priority)
+    log.info("mt.request_created", mt_request_id=str(request.id), territory=territory_code, source="self",
+             priority=request.priority)
+
+
+def new_request(territory_code: str, source: str, by: Principal, patient: dict[str, Any], publics: Sequence[str], *,
+                 note: str | None = None, call_id: uuid.UUID | None = None) -> MtRequest:
+    """A waiting request, its priority computed and its identity sealed: the one way every source makes one (the API,
+    the patient's own page, the import)."""
+    declared = sorted(set(publics))
+    priority, reasons = priority_of(declared, patient.get("birth_year"), now().year,
+                                    snp_visit=source == "effector" or call_id is not None)
+    ring = crypto.ring()
+    return MtRequest(
+        territory_code=territory_code, source=source, state="waiting", created_by=by.sub, created_by_role=by.role,
+        referrer_kind=by.referrer_kind if by.role == "referrer" else None, call_id=call_id,
+        patient_birth_year=patient.get("birth_year"), patient_sex=patient.get("sex"),
+        patient_postcode=patient.get("postcode"), publics=declared, priority=priority, priority_computed=priority,
+        priority_reasons=reasons, note=ring.seal(note, "note"), created_at=now(),  # the act's time, in order
+        **{f"patient_{name}": ring.seal(patient.get(name), f"patient_{name}") for name in IDENTITY},
+    )
 
 
 async def list_(session: AsyncSession, principal: Principal, *, territory: str | None, state: str | None,
@@ -388,7 +423,7 @@ async def candidates(session: AsyncSession, principal: Principal, request_id: uu
 
 
 async def propose(session: AsyncSession, principal: Principal, request_id: uuid.UUID,
-                  data: ProposalCreate) -> ProposalRead:
+                  data: ProposalCreate, settings: Settings) -> ProposalCreated:
     """The coordinator proposes a doctor the patient agreed to; the doctor answers."""
     request = await _request(session, principal, request_id, lock=True)
     if request.state not in OPEN_STATES:
@@ -414,7 +449,11 @@ async def propose(session: AsyncSession, principal: Principal, request_id: uuid.
     await session.refresh(proposal)
     _audit(session, principal, "mt_proposal.created", request, proposal_id=str(proposal.id),
            practitioner_id=str(candidate.practitioner_id))
-    return ProposalRead.model_validate(proposal)
+    expires = proposal.created_at.replace(microsecond=0) + dt.timedelta(days=settings.mt_answer_link_days)
+    token = links.sign(settings.link_secret, proposal.id, expires)
+    link = AnswerLink(token=token, path=links.PATH + token, url=settings.base_url + links.PATH + token,
+                      expires_at=expires)
+    return ProposalCreated(**ProposalRead.model_validate(proposal).model_dump(), answer_link=link)
 
 
 async def _answerable(session: AsyncSession, principal: Principal,
@@ -479,6 +518,40 @@ async def my_proposals(session: AsyncSession, principal: Principal, *, state: st
     year = now().year
     return [DoctorProposal(**ProposalRead.model_validate(r.MtProposal).model_dump(),
                            request=_summary(r.MtRequest, year)) for r in rows]
+
+
+# --------------------------------------------------------------------------- access consultations
+
+
+async def access_slots(session: AsyncSession, principal: Principal, territory_code: str, *,
+                       limit: int) -> list[AccessSlot]:
+    """The access consultations free in a territory (and the CPTS under it), the soonest first."""
+    territory = await _territory(session, principal, territory_code, "territory")
+    codes = sorted(await territory_repository.with_children(session, [territory.code]))
+    return [AccessSlot(**{**r, "start": r["start_at"], "end": r["end_at"]})
+            for r in await repository.access_slots(session, codes, limit)]
+
+
+async def book_access(session: AsyncSession, principal: Principal, request_id: uuid.UUID,
+                      data: AccessBookingIn) -> MtRequestRead:
+    """The coordinator orients a patient to an access consultation before his MT is found: the slot is taken in the
+    statement that checks it is a free access slot of the request's territory; one per request."""
+    request = await _request(session, principal, request_id, lock=True)
+    if request.state in ("found", "closed"):
+        raise WrongState(f"The request is {request.state}: no access consultation is to be booked")
+    if request.access_slot_id is not None:
+        raise WrongState("An access consultation is booked for this patient already")
+    codes = sorted(await territory_repository.with_children(session, [request.territory_code]))
+    if not await repository.book_access(session, data.slot_id, codes):
+        kind = await repository.slot_kind(session, data.slot_id, codes)
+        if kind == "access":
+            raise SlotTaken("This access consultation is taken, held, withdrawn or past", field="slot_id")
+        raise Unprocessable("slot_id: not an access consultation of the request's territory", field="slot_id")
+    request.access_slot_id, request.access_booked_at, request.access_booked_by = data.slot_id, now(), principal.sub
+    await session.flush()
+    _audit(session, principal, "mt_request.access_booked", request, slot_id=str(data.slot_id))
+    log.info("mt.access_booked", mt_request_id=str(request.id), slot_id=str(data.slot_id))
+    return await _read(session, principal, request)
 
 
 # --------------------------------------------------------------------------- retention

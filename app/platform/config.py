@@ -29,7 +29,8 @@ DEV_PUBLIC_URL = "http://127.0.0.1:8000"
 # ``fhir_search`` is the FHIR slot search's (GET /fhir/Slot): the national platform searches there with one
 # token for every regulator in France, so it is not held to a console user's ``search``.
 RATE_LIMITS = {"search": 600, "booking": 300, "import": 30, "auth_failure": 300, "self_referral": 10, "sign_in": 120,
-               "fhir_search": 3000, "patient_link": 30, "public_list": 60}
+               "fhir_search": 3000, "patient_link": 30, "public_list": 60,
+               "answer_link": 30}
 
 
 def _listed(value: object) -> object:
@@ -174,6 +175,8 @@ class Settings(BaseSettings):
     # Days a patient's identity is kept on the MT waiting list once his request is found or closed (never while it
     # waits: the calls' retention_days would erase patients who wait longer); app/mt/retention.py.
     mt_retention_days: int = Field(default=90, ge=1, le=36500)
+    # Days the doctor's answer link of an MT proposal (/mt/{token}, app/mt/links.py) stays valid.
+    mt_answer_link_days: int = Field(default=14, ge=1, le=90)
     log_level: str = "INFO"
     log_json: bool = True
     relay_enabled: bool = True

@@ -73,6 +73,7 @@ class Slot(Base):
         ),
         CheckConstraint("mode IN ('in_person', 'home_visit', 'teleconsultation')", name="mode"),
         CheckConstraint("audience IN ('all', 'children', 'ehpad')", name="audience"),
+        CheckConstraint("kind IN ('snp', 'access')", name="kind"),
         CheckConstraint("status IN ('free', 'booked', 'withdrawn')", name="status"),
         CheckConstraint("source IN ('api', 'bulk', 'rule', 'ics', 'fhir')", name="source"),
         CheckConstraint("NOT over_capacity OR status <> 'free'", name="over_capacity_never_free"),
@@ -114,6 +115,9 @@ class Slot(Base):
     end_at: Mapped[dt.datetime] = mapped_column(TZ)
     mode: Mapped[str] = mapped_column(String(20))
     audience: Mapped[str] = mapped_column(String(16), server_default=text("'all'"))
+    # snp: an unplanned-care slot for the SAS; access: an access consultation (a long visit for a patient without a
+    # médecin traitant, docs/mt.md), booked by the CPTS's coordinator for an MT request, never an SNP slot.
+    kind: Mapped[str] = mapped_column(String(8), server_default=text("'snp'"))
     bookable_by: Mapped[int] = mapped_column(SmallInteger, server_default=text("15"))
     release_before: Mapped[dt.timedelta | None] = mapped_column(Interval)
     status: Mapped[str] = mapped_column(String(16), server_default=text("'free'"))

@@ -30,6 +30,7 @@ class Batch:
     ends: list[dt.datetime] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
     bookable: list[int] = field(default_factory=list)
     releases: list[dt.timedelta | None] = field(default_factory=list)
     keys: list[str | None] = field(default_factory=list)
@@ -48,12 +49,17 @@ BOOKABLE = (
     "OR s.start_at - s.release_before <= now())"
 )
 
+# An SNP slot, not an access consultation (kind ``access``: booked by the MT coordinator only, app/mt): the SNP
+# search, holds and bookings (through CLAIMABLE), the FHIR facade, its bulk files and the participation hours read
+# only these.
+SNP_KIND = "s.kind = 'snp'"
+
 # The one definition of "a slot can be taken now" (by ``:call_id``, NULL for no call in particular, and
-# by the booker of ``BOOKABLE``'s parameters): free, not started, not held by another call (a lapsed
-# hold is no hold), and open to this booker. Search, hold and booking all embed it, on the slots
+# by the booker of ``BOOKABLE``'s parameters): an SNP slot, free, not started, not held by another call (a
+# lapsed hold is no hold), and open to this booker. Search, hold and booking all embed it, on the slots
 # table aliased ``s``.
 CLAIMABLE = (
-    "s.status = 'free' AND s.start_at > now() "
+    f"{SNP_KIND} AND s.status = 'free' AND s.start_at > now() "
     "AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) "
     f"AND {BOOKABLE}"
 )
@@ -71,6 +77,10 @@ OVER_CAPACITY_TARGET = f"""{OVER_CAPACITY_SERVES}
 # A slot its owner may withdraw: free and not held right now (a booked slot needs its booking cancelled).
 WITHDRAWABLE = "s.status = 'free' AND (s.held_until IS NULL OR s.held_until <= now())"
 
+# An access consultation that can be taken now (by the MT coordinator for a request, app/mt): of kind access,
+# not started, free and not held.
+ACCESS_TAKEABLE = f"s.kind = 'access' AND s.start_at > now() AND {WITHDRAWABLE}"
+
 # A slot as its owner sees it; "held" is a hold not yet lapsed.
 STATE_SQL = """
     CASE WHEN s.status = 'withdrawn' THEN 'withdrawn'
@@ -81,15 +91,15 @@ STATE_SQL = """
 """
 
 _INSERT = """
-INSERT INTO slots (id, practitioner_id, site_id, territory_code, start_at, end_at, mode, audience,
+INSERT INTO slots (id, practitioner_id, site_id, territory_code, start_at, end_at, mode, audience, kind,
                    bookable_by, release_before, source, source_key, rule_id)
-SELECT b.id, b.pid, b.site, b.territory, b.s, b.e, b.mode, b.audience, b.bookable, b.release, :source, b.key,
-       b.rule
+SELECT b.id, b.pid, b.site, b.territory, b.s, b.e, b.mode, b.audience, b.kind, b.bookable, b.release, :source,
+       b.key, b.rule
 FROM unnest(CAST(:ids AS uuid[]), CAST(:pids AS uuid[]), CAST(:sites AS uuid[]), CAST(:territories AS text[]),
             CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]), CAST(:modes AS text[]),
-            CAST(:audiences AS text[]), CAST(:bookable AS smallint[]), CAST(:releases AS interval[]),
-            CAST(:keys AS text[]), CAST(:rules AS uuid[]))
-     AS b(id, pid, site, territory, s, e, mode, audience, bookable, release, key, rule)
+            CAST(:audiences AS text[]), CAST(:kinds AS text[]), CAST(:bookable AS smallint[]),
+            CAST(:releases AS interval[]), CAST(:keys AS text[]), CAST(:rules AS uuid[]))
+     AS b(id, pid, site, territory, s, e, mode, audience, kind, bookable, release, key, rule)
 -- One insertion order for every batch: two batches of one doctor then take the exclusion locks in the
 -- same order, so they queue behind each other instead of deadlocking.
 ORDER BY b.pid, b.s
@@ -112,7 +122,8 @@ async def insert(
     rows = await session.execute(stmt, {
         "source": source, "ids": batch.ids, "pids": batch.practitioners, "sites": batch.sites,
         "territories": batch.territories, "starts": batch.starts, "ends": batch.ends, "modes": batch.modes,
-        "audiences": batch.audiences, "bookable": batch.bookable, "releases": batch.releases, "keys": batch.keys,
+        "audiences": batch.audiences, "kinds": batch.kinds or ["snp"] * len(batch), "bookable": batch.bookable,
+        "releases": batch.releases, "keys": batch.keys,
         "rules": batch.rules,
     })
     return [r[0] for r in rows]
@@ -187,7 +198,7 @@ _s = cast(Alias, Slot.__table__.alias("s"))  # an Alias, which the stubs type as
 _STATE: ColumnElement[str] = literal_column(STATE_SQL)
 _SLOT_COLUMNS = (
     _s.c.id, _s.c.practitioner_id, _s.c.site_id, _s.c.territory_code, _s.c.start_at.label("start"),
-    _s.c.end_at.label("end"), _s.c.mode, _s.c.audience, _s.c.bookable_by, _s.c.release_before,
+    _s.c.end_at.label("end"), _s.c.mode, _s.c.audience, _s.c.kind, _s.c.bookable_by, _s.c.release_before,
     _s.c.over_capacity, _s.c.status, _STATE.label("state"), _s.c.held_until,
     _s.c.source, _s.c.rule_id, _s.c.created_at, _s.c.withdrawn_at,
 )
@@ -268,7 +279,7 @@ offered AS (
     FROM slots s
     JOIN territories t ON t.code = s.territory_code
     LEFT JOIN bookings b ON b.slot_id = s.id AND b.status = 'active'
-    WHERE s.practitioner_id = :pid AND s.status <> 'withdrawn'
+    WHERE s.practitioner_id = :pid AND s.status <> 'withdrawn' AND s.kind = 'snp'
       AND s.start_at >= CAST(:first AS date) - interval '2 days'
       AND s.start_at < CAST(:last AS date) + interval '9 days'
 ),

@@ -10,6 +10,8 @@ from app.http.schemas import AwareDatetime, Input, Schema
 from app.slots.bookers import ALL_BOOKERS, Booker, names
 
 Mode = Literal["in_person", "home_visit", "teleconsultation"]
+# snp: an unplanned-care slot; access: an access consultation for a patient without a médecin traitant (docs/mt.md).
+SlotKind = Literal["snp", "access"]
 Audience = Literal["all", "children", "ehpad"]
 State = Literal["free", "held", "booked", "withdrawn", "past"]
 MAX_BULK = 5000
@@ -54,6 +56,9 @@ class SlotCreate(Input):
     end: AwareDatetime
     mode: Mode
     audience: Audience = "all"
+    kind: SlotKind = Field(default="snp", description="snp (an SNP slot), or access: an access consultation, booked "
+                           "by the CPTS's coordinator for a patient without a médecin traitant; never in the SNP "
+                           "search, the FHIR facade, its bulk files nor the participation hours")
     bookable_by: BookableBy = Field(default_factory=all_bookers)
     release_before: ReleaseBefore | None = None
 
@@ -90,6 +95,7 @@ class SlotRead(Schema):
     end: dt.datetime
     mode: str
     audience: str
+    kind: str = "snp"
     bookable_by: BookersRead = Field(default_factory=all_bookers)
     release_before: dt.timedelta | None = None
     over_capacity: bool = Field(default=False, description="an over-capacity appointment, not a published slot")

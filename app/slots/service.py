@@ -43,6 +43,7 @@ class Item:
     rule_id: uuid.UUID | None = None
     bookable_by: int = bookers.EVERYONE
     release_before: dt.timedelta | None = None
+    kind: str = "snp"
 
 
 def now_utc() -> dt.datetime:
@@ -123,6 +124,7 @@ def batch_of(items: list[Item], territories: list[str]) -> Batch:
         ids=[uuid.uuid4() for _ in items], practitioners=[i.practitioner_id for i in items],
         sites=[i.site_id for i in items], territories=territories, starts=[i.start for i in items],
         ends=[i.end for i in items], modes=[i.mode for i in items], audiences=[i.audience for i in items],
+        kinds=[i.kind for i in items],
         bookable=[i.bookable_by for i in items], releases=[i.release_before for i in items],
         keys=[i.key for i in items], rules=[i.rule_id for i in items],
     )
@@ -136,7 +138,7 @@ async def create(session: AsyncSession, principal: Principal, data: SlotCreate, 
     if problem:
         raise Unprocessable(f"{problem[0]}: {problem[1]}", field=problem[0])
     site = await site_for(session, pid, data.site_id)
-    item = Item(pid, data.site_id, data.start, data.end, data.mode, data.audience,
+    item = Item(pid, data.site_id, data.start, data.end, data.mode, data.audience, kind=data.kind,
                 bookable_by=bookers.mask(data.bookable_by), release_before=data.release_before)
     batch = batch_of([item], [site.territory_code])
     await insert_batch(session, [item], [0], batch, "api", 1, single=True)
@@ -211,7 +213,7 @@ def _item(
         rejected.append(Rejection(index=index, field=problem[0], reason=problem[1]))
         return None
     return Item(pid, model.site_id, model.start, model.end, model.mode, model.audience, model.source_key,
-                bookable_by=bookers.mask(model.bookable_by), release_before=model.release_before)
+                kind=model.kind, bookable_by=bookers.mask(model.bookable_by), release_before=model.release_before)
 
 
 async def publish(

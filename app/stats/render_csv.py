@@ -70,7 +70,8 @@ MT_HEADERS = {
     "demandes d'un effecteur", "mt_requests_by_source_referrer": "demandes d'un adresseur",
     "mt_requests_by_source_self": "demandes du patient lui-même", "mt_requests_by_source_coordinator":
     "demandes de la coordination", "mt_requests_by_source_import": "demandes importées",
-    "mt_accepted": "patients acceptés par un médecin", "mt_found_share": "part trouvée des demandes closes",
+    "mt_accepted": "patients acceptés par un médecin", "mt_access_consultations": "consultations d'accès",
+    "mt_found_share": "part trouvée des demandes closes",
     "mt_closed": "demandes closes sans médecin trouvé",
     "mt_closed_by_reason_found_elsewhere": "closes : trouvé ailleurs",
     "mt_closed_by_reason_unreachable": "closes : injoignable", "mt_closed_by_reason_moved": "closes : déménagé",

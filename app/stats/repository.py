@@ -133,7 +133,7 @@ SELECT width_bucket(sl.start_at, s.bounds) AS m,
 FROM scope s
 JOIN slots sl ON sl.territory_code = s.code
 LEFT JOIN bookings b ON b.slot_id = sl.id AND b.status = 'active'
-WHERE sl.status <> 'withdrawn' AND sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
+WHERE sl.status <> 'withdrawn' AND sl.kind = 'snp' AND sl.start_at >= s.bounds[1] AND sl.start_at < s.bounds[:width]
   AND sl.start_at >= CAST(:lowest AS timestamptz) AND sl.start_at < CAST(:highest AS timestamptz)
 GROUP BY GROUPING SETS ((1), ())
 """
@@ -406,9 +406,10 @@ async def drop_superseded_changes(session: AsyncSession) -> int:
 
 # The patients without a médecin traitant (app/mt), by the local month of each event: requests received (by
 # source), accepted by a doctor, found (with the days from reception to finding), closed (by reason), proposals
-# refused (by reason); and, at the end of each month (now for a month not ended), the requests still waiting
-# (received, not yet found or closed) with their median age in days. The whole period (m NULL) adds up the events;
-# its waiting figures are those of its last month, taken by the service.
+# refused (by reason), access consultations booked (by their slot's month); and, at the end of each month (now for
+# a month not ended), the requests still waiting (received, not yet found or closed) with their median age in days.
+# The whole period (m NULL) adds up the events; its waiting figures are those of its last month, taken by the
+# service.
 MT_SQL = f"""
 WITH {_SCOPE},
 r AS (
@@ -436,6 +437,11 @@ SELECT width_bucket(p.answered_at, r.bounds), 'refused:' || p.refusal_reason, co
 FROM r JOIN mt_proposals p ON p.request_id = r.id
 WHERE p.state = 'refused' AND p.answered_at >= r.bounds[1] AND p.answered_at < r.bounds[:width]
 GROUP BY GROUPING SETS ((1, 2), (2))
+UNION ALL
+SELECT width_bucket(sl.start_at, r.bounds), 'access', count(*), NULL
+FROM r JOIN slots sl ON sl.id = r.access_slot_id
+WHERE sl.start_at >= r.bounds[1] AND sl.start_at < r.bounds[:width]
+GROUP BY GROUPING SETS ((1), ())
 UNION ALL
 SELECT mo.m, 'waiting', count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(epoch FROM mo.at - r.created_at) / 86400.0)

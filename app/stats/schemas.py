@@ -158,6 +158,8 @@ class MtFigures(Schema):
 
     requests_by_source: MtSources = Field(default_factory=MtSources)
     accepted: int = Field(default=0, description="Requests a doctor accepted in the month (his capacity used)")
+    access_consultations: int = Field(default=0, description="Access consultations booked for requests, by the "
+                                      "month of their slot")
     found_share: float = Field(default=0.0, description="mt_found / (mt_found + closed): of the requests that ended "
                                "in the month, the share that found a médecin traitant (0 when none ended)")
     closed: int = Field(default=0, description="Requests closed in the month without a médecin traitant found here")

@@ -168,7 +168,7 @@ def mt_fields(events: dict[str, tuple[int, float | None]], end: dict[str, tuple[
     return {
         "mt_requests": sum(sources.values()), "mt_found": found, "mt_waiting": waiting,
         "mt_median_days_to_find": None if days is None else round(days, 1),
-        "mt": {"requests_by_source": sources, "accepted": count("accepted"),
+        "mt": {"requests_by_source": sources, "accepted": count("accepted"), "access_consultations": count("access"),
                "found_share": share(found, found + sum(closed.values())), "closed": sum(closed.values()),
                "closed_by_reason": closed, "median_waiting_days": None if waited is None else round(waited, 1),
                "refusals_by_reason": {REPORTED_AS.get(k, k): n for k, n in by("refused", MT_REFUSAL_REASONS).items()},

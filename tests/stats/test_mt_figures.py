@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import text
 
 from tests.mt.helpers import ISSOUDUN, doctor, propose, request
-from tests.stats.helpers import at, monthly, this_month
+from tests.stats.helpers import at, insert_slot, monthly, this_month
 
 
 async def test_a_month_of_the_coordination_is_counted_as_it_happened(client, auth):
@@ -89,3 +89,17 @@ async def test_past_months_count_each_event_in_its_month_and_waiting_at_each_end
                                   "closed_at = found_at WHERE id = :id"), {"id": found})
     again = await monthly(client, auth("admin"), "36", "2022-03", "2022-05")
     assert again["total"]["mt_found"] == 0 and again["months"][2]["mt"]["closed_by_reason"]["found_elsewhere"] == 1
+
+
+async def test_access_consultations_count_in_the_month_of_their_slot(client, connection, auth):
+    waiting = await _request_at(connection, "2022-03-10T10:00:00+01:00")
+    slot = await insert_slot(connection, "2022-04-12T14:00:00+02:00")
+    await connection.execute(text("UPDATE slots SET kind = 'access', status = 'booked' WHERE id = :s"), {"s": slot})
+    before = await monthly(client, auth("admin"), "36", "2022-03", "2022-04")
+    assert before["total"]["mt"]["access_consultations"] == 0
+    assert before["months"][1]["slots"]["published"] == 0  # never an SNP slot
+    await connection.execute(text("UPDATE mt_requests SET access_slot_id = :s, access_booked_at = now() "
+                                  "WHERE id = :r"), {"s": slot, "r": waiting})
+    after = await monthly(client, auth("admin"), "36", "2022-03", "2022-04")
+    assert [m["mt"]["access_consultations"] for m in after["months"]] == [0, 1]
+    assert after["total"]["mt"]["access_consultations"] == 1
