@@ -76,7 +76,7 @@ def test_the_demo_shows_a_live_queue_keeps_its_own_folder_and_stops_whole_on_one
     try:
         printed = _wait_for(out, READY, demo, timeout=180)
         # What one needs is printed: a token per role with its tabs, an effector's id.
-        for role in ("operator", "regulator", "effector", "urgences", "referrer", "analyst", "admin"):
+        for role in ("operator", "regulator", "effector", "urgences", "referrer", "coordinator", "analyst", "admin"):
             assert f"{role} — " in printed, printed
         assert "practitioner_id " in printed
         token = create_token(Settings(jwt_secret=SECRET), role="regulator", territories=["36"])

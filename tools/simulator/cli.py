@@ -89,10 +89,28 @@ async def simulation(url: str, profile: Profile, days: float, speed: float, seed
                 "calls": after["calls"] - before["calls"],
                 "decisions": {k: after["decisions"][k]["count"] - before["decisions"][k]["count"] for k in EXPECTED},
                 "calls_with_several_decisions": after["calls_with_several_decisions"]
-                - before["calls_with_several_decisions"]}
+                - before["calls_with_several_decisions"],
+                "mt": _mt_delta(before, after)}
         return summary
     finally:
         await sim.close()
+
+
+def _mt_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The report's figures of the patients without a médecin traitant, the run's own: events and the waiting
+    ones as differences; the median days to find and the doctors' offers as the report gives them after."""
+    def diff(key: str) -> dict[str, int]:
+        return {k: n - before["mt"][key].get(k, 0) for k, n in after["mt"][key].items()}
+
+    return {"mt_requests": after["mt_requests"] - before["mt_requests"],
+            "mt_found": after["mt_found"] - before["mt_found"],
+            "mt_waiting": after["mt_waiting"] - before["mt_waiting"],
+            "mt_median_days_to_find": after["mt_median_days_to_find"],
+            "requests_by_source": diff("requests_by_source"), "accepted": after["mt"]["accepted"]
+            - before["mt"]["accepted"], "closed_by_reason": diff("closed_by_reason"),
+            "refusals_by_reason": diff("refusals_by_reason"),
+            "doctors_accepting_now": after["mt"]["doctors_accepting_now"],
+            "places_per_month_now": after["mt"]["places_per_month_now"]}
 
 
 def show(summary: dict[str, Any]) -> None:
@@ -118,6 +136,15 @@ def show(summary: dict[str, Any]) -> None:
         f"réservations {summary['bookings']} (dont urgences {summary['ed_redirections']}), annulations "
         f"{summary['cancellations']} (réorientées {summary['reoriented']}), sans créneau {summary['no_slot']}, "
         f"retours {dict(summary['outcomes']) or 0}, appels par canal {summary['by_channel']}")
+    mt, counted = summary["mt"], (delta or {}).get("mt")
+    regulated = summary["calls"] - summary["ed_redirections"]
+    console.print(
+        f"sans médecin traitant : {mt['requests']} demandes ({100 * mt['requests'] / max(regulated, 1):.1f} % des "
+        f"patients régulés), {mt['proposals']} propositions, refus {mt['refusals_by_reason'] or 0}, "
+        f"{mt['accepted']} acceptés, {mt['found']} trouvés, closes {mt['closed_by_reason'] or 0}, {mt['waiting']} en "
+        f"attente ; {mt['offers']} médecins prenant de nouveaux patients ({mt['places_per_month']} places par mois)"
+        + (f" — rapport : {counted['mt_requests']} demandes, {counted['mt_found']} trouvés, "
+           f"{counted['mt_waiting']} en attente" if counted else ""))
     if summary["errors"]:
         console.print(f"[red]erreurs {summary['errors']}[/red]")
         for line in summary["first_errors"]:
@@ -136,8 +163,9 @@ def simulate(
     summary_json: Annotated[Path | None, typer.Option(help="also write the summary here (JSON)")] = None,
 ) -> None:
     """Play a SAS's traffic through the public API: doctors publishing, calls by hour, day and season,
-    regulation with the Indre's mix, ED redirections, cancellations, outcomes. Tokens are signed with
-    SNP_JWT_SECRET: the service must share it."""
+    regulation with the Indre's mix, ED redirections, cancellations, outcomes; patients without a médecin
+    traitant (1 in 10) on the waiting list, placed by the coordinator with the doctors who take new patients.
+    Tokens are signed with SNP_JWT_SECRET: the service must share it."""
     if profile not in PROFILES:
         raise typer.BadParameter(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
     summary = asyncio.run(simulation(url, PROFILES[profile], days, speed, seed, concurrency, history_days, setup))
@@ -154,6 +182,7 @@ TABS = (("operator", "Appels, Créneaux (opérateur : saisit et qualifie les app
         ("effector", "Mon activité (le médecin : ses rendez-vous, ses retours)"),
         ("urgences", "Créneaux, avec la réorientation depuis les urgences et ses réorientations"),
         ("referrer", "Créneaux, avec l'adressage d'un professionnel (pharmacien)"),
+        ("coordinator", "Médecin traitant (la coordination de la CPTS : liste d'attente, propositions)"),
         ("analyst", "Statistiques"),
         ("admin", "Appels, Créneaux, Statistiques"))
 

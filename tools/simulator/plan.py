@@ -9,6 +9,10 @@ hours of the week) and by season (winter highest).
 
 The mix is allotted by quota, not drawn at random: after every call, each kind's count is within one of
 its exact share of the calls so far, so two simulated days already show the Indre's shares.
+
+Patients without a médecin traitant (issue 29): about 1 in 10 of the patients the regulation handles has
+none — the share the Pays de Redon's access programme meets in its SNP patients (``Profile.without_mt_share``).
+What becomes of each request is planned here too, by quota (``MtPlan``): the simulator plays it through the API.
 """
 
 from __future__ import annotations
@@ -33,6 +37,17 @@ WEEKEND_HOURS = (2, 1, 1, 1, 1, 1, 2, 5, 10, 13, 13, 11, 8, 7, 7, 7, 7, 8, 8, 7,
 DAY_OF_WEEK = (1.15, 0.95, 0.9, 0.9, 0.95, 1.2, 1.35)  # Monday … Sunday
 SEASON = (1.2, 1.15, 1.05, 0.95, 0.9, 0.85, 0.9, 0.95, 0.9, 1.0, 1.05, 1.2)  # January … December
 DAYS_PER_MONTH = 365.25 / 12
+# What becomes of a request of a patient without a médecin traitant by the end of the run: found (a doctor
+# accepted him and the first consultation is confirmed), accepted (not yet seen), proposed (the doctor has not
+# answered), waiting (the coordination has not got to him), closed (without a doctor found here).
+MT_FATES = (("found", 4), ("accepted", 2), ("proposed", 1), ("waiting", 2), ("closed", 1))
+MT_CLOSED_REASONS = (("found_elsewhere", 3), ("unreachable", 2), ("moved", 1), ("deceased", 0.5))
+# A third of the requests a doctor is proposed for meet a refusal first (app/mt/schemas.py's reasons).
+MT_REFUSED_FIRST = 1 / 3
+MT_REFUSAL_REASONS = (("no_capacity", 2), ("too_far", 2), ("patient_known", 1), ("publics", 1), ("other", 1))
+# What the patients declare (the age publics come from the birth year): a quarter in ALD, one in ten a disability.
+MT_ALD_SHARE = 0.25
+MT_DISABILITY_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,11 @@ class Profile:
     second_line_share: float = 0.17  # calls that came through the 116 117 rather than the 15
     cancellation_rate: float = 0.04
     noshow_rate: float = 0.06
+    # Of the patients the regulation handles (not the ED's redirections), those without a médecin traitant: about
+    # 1 in 10 in a territory like Pays de Redon.
+    without_mt_share: float = 0.10
+    # Of the doctors, those who take new patients as their médecin traitant (every third, 2 to 5 a month).
+    new_patients_every: int = 3
     timezone: str = "Europe/Paris"
 
     @property
@@ -81,6 +101,16 @@ PROFILES = {
 }
 
 
+@dataclass(frozen=True)
+class MtPlan:
+    """A patient without a médecin traitant: what he declares and what becomes of his request."""
+
+    publics: tuple[str, ...]  # declared: ald, disability
+    fate: str  # found, accepted, proposed, waiting, closed (MT_FATES)
+    refusal: str | None = None  # a doctor refuses him first, with this reason
+    closed_reason: str | None = None
+
+
 @dataclass
 class PlannedCall:
     number: int
@@ -95,6 +125,7 @@ class PlannedCall:
     cancelled: bool = False
     noshow: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    mt: MtPlan | None = None  # the patient has no médecin traitant
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -153,6 +184,7 @@ def plan(profile: Profile, start: dt.datetime, days: float, seed: int = 1) -> li
     line = Quota({"116117": profile.second_line_share, "15": 1 - profile.second_line_share})
     cancelled = Quota({"yes": profile.cancellation_rate, "no": 1 - profile.cancellation_rate})
     noshow = Quota({"yes": profile.noshow_rate, "no": 1 - profile.noshow_rate})
+    mt = _MtQuotas(profile)
     calls = []
     for number, (at, departement) in enumerate(arrivals, start=1):
         category = mix.pick()
@@ -164,4 +196,32 @@ def plan(profile: Profile, start: dt.datetime, days: float, seed: int = 1) -> li
             intent=rng.choices(("urgences", "medecin", "pharmacie", "rien", "inconnu"), weights=(4, 3, 1, 1, 1))[0],
             postcode=postcode, other_reason=reasons.pick() if category == "O" else None,
             cancelled=category == "S" and cancelled.pick() == "yes", noshow=category == "S" and noshow.pick() == "yes"))
+        if channel != "urgences":  # the ED's nurse books a slot; the regulation asks the patient about his MT
+            calls[-1].mt = mt.pick()
     return calls
+
+
+class _MtQuotas:
+    """Who of the regulated patients has no médecin traitant, and what becomes of his request, by quota."""
+
+    def __init__(self, profile: Profile) -> None:
+        share = profile.without_mt_share
+        self.without = Quota({"yes": share, "no": 1 - share})
+        self.ald = Quota({"yes": MT_ALD_SHARE, "no": 1 - MT_ALD_SHARE})
+        self.disability = Quota({"yes": MT_DISABILITY_SHARE, "no": 1 - MT_DISABILITY_SHARE})
+        self.fates = Quota(dict(MT_FATES))
+        self.closed = Quota(dict(MT_CLOSED_REASONS))
+        self.refused = Quota({"yes": MT_REFUSED_FIRST, "no": 1 - MT_REFUSED_FIRST})
+        self.refusals = Quota(dict(MT_REFUSAL_REASONS))
+
+    def pick(self) -> MtPlan | None:
+        if self.without.pick() == "no":
+            return None
+        publics = tuple(p for p, quota in (("ald", self.ald), ("disability", self.disability)) if quota.pick() == "yes")
+        fate = self.fates.pick()
+        if fate == "closed":
+            return MtPlan(publics, fate, closed_reason=self.closed.pick())
+        refusal = None
+        if fate != "waiting" and self.refused.pick() == "yes":
+            refusal = self.refusals.pick()
+        return MtPlan(publics, fate, refusal=refusal)

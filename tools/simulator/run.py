@@ -8,6 +8,14 @@ its share of the slot orientations itself; some bookings are cancelled and booke
 re-orientation); the doctors post whether the patient came once the slot has begun. Every step is an
 HTTP request with the token of the role that makes it; nothing is written to the database directly.
 
+Patients without a médecin traitant (docs/mt.md): every third doctor declares that he takes new patients
+(``PUT /v1/practitioners/me/new-patients``); the regulator of a call whose patient has none (the plan's share)
+puts him on the territory's waiting list from the call (``POST /v1/mt-requests``, source ``regulation``); the
+CPTS's coordinator then works through the new requests in the calls' order (``coordinate``): he closes some,
+leaves some waiting, and for the others takes the nearest candidate (``GET .../candidates``) and proposes him
+(``patient_agreed: true``); the doctor refuses (with a reason) or accepts, and the first consultation is
+confirmed (``POST .../found``) by the doctor or the coordinator. ``Tally.mt`` counts what the API took.
+
 The service stamps everything with its own clock: ``--speed`` paces the arrivals (simulated seconds per
 real second; 0: as fast as the service answers), it does not move the service's time. The past comes in
 through the calls import (``history``), since the API rightly refuses slots and bookings in the past.
@@ -18,10 +26,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -43,8 +53,36 @@ RULES = (
 )
 # The regulators of each département's shift, named in the users registry: the queue says who has a call.
 REGULATOR_NAMES = ("Dr Claire Morel", "Dr Paul Girard", "Dr Sophie Laurent")
+# Whom the doctors who take new patients take, in turn (app/mt/schemas.py's publics).
+NEW_PATIENT_PUBLICS = (("any",), ("ald", "elderly"), ("any",), ("ald", "disability", "children"))
 OTHER_LABEL = {"no_answer": "pas de réponse au rappel", "redirected_15": "réorienté vers le 15",
                "redirected_ed": "adressé aux urgences", "other": "autre"}
+
+
+@dataclass
+class MtTally:
+    """What the simulator did for the patients without a médecin traitant, as the API took it."""
+
+    offers: int = 0  # doctors who declared they take new patients
+    places_per_month: int = 0  # how many a month, together
+    requests: Counter[str] = field(default_factory=Counter)  # by source
+    proposals: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)  # by reason (app/mt/schemas.py's names)
+    accepted: int = 0
+    found: int = 0
+    closed: Counter[str] = field(default_factory=Counter)  # by reason
+    no_candidate: int = 0  # requests the coordinator had no doctor to propose for: they wait
+    states: Counter[str] = field(default_factory=Counter)  # each request's state at the end
+    days_to_find: list[float] = field(default_factory=list)  # found_at − created_at, as the API stamped them
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"offers": self.offers, "places_per_month": self.places_per_month,
+                "requests": sum(self.requests.values()), "requests_by_source": dict(self.requests),
+                "proposals": self.proposals, "refusals_by_reason": dict(self.refusals), "accepted": self.accepted,
+                "found": self.found, "closed_by_reason": dict(self.closed), "no_candidate": self.no_candidate,
+                "states": dict(self.states),
+                "waiting": sum(self.states[s] for s in ("waiting", "proposed", "accepted")),
+                "median_days_to_find": round(statistics.median(self.days_to_find), 1) if self.days_to_find else None}
 
 
 @dataclass
@@ -62,6 +100,7 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     first_errors: list[str] = field(default_factory=list)
     slots_published: int = 0
+    mt: MtTally = field(default_factory=MtTally)
 
     def error(self, what: str, response: httpx.Response | Exception) -> None:
         label = f"{what}: {response.status_code}" if isinstance(response, httpx.Response) else \
@@ -77,7 +116,7 @@ class Tally:
                 "ed_redirections": self.ed_redirections, "cancellations": self.cancellations,
                 "reoriented": self.reoriented, "no_slot": self.no_slot, "outcomes": dict(self.outcomes),
                 "errors": dict(self.errors), "first_errors": self.first_errors,
-                "slots_published": self.slots_published}
+                "slots_published": self.slots_published, "mt": self.mt.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -113,6 +152,14 @@ class Booked:
     noshow: bool
 
 
+@dataclass
+class MtRequest:
+    """A request the regulation made, waiting for the coordinator's turn."""
+
+    request_id: str
+    call: PlannedCall
+
+
 class Simulation:
     def __init__(self, base_url: str, settings: Settings, profile: Profile, *, seed: int = 1,
                  concurrency: int = 8, shift: Shift | None = None) -> None:
@@ -133,7 +180,8 @@ class Simulation:
         # The people of each département's SAS and ED: one identity each, as the service's per-person limits
         # expect (one regulator booking for all France would be stopped by them, rightly).
         for departement in departements:
-            for role, sub in (("operator", "sim-osnp"), ("regulator", "sim-regulateur"), ("urgences", "sim-ioa")):
+            for role, sub in (("operator", "sim-osnp"), ("regulator", "sim-regulateur"), ("urgences", "sim-ioa"),
+                              ("coordinator", "sim-coordination")):
                 self.tokens[f"{role}-{departement}"] = self._token(role, [departement], sub=f"{sub}-{departement}")
             for number in range(len(REGULATOR_NAMES)):
                 self.tokens[f"regulator-{departement}-{number}"] = self._token(
@@ -141,6 +189,8 @@ class Simulation:
         self.effectors: dict[str, str] = {}  # practitioner id -> his token
         self.names: dict[str, str] = {}  # practitioner id -> "Dr Given Family"
         self.backlog: set[int] = set()
+        self.mt_new: list[MtRequest] = []  # requests made, not yet seen by the coordinator
+        self.mt_turn = asyncio.Lock()  # one coordinator works through them, in the calls' order
 
     def _token(self, role: str, territories: list[str], **claims: Any) -> str:
         return create_token(self.settings, role=role, territories=territories, ttl_seconds=7 * 24 * 3600, **claims)
@@ -150,7 +200,7 @@ class Simulation:
         nurse; a pharmacist for a referrer; the analyst; the admin."""
         if role == "regulator":
             return self.tokens[f"regulator-{departement}-0"]
-        if role in ("operator", "urgences"):
+        if role in ("operator", "urgences", "coordinator"):
             return self.tokens[f"{role}-{departement}"]
         if role == "referrer":
             return self._token("referrer", [departement], sub=f"sim-pharmacien-{departement}",
@@ -210,6 +260,7 @@ class Simulation:
                 self.names[doctor["id"]] = _doctor_name(doctor)
                 self.effectors[doctor["id"]] = self._token("effector", [departement], practitioner_id=doctor["id"],
                                                            sub=f"sim-dr-{rpps}")
+                await self._offer(number, doctor["id"], list(doctor.get("site_ids") or []))
                 continue
             if number % 3 == 0:
                 postcode, lat, lon = places[(number * 7 + index) % len(places)]
@@ -238,6 +289,7 @@ class Simulation:
                                                        sub=f"sim-dr-{rpps}")
             if not sites:
                 continue
+            await self._offer(number, doctor["id"], [sites[-1]["id"]])
             for weekdays, start, end in RULES[number % 3]:
                 rule = await self._request("POST", "/v1/availability-rules", headers=admin, json={
                     "practitioner_id": doctor["id"], "site_id": sites[-1]["id"], "mode": "in_person",
@@ -247,6 +299,26 @@ class Simulation:
                     self.tally.error("rule", rule)
                 else:
                     self.tally.slots_published += int(rule.json().get("slots_created", 0) or 0)
+
+    async def _offer(self, number: int, practitioner_id: str, site_ids: list[str]) -> None:
+        """Every ``new_patients_every``-th doctor takes new patients as their médecin traitant: 2 to 5 a month, at
+        his site, some anyone and some only a public; half of them on the CPTS's public list. Declared by himself,
+        the whole offer each time (a run again finds it as it was)."""
+        if number % self.profile.new_patients_every or not site_ids:
+            return
+        per_month = 2 + number // self.profile.new_patients_every % 4
+        publics = NEW_PATIENT_PUBLICS[number // self.profile.new_patients_every % len(NEW_PATIENT_PUBLICS)]
+        offer = await self._request("PUT", "/v1/practitioners/me/new-patients", headers=self._doctor(practitioner_id),
+                                    json={"accepting": True, "per_month": per_month, "publics": list(publics),
+                                          "site_ids": site_ids[:1], "until": None, "public_listing": number % 2 == 0})
+        if offer.status_code != 200:
+            self.tally.error("mt_offer", offer)
+            return
+        self.tally.mt.offers += 1
+        self.tally.mt.places_per_month += per_month
+
+    def _doctor(self, practitioner_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.effectors[practitioner_id]}"}
 
     # -------------------------------------------------------------------------------------- calls
 
@@ -268,10 +340,12 @@ class Simulation:
                 if delay > 0:
                     await asyncio.sleep(delay)
                     await self.post_outcomes()
+                    await self.coordinate()
             await self.gate.acquire()
             tasks.append(asyncio.create_task(self._one(call, progress)))
         await asyncio.gather(*tasks)
         await self.post_outcomes()
+        await self.coordinate()
 
     async def _one(self, call: PlannedCall, progress: Any) -> None:
         try:
@@ -331,6 +405,8 @@ class Simulation:
             else:
                 self.tally.error("decision", decision)
         self._count(decided)
+        if call.mt is not None:
+            await self._without_mt(call, call_id)
         closed = await self._request("POST", f"/v1/calls/{call_id}/close", headers=regulator)
         if closed.status_code != 200:
             self.tally.error("close", closed)
@@ -445,6 +521,113 @@ class Simulation:
                 self.tally.outcomes[status] += 1
             elif posted.status_code != 409:  # 409: cancelled meanwhile, or told already
                 self.tally.error("outcome", posted)
+
+    # ------------------------------------------------------------------ patients without a médecin traitant
+
+    async def _without_mt(self, call: PlannedCall, call_id: str) -> None:
+        """"Le patient n'a pas de médecin traitant": the regulator puts him on the waiting list from the call (his
+        identity, birth year and postcode copied from it), with what he declares."""
+        assert call.mt is not None
+        made = await self._request("POST", "/v1/mt-requests", headers=self._regulator(call), json={
+            "territory_code": call.departement, "source": "regulation", "call_id": call_id,
+            "publics": list(call.mt.publics)})
+        if made.status_code != 201:
+            self.tally.error("mt_request", made)
+            return
+        self.tally.mt.requests["regulation"] += 1
+        self.tally.mt.states["waiting"] += 1
+        self.mt_new.append(MtRequest(made.json()["id"], call))
+
+    async def coordinate(self) -> None:
+        """The coordinator's turn: the requests made since, in the calls' order, each to its planned end."""
+        async with self.mt_turn:
+            batch = sorted(self.mt_new, key=lambda r: r.call.number)
+            self.mt_new = []
+            for request in batch:
+                try:
+                    await self._place(request)
+                except httpx.HTTPError as exc:
+                    self.tally.error("transport", exc)
+
+    async def _place(self, request: MtRequest) -> None:
+        call, mt = request.call, request.call.mt
+        assert mt is not None
+        coordinator = self._as("coordinator", call.departement)
+        path = f"/v1/mt-requests/{request.request_id}"
+        if mt.fate == "waiting":
+            return
+        if mt.fate == "closed":
+            closed = await self._request("POST", f"{path}/close", headers=coordinator,
+                                         json={"reason": mt.closed_reason})
+            if closed.status_code != 200:
+                self.tally.error("mt_close", closed)
+                return
+            self.tally.mt.closed[str(mt.closed_reason)] += 1
+            self._moved("waiting", "closed")
+            return
+        refusal = mt.refusal
+        while True:
+            proposal = await self._propose(request, coordinator)
+            if proposal is None:
+                return  # nobody to propose: he waits
+            doctor = self._doctor(proposal["practitioner_id"])
+            if refusal is not None:
+                refused = await self._request("POST", f"/v1/mt-proposals/{proposal['id']}/refuse", headers=doctor,
+                                              json={"reason": refusal})
+                if refused.status_code != 200:
+                    self.tally.error("mt_refuse", refused)
+                    return
+                self.tally.mt.refusals[refusal] += 1
+                self._moved("proposed", "waiting")
+                refusal = None  # the next doctor proposed answers as planned
+                continue
+            break
+        if mt.fate == "proposed":
+            return  # the doctor has not answered yet
+        accepted = await self._request("POST", f"/v1/mt-proposals/{proposal['id']}/accept", headers=doctor)
+        if accepted.status_code != 200:
+            self.tally.error("mt_accept", accepted)
+            return
+        self.tally.mt.accepted += 1
+        self._moved("proposed", "accepted")
+        if mt.fate != "found":
+            return
+        # The first consultation, confirmed by the doctor (or, every other patient, by the coordinator).
+        today = dt.datetime.now(ZoneInfo(self.profile.timezone)).date()
+        found = await self._request("POST", f"{path}/found", headers=doctor if call.number % 2 else coordinator,
+                                    json={"first_visit_on": today.isoformat()})
+        if found.status_code != 200:
+            self.tally.error("mt_found", found)
+            return
+        body = found.json()
+        self.tally.mt.found += 1
+        self._moved("accepted", "found")
+        took = dt.datetime.fromisoformat(body["found_at"]) - dt.datetime.fromisoformat(body["created_at"])
+        self.tally.mt.days_to_find.append(took.total_seconds() / 86400)
+
+    async def _propose(self, request: MtRequest, coordinator: dict[str, str]) -> dict[str, Any] | None:
+        """The nearest candidate among the simulator's doctors, proposed with the patient's agreement."""
+        path = f"/v1/mt-requests/{request.request_id}"
+        found = await self._request("GET", f"{path}/candidates", headers=coordinator)
+        if found.status_code != 200:
+            self.tally.error("mt_candidates", found)
+            return None
+        candidates = [c for c in found.json() if c["practitioner_id"] in self.effectors]
+        if not candidates:
+            self.tally.mt.no_candidate += 1
+            return None
+        made = await self._request("POST", f"{path}/proposals", headers=coordinator, json={
+            "practitioner_id": candidates[0]["practitioner_id"], "patient_agreed": True})
+        if made.status_code != 201:
+            self.tally.error("mt_proposal", made)
+            return None
+        self.tally.mt.proposals += 1
+        self._moved("waiting", "proposed")
+        return dict(made.json())
+
+    def _moved(self, before: str, after: str) -> None:
+        self.tally.mt.states[before] -= 1
+        self.tally.mt.states[after] += 1
 
     # ----------------------------------------------------------------------------- past and report
 
