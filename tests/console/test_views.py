@@ -177,6 +177,9 @@ def test_the_effector_sees_his_patients_and_says_whether_they_came(world) -> Non
         item.get_by_role("button", name="Honoré", exact=True).dblclick()
         expect(page.locator("#message")).to_have_text(
             "Retour enregistré ; le compte rendu part au médecin traitant par messagerie sécurisée")
+        # read again, the appointment says how the report fares
+        expect(page.locator("#my-bookings li").filter(has_text="Blanc Jeanne")).to_contain_text(
+            "compte rendu au médecin traitant : en attente")
         expect(page.locator("#participation tbody tr").first).to_be_visible()
         _accessible(page, "effector")
         _shoot(page, "effector")
