@@ -177,6 +177,9 @@ def test_the_effector_sees_his_patients_and_says_whether_they_came(world) -> Non
         item.get_by_role("button", name="Honoré", exact=True).dblclick()
         expect(page.locator("#message")).to_have_text(
             "Retour enregistré ; le compte rendu part au médecin traitant par messagerie sécurisée")
+        # read again, the appointment says how the report fares
+        expect(page.locator("#my-bookings li").filter(has_text="Blanc Jeanne")).to_contain_text(
+            "compte rendu au médecin traitant : en attente")
         expect(page.locator("#participation tbody tr").first).to_be_visible()
         _accessible(page, "effector")
         _shoot(page, "effector")
@@ -417,7 +420,8 @@ def test_the_ed_nurse_prints_the_patients_slip_alone_on_one_page(world) -> None:
         "practitioner_id": doctor["id"], "site_id": site["id"], "start": start.isoformat(),
         "end": (start + dt.timedelta(minutes=20)).isoformat(), "mode": "in_person"})
     assert made.status_code == 201, made.text
-    paris = start.astimezone(ZoneInfo("Europe/Paris")).strftime("%H:%M")
+    local = start.astimezone(ZoneInfo("Europe/Paris"))
+    paris = f"{local.hour}h{local.minute:02d}"  # the hour as the patient's SMS writes it
     with sync_playwright() as pw:
         # a browser set to another zone: the slip still says Paris time
         browser, page = _open(pw, world, _token("urgences", sub="ioa-issoudun"), zone="America/New_York")
@@ -434,6 +438,7 @@ def test_the_ed_nurse_prints_the_patients_slip_alone_on_one_page(world) -> None:
         expect(page.locator("#slip-address")).to_contain_text("tél. 0254210000")
         expect(page.locator("#slip-time")).to_contain_text(f"à {paris} (heure de Paris)")
         expect(page.locator("#slip-notice")).to_have_text("aucun message au patient : ce bon fait foi")
+        expect(page.locator("#slip-cancel")).to_have_text("Pour annuler : appelez le 116 117.")
         expect(slip.get_by_role("button", name="Imprimer le bon")).to_be_visible()
         _accessible(page, "urgences-slip")
 

@@ -5,6 +5,7 @@ import { $, busy, button, confirmInPlace, guard, refuse, say, when } from "../do
 import { CHANNELS, KINDS, MODES, REASONS, ROLES, STATUS, label, patientName, priorityLabel } from "../i18n.js";
 import { state } from "../state.js";
 import { watch } from "./live.js";
+import { showMessages } from "./messages.js";
 import { loadQueue } from "./queue.js";
 import { showRecord } from "./record.js";
 import { searchSlots } from "./slots.js";
@@ -52,7 +53,7 @@ export async function openCall(id, focus = false) {
       }
       ul.appendChild(li);
     }
-    await showAppointments(call);
+    showMessages(call, await showAppointments(call));
     await showRecord(call);
     if (focus) $("#call-detail h2").focus();
   } catch (err) { say(err.message, false); }
@@ -70,25 +71,17 @@ watch((name, data) => {
   call.assigned_to = data.assigned_to; call.assigned_name = data.assigned_name;
 });
 
-// What the patient was sent about an appointment, and whether it arrived: a message given up is said plainly
-// (the regulation calls the patient instead).
-const MESSAGE_KINDS = { confirmation: "confirmation", cancellation: "annulation" };
-const MESSAGE_CHANNELS = { sms: "SMS", email: "e-mail" };
-const MESSAGE_STATES = { pending: "en cours d'envoi", sent: "envoyé", failed: "NON REMIS : prévenir le patient", withdrawn: "non envoyé" };
-export function messagesText(messages, bookingId) {
-  return messages.filter((m) => m.booking_id === bookingId)
-    .map((m) => `${MESSAGE_KINDS[m.kind] || m.kind} par ${MESSAGE_CHANNELS[m.channel] || m.channel} ${MESSAGE_STATES[m.state] || m.state}`)
-    .join(", ");
-}
-
-// The call's appointments, in full, to read back to the patient: local time, doctor, address, mode.
+// The call's appointments, in full, to read back to the patient: local time, doctor, address, mode; returns
+// each booking's start (the messages' table names the appointment by it).
 async function showAppointments(call) {
+  const starts = new Map();
   const list = $("#call-bookings"); list.replaceChildren();
   const bookings = [...(call.bookings || [])].sort((x, y) => (x.status === "active" ? -1 : 1) - (y.status === "active" ? -1 : 1));
   for (const b of bookings) {
     const li = document.createElement("li");
     try {
       const booking = await api("GET", `/v1/bookings/${b.id}`);
+      starts.set(b.id, booking.slot.start);
       const [doctor, site] = await Promise.all([
         api("GET", `/v1/practitioners/${booking.slot.practitioner_id}`), api("GET", `/v1/sites/${booking.slot.site_id}`)]);
       const what = booking.kind === "over_capacity" ? " (en surnuméraire)" : "";
@@ -96,8 +89,6 @@ async function showAppointments(call) {
         `${site.address} ${site.postcode} — ${label(MODES, booking.slot.mode)}${what}` +
         (booking.status === "cancelled" ? ` — annulé${booking.cancel_reason ? ` (${booking.cancel_reason})` : ""}` : "");
       if (booking.status === "cancelled") li.className = "revoked";
-      const told = messagesText(call.messages || [], b.id);
-      if (told) li.append(" — ", told);
       if (booking.status === "active" && !booking.outcome) {
         li.append(" ", button("Annuler le rendez-vous", () => askCancel(li, b.id, call.id)), " ", button("Changer de créneau", async () => {
           state.replacing = b.id; say("Choisissez le nouveau créneau : l'ancien sera annulé en même temps.");
@@ -108,6 +99,7 @@ async function showAppointments(call) {
     list.appendChild(li);
   }
   $("#call-bookings-title").hidden = bookings.length === 0;
+  return starts;
 }
 
 // Cancelling asks its reason in place (no dialog): what is typed stays there if the cancel is refused.

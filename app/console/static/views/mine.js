@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { $, button, cell, confirmInPlace, item, onSubmit, refuse, say, when } from "../dom.js";
 import { DAYS, MODES, OUTCOMES, SLOT_STATES, decimal, label, patientName } from "../i18n.js";
+import { REPORT_STATES } from "../notices.js";
 import { state } from "../state.js";
 import { fromLocal } from "../time.js";
 import { showNewPatients } from "./newpatients.js";
@@ -134,6 +135,21 @@ const REPORT_SAID = {
   withheld: " ; compte rendu non envoyé (patient opposé ou non informé, ou pas de médecin traitant joignable)",
 };
 
+// How the visit's report to the médecin traitant fares (a single booking's read carries it), for the visits of
+// the last days only: one read each. A failure stands out (he may send it himself).
+const REPORT_DAYS = 7;
+async function showReport(li, bookingId) {
+  try {
+    const { report } = await api("GET", `/v1/bookings/${bookingId}`);
+    if (!report || !li.isConnected) return;
+    const said = document.createElement("span");
+    said.className = report.state === "failed" ? "error" : "";
+    said.textContent = `compte rendu au médecin traitant : ${REPORT_STATES[report.state] || report.state}` +
+      (report.state === "failed" && report.last_error ? ` (${report.last_error})` : "");
+    li.append(" — ", said);
+  } catch { /* said at the next reading */ }
+}
+
 // The visit's report to the patient's médecin traitant, sent with "Honoré" when written: the report and the
 // identity traits the doctor files it by (asked only here).
 function reportForm(bookingId) {
@@ -185,6 +201,7 @@ function showAppointments(bookings, feed, sites) {
       }
       li.append(report);
     }
+    if (b.outcome === "fulfilled" && b.outcome_at && Date.now() - new Date(b.outcome_at) < REPORT_DAYS * 86400000) showReport(li, b.id);
     list.appendChild(li);
   }
   if (!rows.length) list.appendChild(item("Aucun rendez-vous."));

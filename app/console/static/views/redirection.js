@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { $, confirmInPlace, item, refuse, say, when } from "../dom.js";
 import { MODES, label, patientName } from "../i18n.js";
+import { slipCancel, slipWhen } from "../notices.js";
 import { state } from "../state.js";
 import { searchSlots } from "./slots.js";
 
@@ -31,13 +32,11 @@ async function send(slot) {
 }
 
 // The confirmation the nurse reads back and prints for the patient: the doctor, where, when (the
-// territory's local time, Europe/Paris in metropolitan France), how.
+// territory's local time, Europe/Paris in metropolitan France, the hour written as the SMS writes it), how,
+// and how to cancel as his SMS or e-mail says it.
 export const SLIP_ZONE = "Europe/Paris";
 export function slipTime(iso, zone = SLIP_ZONE) {
-  const at = new Date(iso);
-  const day = new Intl.DateTimeFormat("fr-FR", { dateStyle: "full", timeZone: zone }).format(at);
-  const hour = new Intl.DateTimeFormat("fr-FR", { timeStyle: "short", timeZone: zone }).format(at);
-  return `${day} à ${hour}${zone === SLIP_ZONE ? " (heure de Paris)" : ` (heure locale, ${zone})`}`;
+  return `${slipWhen(iso, zone)}${zone === SLIP_ZONE ? " (heure de Paris)" : ` (heure locale, ${zone})`}`;
 }
 
 // What the slip says of the patient's own message (the same appointment, by SMS or e-mail).
@@ -62,6 +61,7 @@ async function showSlip(slot, booking, patient, notify = "none") {
   $("#slip-time").textContent = slipTime(start, state.timeZone || SLIP_ZONE);
   $("#slip-mode").textContent = label(MODES, mode);
   $("#slip-notice").textContent = SLIP_NOTICE[notify] || SLIP_NOTICE.none;
+  $("#slip-cancel").textContent = slipCancel(notify);
   $("#slip-booked").textContent = `Réservé le ${when(booking.created_at)}, réf. ${String(booking.id).slice(0, 8)}`;
   const slip = $("#ed-slip"); slip.hidden = false; slip.focus();
 }
