@@ -15,9 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-# What waits rather than computes: their own servers and clusters, their timeouts.
+# What waits rather than computes: their own servers and clusters, their timeouts — and the contract's run of
+# every role (schemathesis, about a third of the other group's time), which balances the two groups' lengths.
 WAITING = ["tests/operations", "tests/test_faults.py", "tests/test_replica.py", "tests/test_pooler.py",
-           "tests/test_embedded.py", "tests/simulator", "tests/hub"]
+           "tests/test_embedded.py", "tests/simulator", "tests/hub", "tests/contract"]
 
 
 def commands(options: list[str]) -> dict[str, list[str]]:

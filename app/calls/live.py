@@ -349,7 +349,9 @@ class Hub:
                 sequence, event = item
                 if not event:
                     if still_allowed is not None and not await still_allowed():
-                        yield None, {"event": "expired", "reason": "access_withdrawn"}
+                        # A token that expired while it was asked is refused for that: say so, not a withdrawal.
+                        expired = expires_at is not None and time.time() >= expires_at
+                        yield None, {"event": "expired", "reason": "token_expired" if expired else "access_withdrawn"}
                         return
                     continue
                 yield self.event_id(sequence), event

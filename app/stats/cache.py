@@ -2,15 +2,16 @@
 
 **Kept, exactly.** A report whose months have all ended (in the time zones of its territories, by
 PostgreSQL's clock) is kept by the process that computed it, under its subject (the territories, their
-time zones and callback targets, the estimate's method and coefficients, the area) and its months, with a
-*token*: the highest change number PostgreSQL appended for those territories and months
-(``stats_changes``, migration 0039: every late write to a call, a slot or a booking appends one, and so
-do a late decision, a revoked orientation, an outcome posted, an import of past calls, a site moved) and
-the start time of the server that answered. A later read asks for the token again (one index-only
-statement) and gives the kept report only when it is unchanged; otherwise it computes the report again.
-The token is read in the same unit of work as the report's own statements, before them, so a report is
-never kept under a token newer than what it counted. A restore or a failover answers with another start
-time, so nothing kept before it is given after it.
+time zones and callback targets, the estimate's method and coefficients, the area) and its months, with the
+*snapshot* it was computed under (``pg_current_snapshot()``, read in the report's own unit of work before its
+statements) and the start time of the server that answered. Every late write to a call, a slot, a booking, a
+message, an MT request appends a change for its territory and months (``stats_changes``, migrations 0039, 0042,
+0046–0048), carrying its transaction's id. A later read gives the kept report only while every change of its
+territories and months is visible in that snapshot (one statement): a write committed after the snapshot — or
+still running then — makes it computed again, whatever order the writers took their change numbers in. A report
+is kept at most ``KEEP_SECONDS``; superseded changes are dropped only after twice that, so a change a kept
+snapshot did not see is never dropped while the report is kept. A restore or a failover answers with another
+start time, so nothing kept before it is given after it.
 
 **At once.** A process computes at most ``SNP_STATS_CONCURRENCY`` reports at a time (1 by default: a
 report's statements already run in parallel); the next waits its turn, holding no database connection,
@@ -22,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,51 +41,84 @@ KEPT = Counter("snp_stats_reports_total", "Monthly reports asked of this process
 TURNS = Gauge("snp_stats_reports_in_progress", "Monthly reports this process computes now, or that wait their turn",
               ["state"])
 
-# The highest change of the report's territories (and of every report: '') in its months, the answering
-# server's start, and whether every month has ended in every time zone of the report.
+# A report is kept at most this long (and changes are dropped only after twice this: app/stats/repository.py).
+KEEP_SECONDS = 1800.0
+
+# The snapshot a report is computed under, the answering server's start, and whether it may be kept: every month
+# has ended in every time zone of the report, and the unit of work computing it has written nothing (a report that
+# counted writes of its own, not committed yet, is never kept: they may yet be rolled back).
 TOKEN_SQL = """
-SELECT coalesce((SELECT max(changed) FROM stats_changes
-                 WHERE (territory_code = ANY(CAST(:codes AS text[])) AND month = ANY(CAST(:months AS date[])))
-                    OR territory_code = ''), 0) AS changed,
-       pg_postmaster_start_time() AS started,
+SELECT CAST(pg_current_snapshot() AS text) AS snapshot, pg_postmaster_start_time() AS started,
        now() >= (SELECT max(CAST(:after AS timestamp) AT TIME ZONE z) FROM unnest(CAST(:zones AS text[])) AS z)
-           AS closed
+           AND pg_current_xact_id_if_assigned() IS NULL AS closed
+"""
+
+# Whether a kept report still holds: no change of its territories (or of every report: '') and months that its
+# snapshot did not see; and the answering server's start.
+STILL_SQL = """
+SELECT NOT EXISTS (
+           SELECT 1 FROM stats_changes
+           WHERE ((territory_code = ANY(CAST(:codes AS text[])) AND month = ANY(CAST(:months AS date[])))
+                  OR territory_code = '')
+             AND NOT pg_visible_in_snapshot(CAST(CAST(xid AS text) AS xid8),
+                                            CAST(CAST(:snapshot AS text) AS pg_snapshot))
+       ) AS unchanged,
+       pg_postmaster_start_time() AS started
 """
 
 
 @dataclass(frozen=True)
 class Token:
-    changed: int
+    snapshot: str
     started: dt.datetime
     closed: bool
 
 
-async def token_of(session: AsyncSession, codes: Sequence[str], zones: Sequence[str], months: Sequence[dt.date],
-                   after: dt.date) -> Token:
+@dataclass(frozen=True)
+class Scope:
+    """What a report counts: its territories, their time zones, its months."""
+
+    codes: tuple[str, ...]
+    zones: tuple[str, ...]
+    months: tuple[dt.date, ...]
+    after: dt.date
+
+
+async def token_of(session: AsyncSession, scope: Scope) -> Token:
     row = (await session.execute(text(TOKEN_SQL), {
-        "codes": list(codes), "zones": sorted(set(zones)), "months": list(months),
-        "after": dt.datetime.combine(after, dt.time())})).one()
-    return Token(int(row.changed), row.started, bool(row.closed))
+        "zones": sorted(set(scope.zones)), "after": dt.datetime.combine(scope.after, dt.time())})).one()
+    return Token(str(row.snapshot), row.started, bool(row.closed))
+
+
+async def still_holds(session: AsyncSession, scope: Scope, token: Token) -> bool:
+    row = (await session.execute(text(STILL_SQL), {
+        "codes": list(scope.codes), "months": list(scope.months), "snapshot": token.snapshot})).one()
+    return bool(row.unchanged) and row.started == token.started
 
 
 class Kept:
-    """A bounded map of reports (least recently given first out), each under the token it was computed at."""
+    """A bounded map of reports (least recently given first out), each with the token it was computed under and
+    when, for at most ``KEEP_SECONDS``."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.reports: OrderedDict[Any, tuple[Token, MonthlyReport]] = OrderedDict()
+        self.reports: OrderedDict[Any, tuple[Token, float, MonthlyReport]] = OrderedDict()
 
-    def get(self, key: Any, token: Token) -> MonthlyReport | None:
+    async def get(self, session: AsyncSession, key: Any, scope: Scope) -> MonthlyReport | None:
         kept = self.reports.get(key)
-        if kept is None or kept[0] != token or not token.closed:
+        if kept is None:
+            return None
+        token, at, report = kept
+        if time.monotonic() - at > KEEP_SECONDS or not await still_holds(session, scope, token):
+            self.reports.pop(key, None)
             return None
         self.reports.move_to_end(key)
-        return kept[1]
+        return report
 
     def put(self, key: Any, token: Token, report: MonthlyReport) -> None:
         if not token.closed or self.size <= 0:
             return
-        self.reports[key] = (token, report)
+        self.reports[key] = (token, time.monotonic(), report)
         self.reports.move_to_end(key)
         while len(self.reports) > self.size:
             self.reports.popitem(last=False)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.platform.logging import log
 from app.platform.periodic import every
+from app.stats.cache import KEEP_SECONDS
 from app.stats.repository import compact_rollup, drop_superseded_changes
 
 CHUNK = 50_000  # deltas per transaction: a backlog of years (an import) is folded in short steps
@@ -28,7 +29,7 @@ async def fold_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         if step < CHUNK:
             break
     async with sessionmaker() as session, session.begin():
-        await drop_superseded_changes(session)
+        await drop_superseded_changes(session, 2 * KEEP_SECONDS)
     if folded:
         log.info("stats.rollup_compacted", folded=folded)
     return folded

@@ -7,7 +7,7 @@ with their decision facts (``calls.decision_kinds`` / ``other_reasons``, kept by
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, Sequence, String, Table, text
+from sqlalchemy import BigInteger, Boolean, Column, Date, DateTime, Index, Integer, Sequence, String, Table, text
 
 from app.calls.models import Call
 from app.platform.database import Base
@@ -62,5 +62,9 @@ STATS_CHANGES = Table(
     Column("territory_code", String(40), nullable=False),
     Column("month", Date, nullable=False),
     Column("changed", BigInteger, STATS_CHANGES_SEQ, server_default=STATS_CHANGES_SEQ.next_value(), primary_key=True),
+    # The writing transaction's id (migration 0048): a kept report's snapshot either saw it or not.
+    Column("xid", BigInteger, nullable=False,
+           server_default=text("CAST(CAST(pg_current_xact_id() AS text) AS bigint)")),
+    Column("written_at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
     Index("ix_stats_changes_key", "territory_code", "month", "changed"),
 )

@@ -391,17 +391,22 @@ async def compact_rollup(session: AsyncSession, max_rows: int | None = None) -> 
     return int((await session.execute(text("SELECT stats_compact(CAST(:n AS bigint))"), {"n": max_rows})).scalar_one())
 
 
-# Of the changes appended for one (territory, month), only the latest says anything: the others go.
+# Of the changes appended for one (territory, month), the latest says as much as the others once every report kept
+# anywhere was computed after them (a report is kept at most app/stats/cache.py's KEEP_SECONDS): those go.
 DROP_SUPERSEDED_CHANGES = """
 DELETE FROM stats_changes c
-WHERE EXISTS (SELECT 1 FROM stats_changes d
-              WHERE d.territory_code = c.territory_code AND d.month = c.month AND d.changed > c.changed)
+WHERE c.written_at < clock_timestamp() - make_interval(secs => :age)
+  AND EXISTS (SELECT 1 FROM stats_changes d
+              WHERE d.territory_code = c.territory_code AND d.month = c.month AND d.changed > c.changed
+                AND d.written_at < clock_timestamp() - make_interval(secs => :age))
 """
 
 
-async def drop_superseded_changes(session: AsyncSession) -> int:
-    """Keep one row per (territory, month) of ``stats_changes``, its latest: the kept reports' tokens stay."""
-    return int((await session.execute(text(DROP_SUPERSEDED_CHANGES))).rowcount or 0)  # type: ignore[attr-defined]
+async def drop_superseded_changes(session: AsyncSession, age_seconds: float = 3600.0) -> int:
+    """Drop the changes of ``stats_changes`` that a later one of the same (territory, month) supersedes, both
+    written more than ``age_seconds`` ago (twice the longest a report is kept)."""
+    result = await session.execute(text(DROP_SUPERSEDED_CHANGES), {"age": age_seconds})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 # The patients without a médecin traitant (app/mt), by the local month of each event: requests received (by

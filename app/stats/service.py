@@ -241,7 +241,7 @@ async def monthly_kept(
     async def look(session: AsyncSession, _: Parallel) -> tuple[Subject, Any, MonthlyReport | None]:
         subject = await subject_of(session, principal, territory)
         key = _key(subject, period, method or subject.avoided_ed_method)
-        return subject, key, store.get(key, await _token(session, subject, period))
+        return subject, key, await store.get(session, key, _scope(subject, period))
 
     subject, key, report = await reads.run(look)
     if report is not None:
@@ -250,9 +250,10 @@ async def monthly_kept(
     chosen = method or subject.avoided_ed_method
 
     async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
-        token = await _token(session, subject, period)  # before the report's statements: never newer
-        report = store.get(key, token)  # computed by another request while this one waited its turn
+        report = await store.get(session, key, _scope(subject, period))  # computed by another while this one waited
         if report is None:
+            # The snapshot before the report's statements: what they count is at least what it saw.
+            token = await cache.token_of(session, _scope(subject, period))
             report = await compute(session, parallel, subject, period, chosen)
             store.put(key, token, report)
         return report
@@ -263,14 +264,15 @@ async def monthly_kept(
 
 
 def _key(subject: Subject, period: Period, method: str) -> tuple[Any, ...]:
-    return (subject.code, subject.timezone, tuple(subject.scope), method, tuple(sorted(subject.coefficients.items())),
-            None if subject.area is None else tuple(subject.area), period.first, period.after)
+    # Today's date too: the MT figures "now" (the doctors taking new patients today) move at midnight by themselves.
+    return (dt.datetime.now(dt.UTC).date(), subject.code, subject.timezone, tuple(subject.scope), method,
+            tuple(sorted(subject.coefficients.items())), None if subject.area is None else tuple(subject.area),
+            period.first, period.after)
 
 
-async def _token(session: AsyncSession, subject: Subject, period: Period) -> cache.Token:
-    months = [dt.date.fromisoformat(f"{m}-01") for m in period.months]
-    return await cache.token_of(session, [r.code for r in subject.scope], [r.timezone for r in subject.scope],
-                                months, period.after)
+def _scope(subject: Subject, period: Period) -> cache.Scope:
+    return cache.Scope(codes=tuple(r.code for r in subject.scope), zones=tuple(r.timezone for r in subject.scope),
+                       months=tuple(dt.date.fromisoformat(f"{m}-01") for m in period.months), after=period.after)
 
 
 async def compute(
