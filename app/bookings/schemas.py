@@ -243,8 +243,11 @@ REPORT_MAX = 4000
 class ReportPatient(Input):
     """The identity traits the médecin traitant files the report by, asked only when a report is written."""
 
-    birth_name: str = Field(min_length=1, max_length=100, description="nom de naissance")
-    given_name: str = Field(min_length=1, max_length=100, description="premier prénom de naissance")
+    # No control character (a line break would end up in a mail's headers and documents).
+    birth_name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                            description="nom de naissance")
+    given_name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
+                            description="premier prénom de naissance")
     birth_date: dt.date = Field(description="date de naissance (the call keeps only a birth year)")
     sex: Literal["F", "M", "U"]
 

@@ -74,7 +74,9 @@ def born(traits: Traits) -> str:
 
 
 def subject(r: Report) -> str:
-    return f"Compte rendu de consultation non programmée - {born(r.traits)}"
+    # Neutral: a subject is shown outside the message's protected body (mailbox lists, notifications, server logs);
+    # the patient is named in the body, the PDF and the CDA.
+    return f"Compte rendu de consultation non programmée du {r.visit.astimezone(ZoneInfo(r.timezone)):%d/%m/%Y}"
 
 
 def text_body(r: Report) -> str:

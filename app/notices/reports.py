@@ -103,17 +103,18 @@ _CONTEXT = text("""
     FROM gp_reports r JOIN bookings b ON b.id = r.booking_id JOIN slots s ON s.id = b.slot_id
     JOIN sites si ON si.id = s.site_id JOIN territories t ON t.code = s.territory_code
     JOIN practitioners p ON p.id = r.practitioner_id JOIN calls c ON c.id = r.call_id
-    WHERE r.id = :id""")
+    WHERE r.id = :id AND r.state = 'pending'
+    FOR UPDATE OF r""")
 _SENT = text("UPDATE gp_reports SET state = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL "
-             "WHERE id = :id")
+             "WHERE id = :id AND state = 'pending'")
 _WITHHELD = text("UPDATE gp_reports SET state = 'withheld', report = NULL, traits = NULL, last_error = :why "
-                 "WHERE id = :id")
+                 "WHERE id = :id AND state = 'pending'")
 _FAILED = text("""
     UPDATE gp_reports SET attempts = attempts + 1, last_error = :why,
         state = CASE WHEN now() >= give_up_at THEN 'failed' ELSE 'pending' END,
         failed_at = CASE WHEN now() >= give_up_at THEN now() END,
         next_attempt_at = now() + make_interval(secs => least(:base * power(2, attempts), :cap))
-    WHERE id = :id
+    WHERE id = :id AND state = 'pending'
     RETURNING state""")
 
 
@@ -148,7 +149,10 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Se
     went = 0
     for report_id in claimed:
         async with sessionmaker() as session, session.begin():
-            ctx = (await session.execute(_CONTEXT, {"id": report_id})).mappings().one()
+            # Locked and read again now: a report withheld (or sent by another instance) meanwhile is left alone.
+            ctx = (await session.execute(_CONTEXT, {"id": report_id})).mappings().one_or_none()
+            if ctx is None:
+                continue
             why = withheld_why(ctx["gp_report"], open_json(crypto.ring(), ctx["general_practitioner"],
                                                            "general_practitioner"), ctx["purged_at"] is not None)
             if why is not None:
@@ -158,7 +162,11 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Se
             try:
                 if mailer is None:
                     raise Undelivered("no MSSanté server configured (SNP_MSSANTE_SMTP_URL)")
-                await mailer.send(report_documents.email(document(ctx), mailer.sender))
+                try:
+                    message = report_documents.email(document(ctx), mailer.sender)
+                except Exception as exc:  # noqa: BLE001 - a report that cannot be built fails alone
+                    raise Undelivered(f"could not be built ({type(exc).__name__})") from exc
+                await mailer.send(message)
             except Undelivered as exc:
                 state = str((await session.execute(_FAILED, {
                     "id": report_id, "why": str(exc)[:500], "base": settings.notice_retry_seconds,

@@ -125,9 +125,11 @@ async def contexts(session: AsyncSession, booking_ids: list[uuid.UUID]) -> dict[
     return {row["id"]: row for row in (await session.execute(_CONTEXT, {"ids": booking_ids})).mappings()}
 
 
+# Each outcome is written only over a message still pending: a withdrawal (the patient's opt-out, a cancellation)
+# that came first is never overwritten.
 _SENT = text(f"UPDATE notices SET state = 'sent', sent_at = {NOW}, attempts = attempts + 1, last_error = NULL "
-             "WHERE id = :id")
-_WITHDRAWN = text("UPDATE notices SET state = 'withdrawn', last_error = :why WHERE id = :id")
+             "WHERE id = :id AND state = 'pending'")
+_WITHDRAWN = text("UPDATE notices SET state = 'withdrawn', last_error = :why WHERE id = :id AND state = 'pending'")
 _RELEASED = text(f"UPDATE notices SET next_attempt_at = {NOW} WHERE id = :id AND state = 'pending'")
 # A failed attempt: tried again after the backoff, or given up past its time.
 _FAILED = text(f"""
@@ -135,10 +137,18 @@ _FAILED = text(f"""
         state = CASE WHEN {NOW} >= give_up_at THEN 'failed' ELSE 'pending' END,
         failed_at = CASE WHEN {NOW} >= give_up_at THEN {NOW} END,
         next_attempt_at = {NOW} + make_interval(secs => least(:base * power(2, attempts), :cap))
-    WHERE id = :id
+    WHERE id = :id AND state = 'pending'
     RETURNING state""")
 # Given up without an attempt: a reminder whose time has passed (the night came, or the appointment's start).
-_TOO_LATE = text(f"UPDATE notices SET state = 'failed', failed_at = {NOW}, last_error = :why WHERE id = :id")
+_TOO_LATE = text(f"UPDATE notices SET state = 'failed', failed_at = {NOW}, last_error = :why "
+                 "WHERE id = :id AND state = 'pending'")
+# The message, locked while it is sent and recorded, if it is still to send: a withdrawal waits for it, and a
+# message withdrawn (or sent by another instance) meanwhile is left alone.
+_STILL_PENDING = text("SELECT 1 FROM notices WHERE id = :id AND state = 'pending' FOR UPDATE")
+
+
+async def still_pending(session: AsyncSession, notice_id: uuid.UUID) -> bool:
+    return (await session.execute(_STILL_PENDING, {"id": notice_id})).first() is not None
 
 
 async def sent(session: AsyncSession, notice_id: uuid.UUID, clock: float) -> None:
@@ -154,8 +164,9 @@ async def released(session: AsyncSession, notice_id: uuid.UUID, clock: float) ->
 
 
 async def failed(session: AsyncSession, notice_id: uuid.UUID, why: str, base: float, cap: float, clock: float) -> str:
-    return str((await session.execute(_FAILED, {"id": notice_id, "why": why[:500], "base": base, "cap": cap,
-                                                "clock": clock})).scalar_one())
+    state = (await session.execute(_FAILED, {"id": notice_id, "why": why[:500], "base": base, "cap": cap,
+                                             "clock": clock})).scalar_one_or_none()
+    return "withdrawn" if state is None else str(state)
 
 
 async def too_late(session: AsyncSession, notice_id: uuid.UUID, why: str, clock: float) -> None:

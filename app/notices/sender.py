@@ -104,12 +104,15 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
         claimed = await repository.claim(session, BATCH, LEASE_SECONDS, clock)
         if not claimed:
             return 0
-        contexts = await repository.contexts(session, list({n["booking_id"] for n in claimed}))
     went = 0
     down: set[str] = set()
     for notice in claimed:
         async with sessionmaker() as session, session.begin():
-            ctx = contexts.get(notice["booking_id"])
+            # Locked and read again now, not when the round began: an opt-out, a cancellation or a withdrawn
+            # consent that came meanwhile is obeyed, and another instance's sending is never repeated.
+            if not await repository.still_pending(session, notice["id"]):
+                continue
+            ctx = (await repository.contexts(session, [notice["booking_id"]])).get(notice["booking_id"])
             why = _withdrawn_why(notice, ctx)
             if why is not None:
                 await repository.withdrawn(session, notice["id"], why)
@@ -123,7 +126,12 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
                 continue
             assert ctx is not None
             try:
-                outcome = await _deliver(outbound, notice, ctx, notice["clock"])
+                try:
+                    outcome = await _deliver(outbound, notice, ctx, notice["clock"])
+                except Undelivered:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
+                    raise Undelivered(f"could not be sent ({type(exc).__name__})") from exc
             except Undelivered as exc:
                 down.add(notice["channel"])
                 state = await repository.failed(session, notice["id"], str(exc), settings.notice_retry_seconds,

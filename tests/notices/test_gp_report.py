@@ -101,9 +101,12 @@ class TestReportSent:
 
         recipients, mail = server.inbox.messages[0]
         assert recipients == [GP] and MAILBOX in mail["From"]
-        assert "KERVAREC Louise, née le 02/03/1984" in str(mail["Subject"])
+        # The subject, shown outside the protected body, names no patient; the body does.
+        assert str(mail["Subject"]).startswith("Compte rendu de consultation non programmée du ")
+        assert "KERVAREC" not in str(mail["Subject"]) and "1984" not in str(mail["Subject"])
         parts = {part.get_content_type(): part for part in mail.walk()}
         body = parts["text/plain"].get_content()
+        assert "KERVAREC Louise, née le 02/03/1984" in body
         assert REPORT in body and "Dr Bernard Quillivic" in body and w.practitioner["family_name"] in body
         assert "ne s'y est pas opposé" in body
         pdf = parts["application/pdf"].get_payload(decode=True)
@@ -213,6 +216,9 @@ class TestReportInput:
             ({"status": "fulfilled", "report": {"text": "x" * 4001, "patient": TRAITS}}, "report.text"),
             ({"status": "fulfilled", "report": {"text": REPORT, "patient": {**TRAITS, "sex": "X"}}},
              "report.patient.sex"),
+            # a line break would reach the mail's headers and documents
+            ({"status": "fulfilled", "report": {"text": REPORT, "patient": {
+                **TRAITS, "birth_name": "Kervarec\nBcc: x@evil.example"}}}, "report.patient.birth_name"),
         ]
         for body, field in cases:
             response = await client.post(url, json=body, headers=effector)
