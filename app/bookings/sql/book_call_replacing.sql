@@ -11,7 +11,7 @@ WITH scope AS (
     FOR NO KEY UPDATE
 ), claimed AS (
     UPDATE slots s SET status = 'booked', held_by_call_id = NULL, held_until = NULL
-    WHERE s.id = :slot_id AND s.status = 'free' AND s.start_at > now() AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AND (s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now())
+    WHERE s.id = :slot_id AND s.kind = 'snp' AND s.status = 'free' AND s.start_at > now() AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AND (s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now())
       AND s.territory_code IN (SELECT code FROM scope) AND EXISTS (SELECT 1 FROM open_call)
     RETURNING id, territory_code, practitioner_id, site_id, start_at, end_at, mode, over_capacity
 ), the_call AS (

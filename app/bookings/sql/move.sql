@@ -7,7 +7,7 @@ WITH origin AS (
     UPDATE slots s SET status = 'booked', held_by_call_id = NULL, held_until = NULL
     FROM origin
     WHERE s.id = :slot_id AND s.id <> origin.slot_id AND s.practitioner_id = origin.practitioner_id
-      AND NOT s.over_capacity AND s.status = 'free' AND s.start_at > now() AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AND (s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now())
+      AND NOT s.over_capacity AND s.kind = 'snp' AND s.status = 'free' AND s.start_at > now() AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AND (s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now())
     RETURNING s.id, s.territory_code, s.practitioner_id, s.site_id, s.start_at, s.end_at, s.mode
 ), moved AS (
     UPDATE bookings m SET slot_id = claimed.id

@@ -10,7 +10,7 @@
               OR (c.id IS NOT NULL AND c.territory_code IN (SELECT code FROM scope)) AS call_visible,
           c.status AS call_status,
           s.id IS NOT NULL AND s.territory_code IN (SELECT code FROM scope) AS slot_visible,
-          coalesce((s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now()), false) AS bookable, coalesce(s.status = 'free' AND s.start_at > now() AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AND (s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now()), false) AS claimable,
+          coalesce((s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now()), false) AS bookable, coalesce(s.kind = 'snp' AND s.status = 'free' AND s.start_at > now() AND (s.held_until IS NULL OR s.held_until <= now() OR s.held_by_call_id = :call_id) AND (s.bookable_by & CAST(:bookers AS smallint) <> 0 OR (s.bookable_by & 8 <> 0 AND s.territory_code = ANY(CAST(:member_of AS text[]))) OR s.start_at - s.release_before <= now()), false) AS claimable,
 
    CASE WHEN s.status = 'withdrawn' THEN 'withdrawn'
         WHEN s.status = 'booked' THEN 'booked'
