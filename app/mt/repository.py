@@ -121,10 +121,14 @@ async def site_timezone(session: AsyncSession, site_id: uuid.UUID) -> str | None
 
 def scope(principal: Principal, codes: set[str] | None) -> ColumnElement[bool]:
     """The requests a principal sees: those of his territories; a referrer only what he sent, an effector what he
-    sent and what was proposed to him."""
+    sent and what was proposed to him, the regulation (operators, regulators) what the regulation entered — never
+    a patient's own request, an import or another professional's (the patient is told only the coordination and
+    the doctor who accepts him read it)."""
     walled: ColumnElement[bool] = true() if codes is None else MtRequest.territory_code.in_(sorted(codes))
     if principal.role == "referrer":
         return and_(walled, MtRequest.created_by == principal.sub)
+    if principal.role in ("operator", "regulator"):
+        return and_(walled, MtRequest.source == "regulation")
     if principal.role == "effector":
         proposed = false() if principal.practitioner_id is None else exists().where(
             MtProposal.request_id == MtRequest.id, MtProposal.practitioner_id == principal.practitioner_id)

@@ -226,9 +226,13 @@ async def _read(session: AsyncSession, principal: Principal, request: MtRequest)
     if _sees_identity(principal, request):
         patient = patient.model_copy(update={
             name: ring.open(getattr(request, f"patient_{name}"), f"patient_{name}") for name in IDENTITY})
-    adjustment = None if request.priority_adjusted_by is None or request.priority_adjusted_at is None else \
-        PriorityAdjustment(by=request.priority_adjusted_by, at=request.priority_adjusted_at,
-                           reason=ring.open(request.priority_adjusted_reason, "priority_adjusted_reason"))
+    # The coordinator's reason may tell of the patient's health: for the coordination only.
+    adjustment = None
+    if request.priority_adjusted_by is not None and request.priority_adjusted_at is not None \
+            and principal.role in ("coordinator", "admin"):
+        adjustment = PriorityAdjustment(
+            by=request.priority_adjusted_by, at=request.priority_adjusted_at,
+            reason=ring.open(request.priority_adjusted_reason, "priority_adjusted_reason"))
     proposals = await repository.proposals_of(session, request.id)
     if principal.role == "effector":  # a doctor sees his own proposals only
         proposals = [p for p in proposals if p.practitioner_id == principal.practitioner_id]

@@ -161,3 +161,28 @@ class TestTheWalls:
         analyst = auth("analyst")
         for path in ("/v1/mt-requests", f"/v1/mt-requests/{made['id']}", f"/v1/mt-requests/{made['id']}/candidates"):
             assert (await client.get(path, headers=analyst)).status_code == 403, path
+
+    async def test_the_regulation_reads_what_the_regulation_entered_and_nothing_else(self, client, auth):
+        """The patient is told only the coordination and the doctor who accepts him read his own request."""
+        ours = await request(client, auth("operator", ["36"], sub="op-1"), source="regulation")
+        theirs = await request(client, auth("coordinator", ["36"]))
+        for reader in (auth("operator", ["36"], sub="op-2"), auth("regulator", ["36"])):
+            listed = await client.get("/v1/mt-requests", headers=reader)
+            assert [r["id"] for r in listed.json()] == [ours["id"]]
+            assert (await client.get(f"/v1/mt-requests/{theirs['id']}", headers=reader)).status_code == 404
+            assert (await client.get(f"/v1/mt-requests/{ours['id']}", headers=reader)).status_code == 200
+
+    async def test_the_coordinators_reason_for_a_priority_is_for_the_coordination_only(self, client, auth):
+        martin = await doctor(client, auth)
+        made = await request(client, auth("coordinator"))
+        adjusted = await client.post(f"/v1/mt-requests/{made['id']}/priority", headers=auth("coordinator"),
+                                     json={"priority": "high", "reason": "chimiothérapie en cours"})
+        assert adjusted.status_code == 200, adjusted.text
+        proposed = await client.post(f"/v1/mt-requests/{made['id']}/proposals", headers=auth("coordinator"),
+                                     json={"practitioner_id": martin["id"], "patient_agreed": True})
+        assert proposed.status_code == 201, proposed.text
+        seen = await client.get(f"/v1/mt-requests/{made['id']}", headers=martin["headers"])
+        assert seen.status_code == 200 and seen.json()["priority"] == "high"
+        assert seen.json()["priority_adjustment"] is None and "chimiothérapie" not in seen.text
+        coordination = await client.get(f"/v1/mt-requests/{made['id']}", headers=auth("coordinator"))
+        assert coordination.json()["priority_adjustment"]["reason"] == "chimiothérapie en cours"
