@@ -168,6 +168,7 @@ TABLE: dict[str, Row] = {
     "list_public_new_patient_doctors": Row("GET", "/v1/public/new-patient-doctors?territory=36", PUBLIC),
     "create_mt_request": Row("POST", "/v1/mt-requests", MT_REQUESTERS, {}),
     "list_mt_requests": Row("GET", "/v1/mt-requests", MT_REQUESTERS),
+    "count_mt_requests": Row("GET", "/v1/mt-requests/counts?territory=36", MT_REQUESTERS, walled=True),
     "get_mt_request": Row("GET", "/v1/mt-requests/{mt_request}", MT_REQUESTERS, walled=True),
     "set_mt_request_priority": Row("POST", "/v1/mt-requests/{mt_request}/priority", COORDINATION,
                                    {"priority": "high", "reason": "isolement"}, walled=True),

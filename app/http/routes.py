@@ -138,6 +138,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/new-patient-doctors"): DEFAULT,
     ("GET", "/v1/public/new-patient-doctors"): Policy(budget="public_list", by_address=True),
     ("GET", "/v1/mt-requests"): DEFAULT,
+    ("GET", "/v1/mt-requests/counts"): DEFAULT,
     ("POST", "/v1/mt-requests"): DEFAULT,
     ("POST", "/v1/mt-requests/import"): Policy(body_bytes=4 * MB, budget="import", deadline=120.0),
     ("GET", "/v1/mt-requests/{request_id:uuid}"): DEFAULT,

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, text, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.principal import Principal
@@ -156,6 +156,25 @@ async def list_(session: AsyncSession, visible: ColumnElement[bool], *, territor
     if priority:
         stmt = stmt.where(MtRequest.priority == priority)
     return (await session.scalars(stmt.limit(limit).offset(offset))).all()
+
+
+async def counts(session: AsyncSession, visible: ColumnElement[bool], *,
+                 territories: set[str] | None) -> dict[str, int]:
+    """How many requests of each state the principal sees (numbers only: no row of a patient is read)."""
+    stmt = select(MtRequest.state, func.count()).where(visible).group_by(MtRequest.state)
+    if territories is not None:
+        stmt = stmt.where(MtRequest.territory_code.in_(sorted(territories)))
+    return {str(state): int(n) for state, n in (await session.execute(stmt)).all()}
+
+
+async def proposal_names(session: AsyncSession, request_id: uuid.UUID) -> dict[uuid.UUID, dict[str, Any]]:
+    """The doctor's names and his site's of each proposal of a request (family_name, given_name, site_name), by the
+    proposal's id."""
+    rows = (await session.execute(text(
+        "SELECT x.id, p.family_name, p.given_name, s.name AS site_name FROM mt_proposals x "
+        "JOIN practitioners p ON p.id = x.practitioner_id LEFT JOIN sites s ON s.id = x.site_id "
+        "WHERE x.request_id = :r"), {"r": request_id})).mappings().all()
+    return {row["id"]: {k: row[k] for k in ("family_name", "given_name", "site_name")} for row in rows}
 
 
 async def proposals_of(session: AsyncSession, request_id: uuid.UUID) -> Sequence[MtProposal]:

@@ -22,6 +22,7 @@ from app.mt.schemas import (
     CloseIn,
     DoctorProposal,
     FoundIn,
+    MtCounts,
     MtImportResult,
     MtRequestCreate,
     MtRequestRead,
@@ -143,6 +144,16 @@ async def list_mt_requests(
     """The waiting list, by priority then the oldest first (a referrer sees only what he sent); audited."""
     return await service.list_(session, principal, territory=territory, state=state, priority=priority, limit=limit,
                                offset=offset)
+
+
+@router.get("/counts", response_model=MtCounts, operation_id="count_mt_requests",
+            responses=error_responses(401, 403, 404, 422))
+async def count_mt_requests(
+    session: SessionDep, principal: RequestsDep, territory: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+) -> MtCounts:
+    """How many requests are in each state (waiting, proposed, accepted, found, closed), within the list's walls (a
+    referrer counts what he sent); numbers only, so not audited as a read of patient records."""
+    return await service.counts(session, principal, territory=territory)
 
 
 @router.get("/{request_id:uuid}", response_model=MtRequestRead, operation_id="get_mt_request",

@@ -199,6 +199,11 @@ class RefuseIn(Input):
     reason: RefusalReason = Field(description="no_capacity, publics, too_far, patient_known, other")
 
 
+class Centroid(Schema):
+    lat: float
+    lon: float
+
+
 class PatientView(Schema):
     family_name: str | None = None
     given_name: str | None = None
@@ -210,6 +215,9 @@ class PatientView(Schema):
     postcode: str | None = None
     address: str | None = None
     email: str | None = None
+    postcode_centroid: Centroid | None = Field(default=None, description="the centroid of his postcode's communes "
+                                               "(La Poste's, vendored), the point distances are measured from; null "
+                                               "without a postcode (or once purged)")
 
 
 class PriorityAdjustment(Schema):
@@ -229,6 +237,24 @@ class ProposalRead(Schema):
     patient_agreed: bool
     created_at: dt.datetime
     answered_at: dt.datetime | None
+
+
+class RequestProposal(ProposalRead):
+    """A proposal as a request's record lists it: the doctor's names and his site's, read with it."""
+
+    family_name: str = Field(description="the doctor proposed")
+    given_name: str
+    site_name: str | None = Field(description="his offer's site the proposal was made at (nearest the patient)")
+
+
+class MtCounts(Schema):
+    """How many requests are in each state, within the reader's walls: numbers only, no patient."""
+
+    waiting: int
+    proposed: int
+    accepted: int
+    found: int
+    closed: int
 
 
 class MtRequestSummary(Schema):
@@ -289,7 +315,7 @@ class MtRequestRead(MtRequestSummary):
     found_at: dt.datetime | None
     closed_at: dt.datetime | None
     purged_at: dt.datetime | None
-    proposals: list[ProposalRead]
+    proposals: list[RequestProposal]
 
 
 class Candidate(Schema):

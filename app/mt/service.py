@@ -25,9 +25,11 @@ from app.mt.schemas import (
     AccessSlot,
     AnswerLink,
     Candidate,
+    Centroid,
     CloseIn,
     DoctorProposal,
     FoundIn,
+    MtCounts,
     MtPatientIn,
     MtRequestCreate,
     MtRequestRead,
@@ -43,6 +45,7 @@ from app.mt.schemas import (
     ProposalRead,
     PublicDoctor,
     RefuseIn,
+    RequestProposal,
     SiteBrief,
     age_this_year,
     matching_publics,
@@ -221,8 +224,11 @@ def _summary(request: MtRequest, year: int) -> MtRequestSummary:
 async def _read(session: AsyncSession, principal: Principal, request: MtRequest) -> MtRequestRead:
     ring, year = crypto.ring(), now().year
     fields = _summary_fields(request, year)
+    centroid = None if request.patient_postcode is None else \
+        await territory_repository.postcode_centroid(session, request.patient_postcode)
     patient = PatientView(initials=fields["initials"], birth_year=request.patient_birth_year, age=fields["age"],
-                          sex=request.patient_sex, postcode=request.patient_postcode)
+                          sex=request.patient_sex, postcode=request.patient_postcode,
+                          postcode_centroid=None if centroid is None else Centroid(lat=centroid[0], lon=centroid[1]))
     if _sees_identity(principal, request):
         patient = patient.model_copy(update={
             name: ring.open(getattr(request, f"patient_{name}"), f"patient_{name}") for name in IDENTITY})
@@ -236,6 +242,7 @@ async def _read(session: AsyncSession, principal: Principal, request: MtRequest)
     proposals = await repository.proposals_of(session, request.id)
     if principal.role == "effector":  # a doctor sees his own proposals only
         proposals = [p for p in proposals if p.practitioner_id == principal.practitioner_id]
+    names = await repository.proposal_names(session, request.id) if proposals else {}  # family, given, site
     return MtRequestRead(
         **fields, call_id=request.call_id, created_by_role=request.created_by_role,
         referrer_kind=request.referrer_kind, patient=patient,
@@ -243,7 +250,7 @@ async def _read(session: AsyncSession, principal: Principal, request: MtRequest)
         priority_adjustment=adjustment, accepted_at=request.accepted_at, first_visit_on=request.first_visit_on,
         access_slot_id=request.access_slot_id, access_booked_at=request.access_booked_at,
         found_at=request.found_at, closed_at=request.closed_at, purged_at=request.purged_at,
-        proposals=[ProposalRead.model_validate(p) for p in proposals])
+        proposals=[RequestProposal(**ProposalRead.model_validate(p).model_dump(), **names[p.id]) for p in proposals])
 
 
 def _audit(session: AsyncSession, principal: Principal | None, action: str, request: MtRequest,
@@ -345,6 +352,17 @@ async def list_(session: AsyncSession, principal: Principal, *, territory: str |
         audit.record(session, principal, "mt_requests.listed", detail={"mt_request_ids": [str(r.id) for r in rows]})
     year = now().year
     return [_summary(r, year) for r in rows]
+
+
+async def counts(session: AsyncSession, principal: Principal, *, territory: str | None) -> MtCounts:
+    """How many requests are in each state, within the list's walls. Not audited as a read of patient records: it
+    reads none (numbers only, no row of a patient)."""
+    wanted = None
+    if territory:
+        await _territory(session, principal, territory, "territory")
+        wanted = await territory_repository.with_children(session, [territory])
+    found = await repository.counts(session, await _visible(session, principal), territories=wanted)
+    return MtCounts(**{state: found.get(state, 0) for state in MtCounts.model_fields})
 
 
 async def get(session: AsyncSession, principal: Principal, request_id: uuid.UUID) -> MtRequestRead:

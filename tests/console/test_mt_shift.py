@@ -17,13 +17,31 @@ import httpx
 import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
-from tests.console.test_shift import _rows
 from tests.support.factories import new_rpps
 from tests.support.serving import sharing
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),
                                  reason="Chromium is installed by `make test`")]
+
+
+def _rows(url: str, statement: str, **params) -> list[tuple]:
+    """Run one statement (committed) in a thread of its own: the browser's driver owns this thread's loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> list[tuple]:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            result = await conn.execute(text(statement), params)
+            rows = result.all() if result.returns_rows else []
+        await engine.dispose()
+        return [tuple(r) for r in rows]
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +92,8 @@ def test_the_coordinators_shift(world) -> None:
             return page
 
         coordinator = window(_token("coordinator", sub="coord-lea"))
+        asked: list[str] = []  # what the coordinator's view asks the API
+        coordinator.on("request", lambda r: asked.append(r.url) if "/v1/" in r.url else None)
         expect(coordinator.locator("#tab-mt")).to_be_visible()
         expect(coordinator.locator('nav button[data-tab="calls"]')).to_be_hidden()
         expect(coordinator.locator("#mt-count-found")).not_to_have_text("—")
@@ -136,13 +156,17 @@ def test_the_coordinators_shift(world) -> None:
         expect(candidates.first).to_contain_text("Dr Marc Roux")
         expect(candidates.nth(1)).to_contain_text("Dr Anne Lefèvre")  # Châteauroux is some 50 km from Le Blanc
         expect(coordinator.locator(f'#mt-map circle.candidate[data-site="{world["blanc"]["id"]}"]')).to_have_count(1)
+        # The patient on the map, at the centroid of his postcode, and in the list beside it.
+        expect(coordinator.locator("#mt-map rect.patient title")).to_have_text(
+            "Patient de la demande ouverte : centre du code postal 36300")
+        expect(coordinator.locator("#mt-doctors li.patient")).to_contain_text("centre du code postal 36300")
         coordinator.get_by_label("Choisir Dr Marc Roux").check()
         coordinator.get_by_label("Le patient a choisi ce médecin").check()
         _accessible(coordinator, "mt-coordinator")
         coordinator.locator("#mt-propose").get_by_role("button", name="Envoyer la proposition").dblclick()
         expect(coordinator.locator("#message")).to_have_text("Proposition envoyée au Dr Marc Roux")
         expect(coordinator.locator("#mt-proposals")).to_contain_text(
-            "Dr Marc Roux — en attente de la réponse du médecin")
+            "Dr Marc Roux — en attente de la réponse du médecin — Cabinet de la Creuse")
         expect(coordinator.locator("#mt-info")).to_contain_text("Proposée à un médecin")
 
         # The doctor accepts, in his view, and reads the patient's name and phone.
@@ -160,7 +184,8 @@ def test_the_coordinators_shift(world) -> None:
         # The coordinator confirms the first consultation: found, and the count of found moves by one.
         line.get_by_role("button", name="Ouvrir").click()
         expect(coordinator.locator("#mt-info")).to_contain_text("Acceptée par un médecin")
-        expect(coordinator.locator("#mt-info")).to_contain_text("Dr Marc Roux")
+        expect(coordinator.locator("#mt-info")).to_contain_text("Dr Marc Roux, Cabinet de la Creuse")
+        expect(coordinator.locator("#mt-map rect.patient")).to_have_count(1)  # no longer open: still placed
         expect(coordinator.locator("#mt-proposals")).to_contain_text("acceptée")
         expect(coordinator.locator("#mt-propose")).to_be_hidden()
         coordinator.locator("#mt-found [name=first_visit_on]").fill(dt.date.today().isoformat())
@@ -170,6 +195,10 @@ def test_the_coordinators_shift(world) -> None:
         expect(coordinator.locator("#mt-info")).to_contain_text("Médecin traitant trouvé")
         coordinator.screenshot(path=str(SCREENSHOTS / "snp-mt-coordinator.png"), full_page=True)
         browser.close()
+    # The counts came by their own route (numbers only), the doctors' names with the record: no paging through
+    # every found request, no lookup of a doctor by his id.
+    assert any("/v1/mt-requests/counts?" in u for u in asked)
+    assert not any("state=found" in u or "/v1/practitioners/" in u for u in asked), asked
 
     # Each double-clicked write is in the database once; the request came from the call, by the regulation.
     assert _rows(url, "SELECT source, state, practitioner_id::text, created_by FROM mt_requests WHERE id = :r",

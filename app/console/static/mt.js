@@ -86,6 +86,16 @@ export function sitePoints(doctors) {
   return [...bySite.values()];
 }
 
+// The open request's patient on the map: the centroid of his postcode (GET /v1/mt-requests/{id},
+// patient.postcode_centroid), the point the candidates' distances are measured from; null without one.
+export function patientPoint(request) {
+  const p = (request && request.patient) || {};
+  const c = p.postcode_centroid;
+  if (!c) return null;
+  return { id: "patient", lat: c.lat, lon: c.lon, postcode: p.postcode,
+    label: `Patient de la demande ouverte : centre du code postal ${p.postcode}` };
+}
+
 // Today in a time zone, as a date input wants it (YYYY-MM-DD).
 export function today(timeZone, now = new Date()) {
   return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);

@@ -4,7 +4,8 @@ import { describe, it } from "node:test";
 
 import { ERRORS, errorMessage } from "../../../app/console/static/i18n.js";
 import {
-  doctorName, kmText, mergeLists, patientBrief, priorityText, project, publicsText, sitePoints, today, waitingOrder,
+  doctorName, kmText, mergeLists, patientBrief, patientPoint, priorityText, project, publicsText, sitePoints, today,
+  waitingOrder,
 } from "../../../app/console/static/mt.js";
 
 describe("a request is told in French", () => {
@@ -78,6 +79,23 @@ describe("the map of the doctors who take new patients", () => {
     const points = sitePoints([{ practitioner_id: "d1", sites: [site] }, { practitioner_id: "d2", sites: [site,
       { id: "s2", lat: 46.9, lon: 1.9, name: "Cabinet" }] }]);
     assert.deepEqual(points.map((p) => [p.id, p.doctors.map((d) => d.practitioner_id)]), [["s1", ["d1", "d2"]], ["s2", ["d2"]]]);
+  });
+});
+
+describe("the open request's patient on the map", () => {
+  it("is the centroid of his postcode, labelled, and none without one", () => {
+    const point = patientPoint({ patient: { postcode: "36300", postcode_centroid: { lat: 46.63, lon: 1.06 } } });
+    assert.deepEqual(point, { id: "patient", lat: 46.63, lon: 1.06, postcode: "36300",
+      label: "Patient de la demande ouverte : centre du code postal 36300" });
+    assert.equal(patientPoint({ patient: { postcode: null, postcode_centroid: null } }), null);
+    assert.equal(patientPoint(null), null);
+  });
+
+  it("widens the map so that he fits with the sites", () => {
+    const sites = [{ id: "a", lat: 46.81, lon: 1.69 }, { id: "b", lat: 46.95, lon: 1.99 }];
+    const placed = project([...sites, { id: "patient", lat: 46.63, lon: 1.06 }], 400, 300, 16);
+    for (const p of placed) assert.ok(p.x >= 16 - 1e-9 && p.x <= 384 + 1e-9 && p.y >= 0 && p.y <= 300, p.id);
+    assert.ok(placed[2].x < placed[0].x && placed[2].y > placed[0].y);  // south-west of Châteauroux
   });
 });
 

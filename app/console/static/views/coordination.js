@@ -6,19 +6,21 @@ import { api } from "../api.js";
 import { $, button, cell, onSubmit, refuse, say } from "../dom.js";
 import { label, patientName } from "../i18n.js";
 import { MT_CLOSED, MT_PRIORITIES, MT_PROPOSALS, MT_REFUSALS, MT_SOURCES, MT_STATES, OPEN_STATES, doctorName, kmText,
-  mergeLists, patientBrief, priorityText, publicsText, today } from "../mt.js";
+  mergeLists, patientBrief, patientPoint, priorityText, publicsText, today } from "../mt.js";
 import { newest, state } from "../state.js";
-import { doctorNamed, loadDoctors, markCandidates } from "./mtmap.js";
+import { loadDoctors, markCandidates } from "./mtmap.js";
 import { whenShown } from "./tabs.js";
 
 const PAGE = 500;
-const COUNTED = ["waiting", "proposed", "accepted", "found"];
+const COUNTED = ["waiting", "proposed", "accepted", "found", "closed"];
+const chosenNames = new Map();  // the open request's candidates: practitioner id → "Dr Claire Martin"
 
-// Every request of a state in the territory, page after page (a reading the server audits).
-async function everyOf(which) {
+// The requests of a state (and a priority) in the territory, page after page (a reading the server audits).
+async function everyOf(which, priority) {
   const all = [];
   for (let offset = 0; offset < 20 * PAGE; offset += PAGE) {
     const q = new URLSearchParams({ territory: state.territory, state: which, limit: String(PAGE), offset: String(offset) });
+    if (priority) q.set("priority", priority);
     const page = await api("GET", `/v1/mt-requests?${q}`);
     all.push(...page);
     if (page.length < PAGE) break;
@@ -26,17 +28,18 @@ async function everyOf(which) {
   return all;
 }
 
+// The counts by state (numbers only: GET /v1/mt-requests/counts), and the lines of the list shown.
 export async function loadCoordination() {
   const current = newest("mt");
   try {
-    const lists = Object.fromEntries(await Promise.all(COUNTED.map(async (s) => [s, await everyOf(s)])));
     const f = new FormData($("#mt-filter"));
-    const chosen = f.get("state");
-    let lines = chosen === "open" ? mergeLists(OPEN_STATES.map((s) => lists[s]))
-      : chosen === "closed" ? await everyOf("closed") : lists[chosen];
+    const chosen = f.get("state"), priority = f.get("priority");
+    const [counts, lines] = await Promise.all([
+      api("GET", `/v1/mt-requests/counts?${new URLSearchParams({ territory: state.territory })}`),
+      chosen === "open" ? Promise.all(OPEN_STATES.map((s) => everyOf(s, priority))).then(mergeLists)
+        : everyOf(chosen, priority)]);
     if (!current()) return;
-    for (const s of COUNTED) $(`#mt-count-${s}`).textContent = String(lists[s].length);
-    if (f.get("priority")) lines = lines.filter((r) => r.priority === f.get("priority"));
+    for (const s of COUNTED) $(`#mt-count-${s}`).textContent = String(counts[s]);
     renderList(lines);
   } catch (err) { say(err.message, false); }
   await loadDoctors();
@@ -85,25 +88,29 @@ export async function openRequest(id, focus = false) {
   add("Déclaré", publicsText(r.publics)); add("Publics (pour les médecins)", publicsText(r.matching_publics));
   add("Source", label(MT_SOURCES, r.source)); add("En attente depuis", `${r.waiting_days} jour(s)`);
   add("Note", r.note);
-  if (r.practitioner_id) add("Médecin traitant", await doctorNamed(r.practitioner_id));
+  const taken = r.proposals.find((x) => x.state === "accepted" && x.practitioner_id === r.practitioner_id);
+  if (r.practitioner_id) {
+    add("Médecin traitant", taken ? [doctorName(taken), taken.site_name].filter(Boolean).join(", ") : "médecin");
+  }
   add("Première consultation", r.first_visit_on);
-  await showProposals(r);
+  showProposals(r);
   const open = r.state === "waiting" || r.state === "proposed";
   $("#mt-propose").hidden = !open; $("#mt-priority").hidden = !open;
   $("#mt-found").hidden = r.state !== "accepted";
   $("#mt-close").hidden = !OPEN_STATES.includes(r.state);
   const day = $("#mt-found [name=first_visit_on]"); day.max = today(state.timeZone); day.min = r.created_at.slice(0, 10);
   $("#mt-priority [name=priority]").value = r.priority;
-  if (open) await showCandidates(r); else markCandidates([]);
+  if (open) await showCandidates(r); else markCandidates([], patientPoint(r));
   if (focus) $("#mt-detail-title").focus();
 }
 
-async function showProposals(r) {
+// Each proposal with its doctor and his site, as the record names them.
+function showProposals(r) {
   const list = $("#mt-proposals"); list.replaceChildren();
   for (const p of r.proposals) {
     const li = document.createElement("li"); li.dataset.proposal = p.id; li.dataset.state = p.state;
-    li.textContent = [await doctorNamed(p.practitioner_id), label(MT_PROPOSALS, p.state),
-      p.refusal_reason ? `raison : ${label(MT_REFUSALS, p.refusal_reason)}` : null,
+    li.textContent = [doctorName(p), label(MT_PROPOSALS, p.state),
+      p.refusal_reason ? `raison : ${label(MT_REFUSALS, p.refusal_reason)}` : null, p.site_name,
       `proposée le ${state.format.format(new Date(p.created_at))}`,
       p.answered_at ? `réponse le ${state.format.format(new Date(p.answered_at))}` : null,
       p.distance_km != null ? kmText(p.distance_km) : null].filter(Boolean).join(" — ");
@@ -116,7 +123,9 @@ async function showCandidates(r) {
   const body = $("#mt-candidates tbody"); body.replaceChildren();
   let candidates = [];
   try { candidates = await api("GET", `/v1/mt-requests/${r.id}/candidates`); } catch (err) { say(err.message, false); }
+  chosenNames.clear();
   for (const c of candidates) {
+    chosenNames.set(c.practitioner_id, doctorName(c));
     const tr = document.createElement("tr"); tr.dataset.practitioner = c.practitioner_id;
     const radio = document.createElement("input"); radio.type = "radio"; radio.name = "practitioner_id";
     radio.value = c.practitioner_id; radio.setAttribute("aria-label", `Choisir ${doctorName(c)}`);
@@ -130,7 +139,7 @@ async function showCandidates(r) {
     cell(tr, "Aucun médecin ne peut prendre ce patient ce mois-ci (publics, places, lieux).").colSpan = 6; body.appendChild(tr);
   }
   $("#mt-propose button[type=submit]").disabled = !candidates.length;
-  markCandidates(candidates.map((c) => c.site.id));
+  markCandidates(candidates.map((c) => c.site.id), patientPoint(r));
 }
 
 // After an action: the record again, and the list and counts.
@@ -144,7 +153,8 @@ onSubmit("#mt-propose", async (f, form) => {
   if (f.get("patient_agreed") !== "on") { say("Cochez « Le patient a choisi ce médecin » : c'est lui qui choisit.", false); return; }
   try {
     await api("POST", `/v1/mt-requests/${state.mtRequest.id}/proposals`, { practitioner_id: id, patient_agreed: true });
-    form.reset(); await done(`Proposition envoyée au ${await doctorNamed(id)}`);
+    const named = chosenNames.get(id) || "médecin";
+    form.reset(); await done(`Proposition envoyée au ${named}`);
   } catch (err) { refuse(form, err); }
 }, () => !$("#mt-candidates input[type=radio]"));
 
