@@ -37,7 +37,12 @@ def contract(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             if "422" in responses:
                 described = responses["422"].get("description")
+                # An HTML page (a form of a signed link) says its own 422 as the page again; a path it cannot read
+                # (a token too long) is refused in JSON before it, like everywhere.
+                html = "text/html" in responses["422"].get("content", {})
                 responses["422"] = _error(422)
+                if html:
+                    responses["422"]["content"]["text/html"] = {"schema": {"type": "string"}}
                 if described and described not in ("Validation Error", "Unprocessable Entity"):
                     responses["422"]["description"] = described
             if "requestBody" in operation:
