@@ -4,7 +4,8 @@ Data: the France profile of ``bench_mixed`` (``--data FOLDER`` keeps and reuses 
 driven alone, 20 connections without think time, ``--seconds`` long; the CPU time (user + system, from
 ``/proc/<pid>/stat``) the API's worker processes and the cluster's processes spent meanwhile is divided by the
 requests answered. Routes: search, queue (the waiting calls), call creation, hold, booking (each hold and
-booking on its own prepared call and free slot, never used twice).
+booking on its own prepared call and free slot, never used twice), and the monthly report of a département for the
+current month (never kept: it has not ended).
 
 Run: ``.venv/bin/python -m load_tests.bench_costs [--data FOLDER] [--seconds 10]``.
 """
@@ -26,7 +27,7 @@ from tools.simulator.plan import PROFILES
 
 CONNECTIONS = 20
 TICK = os.sysconf("SC_CLK_TCK")
-ROUTES = ("search", "queue", "call", "hold", "book")
+ROUTES = ("search", "queue", "call", "hold", "book", "stats")
 
 
 def _cpu_seconds(pids: list[int]) -> float:

@@ -31,3 +31,22 @@ def _accessible(page, name: str) -> None:
     bad = [(v["id"], v["impact"], len(v["nodes"]), [n["target"] for n in v["nodes"]][:3])
            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [], (name, bad)
+
+
+def committed_rows(url: str, statement: str, **params) -> list[tuple]:
+    """Run one statement (committed) in a thread of its own: the browser's driver owns this thread's loop."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> list[tuple]:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            result = await conn.execute(text(statement), params)
+            rows = result.all() if result.returns_rows else []
+        await engine.dispose()
+        return [tuple(r) for r in rows]
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()

@@ -17,31 +17,13 @@ import httpx
 import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
+from tests.console.helpers import committed_rows as _rows
 from tests.support.factories import new_rpps
 from tests.support.serving import sharing
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("SNP_REQUIRE_BROWSER"),
                                  reason="Chromium is installed by `make test`")]
-
-
-def _rows(url: str, statement: str, **params) -> list[tuple]:
-    """Run one statement (committed) in a thread of its own: the browser's driver owns this thread's loop."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def run() -> list[tuple]:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            rows = result.all() if result.returns_rows else []
-        await engine.dispose()
-        return [tuple(r) for r in rows]
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
 
 
 @pytest.fixture(scope="module")

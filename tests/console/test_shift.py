@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.console.helpers import ARGS, CHROMIUM, SCREENSHOTS, _accessible, _token
+from tests.console.helpers import committed_rows as _rows
 from tests.stats.helpers import this_month
 from tests.support.cable import cable
 from tests.support.factories import new_rpps
@@ -82,25 +83,6 @@ def _month_row(page) -> list[str]:
 
 def _count(text: str) -> int:
     return int(text.split()[0]) if text.strip() not in ("", "—") else 0
-
-
-def _rows(url: str, statement: str, **params) -> list[tuple]:
-    """Run one statement (committed) in a thread of its own: the browser's driver owns this thread's loop."""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def run() -> list[tuple]:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            result = await conn.execute(text(statement), params)
-            rows = result.all() if result.returns_rows else []
-        await engine.dispose()
-        return [tuple(r) for r in rows]
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
 
 
 def test_a_whole_shift(world) -> None:
