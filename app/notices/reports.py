@@ -162,12 +162,10 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Se
             try:
                 if mailer is None:
                     raise Undelivered("no MSSanté server configured (SNP_MSSANTE_SMTP_URL)")
-                try:
-                    message = report_documents.email(document(ctx), mailer.sender)
-                except Exception as exc:  # noqa: BLE001 - a report that cannot be built fails alone
-                    raise Undelivered(f"could not be built ({type(exc).__name__})") from exc
-                await mailer.send(message)
-            except Undelivered as exc:
+                await mailer.send(report_documents.email(document(ctx), mailer.sender))
+            except Exception as error:  # noqa: BLE001 - a report that cannot be built or handed over fails alone
+                exc = error if isinstance(error, Undelivered) else Undelivered(
+                    f"could not be sent ({type(error).__name__})")
                 state = str((await session.execute(_FAILED, {
                     "id": report_id, "why": str(exc)[:500], "base": settings.notice_retry_seconds,
                     "cap": settings.notice_retry_max_seconds})).scalar_one())

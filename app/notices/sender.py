@@ -126,13 +126,10 @@ async def send_once(sessionmaker: async_sessionmaker[AsyncSession], outbound: Ou
                 continue
             assert ctx is not None
             try:
-                try:
-                    outcome = await _deliver(outbound, notice, ctx, notice["clock"])
-                except Undelivered:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a message that cannot be built fails alone
-                    raise Undelivered(f"could not be sent ({type(exc).__name__})") from exc
-            except Undelivered as exc:
+                outcome = await _deliver(outbound, notice, ctx, notice["clock"])
+            except Exception as error:  # noqa: BLE001 - a message that cannot be built or handed over fails alone
+                exc = error if isinstance(error, Undelivered) else Undelivered(
+                    f"could not be sent ({type(error).__name__})")
                 down.add(notice["channel"])
                 state = await repository.failed(session, notice["id"], str(exc), settings.notice_retry_seconds,
                                                 settings.notice_retry_max_seconds, clock)

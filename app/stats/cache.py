@@ -123,9 +123,6 @@ class Kept:
         while len(self.reports) > self.size:
             self.reports.popitem(last=False)
 
-    def clear(self) -> None:
-        self.reports.clear()
-
 
 _kept: Kept | None = None
 

@@ -54,8 +54,9 @@ STATS_CALL_DELTAS = Table(
     *(Column(name, kind, nullable=False) for name, kind in _KEY), *_counters(),
 )
 
-# The (territory, month) each late write changed (migration 0039), appended by triggers: a process keeps the
-# reports of closed months with the highest ``changed`` of their territories and months (app/stats/cache.py).
+# The (territory, month) each late write changed (migrations 0039, 0048), appended by triggers with the writing
+# transaction's id: a report of closed months is kept while its snapshot saw every change of its territories and
+# months (app/stats/cache.py).
 STATS_CHANGES_SEQ = Sequence("stats_changes_seq", metadata=Base.metadata)
 STATS_CHANGES = Table(
     "stats_changes", Base.metadata,

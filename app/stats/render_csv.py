@@ -99,9 +99,12 @@ NOTICE_HEADERS = {
 }
 
 
+WHOLE_HEADERS = {**MT_HEADERS, **NOTICE_HEADERS}
+
+
 def french_header(name: str) -> str:
-    if name in MT_HEADERS or name in NOTICE_HEADERS:
-        return MT_HEADERS.get(name) or NOTICE_HEADERS[name]
+    if name in WHOLE_HEADERS:
+        return WHOLE_HEADERS[name]
     words = [WORDS.get(part, part) for part in name.split("_")]
     return " ".join(w for w in words if w).strip()
 

@@ -238,22 +238,23 @@ async def monthly_kept(
     period = _checked(first, last, method)
     store = cache.kept(settings.stats_kept_reports)
 
-    async def look(session: AsyncSession, _: Parallel) -> tuple[Subject, Any, MonthlyReport | None]:
+    async def look(session: AsyncSession, _: Parallel) -> tuple[Subject, cache.Scope, Any, MonthlyReport | None]:
         subject = await subject_of(session, principal, territory)
+        scope = _scope(subject, period)
         key = _key(subject, period, method or subject.avoided_ed_method)
-        return subject, key, await store.get(session, key, _scope(subject, period))
+        return subject, scope, key, await store.get(session, key, scope)
 
-    subject, key, report = await reads.run(look)
+    subject, scope, key, report = await reads.run(look)
     if report is not None:
         cache.KEPT.labels("kept").inc()
         return report
     chosen = method or subject.avoided_ed_method
 
     async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
-        report = await store.get(session, key, _scope(subject, period))  # computed by another while this one waited
+        report = await store.get(session, key, scope)  # computed by another while this one waited its turn
         if report is None:
             # The snapshot before the report's statements: what they count is at least what it saw.
-            token = await cache.token_of(session, _scope(subject, period))
+            token = await cache.token_of(session, scope)
             report = await compute(session, parallel, subject, period, chosen)
             store.put(key, token, report)
         return report
