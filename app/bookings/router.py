@@ -27,6 +27,7 @@ from app.bookings.search import CURSOR_PATTERN
 from app.http.dependencies import ReadsDep, SessionDep, SettingsDep, StatementsDep
 from app.http.errors import error_responses
 from app.http.schemas import AwareDatetime
+from app.platform import pages
 from app.platform.errors import NotFound
 from app.sites.schemas import SiteKind
 from app.territories.schemas import CODE_PATTERN
@@ -189,7 +190,6 @@ __all__ = ["router", "slot_search_router"]
 
 
 patient_router = APIRouter(tags=["patient"])
-PATIENT_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 PatientToken = Annotated[str, Path(max_length=80, description="the signed link of the patient's confirmation")]
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "the page (French, without JavaScript)"},
@@ -204,7 +204,7 @@ async def show_patient_link(token: PatientToken, session: SessionDep, settings: 
     """Public: the patient's appointment and a button to cancel it. Changes nothing (mail scanners and SMS
     previews fetch links)."""
     status, body = await patient_link.show(session, token, settings, act=False)
-    return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)
 
 
 @patient_router.post("/p/{token}", response_class=HTMLResponse, operation_id="cancel_by_patient_link",
@@ -214,7 +214,7 @@ async def cancel_by_patient_link(token: PatientToken, session: SessionDep, setti
     booking cancelled by the patient, the call back to the regulation's queue (to_reorient). Again: it says it is
     already done."""
     status, body = await patient_link.show(session, token, settings, act=True)
-    return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)
 
 
 @patient_router.post("/p/{token}/no-reminder", response_class=HTMLResponse,
@@ -224,4 +224,4 @@ async def stop_reminders_by_patient_link(token: PatientToken, session: SessionDe
     """Public: the patient (who will come) asks for no reminder of this appointment: those not sent yet are
     withdrawn; the appointment stays. Again: the same page."""
     status, body = await patient_link.stop_reminders(session, token, settings)
-    return HTMLResponse(body, status_code=status, headers=PATIENT_PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)

@@ -8,6 +8,8 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
+from app.platform import pages
+
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
          "button{font-size:1.05rem;padding:.55rem 1.1rem;border:0;border-radius:.3rem;color:#fff;background:#1b5e20}"
          "button.no{background:#8d1b1b}label{display:block;margin:.5rem 0}input,select{font-size:1rem;padding:.3rem}"
@@ -31,10 +33,7 @@ DECLARED = {"ald": "J'ai une affection de longue durée (ALD)", "disability": "J
 
 
 def _document(title: str, body: str) -> str:
-    return ('<!doctype html><html lang="fr"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title><style>{STYLE}</style>'
-            f"</head><body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>")
+    return pages.document(title, body, STYLE)
 
 
 def _e(value: object) -> str:

@@ -40,6 +40,7 @@ from app.mt.schemas import (
     RefuseIn,
     State,
 )
+from app.platform import pages
 from app.platform.errors import PayloadTooLarge
 from app.territories.schemas import CODE_PATTERN
 
@@ -257,7 +258,6 @@ async def refuse_mt_proposal(
     return await service.refuse(session, principal, proposal_id, data)
 
 
-PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 AnswerToken = Annotated[str, Path(max_length=80, description="the signed link of a proposal (its answer_link)")]
 ANSWER_PAGES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/html": {}}, "description": "the page (French, without JavaScript)"},
@@ -275,7 +275,7 @@ async def show_mt_answer_link(token: AnswerToken, session: SessionDep, settings:
     """Public: the proposal (the patient's publics, postcode and priority, never his name) and the buttons to accept
     or refuse. Changes nothing (mail scanners fetch links)."""
     status, body = await answer_link.show(session, token, settings, act=False)
-    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)
 
 
 @pages_router.post("/mt/{token}", response_class=HTMLResponse, operation_id="answer_mt_by_link",
@@ -289,7 +289,7 @@ async def answer_mt_by_link(
     """Public: the doctor the proposal names accepts or refuses it (a form, application/x-www-form-urlencoded),
     exactly as by POST /v1/mt-proposals/{id}/accept|refuse; single use (again: it says it is answered already)."""
     status, body = await answer_link.show(session, token, settings, act=True, answer=answer, reason=reason)
-    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)
 
 
 SELF_PAGES: dict[int | str, dict[str, Any]] = {
@@ -312,7 +312,7 @@ async def show_mt_self_request(token: SelfToken, session: SessionDep, settings: 
     """Public: the form by which a patient of the link's territory asks for a médecin traitant, with the information
     notice he is owed (purpose, retention, rights)."""
     status, body = await self_request.page(session, token, settings)
-    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)
 
 
 @pages_router.post("/v1/self-referrals/{token}/mt", response_class=HTMLResponse, status_code=201,
@@ -327,4 +327,4 @@ async def make_mt_self_request(
     form = {"phone": phone, "family_name": family_name, "given_name": given_name, "birth_year": birth_year,
             "postcode": postcode}
     status, body = await self_request.page(session, token, settings, form, publics)
-    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+    return HTMLResponse(body, status_code=status, headers=pages.HEADERS)

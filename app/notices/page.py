@@ -8,6 +8,7 @@ import html
 from typing import Any
 
 from app.notices import messages
+from app.platform import pages
 
 NO_REMINDER = "/no-reminder"  # after the link's path: the form that stops the reminders of the appointment
 
@@ -18,10 +19,7 @@ STYLE = ("body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto
 
 
 def _document(title: str, body: str) -> str:
-    return ('<!doctype html><html lang="fr"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<meta name="robots" content="noindex"><title>{html.escape(title)}</title><style>{STYLE}</style>'
-            f"</head><body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>")
+    return pages.document(title, body, STYLE)
 
 
 def _appointment(ctx: Any) -> str:
