@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from load_tests.bench_mixed import _finish_wrk, _lines, _prepare, _ready, _start_wrk, _tokens, _workers
+from load_tests.bench_mixed import _finish_wrk, _lines, _prepare, _ready, _start_wrk, _tokens, _workers, children
 from load_tests.harness import free_port, kept_or_fresh, record, served_app
 from tools.simulator.plan import PROFILES
 
@@ -41,22 +41,10 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / TICK
 
 
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
-
-
 def _cluster(data_dir: Path) -> list[int]:
     """The postmaster and every process it started (backends, walwriter...), as of now."""
     postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    return [postmaster, *_children(postmaster)]
+    return [postmaster, *children(postmaster)]
 
 
 def main() -> None:

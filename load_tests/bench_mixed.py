@@ -182,15 +182,20 @@ def _workers(port: int) -> list[int]:
                     main = int(entry.name)
             except OSError:
                 continue
-    children = []
+    return [] if main is None else children(main)
+
+
+def children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent``."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
-                    children.append(int(entry.name))
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry.name))
             except (OSError, IndexError, ValueError):
                 continue
-    return children
+    return found
 
 
 def _peak_mb(pid: int) -> float:
