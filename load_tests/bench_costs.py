@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,11 +48,22 @@ def _cluster(data_dir: Path) -> list[int]:
     return [postmaster, *children(postmaster)]
 
 
+def _spy(folder: str, route: str, pids: list[int], seconds: int) -> list[subprocess.Popen[bytes]]:
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = str(Path(sys.executable).parent / "py-spy")
+    return [subprocess.Popen([spy, "record", "--format", "raw", "--nonblocking", "--duration", str(seconds),
+                              "--pid", str(pid), "--output", str(Path(folder) / f"{route}-{pid}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for pid in pids]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", help="keep the seeded cluster in this folder and reuse it")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--routes", default=",".join(ROUTES), help="which routes, comma-separated")
+    parser.add_argument("--spy", help="also sample the API's workers with py-spy into this folder "
+                        "(<route>-<pid>.txt, collapsed stacks; the CPU figures then include py-spy's pauses)")
     args = parser.parse_args()
     codes = sorted(PROFILES["france"].departements)
     tokens = _tokens(codes)
@@ -64,9 +76,9 @@ def main() -> None:
         with served_app(url, workers=args.workers, port=port) as base:
             httpx.get(f"{base}/ready").raise_for_status()
             workers = _workers(port)
-            wanted = 1500 * args.seconds
+            wanted = 3000 * args.seconds  # a hold now runs past 2 000 a second
             items = asyncio.run(_prepare(url, {"hold": wanted, "book": wanted, "decision": 0, "outcome": 0}))
-            for route in ROUTES:
+            for route in args.routes.split(","):
                 lines = _lines(route, tokens, codes, items.get(route, []), month)
                 proc, path = _start_wrk(base, lines[:200], CONNECTIONS, 2, 0) if route not in ("hold", "book") \
                     else (None, None)
@@ -74,8 +86,11 @@ def main() -> None:
                     _finish_wrk(proc, path)  # warm-up (not for the consumables)
                 pg_pids = _cluster(server.pgdata)
                 api_before, pg_before = _cpu_seconds(workers), _cpu_seconds(pg_pids)
+                spies = _spy(args.spy, route, workers, args.seconds) if args.spy else []
                 proc, path = _start_wrk(base, lines, CONNECTIONS, args.seconds, 0)
                 result = _finish_wrk(proc, path)
+                for spy in spies:
+                    spy.wait()
                 api_spent = _cpu_seconds(workers) - api_before
                 pg_spent = _cpu_seconds(sorted(set(pg_pids) | set(_cluster(server.pgdata)))) - pg_before
                 answered = sum(n for s, n in result["statuses"].items() if s.startswith("2"))

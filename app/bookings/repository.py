@@ -17,7 +17,6 @@ from sqlalchemy import Alias, RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bookings.models import Booking
-from app.calls.models import Call
 from app.calls.repository import (
     CALL_IN_PROGRESS,
     NEW_DIRECT_CALL,
@@ -46,18 +45,28 @@ class Statements(Protocol):
 _slots = cast(Alias, Slot.__table__.alias("s"))  # an Alias, which the stubs type as a plain FromClause
 
 
-async def hold(
-    session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int, booker: dict[str, Any]
-) -> RowMapping | None:
-    """Compare-and-set: hold a slot this call could book now (held by it already: the hold is renewed), for
-    this booker (``bookers.params``)."""
-    stmt = (
-        update(_slots)
-        .where(_slots.c.id == slot_id, text(CLAIMABLE).bindparams(call_id=call_id, **booker))
-        .values(held_by_call_id=call_id, held_until=func.now() + func.make_interval(0, 0, 0, 0, 0, minutes))
-        .returning(_slots.c.id.label("slot_id"), _slots.c.held_by_call_id.label("call_id"), _slots.c.held_until)
+# A hold in one statement, run on its own (one round trip, committed before the answer): the compare-and-set of
+# ``:slot_id`` for ``:call_id`` — the slot visible (``scope``), claimable by this call and booker (held by it
+# already: the hold is renewed), the call visible and open. When it holds nothing, ``REFUSAL`` says why.
+HOLD = f"""
+    WITH scope AS (
+        {SCOPE}
+    ), open_call AS (
+        SELECT c.id FROM calls c
+        WHERE c.id = :call_id AND c.status <> 'closed' AND c.territory_code IN (SELECT code FROM scope)
     )
-    return (await session.execute(stmt)).mappings().first()
+    UPDATE slots s SET held_by_call_id = :call_id, held_until = now() + make_interval(mins => :minutes)
+    WHERE s.id = :slot_id AND {CLAIMABLE}
+      AND s.territory_code IN (SELECT code FROM scope) AND EXISTS (SELECT 1 FROM open_call)
+    RETURNING s.id AS slot_id, s.held_by_call_id AS call_id, s.held_until
+"""
+
+
+def hold_params(*, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int, territories: list[str] | None,
+                booker: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of ``HOLD``, and of ``REFUSAL`` when it held nothing (``territories`` None: every one)."""
+    return {"slot_id": slot_id, "call_id": call_id, "minutes": minutes, "sub": "", "key": None, **booker,
+            **scope_params(territories)}
 
 
 async def release(session: AsyncSession, slot_id: uuid.UUID, call_id: uuid.UUID) -> bool:
@@ -77,11 +86,6 @@ _SLOT_STATE = f"""SELECT s.id, s.territory_code, {STATE_SQL} AS state, coalesce(
 async def slot_state(session: AsyncSession, slot_id: uuid.UUID, booker: dict[str, Any]) -> RowMapping | None:
     """The slot's territory, state, and whether this booker may book it."""
     return (await session.execute(text(_SLOT_STATE), {"slot_id": slot_id, **booker})).mappings().first()
-
-
-async def call_state(session: AsyncSession, call_id: uuid.UUID) -> RowMapping | None:
-    stmt = select(Call.id, Call.territory_code, Call.status).where(Call.id == call_id)
-    return (await session.execute(stmt)).mappings().first()
 
 
 # --------------------------------------------------------------------------------------------- booking
@@ -214,7 +218,7 @@ BOOK = {
 def rendered() -> dict[str, str]:
     """The booking path's statements as the app runs them, by file name."""
     statements = {f"book_{form}": text_ for form, text_ in BOOK.items()}
-    statements.update(refusal=REFUSAL, over_capacity_refusal=OVER_CAPACITY_REFUSAL, cancel=CANCEL, move=MOVE)
+    statements.update(refusal=REFUSAL, over_capacity_refusal=OVER_CAPACITY_REFUSAL, cancel=CANCEL, move=MOVE, hold=HOLD)
     return {name: _as_file(name, statement) for name, statement in statements.items()}
 
 

@@ -107,10 +107,10 @@ async def slot_agenda(slot_id: uuid.UUID, session: SessionDep, principal: Operat
 @slot_search_router.post("/{slot_id:uuid}/hold", response_model=HoldRead, operation_id="hold_slot",
                    responses=error_responses(401, 403, 404, 409, 422))
 async def hold_slot(
-    slot_id: uuid.UUID, data: HoldCreate, session: SessionDep, principal: OperatorDep, settings: SettingsDep
+    slot_id: uuid.UUID, data: HoldCreate, statements: StatementsDep, principal: OperatorDep, settings: SettingsDep
 ) -> HoldRead:
     """Hold a free slot for a call for a few minutes (SNP_HOLD_MINUTES); others see it as taken meanwhile."""
-    return await service.hold(session, principal, slot_id, data.call_id, settings.hold_minutes)
+    return await service.hold(statements, principal, slot_id, data.call_id, settings.hold_minutes)
 
 
 @slot_search_router.delete("/{slot_id:uuid}/hold", status_code=204, operation_id="release_slot_hold",

@@ -59,14 +59,6 @@ def _sees(visible: set[str] | None, territory_code: str) -> bool:
     return visible is None or territory_code in visible
 
 
-async def _open_call(session: AsyncSession, visible: set[str] | None, call_id: uuid.UUID) -> None:
-    call = await repository.call_state(session, call_id)
-    if call is None or not _sees(visible, call["territory_code"]):
-        raise NotFound(f"Call {call_id} not found", field="call_id")
-    if call["status"] == "closed":
-        raise CallClosed(f"Call {call_id} is closed", field="call_id")
-
-
 async def _visible_slot(
     session: AsyncSession, principal: Principal, visible: set[str] | None, slot_id: uuid.UUID
 ) -> RowMapping:
@@ -77,16 +69,15 @@ async def _visible_slot(
     return slot
 
 
-async def hold(
-    session: AsyncSession, principal: Principal, slot_id: uuid.UUID, call_id: uuid.UUID, minutes: int
-) -> HoldRead:
-    visible = await territory_service.visible_codes(session, principal)
-    await _open_call(session, visible, call_id)
-    slot = await _visible_slot(session, principal, visible, slot_id)
-    held = await repository.hold(session, slot_id, call_id, minutes, _booker(principal))
+async def hold(statements: Statements, principal: Principal, slot_id: uuid.UUID, call_id: uuid.UUID,
+               minutes: int) -> HoldRead:
+    """Hold in one statement; when nothing was held, one read says why (as a booking's refusal)."""
+    params = repository.hold_params(slot_id=slot_id, call_id=call_id, minutes=minutes, booker=_booker(principal),
+                                    territories=None if principal.is_admin else list(principal.territories))
+    held = await statements.fetch_row(repository.HOLD, params)
     if held is None:
-        why = WHY_TAKEN.get(slot["state"], "the slot changed meanwhile")
-        raise SlotTaken(f"Slot {slot_id} cannot be held: {why}")
+        _raise_refusal(await statements.fetch_row(repository.REFUSAL, params), call_id, slot_id, "held")
+        raise SlotTaken(f"Slot {slot_id} cannot be held: it changed meanwhile")
     log.info("slot.held", slot_id=str(slot_id), call_id=str(call_id), minutes=minutes)
     return HoldRead(slot_id=held["slot_id"], call_id=held["call_id"], held_until=held["held_until"])
 
@@ -235,7 +226,7 @@ async def book(
         if isinstance(data, OverCapacityBooking):
             _raise_over_capacity_refusal(why, data)
         else:
-            _raise_refusal(why, data)
+            _raise_refusal(why, getattr(data, "call_id", None), getattr(data, "slot_id", None))
     raise SlotTaken("The booking cannot be made: what it needs changed meanwhile")
 
 
@@ -330,17 +321,17 @@ def _replay(stored: Any, digest: str) -> Booked:
     return Booked(json.loads(response) if isinstance(response, str) else response, replayed=True)
 
 
-def _raise_refusal(why: Any, data: BookingRequest) -> None:
-    """Raise what refused the booking; return when nothing did (the slot is claimable again)."""
+def _raise_refusal(why: Any, call_id: uuid.UUID | None, slot_id: uuid.UUID | None, done: str = "booked") -> None:
+    """Raise what refused the booking (or the hold, ``done="held"``): ``why`` is ``REFUSAL``'s row; return when
+    nothing did (the slot is claimable again)."""
     if not why["call_visible"]:
-        raise NotFound(f"Call {getattr(data, 'call_id', None)} not found", field="call_id")
+        raise NotFound(f"Call {call_id} not found", field="call_id")
     if why["call_status"] == "closed":
-        raise CallClosed(f"Call {getattr(data, 'call_id', None)} is closed", field="call_id")
+        raise CallClosed(f"Call {call_id} is closed", field="call_id")
     if not why["slot_visible"] or not why["bookable"]:
-        raise NotFound(f"Slot {getattr(data, 'slot_id', None)} not found", field="slot_id")
+        raise NotFound(f"Slot {slot_id} not found", field="slot_id")
     if not why["claimable"]:
-        raise SlotTaken(f"Slot {getattr(data, 'slot_id', None)} cannot be booked: "
-                        f"{WHY_TAKEN.get(why['state'], 'it changed')}")
+        raise SlotTaken(f"Slot {slot_id} cannot be {done}: {WHY_TAKEN.get(why['state'], 'it changed')}")
 
 
 # ------------------------------------------------------------------------------- read, cancel, outcome

@@ -158,11 +158,26 @@ async def lock(session: AsyncSession, call_id: uuid.UUID) -> Call | None:
     return (await session.scalars(stmt)).first()
 
 
+# The columns of a queue line (``CallSummary``'s, and what its reorientation and triage are made of): the
+# queue reads these alone, never the sealed identity nor the search hashes of every call of a page.
+QUEUE_COLUMNS = (
+    "id", "territory_code", "channel", "referrer_kind", "received_at", "priority", "due_at", "status", "assigned_to",
+    "assigned_name", "samu_case_id", "intent_without_sas", "first_callback_at", "closed_at", "source", "created_at",
+    "reorient_at", "reorient_by", "reorient_by_role", "reorient_reason", "reorient_booking_id",
+)
+TRIAGE_COLUMNS = ("patient_birth_year", "patient_sex", "reason")
+
+
 async def queue(
     session: AsyncSession, *, territories: set[str] | None, status: str | None, limit: int, offset: int,
-    open_only: bool = False, samu_case_id: str | None = None,
-) -> Sequence[Row[Any]]:
-    stmt = _with_lateness().order_by(Call.due_at.asc().nulls_last(), Call.received_at, Call.id)
+    open_only: bool = False, samu_case_id: str | None = None, triage: bool = False,
+) -> Sequence[RowMapping]:
+    """A page of the queue, soonest due first: the line's columns (``QUEUE_COLUMNS``, and ``TRIAGE_COLUMNS``
+    when ``triage``), ``late`` and ``minutes_late``."""
+    names = QUEUE_COLUMNS + (TRIAGE_COLUMNS if triage else ())
+    columns = [Call.__table__.c[name] for name in names]
+    stmt = (select(*columns, LATE.label("late"), MINUTES_LATE.label("minutes_late"))
+            .order_by(Call.due_at.asc().nulls_last(), Call.received_at, Call.id))
     if territories is not None:
         stmt = stmt.where(Call.territory_code.in_(territories))
     if samu_case_id:
@@ -171,7 +186,7 @@ async def queue(
         stmt = stmt.where(Call.status == status)
     if open_only:
         stmt = stmt.where(IN_LIVE_QUEUE)
-    return (await session.execute(stmt.limit(limit).offset(offset))).all()
+    return (await session.execute(stmt.limit(limit).offset(offset))).mappings().all()
 
 
 async def queue_gauges(conn: AsyncConnection) -> dict[str, list[RowMapping]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth.dependencies import AdminDep, OperatorDep, ReferrerDep, RegulatorDep, require_roles
 from app.auth.principal import Principal
@@ -77,10 +77,11 @@ async def list_calls(
     triage: Annotated[bool, Query(description="add each call's triage (age, sex, the reason's first words): "
                                   "what a regulator reads to choose the next call; the read is audited "
                                   "(calls.triage.read)")] = False,
-) -> list[CallSummary]:
+) -> Response:
     """The queue, soonest due first, with late calls flagged (no patient name or phone in the list)."""
-    return await service.queue(session, principal, territory=territory, status=status, limit=limit, offset=offset,
-                               open_only=open_only, samu_case_id=samu_case_id, triage=triage)
+    return Response(await service.queue(session, principal, territory=territory, status=status, limit=limit,
+                                        offset=offset, open_only=open_only, samu_case_id=samu_case_id, triage=triage),
+                    media_type="application/json")
 
 
 @router.post(

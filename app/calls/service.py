@@ -8,6 +8,8 @@ import re
 import uuid
 from typing import Any
 
+from pydantic_core import to_json
+from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -43,7 +45,6 @@ from app.calls.schemas import (
     ReferralCreate,
     Reorientation,
     RevokeIn,
-    Triage,
     decision_misfit,
     general_practitioner_misfit,
     notify_misfit,
@@ -294,29 +295,50 @@ async def get_detail(session: AsyncSession, principal: Principal, call_id: uuid.
     )
 
 
+_FIELDS = tuple(CallSummary.model_fields)
+_LINE_HEAD = _FIELDS[:_FIELDS.index("late")]
+_LINE_TAIL = _FIELDS[_FIELDS.index("minutes_late") + 1:_FIELDS.index("reorientation")]
+assert _FIELDS[-2:] == ("reorientation", "triage"), "a queue line's fields and _line go together"
+
+
+def _line(row: RowMapping) -> dict[str, Any]:
+    """A queue line in plain data, in ``CallSummary``'s fields' order, from ``repository.queue``'s columns: not
+    validated again (the columns are the schema's; a test holds the page to the schema byte for byte)."""
+    line = {name: row[name] for name in _LINE_HEAD}
+    line["late"], line["minutes_late"] = bool(row["late"]), int(row["minutes_late"])
+    for name in _LINE_TAIL:
+        line[name] = row[name]
+    line["reorientation"] = None if row["reorient_at"] is None else {
+        "at": row["reorient_at"], "by": row["reorient_by"], "by_role": row["reorient_by_role"],
+        "reason": row["reorient_reason"], "booking_id": row["reorient_booking_id"]}
+    line["triage"] = None
+    return line
+
+
 async def queue(
     session: AsyncSession, principal: Principal, *, territory: str | None, status: str | None, limit: int,
     offset: int, open_only: bool = False, samu_case_id: str | None = None, triage: bool = False,
-) -> list[CallSummary]:
+) -> bytes:
+    """The queue's page as JSON (``list[CallSummary]``), written in one step: a console reads it every few
+    seconds, so the lines are built from the columns a line shows, not from whole calls and models."""
     scope = await _visible_codes(session, principal)
     if territory:
         await _visible_territory(session, principal, territory)
         wanted = await territory_repository.with_children(session, [territory])
         scope = wanted if scope is None else wanted & scope
     rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset,
-                                  open_only=open_only, samu_case_id=samu_case_id)
-    if not triage:
-        return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late)) for r in rows]
-    # Age, sex and the reason's first words are health data read by a person: one audit entry per
-    # reading of the queue, naming the calls it showed.
-    if rows:
-        audit.record(session, principal, "calls.triage.read",
-                     detail={"call_ids": [str(r.Call.id) for r in rows]})
-    ring, year = crypto.ring(), dt.datetime.now(dt.UTC).year
-    return [CallSummary(**_summary_fields(r.Call, r.late, r.minutes_late), triage=Triage(
-        age=None if r.Call.patient_birth_year is None else max(0, year - r.Call.patient_birth_year),
-        sex=r.Call.patient_sex, reason_excerpt=excerpt(ring.open(r.Call.reason, "reason"))))
-        for r in rows]
+                                  open_only=open_only, samu_case_id=samu_case_id, triage=triage)
+    lines = [_line(r) for r in rows]
+    if triage and rows:
+        # Age, sex and the reason's first words are health data read by a person: one audit entry per
+        # reading of the queue, naming the calls it showed.
+        audit.record(session, principal, "calls.triage.read", detail={"call_ids": [str(r["id"]) for r in rows]})
+        ring, year = crypto.ring(), dt.datetime.now(dt.UTC).year
+        for line, r in zip(lines, rows, strict=True):
+            line["triage"] = {
+                "age": None if r["patient_birth_year"] is None else max(0, year - r["patient_birth_year"]),
+                "sex": r["patient_sex"], "reason_excerpt": excerpt(ring.open(r["reason"], "reason"))}
+    return to_json(lines)
 
 
 async def _open_call_for_write(session: AsyncSession, principal: Principal, call_id: uuid.UUID) -> Call:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from pydantic import TypeAdapter
+
 from app.calls.live import OpenCall, changes
+from app.calls.schemas import CallSummary
 from tests.bookings.helpers import make_call, make_slot, now, scalar, world
 from tests.stats.helpers import monthly, this_month
 
@@ -57,6 +60,32 @@ class TestReorientation:
         # a closed call cannot be closed again without a decision that holds
         again = await client.post(f"/v1/calls/{call['id']}/close", headers=auth("regulator", ["36"]))
         assert again.status_code == 409, again.text
+
+    async def test_a_queue_line_is_the_schema_byte_for_byte_and_says_what_the_call_says(self, client, auth):
+        """The queue is written from its columns straight to JSON: a line is exactly what ``CallSummary``
+        writes, with the values the call's own page gives (the reorientation and the triage included)."""
+        w = await world(client, auth)
+        slot = await make_slot(client, auth, w)
+        call = await make_call(client, auth)
+        booking = await _book(client, auth("operator", ["36"]), slot, call["id"])
+        assert (await _cancel(client, auth("regulator", ["36"]), booking["id"], "empêchement")).status_code == 200
+        detail = await _call(client, auth, call["id"])
+        lines = TypeAdapter(list[CallSummary])
+        for triage in ("false", "true"):
+            page = await client.get("/v1/calls", params={"status": "to_reorient", "triage": triage},
+                                    headers=auth("regulator", ["36"]))
+            assert page.status_code == 200, page.text
+            assert page.headers["content-type"] == "application/json"
+            assert lines.dump_json(lines.validate_json(page.content)) == page.content
+            [line] = page.json()
+            assert list(line) == list(CallSummary.model_fields)
+            assert {k: v for k, v in line.items() if k != "triage"} == {k: detail[k] for k in line if k != "triage"}
+            assert line["reorientation"]["reason"] == "empêchement" and line["late"] is False
+            if triage == "true":
+                age = dt.datetime.now(dt.UTC).year - 1984
+                assert line["triage"] == {"age": age, "sex": "F", "reason_excerpt": "fièvre depuis deux jours"}
+            else:
+                assert line["triage"] is None
 
     async def test_a_new_booking_takes_the_call_back_in_progress(self, client, auth):
         w = await world(client, auth)
