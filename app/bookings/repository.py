@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import textwrap
 import uuid
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Alias, RowMapping, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,16 +26,10 @@ from app.calls.repository import (
     SLOT_DECISION,
 )
 from app.outbox.events import insert_booking_events
+from app.platform.database import Statements  # noqa: F401 - the booking path's statements, named here too
 from app.slots.models import Slot
 from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_SERVES, OVER_CAPACITY_TARGET, OWN_SITE, STATE_SQL
 from app.territories.repository import SCOPE, scope_params
-
-
-class Statements(Protocol):
-    """Runs one statement at a time, each committed by itself (``app.database.OneStatement``)."""
-
-    async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any: ...
-
 
 # ------------------------------------------------------------------------------------------------ hold
 #

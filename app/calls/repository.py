@@ -16,6 +16,7 @@ from app.bookings.models import Booking
 from app.calls.models import Call, CallbackAttempt, Decision, Observation
 from app.calls.schemas import NO_PRIORITY
 from app.identity import crypto
+from app.platform.database import Statements
 from app.practitioners.models import Practitioner
 from app.sites.models import Site
 from app.slots.models import Slot
@@ -169,7 +170,7 @@ TRIAGE_COLUMNS = ("patient_birth_year", "patient_sex", "reason")
 
 
 async def queue(
-    session: AsyncSession, *, territories: set[str] | None, status: str | None, limit: int, offset: int,
+    statements: Statements, *, territories: set[str] | None, status: str | None, limit: int, offset: int,
     open_only: bool = False, samu_case_id: str | None = None, triage: bool = False,
 ) -> Sequence[RowMapping]:
     """A page of the queue, soonest due first: the line's columns (``QUEUE_COLUMNS``, and ``TRIAGE_COLUMNS``
@@ -186,7 +187,7 @@ async def queue(
         stmt = stmt.where(Call.status == status)
     if open_only:
         stmt = stmt.where(IN_LIVE_QUEUE)
-    return (await session.execute(stmt.limit(limit).offset(offset))).mappings().all()
+    return await statements.rows(stmt.limit(limit).offset(offset))
 
 
 async def queue_gauges(conn: AsyncConnection) -> dict[str, list[RowMapping]]:

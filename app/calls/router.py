@@ -35,7 +35,7 @@ from app.calls.schemas import (
     SelfReferralReceived,
     TimelineEntry,
 )
-from app.http.dependencies import SessionDep, SettingsDep
+from app.http.dependencies import SessionDep, SettingsDep, StatementsDep
 from app.http.errors import ErrorBody, error_responses
 from app.http.routes import POLICIES
 from app.platform.errors import PayloadTooLarge
@@ -62,6 +62,7 @@ async def create_call(
             responses=error_responses(401, 403, 404, 422))
 async def list_calls(
     session: SessionDep,
+    statements: StatementsDep,
     principal: OperatorDep,
     territory: Annotated[
         str | None, Query(description="a territory and the CPTS under it", pattern=CODE_PATTERN)
@@ -79,7 +80,7 @@ async def list_calls(
                                   "(calls.triage.read)")] = False,
 ) -> Response:
     """The queue, soonest due first, with late calls flagged (no patient name or phone in the list)."""
-    return Response(await service.queue(session, principal, territory=territory, status=status, limit=limit,
+    return Response(await service.queue(session, statements, principal, territory=territory, status=status, limit=limit,
                                         offset=offset, open_only=open_only, samu_case_id=samu_case_id, triage=triage),
                     media_type="application/json")
 

@@ -54,6 +54,7 @@ from app.identity.sealing import open_json, opened, seal_json, sealed_columns
 from app.notices import reports
 from app.notices import repository as notices
 from app.outbox import events as outbox
+from app.platform.database import Statements
 from app.platform.errors import Conflict, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners import repository as practitioner_repository
@@ -316,17 +317,20 @@ def _line(row: RowMapping) -> dict[str, Any]:
 
 
 async def queue(
-    session: AsyncSession, principal: Principal, *, territory: str | None, status: str | None, limit: int,
-    offset: int, open_only: bool = False, samu_case_id: str | None = None, triage: bool = False,
+    session: AsyncSession, statements: Statements, principal: Principal, *, territory: str | None,
+    status: str | None, limit: int, offset: int, open_only: bool = False, samu_case_id: str | None = None,
+    triage: bool = False,
 ) -> bytes:
     """The queue's page as JSON (``list[CallSummary]``), written in one step: a console reads it every few
-    seconds, so the lines are built from the columns a line shows, not from whole calls and models."""
+    seconds, so it is one statement on its own (the scope is known), of the columns a line shows, not whole
+    calls and models; ``session`` only records the triage's reading."""
     scope = await _visible_codes(session, principal)
     if territory:
-        await _visible_territory(session, principal, territory)
-        wanted = await territory_repository.with_children(session, [territory])
+        wanted = await territory_repository.with_children(session, [territory])  # itself and its CPTS, if it exists
+        if territory not in wanted or (scope is not None and territory not in scope):
+            raise NotFound(f"Territory {territory} not found", field="territory_code")
         scope = wanted if scope is None else wanted & scope
-    rows = await repository.queue(session, territories=scope, status=status, limit=limit, offset=offset,
+    rows = await repository.queue(statements, territories=scope, status=status, limit=limit, offset=offset,
                                   open_only=open_only, samu_case_id=samu_case_id, triage=triage)
     lines = [_line(r) for r in rows]
     if triage and rows:

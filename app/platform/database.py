@@ -7,13 +7,13 @@ before the response is sent, so a client is never told 201 for a write that then
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
-from sqlalchemy import MetaData, TextClause, event, text
+from sqlalchemy import Executable, MetaData, RowMapping, TextClause, event, text
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -106,6 +106,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+class Statements(Protocol):
+    """Runs one statement at a time, each committed by itself (``OneStatement``, ``OnDemand``)."""
+
+    async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any: ...
+
+    async def rows(self, statement: Executable) -> Sequence[RowMapping]: ...
+
+
 class OneStatement:
     """Runs statements one at a time straight on a pooled connection, outside any transaction: each
     commits by itself, in one round trip (the booking's write path)."""
@@ -115,6 +123,9 @@ class OneStatement:
 
     async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
         return await fetch_row(self.connection, statement, params)
+
+    async def rows(self, statement: Executable) -> Sequence[RowMapping]:
+        return (await self.connection.execute(statement)).mappings().all()
 
 
 class OnDemand:
@@ -128,6 +139,13 @@ class OnDemand:
     async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
         async with self.engine.connect() as connection:
             return await fetch_row(connection, statement, params)
+
+    async def rows(self, statement: Executable) -> Sequence[RowMapping]:
+        """Every row of a Core statement, run on its own outside any transaction (no BEGIN, no COMMIT: one
+        round trip): for a read that needs nothing else of the request's transaction."""
+        async with self.engine.connect() as connection:
+            alone = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return (await alone.execute(statement)).mappings().all()
 
 
 A = TypeVar("A")
