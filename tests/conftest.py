@@ -27,6 +27,7 @@ from app.platform.config import Settings
 from app.platform.database import OneStatement, Parallel, normalize_url
 from app.platform.embedded import EmbeddedPostgres
 from app.platform.replica import Reads
+from app.territories.repository import forget_scopes
 from tests.support.database import SEEDED, TEST_SECRET, read_seed, reset_database
 
 
@@ -94,6 +95,8 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         finally:
             if outer.is_active:
                 await outer.rollback()
+            # What this process kept of the territories may come from the test's writes, now undone.
+            forget_scopes()
 
 
 class InSavepoints(OneStatement):
@@ -102,6 +105,10 @@ class InSavepoints(OneStatement):
     async def fetch_row(self, statement: str, params: dict[str, Any]) -> Any:
         async with self.connection.begin_nested():
             return await super().fetch_row(statement, params)
+
+    async def rows(self, statement: Any) -> Any:
+        async with self.connection.begin_nested():
+            return await super().rows(statement)
 
 
 class InTurn(Parallel):

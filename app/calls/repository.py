@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, or_, select, text, update
+from sqlalchemy import Integer, Row, RowMapping, and_, case, cast, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit.models import AuditEntry
@@ -141,6 +141,15 @@ UNTAKEN = and_(Call.status.in_(("waiting", "to_reorient")), Call.assigned_to.is_
 
 def _with_lateness() -> Any:
     return select(Call, LATE.label("late"), MINUTES_LATE.label("minutes_late"))
+
+
+_INSERT_CALL = insert(Call).returning(Call, LATE.label("late"), MINUTES_LATE.label("minutes_late"))
+
+
+async def insert_call(session: AsyncSession, values: dict[str, Any]) -> Row[Any]:
+    """A new call, returned (``Call``) with its lateness columns, as ``get`` reads it. The values are the
+    statement's parameters (one statement, compiled once), not clauses built again for every call."""
+    return (await session.execute(_INSERT_CALL, [values])).one()
 
 
 async def display_name(session: AsyncSession, subject: str) -> str | None:

@@ -61,13 +61,14 @@ from app.practitioners import repository as practitioner_repository
 from app.territories import repository as territory_repository
 from app.territories import service as territory_service
 from app.territories.models import DEFAULT_DELAYS, Territory
+from app.territories.repository import TerritoryFacts
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def due_at(territory: Territory, received_at: dt.datetime, priority: str | None) -> dt.datetime:
+def due_at(territory: Territory | TerritoryFacts, received_at: dt.datetime, priority: str | None) -> dt.datetime:
     """received_at + the territory's delay for the priority (no priority: NO_PRIORITY's delay)."""
     delays = territory.priority_delays or DEFAULT_DELAYS
     key = priority or NO_PRIORITY
@@ -76,7 +77,7 @@ def due_at(territory: Territory, received_at: dt.datetime, priority: str | None)
 
 
 async def _check_postcode(
-    session: AsyncSession, territory: Territory, postcode: str | None, out_of_territory: bool
+    session: AsyncSession, territory: Territory | TerritoryFacts, postcode: str | None, out_of_territory: bool
 ) -> None:
     """A patient's postcode exists (La Poste), and is one the call's territory serves unless the call says
     the patient is out of it: an Indre call with a Paris postcode sent a doctor 198 km away."""
@@ -142,11 +143,20 @@ async def _visible_territory(session: AsyncSession, principal: Principal, code: 
         raise NotFound(f"Territory {code} not found", field="territory_code") from exc
 
 
+async def _entry_territory(session: AsyncSession, principal: Principal, code: str) -> TerritoryFacts:
+    """The facts of a territory the principal may enter a call in (kept: no round trip on a console's entry)."""
+    visible = await _visible_codes(session, principal)
+    found = None if visible is not None and code not in visible else await territory_repository.facts(session, code)
+    if found is None:
+        raise NotFound(f"Territory {code} not found", field="territory_code")
+    return found
+
+
 async def create(
     session: AsyncSession, principal: Principal, data: CallCreate, *, skew_seconds: int,
     referrer_kind: str | None = None,
 ) -> CallRead:
-    territory = await _visible_territory(session, principal, data.territory_code)
+    territory = await _entry_territory(session, principal, data.territory_code)
     received_at = data.received_at or now()
     check_not_future(received_at, "received_at", skew_seconds)
     patient = data.patient
@@ -157,7 +167,8 @@ async def create(
     await _check_postcode(session, territory, patient.postcode, data.out_of_territory)
     _check_notify(data.notify, data.notify_consent, phone=patient.phone, email=patient.email,
                   birth_year=patient.birth_year)
-    call = Call(
+    # Written and read back with its lateness in one statement (RETURNING): no second read of the new call.
+    row = await repository.insert_call(session, dict(
         territory_code=territory.code, channel=data.channel, referrer_kind=referrer_kind, received_at=received_at,
         priority=data.priority, samu_case_id=data.samu_case_id,
         due_at=due_at(territory, received_at, data.priority),
@@ -168,12 +179,11 @@ async def create(
                                        "general_practitioner"),
         **sealed_columns(crypto.ring(), family_name=patient.family_name, given_name=patient.given_name,
                          phone=patient.phone, address=patient.address, reason=data.reason, email=patient.email),
-    )
-    session.add(call)
-    await session.flush()
+    ))
+    call = row.Call
     log.info("call.created", call_id=str(call.id), territory=call.territory_code, channel=call.channel,
              priority=call.priority)
-    return await _read(session, call.id)
+    return _read_model(call, row.late, row.minutes_late)
 
 
 async def refer(

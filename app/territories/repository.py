@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,18 +49,30 @@ async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str
     return set((await session.scalars(select(Territory.code).where(Territory.code.in_(codes)))).all())
 
 
-# The scopes read (the codes asked → those codes and the CPTS under them), kept: every request of a console
-# asked it of PostgreSQL, a round trip for a set that changes when a CPTS is created. Forgotten when a territory
-# is written here (``forget_scopes``) and, on every process, when the registry's generation moves (a trigger on
-# ``territories`` bumps it: app/auth/revocation.py's watch, wired in app/workers.py); kept a minute at most
-# should the watch stop.
-_SCOPES: dict[tuple[str, ...], tuple[frozenset[str], float]] = {}
+# What is kept of the territories, read on nearly every request and written rarely: the scopes (the codes asked →
+# those codes and the CPTS under them: every request of a console asked it of PostgreSQL, a round trip for a set
+# that changes when a CPTS is created) and each territory's facts (what a call's entry reads of it). Forgotten
+# when a territory is written here (``forget_scopes``) and, on every process, when the registry's generation
+# moves (a trigger on ``territories`` bumps it: app/auth/revocation.py's watch, wired in app/workers.py); kept a
+# minute at most should the watch stop.
+_KEPT: dict[tuple[str, ...], tuple[Any, float]] = {}
 SCOPE_SECONDS = 60.0
 SCOPES_MAX = 4096
 
 
 def forget_scopes() -> None:
-    _SCOPES.clear()
+    _KEPT.clear()
+
+
+def _kept(key: tuple[str, ...]) -> Any:
+    kept = _KEPT.get(key)
+    return kept[0] if kept is not None and kept[1] > time.monotonic() else None
+
+
+def _keep(key: tuple[str, ...], value: Any) -> None:
+    if len(_KEPT) >= SCOPES_MAX:
+        _KEPT.clear()
+    _KEPT[key] = (value, time.monotonic() + SCOPE_SECONDS)
 
 
 async def with_children(session: AsyncSession, codes: Iterable[str]) -> set[str]:
@@ -66,15 +80,38 @@ async def with_children(session: AsyncSession, codes: Iterable[str]) -> set[str]
     key = tuple(sorted(set(codes)))
     if not key:
         return set()
-    now = time.monotonic()
-    kept = _SCOPES.get(key)
-    if kept is not None and kept[1] > now:
-        return set(kept[0])
-    found = frozenset((await session.scalars(text(SCOPE), scope_params(key))).all())
-    if len(_SCOPES) >= SCOPES_MAX:
-        _SCOPES.clear()
-    _SCOPES[key] = (found, now + SCOPE_SECONDS)
+    found = _kept(key)
+    if found is None:
+        found = frozenset((await session.scalars(text(SCOPE), scope_params(key))).all())
+        _keep(key, found)
     return set(found)
+
+
+@dataclass(frozen=True)
+class TerritoryFacts:
+    """What a call's entry reads of its territory: its kind, its département, its delays, its own postcodes."""
+
+    code: str
+    kind: str
+    parent_code: str | None
+    priority_delays: dict[str, Any]
+    postcodes: tuple[str, ...] | None
+
+
+async def facts(session: AsyncSession, code: str) -> TerritoryFacts | None:
+    """The territory's facts (kept as the scopes are), or None when there is no such territory."""
+    key = ("facts:", code)  # no territory code has a colon: never a scope's key
+    found: TerritoryFacts | None = _kept(key)
+    if found is None:
+        row = (await session.execute(select(Territory.kind, Territory.parent_code, Territory.priority_delays,
+                                            Territory.postcodes).where(Territory.code == code))).first()
+        if row is None:
+            return None
+        found = TerritoryFacts(code=code, kind=row.kind, parent_code=row.parent_code,
+                               priority_delays=dict(row.priority_delays or {}),
+                               postcodes=tuple(row.postcodes) if row.postcodes is not None else None)
+        _keep(key, found)
+    return found
 
 
 async def postcode_centroid(session: AsyncSession, postcode: str) -> tuple[float, float] | None:

@@ -60,3 +60,43 @@ def test_a_cpts_created_on_one_worker_is_in_every_workers_scope_within_a_second(
             assert seen_everywhere_at is not None and seen_everywhere_at < DEADLINE_SECONDS
     finally:
         empty(database_url)
+
+
+def test_a_territorys_new_delays_set_on_one_worker_give_every_workers_calls_their_due_time_within_a_second(
+    database_url: str,
+) -> None:
+    """A call's entry keeps its territory's facts (its delays among them) as the scopes are kept: a delay changed
+    through one worker is the one every worker's new calls are due by, within about a second."""
+    env = {"SNP_JWT_SECRET": TEST_SECRET, "SNP_RELAY_ENABLED": "false", "SNP_RATE_LIMITS_ENABLED": "false",
+           "SNP_REGISTRY_CHECK_SECONDS": "1"}
+    admin = {"Authorization": f"Bearer {_token('admin', ())}"}
+    operator = {"Authorization": f"Bearer {_token('operator', ('36',))}", "Connection": "close"}
+    call = {"territory_code": "36", "channel": "15", "priority": "P1", "patient": {"phone": "0254000000"}}
+
+    def delay(c: httpx.Client) -> float:
+        made = c.post("/v1/calls", headers=operator, json=call)
+        assert made.status_code == 201, made.text
+        body = made.json()
+        return (dt.datetime.fromisoformat(body["due_at"]) - dt.datetime.fromisoformat(body["received_at"])) \
+            .total_seconds() / 60
+
+    with served_app(database_url, workers=2, extra_env=env) as base, httpx.Client(base_url=base, timeout=10) as c:
+        before = c.get("/v1/territories/36", headers=admin).json()["priority_delays"]
+        try:
+            first = {delay(c) for _ in range(20)}  # every worker keeps the Indre's facts as they stand
+            assert first == {float(before["P1"])}, first
+            changed = c.patch("/v1/territories/36", headers=admin,
+                              json={"priority_delays": {**before, "P1": before["P1"] + 7}})
+            assert changed.status_code == 200, changed.text
+            moved = time.monotonic()
+            seen_everywhere_at = None
+            while time.monotonic() - moved < DEADLINE_SECONDS + 3:
+                if {delay(c) for _ in range(10)} == {float(before["P1"] + 7)}:
+                    seen_everywhere_at = time.monotonic() - moved
+                    break
+                time.sleep(0.05)
+            print(f"\nthe new delay in every worker's calls after {seen_everywhere_at} s")
+            assert seen_everywhere_at is not None and seen_everywhere_at < DEADLINE_SECONDS
+        finally:
+            c.patch("/v1/territories/36", headers=admin, json={"priority_delays": before})
+            empty(database_url)
