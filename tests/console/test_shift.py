@@ -16,6 +16,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -83,6 +84,12 @@ def _month_row(page) -> list[str]:
 
 def _count(text: str) -> int:
     return int(text.split()[0]) if text.strip() not in ("", "—") else 0
+
+
+def _pinned(page: Any, row: Any) -> Any:
+    """The row of this slot, wherever it moves: a locator's ``.first`` is found again at each use, and the list
+    changes live (a slot held or booked elsewhere) between a hold and its booking."""
+    return page.locator(f'#slots tr[data-slot="{row.get_attribute("data-slot")}"]')
 
 
 def test_a_whole_shift(world) -> None:
@@ -192,9 +199,10 @@ def test_a_whole_shift(world) -> None:
         appointments.get_by_role("button", name="Changer de créneau").click()
         regulator.locator("#search [name=sort]").select_option("distance")
         regulator.click("#search button[type=submit]")
-        second = regulator.locator("#slots tbody tr").first
+        second = _pinned(regulator, regulator.locator("#slots tbody tr").first)
         expect(second).to_contain_text("MSP du Blanc")
         second.locator("button").click()
+        expect(second.locator("button")).to_contain_text("Réserver (")  # held: the button says so, then books
         second.locator("button").dblclick()
         expect(regulator.locator("#call-bookings li")).to_have_count(2)
         expect(regulator.locator("#call-bookings li.revoked")).to_have_count(1)
@@ -212,8 +220,9 @@ def test_a_whole_shift(world) -> None:
         # Booked again, read back, and the call closed after a confirmation.
         regulator.click("#to-slots")
         regulator.click("#search button[type=submit]")
-        third = regulator.locator("#slots tbody tr").filter(has_text="MSP du Blanc").first
+        third = _pinned(regulator, regulator.locator("#slots tbody tr").filter(has_text="MSP du Blanc").first)
         third.locator("button").click()
+        expect(third.locator("button")).to_contain_text("Réserver (")
         third.locator("button").dblclick()
         expect(regulator.locator("#message")).to_have_text("Créneau réservé, le médecin effecteur est prévenu")
         expect(regulator.locator("#call-bookings li:not(.revoked)")).to_have_count(1)
