@@ -17,9 +17,9 @@ Data: ``python -m tools.simulator seed --profile france`` (13 000 practitioners,
    the ratio API / pgbench per statement. The search as the API runs it: its values bound as parameters and
    planned for them at every run (the search's connections' ``plan_cache_mode``), a département drawn per
    transaction (its scope is kept by the API: the route runs this one statement); beside it, for reference,
-   the statement with every value written in, which pgbench plans once. Each side of the booking gets its own (slot, call) pairs; the run
-   says how many each side used of those prepared, and fails when either ran short (a ratio of two starved
-   runs is not a figure) or when pgbench drew a pair it did not book.
+   the statement with every value written in, which pgbench plans once. Each side of the booking gets its
+   own (slot, call) pairs; the run says how many each side used of those prepared, and fails when either ran
+   short (a ratio of two starved runs is not a figure) or when pgbench drew a pair it did not book.
 3. The peak memory (VmHWM) of each API worker.
 
 Run: ``.venv/bin/python -m load_tests.bench_mixed [--data FOLDER] [--years 0.25] [--seconds 20]``.
@@ -87,6 +87,11 @@ async def _prepare(url: str, kinds: dict[str, int]) -> dict[str, list[Any]]:
     past slots without outcome (outcome), ``kinds[k]`` of each."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
+        # Marks last only until the next preparation: no load runs between two (each step is prepared before it
+        # starts), so a slot or booking handed out before and left untouched (still free and never held, or still
+        # without outcome) can be handed out again; one consumed is no longer free. Kept for good, they took every
+        # free slot of some départements after a few runs, and a step ran short.
+        await conn.execute("DELETE FROM bench_used; DELETE FROM bench_used_bookings")
         out: dict[str, list[Any]] = {}
         for kind in ("hold", "book", "decision"):
             n = kinds[kind]
