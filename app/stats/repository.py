@@ -17,7 +17,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.platform.config import get_settings
-from app.platform.database import plan_for_the_values
 from app.platform.geo import haversine_km
 from app.stats.facts import COUNTERS, delay_minute
 
@@ -201,10 +200,11 @@ ORDER BY t.code
 """
 
 
-async def _period_params(
+async def window(
     session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
 ) -> dict[str, Any]:
-    """The scope as arrays, with the UTC instants of its local month starts (time zones read by PostgreSQL)."""
+    """The scope as arrays, with the UTC instants of its local month starts (time zones read by PostgreSQL): the
+    parameters every figure of a report reads; a report reads it once and gives it to each (``given``)."""
     months = (after.year - first.year) * 12 + after.month - first.month
     zones = sorted({r.timezone for r in scope})
     rows = await session.execute(
@@ -219,13 +219,31 @@ async def _period_params(
     }
 
 
+async def _params(
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date, given: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return dict(given) if given is not None else await window(session, scope, first, after)
+
+
+# A report's transaction settings: hashing a national year in memory rather than in temporary files, a longer
+# statement budget than the rest of the app (SNP_REPORT_STATEMENT_TIMEOUT_MS), and plans for the actual values
+# (``plan_for_the_values``). One statement, once per transaction.
+_REPORT_SETTINGS = text("SELECT set_config('work_mem', :work_mem, true), "
+                        "set_config('statement_timeout', :timeout, true), "
+                        "set_config('plan_cache_mode', 'force_custom_plan', true)")
+
+
+async def _report_settings(session: AsyncSession) -> None:
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get("report_settings") is transaction:
+        return
+    await session.execute(_REPORT_SETTINGS, {"work_mem": WORK_MEM,
+                                             "timeout": str(int(get_settings().report_statement_timeout_ms))})
+    session.info["report_settings"] = session.get_transaction()
+
+
 async def _grouped(session: AsyncSession, sql: str, params: dict[str, Any], first: dt.date) -> dict[str | None, Any]:
-    # Hashing a national year in memory rather than in temporary files; a report has a longer
-    # statement budget than the rest of the app (SNP_REPORT_STATEMENT_TIMEOUT_MS).
-    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-    timeout = int(get_settings().report_statement_timeout_ms)
-    await session.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
-    await plan_for_the_values(session)
+    await _report_settings(session)
     rows = (await session.execute(text(sql), params)).mappings().all()
     return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}
 
@@ -236,25 +254,28 @@ def _month_of(first: dt.date, bucket: int) -> str:
 
 
 async def call_figures(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
+    given: dict[str, Any] | None = None,
 ) -> dict[str | None, dict[str, Any]]:
     """Call and decision aggregates keyed by ``YYYY-MM`` (and ``None`` for the whole period)."""
-    return await _grouped(session, CALLS_SQL, await _period_params(session, scope, first, after), first)
+    return await _grouped(session, CALLS_SQL, await _params(session, scope, first, after, given), first)
 
 
 async def slot_figures(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
+    given: dict[str, Any] | None = None,
 ) -> dict[str | None, dict[str, Any]]:
     """Slot and booking aggregates keyed like :func:`call_figures`."""
-    return await _grouped(session, SLOTS_SQL, await _period_params(session, scope, first, after), first)
+    return await _grouped(session, SLOTS_SQL, await _params(session, scope, first, after, given), first)
 
 
 async def call_extras(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
+    given: dict[str, Any] | None = None,
 ) -> dict[str | None, dict[str, int]]:
     """Referred calls by kind (``referrer:<kind>``) and re-oriented calls (``reoriented``), keyed like
     :func:`call_figures`."""
-    params = await _period_params(session, scope, first, after)
+    params = await _params(session, scope, first, after, given)
     out: dict[str | None, dict[str, int]] = {}
     for r in (await session.execute(text(CALL_EXTRAS_SQL), params)).mappings():
         month = _month_of(first, r["m"]) if r["m"] else None
@@ -263,11 +284,12 @@ async def call_extras(
 
 
 async def coverage(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date, area: Sequence[str]
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date, area: Sequence[str],
+    given: dict[str, Any] | None = None
 ) -> dict[str | None, tuple[int, int]]:
     """(postcodes of the area with coordinates, those within COVERAGE_KM of a site with a slot), keyed like
     :func:`call_figures`."""
-    params = {**await _period_params(session, scope, first, after), "area": list(area)}
+    params = {**await _params(session, scope, first, after, given), "area": list(area)}
     rows = (await session.execute(text(COVERAGE_SQL), params)).mappings()
     return {(_month_of(first, r["m"]) if r["m"] else None): (r["postcodes"], r["covered"]) for r in rows}
 
@@ -376,10 +398,11 @@ LEFT JOIN percentiles p90 ON p90.m IS NOT DISTINCT FROM c.m AND p90.p = 0.9
 
 
 async def national_call_figures(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
+    given: dict[str, Any] | None = None,
 ) -> dict[str | None, dict[str, Any]]:
     """:func:`call_figures` for a large scope, read from the rollup instead of call by call."""
-    params = await _period_params(session, scope, first, after)
+    params = await _params(session, scope, first, after, given)
     params.update({"first": first, "after": after, "year": first.year, "month": first.month})
     return await _grouped(session, ROLLUP_SQL, params, first)
 
@@ -466,11 +489,12 @@ WHERE o.accepting AND (o.until IS NULL OR o.until >= current_date)
 
 
 async def mt_figures(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
+    given: dict[str, Any] | None = None,
 ) -> tuple[dict[str | None, dict[str, Any]], dict[str, int]]:
     """The MT events and waiting figures keyed like :func:`call_figures` (``kind`` → (count, days)), and the offers
     of now."""
-    params = await _period_params(session, scope, first, after)
+    params = await _params(session, scope, first, after, given)
     out: dict[str | None, dict[str, Any]] = {}
     for r in (await session.execute(text(MT_SQL), params)).mappings():
         month = _month_of(first, r["m"]) if r["m"] else None
@@ -525,10 +549,11 @@ GROUP BY GROUPING SETS ((1), ())
 
 
 async def notice_figures(
-    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date
+    session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
+    given: dict[str, Any] | None = None,
 ) -> dict[str | None, dict[str, Any]]:
     """The patient notices' figures keyed like :func:`call_figures`."""
-    params = await _period_params(session, scope, first, after)
+    params = await _params(session, scope, first, after, given)
     params["ahead"] = get_settings().reminder_before.total_seconds()
     rows = (await session.execute(text(NOTICES_SQL), params)).mappings().all()
     return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}

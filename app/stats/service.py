@@ -282,18 +282,21 @@ async def compute(
     """The report of ``subject`` for ``period``, read from PostgreSQL now."""
     # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
     read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
+    # The scope and its months' bounds, read once for every figure.
+    given = await repository.window(session, subject.scope, period.first, period.after)
+
     async def slots_and_more(s: AsyncSession) -> tuple[dict[str | None, Any], ...]:
         # Coverage needs an area: a département's postcodes, or those an admin gave a CPTS; never the nation's
         # (every postcode against every site).
         near = ({} if subject.area is None else
-                await repository.coverage(s, subject.scope, period.first, period.after, subject.area))
-        return (await repository.slot_figures(s, subject.scope, period.first, period.after),
-                await repository.call_extras(s, subject.scope, period.first, period.after), near,
-                await repository.notice_figures(s, subject.scope, period.first, period.after))
+                await repository.coverage(s, subject.scope, period.first, period.after, subject.area, given))
+        return (await repository.slot_figures(s, subject.scope, period.first, period.after, given),
+                await repository.call_extras(s, subject.scope, period.first, period.after, given), near,
+                await repository.notice_figures(s, subject.scope, period.first, period.after, given))
 
     async def calls_and_mt(s: AsyncSession) -> tuple[Any, Any]:
-        return (await read_calls(s, subject.scope, period.first, period.after),
-                await repository.mt_figures(s, subject.scope, period.first, period.after))
+        return (await read_calls(s, subject.scope, period.first, period.after, given),
+                await repository.mt_figures(s, subject.scope, period.first, period.after, given))
 
     (calls, (mt, offers)), (slots, extras, near, notices) = await parallel.both(calls_and_mt, slots_and_more)
     last_month = period.months[-1]

@@ -16,7 +16,7 @@ async def _plan(connection, sql: str, national: bool) -> str:
     async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
         subject = await service.subject_of(session, Principal(sub="t", role="admin"), "FR" if national else "36")
         first, after = dt.date(2022, 1, 1), dt.date(2023, 1, 1)
-        params = await repository._period_params(session, subject.scope, first, after)
+        params = await repository.window(session, subject.scope, first, after)
         params.update({"first": first, "after": after, "year": first.year, "month": first.month})
         # With sequential scans priced out, a statement whose expression no longer matches its index
         # shows it at once: the plan falls back to a scan of calls.
