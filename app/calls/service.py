@@ -340,6 +340,11 @@ async def queue(
         if territory not in wanted or (scope is not None and territory not in scope):
             raise NotFound(f"Territory {territory} not found", field="territory_code")
         scope = wanted if scope is None else wanted & scope
+    # The scope is kept, but a miss reads it through the session, which then holds a connection until the request
+    # ends: give it back before the statement takes its own. A burst of queue reads that each held one and waited
+    # for another took every connection of the pool (nothing was written: there is nothing to lose).
+    if session.in_transaction():
+        await session.commit()
     rows = await repository.queue(statements, territories=scope, status=status, limit=limit, offset=offset,
                                   open_only=open_only, samu_case_id=samu_case_id, triage=triage)
     lines = [_line(r) for r in rows]
