@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
 
 from app.auth.dependencies import OperatorDep, SearcherDep, require_roles
 from app.auth.principal import Principal
@@ -42,54 +41,55 @@ BookingReaderDep = Annotated[
 SlotEffectorDep = Annotated[Principal, Depends(require_roles("effector"))]
 
 
-class SearchQuery(BaseModel):
-    """The search's query string, read by one model (its fields are the operation's query parameters, as
-    declared one by one before): FastAPI solved twenty parameters one at a time, a tenth of a search's CPU."""
-
-    territory: Annotated[str | None, Field(
-        pattern=CODE_PATTERN, description="Territory code; a département includes its CPTS")] = None
-    start_from: Annotated[AwareDatetime | None, Field(description="Earliest start (ISO 8601 with offset)")] = None
-    start_to: Annotated[AwareDatetime | None, Field(description="Starts before this instant")] = None
-    mode: Mode | None = None
-    audience: Annotated[Audience | None, Field(
+@slot_search_router.get("/search", response_model=SearchPage, operation_id="search_slots",
+                  responses=error_responses(401, 403, 404, 422))
+async def search_slots(
+    reads: ReadsDep,
+    principal: SearcherDep,
+    territory: Annotated[str | None, Query(
+        pattern=CODE_PATTERN, description="Territory code; a département includes its CPTS")] = None,
+    start_from: Annotated[AwareDatetime | None, Query(description="Earliest start (ISO 8601 with offset)")] = None,
+    start_to: Annotated[AwareDatetime | None, Query(description="Starts before this instant")] = None,
+    mode: Mode | None = None,
+    audience: Annotated[Audience | None, Query(
         description="The patient's public: children or ehpad also match general slots; all matches general only"
-    )] = None
-    near_lat: Annotated[float | None, Field(ge=-90, le=90)] = None
-    near_lon: Annotated[float | None, Field(ge=-180, le=180)] = None
-    near_postcode: Annotated[str | None, Field(
-        pattern=r"^[0-9]{5}$", description="The patient's postcode: distances from its communes' centroid")] = None
-    call_id: Annotated[uuid.UUID | None, Field(
+    )] = None,
+    near_lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    near_lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    near_postcode: Annotated[str | None, Query(
+        pattern=r"^[0-9]{5}$", description="The patient's postcode: distances from its communes' centroid")] = None,
+    call_id: Annotated[uuid.UUID | None, Query(
         description="The call searched for: without a point, its postcode is used; without an audience, a "
-        "patient under 16 gets the children's slots too")] = None
-    radius_km: Annotated[float | None, Field(gt=0, le=1000)] = None
-    profession: Annotated[str | None, Field(
-        pattern=r"^[0-9]{2}$", description="TRE-G15 profession code: 10 médecin, 60 infirmier, 70 kiné…")] = None
-    specialty: Annotated[str | None, Field(
-        pattern=r"^S[A-Z]{1,2}[0-9]{2}$", description="TRE-R38 specialty code: SM54 médecine générale…")] = None
-    language: Annotated[str | None, Field(pattern=r"^[a-z]{2}$", description="a language the practitioner speaks "
-                                          "(ISO 639-1)")] = None
-    site_kind: SiteKind | None = None
-    sort: Annotated[Literal["start", "distance", "soonest_near"], Field(
+        "patient under 16 gets the children's slots too")] = None,
+    radius_km: Annotated[float | None, Query(gt=0, le=1000)] = None,
+    profession: Annotated[str | None, Query(
+        pattern=r"^[0-9]{2}$", description="TRE-G15 profession code: 10 médecin, 60 infirmier, 70 kiné…")] = None,
+    specialty: Annotated[str | None, Query(
+        pattern=r"^S[A-Z]{1,2}[0-9]{2}$", description="TRE-R38 specialty code: SM54 médecine générale…")] = None,
+    language: Annotated[str | None, Query(pattern=r"^[a-z]{2}$", description="a language the practitioner speaks "
+                                          "(ISO 639-1)")] = None,
+    site_kind: SiteKind | None = None,
+    sort: Annotated[Literal["start", "distance", "soonest_near"], Query(
         description="`start`: soonest first. `distance`: nearest first (needs a point: near_lat and near_lon, "
         "near_postcode, or a call with a postcode). `soonest_near`: nearest among the soonest — by the day the "
         "slot starts on in its territory's local time (Europe/Paris in metropolitan France), then nearest, then "
         "soonest: a slot today 8 km away comes before one tomorrow 2 km away (needs a point, as distance). "
-        "The orders by distance page with `o<n>` cursors")] = "start"
-    limit: Annotated[int, Field(ge=1, le=200)] = 20
-    cursor: Annotated[str | None, Field(
+        "The orders by distance page with `o<n>` cursors")] = "start",
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    cursor: Annotated[str | None, Query(
         max_length=60, description="next_cursor of the previous page: `s<microseconds since 1970>.<slot id, 32 hex>` "
         "(soonest first) or `o<n>` (skip n slots)", json_schema_extra={"pattern": CURSOR_PATTERN},
-    )] = None
-
-
-@slot_search_router.get("/search", response_model=SearchPage, operation_id="search_slots",
-                  responses=error_responses(401, 403, 404, 422))
-async def search_slots(reads: ReadsDep, principal: SearcherDep, q: Annotated[SearchQuery, Query()]) -> Response:
+    )] = None,
+) -> Response:
     """Free slots (not held, booked, withdrawn or started) of a territory, soonest first (or as `sort` says),
     paginated."""
     on_primary = reads.on_primary
-    page = await reads.run(lambda session, _: search.search(session, principal, **dict(q), on_primary=on_primary),
-                           not_there_yet=NotFound)  # a call created a moment ago may not be on the replica yet
+    page = await reads.run(lambda session, _: search.search(
+        session, principal, territory=territory, start_from=start_from, start_to=start_to, mode=mode,
+        audience=audience, near_lat=near_lat, near_lon=near_lon, radius_km=radius_km, sort=sort, limit=limit,
+        cursor=cursor, near_postcode=near_postcode, call_id=call_id, profession=profession, specialty=specialty,
+        language=language, site_kind=site_kind, on_primary=on_primary,
+    ), not_there_yet=NotFound)  # a call created a moment ago may not be on the replica yet
     # Built by the service from SQL rows already: no second validation on the hot path, and the page
     # written to JSON by pydantic's core in one step (not to models, then a dict, then by the json module).
     return Response(search.page_json(page), media_type="application/json")
