@@ -60,8 +60,14 @@ SCOPE_SECONDS = 60.0
 SCOPES_MAX = 4096
 
 
+# How many times what is kept was forgotten: a value read before a forgetting (while a territory was being
+# written) is not kept after it, or it would outlive the write by a minute.
+_FORGOTTEN = [0]
+
+
 def forget_scopes() -> None:
     _KEPT.clear()
+    _FORGOTTEN[0] += 1
 
 
 def _kept(key: tuple[str, ...]) -> Any:
@@ -69,7 +75,10 @@ def _kept(key: tuple[str, ...]) -> Any:
     return kept[0] if kept is not None and kept[1] > time.monotonic() else None
 
 
-def _keep(key: tuple[str, ...], value: Any) -> None:
+def _keep(key: tuple[str, ...], value: Any, read_at: int) -> None:
+    """Keep ``value``, read when ``_FORGOTTEN`` was ``read_at``, unless it was forgotten meanwhile."""
+    if read_at != _FORGOTTEN[0]:
+        return
     if len(_KEPT) >= SCOPES_MAX:
         _KEPT.clear()
     _KEPT[key] = (value, time.monotonic() + SCOPE_SECONDS)
@@ -82,8 +91,10 @@ async def with_children(session: AsyncSession, codes: Iterable[str]) -> set[str]
         return set()
     found = _kept(key)
     if found is None:
+        read_at = _FORGOTTEN[0]
         found = frozenset((await session.scalars(text(SCOPE), scope_params(key))).all())
-        _keep(key, found)
+        if found:  # a code that does not exist (yet) is asked again: it may be being created
+            _keep(key, found, read_at)
     return set(found)
 
 
@@ -103,6 +114,7 @@ async def facts(session: AsyncSession, code: str) -> TerritoryFacts | None:
     key = ("facts:", code)  # no territory code has a colon: never a scope's key
     found: TerritoryFacts | None = _kept(key)
     if found is None:
+        read_at = _FORGOTTEN[0]
         row = (await session.execute(select(Territory.kind, Territory.parent_code, Territory.priority_delays,
                                             Territory.postcodes).where(Territory.code == code))).first()
         if row is None:
@@ -110,7 +122,7 @@ async def facts(session: AsyncSession, code: str) -> TerritoryFacts | None:
         found = TerritoryFacts(code=code, kind=row.kind, parent_code=row.parent_code,
                                priority_delays=dict(row.priority_delays or {}),
                                postcodes=tuple(row.postcodes) if row.postcodes is not None else None)
-        _keep(key, found)
+        _keep(key, found, read_at)
     return found
 
 
