@@ -76,8 +76,8 @@ async def hold(statements: Statements, principal: Principal, slot_id: uuid.UUID,
                                     territories=None if principal.is_admin else list(principal.territories))
     held = await statements.fetch_row(repository.HOLD, params)
     if held is None:
-        _raise_refusal(await statements.fetch_row(repository.REFUSAL, params), call_id, slot_id, "held")
-        raise SlotTaken(f"Slot {slot_id} cannot be held: it changed meanwhile")
+        _raise_refusal(await statements.fetch_row(repository.REFUSAL, params), call_id, slot_id, "held", None)
+        raise SlotTaken(f"Slot {slot_id} cannot be held: the slot changed meanwhile")
     log.info("slot.held", slot_id=str(slot_id), call_id=str(call_id), minutes=minutes)
     return HoldRead(slot_id=held["slot_id"], call_id=held["call_id"], held_until=held["held_until"])
 
@@ -321,15 +321,16 @@ def _replay(stored: Any, digest: str) -> Booked:
     return Booked(json.loads(response) if isinstance(response, str) else response, replayed=True)
 
 
-def _raise_refusal(why: Any, call_id: uuid.UUID | None, slot_id: uuid.UUID | None, done: str = "booked") -> None:
-    """Raise what refused the booking (or the hold, ``done="held"``): ``why`` is ``REFUSAL``'s row; return when
-    nothing did (the slot is claimable again)."""
+def _raise_refusal(why: Any, call_id: uuid.UUID | None, slot_id: uuid.UUID | None, done: str = "booked",
+                   slot_field: str | None = "slot_id") -> None:
+    """Raise what refused the booking (or the hold, ``done="held"``, whose slot is in its path: ``slot_field``
+    None): ``why`` is ``REFUSAL``'s row; return when nothing did (the slot is claimable again)."""
     if not why["call_visible"]:
         raise NotFound(f"Call {call_id} not found", field="call_id")
     if why["call_status"] == "closed":
         raise CallClosed(f"Call {call_id} is closed", field="call_id")
     if not why["slot_visible"] or not why["bookable"]:
-        raise NotFound(f"Slot {slot_id} not found", field="slot_id")
+        raise NotFound(f"Slot {slot_id} not found", field=slot_field)
     if not why["claimable"]:
         raise SlotTaken(f"Slot {slot_id} cannot be {done}: {WHY_TAKEN.get(why['state'], 'it changed')}")
 
