@@ -222,6 +222,8 @@ async def window(
 async def _params(
     session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date, given: dict[str, Any] | None,
 ) -> dict[str, Any]:
+    """A figure's parameters, its transaction set for a report first (every figure reads through here)."""
+    await _report_settings(session)
     return dict(given) if given is not None else await window(session, scope, first, after)
 
 
