@@ -330,67 +330,61 @@ class TestOnePool:
         assert took < 5, took
 
 
+@asynccontextmanager
+async def _tight(settings: Settings, pool_size: int, wait: float) -> AsyncIterator[tuple[Any, Any]]:
+    """The app (not served: in this process) on an engine of its own with a pool of ``pool_size`` connections,
+    ``wait`` seconds to get one; yields the app and the engine."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from app.main import create_app
+    from app.platform.database import make_engine
+
+    tight = settings.model_copy(update={"db_pool_size": pool_size, "db_max_overflow": 0,
+                                        "db_pool_timeout_seconds": wait})
+    assert tight.database_url
+    engine = make_engine(tight.database_url, tight)
+    application = create_app(tight)
+    application.state.engine = engine
+    application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    try:
+        yield application, engine
+    finally:
+        await engine.dispose()
+
+
 async def test_a_burst_of_queue_reads_whose_scope_was_forgotten_never_holds_two_connections(
     settings: Settings,
 ) -> None:
     """The queue's statement takes a connection of its own; the session that read the territory scope (kept, but
     just forgotten: a territory written elsewhere) must have given its connection back by then. Twenty consoles
     at once on a pool of three: each holding one and waiting for another took the whole pool until its timeout."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from app.main import create_app
-    from app.platform.database import make_engine
     from app.territories.repository import forget_scopes
 
-    tight = settings.model_copy(update={"db_pool_size": 3, "db_max_overflow": 0, "db_pool_timeout_seconds": 2.0})
-    assert tight.database_url
-    engine = make_engine(tight.database_url, tight)
-    application = create_app(tight)
-    application.state.engine = engine
-    application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    try:
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            for _ in range(3):
-                forget_scopes()  # every read of the burst misses the scope and reads it
-                began = time.monotonic()
-                answers = await asyncio.gather(*(
-                    client.get("/v1/calls", params={"territory": "36", "status": "waiting", "limit": 5},
-                               headers=_headers("regulator")) for _ in range(20)))
-                took = time.monotonic() - began
-                assert [a.status_code for a in answers] == [200] * 20, sorted({a.status_code for a in answers})
-                assert took < 1.5, took
-    finally:
-        await engine.dispose()
+    async with _tight(settings, pool_size=3, wait=2.0) as (application, _), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url="http://test"
+    ) as client:
+        for _ in range(3):
+            forget_scopes()  # every read of the burst misses the scope and reads it
+            began = time.monotonic()
+            answers = await asyncio.gather(*(
+                client.get("/v1/calls", params={"territory": "36", "status": "waiting", "limit": 5},
+                           headers=_headers("regulator")) for _ in range(20)))
+            took = time.monotonic() - began
+            assert [a.status_code for a in answers] == [200] * 20, sorted({a.status_code for a in answers})
+            assert took < 1.5, took
 
 
 async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings) -> None:
     """Every pooled connection held: the next request waits db_pool_timeout_seconds, then is told so in the
     API's shape (it used to be a plain-text 500 after 30 s)."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from app.main import create_app
-    from app.platform.database import make_engine
-
-    tight = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_seconds": 0.3})
-    assert tight.database_url
-    engine = make_engine(tight.database_url, tight)
-    application = create_app(tight)
-    application.state.engine = engine
-    application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
-    try:
-        async with engine.connect() as held:
-            await held.exec_driver_sql("SELECT 1")
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                began = time.monotonic()
-                response = await client.get("/v1/calls", params={"territory": "36"},
-                                            headers=_headers("regulator"))
-        assert response.status_code == 503, response.text
-        assert response.headers["retry-after"] and response.json()["error"] == "Unavailable"
-        assert time.monotonic() - began < 5
-    finally:
-        await engine.dispose()
+    async with _tight(settings, pool_size=1, wait=0.3) as (application, engine), engine.connect() as held:
+        await held.exec_driver_sql("SELECT 1")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://test") as client:
+            began = time.monotonic()
+            response = await client.get("/v1/calls", params={"territory": "36"}, headers=_headers("regulator"))
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] and response.json()["error"] == "Unavailable"
+    assert time.monotonic() - began < 5
 
 
 async def test_the_job_pool_kills_a_job_over_its_limits_and_serves_the_next() -> None:

@@ -28,6 +28,9 @@ SettingsDep = Annotated[Settings, Depends(settings_of)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's session, committed when the endpoint returns, before the answer is sent. A route that also
+    runs a statement on a connection of its own (``StatementsDep``) commits first what it read, so as never to
+    hold two connections (the queue): nothing may be written before that."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
         try:
