@@ -13,6 +13,7 @@ import { showTab } from "./tabs.js";
 
 // focus: the user opened it (a click, a shortcut): the reading starts at its heading.
 export async function openCall(id, focus = false) {
+  const before = document.activeElement;  // where the user was when he opened it
   try {
     const call = await api("GET", `/v1/calls/${id}`);
     state.call = call;
@@ -55,7 +56,11 @@ export async function openCall(id, focus = false) {
     }
     showMessages(call, await showAppointments(call));
     await showRecord(call);
-    if (focus) $("#call-detail h2").focus();
+    // To the heading, unless the user went elsewhere meanwhile (he pressed « Corriger » while the call's
+    // appointments were read): his focus is never taken back from under his hand.
+    if (focus && (document.activeElement === before || document.activeElement === document.body)) {
+      $("#call-detail h2").focus();
+    }
   } catch (err) { say(err.message, false); }
 }
 
