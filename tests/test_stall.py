@@ -246,16 +246,19 @@ class TestStreams:
                          for h, r in zip(headers, readies, strict=True)]
             queue_times: list[float] = []
             regulator = _headers("regulator")
-            while not all(r.is_set() for r in readies) and time.monotonic() - began < 10:
+            # Until every stream is ready, and at least ten reads (nine in ten are judged below).
+            first_events = None
+            while (first_events is None or len(queue_times) < 10) and time.monotonic() - began < 10:
                 sent = time.monotonic()
                 response = await client.get("/v1/calls", params={"territory": "36"}, headers=regulator)
                 queue_times.append(time.monotonic() - sent)
                 assert response.status_code == 200, response.text
-            first_events = time.monotonic() - began
+                if first_events is None and all(r.is_set() for r in readies):
+                    first_events = time.monotonic() - began
             try:
                 assert all(r.is_set() for r in readies), f"{sum(r.is_set() for r in readies)} of {STREAMS} ready"
                 assert statuses == [200] * STREAMS, sorted(set(statuses))
-                assert first_events < 5, first_events
+                assert first_events is not None and first_events < 5, first_events
                 # A stall makes most reads slow; one read caught behind a scheduling hiccup of a loaded two-core
                 # machine (both groups of the suite run side by side) makes one slow: nine in ten under a second,
                 # none near the deadline.
