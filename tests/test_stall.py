@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -259,11 +260,11 @@ class TestStreams:
                 assert all(r.is_set() for r in readies), f"{sum(r.is_set() for r in readies)} of {STREAMS} ready"
                 assert statuses == [200] * STREAMS, sorted(set(statuses))
                 assert first_events is not None and first_events < 5, first_events
-                # A stall makes most reads slow; one read caught behind a scheduling hiccup of a loaded two-core
-                # machine (both groups of the suite run side by side) makes one slow: nine in ten under a second,
-                # none near the deadline.
+                # A stall makes most reads slow. The first read leaves with the three hundred streams' openings and
+                # waits behind them (0.4 s on a quiet machine, 1.1 s when both groups of the suite share its two
+                # cores): nine in ten under a second, none near the deadline.
                 queue_times.sort()
-                p90 = queue_times[min(int(len(queue_times) * 0.9), len(queue_times) - 1)]
+                p90 = queue_times[math.ceil(len(queue_times) * 0.9) - 1]  # the ninth of ten, not the tenth
                 assert p90 < 1.0 and queue_times[-1] < 5.0, (len(queue_times), queue_times[-5:])
             finally:
                 for task in listeners:
