@@ -6,23 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import pytest
 from sqlalchemy import text
 
 from tests.mt.helpers import ISSOUDUN, doctor, propose, request
-from tests.stats.committed import Committing
 from tests.stats.helpers import at, insert_slot, monthly, this_month
-
-
-@pytest.fixture
-def connection(engine):
-    """Each statement committed on its own (tests/stats/committed.py)."""
-    return Committing(engine)
-
-
-@pytest.fixture
-async def client(committed_client):
-    return committed_client
 
 
 async def test_a_month_of_the_coordination_is_counted_as_it_happened(client, auth):

@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from sqlalchemy import text
 
-from tests.stats.committed import Committing
 from tests.stats.helpers import insert_slot, monthly
-
-
-@pytest.fixture
-def connection(engine):
-    """Each statement committed on its own (tests/stats/committed.py)."""
-    return Committing(engine)
-
-
-@pytest.fixture
-async def client(committed_client):
-    return committed_client
 
 
 async def _booking(connection, start: str, outcome: str | None, *, hours_ahead: float = 48) -> uuid.UUID:

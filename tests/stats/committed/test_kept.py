@@ -18,20 +18,7 @@ from app.main import create_app
 from app.platform.replica import Reads
 from app.stats import cache, repository
 from tests.conftest import InTurn
-from tests.stats.committed import Committing
 from tests.stats.helpers import insert_call, insert_slot, monthly, this_month
-
-
-@pytest.fixture
-def connection(engine):
-    """Each statement committed on its own (tests/stats/committed.py)."""
-    return Committing(engine)
-
-
-@pytest.fixture
-async def client(committed_client):
-    return committed_client
-
 
 KEPT = re.compile(r'^snp_stats_reports_total\{source="(kept|computed)"\} ([0-9.e+]+)$', re.M)
 
