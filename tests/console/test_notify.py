@@ -25,6 +25,16 @@ pytestmark = [pytest.mark.slow,
                                  reason="Chromium is installed by `make test`")]
 
 
+def _signed_in(pw, base: str, token: str, timezone: str = "Europe/Paris"):
+    """A browser, and a French console page in ``timezone`` signed in with ``token``."""
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = browser.new_context(locale="fr-FR", timezone_id=timezone).new_page()
+    page.goto(base + "/console/")
+    page.fill("#token", token)
+    page.click("#session button[type=submit]")
+    return browser, page
+
+
 @pytest.fixture(scope="module")
 def sink(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("sms") / "sms.jsonl"
@@ -84,11 +94,7 @@ def test_the_operator_asks_consent_and_channel_and_the_confirmation_reaches_the_
         assert made.status_code == 201, made.text
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
-        page.goto(base + "/console/")
-        page.fill("#token", _token("operator", sub="arm-1"))
-        page.click("#session button[type=submit]")
+        browser, page = _signed_in(pw, base, _token("operator", sub="arm-1"))
         expect(page.locator("#whoami")).to_contain_text("Opérateur")
 
         form = page.locator("#new-call")
@@ -147,11 +153,7 @@ def test_the_ed_nurses_slip_says_what_the_patients_sms_says(base: str, sink: Pat
 
     _slot(base, "Bernard", "14 avenue de la Gare", hours=5)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_context(locale="fr-FR", timezone_id="America/New_York").new_page()
-        page.goto(base + "/console/")
-        page.fill("#token", _token("urgences", sub="ioa-chateauroux"))
-        page.click("#session button[type=submit]")
+        browser, page = _signed_in(pw, base, _token("urgences", sub="ioa-chateauroux"), timezone="America/New_York")
         form = page.locator("#redirection")
         expect(form).to_be_visible()
         for name, value in {"family_name": "Petit", "given_name": "Léa", "birth_year": "1990",
@@ -197,11 +199,7 @@ def test_the_call_shows_the_confirmation_sent_then_a_message_given_up(base: str,
     call_id = made.json()["id"]
     aside = sink.with_name("sms-aside.jsonl")
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris").new_page()
-        page.goto(base + "/console/")
-        page.fill("#token", regulator)
-        page.click("#session button[type=submit]")
+        browser, page = _signed_in(pw, base, regulator)
         page.locator(f'#queue tr[data-call="{call_id}"]').get_by_role("button", name="Ouvrir").click()
         page.click('nav button[data-tab="slots"]')
         page.click("#search button[type=submit]")
