@@ -7,15 +7,12 @@ simulator says it did."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.support.command_line import simulator
-from tests.support.database import TEST_SECRET
-from tests.support.serving import sharing
+from tests.simulator.helpers import two_days_of_the_indre
 from tools.simulator.plan import MT_FATES, PROFILES, plan
 
 # The report names the refusal reason patient_known already_known (no column of it names a patient).
@@ -25,13 +22,7 @@ REPORTED_AS = {"patient_known": "already_known"}
 def test_patients_without_a_medecin_traitant_are_placed_and_the_report_counts_what_the_simulator_did(
     database_url: str, shared_base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    out = tmp_path / "summary.json"
-    with sharing(shared_base, database_url) as base:
-        result = simulator(database_url, monkeypatch, "simulate", "--url", base, "--profile", "indre", "--days",
-                           "2", "--seed", "2", "--summary-json", str(out), SNP_JWT_SECRET=TEST_SECRET)
-        assert result.exit_code == 0, result.output
-    summary = json.loads(out.read_text())
-    assert summary["errors"] == {}, summary["first_errors"]
+    result, summary = two_days_of_the_indre(database_url, shared_base, monkeypatch, tmp_path, "--seed", "2")
     mt = summary["mt"]
 
     # The stated share: 1 in 10 of the patients the regulation handled (the ED's redirections are no call of it).

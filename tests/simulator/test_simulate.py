@@ -5,14 +5,11 @@ counts)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.support.command_line import simulator
-from tests.support.database import TEST_SECRET
-from tests.support.serving import sharing
+from tests.simulator.helpers import two_days_of_the_indre
 
 INDRE = {"advice": 0.42, "slot": 0.37, "prescription": 0.14, "other": 0.08}
 
@@ -20,13 +17,7 @@ INDRE = {"advice": 0.42, "slot": 0.37, "prescription": 0.14, "other": 0.08}
 def test_two_days_of_the_indre_give_its_mix_and_the_report_counts_what_the_simulator_did(
     database_url: str, shared_base: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    out = tmp_path / "summary.json"
-    with sharing(shared_base, database_url) as base:
-        result = simulator(database_url, monkeypatch, "simulate", "--url", base, "--profile", "indre", "--days",
-                           "2", "--summary-json", str(out), SNP_JWT_SECRET=TEST_SECRET)
-        assert result.exit_code == 0, result.output
-    summary = json.loads(out.read_text())
-    assert summary["errors"] == {}, summary["first_errors"]
+    result, summary = two_days_of_the_indre(database_url, shared_base, monkeypatch, tmp_path)
     calls = summary["calls"]
     assert 80 <= calls <= 130, calls  # two days of 1 436 calls a month, by day of week and season
     assert calls == summary["planned"]
