@@ -26,7 +26,6 @@ from app.calls.repository import (
     SLOT_DECISION,
 )
 from app.outbox.events import insert_booking_events
-from app.platform.database import Statements  # noqa: F401 - the booking path's statements, named here too
 from app.slots.models import Slot
 from app.slots.repository import BOOKABLE, CLAIMABLE, OVER_CAPACITY_SERVES, OVER_CAPACITY_TARGET, OWN_SITE, STATE_SQL
 from app.territories.repository import SCOPE, scope_params

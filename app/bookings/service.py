@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.bookings import repository
 from app.bookings.errors import CallBooked, CallClosed, NoOverCapacity, NotHeld, PractitionerBusy, SlotTaken
-from app.bookings.repository import Statements
 from app.bookings.schemas import (
     BookedSlot,
     BookingForCall,
@@ -35,6 +34,7 @@ from app.identity import crypto
 from app.identity.sealing import sealed_columns
 from app.notices import reports
 from app.outbox import events as outbox
+from app.platform.database import Statements
 from app.platform.errors import Conflict, Forbidden, NotFound, Unprocessable, constraint_of
 from app.platform.logging import log
 from app.slots import bookers

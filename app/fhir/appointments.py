@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.principal import Principal
 from app.bookings import repository as bookings_repository
 from app.bookings import service as bookings_service
-from app.bookings.repository import Statements
 from app.calls import repository as calls_repository
 from app.fhir import params
 from app.fhir import resources as r
@@ -35,6 +34,7 @@ from app.fhir.models import DeclaredAppointment
 from app.outbox import appointments as projection
 from app.outbox import events as outbox
 from app.platform.config import get_settings
+from app.platform.database import Statements
 from app.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from app.platform.logging import log
 from app.practitioners.models import Practitioner
