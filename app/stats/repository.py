@@ -245,7 +245,7 @@ async def _report_settings(session: AsyncSession) -> None:
 
 
 async def _grouped(session: AsyncSession, sql: str, params: dict[str, Any], first: dt.date) -> dict[str | None, Any]:
-    await _report_settings(session)
+    """``sql`` run with ``params`` (``_params``'s: the transaction is set for a report), keyed by month."""
     rows = (await session.execute(text(sql), params)).mappings().all()
     return {(_month_of(first, r["m"]) if r["m"] else None): dict(r) for r in rows}
 
