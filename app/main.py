@@ -85,15 +85,23 @@ Every error is `{"error": "<Name>", "detail": "<text>", "field": "<field at faul
 """
 
 
+def open_pools(app: FastAPI, url: str, settings: Settings) -> None:
+    """The app's pools on the primary at ``url``: the requests', the search's and the reports' (each its own, so
+    that neither a burst of searches nor a slow report holds a connection an operator needs)."""
+    app.state.engine = make_engine(url, settings)
+    app.state.search_engine = make_engine(url, settings, searches=True)
+    app.state.report_engine = make_engine(url, settings, reports=True)
+    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.report_sessionmaker = make_sessionmaker(app.state.report_engine)
+
+
 async def attach_database(app: FastAPI, settings: Settings) -> None:
     """Start the embedded server if needed, migrate, and open the pool."""
     url, embedded = await asyncio.to_thread(resolve_database_url, settings)
     if settings.migrate_on_start:
         await asyncio.to_thread(migrate.upgrade, url)
     app.state.embedded = embedded
-    app.state.engine = make_engine(url, settings)
-    app.state.search_engine = make_engine(url, settings, searches=True)
-    app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    open_pools(app, url, settings)
     if settings.database_replica_url:
         from app.platform.replica import ReplicaMonitor
 
@@ -128,7 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tune_garbage_collector()
             yield
     finally:
-        for name in ("engine", "search_engine", "replica_engine"):
+        for name in ("engine", "search_engine", "report_engine", "replica_engine"):
             engine = getattr(app.state, name, None)
             if engine is not None:
                 await engine.dispose()

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.auth.tokens import create_token
-from app.http.dependencies import get_reads, get_statements
+from app.http.dependencies import get_reads, get_report_reads, get_statements
 from app.main import create_app
 from app.platform import migrate
 from app.platform.config import Settings
@@ -129,6 +129,7 @@ def app(settings: Settings, connection: AsyncConnection, engine: AsyncEngine) ->
     application.state.sessionmaker = sessionmaker
     application.dependency_overrides[get_statements] = lambda: InSavepoints(connection)
     application.dependency_overrides[get_reads] = lambda: Reads(sessionmaker, None, None, parallel=InTurn)
+    application.dependency_overrides[get_report_reads] = application.dependency_overrides[get_reads]
     return application
 
 
@@ -144,6 +145,7 @@ async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterato
     application = create_app(settings)
     application.state.engine = engine
     application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    application.state.report_sessionmaker = application.state.sessionmaker  # one pool: the suite's engine
     await reset_database(engine)
     try:
         yield application

@@ -357,22 +357,18 @@ class TestOnePool:
 async def _tight(settings: Settings, pool_size: int, wait: float) -> AsyncIterator[tuple[Any, Any]]:
     """The app (not served: in this process) on an engine of its own with a pool of ``pool_size`` connections,
     ``wait`` seconds to get one; yields the app and the engine."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from app.main import create_app
-    from app.platform.database import make_engine
+    from app.main import create_app, open_pools
 
     tight = settings.model_copy(update={"db_pool_size": pool_size, "db_max_overflow": 0,
                                         "db_pool_timeout_seconds": wait})
     assert tight.database_url
-    engine = make_engine(tight.database_url, tight)
     application = create_app(tight)
-    application.state.engine = engine
-    application.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    open_pools(application, tight.database_url, tight)
     try:
-        yield application, engine
+        yield application, application.state.engine
     finally:
-        await engine.dispose()
+        for engine in (application.state.engine, application.state.search_engine, application.state.report_engine):
+            await engine.dispose()
 
 
 async def test_a_burst_of_queue_reads_whose_scope_was_forgotten_never_holds_two_connections(
@@ -395,6 +391,50 @@ async def test_a_burst_of_queue_reads_whose_scope_was_forgotten_never_holds_two_
             took = time.monotonic() - began
             assert [a.status_code for a in answers] == [200] * 20, sorted({a.status_code for a in answers})
             assert took < 1.5, took
+
+
+async def test_a_report_held_up_by_the_database_never_holds_an_operator_s_connection(settings: Settings) -> None:
+    """A report reads through a pool of its own. Held up at its notices' figures (the table locked by another
+    session: a long report, a vacuum), it keeps its connections; the operators' pool of two serves twenty queue
+    reads and a call's entry meanwhile (the report's two connections were the operators' whole pool: each request
+    waited its timeout, then 503), and the report is answered once the table is free."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    assert settings.database_url
+    outside = create_async_engine(settings.database_url)
+    month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+    regulator = _headers("regulator")
+    try:
+        async with _tight(settings, pool_size=2, wait=2.0) as (application, _), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://test", timeout=30
+        ) as client, outside.connect() as locker, outside.connect() as watcher:
+            await locker.exec_driver_sql("BEGIN")
+            await locker.exec_driver_sql("LOCK TABLE notices IN ACCESS EXCLUSIVE MODE")
+            report = asyncio.create_task(client.get(
+                "/v1/stats/monthly", params={"territory": "36", "from": month, "to": month},
+                headers=_headers("analyst")))
+            await watcher.execution_options(isolation_level="AUTOCOMMIT")
+            while not (await watcher.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE relation = CAST('notices' AS regclass) AND NOT granted"
+            )).scalar_one():
+                assert not report.done(), report.result().text
+                await asyncio.sleep(0.05)
+            began = time.monotonic()
+            answers = await asyncio.gather(*(
+                client.get("/v1/calls", params={"territory": "36", "limit": 5}, headers=regulator)
+                for _ in range(20)))
+            made = await client.post("/v1/calls", json={"territory_code": "36", "channel": "15", "reason": "fièvre",
+                                                        "patient": {"phone": "0254000000"}}, headers=regulator)
+            took = time.monotonic() - began
+            assert not report.done()
+            await locker.exec_driver_sql("ROLLBACK")
+            answered = await report
+        assert [a.status_code for a in answers] == [200] * 20, sorted({a.status_code for a in answers})
+        assert made.status_code == 201, made.text
+        assert took < 1.5, took
+        assert answered.status_code == 200, answered.text
+    finally:
+        await outside.dispose()
 
 
 async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings) -> None:

@@ -59,3 +59,13 @@ async def get_reads(request: Request) -> Reads:
 
 
 ReadsDep = Annotated[Reads, Depends(get_reads)]
+
+
+async def get_report_reads(request: Request) -> Reads:
+    """``get_reads`` for the monthly reports: on the primary, through the reports' own pool (app/main.py)."""
+    state = request.app.state
+    return Reads(state.report_sessionmaker, getattr(state, "replica_sessionmaker", None),
+                 getattr(state, "replica", None))
+
+
+ReportReadsDep = Annotated[Reads, Depends(get_report_reads)]

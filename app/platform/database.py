@@ -75,19 +75,31 @@ def asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-def make_engine(url: str, settings: Settings, *, searches: bool = False) -> AsyncEngine:
+def report_pool_size(settings: Settings) -> int:
+    """The monthly reports' own pool, per worker: a report computed holds three connections at most (its unit of
+    work and its two parallel reads, ``Parallel``), and two more let the reports waiting their turn look for a kept
+    copy meanwhile."""
+    return 3 * settings.stats_concurrency + 2
+
+
+def make_engine(url: str, settings: Settings, *, searches: bool = False, reports: bool = False) -> AsyncEngine:
     """The pool of the app's connections; ``searches``: the search's own pool (``snp-search``), whose
     connections plan every statement for its values (``plan_cache_mode``), so that a search runs as one
-    statement outside any transaction — one round trip instead of BEGIN, SET LOCAL, the search, COMMIT."""
+    statement outside any transaction — one round trip instead of BEGIN, SET LOCAL, the search, COMMIT;
+    ``reports``: the monthly reports' own pool (``snp-report``, ``report_pool_size``), so that a report, however
+    long it waits on the database, never holds a connection an operator's request needs."""
+    size = (settings.db_search_pool_size if searches else report_pool_size(settings) if reports
+            else settings.db_pool_size)
     engine = create_async_engine(
         url,
-        pool_size=settings.db_search_pool_size if searches else settings.db_pool_size,
-        max_overflow=0 if searches else settings.db_max_overflow,
+        pool_size=size,
+        max_overflow=0 if searches or reports else settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         # No pre-ping: a round trip per request; a connection broken by a server restart is
         # discarded by SQLAlchemy on its first error instead.
         # Only the start-up parameters a pooler passes on (PgBouncer forwards these, and refuses others).
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "snp-search" if searches else "snp"}},
+        connect_args={"server_settings": {
+            "timezone": "UTC", "application_name": "snp-search" if searches else "snp-report" if reports else "snp"}},
     )
     # The time limits are set once per new connection instead, so that they hold behind PgBouncer too.
     limits = (f"SET statement_timeout = {int(settings.db_statement_timeout_ms)}; "

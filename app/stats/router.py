@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.auth.dependencies import AnalystDep
-from app.http.dependencies import ReadsDep, SettingsDep
+from app.http.dependencies import ReportReadsDep, SettingsDep
 from app.http.errors import error_responses
 from app.platform.config import Settings
 from app.platform.errors import Unavailable, Unprocessable
@@ -44,7 +44,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     },
 )
 async def monthly(
-    reads: ReadsDep,
+    reads: ReportReadsDep,
     principal: AnalystDep,
     settings: SettingsDep,
     territory: Annotated[str, Query(

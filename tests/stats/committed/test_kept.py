@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.http.dependencies import get_reads
+from app.http.dependencies import get_report_reads
 from app.main import create_app
 from app.platform.replica import Reads
 from app.stats import cache, repository
@@ -118,7 +118,7 @@ async def impatient(settings, engine) -> Any:
     application.state.engine = engine
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     application.state.sessionmaker = sessionmaker
-    application.dependency_overrides[get_reads] = lambda: Reads(sessionmaker, None, None, parallel=InTurn)
+    application.dependency_overrides[get_report_reads] = lambda: Reads(sessionmaker, None, None, parallel=InTurn)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://test") as c:
         yield c
 
