@@ -330,10 +330,10 @@ class Settings(BaseSettings):
     # Seconds between two foldings of the national statistics rollup (0: never, e.g. when a cron runs
     # ``snp stats compact`` instead).
     stats_compact_seconds: float = 300.0
-    # The monthly reports (app/stats/cache.py): each process computes at most stats_concurrency at a time, the
-    # next waits at most stats_wait_seconds for its turn (503 with Retry-After past that); a report of months
-    # that have ended is kept (up to stats_kept_reports of them per process, 0: none) until a write touches
-    # what it counts.
+    # The monthly reports (app/stats/cache.py): every process on the database together computes at most
+    # stats_concurrency at a time (shared turns: advisory locks), the next waits at most stats_wait_seconds for
+    # its turn (503 with Retry-After past that); a report of months that have ended is kept (up to
+    # stats_kept_reports of them per process, 0: none) until a write touches what it counts.
     stats_concurrency: int = Field(default=1, ge=1, le=64)
     stats_wait_seconds: float = Field(default=10.0, gt=0)
     stats_kept_reports: int = Field(default=256, ge=0)

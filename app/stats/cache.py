@@ -1,4 +1,4 @@
-"""The reports of closed months, kept by each process; and how many reports a process computes at once.
+"""The reports of closed months, kept by each process; and how many reports are computed at once.
 
 **Kept, exactly.** A report whose months have all ended (in the time zones of its territories, by
 PostgreSQL's clock) is kept by the process that computed it, under its subject (the territories, their
@@ -13,16 +13,20 @@ is kept at most ``KEEP_SECONDS``; superseded changes are dropped only after twic
 snapshot did not see is never dropped while the report is kept. A restore or a failover answers with another
 start time, so nothing kept before it is given after it.
 
-**At once.** A process computes at most ``SNP_STATS_CONCURRENCY`` reports at a time (1 by default: a
-report's statements already run in parallel); the next waits its turn, holding no database connection,
-for at most ``SNP_STATS_WAIT_SECONDS``, then is answered 503 with ``Retry-After``. An operator's request
-never waits behind a report: the reports only ever take their own turns.
+**At once.** Every process sharing the database together computes at most ``SNP_STATS_CONCURRENCY`` reports
+at a time (1 by default: a report's statements already run in parallel): a report's unit of work takes one of
+that many turns, a PostgreSQL advisory lock of its transaction (``TURN_SQL``: released when the transaction
+ends, whatever ends it, so a turn is never left taken), and waits otherwise, holding no database connection,
+trying again a few times a second; a process lets at most that many of its reports try at once. Past
+``SNP_STATS_WAIT_SECONDS`` the report is answered 503 with ``Retry-After``. An operator's request never waits
+behind a report: the reports only ever take their own turns (and their own pool: app/platform/database.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 import weakref
 from collections import OrderedDict
@@ -140,8 +144,29 @@ _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.
     weakref.WeakKeyDictionary())
 
 
+# The advisory locks of the reports' turns: (TURN_CLASS, 0 … SNP_STATS_CONCURRENCY - 1), in the two-key space (the
+# single-key locks of the purges and readers are apart). One statement takes the first free one, if any: the rows
+# are drawn one at a time, and LIMIT stops at the first lock taken.
+TURN_CLASS = 70070020
+TURN_SQL = text("SELECT n FROM generate_series(0, CAST(:turns AS int) - 1) AS n "
+                "WHERE pg_try_advisory_xact_lock(:class, n) LIMIT 1")
+# Between two tries for a turn: a fifth of a second at most (a report takes some 50 ms).
+RETRY_SECONDS = (0.02, 0.2)
+
+
+class NotYourTurn(Exception):
+    """Every turn is taken: the unit of work ends (giving its connection back) and tries again later."""
+
+
+async def take_turn(session: AsyncSession, turns: int) -> None:
+    """One of the ``turns`` shared turns for ``session``'s transaction, or :class:`NotYourTurn`."""
+    if (await session.execute(TURN_SQL, {"turns": turns, "class": TURN_CLASS})).first() is None:
+        raise NotYourTurn
+
+
 class Turn:
-    """``async with Turn(concurrency, wait_seconds):`` — this process's turn to compute a report."""
+    """``async with Turn(concurrency, wait_seconds) as turn:`` — one of this process's ``concurrency`` tries at a
+    shared turn (``take_turn``), ``turn.later()`` between two (Unavailable past ``wait_seconds`` in all)."""
 
     def __init__(self, concurrency: int, wait_seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -149,19 +174,49 @@ class Turn:
         if made is None or made[0] != concurrency:
             made = _turns[loop] = (concurrency, asyncio.Semaphore(concurrency))
         self.semaphore = made[1]
+        self.concurrency = concurrency
         self.wait_seconds = wait_seconds
+        self.deadline = 0.0
+        self.pause = RETRY_SECONDS[0]
+        self.state = "waiting"
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> Turn:
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + self.wait_seconds
+        self.state = "waiting"
         TURNS.labels("waiting").inc()
         try:
-            async with asyncio.timeout(self.wait_seconds):
+            async with asyncio.timeout_at(self.deadline):
                 await self.semaphore.acquire()
         except TimeoutError as exc:
-            raise Unavailable("Other reports are being computed: retry in a few seconds") from exc
-        finally:
             TURNS.labels("waiting").dec()
-        TURNS.labels("running").inc()
+            raise _busy() from exc
+        except BaseException:
+            TURNS.labels("waiting").dec()
+            raise
+        return self
+
+    def taken(self) -> None:
+        """The shared turn is this report's: it counts as running now (``/metrics``), no longer waiting."""
+        if self.state == "waiting":
+            TURNS.labels("waiting").dec()
+            TURNS.labels("running").inc()
+            self.state = "running"
+
+    async def later(self) -> None:
+        """Wait a moment before trying for a shared turn again; Unavailable when the wait would end past the
+        report's deadline."""
+        loop = asyncio.get_running_loop()
+        pause = self.pause * random.uniform(0.5, 1.5)
+        if loop.time() + pause > self.deadline:
+            raise _busy()
+        self.pause = min(self.pause * 2, RETRY_SECONDS[1])
+        await asyncio.sleep(pause)
 
     async def __aexit__(self, *exc: object) -> None:
-        TURNS.labels("running").dec()
+        TURNS.labels(self.state).dec()
         self.semaphore.release()
+
+
+def _busy() -> Unavailable:
+    return Unavailable("Other reports are being computed: retry in a few seconds")

@@ -250,18 +250,25 @@ async def monthly_kept(
         return report
     chosen = method or subject.avoided_ed_method
 
-    async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
-        report = await store.get(session, key, scope)  # computed by another while this one waited its turn
-        if report is None:
-            # The snapshot before the report's statements: what they count is at least what it saw.
-            token = await cache.token_of(session, scope)
-            report = await compute(session, parallel, subject, period, chosen)
-            store.put(key, token, report)
-        return report
+    async with cache.Turn(settings.stats_concurrency, settings.stats_wait_seconds) as turn:
 
-    async with cache.Turn(settings.stats_concurrency, settings.stats_wait_seconds):
+        async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
+            report = await store.get(session, key, scope)  # computed by another while this one waited its turn
+            if report is None:
+                await cache.take_turn(session, settings.stats_concurrency)  # shared by every process: NotYourTurn
+                turn.taken()
+                # The snapshot before the report's statements: what they count is at least what it saw.
+                token = await cache.token_of(session, scope)
+                report = await compute(session, parallel, subject, period, chosen)
+                store.put(key, token, report)
+            return report
+
         cache.KEPT.labels("computed").inc()
-        return await reads.run(computed)
+        while True:
+            try:
+                return await reads.run(computed)
+            except cache.NotYourTurn:
+                await turn.later()  # the unit of work has ended: no connection is held while waiting
 
 
 def _key(subject: Subject, period: Period, method: str) -> tuple[Any, ...]:

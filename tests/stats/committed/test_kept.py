@@ -1,5 +1,6 @@
 """The reports of closed months are kept by each process, and never given once a write changed what they count;
-a process computes its reports in turns, and a report past its wait is answered 503 (app/stats/cache.py)."""
+reports are computed in turns shared by every process, and a report past its wait is answered 503
+(app/stats/cache.py)."""
 
 from __future__ import annotations
 
@@ -111,15 +112,20 @@ async def test_the_month_not_yet_ended_is_never_kept(client, connection, auth):
     assert after["kept"] == before["kept"] and after["computed"] - before["computed"] == 2
 
 
-@pytest.fixture
-async def impatient(settings, engine) -> Any:
-    """The app with one report at a time and a wait of a fifth of a second."""
-    application = create_app(settings.model_copy(update={"stats_concurrency": 1, "stats_wait_seconds": 0.2}))
+def reporting(settings, engine, turns: int, wait: float) -> httpx.AsyncClient:
+    """A client of the app with ``turns`` reports at a time and a wait of ``wait`` seconds."""
+    application = create_app(settings.model_copy(update={"stats_concurrency": turns, "stats_wait_seconds": wait}))
     application.state.engine = engine
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     application.state.sessionmaker = sessionmaker
     application.dependency_overrides[get_report_reads] = lambda: Reads(sessionmaker, None, None, parallel=InTurn)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://test") as c:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://test")
+
+
+@pytest.fixture
+async def impatient(settings, engine) -> Any:
+    """The app with one report at a time and a wait of a fifth of a second."""
+    async with reporting(settings, engine, 1, 0.2) as c:
         yield c
 
 
@@ -143,6 +149,44 @@ async def test_a_report_waits_its_turn_and_past_its_wait_is_told_to_come_back(im
     served = await impatient.get("/v1/stats/monthly", params=params, headers=auth("admin"))  # waits 0.1 s
     await holder
     assert served.status_code == 200
+
+
+async def test_the_turns_are_shared_by_every_process_of_the_database(impatient, settings, engine, auth):
+    """A report's turn is an advisory lock of its transaction: another process's report holding the only turn (here,
+    a session outside this process) makes this one wait, and past its wait be told to come back, though nothing
+    of this process computes; a turn freed within the wait is taken; an operator never waits for one."""
+    params = {"territory": "36", "from": this_month(), "to": this_month()}
+    async with engine.connect() as other:
+        await other.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": cache.TURN_CLASS})
+        waited = await impatient.get("/v1/stats/monthly", params=params, headers=auth("admin"))
+        queue = await impatient.get("/v1/calls", params={"territory": "36"}, headers=auth("operator", ["36"]))
+        assert waited.status_code == 503 and waited.headers["Retry-After"], waited.text
+        assert queue.status_code == 200
+        # No turn is held by this process.
+        assert (await other.execute(text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :c AND pid <> pg_backend_pid()"),
+            {"c": cache.TURN_CLASS})).scalar_one() == 0
+
+        async with reporting(settings, engine, 1, 5.0) as patient:
+            asking = asyncio.create_task(patient.get("/v1/stats/monthly", params=params, headers=auth("admin")))
+            await asyncio.sleep(0.1)
+            metrics = (await patient.get("/metrics")).text  # waiting for the other's turn: not running
+            await other.rollback()
+            served = await asking
+    assert served.status_code == 200, served.text
+    assert 'snp_stats_reports_in_progress{state="waiting"} 1.0' in metrics
+    assert 'snp_stats_reports_in_progress{state="running"} 0.0' in metrics
+
+
+async def test_a_second_turn_lets_a_second_report_through(settings, engine, auth):
+    params = {"territory": "36", "from": this_month(), "to": this_month()}
+    async with engine.connect() as other, reporting(settings, engine, 2, 0.2) as client:
+        await other.execute(text("SELECT pg_advisory_xact_lock(:c, 0)"), {"c": cache.TURN_CLASS})
+        served = await client.get("/v1/stats/monthly", params=params, headers=auth("admin"))
+        await other.execute(text("SELECT pg_advisory_xact_lock(:c, 1)"), {"c": cache.TURN_CLASS})
+        waited = await client.get("/v1/stats/monthly", params=params, headers=auth("admin"))
+    assert served.status_code == 200, served.text
+    assert waited.status_code == 503, waited.text
 
 
 async def test_folding_keeps_only_the_latest_change_of_each_territory_and_month(client, connection, engine, auth):
