@@ -178,7 +178,21 @@ class Parallel:
     async def both(
         self, first: Callable[[AsyncSession], Awaitable[A]], second: Callable[[AsyncSession], Awaitable[B]]
     ) -> tuple[A, B]:
-        return await asyncio.gather(self._read(first), self._read(second))
+        """Both reads' results; when one fails, the other is cancelled (its statement with it) and waited for
+        before the error goes on: left running, it held its connection and kept PostgreSQL busy for a report
+        that had already failed and given its turn to the next."""
+        one, two = asyncio.ensure_future(self._read(first)), asyncio.ensure_future(self._read(second))
+        try:
+            await asyncio.wait((one, two), return_when=asyncio.FIRST_EXCEPTION)
+            for task in (one, two):
+                if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
+            return one.result(), two.result()
+        except BaseException:
+            for task in (one, two):
+                task.cancel()
+            await asyncio.gather(one, two, return_exceptions=True)
+            raise
 
 
 async def plan_for_the_values(session: AsyncSession) -> None:
