@@ -108,6 +108,11 @@ async def attach_database(app: FastAPI, settings: Settings) -> None:
         replica = make_engine(normalize_url(settings.database_replica_url), settings)
         app.state.replica_engine = replica
         app.state.replica_sessionmaker = make_sessionmaker(replica)
+        # The reports on the replica have their own pool there too: a report held up by a lock the replica replays
+        # keeps its connections, never the searches'.
+        app.state.replica_report_engine = make_engine(normalize_url(settings.database_replica_url), settings,
+                                                      reports=True)
+        app.state.replica_report_sessionmaker = make_sessionmaker(app.state.replica_report_engine)
         app.state.replica = ReplicaMonitor(app.state.engine, replica, settings.replica_max_lag_seconds)
 
 
@@ -136,7 +141,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             tune_garbage_collector()
             yield
     finally:
-        for name in ("engine", "search_engine", "report_engine", "replica_engine"):
+        for name in ("engine", "search_engine", "report_engine", "replica_engine", "replica_report_engine"):
             engine = getattr(app.state, name, None)
             if engine is not None:
                 await engine.dispose()

@@ -62,9 +62,10 @@ ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 
 async def get_report_reads(request: Request) -> Reads:
-    """``get_reads`` for the monthly reports: on the primary, through the reports' own pool (app/main.py)."""
+    """``get_reads`` for the monthly reports: through the reports' own pools, on the replica or the primary
+    (app/main.py)."""
     state = request.app.state
-    return Reads(state.report_sessionmaker, getattr(state, "replica_sessionmaker", None),
+    return Reads(state.report_sessionmaker, getattr(state, "replica_report_sessionmaker", None),
                  getattr(state, "replica", None))
 
 

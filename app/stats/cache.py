@@ -30,6 +30,8 @@ import random
 import time
 import weakref
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,8 +150,12 @@ _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[int, asyncio.
 # single-key locks of the purges and readers are apart). One statement takes the first free one, if any: the rows
 # are drawn one at a time, and LIMIT stops at the first lock taken.
 TURN_CLASS = 70070020
-TURN_SQL = text("SELECT n FROM generate_series(0, CAST(:turns AS int) - 1) AS n "
+# The report's unit of work then waits, idle, while its two parallel reads run: the app's idle-in-transaction limit
+# (60 s) would end it, and free its turn, under a report still running; it gets the report route's deadline.
+TURN_SQL = text("SELECT n, set_config('idle_in_transaction_session_timeout', :idle, true) "
+                "FROM generate_series(0, CAST(:turns AS int) - 1) AS n "
                 "WHERE pg_try_advisory_xact_lock(:class, n) LIMIT 1")
+IDLE_MS = 120_000  # the deadline of GET /v1/stats/monthly (app/http/routes.py)
 # Between two tries for a turn: a fifth of a second at most (a report takes some 50 ms).
 RETRY_SECONDS = (0.02, 0.2)
 
@@ -160,7 +166,7 @@ class NotYourTurn(Exception):
 
 async def take_turn(session: AsyncSession, turns: int) -> None:
     """One of the ``turns`` shared turns for ``session``'s transaction, or :class:`NotYourTurn`."""
-    if (await session.execute(TURN_SQL, {"turns": turns, "class": TURN_CLASS})).first() is None:
+    if (await session.execute(TURN_SQL, {"turns": turns, "class": TURN_CLASS, "idle": str(IDLE_MS)})).first() is None:
         raise NotYourTurn
 
 
@@ -198,10 +204,26 @@ class Turn:
 
     def taken(self) -> None:
         """The shared turn is this report's: it counts as running now (``/metrics``), no longer waiting."""
-        if self.state == "waiting":
-            TURNS.labels("waiting").dec()
-            TURNS.labels("running").inc()
-            self.state = "running"
+        self._now("running")
+
+    def lost(self) -> None:
+        """The unit of work that held the turn has ended without the report (asked again elsewhere): waiting."""
+        self._now("waiting")
+
+    def _now(self, state: str) -> None:
+        if self.state != state:
+            TURNS.labels(self.state).dec()
+            TURNS.labels(state).inc()
+            self.state = state
+
+    @asynccontextmanager
+    async def bounded(self) -> AsyncIterator[None]:
+        """What runs in here ends by the report's deadline (a connection of the pool, a statement), or Unavailable."""
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                yield
+        except TimeoutError as exc:
+            raise _busy() from exc
 
     async def later(self) -> None:
         """Wait a moment before trying for a shared turn again; Unavailable when the wait would end past the

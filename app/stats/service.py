@@ -253,21 +253,25 @@ async def monthly_kept(
     async with cache.Turn(settings.stats_concurrency, settings.stats_wait_seconds) as turn:
 
         async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
-            report = await store.get(session, key, scope)  # computed by another while this one waited its turn
-            if report is None:
+            async with turn.bounded():  # a connection and a turn by the report's deadline
+                report = await store.get(session, key, scope)  # computed by another while this one waited its turn
+                if report is not None:
+                    cache.KEPT.labels("kept").inc()
+                    return report
                 await cache.take_turn(session, settings.stats_concurrency)  # shared by every process: NotYourTurn
-                turn.taken()
-                # The snapshot before the report's statements: what they count is at least what it saw.
-                token = await cache.token_of(session, scope)
-                report = await compute(session, parallel, subject, period, chosen)
-                store.put(key, token, report)
+            turn.taken()
+            cache.KEPT.labels("computed").inc()
+            # The snapshot before the report's statements: what they count is at least what it saw.
+            token = await cache.token_of(session, scope)
+            report = await compute(session, parallel, subject, period, chosen)
+            store.put(key, token, report)
             return report
 
-        cache.KEPT.labels("computed").inc()
         while True:
             try:
                 return await reads.run(computed)
             except cache.NotYourTurn:
+                turn.lost()
                 await turn.later()  # the unit of work has ended: no connection is held while waiting
 
 
