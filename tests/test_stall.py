@@ -354,13 +354,13 @@ class TestOnePool:
 
 
 @asynccontextmanager
-async def _tight(settings: Settings, pool_size: int, wait: float) -> AsyncIterator[tuple[Any, Any]]:
+async def _tight(settings: Settings, pool_size: int, wait: float, **more: Any) -> AsyncIterator[tuple[Any, Any]]:
     """The app (not served: in this process) on an engine of its own with a pool of ``pool_size`` connections,
-    ``wait`` seconds to get one; yields the app and the engine."""
+    ``wait`` seconds to get one (and ``more`` settings); yields the app and the engine."""
     from app.main import create_app, open_pools
 
     tight = settings.model_copy(update={"db_pool_size": pool_size, "db_max_overflow": 0,
-                                        "db_pool_timeout_seconds": wait})
+                                        "db_pool_timeout_seconds": wait, **more})
     assert tight.database_url
     application = create_app(tight)
     open_pools(application, tight.database_url, tight)
@@ -435,6 +435,33 @@ async def test_a_report_held_up_by_the_database_never_holds_an_operator_s_connec
         assert answered.status_code == 200, answered.text
     finally:
         await outside.dispose()
+
+
+async def test_a_report_waits_for_its_pool_no_longer_than_its_own_wait(settings: Settings) -> None:
+    """Every connection of the reports' pool taken (reports held up by the database): the next report is told to
+    come back after its SNP_STATS_WAIT_SECONDS (half a second here), not after the pool's timeout (five), and an
+    operator is served meanwhile."""
+    from app.platform.database import report_pool_size
+
+    async with _tight(settings, pool_size=2, wait=5.0, stats_wait_seconds=0.5) as (application, _), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url="http://test", timeout=30
+    ) as client:
+        reports = application.state.report_engine
+        held = [await reports.connect() for _ in range(report_pool_size(application.state.settings))]
+        try:
+            month = dt.datetime.now(dt.UTC).strftime("%Y-%m")
+            began = time.monotonic()
+            waited = await client.get("/v1/stats/monthly", params={"territory": "36", "from": month, "to": month},
+                                      headers=_headers("analyst"))
+            took = time.monotonic() - began
+            queue = await client.get("/v1/calls", params={"territory": "36", "limit": 5}, headers=_headers("regulator"))
+        finally:
+            for connection in held:
+                await connection.close()
+    assert waited.status_code == 503 and waited.headers["retry-after"], waited.text
+    assert "retry" in waited.json()["detail"]
+    assert took < 2.0, took
+    assert queue.status_code == 200, queue.text
 
 
 async def test_a_busy_pool_answers_json_503_with_retry_after(settings: Settings) -> None:

@@ -31,7 +31,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,7 +174,7 @@ class Turn:
     """``async with Turn(concurrency, wait_seconds) as turn:`` — one of this process's ``concurrency`` tries at a
     shared turn (``take_turn``), ``turn.later()`` between two (Unavailable past ``wait_seconds`` in all)."""
 
-    def __init__(self, concurrency: int, wait_seconds: float) -> None:
+    def __init__(self, concurrency: int, wait_seconds: float, deadline: float | None = None) -> None:
         loop = asyncio.get_running_loop()
         made = _turns.get(loop)
         if made is None or made[0] != concurrency:
@@ -182,13 +182,13 @@ class Turn:
         self.semaphore = made[1]
         self.concurrency = concurrency
         self.wait_seconds = wait_seconds
-        self.deadline = 0.0
+        self.deadline = deadline or 0.0  # on the loop's clock; from the turn's start when not given
         self.pause = RETRY_SECONDS[0]
         self.state = "waiting"
 
     async def __aenter__(self) -> Turn:
-        loop = asyncio.get_running_loop()
-        self.deadline = loop.time() + self.wait_seconds
+        if not self.deadline:
+            self.deadline = asyncio.get_running_loop().time() + self.wait_seconds
         self.state = "waiting"
         TURNS.labels("waiting").inc()
         try:
@@ -216,14 +216,9 @@ class Turn:
             TURNS.labels(state).inc()
             self.state = state
 
-    @asynccontextmanager
-    async def bounded(self) -> AsyncIterator[None]:
+    def bounded(self) -> AbstractAsyncContextManager[None]:
         """What runs in here ends by the report's deadline (a connection of the pool, a statement), or Unavailable."""
-        try:
-            async with asyncio.timeout_at(self.deadline):
-                yield
-        except TimeoutError as exc:
-            raise _busy() from exc
+        return within(self.deadline)
 
     async def later(self) -> None:
         """Wait a moment before trying for a shared turn again; Unavailable when the wait would end past the
@@ -238,6 +233,16 @@ class Turn:
     async def __aexit__(self, *exc: object) -> None:
         TURNS.labels(self.state).dec()
         self.semaphore.release()
+
+
+@asynccontextmanager
+async def within(deadline: float) -> AsyncIterator[None]:
+    """What runs in here ends by ``deadline`` (the event loop's clock), or Unavailable (503 with Retry-After)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            yield
+    except TimeoutError as exc:
+        raise _busy() from exc
 
 
 def _busy() -> Unavailable:

@@ -8,6 +8,7 @@ prescriptions on one call are one kind). Shares and rates with an empty denomina
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -244,13 +245,16 @@ async def monthly_kept(
         key = _key(subject, period, method or subject.avoided_ed_method)
         return subject, scope, key, await store.get(session, key, scope)
 
-    subject, scope, key, report = await reads.run(look)
+    # A report waits SNP_STATS_WAIT_SECONDS at most in all: for its pool's connection, its look, its turn.
+    deadline = asyncio.get_running_loop().time() + settings.stats_wait_seconds
+    async with cache.within(deadline):
+        subject, scope, key, report = await reads.run(look)
     if report is not None:
         cache.KEPT.labels("kept").inc()
         return report
     chosen = method or subject.avoided_ed_method
 
-    async with cache.Turn(settings.stats_concurrency, settings.stats_wait_seconds) as turn:
+    async with cache.Turn(settings.stats_concurrency, settings.stats_wait_seconds, deadline) as turn:
 
         async def computed(session: AsyncSession, parallel: Parallel) -> MonthlyReport:
             async with turn.bounded():  # a connection and a turn by the report's deadline
