@@ -105,13 +105,13 @@ async def attach_database(app: FastAPI, settings: Settings) -> None:
     if settings.database_replica_url:
         from app.platform.replica import ReplicaMonitor
 
-        replica = make_engine(normalize_url(settings.database_replica_url), settings)
+        replica_url = normalize_url(settings.database_replica_url)
+        replica = make_engine(replica_url, settings)
         app.state.replica_engine = replica
         app.state.replica_sessionmaker = make_sessionmaker(replica)
         # The reports on the replica have their own pool there too: a report held up by a lock the replica replays
         # keeps its connections, never the searches'.
-        app.state.replica_report_engine = make_engine(normalize_url(settings.database_replica_url), settings,
-                                                      reports=True)
+        app.state.replica_report_engine = make_engine(replica_url, settings, reports=True)
         app.state.replica_report_sessionmaker = make_sessionmaker(app.state.replica_report_engine)
         app.state.replica = ReplicaMonitor(app.state.engine, replica, settings.replica_max_lag_seconds)
 

@@ -39,6 +39,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.http.routes import POLICIES
 from app.platform.errors import Unavailable
 from app.stats.schemas import MonthlyReport
 
@@ -155,7 +156,7 @@ TURN_CLASS = 70070020
 TURN_SQL = text("SELECT n, set_config('idle_in_transaction_session_timeout', :idle, true) "
                 "FROM generate_series(0, CAST(:turns AS int) - 1) AS n "
                 "WHERE pg_try_advisory_xact_lock(:class, n) LIMIT 1")
-IDLE_MS = 120_000  # the deadline of GET /v1/stats/monthly (app/http/routes.py)
+IDLE_MS = int(1000 * (POLICIES[("GET", "/v1/stats/monthly")].deadline or 0))  # the report route's deadline
 # Between two tries for a turn: a fifth of a second at most (a report takes some 50 ms).
 RETRY_SECONDS = (0.02, 0.2)
 
@@ -180,7 +181,6 @@ class Turn:
         if made is None or made[0] != concurrency:
             made = _turns[loop] = (concurrency, asyncio.Semaphore(concurrency))
         self.semaphore = made[1]
-        self.concurrency = concurrency
         self.wait_seconds = wait_seconds
         self.deadline = deadline or 0.0  # on the loop's clock; from the turn's start when not given
         self.pause = RETRY_SECONDS[0]
@@ -189,14 +189,10 @@ class Turn:
     async def __aenter__(self) -> Turn:
         if not self.deadline:
             self.deadline = asyncio.get_running_loop().time() + self.wait_seconds
-        self.state = "waiting"
         TURNS.labels("waiting").inc()
         try:
-            async with asyncio.timeout_at(self.deadline):
+            async with self.bounded():
                 await self.semaphore.acquire()
-        except TimeoutError as exc:
-            TURNS.labels("waiting").dec()
-            raise _busy() from exc
         except BaseException:
             TURNS.labels("waiting").dec()
             raise
