@@ -131,3 +131,19 @@ def test_people_take_minutes_hurried_no_more_than_five_times_life() -> None:
     assert Shift(1).seconds(10) == 600  # in real time, real minutes
     assert Shift(0).seconds(10) == 0  # as fast as answered (the simulate command): nobody waits
 
+
+
+def test_the_demo_joins_its_shift_with_its_backlog_at_night_too() -> None:
+    """At 3 a.m. the Indre has one call or two before dawn: the demo (a fifth of a day ahead) still opens on a
+    queue of ``backlog`` calls, the next to come, then plays its days from there; by day it plays its window."""
+    from tools.simulator.cli import ahead
+    from tools.simulator.plan import PROFILES, plan
+
+    indre = PROFILES["indre"]
+    night = dt.datetime(2026, 12, 8, 2, 0, tzinfo=dt.UTC)  # 3 a.m. in Paris
+    assert len(plan(indre, night, 0.2, seed=1)) < 8
+    calls = ahead(indre, night, 0.2, seed=1, backlog=8)
+    assert len(calls) >= 8 and calls == sorted(calls, key=lambda c: c.at)
+    assert calls[-1].at - calls[7].at <= dt.timedelta(days=0.2)
+    noon = dt.datetime(2026, 12, 8, 11, 0, tzinfo=dt.UTC)
+    assert ahead(indre, noon, 0.2, seed=1, backlog=8) == plan(indre, noon, 0.2, seed=1)

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from app.platform.config import get_settings
-from tools.simulator.plan import INDRE_MIX, KINDS, PROFILES, Profile, plan
+from tools.simulator.plan import INDRE_MIX, KINDS, PROFILES, PlannedCall, Profile, plan
 from tools.simulator.run import Shift, Simulation
 
 console = Console()
@@ -48,6 +48,19 @@ def _months(zone: str, since: dt.datetime, until: dt.datetime) -> list[str]:
 
 def _territory(profile: Profile) -> str:
     return profile.departements[0] if len(profile.departements) == 1 else "FR"
+
+
+def ahead(profile: Profile, began: dt.datetime, days: float, seed: int, backlog: int = 0) -> list[PlannedCall]:
+    """The calls of the ``days`` to come; with a ``backlog``, at least that many: with too few ahead (a night: the
+    Indre has one or two calls before dawn), the shift is joined under way all the same, its queue the next calls
+    to come, then ``days`` from there."""
+    calls = plan(profile, began, days, seed=seed)
+    if len(calls) < backlog:
+        later = plan(profile, began, days + 2, seed=seed)
+        if later:
+            joined = later[min(backlog, len(later)) - 1].at
+            calls = [call for call in later if call.at <= joined + dt.timedelta(days=days)]
+    return calls
 
 
 async def simulation(url: str, profile: Profile, days: float, speed: float, seed: int, concurrency: int,
@@ -74,7 +87,7 @@ async def simulation(url: str, profile: Profile, days: float, speed: float, seed
         before = await sim.report(territory, months)
         if ready is not None:
             ready(sim)
-        calls = plan(profile, began, days, seed=seed)
+        calls = ahead(profile, began, days, seed, backlog)
         with Progress(TextColumn("[bold]Appels"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             task = progress.add_task("calls", total=len(calls))
