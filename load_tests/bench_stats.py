@@ -187,7 +187,7 @@ async def rollup_agrees(url: str) -> bool:
         async with AsyncSession(engine) as session, session.begin():
             subject = await service.subject_of(session, Principal(sub="bench", role="admin"), "FR")
             first, after = dt.date(2022, 1, 1), dt.date(2023, 1, 1)
-            rolled = await repository.national_call_figures(session, subject.scope, first, after)
+            rolled = await repository.rollup_call_figures(session, subject.scope, first, after)
             counted = await repository.call_figures(session, subject.scope, first, after)
             return rolled == counted
     finally:

@@ -20,11 +20,12 @@ STATS_INDEXES = (
         postgresql_include=["channel", "intent_without_sas", "priority", "first_callback_at", "decision_kinds",
                             "other_reasons"],
     ),
-    # The calls of one callback minute (rounded up), for the exact medians of the national report.
+    # The calls of one territory's callback minute (rounded up), for the exact medians read from the rollup
+    # (migration 0049).
     Index(
         "ix_stats_calls_delay",
-        text(delay_minute()), Call.received_at,
-        postgresql_include=["territory_code", "first_callback_at"],
+        Call.territory_code, text(delay_minute()), Call.received_at,
+        postgresql_include=["first_callback_at"],
         postgresql_where=text("first_callback_at IS NOT NULL"),
     ),
     Index(
@@ -52,6 +53,7 @@ STATS_CALL_CELLS = Table(
 STATS_CALL_DELTAS = Table(
     "stats_call_deltas", Base.metadata,
     *(Column(name, kind, nullable=False) for name, kind in _KEY), *_counters(),
+    Index("ix_stats_call_deltas_key", "territory_code", "month"),  # a territory's own deltas (migration 0049)
 )
 
 # The (territory, month) each late write changed (migrations 0039, 0048), appended by triggers with the writing

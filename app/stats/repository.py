@@ -301,12 +301,12 @@ async def all_territories(session: AsyncSession) -> list[dict[str, Any]]:
     return [dict(r) for r in (await session.execute(text(SCOPE_OF_ALL_SQL))).mappings().all()]
 
 
-# --- the national report, from the rollup (migration 0007) ------------------------------------------
+# --- the calls of a report, from the rollup (migrations 0007, 0049) ----------------------------------
 #
 # Counters come from the cells of the scope's territories and the deltas not folded in yet (exact at
-# any time). Medians and p90 are exact too: the cells' per-minute histogram says which callback minute
-# holds each rank needed and the rank within that minute; the calls of those minutes only
-# (``ix_stats_calls_delay``) give the value at that rank, as percentile_cont would pick it.
+# any time), read by their keys. Medians and p90 are exact too: the cells' per-minute histogram says which
+# callback minute holds each rank needed and the rank within that minute; the calls of those minutes only,
+# territory by territory (``ix_stats_calls_delay``), give the value at that rank, as percentile_cont would pick it.
 
 _ROLLUP_SCOPE = f"""
 scope AS (
@@ -315,9 +315,12 @@ scope AS (
     FROM unnest(CAST(:codes AS text[]), CAST(:p1 AS float8[]), CAST(:p2 AS float8[]), CAST(:p3 AS float8[]),
                 CAST(:zone_index AS int[])) AS s(code, p1, p2, p3, n)
 ), cells AS (
-    SELECT * FROM stats_call_cells WHERE month >= :first AND month < :after
+    -- the scope's own cells and deltas, by key (a territory reads its own, not the nation's)
+    SELECT * FROM stats_call_cells
+    WHERE territory_code = ANY(CAST(:codes AS text[])) AND month >= :first AND month < :after
     UNION ALL
-    SELECT * FROM stats_call_deltas WHERE month >= :first AND month < :after
+    SELECT * FROM stats_call_deltas
+    WHERE territory_code = ANY(CAST(:codes AS text[])) AND month >= :first AND month < :after
 ), sel AS (
     -- the scope's cells summed over its territories: per month, callback target and callback minute
     SELECT CAST((EXTRACT(year FROM c.month) - :year) * 12 + EXTRACT(month FROM c.month) - :month + 1 AS int) AS m,
@@ -360,19 +363,19 @@ counts AS (
     SELECT k.m, k.p, k.rank, r.b, k.rank - (r.upto - r.n) AS within
     FROM ranks k JOIN running r ON r.m IS NOT DISTINCT FROM k.m AND r.upto > k.rank AND r.upto - r.n <= k.rank
 ), minute_calls AS (
-    -- one index range a minute needed (ix_stats_calls_delay), whatever the size of the scope
+    -- one index range (ix_stats_calls_delay) a territory of the scope and a minute needed: the calls read are
+    -- those of the scope's minutes, whatever the size of the nation
     SELECT width_bucket(c.received_at, s.bounds) AS m, c.b, c.minutes
     FROM (SELECT DISTINCT b FROM needed) AS wanted
+    CROSS JOIN scope s
     CROSS JOIN LATERAL (
-        SELECT {DELAY_MINUTE} AS b, c.received_at, c.territory_code,
+        SELECT {DELAY_MINUTE} AS b, c.received_at,
                EXTRACT(epoch FROM c.first_callback_at - c.received_at) / 60.0 AS minutes
         FROM calls c
-        WHERE c.first_callback_at IS NOT NULL AND {DELAY_MINUTE} = wanted.b
-          AND c.received_at >= CAST(:lowest AS timestamptz) AND c.received_at < CAST(:highest AS timestamptz)
-        OFFSET 0  -- kept apart from the scope join, so the planner reads it by minute
+        WHERE c.first_callback_at IS NOT NULL AND c.territory_code = s.code AND {DELAY_MINUTE} = wanted.b
+          AND c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
+        OFFSET 0  -- read per (territory, minute), never all the scope's calls joined to the minutes after
     ) AS c
-    JOIN scope s ON s.code = c.territory_code
-    WHERE c.received_at >= s.bounds[1] AND c.received_at < s.bounds[:width]
 ), ranked AS (
     SELECT m, b, CAST(minutes AS float8) AS minutes,
            row_number() OVER (PARTITION BY m, b ORDER BY minutes) - 1 AS in_month,
@@ -399,11 +402,12 @@ LEFT JOIN percentiles p90 ON p90.m IS NOT DISTINCT FROM c.m AND p90.p = 0.9
 """
 
 
-async def national_call_figures(
+async def rollup_call_figures(
     session: AsyncSession, scope: Sequence[ScopeRow], first: dt.date, after: dt.date,
     given: dict[str, Any] | None = None,
 ) -> dict[str | None, dict[str, Any]]:
-    """:func:`call_figures` for a large scope, read from the rollup instead of call by call."""
+    """:func:`call_figures` read from the rollup instead of call by call: the same figures when each territory
+    of the scope is read in the time zone its cells' months are in (its département's)."""
     params = await _params(session, scope, first, after, given)
     params.update({"first": first, "after": after, "year": first.year, "month": first.month})
     return await _grouped(session, ROLLUP_SQL, params, first)

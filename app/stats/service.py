@@ -57,6 +57,9 @@ class Subject:
     avoided_ed_method: str
     coefficients: dict[str, float]
     area: list[str] | None = None  # the postcodes the territory serves (none for the nation)
+    # Its months are those of the rollup's cells (each territory's département's time zone): its calls are read
+    # there; a CPTS given a time zone of its own is read call by call.
+    rolled_up: bool = True
 
 
 def parse_month(value: str | None, field: str) -> dt.date:
@@ -105,8 +108,10 @@ async def subject_of(session: AsyncSession, principal: Principal, code: str) -> 
     codes = await territory_service.scope_codes(session, code)
     scope = [_scope_row(c, territory.timezone, territory.priority_delays) for c in codes]
     area = await territory_repository.area_postcodes(session, territory)
+    parent = None if territory.parent_code is None else await territory_repository.get(session, territory.parent_code)
     return Subject(territory.code, territory.name, territory.timezone, scope, territory.avoided_ed_method,
-                   dict(territory.avoided_ed_coefficients), area or None)
+                   dict(territory.avoided_ed_coefficients), area or None,
+                   rolled_up=parent is None or parent.timezone == territory.timezone)
 
 
 def share(part: int, whole: int) -> float:
@@ -295,8 +300,9 @@ async def compute(
     session: AsyncSession, parallel: Parallel, subject: Subject, period: Period, method: str,
 ) -> MonthlyReport:
     """The report of ``subject`` for ``period``, read from PostgreSQL now."""
-    # The nation is read from the rollup (exact, kept by PostgreSQL); a territory call by call.
-    read_calls = repository.national_call_figures if subject.code == NATIONAL_CODE else repository.call_figures
+    # The calls are read from the rollup (exact, kept by PostgreSQL): a département's month there costs a tenth of
+    # its calls read one by one.
+    read_calls = repository.rollup_call_figures if subject.rolled_up else repository.call_figures
     # The scope and its months' bounds, read once for every figure.
     given = await repository.window(session, subject.scope, period.first, period.after)
 
@@ -306,14 +312,15 @@ async def compute(
         near = ({} if subject.area is None else
                 await repository.coverage(s, subject.scope, period.first, period.after, subject.area, given))
         return (await repository.slot_figures(s, subject.scope, period.first, period.after, given),
-                await repository.call_extras(s, subject.scope, period.first, period.after, given), near,
+                await repository.call_extras(s, subject.scope, period.first, period.after, given), near)
+
+    # The two reads about even for a département (its calls from the rollup are a few ms: the notices go with them).
+    async def calls_and_more(s: AsyncSession) -> tuple[Any, Any, Any]:
+        return (await read_calls(s, subject.scope, period.first, period.after, given),
+                await repository.mt_figures(s, subject.scope, period.first, period.after, given),
                 await repository.notice_figures(s, subject.scope, period.first, period.after, given))
 
-    async def calls_and_mt(s: AsyncSession) -> tuple[Any, Any]:
-        return (await read_calls(s, subject.scope, period.first, period.after, given),
-                await repository.mt_figures(s, subject.scope, period.first, period.after, given))
-
-    (calls, (mt, offers)), (slots, extras, near, notices) = await parallel.both(calls_and_mt, slots_and_more)
+    (calls, (mt, offers), notices), (slots, extras, near) = await parallel.both(calls_and_more, slots_and_more)
     last_month = period.months[-1]
 
     def at(month: str | None, months: int) -> dict[str, Any]:

@@ -25,6 +25,19 @@ async def _plan(connection, sql: str, national: bool) -> str:
         return "\n".join(rows)
 
 
+async def _called_back(connection) -> None:
+    """Calls called back within 90 minutes, over ten territories and three years, analysed: the planner's real
+    statistics."""
+    await connection.execute(text("""
+        INSERT INTO calls (territory_code, channel, received_at, first_callback_at, status, source)
+        SELECT (ARRAY['36','18','37','41','45','28','03','23','87','86'])[1 + g % 10], '15',
+               timestamptz '2021-01-01' + make_interval(hours => g * 5),
+               timestamptz '2021-01-01' + make_interval(hours => g * 5, mins => g % 90), 'closed', 'import'
+        FROM generate_series(1, 6000) AS g
+    """))
+    await connection.execute(text("ANALYZE calls"))
+
+
 class TestReportPlans:
     async def test_a_territory_report_reads_its_calls_by_territory_and_time(self, connection):
         # A few thousand calls over ten territories and three years, so the planner has real statistics.
@@ -41,7 +54,18 @@ class TestReportPlans:
         assert "ix_stats_calls_scope" in plan or "ix_calls_territory_received" in plan, plan
         assert "Seq Scan on calls" not in plan, plan
 
+    async def test_a_territory_reads_its_own_cells_and_minutes_of_the_rollup(self, connection):
+        await _called_back(connection)
+        plan = await _plan(connection, repository.ROLLUP_SQL, national=False)
+        cells = [line for line in plan.splitlines() if "stats_call_cells" in line or "stats_call_deltas" in line]
+        conditions = plan.split("stats_call_cells", 1)[1].split("->", 2)[:2]
+        assert cells and "Seq Scan on stats_call_cells" not in plan, plan
+        assert any("territory_code" in part for part in conditions), plan
+        minutes = plan.split("ix_stats_calls_delay", 1)[1].split("->", 1)[0]
+        assert "territory_code" in minutes, plan  # one range per territory and minute, not the nation's minute
+
     async def test_the_national_medians_read_only_the_minutes_they_need_through_the_delay_index(self, connection):
+        await _called_back(connection)
         plan = await _plan(connection, repository.ROLLUP_SQL, national=True)
         assert "ix_stats_calls_delay" in plan, plan
         assert "Seq Scan on calls" not in plan, plan

@@ -27,11 +27,12 @@ BOUNDARIES = ("2022-01-31T22:30:00+00:00", "2022-02-28T23:30:00+00:00", "2022-03
               "2022-10-30T01:00:00+00:00", "2022-12-31T23:00:00+00:00", "2021-12-31T23:30:00+00:00")
 
 
-async def both_ways(connection) -> tuple[dict, dict]:
+async def both_ways(connection, code: str = "FR") -> tuple[dict, dict]:
     async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
-        subject = await service.subject_of(session, Principal(sub="t", role="admin"), "FR")
+        subject = await service.subject_of(session, Principal(sub="t", role="admin"), code)
+        assert subject.rolled_up, code
         first, after = dt.date(2022, 1, 1), dt.date(2023, 1, 1)
-        rolled = await repository.national_call_figures(session, subject.scope, first, after)
+        rolled = await repository.rollup_call_figures(session, subject.scope, first, after)
         counted = await repository.call_figures(session, subject.scope, first, after)
     return rolled, counted
 
@@ -123,6 +124,14 @@ class TestRollupNeverDisagrees:
             done.append(await writer.step())
             rolled, counted = await both_ways(connection)
             assert rolled == counted, done
+            # a territory's report reads its own cells and minutes: the département with its CPTS, the CPTS
+            # alone, and a territory whose time zone the writes change
+            code = rng.choice([*TERRITORIES, "36-rollup"])
+            rolled_here, counted_here = await both_ways(connection, code)
+            assert rolled_here == counted_here, (code, done)
+        for code in [*TERRITORIES, "36-rollup"]:
+            rolled_here, counted_here = await both_ways(connection, code)
+            assert rolled_here == counted_here, (code, done)
         assert counted[None]["calls"] > 0 and counted[None]["delay_median"] is not None
         assert len(set(done)) >= 6
 
@@ -159,3 +168,21 @@ class TestRollupNeverDisagrees:
             rest += step
         assert first + rest == pending
         assert await monthly(client, auth("admin"), "FR", "2022-03", "2022-03") == before
+
+    async def test_a_cpts_given_a_time_zone_of_its_own_is_read_in_it_call_by_call(self, client, connection, auth):
+        """The rollup's months are each territory's département's; a CPTS whose own time zone differs (Paris, under
+        La Réunion) has its months read in its own zone: 22:30 in Paris on 28 February is already March in La
+        Réunion, so its cells would put the call in March."""
+        await create_cpts(client, auth("admin"), "974-paris", parent="974")
+        await insert_call(connection, "2022-02-28T21:30:00+00:00", ["advice"], territory="974-paris",
+                          callback_after_minutes=7)
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
+            admin = Principal(sub="t", role="admin")
+            assert not (await service.subject_of(session, admin, "974-paris")).rolled_up
+            assert (await service.subject_of(session, admin, "974")).rolled_up
+        february = await monthly(client, auth("admin"), "974-paris", "2022-02", "2022-03")
+        assert [m["calls"] for m in february["months"]] == [1, 0]
+        assert february["months"][0]["callback_delay"]["median_minutes"] == 7
+        # its département reads its own months, where the CPTS's call is in March
+        reunion = await monthly(client, auth("admin"), "974", "2022-02", "2022-03")
+        assert [m["calls"] for m in reunion["months"]] == [0, 1]
