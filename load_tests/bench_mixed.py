@@ -17,9 +17,12 @@ Data: ``python -m tools.simulator seed --profile france`` (13 000 practitioners,
    the ratio API / pgbench per statement. The search as the API runs it: its values bound as parameters and
    planned for them at every run (the search's connections' ``plan_cache_mode``), a département drawn per
    transaction (its scope is kept by the API: the route runs this one statement); beside it, for reference,
-   the statement with every value written in, which pgbench plans once. Each side of the booking gets its
-   own (slot, call) pairs; the run says how many each side used of those prepared, and fails when either ran
-   short (a ratio of two starved runs is not a figure) or when pgbench drew a pair it did not book.
+   the statement with every value written in, which pgbench plans once. The search runs in SIDE_ROUNDS
+   alternated rounds, and every side (search and booking) starts on a quiet machine: the ladder's writes leave
+   the app's workers and PostgreSQL's autovacuum busy for a while after it, and whichever side ran first paid
+   for it. Each side of the booking gets its own (slot, call) pairs; the run says how many each side used of
+   those prepared, and fails when either ran short (a ratio of two starved runs is not a figure) or when
+   pgbench drew a pair it did not book.
 3. The peak memory (VmHWM) of each API worker.
 
 Run: ``.venv/bin/python -m load_tests.bench_mixed [--data FOLDER] [--years 0.25] [--seconds 20]``.
@@ -33,6 +36,7 @@ import datetime as dt
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -301,6 +305,11 @@ def to_pgbench(statement: str, params: dict[str, Any], variables: set[str]) -> s
 
 # How the search's own connections plan their statements (app/platform/database.py, make_engine).
 SEARCH_PLANNING = "-c plan_cache_mode=force_custom_plan"
+# The side by side: rounds of the search (API, then pgbench), each side started on a machine busy less than
+# QUIET_BUSY over a second (waited for at most QUIET_WAIT_SECONDS).
+SIDE_ROUNDS = 3
+QUIET_BUSY = 0.15
+QUIET_WAIT_SECONDS = 90
 
 
 def _pgbench(server: EmbeddedPostgres, scripts: list[Path], seconds: int, clients: int, options: str = "") -> float:
@@ -340,13 +349,24 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
         path = folder / f"search_{code}_literal.sql"
         path.write_text(to_pgbench(statement, params, set()))
         literal.append(path)
-    api_search = _closed_loop(base, _lines("search", tokens, codes, [], ""), seconds)
-    pg_search = _pgbench(server, bound, seconds, PGBENCH_CLIENTS, options=SEARCH_PLANNING)
+    # Each side starts on a quiet machine (the ladder's writes leave the app's workers and PostgreSQL's
+    # autovacuum busy for a while), in alternated rounds: the figure is each side's median.
+    api_rounds, pg_rounds, waited = [], [], []
+    for _ in range(SIDE_ROUNDS):
+        waited.append(quiet())
+        api_rounds.append(_closed_loop(base, _lines("search", tokens, codes, [], ""), seconds))
+        waited.append(quiet())
+        pg_rounds.append(_pgbench(server, bound, seconds, PGBENCH_CLIENTS, options=SEARCH_PLANNING))
+    api_search, pg_search = statistics.median(api_rounds), statistics.median(pg_rounds)
+    print(f"  search rounds: API {[round(r) for r in api_rounds]}, pgbench {[round(r) for r in pg_rounds]} "
+          f"(waited {[round(w) for w in waited]} s for a quiet machine)", flush=True)
+    waited.append(quiet())
     pg_literal = _pgbench(server, literal, seconds, PGBENCH_CLIENTS)
     # Booking: each transaction books its own (slot, call), as each API request does.
     url = server.url()
     wanted = PAIRS_PER_SECOND * seconds
     api_items = asyncio.run(_prepare(url, {"hold": 0, "book": wanted, "decision": 0, "outcome": 0}))["book"]
+    waited.append(quiet())
     api_result = _closed_loop(base, _lines("book", tokens, codes, api_items, ""), seconds, full=True)
     api_book, api_used = float(api_result["rate"]), int(api_result["requests"])
     short("book (API)", len(api_items), api_used)
@@ -359,6 +379,7 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
     script = folder / "book.sql"
     script.write_text("SELECT nextval('bench_pair_seq') AS n \\gset\n"
                       "SELECT slot_id, call_id FROM bench_pairs WHERE n = :n \\gset\n" + book)
+    waited.append(quiet())
     pg_book = _pgbench(server, [script], seconds, PGBENCH_CLIENTS)
     booked, pg_used = asyncio.run(_booked_pairs(url))  # each pgbench transaction really booked its slot
     short("book (pgbench)", len(pg_items), pg_used)
@@ -369,7 +390,28 @@ def side_by_side(base: str, server: EmbeddedPostgres, codes: list[str], seconds:
           f"{booked}) at {pg_book:.0f}/s", flush=True)
     return {"search": (api_search, pg_search),
             "search (pgbench with its values written in, planned once)": (api_search, pg_literal),
-            "book": (api_book, pg_book), "pairs": pairs}
+            "book": (api_book, pg_book), "pairs": pairs,
+            "rounds": {"api": api_rounds, "pgbench": pg_rounds, "waited": waited}}
+
+
+def _busy_share(seconds: float = 1.0) -> float:
+    """The share of the machine's CPU time spent busy over ``seconds`` (``/proc/stat``)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+    total, idle = sample()
+    time.sleep(seconds)
+    total2, idle2 = sample()
+    return 1 - (idle2 - idle) / max(total2 - total, 1)
+
+
+def quiet() -> float:
+    """Wait (at most QUIET_WAIT_SECONDS) until the machine is busy less than QUIET_BUSY over a second; the seconds
+    waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < QUIET_WAIT_SECONDS and _busy_share() >= QUIET_BUSY:
+        pass
+    return time.monotonic() - started
 
 
 async def _booked_pairs(url: str) -> tuple[int, int]:
@@ -488,6 +530,12 @@ def main() -> None:
         lines.append(f"- **{label}highest rate with every p99 ≤ {P99_BUDGET_MS} ms and 0 errors: "
                      + (f"{top['rate']:.0f} requests/s** (think {top['think_ms']} ms)" if top else "none**"))
     used = pairs.pop("pairs", None)
+    rounds = pairs.pop("rounds", None)
+    if rounds:
+        lines.append(f"- search side by side, {SIDE_ROUNDS} alternated rounds, each side started on a quiet machine "
+                     f"(waited {', '.join(f'{w:.0f}' for w in rounds['waited'])} s): API "
+                     f"{', '.join(f'{r:.0f}' for r in rounds['api'])}/s, pgbench "
+                     f"{', '.join(f'{r:.0f}' for r in rounds['pgbench'])}/s; medians below")
     for name, (api, pg) in pairs.items():
         lines.append(f"- {name}, API vs pgbench on its own SQL ({PGBENCH_CLIENTS} clients, prepared): API "
                      f"{api:.0f}/s, pgbench {pg:.0f}/s, ratio {100 * api / pg:.0f} %")
