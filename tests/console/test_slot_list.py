@@ -105,6 +105,11 @@ def test_a_slot_held_then_booked_by_another_console_is_marked_then_gone_without_
         own = bruno.locator(f'#slots tr[data-slot="{third}"] button')
         own.click()
         expect(own).to_contain_text("Réserver (")
+        # and a search made again while it is held (his own, or the refresh after a booking) shows it held still
+        bruno.click("#search button[type=submit]")
+        expect(bruno.locator("#message")).to_have_text("2 créneau(x) libre(s), 1 retenu(s) pour cet appel")
+        expect(bruno.locator("#slots tbody tr").first).to_have_attribute("data-slot", third)
+        expect(own).to_contain_text("Réserver (")
 
         # Anne holds the first: Bruno's list marks it, by itself, within seconds.
         held = anne.locator(f'#slots tr[data-slot="{first}"] button')

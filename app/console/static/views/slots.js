@@ -13,6 +13,11 @@ import { DIRECT, showTab } from "./tabs.js";
 
 $("#search").addEventListener("submit", (e) => { e.preventDefault(); searchSlots(); });
 
+// This console's own holds (slot id → the slot, the call, until when, the booking's key): a list searched again
+// while a slot is held (the user's own search, the refresh after a booking) shows it first, held still, its
+// countdown going (the search gives free slots only); a hold answered after a newer list was drawn marks its row.
+const mine = new Map();
+
 export async function searchSlots(quiet = false) {
   const f = new FormData($("#search"));
   const q = new URLSearchParams({ territory: state.territory, limit: "50" });
@@ -26,8 +31,11 @@ export async function searchSlots(quiet = false) {
     const found = await api("GET", `/v1/slots/search?${q}`);
     if (!current()) return;
     const rows = Array.isArray(found) ? found : found.items || [];
+    const held = [...mine.entries()]
+      .filter(([id, h]) => h.call === state.call?.id && h.until > Date.now() && !rows.some((r) => r.id === id))
+      .map(([, h]) => h.slot);
     const body = $("#slots tbody"); body.replaceChildren();
-    for (const s of rows) {
+    for (const s of [...held, ...rows]) {
       const tr = document.createElement("tr"); tr.dataset.slot = s.id;
       const doctor = s.practitioner ? `Dr ${s.practitioner.family_name} ${s.practitioner.given_name || ""}` : "";
       const site = s.site ? `${s.site.name}, ${s.site.address || ""} ${s.site.postcode || ""}` : "";
@@ -40,8 +48,10 @@ export async function searchSlots(quiet = false) {
       control.onclick = () => busy(control, () => book(s, control));
       cell(tr, "").appendChild(control);
       body.appendChild(tr);
+      const hold = mine.get(s.id);
+      if (hold && hold.call === state.call?.id && hold.until > Date.now()) showHeld(control, s.id, hold);
     }
-    if (!quiet) say(`${rows.length} créneau(x) libre(s)`);
+    if (!quiet) say(`${rows.length} créneau(x) libre(s)` + (held.length ? `, ${held.length} retenu(s) pour cet appel` : ""));
   } catch (err) { refuse($("#search"), err); }
 }
 
@@ -53,17 +63,12 @@ async function book(slot, control) {
   if (control.dataset.held !== "yes") {
     try {
       const hold = await api("POST", `/v1/slots/${slot.id}/hold`, { call_id: call.id });
-      control.dataset.held = "yes";
       // One key per hold: a retry of this booking replays its answer, a later booking of the same slot
       // for the same call (after a cancellation) is a new booking.
-      control.dataset.key = crypto.randomUUID();
-      const until = new Date(hold.held_until);
-      const tick = () => {
-        const left = Math.max(0, Math.round((until - Date.now()) / 1000));
-        control.textContent = `Réserver (${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")})`;
-        if (left === 0) { clearInterval(timer); control.dataset.held = ""; control.textContent = "Retenir"; }
-      };
-      const timer = setInterval(tick, 1000); tick();
+      const held = { slot, call: call.id, until: new Date(hold.held_until).getTime(), key: crypto.randomUUID() };
+      mine.set(slot.id, held);
+      const shown = document.querySelector(`#slots tr[data-slot="${slot.id}"] button.take`);
+      showHeld(shown && shown !== control ? shown : control, slot.id, held);
       say(`Créneau du ${when(slot.start)} retenu : confirmez avec le patient puis cliquez « Réserver ».`);
     } catch (err) { say(err.message, false); }
     return;
@@ -79,9 +84,26 @@ async function book(slot, control) {
   await place(call, body, control);
 }
 
+// The control of a slot held here: "Réserver" with the hold's countdown, "Retenir" again when it lapses.
+function showHeld(control, slotId, held) {
+  control.dataset.held = "yes";
+  control.dataset.key = held.key;
+  const tick = () => {
+    const left = Math.max(0, Math.round((held.until - Date.now()) / 1000));
+    if (!control.isConnected) { clearInterval(timer); return; }  // its row was replaced: the new one counts
+    control.textContent = `Réserver (${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")})`;
+    if (left === 0) {
+      clearInterval(timer); control.dataset.held = ""; control.textContent = "Retenir";
+      if (mine.get(slotId) === held) mine.delete(slotId);
+    }
+  };
+  const timer = setInterval(tick, 1000); tick();
+}
+
 async function place(call, body, control) {
   try {
     await api("POST", "/v1/bookings", body, { "Idempotency-Key": control.dataset.key });
+    mine.delete(body.slot_id);
     state.replacing = null;
     await searchSlots(true); await openCall(call.id);
     // Back on the call, where the appointment is written in full to be read back to the patient.
