@@ -31,7 +31,7 @@ def base(database_url: str, shared_base: str) -> Iterator[str]:
         yield url
 
 
-def _slots(base: str) -> tuple[list[str], dt.date]:
+def _slots(base: str, days_ahead: int = 83) -> tuple[list[str], dt.date]:
     """Three slots on a day of their own (no other test's slot that day), near Châteauroux; the first
     open to the regulation and the emergency departments only, for children."""
     admin = {"Authorization": f"Bearer {_token('admin', ())}"}
@@ -41,7 +41,7 @@ def _slots(base: str) -> tuple[list[str], dt.date]:
         assert doctor.status_code == 201, doctor.text
         site = c.post("/v1/sites", json={"name": "MSP Saint-Denis", "kind": "msp", "address": "5 rue Grande",
                       "postcode": "36000", "lat": 46.83, "lon": 1.69, "territory_code": "36"}).json()
-        day = dt.datetime.now(PARIS).date() + dt.timedelta(days=83)
+        day = dt.datetime.now(PARIS).date() + dt.timedelta(days=days_ahead)
         ids = []
         for n in range(3):
             start = dt.datetime.combine(day, dt.time(10 + n), PARIS)
@@ -126,4 +126,40 @@ def test_a_slot_held_then_booked_by_another_console_is_marked_then_gone_without_
         expect(own).to_contain_text("Réserver (")
         own.click()
         expect(bruno.locator("#message")).to_have_text("Créneau réservé, le médecin effecteur est prévenu")
+        browser.close()
+
+
+def test_a_hold_answered_after_a_newer_list_was_drawn_marks_the_new_row_and_keeps_the_hand_on_it(base: str) -> None:
+    """Under load a search sent just before a hold can come back first: the list is drawn again with the slot
+    still free, then the hold is answered. The row shown is the one marked, with the focus; a search drawn while
+    the slot is held shows it first, held still."""
+    import time
+
+    from playwright.sync_api import expect, sync_playwright
+
+    (first, second, third), day = _slots(base, days_ahead=84)
+    call = _call(base)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_context().new_page()
+        _open_with_slots(page, base, "osnp-chloe", call, day)
+        expect(page.locator("#slots tbody tr")).to_have_count(3)
+
+        def late(route) -> None:  # the hold reaches the server a second after the search sent beside it
+            time.sleep(1.0)
+            route.continue_()
+
+        page.route("**/hold", late)
+        page.evaluate("setTimeout(() => document.querySelector('#search button[type=submit]').click(), 50)")
+        control = page.locator(f'#slots tr[data-slot="{second}"] button')
+        control.click()
+        expect(control).to_contain_text("Réserver (")
+        expect(control).to_be_focused()
+        page.unroute("**/hold")
+        page.click("#search button[type=submit]")
+        expect(page.locator("#message")).to_have_text("2 créneau(x) libre(s), 1 retenu(s) pour cet appel")
+        expect(page.locator("#slots tbody tr").first).to_have_attribute("data-slot", second)
+        expect(control).to_contain_text("Réserver (")
+        control.click()
+        expect(page.locator("#message")).to_have_text("Créneau réservé, le médecin effecteur est prévenu")
         browser.close()

@@ -34,6 +34,8 @@ export async function searchSlots(quiet = false) {
     const held = [...mine.entries()]
       .filter(([id, h]) => h.call === state.call?.id && h.until > Date.now() && !rows.some((r) => r.id === id))
       .map(([, h]) => h.slot);
+    // The slot whose control has the focus keeps it in the list drawn again (the user's hand is on it).
+    const focused = document.activeElement?.closest?.("#slots tr")?.dataset.slot;
     const body = $("#slots tbody"); body.replaceChildren();
     for (const s of [...held, ...rows]) {
       const tr = document.createElement("tr"); tr.dataset.slot = s.id;
@@ -51,6 +53,7 @@ export async function searchSlots(quiet = false) {
       const hold = mine.get(s.id);
       if (hold && hold.call === state.call?.id && hold.until > Date.now()) showHeld(control, s.id, hold);
     }
+    if (focused) body.querySelector(`tr[data-slot="${focused}"] button.take`)?.focus();
     if (!quiet) say(`${rows.length} créneau(x) libre(s)` + (held.length ? `, ${held.length} retenu(s) pour cet appel` : ""));
   } catch (err) { refuse($("#search"), err); }
 }
@@ -68,7 +71,10 @@ async function book(slot, control) {
       const held = { slot, call: call.id, until: new Date(hold.held_until).getTime(), key: crypto.randomUUID() };
       mine.set(slot.id, held);
       const shown = document.querySelector(`#slots tr[data-slot="${slot.id}"] button.take`);
-      showHeld(shown && shown !== control ? shown : control, slot.id, held);
+      if (shown && shown !== control) {  // a newer list was drawn meanwhile: its row is the one to mark
+        showHeld(shown, slot.id, held);
+        if (!control.isConnected && (!document.activeElement || document.activeElement === document.body)) shown.focus();
+      } else showHeld(control, slot.id, held);
       say(`Créneau du ${when(slot.start)} retenu : confirmez avec le patient puis cliquez « Réserver ».`);
     } catch (err) { say(err.message, false); }
     return;
