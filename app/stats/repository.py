@@ -314,13 +314,7 @@ async def all_territories(session: AsyncSession) -> list[dict[str, Any]]:
 # callback minute holds each rank needed and the rank within that minute; the calls of those minutes only,
 # territory by territory (``ix_stats_calls_delay``), give the value at that rank, as percentile_cont would pick it.
 
-_ROLLUP_SCOPE = f"""
-scope AS (
-    SELECT s.code, s.p1, s.p2, s.p3,
-           (CAST(:bounds AS timestamptz[]))[s.n * :width + 1:(s.n + 1) * :width] AS bounds
-    FROM unnest(CAST(:codes AS text[]), CAST(:p1 AS float8[]), CAST(:p2 AS float8[]), CAST(:p3 AS float8[]),
-                CAST(:zone_index AS int[])) AS s(code, p1, p2, p3, n)
-), cells AS (
+_ROLLUP_SCOPE = f"""{_SCOPE}, cells AS (
     -- the scope's own cells and deltas, by key (a territory reads its own, not the nation's)
     SELECT * FROM stats_call_cells
     WHERE territory_code = ANY(CAST(:codes AS text[])) AND month >= :first AND month < :after

@@ -17,6 +17,10 @@ $("#search").addEventListener("submit", (e) => { e.preventDefault(); searchSlots
 // while a slot is held (the user's own search, the refresh after a booking) shows it first, held still, its
 // countdown going (the search gives free slots only); a hold answered after a newer list was drawn marks its row.
 const mine = new Map();
+const heldHere = (slotId) => {
+  const hold = mine.get(slotId);
+  return hold && hold.call === state.call?.id && hold.until > Date.now() ? hold : null;
+};
 
 export async function searchSlots(quiet = false) {
   const f = new FormData($("#search"));
@@ -31,9 +35,8 @@ export async function searchSlots(quiet = false) {
     const found = await api("GET", `/v1/slots/search?${q}`);
     if (!current()) return;
     const rows = Array.isArray(found) ? found : found.items || [];
-    const held = [...mine.entries()]
-      .filter(([id, h]) => h.call === state.call?.id && h.until > Date.now() && !rows.some((r) => r.id === id))
-      .map(([, h]) => h.slot);
+    const held = [...mine.keys()].filter((id) => heldHere(id) && !rows.some((r) => r.id === id))
+      .map((id) => mine.get(id).slot);
     // The slot whose control has the focus keeps it in the list drawn again (the user's hand is on it).
     const focused = document.activeElement?.closest?.("#slots tr")?.dataset.slot;
     const body = $("#slots tbody"); body.replaceChildren();
@@ -50,8 +53,8 @@ export async function searchSlots(quiet = false) {
       control.onclick = () => busy(control, () => book(s, control));
       cell(tr, "").appendChild(control);
       body.appendChild(tr);
-      const hold = mine.get(s.id);
-      if (hold && hold.call === state.call?.id && hold.until > Date.now()) showHeld(control, s.id, hold);
+      const hold = heldHere(s.id);
+      if (hold) showHeld(control, s.id, hold);
     }
     if (focused) body.querySelector(`tr[data-slot="${focused}"] button.take`)?.focus();
     if (!quiet) say(`${rows.length} créneau(x) libre(s)` + (held.length ? `, ${held.length} retenu(s) pour cet appel` : ""));
